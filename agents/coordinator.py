@@ -1,0 +1,334 @@
+"""The optimization loop: seed, then rounds of propose -> evaluate -> repair -> review.
+
+Owns: the order of a run's steps and what is committed after each one, so that a process
+killed at any moment leaves a consistent store and `resume` loses at most the evaluation
+in flight. Does not own: producing candidates (a Strategy: offline search, LLM agents,
+replay), measuring them (warpsmith.evaluator), rows and queries (warpsmith.agents.mapping,
+warpsmith.store) or display (warpsmith.cli).
+
+Steps and their commits (each `with store.session()` is one transaction):
+1. run row (status running) + task + hardware rows; on resume the run is taken over.
+2. seeding (round 0): the store's best correct kernels for this task, language, hardware
+   and suite are linked as 'inherited'; the shipped seed is stored, linked, and evaluated
+   unless the evaluation cache has it (candidate x hardware x evaluator version x suite).
+3. per round r = rounds_done+1 ..: the candidates the run already stored for round r (an
+   interrupted round) or, if none, `strategy.propose`; all are stored and linked before the
+   first is evaluated. Per candidate: evaluate (or reuse the cached result) -> store the
+   evaluation; on compile_error `strategy.repair` up to `max_repairs` times; a fresh result
+   goes to `strategy.review` -> verdict + lessons; then the run's best and heartbeat.
+4. rounds_done = r after the round's last candidate.
+Control flow is by exceptions: AgentError subclasses end the run with their message and a
+status; KeyboardInterrupt marks it 'interrupted' (resumable); any other exception marks it
+'failed' and propagates. The run row is updated in a `finally` after every step.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+
+from warpsmith.agents import mapping
+from warpsmith.agents.coordinator_records import CallLog, Progress, RunSettings, RunSummary
+from warpsmith.agents.offline import measured_time_us
+from warpsmith.agents.protocols import AgentError, BudgetExceeded, LLMUnavailable, Strategy
+from warpsmith.agents.records import CandidateSummary, LLMCall, RoundContext
+from warpsmith.evaluator.records import EVALUATOR_VERSION, Candidate, EvalResult, Hardware
+from warpsmith.store import runs as store_runs
+from warpsmith.store.db import Store
+from warpsmith.store.schema import RunRow
+from warpsmith.tasklib.base import Task
+
+Evaluate = Callable[..., EvalResult]
+FAILURES_SHOWN = 6
+
+STATUS_OF: list[tuple[type[BaseException], str]] = [
+    (BudgetExceeded, "budget_exhausted"),
+    (LLMUnavailable, "llm_unavailable"),
+    (AgentError, "failed"),
+    (KeyboardInterrupt, "interrupted"),
+]
+
+
+class RunNotResumable(AgentError):
+    """--resume named a run that cannot be continued (other task, already complete, ...)."""
+
+
+def default_evaluate(candidate: Candidate, task: Task, **kwargs: object) -> EvalResult:
+    from warpsmith.evaluator.evaluate import evaluate
+
+    return evaluate(candidate, task, **kwargs)  # type: ignore[arg-type]
+
+
+def seed_candidate(task: Task, language: str) -> Candidate:
+    path = task.seed_path(language)
+    if path is None:
+        raise AgentError(f"task {task.name} ships no {language} seed kernel (tasklib/{task.name}/seeds/)")
+    return Candidate(task=task.name, language=language, source=path.read_text(), origin="seed")  # type: ignore[arg-type]
+
+
+class Coordinator:
+    """One run of the loop. Use `run_optimization`; this class only keeps the loop's state together."""
+
+    def __init__(
+        self,
+        task: Task,
+        strategy: Strategy,
+        store: Store,
+        settings: RunSettings,
+        hardware: Hardware,
+        *,
+        evaluate: Evaluate = default_evaluate,
+        call_log: CallLog | None = None,
+        on_progress: Callable[[Progress], None] | None = None,
+    ) -> None:
+        self.task, self.strategy, self.store, self.settings = task, strategy, store, settings
+        self.hardware = hardware
+        self.key = mapping.EvalKey(hardware, EVALUATOR_VERSION, settings.suite)
+        self.evaluate_fn = evaluate
+        self.on_progress = on_progress or (lambda progress: None)
+        self.call_log = call_log
+        self.run_id = ""
+        self.round_index = 0
+        self.evaluated = 0
+        self.beam: list[CandidateSummary] = []
+        self.seed_hash: str | None = None
+
+    # --- the loop ------------------------------------------------------------------------
+    def run(self, resume_id: str | None = None) -> RunSummary:
+        self._open(resume_id)
+        if self.call_log is not None:
+            self.call_log.bind(self._store_llm_call)
+        status, message = "completed", ""
+        try:
+            self._seed()
+            for round_index in range(self._rounds_done() + 1, self.settings.rounds + 1):
+                self.round_index = round_index
+                self._round()
+        except (AgentError, KeyboardInterrupt) as error:
+            status = next(s for kind, s in STATUS_OF if isinstance(error, kind))
+            message = str(error) or "interrupted by the user; continue with --resume " + self.run_id
+        except BaseException as error:
+            status, message = "failed", f"{type(error).__name__}: {error}"
+            raise
+        finally:
+            self._finish(status, message)
+        return self.summary()
+
+    def _round(self) -> None:
+        ctx = self._context()
+        with self.store.session() as session:
+            candidates = mapping.round_candidates(session, self.run_id, self.round_index)
+        if not candidates:  # a fresh round (an interrupted one has its candidates stored already)
+            self._progress(f"round {self.round_index}: {self.strategy.name} proposing {ctx.width} candidates")
+            candidates = self.strategy.propose(ctx)[: self.settings.width]
+            with self.store.session() as session:
+                for position, candidate in enumerate(candidates):
+                    mapping.store_candidate(session, self.run_id, candidate, self.round_index, position)
+                store_runs.heartbeat(session, self.run_id)
+        if not candidates:
+            self._progress(f"round {self.round_index}: nothing new to try")
+        for position, candidate in enumerate(candidates):
+            self._process(ctx, candidate, position)
+        with self.store.session() as session:
+            store_runs.update_run_progress(session, self.run_id, rounds_done=self.round_index)
+        self._progress(f"round {self.round_index} done")
+
+    def _process(self, ctx: RoundContext, candidate: Candidate, position: int) -> None:
+        result, fresh = self._evaluate(candidate)
+        for _ in range(self.settings.max_repairs):
+            if result.status != "compile_error":
+                break
+            fixed = self.strategy.repair(ctx, candidate, result)
+            if fixed is None:
+                break
+            candidate = fixed
+            with self.store.session() as session:
+                mapping.store_candidate(session, self.run_id, candidate, self.round_index, position)
+            result, fresh = self._evaluate(candidate)
+        if fresh:
+            verdict = self.strategy.review(ctx, candidate, result)
+            if verdict is not None:
+                with self.store.session() as session:
+                    mapping.store_verdict(session, self.run_id, self.task.name, self.key, verdict, self.round_index)
+        self._update_best()
+
+    def _evaluate(self, candidate: Candidate) -> tuple[EvalResult, bool]:
+        """The candidate's result and whether it was measured now (False: from the cache)."""
+        with self.store.session() as session:
+            cached = mapping.cached_result(session, self.key, candidate.source_hash)
+        self.evaluated += 1
+        if cached is not None:
+            self._progress(f"{candidate.source_hash[:10]} cached: {cached.status}")
+            return cached, False
+        self._progress(f"evaluating {candidate.source_hash[:10]} ({candidate.plan_item or candidate.origin})")
+        extra = {"task_file": Path(self.settings.task_file)} if self.settings.task_file else {}
+        result = self.evaluate_fn(
+            candidate,
+            self.task,
+            suite=self.settings.suite,
+            device=self.settings.device,
+            timeout_s=self.settings.eval_timeout_s,
+            **extra,
+        )
+        with self.store.session() as session:
+            mapping.store_evaluation(session, self.run_id, self.key, result)
+            store_runs.heartbeat(session, self.run_id)
+        self._progress(f"{candidate.source_hash[:10]}: {result.status} {result.message}".strip())
+        return result, True
+
+    # --- setup and teardown ---------------------------------------------------------------
+    def _open(self, resume_id: str | None) -> None:
+        with self.store.session() as session:
+            mapping.store_task(session, self.task)
+            mapping.store_hardware(session, self.hardware)
+            if resume_id is None:
+                row = store_runs.create_run(
+                    session,
+                    task=self.task.name,
+                    language=self.settings.language,
+                    strategy=self.strategy.name if self.strategy.name in ("offline", "replay") else "llm",
+                    model=self.settings.model,
+                    config=self.settings.model_dump(mode="json"),
+                    hardware_fingerprint=self.hardware.fingerprint,
+                )
+            else:
+                store_runs.mark_stale_runs(session)
+                try:
+                    row = store_runs.resume_run(session, resume_id)
+                except (store_runs.RunNotFoundError, ValueError) as error:
+                    raise RunNotResumable(str(error)) from None
+                if row.task != self.task.name or row.hardware_fingerprint != self.hardware.fingerprint:
+                    raise RunNotResumable(
+                        f"run {resume_id} optimizes {row.task} on hardware {row.hardware_fingerprint}; "
+                        f"this is {self.task.name} on {self.hardware.fingerprint}"
+                    )
+            self.run_id = row.id
+
+    def _seed(self) -> None:
+        """Round 0: inherit the store's best kernels, store the shipped seed, evaluate it if new."""
+        self.round_index = 0
+        seed = seed_candidate(self.task, self.settings.language)
+        self.seed_hash = seed.source_hash
+        with self.store.session() as session:
+            inherited = self._best(session)
+            for position, summary in enumerate(inherited):
+                mapping.store_candidate(session, self.run_id, summary.candidate, 0, position + 1, "inherited")
+            mapping.store_candidate(session, self.run_id, seed, 0, 0, "inherited")
+        self._progress(f"seeding: {len(inherited)} kernels from earlier runs, evaluating the seed")
+        self._evaluate(seed)
+        self._update_best()
+
+    def _finish(self, status: str, message: str) -> None:
+        with self.store.session() as session:
+            mapping.finish_run(session, self.run_id, status, message)
+        self._progress(f"run {status}" + (f": {message}" if message else ""))
+
+    # --- helpers --------------------------------------------------------------------------
+    def _best(self, session: mapping.Session) -> list[CandidateSummary]:
+        return mapping.best_correct(session, self.key, self.task.name, self.settings.language, self.settings.beam_size)
+
+    def _rounds_done(self) -> int:
+        with self.store.session() as session:
+            return session.get(RunRow, self.run_id).rounds_done  # type: ignore[union-attr]
+
+    def _context(self) -> RoundContext:
+        with self.store.session() as session:
+            self.beam = self._best(session)
+            failures = mapping.run_failures(session, self.key, self.run_id, FAILURES_SHOWN)
+            lessons = mapping.lessons(session, self.task.name, self.hardware.fingerprint)
+            feedback = mapping.round_feedback(session, self.run_id, self.round_index - 1)
+            known = mapping.known_hashes(session, self.key, self.task.name)
+        return RoundContext(
+            task_name=self.task.name,
+            task_description=self.task.description,
+            task_signature=self.task.signature,
+            language=self.settings.language,  # type: ignore[arg-type]
+            hardware=self.hardware,
+            round_index=self.round_index,
+            rounds_total=self.settings.rounds,
+            width=self.settings.width,
+            beam=self.beam,
+            failures=failures,
+            lessons=lessons,
+            feedback=feedback,
+            known_hashes=known,
+        )
+
+    def _update_best(self) -> None:
+        with self.store.session() as session:
+            best = mapping.best_correct(session, self.key, self.task.name, self.settings.language, 1, self.run_id)
+            if best:
+                speedup = best[0].result.speedup_geomean() if best[0].result else None
+                store_runs.update_run_progress(
+                    session, self.run_id, best_candidate_hash=best[0].candidate.source_hash, best_speedup=speedup
+                )
+
+    def _store_llm_call(self, call: LLMCall) -> None:
+        with self.store.session() as session:
+            mapping.store_llm_call(session, self.run_id, call, self.round_index)
+
+    def _progress(self, message: str) -> None:
+        with self.store.session() as session:
+            row = session.get(RunRow, self.run_id)
+            assert row is not None
+            best = mapping.best_correct(session, self.key, self.task.name, self.settings.language, 1, self.run_id)
+        top = best[0] if best else None
+        self.on_progress(
+            Progress(
+                run_id=self.run_id,
+                round_index=self.round_index,
+                rounds_total=self.settings.rounds,
+                evaluated=self.evaluated,
+                best_hash=top.candidate.source_hash if top else None,
+                best_speedup=top.speedup if top else None,
+                best_time_us=measured_time_us(top.result) if top else None,
+                mode=top.result.mode if top and top.result else None,
+                cost_usd=row.cost_usd,
+                tokens=row.prompt_tokens + row.completion_tokens,
+                message=message,
+            )
+        )
+
+    def summary(self) -> RunSummary:
+        with self.store.session() as session:
+            row = session.get(RunRow, self.run_id)
+            assert row is not None
+            best = mapping.best_correct(session, self.key, self.task.name, self.settings.language, 1, self.run_id)
+        return RunSummary(
+            run_id=row.id,
+            task=row.task,
+            status=row.status,
+            message=row.status_message,
+            strategy=row.strategy,
+            rounds_done=row.rounds_done,
+            rounds_total=self.settings.rounds,
+            evaluated=self.evaluated,
+            hardware=self.hardware,
+            best=best[0] if best else None,
+            seed_hash=self.seed_hash,
+            cost_usd=row.cost_usd,
+            prompt_tokens=row.prompt_tokens,
+            completion_tokens=row.completion_tokens,
+        )
+
+
+def run_optimization(
+    task: Task,
+    strategy: Strategy,
+    store: Store,
+    settings: RunSettings,
+    hardware: Hardware,
+    *,
+    run_id: str | None = None,
+    evaluate: Evaluate = default_evaluate,
+    call_log: CallLog | None = None,
+    on_progress: Callable[[Progress], None] | None = None,
+) -> RunSummary:
+    """Run (or with `run_id`, resume) one optimization of `task`; returns how it ended.
+
+    On resume the stored run's settings win except `rounds`, which may extend the run.
+    """
+    coordinator = Coordinator(
+        task, strategy, store, settings, hardware, evaluate=evaluate, call_log=call_log, on_progress=on_progress
+    )
+    return coordinator.run(resume_id=run_id)

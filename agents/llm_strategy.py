@@ -1,0 +1,108 @@
+"""The 'llm' strategy: planner + coder + judge over chat models.
+
+Owns: composing the three agents for the loop (`Strategy` protocol): a round's plan and
+the candidates coded from it, bounded repairs of failed candidates, and verdicts. An
+answer that stays unusable (FormatError, already recorded through the model's `on_call`
+and fed back once) costs that item and nothing more; LLMUnavailable and BudgetExceeded
+propagate so the loop can end the run with a clear status. Does not own: the loop, the
+evaluator or the store.
+"""
+
+from __future__ import annotations
+
+from pydantic import BaseModel, Field
+
+from warpsmith.agents.coder import Coder, CoderConfig
+from warpsmith.agents.judge import Judge, JudgeConfig
+from warpsmith.agents.planner import Planner, PlannerConfig
+from warpsmith.agents.protocols import ChatModel, FormatError
+from warpsmith.agents.records import CandidateSummary, PlanItem, RoundContext, Verdict
+from warpsmith.evaluator.records import Candidate, EvalResult, Status
+
+
+class LLMStrategyConfig(BaseModel):
+    planner: PlannerConfig = Field(default_factory=PlannerConfig)
+    coder: CoderConfig = Field(default_factory=CoderConfig)
+    judge: JudgeConfig = Field(default_factory=JudgeConfig)
+    max_repairs: int = 2
+    """Repairs one idea gets, counted along its chain of repaired candidates."""
+    repair_statuses: list[Status] = ["compile_error", "runtime_error", "incorrect", "rejected"]
+    """Outcomes worth a repair; timeouts and correct candidates get none."""
+
+
+class LLMStrategy:
+    """Planner, coder and judge; one model for all roles, or one per role."""
+
+    name = "llm"
+
+    def __init__(
+        self,
+        model: ChatModel,
+        *,
+        coder_model: ChatModel | None = None,
+        judge_model: ChatModel | None = None,
+        config: LLMStrategyConfig | None = None,
+    ) -> None:
+        self.config = config or LLMStrategyConfig()
+        self.planner = Planner(model, self.config.planner)
+        self.coder = Coder(coder_model or model, self.config.coder)
+        self.judge = Judge(judge_model or model, self.config.judge)
+        self.skipped: list[str] = []
+        """One line per item given up on (unusable answers), for the run's log."""
+        self._items: dict[str, PlanItem] = {}
+        self._repairs: dict[str, int] = {}
+
+    @staticmethod
+    def _summary(ctx: RoundContext, source_hash: str | None) -> CandidateSummary | None:
+        for s in [*ctx.beam, *ctx.failures]:
+            if s.candidate.source_hash == source_hash:
+                return s
+        return None
+
+    def _parent(self, ctx: RoundContext, item: PlanItem) -> CandidateSummary | None:
+        return self._summary(ctx, item.parent_hash) or (ctx.beam[0] if ctx.beam else None)
+
+    def propose(self, ctx: RoundContext) -> list[Candidate]:
+        try:
+            plan = self.planner.plan(ctx)
+        except FormatError as exc:
+            self.skipped.append(f"round {ctx.round_index}: no plan: {exc}")
+            return []
+        seen = {s.candidate.source_hash for s in [*ctx.beam, *ctx.failures]}
+        candidates: list[Candidate] = []
+        for item in plan.items[: ctx.width]:
+            try:
+                candidate = self.coder.write(ctx, item, self._parent(ctx, item))
+            except FormatError as exc:
+                self.skipped.append(f"round {ctx.round_index}: idea {item.idea!r} skipped: {exc}")
+                continue
+            if candidate.source_hash in seen:
+                self.skipped.append(f"round {ctx.round_index}: idea {item.idea!r} gave a known kernel")
+                continue
+            seen.add(candidate.source_hash)
+            self._items[candidate.source_hash] = item
+            candidates.append(candidate)
+        return candidates
+
+    def repair(self, ctx: RoundContext, candidate: Candidate, result: EvalResult) -> Candidate | None:
+        done = self._repairs.get(candidate.source_hash, 0)
+        if result.status not in self.config.repair_statuses or done >= self.config.max_repairs:
+            return None
+        try:
+            fixed = self.coder.repair(ctx, candidate, result, attempt=done + 1, max_repairs=self.config.max_repairs)
+        except FormatError as exc:
+            self.skipped.append(f"repair of {candidate.source_hash[:12]} skipped: {exc}")
+            return None
+        self._repairs[fixed.source_hash] = done + 1
+        if (item := self._items.get(candidate.source_hash)) is not None:
+            self._items[fixed.source_hash] = item
+        return fixed
+
+    def review(self, ctx: RoundContext, candidate: Candidate, result: EvalResult) -> Verdict | None:
+        item = self._items.get(candidate.source_hash)
+        parent = self._summary(ctx, candidate.parent_hash)
+        try:
+            return self.judge.review(ctx, candidate, result, parent, item.predicted_effect if item else "")
+        except FormatError as exc:
+            self.skipped.append(f"verdict on {candidate.source_hash[:12]} skipped: {exc}")
+            return self.judge.automatic_verdict(candidate, result)

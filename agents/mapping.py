@@ -1,0 +1,262 @@
+"""Records <-> store rows, and the few queries the optimization loop needs.
+
+Owns: turning the pydantic records (Candidate, EvalResult, Hardware, Verdict, LLMCall)
+into calls of warpsmith.store.writes and back, and the loop's reads (the evaluation cache,
+the beam, known hashes, pending candidates of an interrupted round, lessons, feedback).
+Does not own: the tables, their migrations or generic writes (warpsmith.store), nor the
+order in which the loop does things (warpsmith.agents.coordinator).
+
+Every function takes the caller's Session; the caller's `with store.session():` block is
+the transaction.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import ColumnElement, exists, select
+from sqlalchemy.orm import Session
+
+from warpsmith.agents.records import CandidateSummary, LLMCall, Verdict
+from warpsmith.evaluator.records import Candidate, EvalResult, Hardware
+from warpsmith.store import reads, runs, writes
+from warpsmith.store.schema import (
+    RUN_STATUSES,
+    CandidateRow,
+    EvaluationRow,
+    RunCandidateRow,
+    RunRow,
+    VerdictRow,
+    utcnow,
+)
+from warpsmith.tasklib.base import Task
+
+
+class EvalKey:
+    """Where cached evaluations are looked up: hardware x evaluator version x suite."""
+
+    def __init__(self, hardware: Hardware, evaluator_version: str, suite: str) -> None:
+        self.hardware_fingerprint = hardware.fingerprint
+        self.evaluator_version = evaluator_version
+        self.suite = suite
+
+    def where(self) -> tuple[ColumnElement[bool], ...]:
+        return (
+            EvaluationRow.hardware_fingerprint == self.hardware_fingerprint,
+            EvaluationRow.evaluator_version == self.evaluator_version,
+            EvaluationRow.suite == self.suite,
+        )
+
+
+# --- records -> rows -------------------------------------------------------------------
+def store_task(session: Session, task: Task) -> None:
+    writes.ensure_task(session, task.name, task.description, task.signature)
+
+
+def store_hardware(session: Session, hardware: Hardware) -> None:
+    writes.ensure_hardware(
+        session,
+        hardware.fingerprint,
+        hardware.device_name,
+        hardware.backend,
+        hardware.arch,
+        hardware.model_dump(mode="json"),
+    )
+
+
+def store_candidate(
+    session: Session, run_id: str, candidate: Candidate, round_index: int, position: int, relation: str = "produced"
+) -> None:
+    writes.add_candidate(
+        session,
+        task=candidate.task,
+        language=candidate.language,
+        source=candidate.source,
+        origin=candidate.origin,
+        parent_hash=candidate.parent_hash,
+        plan_item=candidate.plan_item,
+        source_hash=candidate.source_hash,
+    )
+    writes.link_candidate(session, run_id, candidate.source_hash, round_index, position, relation)
+
+
+def store_evaluation(session: Session, run_id: str, key: EvalKey, result: EvalResult) -> None:
+    speedups = [t.speedup for t in result.timings if t.speedup]
+    writes.record_evaluation(
+        session,
+        source_hash=result.source_hash,
+        hardware_fingerprint=key.hardware_fingerprint,
+        evaluator_version=key.evaluator_version,
+        suite=key.suite,
+        mode=result.mode,
+        status=result.status,
+        message=result.message,
+        result=result.model_dump(mode="json"),
+        speedup=result.speedup_geomean(),
+        speedup_min=min(speedups) if speedups else None,
+        speedup_max=max(speedups) if speedups else None,
+        median_us_total=sum(t.median_us for t in result.timings) if result.timings else None,
+        run_id=run_id,
+    )
+
+
+def store_verdict(session: Session, run_id: str, task: str, key: EvalKey, verdict: Verdict, round_index: int) -> None:
+    writes.record_verdict(
+        session,
+        run_id,
+        verdict.source_hash,
+        verdict.model_dump(mode="json"),
+        bottleneck=verdict.bottleneck,
+        feedback=verdict.feedback,
+        suspicious=verdict.suspicious,
+        matches_prediction=verdict.matches_prediction,
+        round_index=round_index,
+    )
+    writes.add_lessons(session, task, key.hardware_fingerprint, verdict.lessons, source_run_id=run_id)
+
+
+def finish_run(session: Session, run_id: str, status: str, message: str) -> None:
+    """The run's final status; 'llm_unavailable' is written even where the store does not list it yet."""
+    if status in RUN_STATUSES:
+        runs.mark_run_status(session, run_id, status, message)
+        return
+    row = session.get(RunRow, run_id)
+    assert row is not None
+    row.status, row.status_message = status, message
+    row.updated_at = row.finished_at = utcnow()
+
+
+def store_llm_call(session: Session, run_id: str, call: LLMCall, round_index: int | None) -> int:
+    row = writes.record_llm_call(
+        session,
+        run_id,
+        role=call.role,
+        model=call.model,
+        messages=call.messages,
+        response=call.response,
+        prompt_tokens=call.prompt_tokens,
+        completion_tokens=call.completion_tokens,
+        cost_usd=call.cost_usd,
+        latency_s=call.latency_s,
+        error=call.error,
+        round_index=round_index,
+        created_at=call.created_at,
+    )
+    return row.seq
+
+
+# --- rows -> records -------------------------------------------------------------------
+def candidate_of(row: CandidateRow) -> Candidate:
+    return Candidate(
+        task=row.task,
+        language=row.language,  # type: ignore[arg-type]
+        source=row.source,
+        parent_hash=row.parent_hash,
+        origin=row.origin,  # type: ignore[arg-type]
+        plan_item=row.plan_item,
+    )
+
+
+def cached_result(session: Session, key: EvalKey, source_hash: str) -> EvalResult | None:
+    """The stored evaluation of this source on this hardware, evaluator version and suite."""
+    row = reads.find_evaluation(session, source_hash, key.hardware_fingerprint, key.evaluator_version, key.suite)
+    return EvalResult.model_validate(row.result) if row else None
+
+
+def known_hashes(session: Session, key: EvalKey, task: str) -> list[str]:
+    """Every source of this task already evaluated on this hardware, evaluator version and suite."""
+    statement = (
+        select(EvaluationRow.source_hash)
+        .join(CandidateRow, CandidateRow.source_hash == EvaluationRow.source_hash)
+        .where(CandidateRow.task == task, *key.where())
+    )
+    return list(session.scalars(statement))
+
+
+def best_correct(
+    session: Session, key: EvalKey, task: str, language: str, limit: int, run_id: str | None = None
+) -> list[CandidateSummary]:
+    """The store's best correct kernels for this task, language and hardware, best first.
+
+    Any run's, or only those linked to `run_id` (produced or inherited) when it is given.
+
+    Best = highest geometric-mean speedup, then lowest total median time; comparisons stay
+    within one hardware fingerprint, so device and interpreter timings never mix. Candidates
+    a judge flagged as suspicious are left out. (Unlike store.reads.best_candidates this keeps
+    correct candidates that have no speedup, e.g. untimed ones, after the timed ones.)
+    """
+    statement = (
+        select(CandidateRow, EvaluationRow)
+        .join(EvaluationRow, EvaluationRow.source_hash == CandidateRow.source_hash)
+        .where(
+            CandidateRow.task == task,
+            CandidateRow.language == language,
+            EvaluationRow.status == "correct",
+            *key.where(),
+            ~exists().where(VerdictRow.source_hash == CandidateRow.source_hash, VerdictRow.suspicious.is_(True)),
+        )
+        .order_by(
+            EvaluationRow.speedup.is_(None),
+            EvaluationRow.speedup.desc(),
+            EvaluationRow.median_us_total.is_(None),
+            EvaluationRow.median_us_total.asc(),
+            EvaluationRow.created_at.asc(),
+        )
+        .limit(limit)
+    )
+    if run_id is not None:
+        statement = statement.join(RunCandidateRow, RunCandidateRow.source_hash == CandidateRow.source_hash).where(
+            RunCandidateRow.run_id == run_id
+        )
+    return [
+        CandidateSummary(candidate=candidate_of(c), result=EvalResult.model_validate(e.result))
+        for c, e in session.execute(statement)
+    ]
+
+
+def run_failures(session: Session, key: EvalKey, run_id: str, limit: int) -> list[CandidateSummary]:
+    """The run's most recent candidates that did not come out correct."""
+    statement = (
+        select(CandidateRow, EvaluationRow)
+        .join(RunCandidateRow, RunCandidateRow.source_hash == CandidateRow.source_hash)
+        .join(EvaluationRow, EvaluationRow.source_hash == CandidateRow.source_hash)
+        .where(RunCandidateRow.run_id == run_id, EvaluationRow.status != "correct", *key.where())
+        .order_by(RunCandidateRow.round_index.desc(), RunCandidateRow.position.desc())
+        .limit(limit)
+    )
+    return [
+        CandidateSummary(candidate=candidate_of(c), result=EvalResult.model_validate(e.result))
+        for c, e in session.execute(statement)
+    ]
+
+
+def round_candidates(session: Session, run_id: str, round_index: int) -> list[Candidate]:
+    """The candidates a run produced in one round, in order (to finish an interrupted round)."""
+    statement = (
+        select(CandidateRow)
+        .join(RunCandidateRow, RunCandidateRow.source_hash == CandidateRow.source_hash)
+        .where(RunCandidateRow.run_id == run_id, RunCandidateRow.round_index == round_index)
+        .where(RunCandidateRow.relation == "produced")
+        .order_by(RunCandidateRow.position)
+    )
+    return [candidate_of(row) for row in session.scalars(statement)]
+
+
+def run_evaluated_count(session: Session, key: EvalKey, run_id: str) -> int:
+    statement = (
+        select(EvaluationRow.id)
+        .join(RunCandidateRow, RunCandidateRow.source_hash == EvaluationRow.source_hash)
+        .where(RunCandidateRow.run_id == run_id, *key.where())
+    )
+    return len(session.scalars(statement).all())
+
+
+def lessons(session: Session, task: str, hardware_fingerprint: str, limit: int = 20) -> list[str]:
+    return [row.text for row in reads.lessons_for(session, task, hardware_fingerprint, limit)]
+
+
+def round_feedback(session: Session, run_id: str, round_index: int) -> list[str]:
+    statement = (
+        select(VerdictRow.feedback)
+        .where(VerdictRow.run_id == run_id, VerdictRow.round_index == round_index, VerdictRow.feedback != "")
+        .order_by(VerdictRow.id)
+    )
+    return list(session.scalars(statement))

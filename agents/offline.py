@@ -1,0 +1,203 @@
+"""The `offline` strategy: a parameter search over the tunables a kernel declares, no LLM.
+
+Owns: choosing which configs to evaluate next and a rule-based reading of each result.
+Does not own: parsing and rewriting sources (warpsmith.agents.offline_config), running
+the rounds or storing anything (warpsmith.agents.coordinator).
+
+The search is successive halving over a beam of configs, keyed by measured time:
+- while fewer than two correct, timed candidates are known, a round samples a spread of
+  configs from SEARCH_SPACE (each value of each key used about equally often);
+- afterwards a round mutates the best candidates (one key moved one step in its list of
+  values, then two keys, then random unexplored configs), and the number of parents it
+  draws from halves every round: round 1 explores around the whole beam, the last rounds
+  refine the winner.
+A config whose source hash the loop reports as already evaluated (any run, same task,
+hardware and suite) is never proposed again. Candidates are ranked as the store ranks
+them: by speedup over the reference where the evaluator measured one (device mode), else by
+the total of the per-shape median times (interpreter wall-clock on a CPU, which has no
+reference timing); only timings of one hardware, hence one mode, are ever compared.
+"""
+
+from __future__ import annotations
+
+import itertools
+import math
+import random
+from collections.abc import Iterator
+
+from pydantic import BaseModel, Field
+
+from warpsmith.agents.offline_config import Config, NoTunables, Tunables, read_tunables, write_tunables
+from warpsmith.agents.protocols import AgentError
+from warpsmith.agents.records import CandidateSummary, RoundContext, Verdict
+from warpsmith.evaluator.records import Candidate, EvalResult
+
+
+class OfflineStrategyConfig(BaseModel):
+    """Settings of the parameter search."""
+
+    seed: int = Field(default=0, description="Seeds the sampling, so a run is reproducible.")
+    random_tries: int = Field(default=400, description="Random draws before giving up on finding unexplored configs.")
+
+
+def measured_time_us(result: EvalResult | None) -> float | None:
+    """Total of the per-shape median times of a correct result, or None when nothing was timed."""
+    if result is None or not result.ok or not result.timings:
+        return None
+    return sum(t.median_us for t in result.timings)
+
+
+def rank_key(result: EvalResult | None) -> tuple[float, float]:
+    """Sort key, best first: higher speedup over the reference, then lower total time (as the store ranks)."""
+    speedup = result.speedup_geomean() if result is not None and result.ok else None
+    total = measured_time_us(result)
+    return (-(speedup or 0.0), total if total is not None else math.inf)
+
+
+def timing_label(result: EvalResult) -> str:
+    if result.mode == "device":
+        return "GPU device timing"
+    if result.mode == "interpreter":
+        return "Triton-interpreter wall-clock timing on the CPU, not a GPU timing"
+    return "not timed"
+
+
+def describe(config: Config, base: Config | None = None) -> str:
+    keys = [k for k in config if base is None or base.get(k) != config[k]] or list(config)
+    return ", ".join(f"{k}={config[k]}" for k in keys)
+
+
+class OfflineStrategy:
+    """Strategy with no model: successive halving over declared tunable parameters."""
+
+    name = "offline"
+
+    def __init__(self, config: OfflineStrategyConfig | None = None) -> None:
+        self.config = config or OfflineStrategyConfig()
+
+    # --- propose ------------------------------------------------------------------------
+    def propose(self, ctx: RoundContext) -> list[Candidate]:
+        ranked = sorted(
+            (s for s in ctx.beam if s.result is not None and s.result.ok),
+            key=lambda s: rank_key(s.result),
+        )
+        bases = ranked or list(ctx.beam) or list(ctx.failures)
+        if not bases:
+            raise AgentError("the offline strategy has no candidate to start from (not even the seed)")
+        parsed = [(bases[0], self._tunables(bases[0].candidate))]
+        for summary in bases[1:]:  # a hand- or LLM-written beam member may declare no tunables
+            try:
+                parsed.append((summary, read_tunables(summary.candidate.source, summary.candidate.language)))
+            except (NoTunables, SyntaxError):
+                continue
+        known = set(ctx.known_hashes) | {s.candidate.source_hash for s in bases}
+        rng = random.Random(f"{ctx.task_name}|{ctx.language}|{ctx.round_index}|{self.config.seed}")
+
+        timed = [s for s in ranked if measured_time_us(s.result) is not None]
+        if len(timed) < 2:
+            parents = parsed[:1]
+            configs = self._spread(parents[0][1], rng)
+        else:
+            field = max(1, len(timed) >> max(0, ctx.round_index - 1))
+            parents = parsed[: min(field, ctx.width)]
+            configs = None
+        out: list[Candidate] = []
+        for parent, config in self._candidates(parents, configs, rng):
+            candidate = Candidate(
+                task=ctx.task_name,
+                language=ctx.language,
+                source=write_tunables(parent.candidate.source, ctx.language, config),
+                parent_hash=parent.candidate.source_hash,
+                origin="offline",
+                plan_item=f"config {describe(config, self._tunables(parent.candidate).config)}",
+            )
+            if candidate.source_hash in known:
+                continue
+            known.add(candidate.source_hash)
+            out.append(candidate)
+            if len(out) >= ctx.width:
+                break
+        return out
+
+    def _tunables(self, candidate: Candidate) -> Tunables:
+        try:
+            return read_tunables(candidate.source, candidate.language)
+        except (NoTunables, SyntaxError) as error:
+            raise AgentError(f"offline strategy: {error}") from None
+
+    def _candidates(
+        self,
+        parents: list[tuple[CandidateSummary, Tunables]],
+        spread: list[Config] | None,
+        rng: random.Random,
+    ) -> Iterator[tuple[CandidateSummary, Config]]:
+        """Configs in the order they should be tried, each with the parent it is written into."""
+        if spread is not None:
+            yield from ((parents[0][0], c) for c in spread)
+        else:
+            for distance in (1, 2):
+                moves = [[(p, c) for c in self._neighbours(t, distance, rng)] for p, t in parents]
+                for layer in itertools.zip_longest(*moves):  # the best parent picks first in every layer
+                    yield from (item for item in layer if item is not None)
+        first, tunables = parents[0]
+        for _ in range(self.config.random_tries):
+            yield first, {**tunables.config, **{k: rng.choice(v) for k, v in tunables.space.items()}}
+
+    def _spread(self, tunables: Tunables, rng: random.Random) -> list[Config]:
+        """Configs that use every value of every key about equally often (Latin-hypercube style)."""
+        count = max(len(v) for v in tunables.space.values())
+        columns = {}
+        for key, values in tunables.space.items():
+            order = [values[i % len(values)] for i in range(count)]
+            rng.shuffle(order)
+            columns[key] = order
+        return [{**tunables.config, **{k: columns[k][i] for k in columns}} for i in range(count)]
+
+    def _neighbours(self, tunables: Tunables, distance: int, rng: random.Random) -> list[Config]:
+        """Configs that move `distance` keys one step each along their value lists."""
+        steps: list[list[tuple[str, object]]] = []
+        for key, values in tunables.space.items():
+            current = tunables.config.get(key)
+            index = values.index(current) if current in values else len(values) // 2
+            steps.append([(key, values[j]) for j in (index - 1, index + 1) if 0 <= j < len(values)])
+        out = []
+        for keys in itertools.combinations(range(len(steps)), distance):
+            for moves in itertools.product(*(steps[i] for i in keys)):
+                out.append({**tunables.config, **dict(moves)})
+        rng.shuffle(out)
+        return out
+
+    # --- repair / review ----------------------------------------------------------------
+    def repair(self, ctx: RoundContext, candidate: Candidate, result: EvalResult) -> Candidate | None:
+        return None  # a config that does not compile is a data point, not something to fix
+
+    def review(self, ctx: RoundContext, candidate: Candidate, result: EvalResult) -> Verdict | None:
+        parent = next((s for s in ctx.beam if s.candidate.source_hash == candidate.parent_hash), None)
+        try:
+            config = read_tunables(candidate.source, candidate.language).config
+        except (NoTunables, SyntaxError):
+            return None
+        base = read_tunables(parent.candidate.source, parent.candidate.language).config if parent else None
+        change = describe(config, base)
+        suspicious = [v for v in result.violations if v.severity == "review"]
+        verdict = Verdict(
+            source_hash=candidate.source_hash,
+            suspicious=bool(suspicious),
+            suspicion_reason="; ".join(v.message for v in suspicious),
+        )
+        if not result.ok:
+            verdict.feedback = f"{change}: {result.status}: {result.message}".strip()
+            verdict.lessons = [f"offline: config {describe(config)} gives {result.status} ({result.message})"]
+            return verdict
+        mine, theirs = measured_time_us(result), measured_time_us(parent.result if parent else None)
+        if mine is None:
+            verdict.feedback = f"{change}: correct, not timed ({timing_label(result)})"
+        elif theirs is None:
+            verdict.feedback = f"{change}: correct, {mine:.1f} us ({timing_label(result)})"
+        else:
+            ratio = theirs / mine
+            verdict.matches_prediction = ratio > 1.0
+            verdict.feedback = (
+                f"{change}: {mine:.1f} us vs parent {theirs:.1f} us, {ratio:.2f}x ({timing_label(result)})"
+            )
+        return verdict

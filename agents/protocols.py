@@ -1,0 +1,77 @@
+"""The seams of the optimization loop, as Protocols (mini-swe-agent style).
+
+Owns: the interfaces between the loop (coordinator), the strategies (LLM agents,
+offline search, replay) and the chat models. Concrete classes never import each other;
+the CLI picks them. Does not own: any implementation.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any, Protocol
+
+from pydantic import BaseModel
+
+from warpsmith.agents.records import LLMCall, Role, RoundContext, Verdict
+from warpsmith.evaluator.records import Candidate, EvalResult
+
+
+class ChatModel(Protocol):
+    """Answers chat requests; every call (failed ones too) is handed to `on_call`."""
+
+    model_name: str
+
+    def complete(
+        self,
+        role: Role,
+        messages: list[dict[str, Any]],
+        *,
+        response_model: type[BaseModel] | None = None,
+        check: Callable[[str], object] | None = None,
+    ) -> LLMCall:
+        """Returns the call record; raises LLMUnavailable or BudgetExceeded when it must stop.
+
+        `response_model` asks the provider for JSON of that shape where it supports it (the
+        caller still parses the text). `check` is run on the answer before the call is
+        reported: a FormatError it raises is written into the returned call's `error`
+        (and so stored), not raised.
+        """
+        ...
+
+
+class Strategy(Protocol):
+    """Produces candidates for a round and reads their results."""
+
+    name: str
+
+    def propose(self, ctx: RoundContext) -> list[Candidate]:
+        """Up to `ctx.width` new candidates (planner + coder, or a parameter search)."""
+        ...
+
+    def repair(self, ctx: RoundContext, candidate: Candidate, result: EvalResult) -> Candidate | None:
+        """A fixed version of a candidate that failed to compile, or None to give up."""
+        ...
+
+    def review(self, ctx: RoundContext, candidate: Candidate, result: EvalResult) -> Verdict | None:
+        """The judge's verdict on an evaluated candidate (None when the strategy has no judge)."""
+        ...
+
+
+class AgentError(Exception):
+    """Base of the exceptions that steer the loop; the message is shown to the user."""
+
+
+class LLMUnavailable(AgentError):
+    """The model could not be reached or kept failing after retries."""
+
+
+class BudgetExceeded(AgentError):
+    """The run's dollar or token budget is spent."""
+
+
+class FormatError(AgentError):
+    """An answer could not be turned into the structure asked for."""
+
+
+class ReplayDiverged(AgentError):
+    """A replayed run asked for something the recorded run did not (another role, more calls)."""

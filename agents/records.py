@@ -1,0 +1,103 @@
+"""The agents' records: `Plan`, `Verdict`, `LLMCall` and what the loop hands a strategy.
+
+Owns: the pydantic models produced by the planner, coder, judge and the LLM client, and
+the round context a strategy reads. Does not own: candidates and evaluation results
+(warpsmith.evaluator.records) or their rows (warpsmith.store).
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timezone
+from typing import Any, Literal
+
+from pydantic import BaseModel, Field
+
+from warpsmith.evaluator.records import Candidate, EvalResult, Hardware
+
+Role = Literal["planner", "coder", "judge", "repair"]
+
+
+def utcnow() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+class LLMCall(BaseModel):
+    """One request to a model and what came back (also when nothing usable came back)."""
+
+    role: Role
+    model: str
+    messages: list[dict[str, Any]] = Field(description="The full request, in chat format.")
+    response: str | None = Field(default=None, description="The raw text answer, None on failure.")
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    cost_usd: float = 0.0
+    latency_s: float = 0.0
+    error: str | None = Field(default=None, description="Why the call failed or its answer was unusable.")
+    attempt: int = Field(default=1, description="1 for the first try of a request, 2.. for its retries.")
+    replayed: bool = Field(default=False, description="Served from a stored run, not by a model.")
+    created_at: datetime = Field(default_factory=utcnow)
+
+
+class PlanItem(BaseModel):
+    """One optimization idea."""
+
+    idea: str = Field(description="What to change, concretely (e.g. 'vectorize loads to 16 bytes').")
+    parent_hash: str | None = Field(default=None, description="The candidate to start from; None = best.")
+    predicted_effect: str = Field(default="", description="What the planner expects, e.g. '1.3x on large T'.")
+    rationale: str = ""
+
+
+class Plan(BaseModel):
+    """The planner's answer: a few ranked ideas, best first."""
+
+    items: list[PlanItem]
+    notes: str = ""
+
+
+class Verdict(BaseModel):
+    """The judge's reading of one evaluated candidate."""
+
+    source_hash: str
+    bottleneck: str = Field(default="", description="What limits this kernel now (memory, latency, ...).")
+    matches_prediction: bool | None = None
+    feedback: str = Field(default="", description="What the next round should try or avoid.")
+    lessons: list[str] = Field(default_factory=list, description="Durable lessons for later runs.")
+    suspicious: bool = Field(default=False, description="True when the result looks like cheating.")
+    suspicion_reason: str = ""
+
+
+class CandidateSummary(BaseModel):
+    """What a strategy sees of a stored candidate."""
+
+    candidate: Candidate
+    result: EvalResult | None = None
+    verdict: Verdict | None = None
+
+    @property
+    def speedup(self) -> float | None:
+        return self.result.speedup_geomean() if self.result and self.result.ok else None
+
+
+class RoundContext(BaseModel):
+    """Everything the loop tells a strategy at the start of a round."""
+
+    task_name: str
+    task_description: str
+    task_signature: str
+    language: Literal["triton", "cuda", "hip"]
+    hardware: Hardware
+    round_index: int
+    rounds_total: int
+    width: int = Field(description="How many new candidates this round should produce.")
+    beam: list[CandidateSummary] = Field(description="Best correct candidates so far, best first.")
+    failures: list[CandidateSummary] = Field(default_factory=list, description="Recent failed candidates.")
+    lessons: list[str] = Field(default_factory=list, description="Lessons stored by earlier runs.")
+    feedback: list[str] = Field(default_factory=list, description="The judge's notes from the last round.")
+    allowed_torch_ops: list[str] = Field(
+        default_factory=list, description="Torch calls a candidate may make (task.allowed_torch_ops); empty = unknown."
+    )
+    known_hashes: list[str] = Field(
+        default_factory=list,
+        description="Source hashes already evaluated for this task, hardware and suite (any run): "
+        "proposing one again wastes a slot, the loop reuses its stored result.",
+    )

@@ -1,0 +1,3 @@
+from warpsmith.cli.main import main
+
+main()

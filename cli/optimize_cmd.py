@@ -1,0 +1,189 @@
+"""`warpsmith optimize`: make one task's kernel faster, keeping everything in the store.
+
+Owns: the command's options, choosing the strategy (offline parameter search when no
+model is configured, the LLM agents with --model or WARPSMITH_MODEL), the defaults for a
+CPU-only machine, the progress display wiring, writing the best kernel's source and the
+exit code. Does not own: the loop (warpsmith.agents.coordinator) or any measurement.
+
+Defaults: on a GPU 5 rounds x 4 candidates on the `bench` suite; on a CPU (Triton
+interpreter) 2 rounds x 3 candidates on the `smoke` suite, so that `make run` finishes in
+a few minutes on 2 cores. Timings on a CPU are interpreter wall-clock and labelled so.
+The best kernel's source goes to --out, else to <user data dir>/kernels/<run id>/.
+Exit codes: 0 completed (or budget spent), 1 the run failed, 2 a usage error, 130 interrupted.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+from typing import Any
+
+import typer
+from rich.console import Console
+
+err = Console(stderr=True)
+out = Console()
+
+EXTENSIONS = {"triton": "py", "cuda": "cu", "hip": "hip"}
+GPU_DEFAULTS = {"rounds": 5, "width": 4, "suite": "bench"}
+CPU_DEFAULTS = {"rounds": 2, "width": 3, "suite": "smoke"}
+
+
+def usage_error(message: str) -> typer.Exit:
+    err.print(f"[red]error:[/red] {message}", highlight=False)
+    return typer.Exit(2)
+
+
+def _task(kernel: str | None, task_file: Path | None) -> Any:
+    from warpsmith.tasklib import TaskFileError, UnknownTaskError, get_task, load_task_file
+
+    try:
+        if task_file is not None:
+            return load_task_file(task_file)
+        if kernel is None:
+            raise usage_error("name a task with --kernel (see `warpsmith tasks`) or give --task-file")
+        return get_task(kernel)
+    except (UnknownTaskError, TaskFileError) as error:
+        raise usage_error(str(error)) from None
+
+
+def _device(requested: str) -> str:
+    """'auto' becomes cuda when torch sees a GPU (CUDA or ROCm), else cpu."""
+    import torch
+
+    if requested == "auto":
+        return "cuda" if torch.cuda.is_available() else "cpu"
+    if requested == "cuda" and not torch.cuda.is_available():
+        raise usage_error("--device cuda: torch sees no GPU on this machine (use --device cpu)")
+    return requested
+
+
+def _strategy(offline: bool, model: str | None, api_base: str | None, budget: Any, call_log: Any) -> Any:
+    if offline or not model:
+        from warpsmith.agents.offline import OfflineStrategy
+
+        if not offline:
+            err.print("no model configured: running the offline strategy (parameter search, no LLM)")
+        return OfflineStrategy()
+    try:
+        from warpsmith.agents.llm_strategy import build_llm_strategy
+    except ModuleNotFoundError as error:
+        if error.name != "warpsmith.agents.llm_strategy":
+            raise
+        raise usage_error("LLM mode is not available in this build yet; use --offline") from None
+    return build_llm_strategy(model=model, api_base=api_base, budget=budget, on_call=call_log)
+
+
+def _write_source(summary: Any, out_file: Path | None, language: str) -> Path | None:
+    if summary.best is None:
+        return None
+    if out_file is None:
+        from warpsmith.store.db import default_data_dir
+
+        out_file = default_data_dir() / "kernels" / summary.run_id / f"{summary.task}.{EXTENSIONS[language]}"
+    out_file.parent.mkdir(parents=True, exist_ok=True)
+    out_file.write_text(summary.best.candidate.source)
+    return out_file
+
+
+def optimize(
+    kernel: str | None = typer.Option(None, "--kernel", "-k", help="Task name, e.g. moe_dispatch."),
+    lang: str | None = typer.Option(None, "--lang", help="triton | cuda | hip (default triton)."),
+    rounds: int | None = typer.Option(None, "--rounds", min=0, help="Search rounds (GPU 5, CPU 2)."),
+    width: int | None = typer.Option(None, "--width", min=1, help="Candidates per round (GPU 4, CPU 3)."),
+    model: str | None = typer.Option(None, "--model", help="litellm model, e.g. openai/gpt-4.1 (or WARPSMITH_MODEL)."),
+    api_base: str | None = typer.Option(None, "--api-base", help="OpenAI-compatible server URL."),
+    offline: bool = typer.Option(False, "--offline", help="Parameter search without any LLM."),
+    budget_usd: float | None = typer.Option(None, "--budget-usd", help="Stop once this many dollars are spent."),
+    budget_tokens: int | None = typer.Option(None, "--budget-tokens", help="Stop once this many tokens are spent."),
+    db: str | None = typer.Option(None, "--db", help="SQLAlchemy URL of the store (or WARPSMITH_DB)."),
+    resume: str | None = typer.Option(None, "--resume", help="Continue an interrupted run by its id."),
+    out_file: Path | None = typer.Option(None, "--out", help="Write the best kernel's source here."),
+    suite: str | None = typer.Option(None, "--suite", help="smoke | check | bench (GPU bench, CPU smoke)."),
+    device: str = typer.Option("auto", "--device", help="auto | cpu | cuda."),
+    task_file: Path | None = typer.Option(None, "--task-file", help="A Python file defining a Task."),
+) -> None:
+    """Optimize one kernel: rounds of plan -> code -> evaluate -> judge, all stored."""
+    from warpsmith.agents.coordinator import RunNotResumable, run_optimization
+    from warpsmith.agents.coordinator_records import CallLog, RunSettings
+    from warpsmith.cli.optimize_display import ProgressView, summary_table, timings_table
+    from warpsmith.store.db import StoreError, open_store
+
+    if device not in ("auto", "cpu", "cuda"):
+        raise usage_error(f"--device must be auto, cpu or cuda, not {device!r}")
+    if suite is not None and suite not in ("smoke", "check", "bench"):
+        raise usage_error(f"--suite must be smoke, check or bench, not {suite!r}")
+    if lang is not None and lang not in EXTENSIONS:
+        raise usage_error(f"--lang must be triton, cuda or hip, not {lang!r}")
+    try:
+        store = open_store(db)
+    except StoreError as error:
+        raise usage_error(str(error)) from None
+
+    stored: dict[str, Any] = {}
+    if resume is not None:
+        from warpsmith.store.reads import get_run
+
+        with store.session() as session:
+            row = get_run(session, resume)
+            if row is None:
+                raise usage_error(f"no run {resume!r} in the store {store.url} (see `warpsmith runs list`)")
+            stored = {**row.config, "task": row.task, "model": row.model, "strategy": row.strategy}
+        if kernel is not None and kernel != stored["task"]:
+            raise usage_error(f"run {resume} optimizes {stored['task']}, not {kernel}")
+        kernel = kernel or stored["task"]
+    task = _task(kernel, task_file)
+    from warpsmith.evaluator.hardware import detect_hardware
+
+    device = _device(stored.get("device", device))
+    hardware = detect_hardware(device)
+    on_cpu = hardware.backend == "cpu"
+    defaults = CPU_DEFAULTS if on_cpu else GPU_DEFAULTS
+    model = model or stored.get("model") or os.environ.get("WARPSMITH_MODEL") or None
+    if offline or stored.get("strategy") == "offline":
+        model = None
+    settings = RunSettings(
+        language=lang or stored.get("language", "triton"),
+        rounds=rounds if rounds is not None else stored.get("rounds", defaults["rounds"]),
+        width=width or stored.get("width", defaults["width"]),
+        suite=suite or stored.get("suite", defaults["suite"]),
+        device=device,
+        model=model,
+        budget_usd=budget_usd if budget_usd is not None else stored.get("budget_usd"),
+        budget_tokens=budget_tokens if budget_tokens is not None else stored.get("budget_tokens"),
+    )
+    if on_cpu and settings.language == "triton":
+        err.print(
+            f"no GPU: candidates run under the Triton interpreter on the CPU; timings are interpreter "
+            f"wall-clock, not GPU timings ({settings.rounds} rounds x {settings.width} candidates, "
+            f"suite {settings.suite}; change with --rounds/--width/--suite)",
+            style="yellow",
+            highlight=False,
+        )
+    call_log = CallLog()
+    strategy = _strategy(offline, model, api_base, settings, call_log)
+    err.print(f"store: {store.url}", highlight=False)
+    try:
+        with ProgressView(err, settings.rounds) as view:
+            summary = run_optimization(
+                task, strategy, store, settings, hardware, run_id=resume, call_log=call_log, on_progress=view
+            )
+    except RunNotResumable as error:
+        raise usage_error(str(error)) from None
+    source_path = _write_source(summary, out_file, settings.language)
+    out.print(summary_table(summary, source_path))
+    if (table := timings_table(summary)) is not None:
+        out.print(table)
+    out.print(f"details: warpsmith runs show {summary.run_id}" + (f" --db {db}" if db else ""), highlight=False)
+    if summary.status == "interrupted":
+        err.print(f"interrupted: continue with `warpsmith optimize --resume {summary.run_id}`", style="yellow")
+        raise typer.Exit(130)
+    if summary.status not in ("completed", "budget_exhausted"):
+        err.print(f"[red]run {summary.status}:[/red] {summary.message}", highlight=False)
+        raise typer.Exit(1)
+    sys.stdout.flush()
+
+
+def register(app: typer.Typer) -> None:
+    app.command("optimize")(optimize)

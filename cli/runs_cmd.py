@@ -1,0 +1,229 @@
+"""`warpsmith runs list` and `warpsmith runs show ID`: what the store knows about runs.
+
+Owns: turning store rows into one plain document per run (`run_document`), shown as rich
+tables or, with --json, printed as one JSON document on stdout. Does not own: queries
+(warpsmith.store.reads) or writing anything (this command only reads; it does mark runs
+whose writer died as 'interrupted', as every reader of run status should).
+
+A run's document: task, status (+ message), strategy, model, cost, tokens, rounds, its
+hardware, its best candidate, its candidates (short hash, parent, origin, round, relation,
+status, mode, per-shape medians, speedup) and its LLM calls (seq, role, model, tokens, cost,
+latency, error). `runs show` prints LLM calls as a table; a transcript view (whole
+messages) belongs beside `_print_llm_calls`.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime
+from typing import Any
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from warpsmith.cli.optimize_cmd import usage_error
+
+out = Console()
+runs_app = typer.Typer(help="List and inspect optimization runs.", no_args_is_help=True)
+
+
+def _time(value: datetime | None) -> str | None:
+    return value.isoformat(timespec="seconds") if value else None
+
+
+def _open(db: str | None) -> Any:
+    from warpsmith.store.db import StoreError, open_store
+
+    try:
+        return open_store(db)
+    except StoreError as error:
+        raise usage_error(str(error)) from None
+
+
+def _run_fields(run: Any) -> dict[str, Any]:
+    return {
+        "id": run.id,
+        "task": run.task,
+        "language": run.language,
+        "status": run.status,
+        "status_message": run.status_message,
+        "strategy": run.strategy,
+        "model": run.model,
+        "rounds_done": run.rounds_done,
+        "rounds_total": run.config.get("rounds"),
+        "config": run.config,
+        "cost_usd": run.cost_usd,
+        "prompt_tokens": run.prompt_tokens,
+        "completion_tokens": run.completion_tokens,
+        "hardware_fingerprint": run.hardware_fingerprint,
+        "best_candidate_hash": run.best_candidate_hash,
+        "best_speedup": run.best_speedup,
+        "created_at": _time(run.created_at),
+        "finished_at": _time(run.finished_at),
+        "parent_run_id": run.parent_run_id,
+    }
+
+
+def _candidate_fields(view: Any) -> dict[str, Any]:
+    evaluation = view.evaluations[-1] if view.evaluations else None
+    timings = (evaluation.result.get("timings") or []) if evaluation else []
+    return {
+        "source_hash": view.candidate.source_hash,
+        "parent_hash": view.candidate.parent_hash,
+        "origin": view.candidate.origin,
+        "plan_item": view.candidate.plan_item,
+        "round": view.round_index,
+        "relation": view.relation,
+        "status": evaluation.status if evaluation else "not evaluated",
+        "mode": evaluation.mode if evaluation else None,
+        "suite": evaluation.suite if evaluation else None,
+        "message": evaluation.message if evaluation else "",
+        "speedup": evaluation.speedup if evaluation else None,
+        "median_us": {t["shape"]: t["median_us"] for t in timings},
+        "verdicts": [v.feedback for v in view.verdicts if v.feedback],
+    }
+
+
+def _call_fields(call: Any) -> dict[str, Any]:
+    return {
+        "seq": call.seq,
+        "round": call.round_index,
+        "role": call.role,
+        "model": call.model,
+        "prompt_tokens": call.prompt_tokens,
+        "completion_tokens": call.completion_tokens,
+        "cost_usd": call.cost_usd,
+        "latency_s": call.latency_s,
+        "error": call.error,
+        "candidate_hash": call.candidate_hash,
+    }
+
+
+def run_document(session: Any, run_id: str) -> dict[str, Any] | None:
+    """Everything `runs show` reports about one run, as plain JSON-ready data."""
+    from warpsmith.store.reads import run_detail
+    from warpsmith.store.schema import HardwareRow
+
+    detail = run_detail(session, run_id)
+    if detail is None:
+        return None
+    hardware = session.get(HardwareRow, detail.run.hardware_fingerprint) if detail.run.hardware_fingerprint else None
+    candidates = [_candidate_fields(view) for view in detail.candidates]
+    best = next((c for c in candidates if c["source_hash"] == detail.run.best_candidate_hash), None)
+    return {
+        "run": _run_fields(detail.run),
+        "hardware": hardware.details if hardware else None,
+        "best": best,
+        "candidates": candidates,
+        "llm_calls": [_call_fields(call) for call in detail.llm_calls],
+    }
+
+
+@runs_app.command("list")
+def list_runs(
+    as_json: bool = typer.Option(False, "--json", help="One JSON document on stdout."),
+    db: str | None = typer.Option(None, "--db", help="SQLAlchemy URL of the store (or WARPSMITH_DB)."),
+    limit: int = typer.Option(50, "--limit", help="Newest runs first, at most this many."),
+) -> None:
+    """The runs in the store, newest first."""
+    from warpsmith.store.reads import list_runs as query_runs
+    from warpsmith.store.runs import mark_stale_runs
+
+    store = _open(db)
+    with store.session() as session:
+        mark_stale_runs(session)
+        rows = [
+            {**_run_fields(s.run), "candidates": s.candidates, "correct": s.correct}
+            for s in query_runs(session, limit=limit)
+        ]
+    if as_json:
+        print(json.dumps({"runs": rows}, indent=2))
+        return
+    table = Table(title=f"runs in {store.url}", title_justify="left")
+    for name in ("id", "task", "status", "strategy", "model", "rounds", "correct", "best", "cost", "started"):
+        table.add_column(name, no_wrap=name in ("id", "status", "best"))
+    for r in rows:
+        table.add_row(
+            r["id"], r["task"], r["status"], r["strategy"], r["model"] or "-",
+            f"{r['rounds_done']}/{r['rounds_total'] if r['rounds_total'] is not None else '?'}",
+            f"{r['correct']}/{r['candidates']}",
+            f"{r['best_speedup']:.3g}x" if r["best_speedup"] is not None else "-",
+            f"${r['cost_usd']:.4f}", (r["created_at"] or "")[:16],
+        )  # fmt: skip
+    out.print(table)
+
+
+def _print_run(doc: dict[str, Any]) -> None:
+    run = doc["run"]
+    head = Table(title=f"run {run['id']}", title_justify="left", show_header=False)
+    head.add_column("")
+    head.add_column("")
+    hardware = doc["hardware"] or {}
+    best = doc["best"]
+    for key, value in (
+        ("task", f"{run['task']} ({run['language']})"),
+        ("status", run["status"] + (f": {run['status_message']}" if run["status_message"] else "")),
+        ("strategy", f"{run['strategy']}" + (f", model {run['model']}" if run["model"] else "")),
+        ("rounds", f"{run['rounds_done']}/{run['rounds_total']}"),
+        ("cost", f"${run['cost_usd']:.4f}, {run['prompt_tokens']}+{run['completion_tokens']} tokens"),
+        ("hardware", f"{hardware.get('device_name', '?')} ({run['hardware_fingerprint']})"),
+        ("best", f"{best['source_hash'][:12]} {best['speedup'] or 0:.3g}x ({best['mode']})" if best else "none"),
+        ("started / finished", f"{run['created_at']} / {run['finished_at'] or '-'}"),
+    ):
+        head.add_row(key, value)
+    out.print(head)
+    table = Table(title="candidates", title_justify="left")
+    for name in ("rnd", "hash", "parent", "origin", "status", "mode", "median us", "speedup", "idea"):
+        table.add_column(name, no_wrap=name in ("rnd", "hash", "parent", "status", "speedup"))
+    for c in doc["candidates"]:
+        medians = ", ".join(f"{v:,.0f}" for v in c["median_us"].values())
+        table.add_row(
+            str(c["round"]) + ("*" if c["relation"] == "inherited" else ""), c["source_hash"][:8],
+            (c["parent_hash"] or "-")[:8], c["origin"], c["status"], c["mode"] or "-", medians or "-",
+            f"{c['speedup']:.3g}x" if c["speedup"] is not None else "-", (c["plan_item"] or "")[:50],
+        )  # fmt: skip
+    out.print(table)
+    out.print("[dim]* inherited: a seed or an earlier run's kernel the run started from[/dim]")
+    _print_llm_calls(doc["llm_calls"])
+
+
+def _print_llm_calls(calls: list[dict[str, Any]]) -> None:
+    if not calls:
+        out.print("no LLM calls")
+        return
+    table = Table(title="LLM calls", title_justify="left")
+    for name in ("seq", "round", "role", "model", "tokens in/out", "cost", "latency s", "error"):
+        table.add_column(name)
+    for c in calls:
+        table.add_row(
+            str(c["seq"]), str(c["round"]), c["role"], c["model"],
+            f"{c['prompt_tokens']}/{c['completion_tokens']}", f"${c['cost_usd']:.4f}",
+            f"{c['latency_s']:.2f}", c["error"] or "",
+        )  # fmt: skip
+    out.print(table)
+
+
+@runs_app.command("show")
+def show_run(
+    run_id: str = typer.Argument(..., help="The run id (see `warpsmith runs list`)."),
+    as_json: bool = typer.Option(False, "--json", help="One JSON document on stdout."),
+    db: str | None = typer.Option(None, "--db", help="SQLAlchemy URL of the store (or WARPSMITH_DB)."),
+) -> None:
+    """One run: its settings, hardware, best kernel, candidates and LLM calls."""
+    from warpsmith.store.runs import mark_stale_runs
+
+    store = _open(db)
+    with store.session() as session:
+        mark_stale_runs(session)
+        doc = run_document(session, run_id)
+    if doc is None:
+        raise usage_error(f"no run {run_id!r} in the store {store.url} (see `warpsmith runs list`)")
+    if as_json:
+        print(json.dumps(doc, indent=2))
+        return
+    _print_run(doc)
+
+
+def register(app: typer.Typer) -> None:
+    app.add_typer(runs_app, name="runs")

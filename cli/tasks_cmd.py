@@ -1,0 +1,124 @@
+"""`warpsmith tasks list` and `warpsmith tasks show NAME`: what the task library offers.
+
+Owns: one plain document per task (`task_document`), shown as rich tables or, with --json, as
+JSON on stdout. Does not own: the tasks themselves (warpsmith.tasklib). `--task-file PATH`
+adds (list) or picks (show) a user's task file. An unknown task or a bad task file is one red
+line on stderr and exit code 2.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from warpsmith.cli.optimize_cmd import usage_error
+
+out = Console()
+tasks_app = typer.Typer(help="List and inspect the kernel tasks.", no_args_is_help=True)
+
+TASK_FILE_HELP = "A Python file defining TASK (see docs/user_tasks.md); its seeds lie in seeds/ beside it."
+
+
+def task_document(task: Any, detail: bool) -> dict[str, Any]:
+    """A task as plain data; with `detail`, every shape with its bytes and flops."""
+    from warpsmith.tasklib import SUITES
+
+    doc: dict[str, Any] = {
+        "name": task.name,
+        "summary": task.description.strip().splitlines()[0] if task.description.strip() else "",
+        "languages": sorted(task.seeds()),
+        "shapes": {suite: len(task.shapes(suite)) for suite in SUITES},
+    }
+    if not detail:
+        return doc
+    doc.update(
+        description=task.description,
+        signature=task.signature,
+        inputs=list(task.input_names),
+        outputs=list(task.output_names),
+        allowed_torch_ops=sorted(task.allowed_torch_ops),
+        seeds={lang: str(path) for lang, path in task.seeds().items()},
+        shapes={suite: [_shape_row(task, shape) for shape in task.shapes(suite)] for suite in SUITES},
+    )
+    return doc
+
+
+def _shape_row(task: Any, shape: Any) -> dict[str, Any]:
+    cost = task.cost(shape)
+    return {"label": shape.label, "dims": shape.dims, "options": shape.options, "bytes": cost.bytes,
+            "flops": cost.flops}
+
+
+def _load(name: str | None, task_file: Path | None) -> list[Any]:
+    from warpsmith.tasklib import TaskFileError, UnknownTaskError, get_task, load_task_file
+
+    try:
+        tasks = [get_task(name)] if name else []
+        if task_file is not None:
+            tasks.append(load_task_file(task_file))
+    except (UnknownTaskError, TaskFileError) as error:
+        raise usage_error(str(error)) from None
+    return tasks
+
+
+@tasks_app.command("list")
+def list_command(
+    as_json: bool = typer.Option(False, "--json", help="Print one JSON array instead of a table."),
+    task_file: Path | None = typer.Option(None, "--task-file", help=TASK_FILE_HELP),
+) -> None:
+    """Every built-in task (plus a user's task file): summary, seed languages, shapes per suite."""
+    from warpsmith.tasklib import SUITES, list_tasks
+
+    docs = [task_document(task, detail=False) for task in [*list_tasks(), *_load(None, task_file)]]
+    if as_json:
+        print(json.dumps(docs, indent=2))
+        return
+    table = Table(title="tasks")
+    for column in ("name", "description", "seeds", *SUITES):
+        table.add_column(column, overflow="fold")
+    for doc in docs:
+        table.add_row(doc["name"], doc["summary"], ", ".join(doc["languages"]) or "-",
+                      *(str(doc["shapes"][suite]) for suite in SUITES))
+    out.print(table)
+
+
+@tasks_app.command("show")
+def show_command(
+    name: str | None = typer.Argument(None, help="A built-in task (see `warpsmith tasks list`)."),
+    as_json: bool = typer.Option(False, "--json", help="Print one JSON document instead of tables."),
+    task_file: Path | None = typer.Option(None, "--task-file", help=TASK_FILE_HELP),
+) -> None:
+    """One task: signature, inputs and outputs, allowed torch ops, shapes with bytes and flops, seeds."""
+    if (name is None) == (task_file is None):
+        raise usage_error("name one task, either as NAME or with --task-file")
+    doc = task_document(_load(name, task_file)[0], detail=True)
+    if as_json:
+        print(json.dumps(doc, indent=2))
+        return
+    out.print(f"[bold]{doc['name']}[/bold]\n{doc['description']}\n")
+    out.print(f"[bold]signature[/bold]\n{doc['signature']}\n", highlight=False)
+    out.print(f"[bold]inputs[/bold] {', '.join(doc['inputs'])}   [bold]outputs[/bold] {', '.join(doc['outputs'])}")
+    out.print(f"[bold]allowed torch ops[/bold] {', '.join(doc['allowed_torch_ops'])}\n")
+    for suite, rows in doc["shapes"].items():
+        table = Table(title=f"{suite} shapes")
+        for column in ("label", "dims", "bytes", "flops"):
+            table.add_column(column, overflow="fold")
+        for row in rows:
+            dims = ", ".join(f"{k}={v}" for k, v in {**row["dims"], **row["options"]}.items())
+            table.add_row(row["label"], dims, f"{row['bytes']:,}", f"{row['flops']:,}")
+        out.print(table)
+    seeds = Table(title="seeds")
+    seeds.add_column("language")
+    seeds.add_column("path", overflow="fold")
+    for lang, path in doc["seeds"].items():
+        seeds.add_row(lang, path)
+    out.print(seeds)
+
+
+def register(app: typer.Typer) -> None:
+    app.add_typer(tasks_app, name="tasks")

@@ -1,0 +1,132 @@
+"""Presentation helpers for the templates: highlighting, the lineage tree, number formats.
+
+Owns: turning view models into what templates print. Highlighting is server-side with
+Pygments (already installed: rich depends on it), so pages need no highlighter script.
+Does not own: queries (queries.py) or page routes (pages.py).
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from markupsafe import Markup
+from pygments import highlight
+from pygments.formatters import HtmlFormatter
+from pygments.lexers import CudaLexer, DiffLexer, PythonLexer
+from warpsmith.dashboard.views import CandidateNode
+
+_LEXERS = {"triton": PythonLexer, "cuda": CudaLexer, "hip": CudaLexer}
+
+# Evaluation statuses, in the order a person reads them, with the colour class each gets.
+STATUS_CLASSES = {
+    "correct": "ok",
+    "compiled": "neutral",
+    "incorrect": "bad",
+    "runtime_error": "bad",
+    "compile_error": "bad",
+    "timeout": "bad",
+    "rejected": "cheat",
+    "completed": "ok",
+    "running": "live",
+    "failed": "bad",
+    "interrupted": "warn",
+    "budget_exhausted": "warn",
+    "diverged": "warn",
+}
+
+
+def highlight_source(source: str, language: str) -> Markup:
+    lexer = _LEXERS.get(language, PythonLexer)()
+    formatter = HtmlFormatter(linenos="table", cssclass="highlight", lineanchors="L")
+    return Markup(highlight(source, lexer, formatter))
+
+
+def highlight_diff(diff: str) -> Markup:
+    return Markup(highlight(diff, DiffLexer(), HtmlFormatter(cssclass="highlight diff")))
+
+
+def status_class(status: str | None) -> str:
+    return STATUS_CLASSES.get(status or "", "neutral")
+
+
+def speedup(value: float | None) -> str:
+    return "–" if value is None else f"{value:.2f}×"
+
+
+def usd(value: float | None) -> str:
+    return "–" if not value else f"${value:.4f}" if value < 1 else f"${value:.2f}"
+
+
+def when(value: datetime | None) -> str:
+    return "–" if value is None else value.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
+
+
+def short(value: str | None, n: int = 12) -> str:
+    return "" if value is None else value[:n]
+
+
+def pretty_json(value: Any) -> str:
+    return json.dumps(value, indent=2, sort_keys=True, default=str)
+
+
+def message_text(message: dict[str, Any]) -> str:
+    """A chat message's text whether its content is a string or a list of parts."""
+    content = message.get("content")
+    if isinstance(content, str):
+        return content
+    if isinstance(content, list):
+        return "\n".join(
+            str(part.get("text", part)) if isinstance(part, dict) else str(part) for part in content
+        )
+    return pretty_json(message)
+
+
+@dataclass
+class TreeNode:
+    node: CandidateNode
+    children: list[TreeNode] = field(default_factory=list)
+
+
+def lineage_tree(nodes: list[CandidateNode]) -> list[TreeNode]:
+    """Candidates of a run as a forest: a root's parent is outside the run (or none)."""
+    by_hash = {n.source_hash: TreeNode(n) for n in nodes}
+    roots: list[TreeNode] = []
+    for tree_node in by_hash.values():
+        parent = by_hash.get(tree_node.node.parent_hash or "")
+        if parent is None or parent is tree_node:
+            roots.append(tree_node)
+        else:
+            parent.children.append(tree_node)
+    reachable: set[str] = set()
+    stack = list(roots)
+    while stack:
+        current = stack.pop()
+        reachable.add(current.node.source_hash)
+        stack.extend(current.children)
+    # A parent cycle (possible in principle: first stored row wins) would hide nodes; show them as roots.
+    roots += [t for h, t in by_hash.items() if h not in reachable]
+    return roots
+
+
+def chart_data(rounds: list[Any]) -> Markup:
+    """The per-round series as JSON for static/charts.js (safe inside a <script type=application/json>)."""
+    data = {
+        "rounds": [p.round_index for p in rounds],
+        "best": [p.best_speedup for p in rounds],
+        "best_so_far": [p.best_so_far for p in rounds],
+    }
+    return Markup(json.dumps(data).replace("<", "\\u003c"))
+
+
+FILTERS = {
+    "speedup": speedup,
+    "usd": usd,
+    "when": when,
+    "short": short,
+    "status_class": status_class,
+    "pretty_json": pretty_json,
+    "message_text": message_text,
+}

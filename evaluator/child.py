@@ -1,0 +1,159 @@
+"""The trusted harness that runs inside the sandbox: import the candidate, call it, write outputs.
+
+Owns: everything the child does for one evaluation batch, in this order: capture the
+timer and torch functions it relies on, learn the allowed aten ops, import the candidate
+(recorded), then per trial call it twice on fresh clones of the parent's inputs with a
+different poison each time (recorded), and write the outputs and the inputs-after-call
+to one file per trial; finally, when asked, time it (timing.py) and check that nothing it
+captured was replaced. Does not own: any verdict. It never sees expected outputs, and the
+parent re-checks everything it reads back (types, storages, values).
+
+Entry for `warpsmith.sandbox.run_sandboxed`: "warpsmith.evaluator.child:run".
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import time
+import traceback
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from warpsmith.evaluator import aten_guard, tensors_io
+
+# Captured at harness import, before any candidate code exists in this process.
+_CAPTURED: dict[str, Any] = {
+    "time.perf_counter": time.perf_counter,
+    "time.time": time.time,
+    "torch.save": torch.save,
+    "torch.load": torch.load,
+    "torch.equal": torch.equal,
+    "torch.allclose": torch.allclose,
+    "torch.Tensor.clone": torch.Tensor.clone,
+    "torch.Tensor.fill_": torch.Tensor.fill_,
+    "torch.cuda.synchronize": torch.cuda.synchronize,
+    "torch.cuda.Event": torch.cuda.Event,
+    "torch.cuda.Event.record": torch.cuda.Event.record,
+    "torch.cuda.Event.elapsed_time": torch.cuda.Event.elapsed_time,
+    "torch.cuda.Event.synchronize": torch.cuda.Event.synchronize,
+}
+perf_counter = time.perf_counter
+POISON_BYTES = (0xFF, 0x7F)  # NaN / -1 for the first call; large finite values for the second
+
+
+def _lookup(dotted: str) -> Any:
+    module_name, *attrs = dotted.split(".")
+    obj: Any = {"time": time, "torch": torch}[module_name]
+    for attr in attrs:
+        obj = getattr(obj, attr)
+    return obj
+
+
+def tampered_names() -> list[str]:
+    """Names whose current object is not the one captured before the candidate was imported."""
+    return [name for name, original in _CAPTURED.items() if _lookup(name) is not original]
+
+
+def _import_triton_candidate(path: Path) -> Any:
+    spec = importlib.util.spec_from_file_location(f"warpsmith_candidate_{path.stem}", path)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module.kernel
+
+
+def _load_native_candidate(library_path: str, namespace: str) -> Any:
+    torch.ops.load_library(library_path)
+    return getattr(torch.ops, namespace).kernel
+
+
+def _clone(values: list[Any]) -> list[Any]:
+    return [v.clone() if isinstance(v, torch.Tensor) else v for v in values]
+
+
+def _as_outputs(result: Any) -> list[Any] | str:
+    """The candidate's return value as a list; non-tensors become a marker string."""
+    items = list(result) if isinstance(result, (tuple, list)) else [result]
+    return [
+        item.detach() if type(item) is torch.Tensor else f"{tensors_io.NOT_A_TENSOR}{type(item).__qualname__}"
+        for item in items
+    ]
+
+
+def _sync(device: str) -> None:
+    if device.startswith("cuda"):
+        _CAPTURED["torch.cuda.synchronize"]()
+
+
+def _failure(kind: str, where: str, exc: BaseException) -> dict[str, str]:
+    lines = traceback.format_exception(type(exc), exc, exc.__traceback__)
+    return {"kind": kind, "where": where, "message": f"{type(exc).__name__}: {exc}"[:2000],
+            "traceback": "".join(lines)[-4000:]}
+
+
+def run(payload: dict, workdir: Path) -> dict:
+    """Run one batch of trials (and optionally timing); see the module docstring."""
+    workdir = Path(workdir)
+    device = payload["device"]
+    report: dict[str, Any] = {"trials": [], "forbidden_ops": {}, "timings": [], "tampered": [], "error": None}
+    allowed = aten_guard.allowed_aten_packets(payload["allowed_torch_ops"], device)
+    namespaces = frozenset([payload["op_namespace"]] if payload.get("op_namespace") else [])
+    task = None
+    if payload.get("timing"):
+        from warpsmith.tasklib import get_task, load_task_file  # trusted: before the candidate exists
+
+        task = load_task_file(payload["task_file"]) if payload.get("task_file") else get_task(payload["task"])
+
+    recorder = aten_guard.OpRecorder(allowed, namespaces)
+    started = perf_counter()
+    try:
+        with recorder:
+            if payload["language"] == "triton":
+                fn = _import_triton_candidate(workdir / payload["candidate_file"])
+            else:
+                fn = _load_native_candidate(payload["library_path"], payload["op_namespace"])
+    except BaseException as exc:  # the candidate's import failing is a verdict, not a harness error
+        report["error"] = _failure("import", "import", exc)
+        report["forbidden_ops"] = dict(recorder.forbidden)
+        return report
+    report["import_s"] = perf_counter() - started
+
+    call_seconds = 0.0
+    for trial in payload["trials"]:
+        inputs = tensors_io.load(workdir / trial["inputs_file"])
+        inputs = [v.to(device) if isinstance(v, torch.Tensor) else v for v in inputs]
+        saved: dict[str, Any] = {}
+        for tag, byte in zip(("a", "b"), POISON_BYTES, strict=True):
+            args = _clone(inputs)
+            aten_guard.poison_cuda_cache(byte, device)
+            call_recorder = aten_guard.OpRecorder(allowed, namespaces, poison_byte=byte)
+            t0 = perf_counter()
+            try:
+                with call_recorder:
+                    result = fn(*args)
+                _sync(device)
+            except BaseException as exc:  # noqa: BLE001 - the candidate's exception is the verdict
+                report["error"] = _failure("call", f"trial {trial['id']} call {tag}", exc)
+                recorder.forbidden.update(call_recorder.forbidden)
+                report["forbidden_ops"] = dict(recorder.forbidden)
+                return report
+            call_seconds += perf_counter() - t0
+            recorder.forbidden.update(call_recorder.forbidden)
+            saved[f"out_{tag}"] = _as_outputs(result)
+            saved[f"args_after_{tag}"] = args
+        outputs_file = f"outputs_{trial['id']}.pt"
+        tensors_io.save(workdir / outputs_file, saved)
+        report["trials"].append({"id": trial["id"], "outputs_file": outputs_file})
+    report["correctness_s"] = call_seconds
+    report["forbidden_ops"] = dict(recorder.forbidden)
+
+    if payload.get("timing") and not recorder.forbidden:
+        from warpsmith.evaluator import timing
+
+        t0 = perf_counter()
+        report["timings"] = timing.time_shapes(fn, task, payload["timing"], device, workdir, _CAPTURED)
+        report["timing_s"] = perf_counter() - t0
+    report["tampered"] = tampered_names()
+    return report

@@ -1,0 +1,275 @@
+"""`evaluate`: one candidate in, one `EvalResult` out. The trusted parent's side of the protocol.
+
+Owns: the order of the steps (docs/evaluator.md): static checks; the build (native
+languages, through build.py); the trial plan with a secret seed offset; per batch of trials,
+inputs generated and the reference computed HERE, only inputs written for the child; one
+sandboxed child per batch (child.py) whose outputs are judged here (correctness.py); timing
+appended to the last batch and re-checked here; anti-cheat flags (anticheat.py).
+Does not own: any of those steps' rules, or persistence (the coordinator stores results).
+
+Nothing a candidate does makes `evaluate` raise: every failure becomes a status and a
+one-line message. Errors in the task or in the evaluator itself do raise.
+"""
+
+from __future__ import annotations
+
+import secrets
+import shutil
+import tempfile
+import time
+from pathlib import Path
+from typing import Any, Literal
+
+import torch
+
+from warpsmith.evaluator import anticheat, correctness, tensors_io
+from warpsmith.evaluator.hardware import cache_dir, detect_hardware
+from warpsmith.evaluator.native import build_native, compute_methods, native_device_matches
+from warpsmith.evaluator.records import Candidate, EvalResult, ShapeTiming, Violation
+from warpsmith.evaluator.static_python import check_python_source
+from warpsmith.evaluator.static_native import check_native_source
+from warpsmith.sandbox import SandboxConfig, run_sandboxed
+from warpsmith.tasklib.base import Task
+
+CHILD_ENTRY = "warpsmith.evaluator.child:run"
+BATCH_BYTES = 4 << 30  # inputs + 3 copies of the outputs per trial, per child run
+DEFAULT_TIMEOUT_S = {"interpreter": 300.0, "device": 600.0}
+DeviceChoice = Literal["auto", "cpu", "cuda"]
+
+
+def resolve_device(device: DeviceChoice) -> str:
+    if device == "auto":
+        return "cuda" if torch.cuda.is_available() else "cpu"
+    return device
+
+
+def evaluate(
+    candidate: Candidate,
+    task: Task,
+    *,
+    suite: str = "check",
+    device: DeviceChoice = "auto",
+    profile: bool = False,
+    timeout_s: float | None = None,
+    task_file: Path | None = None,
+    static_checks: bool = True,
+) -> EvalResult:
+    """Evaluate `candidate` on `task`. `static_checks=False` exists only to test the run-time layer
+    of each defence on its own; nothing in the product turns it off."""
+    started = time.perf_counter()
+    where = resolve_device(device)
+    result = EvalResult(task=task.name, language=candidate.language, source_hash=candidate.source_hash,
+                        status="correct", mode="none", suite=suite, hardware=detect_hardware(where))
+    violations = _static_violations(candidate, task) if static_checks else []
+    if violations:
+        result.violations = violations
+        return _finish(result, "rejected", f"static check: {violations[0].message}", started)
+
+    library = None
+    if candidate.language != "triton":
+        built, t_compile = build_native(candidate, result.hardware, timeout_s or 600.0)
+        result.durations_s["compile"] = t_compile
+        result.compile_log, result.resources = built.log, list(built.resources)
+        if not built.ok:
+            return _finish(result, "compile_error", "the build failed (see compile_log)", started)
+        if not native_device_matches(candidate.language, where):
+            return _finish(result, "compiled", f"built; no {candidate.language} device here, so not run", started)
+        library = (str(built.library_path), built.op_namespace)
+
+    result.mode = "device" if where != "cpu" else "interpreter"
+    run = _Run(candidate, task, result, where, library, timeout_s or DEFAULT_TIMEOUT_S[result.mode], task_file)
+    status, message = run.execute()
+    if profile and status == "correct":
+        message += run.profile()
+    return _finish(result, status, message, started)
+
+
+def _static_violations(candidate: Candidate, task: Task) -> list[Violation]:
+    if candidate.language == "triton":
+        return check_python_source(candidate.source, task.allowed_torch_ops)
+    return check_native_source(candidate.source, compute_methods(task.allowed_torch_ops))
+
+
+def _finish(result: EvalResult, status: str, message: str, started: float) -> EvalResult:
+    if status == "correct" and any(v.severity == "reject" for v in result.violations):
+        status = "rejected"
+        message = next(v.message for v in result.violations if v.severity == "reject")
+    result.status = status  # type: ignore[assignment]
+    result.message = message
+    result.durations_s["total"] = round(time.perf_counter() - started, 4)
+    return result
+
+
+class _Run:
+    """One evaluation's trials and timing, batch by batch, each batch in its own sandboxed child."""
+
+    def __init__(self, candidate: Candidate, task: Task, result: EvalResult, device: str,
+                 library: tuple[str, str] | None, timeout_s: float, task_file: Path | None) -> None:
+        self.candidate, self.task, self.result, self.device = candidate, task, result, device
+        self.library, self.timeout_s, self.task_file = library, timeout_s, task_file
+        self.secret = secrets.randbelow(2**31)
+        self.trials = correctness.plan_trials(task, result.suite, result.mode, self.secret)
+        self.batches = self._batches()
+        self.durations = result.durations_s
+
+    def execute(self) -> tuple[str, str]:
+        workroot = Path(tempfile.mkdtemp(prefix="warpsmith-eval-"))
+        try:
+            for index, batch in enumerate(self.batches):
+                last = index == len(self.batches) - 1
+                verdict = self._run_batch(batch, workroot / f"batch{index}", with_timing=last)
+                if verdict is not None:
+                    return verdict
+        finally:
+            shutil.rmtree(workroot, ignore_errors=True)
+        shapes = len({t.shape.label for t in self.trials})
+        return "correct", f"correct on {len(self.trials)} trials over {shapes} shapes ({self.result.mode} mode)"
+
+    def _batches(self) -> list[list[correctness.Trial]]:
+        batches: list[list[correctness.Trial]] = [[]]
+        used = 0
+        for trial in self.trials:
+            cost = self._trial_bytes(trial)
+            if batches[-1] and used + cost > BATCH_BYTES:
+                batches.append([])
+                used = 0
+            batches[-1].append(trial)
+            used += cost
+        return batches
+
+    def _trial_bytes(self, trial: correctness.Trial) -> int:
+        cost = self.task.cost(trial.shape)
+        return 4 * max(cost.bytes, 1)
+
+    def _inputs(self, trial: correctness.Trial) -> tuple[Any, ...]:
+        return self.task.make_inputs(trial.shape, trial.seed, self.device, distribution=trial.distribution)
+
+    def _run_batch(self, batch: list[correctness.Trial], workdir: Path, with_timing: bool) -> tuple[str, str] | None:
+        workdir.mkdir(parents=True)
+        expected: dict[int, tuple[tuple[Any, ...], tuple[torch.Tensor, ...]]] = {}
+        for trial in batch:
+            inputs = self._inputs(trial)
+            expected[trial.id] = (inputs, self.task.reference(*inputs))
+            tensors_io.save(workdir / f"inputs_{trial.id}.pt", tensors_io.to_host(inputs))
+        payload = self._payload(batch, with_timing)
+        if self.candidate.language == "triton":
+            (workdir / payload["candidate_file"]).write_text(self.candidate.source)
+        sandboxed = run_sandboxed(CHILD_ENTRY, payload, workdir, self._sandbox_config())
+        self._add_duration("sandbox_start", sandboxed.startup_s)
+        self.result.isolation = sandboxed.isolation
+        if sandboxed.status == "timeout":
+            return "timeout", f"ran past the {self.timeout_s:.0f} s limit and was killed"
+        if sandboxed.status != "ok" or sandboxed.value is None:
+            how = sandboxed.error or f"exit code {sandboxed.exit_code}, signal {sandboxed.signal}"
+            return "runtime_error", f"the candidate's process ended without a result ({sandboxed.status}): {how}"[:500]
+        return self._judge(sandboxed.value, batch, expected, workdir)
+
+    def _judge(self, report: dict, batch: list[correctness.Trial], expected: dict, workdir: Path) -> tuple[str, str] | None:
+        self._add_duration("compile", report.get("import_s", 0.0))
+        self._add_duration("correctness", report.get("correctness_s", 0.0))
+        self._add_duration("timing", report.get("timing_s", 0.0))
+        self.result.violations += anticheat.runtime_violations(report.get("forbidden_ops", {}), report.get("tampered", []))
+        if any(v.severity == "reject" for v in self.result.violations):
+            return "rejected", self.result.violations[0].message
+        if report.get("error"):
+            error = report["error"]
+            self.result.compile_log += error.get("traceback", "")
+            status = "compile_error" if "CompilationError" in error["message"] else "runtime_error"
+            return status, f"kernel raised during {error['where']}: {error['message']}"[:500]
+        by_id = {t.id: t for t in batch}
+        for entry in report["trials"]:
+            trial = by_id[entry["id"]]
+            try:
+                saved = tensors_io.load(workdir / entry["outputs_file"])
+            except Exception as exc:  # a file the parent cannot load safely is the candidate's doing
+                self.result.violations.append(Violation(rule="unreadable-outputs", message=f"{type(exc).__name__}: {exc}"[:300]))
+                return "rejected", "the outputs could not be read back safely"
+            inputs, reference = expected[trial.id]
+            record, violations = correctness.verify_trial(self.task, trial, inputs, reference, saved)
+            self.result.correctness.append(record)
+            self.result.violations += violations
+            if violations:
+                return "rejected", violations[0].message
+            if not record.ok:
+                return "incorrect", f"{trial.shape.label} (trial {trial.id}, {trial.distribution}): {record.details}"[:500]
+        if len(report["trials"]) != len(batch):
+            return "runtime_error", "the child returned fewer trials than it was given"
+        return self._judge_timings(report.get("timings", []), workdir)
+
+    def _judge_timings(self, entries: list[dict], workdir: Path) -> tuple[str, str] | None:
+        timing_spec = self._timing_spec()
+        shapes = {s.label: s for s in timing_spec_shapes(self.task, self.result.suite, self.result.mode)}
+        for entry in entries:
+            shape = shapes[entry["label"]]
+            timing = ShapeTiming(shape=shape.label, median_us=entry["median_us"], spread_us=entry["spread_us"],
+                                 reps=entry["reps"], method=entry["method"],
+                                 reference_median_us=entry.get("reference_median_us"),
+                                 reference_spread_us=entry.get("reference_spread_us"))
+            floor = None
+            if entry["method"] == "cuda_events":
+                timing.speedup = timing.reference_median_us / timing.median_us if timing.median_us > 0 else None
+                floor = anticheat.memory_floor_us(self.task.cost(shape).bytes, self.result.hardware.memory_bandwidth_gbps)
+                if floor:
+                    timing.pct_peak_bandwidth = round(100.0 * floor / timing.median_us, 2) if timing.median_us else None
+            self.result.timings.append(timing)
+            self.result.violations += anticheat.timing_violations(timing, floor, entry.get("host_median_us"))
+            index = entry["pool_index"]
+            inputs = self.task.make_inputs(shape, timing_spec["seed"] + index, self.device,
+                                           distribution=correctness.DISTRIBUTIONS[index % len(correctness.DISTRIBUTIONS)])
+            timed = tensors_io.load(workdir / entry["outputs_file"])["out"]
+            problem = correctness.verify_outputs(self.task, inputs, timed, self.task.reference(*inputs))
+            if problem:
+                return "incorrect", f"{shape.label}: outputs of the last timed call are wrong: {problem}"[:500]
+        return None
+
+    def _timing_spec(self) -> dict:
+        if not hasattr(self, "_spec"):
+            device_mode = self.result.mode == "device"
+            self._spec = {
+                "method": "cuda_events" if device_mode else "wall_clock",
+                "shapes": [s.model_dump() for s in timing_spec_shapes(self.task, self.result.suite, self.result.mode)],
+                "seed": (self.secret + 104729) % (2**31), "pool": 4 if device_mode else 2,
+                "warmup": 5, "min_reps": 10, "max_reps": 200 if device_mode else 3, "target_rse": 0.01,
+                "max_seconds": 10.0, "l2_bytes": self.result.hardware.l2_bytes,
+            }
+        return self._spec
+
+    def _payload(self, batch: list[correctness.Trial], with_timing: bool) -> dict:
+        native = self.library or (None, None)
+        return {
+            "language": self.candidate.language, "device": self.device, "candidate_file": "candidate.py",
+            "library_path": native[0], "op_namespace": native[1],
+            "allowed_torch_ops": sorted(self.task.allowed_torch_ops),
+            "trials": [{"id": t.id, "inputs_file": f"inputs_{t.id}.pt"} for t in batch],
+            "task": self.task.name, "task_file": str(self.task_file) if self.task_file else None,
+            "timing": self._timing_spec() if with_timing else None,
+        }
+
+    def _sandbox_config(self) -> SandboxConfig:
+        device_mode = self.result.mode == "device"
+        env = {"OMP_NUM_THREADS": "1"} if not device_mode else {}
+        if not device_mode:
+            env["TRITON_INTERPRET"] = "1"
+        readable = [Path(self.library[0]).parent] if self.library else []
+        if self.task_file:
+            readable.append(Path(self.task_file).resolve().parent)
+        return SandboxConfig(timeout_s=self.timeout_s, cpu_seconds=int(self.timeout_s * 4) + 60,
+                             gpu_index=0 if device_mode else None, env_extra=env, readable_paths=readable)
+
+    def _add_duration(self, key: str, seconds: float) -> None:
+        self.durations[key] = round(self.durations.get(key, 0.0) + float(seconds), 4)
+
+    def profile(self) -> str:
+        from warpsmith.evaluator.native import profile_candidate
+
+        metrics, note = profile_candidate(self.candidate, self.task, self.device, cache_dir())
+        self.result.profile.update(metrics)
+        return f"; {note}" if note else ""
+
+
+def timing_spec_shapes(task: Task, suite: str, mode: str) -> list:
+    """Shapes timed: bench shapes on a device for the bench suite, else the suite's own small shapes
+    (interpreter: the smoke shapes only; a wall clock there is a label, not a measurement to compare)."""
+    if mode == "interpreter" or suite == "smoke":
+        return task.shapes("smoke")
+    return task.shapes("bench") if suite == "bench" else task.shapes("check")

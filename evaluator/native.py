@@ -1,0 +1,62 @@
+"""The evaluator's bridge to the toolchain (build.py, profile.py, owned by the toolchain room).
+
+Owns: which architecture a native candidate is built for, whether this machine can run it,
+the set of torch.Tensor method names the native static check treats as compute, and the
+call into the profiler. Does not own: compiling or profiling (build.py, profile.py).
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from warpsmith.evaluator.hardware import cache_dir
+from warpsmith.evaluator.records import Candidate, Hardware
+
+DEFAULT_ARCH = {"cuda": "sm_90", "hip": "gfx90a"}
+
+
+def compute_methods(allowed_torch_ops: Iterable[str]) -> frozenset[str]:
+    """torch.Tensor method names that are not allocation, views or metadata the task allows."""
+    allowed = set(allowed_torch_ops)
+    return frozenset(n for n in dir(torch.Tensor) if not n.startswith("_") and n not in allowed)
+
+
+def native_device_matches(language: str, device: str) -> bool:
+    if device == "cpu":
+        return False
+    is_rocm = torch.version.hip is not None
+    return (language == "hip") == is_rocm
+
+
+def target_arch(language: str, hardware: Hardware | None) -> str:
+    if hardware is not None and hardware.arch and hardware.backend == ("rocm" if language == "hip" else "cuda"):
+        return hardware.arch
+    return DEFAULT_ARCH[language]
+
+
+def build_native(candidate: Candidate, hardware: Hardware | None, timeout_s: float) -> tuple[Any, float]:
+    """Build through the toolchain's build_extension; returns (BuildResult, seconds)."""
+    from warpsmith.evaluator.build import build_extension
+
+    started = time.perf_counter()
+    built = build_extension(candidate.source, candidate.language, arch=target_arch(candidate.language, hardware),
+                            cache_dir=cache_dir() / "builds", timeout_s=timeout_s)
+    return built, round(time.perf_counter() - started, 4)
+
+
+def profile_candidate(candidate: Candidate, task: Any, device: str, workdir: Path) -> tuple[dict[str, float | str], str]:
+    """Profiler metrics for a correct candidate, or ({}, why not)."""
+    if device == "cpu":
+        return {}, "no profile: the interpreter has no hardware counters"
+    try:
+        from warpsmith.evaluator.profile import run_profile
+    except ImportError:
+        return {}, "no profile: the toolchain's profiler module is not installed"
+    report = run_profile(candidate=candidate, task=task, workdir=workdir)
+    metrics = getattr(report, "metrics", report)
+    return dict(metrics or {}), getattr(report, "note", "")

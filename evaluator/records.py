@@ -1,0 +1,141 @@
+"""The evaluator's records: `Candidate` in, `EvalResult` out.
+
+Owns: the pydantic models that cross the evaluator's boundary (and are stored by the
+coordinator, shown by the CLI and the dashboard). Does not own: how they are computed
+(the other evaluator modules) or how they are persisted (warpsmith.store, via agents).
+"""
+
+from __future__ import annotations
+
+import hashlib
+from typing import Literal
+
+from pydantic import BaseModel, Field, computed_field
+
+EVALUATOR_VERSION = "1"
+
+Status = Literal["compile_error", "compiled", "runtime_error", "timeout", "incorrect", "rejected", "correct"]
+Mode = Literal["device", "interpreter", "none"]
+Origin = Literal["seed", "coder", "offline", "import", "user"]
+LanguageName = Literal["triton", "cuda", "hip"]
+
+
+def source_hash(source: str) -> str:
+    """The identity of a kernel: sha256 of its exact source text."""
+    return hashlib.sha256(source.encode()).hexdigest()
+
+
+class Candidate(BaseModel):
+    """One kernel to evaluate."""
+
+    task: str
+    language: LanguageName
+    source: str
+    parent_hash: str | None = None
+    origin: Origin = "user"
+    plan_item: str | None = Field(default=None, description="The idea from the planner it implements.")
+
+    @computed_field  # type: ignore[prop-decorator]
+    @property
+    def source_hash(self) -> str:
+        return source_hash(self.source)
+
+
+class Hardware(BaseModel):
+    """Where an evaluation ran; `fingerprint` keys the store's evaluation cache."""
+
+    device_name: str = Field(description="e.g. 'NVIDIA H100 80GB HBM3' or 'cpu (interpreter)'.")
+    backend: Literal["cuda", "rocm", "cpu"]
+    arch: str | None = Field(default=None, description="sm_90, gfx90a, ... or None on CPU.")
+    memory_bandwidth_gbps: float | None = Field(default=None, description="Peak or measured HBM bandwidth.")
+    l2_bytes: int | None = None
+    driver: str | None = None
+    toolchain: dict[str, str] = Field(default_factory=dict, description="torch, triton, nvcc, ... versions.")
+
+    @computed_field  # type: ignore[prop-decorator]
+    @property
+    def fingerprint(self) -> str:
+        key = f"{self.backend}|{self.device_name}|{self.arch}"
+        return hashlib.sha256(key.encode()).hexdigest()[:16]
+
+
+class ResourceReport(BaseModel):
+    """What the compiler says a kernel uses (per kernel function)."""
+
+    kernel: str
+    registers: int | None = None
+    shared_bytes: int | None = None
+    spill_stores_bytes: int | None = None
+    spill_loads_bytes: int | None = None
+    stack_bytes: int | None = None
+
+
+class Violation(BaseModel):
+    """An anti-cheat finding. `severity='reject'` makes the status `rejected`."""
+
+    rule: str = Field(description="Short id, e.g. 'forbidden-import', 'input-mutated', 'speedup-over-10x'.")
+    message: str
+    severity: Literal["reject", "review"] = "reject"
+    line: int | None = None
+
+
+class ShapeCorrectness(BaseModel):
+    shape: str
+    trial: int = 0
+    distribution: str | None = None
+    ok: bool
+    max_abs_err: float | None = None
+    max_rel_err: float | None = None
+    first_mismatch: str | None = None
+    details: str = ""
+
+
+class ShapeTiming(BaseModel):
+    shape: str
+    median_us: float
+    spread_us: float = Field(description="Interquartile range of the reps, microseconds.")
+    reps: int
+    reference_median_us: float | None = None
+    reference_spread_us: float | None = None
+    speedup: float | None = None
+    pct_peak_bandwidth: float | None = None
+    pct_peak_flops: float | None = None
+    method: Literal["cuda_events", "wall_clock"] | None = Field(
+        default=None, description="cuda_events on a device; wall_clock under the interpreter (never compared)."
+    )
+
+
+class EvalResult(BaseModel):
+    """Everything one evaluation found out about one candidate."""
+
+    task: str
+    language: LanguageName
+    source_hash: str
+    status: Status
+    mode: Mode
+    suite: str = "check"
+    message: str = Field(default="", description="One line a person reads first.")
+    compile_log: str = ""
+    resources: list[ResourceReport] = Field(default_factory=list)
+    correctness: list[ShapeCorrectness] = Field(default_factory=list)
+    timings: list[ShapeTiming] = Field(default_factory=list)
+    violations: list[Violation] = Field(default_factory=list)
+    profile: dict[str, float | str] = Field(default_factory=dict)
+    hardware: Hardware | None = None
+    isolation: list[str] = Field(default_factory=list, description="What the sandbox could and could not enforce.")
+    durations_s: dict[str, float] = Field(default_factory=dict, description="sandbox_start, compile, correctness, timing.")
+    evaluator_version: str = EVALUATOR_VERSION
+
+    @property
+    def ok(self) -> bool:
+        return self.status == "correct"
+
+    def speedup_geomean(self) -> float | None:
+        """Geometric mean of per-shape speedups (only comparable within one `mode`)."""
+        speedups = [t.speedup for t in self.timings if t.speedup]
+        if not speedups:
+            return None
+        product = 1.0
+        for s in speedups:
+            product *= s
+        return product ** (1.0 / len(speedups))

@@ -1,0 +1,176 @@
+"""Static checks for native (CUDA / HIP) candidates: text rules on comment- and string-free source.
+
+Owns: stripping C++ comments and literals properly, and the rules a `.cu` / `.hip`
+candidate must pass. Does not own: compiling it (build.py) or running it (child.py).
+
+What text checks cannot catch, and why the sandbox is the line there: token pasting
+(`##`) and macros that assemble a forbidden name, function pointers fetched at run time
+(e.g. from a table the source builds), inline PTX / GCN assembly that does anything the
+hardware allows, out-of-bounds reads and writes on the device, and any libc function not
+named here. The child that runs the library has no network, a scrubbed environment, a
+private working directory, rlimits and (where Landlock exists) no view of the store.
+"""
+
+from __future__ import annotations
+
+import re
+
+from warpsmith.evaluator.records import Violation
+
+# Host functions that reach files, processes, the network or the environment.
+FORBIDDEN_CALLS = frozenset(
+    {
+        "fopen", "freopen", "open", "openat", "creat", "system", "popen", "execl", "execlp", "execle",
+        "execv", "execvp", "execvpe", "execve", "dlopen", "dlsym", "socket", "connect", "bind", "listen",
+        "accept", "getenv", "secure_getenv", "setenv", "putenv", "ptrace", "fork", "vfork", "clone",
+        "syscall", "mmap", "mprotect", "unlink", "remove", "rename", "chmod", "kill", "signal",
+        "sigaction", "pthread_create", "atexit", "exit", "_exit", "abort", "read", "write", "sleep",
+        "usleep", "nanosleep",
+    }
+)
+FORBIDDEN_TYPES = re.compile(r"\b(std::)?(ifstream|ofstream|fstream|thread|async|system_error|FILE)\b")
+# Streams and graphs: work that the device-wide timing sync may not see, or replayed results.
+FORBIDDEN_STREAM_API = re.compile(
+    r"\b(cudaStreamCreate\w*|hipStreamCreate\w*|cudaGraph\w*|hipGraph\w*|cudaStreamBeginCapture\w*|"
+    r"hipStreamBeginCapture\w*|getStreamFromPool|setCurrentCUDAStream|setCurrentHIPStream|"
+    r"cudaLaunchHostFunc|hipLaunchHostFunc|CUDAStreamGuard|HIPStreamGuard|cudaMallocHost|cudaHostAlloc)\b"
+)
+# at:: / torch:: names a candidate may use: types, allocation, stream and device helpers.
+ALLOWED_NAMESPACED = frozenset(
+    {
+        "Tensor", "TensorOptions", "ScalarType", "Scalar", "Device", "DeviceType", "IntArrayRef", "Half",
+        "BFloat16", "Layout", "MemoryFormat", "TensorAccessor", "PackedTensorAccessor32",
+        "PackedTensorAccessor64", "RestrictPtrTraits", "DefaultPtrTraits", "empty", "empty_like",
+        "empty_strided", "zeros", "zeros_like", "full", "full_like", "dtype", "device", "cuda", "hip",
+        "kCUDA", "kHIP", "kCPU", "kFloat", "kHalf", "kBFloat16", "kInt", "kLong", "kByte", "kChar", "kBool",
+        "kShort", "kDouble", "kFloat32", "kFloat16", "kInt32", "kInt64", "kFloat8_e4m3fn", "kStrided",
+        "Float8_e4m3fn", "OptionalCUDAGuard", "CUDAGuard", "getCurrentCUDAStream", "getCurrentHIPStream",
+        "OptionalHIPGuard", "HIPGuard", "Generator", "check", "detail", "native",
+    }
+)
+# Tensor methods that only describe or allocate; any other `.method(` of torch's is compute.
+ALLOWED_METHODS = frozenset(
+    {
+        "size", "sizes", "stride", "strides", "numel", "dim", "data_ptr", "const_data_ptr",
+        "mutable_data_ptr", "options", "device", "dtype", "scalar_type", "is_contiguous", "is_cuda",
+        "element_size", "itemsize", "nbytes", "view", "reshape", "contiguous", "new_empty", "new_zeros",
+        "get_device", "defined", "storage_offset", "packed_accessor32", "packed_accessor64", "accessor",
+        "flatten", "unsqueeze", "squeeze", "expand", "as_strided", "t", "transpose", "layout", "stream",
+        "index", "value", "has_value", "str", "c_str", "data", "begin", "end", "push_back", "emplace_back",
+        "at", "front", "back", "empty", "resize", "reserve", "min", "max", "x", "y", "z", "w",
+    }
+)
+
+
+def strip_comments(source: str) -> str:
+    """Remove // and /* */ comments, keeping string and char literals and line numbers."""
+    out: list[str] = []
+    i, n = 0, len(source)
+    while i < n:
+        c = source[i]
+        two = source[i : i + 2]
+        if two == "//":
+            j = source.find("\n", i)
+            i = n if j < 0 else j
+        elif two == "/*":
+            j = source.find("*/", i + 2)
+            end = n if j < 0 else j + 2
+            out.append("\n" * source.count("\n", i, end) or " ")
+            i = end
+        elif c in "\"'":
+            j = _literal_end(source, i)
+            out.append(source[i:j])
+            i = j
+        elif source.startswith('R"', i) and (i == 0 or not (source[i - 1].isalnum() or source[i - 1] == "_")):
+            j = _raw_literal_end(source, i)
+            out.append(source[i:j])
+            i = j
+        else:
+            out.append(c)
+            i += 1
+    return "".join(out)
+
+
+def strip_literals(code: str) -> str:
+    """Replace string and char literals (comments already gone) by empty ones."""
+    out: list[str] = []
+    i, n = 0, len(code)
+    while i < n:
+        c = code[i]
+        if code.startswith('R"', i) and (i == 0 or not (code[i - 1].isalnum() or code[i - 1] == "_")):
+            j = _raw_literal_end(code, i)
+            out.append('""' + "\n" * code.count("\n", i, j))
+            i = j
+        elif c in "\"'":
+            j = _literal_end(code, i)
+            out.append(c + c)
+            i = j
+        else:
+            out.append(c)
+            i += 1
+    return "".join(out)
+
+
+def _literal_end(s: str, i: int) -> int:
+    quote, j = s[i], i + 1
+    while j < len(s) and s[j] != quote and s[j] != "\n":
+        j += 2 if s[j] == "\\" else 1
+    return min(j + 1, len(s))
+
+
+def _raw_literal_end(s: str, i: int) -> int:
+    open_paren = s.find("(", i)
+    if open_paren < 0:
+        return len(s)
+    delimiter = s[i + 2 : open_paren]
+    close = s.find(")" + delimiter + '"', open_paren)
+    return len(s) if close < 0 else close + len(delimiter) + 2
+
+
+def _line_of(text: str, pos: int) -> int:
+    return text.count("\n", 0, pos) + 1
+
+
+INCLUDE = re.compile(r"^[ \t]*#[ \t]*include[ \t]*([<\"])([^>\"\n]*)[>\"]", re.MULTILINE)
+CALL = re.compile(r"(?<!\.)(?<!->)\b([A-Za-z_]\w*)\s*\(")
+NAMESPACED = re.compile(r"\b(?:at|torch)::(\w+)(?:::(\w+))?")
+METHOD_CALL = re.compile(r"(?:\.|->)\s*([A-Za-z_]\w*)\s*(?:<[^<>;()]*>)?\s*\(")
+ASM = re.compile(r"\b(?:asm|__asm__|__asm)\b[^;]*", re.DOTALL)
+
+
+def check_native_source(source: str, compute_methods: frozenset[str]) -> list[Violation]:
+    """Reject-level violations of a CUDA / HIP candidate. `compute_methods`: torch.Tensor method names
+    that compute (the caller passes dir(torch.Tensor) minus the task's allowed ops)."""
+    found: list[Violation] = []
+    without_comments = strip_comments(source)
+    for match in INCLUDE.finditer(without_comments):
+        path = match.group(2).strip()
+        if path.startswith("/") or ".." in path or "\\" in path:
+            found.append(_v("forbidden-include", f"#include of {path!r} (absolute or parent path)", without_comments, match))
+    code = strip_literals(without_comments)
+    if "##" in code:
+        found.append(_v("token-pasting", "## token pasting can assemble forbidden names", code, code.index("##")))
+    for match in CALL.finditer(code):
+        if match.group(1) in FORBIDDEN_CALLS:
+            found.append(_v("forbidden-call", f"call of {match.group(1)}()", code, match))
+    for match in FORBIDDEN_TYPES.finditer(code):
+        found.append(_v("forbidden-call", f"use of {match.group(0)}", code, match))
+    for match in FORBIDDEN_STREAM_API.finditer(code):
+        found.append(_v("stream", f"{match.group(1)}: streams and graphs are not allowed", code, match))
+    for match in ASM.finditer(code):
+        if re.search(r"syscall|int\s*\$?0x80|sysenter", match.group(0)):
+            found.append(_v("forbidden-call", "inline assembly making a system call", code, match))
+    for match in NAMESPACED.finditer(code):
+        name = match.group(1)
+        if name not in ALLOWED_NAMESPACED:
+            found.append(_v("torch-op-not-allowed", f"at::/torch::{name} is not allowed in a kernel", code, match))
+    for match in METHOD_CALL.finditer(code):
+        name = match.group(1)
+        if name in compute_methods and name not in ALLOWED_METHODS:
+            found.append(_v("torch-op-not-allowed", f".{name}(...) computes with torch", code, match))
+    return found
+
+
+def _v(rule: str, message: str, text: str, where: re.Match[str] | int) -> Violation:
+    pos = where if isinstance(where, int) else where.start()
+    return Violation(rule=rule, message=message, severity="reject", line=_line_of(text, pos))

@@ -1,0 +1,74 @@
+"""Tensors across the sandbox boundary, and the byte-level comparisons the parent trusts.
+
+Owns: writing inputs for the child, loading what the child wrote back (only plain
+tensors, lists, dicts and scalars: `torch.load(weights_only=True)`), bitwise equality and
+storage identity. Does not own: what the files mean (child.py, correctness.py).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import torch
+
+# Marker the child puts where a candidate returned something that is not exactly a torch.Tensor.
+NOT_A_TENSOR = "not-a-plain-tensor:"
+
+
+def save(path: Path, obj: Any) -> None:
+    torch.save(obj, path)
+
+
+def load(path: Path) -> Any:
+    """Load a file the child wrote; refuses pickled code and tensor subclasses."""
+    return torch.load(path, weights_only=True)
+
+
+def to_host(values: tuple[Any, ...]) -> list[Any]:
+    """Inputs as the child receives them: tensors copied to the CPU (the child moves them)."""
+    return [v.detach().cpu() if isinstance(v, torch.Tensor) else v for v in values]
+
+
+def bitwise_equal(a: torch.Tensor, b: torch.Tensor) -> bool:
+    """Same dtype, shape and bytes (NaN equals the same NaN; +0 differs from -0)."""
+    if a.dtype != b.dtype or a.shape != b.shape:
+        return False
+    if a.numel() == 0:
+        return True
+    a_bytes = a.detach().contiguous().reshape(-1).view(torch.uint8)
+    b_bytes = b.detach().to(a.device).contiguous().reshape(-1).view(torch.uint8)
+    return bool(torch.equal(a_bytes, b_bytes))
+
+
+def values_equal(a: Any, b: Any) -> bool:
+    if isinstance(a, torch.Tensor) or isinstance(b, torch.Tensor):
+        return isinstance(a, torch.Tensor) and isinstance(b, torch.Tensor) and bitwise_equal(a, b)
+    return type(a) is type(b) and a == b
+
+
+def storage_key(t: torch.Tensor) -> tuple[str, int]:
+    return (str(t.device), t.untyped_storage().data_ptr())
+
+
+def shares_storage(t: torch.Tensor, others: list[Any]) -> bool:
+    """True when `t` lives in the storage of any tensor in `others` (after one torch.load,
+    tensors that shared storage in the child share it here too)."""
+    if t.untyped_storage().nbytes() == 0:
+        return False
+    key = storage_key(t)
+    return any(isinstance(o, torch.Tensor) and o.untyped_storage().nbytes() and storage_key(o) == key for o in others)
+
+
+def nbytes(values: Any) -> int:
+    if isinstance(values, torch.Tensor):
+        return values.numel() * values.element_size()
+    if isinstance(values, (list, tuple)):
+        return sum(nbytes(v) for v in values)
+    return 0
+
+
+def describe(t: Any) -> str:
+    if isinstance(t, torch.Tensor):
+        return f"{tuple(t.shape)} {str(t.dtype).removeprefix('torch.')} on {t.device}"
+    return type(t).__name__

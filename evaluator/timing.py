@@ -1,0 +1,136 @@
+"""Timing inside the child, after every correctness call of the batch has been made.
+
+Owns: the measurement loops. Device mode: warm up, then per rep a fresh input set from a
+rotating pool, the L2 flushed by writing a buffer of at least twice its size, CUDA events
+around ONE call, then a device-wide synchronize; the reference (the task's plain PyTorch)
+and the candidate are timed the same way and interleaved (their order alternates), until
+the relative standard error of both medians' samples is under the target or a cap on reps
+or seconds is reached. A host wall clock around each call is kept as a cross-check for
+work the events do not bracket. Interpreter mode: wall clock per call, a few reps, no
+reference (an interpreter time is never compared with anything).
+
+The reference runs in this process only for timing, and only after all correctness calls:
+its outputs are overwritten with a poison byte as soon as each timed call ends, so memory
+the candidate gets from the allocator next never holds a reference result. The parent
+re-checks the candidate's outputs of the last timed call (written to a file here).
+
+Does not own: verdicts (anticheat.py flags suspicious numbers in the parent).
+"""
+
+from __future__ import annotations
+
+import statistics
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from warpsmith.evaluator import aten_guard, tensors_io
+from warpsmith.tasklib.base import DISTRIBUTIONS, Shape
+
+
+def _quartiles(samples: list[float]) -> tuple[float, float]:
+    if len(samples) < 2:
+        return samples[0], 0.0
+    q = statistics.quantiles(samples, n=4, method="inclusive")
+    return q[1], q[2] - q[0]
+
+
+def _rse(samples: list[float]) -> float:
+    if len(samples) < 3:
+        return float("inf")
+    mean = statistics.fmean(samples)
+    return statistics.stdev(samples) / (len(samples) ** 0.5) / mean if mean > 0 else float("inf")
+
+
+def _poison_outputs(result: Any) -> None:
+    for item in result if isinstance(result, (tuple, list)) else [result]:
+        if isinstance(item, torch.Tensor):
+            aten_guard.fill_storage(item, 0xFF)
+
+
+def _summary(samples_us: list[float]) -> dict[str, float]:
+    median, spread = _quartiles(samples_us)
+    return {"median_us": median, "spread_us": spread}
+
+
+def time_shapes(fn: Any, task: Any, spec: dict, device: str, workdir: Path, captured: dict[str, Any]) -> list[dict]:
+    """Time `fn` on each shape of `spec["shapes"]`; see the module docstring for the method."""
+    results = []
+    for index, shape_dict in enumerate(spec["shapes"]):
+        shape = Shape(**shape_dict)
+        pool = [
+            task.make_inputs(shape, spec["seed"] + i, device, distribution=DISTRIBUTIONS[i % len(DISTRIBUTIONS)])
+            for i in range(spec["pool"])
+        ]
+        if spec["method"] == "cuda_events":
+            entry = _time_device(fn, task, pool, spec, device, captured)
+        else:
+            entry = _time_wall(fn, pool, spec, captured)
+        last = (entry["reps"] - 1) % len(pool) if entry["reps"] else 0
+        result = fn(*pool[last])
+        if device.startswith("cuda"):
+            captured["torch.cuda.synchronize"]()
+        outputs_file = f"timed_outputs_{index}.pt"
+        tensors_io.save(workdir / outputs_file, {"out": [r.detach() if type(r) is torch.Tensor else None
+                                                         for r in (result if isinstance(result, (tuple, list)) else [result])]})
+        entry.update({"label": shape.label, "pool_index": last, "outputs_file": outputs_file})
+        results.append(entry)
+        del pool
+    return results
+
+
+def _time_wall(fn: Any, pool: list[tuple], spec: dict, captured: dict[str, Any]) -> dict:
+    clock = captured["time.perf_counter"]
+    fn(*pool[0])  # warm-up: the interpreter's first call pays for rewriting the kernel
+    samples = []
+    for rep in range(spec["max_reps"]):
+        t0 = clock()
+        fn(*pool[rep % len(pool)])
+        samples.append((clock() - t0) * 1e6)
+    return {**_summary(samples), "reps": len(samples), "method": "wall_clock"}
+
+
+def _time_device(fn: Any, task: Any, pool: list[tuple], spec: dict, device: str, captured: dict[str, Any]) -> dict:
+    event_cls = captured["torch.cuda.Event"]
+    record, elapsed = captured["torch.cuda.Event.record"], captured["torch.cuda.Event.elapsed_time"]
+    sync, clock = captured["torch.cuda.synchronize"], captured["time.perf_counter"]
+    flush = torch.empty(max(2 * int(spec.get("l2_bytes") or 0), 256 << 20), dtype=torch.uint8, device=device)
+
+    def timed(call: Any, inputs: tuple, poison: bool) -> tuple[float, float]:
+        flush.fill_(0x5A)  # evict L2: the buffer is at least twice its size
+        start, end = event_cls(enable_timing=True), event_cls(enable_timing=True)
+        sync()
+        t0 = clock()
+        record(start)
+        result = call(*inputs)
+        record(end)
+        sync()  # device-wide: work on any stream has finished
+        host_us = (clock() - t0) * 1e6
+        if poison:
+            _poison_outputs(result)
+        del result
+        return elapsed(start, end) * 1e3, host_us
+
+    for i in range(spec["warmup"]):
+        timed(fn, pool[i % len(pool)], False)
+        timed(task.reference, pool[i % len(pool)], True)
+    cand, ref, cand_host = [], [], []
+    deadline = clock() + spec["max_seconds"]
+    for rep in range(spec["max_reps"]):
+        inputs = pool[rep % len(pool)]
+        order = ((fn, cand, cand_host, False), (task.reference, ref, None, True))
+        for call, samples, host, poison in order if rep % 2 == 0 else order[::-1]:
+            device_us, host_us = timed(call, inputs, poison)
+            samples.append(device_us)
+            if host is not None:
+                host.append(host_us)
+        enough = rep + 1 >= spec["min_reps"] and max(_rse(cand), _rse(ref)) < spec["target_rse"]
+        if enough or clock() > deadline:
+            break
+    ref_summary = _summary(ref)
+    return {
+        **_summary(cand), "reps": len(cand), "method": "cuda_events",
+        "reference_median_us": ref_summary["median_us"], "reference_spread_us": ref_summary["spread_us"],
+        "host_median_us": statistics.median(cand_host), "rse": _rse(cand),
+    }

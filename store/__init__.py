@@ -1,0 +1,141 @@
+"""warpsmith.store: everything warpsmith remembers, in SQL (SQLite by default, Postgres to share).
+
+Owns: the tables (schema), opening a store with its migrations applied (db, migrate), and
+small explicit queries (writes, runs, reads). Imports nothing else of warpsmith: the
+coordinator in warpsmith.agents maps its pydantic records to these rows; the dashboard
+only reads. Typical use, one short transaction per step of a run:
+
+    store = open_store()                      # WARPSMITH_DB, else the user data dir
+    with store.session() as s:
+        ensure_task(s, task.name, task.description, task.signature)
+        ensure_hardware(s, hw.fingerprint, hw.device_name, hw.backend, hw.arch, hw.model_dump())
+        run = create_run(s, task=task.name, language="triton", strategy="offline",
+                         hardware_fingerprint=hw.fingerprint)
+    with store.session() as s:
+        add_candidate(s, task=..., language=..., source=..., origin="seed")
+        link_candidate(s, run.id, source_hash, round_index=0)
+"""
+
+from warpsmith.store.db import (
+    ENV_VAR,
+    Store,
+    StoreError,
+    default_data_dir,
+    default_database_url,
+    json_dumps,
+    mask_url,
+    open_store,
+)
+from warpsmith.store.reads import (
+    CandidateDetail,
+    CandidateView,
+    RankedCandidate,
+    RunDetail,
+    RunSummary,
+    best_candidates,
+    candidate_detail,
+    find_evaluation,
+    get_candidate,
+    get_run,
+    hardware_for_task,
+    lessons_for,
+    list_runs,
+    list_tasks,
+    llm_calls_of_run,
+    run_candidates,
+    run_detail,
+)
+from warpsmith.store.runs import (
+    RunNotFoundError,
+    create_run,
+    heartbeat,
+    mark_run_status,
+    mark_stale_runs,
+    new_run_id,
+    resume_run,
+    update_run_progress,
+)
+from warpsmith.store.schema import (
+    RUN_STATUSES,
+    STRATEGIES,
+    TERMINAL_RUN_STATUSES,
+    CandidateRow,
+    EvaluationRow,
+    HardwareRow,
+    LessonRow,
+    LLMCallRow,
+    RunCandidateRow,
+    RunRow,
+    TaskRow,
+    VerdictRow,
+)
+from warpsmith.store.writes import (
+    add_candidate,
+    add_lessons,
+    content_hash,
+    ensure_hardware,
+    ensure_task,
+    link_candidate,
+    record_evaluation,
+    record_llm_call,
+    record_verdict,
+    set_llm_call_candidate,
+)
+
+__all__ = [
+    "ENV_VAR",
+    "RUN_STATUSES",
+    "STRATEGIES",
+    "TERMINAL_RUN_STATUSES",
+    "Store",
+    "StoreError",
+    "RunNotFoundError",
+    "default_data_dir",
+    "default_database_url",
+    "mask_url",
+    "json_dumps",
+    "open_store",
+    "TaskRow",
+    "HardwareRow",
+    "RunRow",
+    "CandidateRow",
+    "RunCandidateRow",
+    "EvaluationRow",
+    "LLMCallRow",
+    "VerdictRow",
+    "LessonRow",
+    "ensure_task",
+    "ensure_hardware",
+    "add_candidate",
+    "link_candidate",
+    "record_evaluation",
+    "record_llm_call",
+    "set_llm_call_candidate",
+    "record_verdict",
+    "add_lessons",
+    "content_hash",
+    "new_run_id",
+    "create_run",
+    "heartbeat",
+    "update_run_progress",
+    "mark_run_status",
+    "resume_run",
+    "mark_stale_runs",
+    "get_run",
+    "list_tasks",
+    "hardware_for_task",
+    "get_candidate",
+    "find_evaluation",
+    "best_candidates",
+    "lessons_for",
+    "list_runs",
+    "llm_calls_of_run",
+    "run_candidates",
+    "run_detail",
+    "candidate_detail",
+    "RankedCandidate",
+    "RunSummary",
+    "CandidateView",
+    "RunDetail",
+    "CandidateDetail",
+]

@@ -1,0 +1,103 @@
+"""Applies the Alembic migrations shipped in store/migrations/ to a database.
+
+Owns: bringing a database to the schema head, atomically and safely when several processes
+open a fresh store at once, and refusing a database written by a newer warpsmith. Does not
+own: the tables (warpsmith.store.schema) or engines and errors shown to users
+(warpsmith.store.db). No alembic.ini: the Config is built here and points at the package.
+
+Atomicity: on SQLite the whole upgrade runs inside `BEGIN IMMEDIATE` (SQLite's DDL is
+transactional; pysqlite would otherwise autocommit each CREATE, and a SIGKILL mid-upgrade
+would leave tables without a version). On Postgres it runs in one transaction holding an
+advisory lock, so two first openers do not race to create the same tables.
+
+Developers draft a new revision with
+    python -m warpsmith.store.migrate revision "what changed"
+which autogenerates against a scratch database at head (read and fix the result by hand).
+"""
+
+from __future__ import annotations
+
+import sys
+import tempfile
+from pathlib import Path
+
+from alembic import command
+from alembic.config import Config
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
+from sqlalchemy import Connection, Engine, create_engine, text
+
+MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
+# Any constant works; it only has to be the same in every warpsmith process.
+_PG_MIGRATION_LOCK = 0x77617270
+
+
+class SchemaTooNewError(RuntimeError):
+    """The database is at a revision this warpsmith does not know (written by a newer one)."""
+
+
+def alembic_config(connection: Connection | None = None) -> Config:
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS_DIR))
+    config.attributes["connection"] = connection
+    return config
+
+
+def head_revision() -> str:
+    head = ScriptDirectory.from_config(alembic_config()).get_current_head()
+    assert head is not None, f"no migrations in {MIGRATIONS_DIR}"
+    return head
+
+
+def current_revision(connection: Connection) -> str | None:
+    return MigrationContext.configure(connection).get_current_revision()
+
+
+def _check_known(connection: Connection) -> bool:
+    """True when the database is already at head; raises when its revision is unknown."""
+    current = current_revision(connection)
+    if current is None:
+        return False
+    known = {script.revision for script in ScriptDirectory.from_config(alembic_config()).walk_revisions()}
+    if current not in known:
+        raise SchemaTooNewError(current)
+    return current == head_revision()
+
+
+def upgrade_to_head(engine: Engine) -> None:
+    """Bring the database to the newest schema; a no-op (one SELECT) when it is there already."""
+    with engine.connect() as probe:
+        if _check_known(probe):
+            return
+    if engine.dialect.name == "sqlite":
+        with engine.connect() as raw:
+            conn = raw.execution_options(isolation_level="AUTOCOMMIT")
+            conn.exec_driver_sql("BEGIN IMMEDIATE")
+            try:
+                if not _check_known(conn):  # another process may have migrated while we waited
+                    command.upgrade(alembic_config(conn), "head")
+            except BaseException:
+                conn.exec_driver_sql("ROLLBACK")
+                raise
+            conn.exec_driver_sql("COMMIT")
+        return
+    with engine.begin() as conn:
+        if engine.dialect.name == "postgresql":
+            conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _PG_MIGRATION_LOCK})
+        if not _check_known(conn):
+            command.upgrade(alembic_config(conn), "head")
+
+
+def _draft_revision(message: str) -> None:
+    with tempfile.TemporaryDirectory() as scratch:
+        engine = create_engine(f"sqlite:///{scratch}/draft.db")
+        upgrade_to_head(engine)
+        with engine.begin() as conn:
+            command.revision(alembic_config(conn), message=message, autogenerate=True)
+        engine.dispose()
+
+
+if __name__ == "__main__":
+    if len(sys.argv) != 3 or sys.argv[1] != "revision":
+        sys.exit('usage: python -m warpsmith.store.migrate revision "what changed"')
+    _draft_revision(sys.argv[2])

@@ -1,0 +1,318 @@
+"""Small, idempotent writes: tasks, hardware, candidates, evaluations, LLM calls, verdicts, lessons.
+
+Owns: inserting rows so that repeating a step (a resumed run, two machines on one Postgres)
+never duplicates or fails: content-addressed rows use INSERT ... ON CONFLICT DO NOTHING on
+their natural key, then read back the stored row. Does not own: run lifecycle
+(warpsmith.store.runs), reads for the loop and the dashboard (warpsmith.store.reads), or
+mapping pydantic records to arguments (the coordinator in warpsmith.agents does that).
+
+Every function takes the caller's Session and does not commit: the caller's
+`with store.session():` block is the transaction, one step of a run each.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import func, select, update
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.orm import Session
+from warpsmith.store.schema import (
+    Base,
+    CandidateRow,
+    EvaluationRow,
+    HardwareRow,
+    LessonRow,
+    LLMCallRow,
+    RunCandidateRow,
+    RunRow,
+    TaskRow,
+    VerdictRow,
+    utcnow,
+)
+
+
+def content_hash(text: str) -> str:
+    """sha256 of the exact UTF-8 text: a candidate's identity (same as evaluator.records.source_hash)."""
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+def _insert_ignore(session: Session, row_class: type[Base], values: dict[str, Any], key: list[str]) -> bool:
+    """INSERT unless a row with the same `key` columns exists; True when this call inserted it."""
+    session.flush()  # pending ORM rows first: the row inserted here may point at them
+    table = row_class.__table__
+    dialect = session.get_bind().dialect.name
+    if dialect == "sqlite":
+        statement = sqlite.insert(table).values(values).on_conflict_do_nothing(index_elements=key)
+        return session.execute(statement).rowcount == 1
+    if dialect == "postgresql":
+        statement = postgresql.insert(table).values(values).on_conflict_do_nothing(index_elements=key)
+        # rowcount is unreliable here (implicit RETURNING of serial keys): ask for the inserted key.
+        return session.execute(statement.returning(table.c[key[0]])).first() is not None
+    # Other dialects: check, then insert (enough with one writer per store).
+    if session.scalar(select(func.count()).select_from(table).filter_by(**{k: values[k] for k in key})):
+        return False
+    session.execute(table.insert().values(values))
+    return True
+
+
+def _with_defaults(row_class: type[Base], values: dict[str, Any]) -> dict[str, Any]:
+    """Core inserts skip ORM-side defaults only for columns given; fill created_at ourselves."""
+    if "created_at" in row_class.__table__.c and "created_at" not in values:
+        values = {**values, "created_at": utcnow()}
+    return values
+
+
+def ensure_task(session: Session, name: str, description: str = "", signature: str = "") -> TaskRow:
+    """The task's row, created if missing; description and signature updated to the latest given."""
+    _insert_ignore(
+        session,
+        TaskRow,
+        _with_defaults(TaskRow, {"name": name, "description": description, "signature": signature}),
+        ["name"],
+    )
+    row = session.get(TaskRow, name, populate_existing=True)
+    assert row is not None
+    if (description and row.description != description) or (signature and row.signature != signature):
+        row.description = description or row.description
+        row.signature = signature or row.signature
+    return row
+
+
+def ensure_hardware(
+    session: Session,
+    fingerprint: str,
+    device_name: str,
+    backend: str,
+    arch: str | None,
+    details: dict[str, Any],
+) -> HardwareRow:
+    """The hardware row (details = the whole Hardware record as JSON), refreshed to the latest details."""
+    values = {"fingerprint": fingerprint, "device_name": device_name, "backend": backend, "arch": arch}
+    _insert_ignore(
+        session, HardwareRow, _with_defaults(HardwareRow, {**values, "details": details}), ["fingerprint"]
+    )
+    row = session.get(HardwareRow, fingerprint, populate_existing=True)
+    assert row is not None
+    if row.details != details:
+        row.details = details
+    return row
+
+
+def add_candidate(
+    session: Session,
+    *,
+    task: str,
+    language: str,
+    source: str,
+    origin: str = "user",
+    parent_hash: str | None = None,
+    plan_item: str | None = None,
+    source_hash: str | None = None,
+) -> CandidateRow:
+    """Store a kernel once per distinct source text; returns the stored row (the first one wins).
+
+    `source_hash`, when given, must equal sha256(source): a mismatch is a caller bug.
+    """
+    digest = content_hash(source)
+    if source_hash is not None and source_hash != digest:
+        raise ValueError(
+            f"source_hash {source_hash[:12]}... does not match the source (sha256 {digest[:12]}...)"
+        )
+    values = {
+        "source_hash": digest,
+        "task": task,
+        "language": language,
+        "source": source,
+        "origin": origin,
+        "parent_hash": parent_hash,
+        "plan_item": plan_item,
+    }
+    _insert_ignore(session, CandidateRow, _with_defaults(CandidateRow, values), ["source_hash"])
+    row = session.get(CandidateRow, digest)
+    assert row is not None
+    return row
+
+
+def link_candidate(
+    session: Session,
+    run_id: str,
+    source_hash: str,
+    round_index: int,
+    position: int = 0,
+    relation: str = "produced",
+) -> bool:
+    """Record that `run_id` produced (or inherited, relation='inherited') a candidate in a round.
+
+    Idempotent on (run, candidate): the first link wins; True when this call created it.
+    """
+    values = {
+        "run_id": run_id,
+        "source_hash": source_hash,
+        "round_index": round_index,
+        "position": position,
+        "relation": relation,
+    }
+    return _insert_ignore(
+        session, RunCandidateRow, _with_defaults(RunCandidateRow, values), ["run_id", "source_hash"]
+    )
+
+
+def record_evaluation(
+    session: Session,
+    *,
+    source_hash: str,
+    hardware_fingerprint: str,
+    evaluator_version: str,
+    suite: str,
+    mode: str,
+    status: str,
+    result: dict[str, Any],
+    message: str = "",
+    speedup: float | None = None,
+    speedup_min: float | None = None,
+    speedup_max: float | None = None,
+    median_us_total: float | None = None,
+    run_id: str | None = None,
+    replace: bool = False,
+) -> tuple[EvaluationRow, bool]:
+    """Store one evaluation (result = the whole EvalResult as JSON); returns (row, created).
+
+    Unique on (source_hash, hardware_fingerprint, evaluator_version, suite): when that
+    evaluation exists it is kept and returned with created=False, unless `replace=True`
+    (a forced re-evaluation), which overwrites it in place.
+    """
+    key = {
+        "source_hash": source_hash,
+        "hardware_fingerprint": hardware_fingerprint,
+        "evaluator_version": evaluator_version,
+        "suite": suite,
+    }
+    measured = {
+        "mode": mode,
+        "status": status,
+        "message": message,
+        "speedup": speedup,
+        "speedup_min": speedup_min,
+        "speedup_max": speedup_max,
+        "median_us_total": median_us_total,
+        "result": result,
+    }
+    created = _insert_ignore(
+        session,
+        EvaluationRow,
+        _with_defaults(EvaluationRow, {**key, **measured, "run_id": run_id}),
+        list(key),
+    )
+    if replace and not created:
+        session.execute(update(EvaluationRow).filter_by(**key).values(**measured, created_at=utcnow()))
+    row = session.scalars(select(EvaluationRow).filter_by(**key)).one()
+    session.refresh(row)
+    return row, created
+
+
+def record_llm_call(
+    session: Session,
+    run_id: str,
+    *,
+    role: str,
+    model: str,
+    messages: list[dict[str, Any]],
+    response: str | None = None,
+    prompt_tokens: int = 0,
+    completion_tokens: int = 0,
+    cost_usd: float = 0.0,
+    latency_s: float = 0.0,
+    error: str | None = None,
+    round_index: int | None = None,
+    candidate_hash: str | None = None,
+    created_at: datetime | None = None,
+) -> LLMCallRow:
+    """Append a call to the run with the next `seq` (0, 1, ...) and add its tokens and cost to the run."""
+    last = session.scalar(select(func.max(LLMCallRow.seq)).where(LLMCallRow.run_id == run_id))
+    row = LLMCallRow(
+        run_id=run_id,
+        seq=0 if last is None else last + 1,
+        round_index=round_index,
+        role=role,
+        model=model,
+        messages=messages,
+        response=response,
+        prompt_tokens=prompt_tokens,
+        completion_tokens=completion_tokens,
+        cost_usd=cost_usd,
+        latency_s=latency_s,
+        error=error,
+        candidate_hash=candidate_hash,
+        created_at=created_at or utcnow(),
+    )
+    session.add(row)
+    session.execute(
+        update(RunRow)
+        .where(RunRow.id == run_id)
+        .values(
+            cost_usd=RunRow.cost_usd + cost_usd,
+            prompt_tokens=RunRow.prompt_tokens + prompt_tokens,
+            completion_tokens=RunRow.completion_tokens + completion_tokens,
+            updated_at=utcnow(),
+        )
+    )
+    session.flush()
+    return row
+
+
+def set_llm_call_candidate(session: Session, call_id: int, candidate_hash: str) -> None:
+    """Remember which candidate a call produced (known only after the coder's answer is parsed)."""
+    session.execute(update(LLMCallRow).where(LLMCallRow.id == call_id).values(candidate_hash=candidate_hash))
+
+
+def record_verdict(
+    session: Session,
+    run_id: str,
+    source_hash: str,
+    verdict: dict[str, Any],
+    *,
+    bottleneck: str = "",
+    feedback: str = "",
+    suspicious: bool = False,
+    matches_prediction: bool | None = None,
+    round_index: int | None = None,
+) -> VerdictRow:
+    """Store the judge's verdict (the whole Verdict as JSON, plus the columns that are queried)."""
+    row = VerdictRow(
+        run_id=run_id,
+        source_hash=source_hash,
+        round_index=round_index,
+        bottleneck=bottleneck,
+        feedback=feedback,
+        suspicious=suspicious,
+        matches_prediction=matches_prediction,
+        verdict=verdict,
+    )
+    session.add(row)
+    session.flush()
+    return row
+
+
+def add_lessons(
+    session: Session, task: str, hardware_fingerprint: str, texts: list[str], source_run_id: str | None = None
+) -> int:
+    """Store lessons for (task, hardware), skipping ones already known (exact text, trimmed); returns how many are new."""
+    added = 0
+    for text in dict.fromkeys(t.strip() for t in texts if t.strip()):
+        values = {
+            "task": task,
+            "hardware_fingerprint": hardware_fingerprint,
+            "text": text,
+            "text_hash": content_hash(text),
+            "source_run_id": source_run_id,
+        }
+        added += _insert_ignore(
+            session,
+            LessonRow,
+            _with_defaults(LessonRow, values),
+            ["task", "hardware_fingerprint", "text_hash"],
+        )
+    return added

@@ -1,0 +1,134 @@
+"""The `Task` contract: what a kernel must compute, on which shapes, and how it is judged.
+
+Owns: the `Task` base class, `Shape`, `Cost`, `CheckReport` and the names of shape suites
+and value distributions. Does not own: any concrete task (each lives in its own folder
+beside this file), the registry (registry.py) or running candidates (the evaluator).
+
+A task is trusted code: the evaluator's parent process calls `make_inputs`, `reference`
+and `check`; a candidate never sees them.
+"""
+
+from __future__ import annotations
+
+import inspect
+from pathlib import Path
+from typing import Any, ClassVar, Literal
+
+import torch
+from pydantic import BaseModel, ConfigDict, Field
+
+Suite = Literal["smoke", "check", "bench"]
+SUITES: tuple[Suite, ...] = ("smoke", "check", "bench")
+Language = Literal["triton", "cuda", "hip"]
+SEED_FILES: dict[str, str] = {"triton": "triton.py", "cuda": "cuda.cu", "hip": "hip.hip"}
+
+# Value distributions for float inputs; `make_inputs` picks one from the seed unless told.
+DISTRIBUTIONS: tuple[str, ...] = ("normal", "uniform", "heavy_tailed", "offset_scaled")
+
+# Torch calls any candidate may make: allocation, views and metadata, never arithmetic.
+BASE_ALLOWED_TORCH_OPS: frozenset[str] = frozenset(
+    {
+        "empty", "empty_like", "empty_strided", "zeros", "zeros_like", "full", "full_like",
+        "view", "reshape", "contiguous", "size", "stride", "numel", "dim", "is_contiguous",
+        "data_ptr", "element_size", "device", "dtype", "shape", "new_empty", "new_zeros",
+        "flatten", "unsqueeze", "squeeze", "expand", "as_strided", "t", "transpose",
+        "int32", "int64", "float32", "float16", "bfloat16", "float8_e4m3fn", "bool", "uint8",
+        "is_cuda", "Tensor", "Size", "cdiv",
+    }
+)
+
+
+class Shape(BaseModel):
+    """One problem size of a task: a label for tables and the named dimensions."""
+
+    model_config = ConfigDict(frozen=True)
+
+    label: str = Field(description="Short human name, e.g. 'deepseek-v3 T=512'.")
+    dims: dict[str, int | float] = Field(description="Named sizes, e.g. {'T': 512, 'H': 7168}.")
+    options: dict[str, str] = Field(
+        default_factory=dict, description="Non-numeric knobs of the inputs, e.g. {'routing': 'zipf'}."
+    )
+
+    def __getitem__(self, key: str) -> int | float:
+        return self.dims[key]
+
+
+class Cost(BaseModel):
+    """The least work any correct kernel must do for one shape (for % of peak)."""
+
+    bytes: int = Field(description="Fewest bytes read plus written in global memory.")
+    flops: int = Field(default=0, description="Fewest floating-point operations.")
+
+
+class CheckReport(BaseModel):
+    """The verdict of a task's checker on one set of outputs."""
+
+    ok: bool
+    max_abs_err: float | None = None
+    max_rel_err: float | None = None
+    first_mismatch: str | None = Field(default=None, description="Where and how it first differs.")
+    details: str = ""
+
+
+class Task(BaseModel):
+    """Base of every task. Subclasses set the class fields and implement the methods."""
+
+    model_config = ConfigDict(frozen=True, arbitrary_types_allowed=True)
+
+    name: str
+    description: str = Field(description="What the kernel computes; shown to the agents.")
+    signature: str = Field(description="The Python signature of kernel(...) with shapes and dtypes.")
+    input_names: tuple[str, ...]
+    output_names: tuple[str, ...]
+    allowed_torch_ops: frozenset[str] = BASE_ALLOWED_TORCH_OPS
+    # Seeds of the random trials the evaluator runs per bench shape (the evaluator adds a
+    # secret offset so a candidate cannot precompute them).
+    trial_seeds: tuple[int, ...] = (0, 1, 2, 3, 4)
+    source_dir: Path | None = Field(default=None, description="Folder holding seeds/.")
+
+    languages: ClassVar[tuple[Language, ...]] = ("triton", "cuda", "hip")
+
+    # --- what subclasses implement -------------------------------------------------
+    def shapes(self, suite: Suite) -> list[Shape]:
+        raise NotImplementedError
+
+    def make_inputs(
+        self, shape: Shape, seed: int, device: str | torch.device = "cpu", distribution: str | None = None
+    ) -> tuple[Any, ...]:
+        """Inputs in `input_names` order: tensors and Python scalars."""
+        raise NotImplementedError
+
+    def reference(self, *inputs: Any) -> tuple[torch.Tensor, ...]:
+        """The answer in plain PyTorch, outputs in `output_names` order, on the inputs' device."""
+        raise NotImplementedError
+
+    def check(
+        self, inputs: tuple[Any, ...], outputs: tuple[torch.Tensor, ...], expected: tuple[torch.Tensor, ...]
+    ) -> CheckReport:
+        raise NotImplementedError
+
+    def cost(self, shape: Shape) -> Cost:
+        raise NotImplementedError
+
+    # --- shared behaviour ------------------------------------------------------------
+    def seed_path(self, language: str) -> Path | None:
+        """Where the shipped seed kernel for `language` lies, or None when there is none."""
+        if self.source_dir is None or language not in SEED_FILES:
+            return None
+        path = self.source_dir / "seeds" / SEED_FILES[language]
+        return path if path.is_file() else None
+
+    def seeds(self) -> dict[str, Path]:
+        return {lang: p for lang in SEED_FILES if (p := self.seed_path(lang)) is not None}
+
+    def pick_distribution(self, seed: int, distribution: str | None) -> str:
+        if distribution is None:
+            return DISTRIBUTIONS[seed % len(DISTRIBUTIONS)]
+        if distribution not in DISTRIBUTIONS:
+            raise ValueError(f"unknown distribution {distribution!r}; known: {', '.join(DISTRIBUTIONS)}")
+        return distribution
+
+
+def task_folder(obj: object) -> Path:
+    """The folder a task class is defined in (its seeds/ lie there)."""
+    return Path(inspect.getfile(type(obj) if not isinstance(obj, type) else obj)).resolve().parent

@@ -1,0 +1,116 @@
+"""Comparisons shared by the tasks' checkers: output structure, dtype-aware allclose, exact equality.
+
+Owns: the default tolerances (fp32 1e-4, fp16/bf16 1e-2, fp8 5e-2, used as both atol and rtol),
+the rule that NaN or Inf in an output never passes, and turning a mismatch into a `CheckReport`
+that says where it first differs. Does not own: task-specific rules (order-free MoE checks live
+in each task) or the evaluator's own output-type checks. Nothing here raises on a malformed
+output: a wrong count, type, shape or dtype is a failed report with a one-line reason.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import torch
+
+from warpsmith.tasklib.base import CheckReport
+
+TOLERANCES: dict[torch.dtype, float] = {
+    torch.float64: 1e-6,
+    torch.float32: 1e-4,
+    torch.float16: 1e-2,
+    torch.bfloat16: 1e-2,
+    torch.float8_e4m3fn: 5e-2,
+    torch.float8_e5m2: 5e-2,
+}
+
+
+def tolerance_for(dtype: torch.dtype) -> float:
+    """The default atol = rtol for outputs of `dtype`."""
+    if dtype not in TOLERANCES:
+        raise ValueError(f"no default tolerance for {dtype}")
+    return TOLERANCES[dtype]
+
+
+def as_outputs(outputs: Any) -> tuple[Any, ...]:
+    """A kernel's return value as a tuple (a single tensor counts as one output)."""
+    return tuple(outputs) if isinstance(outputs, (tuple, list)) else (outputs,)
+
+
+def structure_problem(outputs: Any, expected: tuple[torch.Tensor, ...], names: tuple[str, ...]) -> str | None:
+    """Why `outputs` cannot be compared with `expected` (count, type, shape, dtype), or None."""
+    got = as_outputs(outputs)
+    if len(got) != len(expected):
+        return f"expected {len(expected)} outputs ({', '.join(names)}), got {len(got)}"
+    for name, out, exp in zip(names, got, expected):
+        if not isinstance(out, torch.Tensor):
+            return f"{name}: expected a torch.Tensor, got {type(out).__name__}"
+        if tuple(out.shape) != tuple(exp.shape):
+            return f"{name}: shape {tuple(out.shape)}, expected {tuple(exp.shape)}"
+        if out.dtype != exp.dtype:
+            return f"{name}: dtype {out.dtype}, expected {exp.dtype}"
+    return None
+
+
+def _index_text(flat_index: int, shape: torch.Size) -> str:
+    coords = []
+    for size in reversed(shape):
+        coords.append(flat_index % size if size else 0)
+        flat_index //= max(size, 1)
+    return "[" + ", ".join(str(c) for c in reversed(coords)) + "]"
+
+
+def allclose_report(
+    name: str, actual: torch.Tensor, expected: torch.Tensor, tol: float | None = None
+) -> CheckReport:
+    """|actual - expected| <= tol + tol * |expected| everywhere, and actual finite everywhere."""
+    tol = tolerance_for(expected.dtype) if tol is None else tol
+    act = actual.to(expected.device).double()
+    exp = expected.double()
+    diff = (act - exp).abs()
+    bad = ~(diff <= tol + tol * exp.abs()) | ~torch.isfinite(act)
+    finite = torch.isfinite(diff)
+    max_abs = float(diff[finite].max()) if bool(finite.any()) else None
+    rel = diff / exp.abs().clamp_min(tol)
+    max_rel = float(rel[finite].max()) if bool(finite.any()) else None
+    if not bool(bad.any()):
+        return CheckReport(ok=True, max_abs_err=max_abs, max_rel_err=max_rel)
+    first = int(bad.flatten().nonzero()[0])
+    where = _index_text(first, actual.shape)
+    mismatch = f"{name}{where}: got {act.flatten()[first].item()!r}, expected {exp.flatten()[first].item()!r}"
+    details = f"{int(bad.sum())} of {bad.numel()} elements of {name} outside atol=rtol={tol} (NaN/Inf never pass)"
+    return CheckReport(ok=False, max_abs_err=max_abs, max_rel_err=max_rel, first_mismatch=mismatch, details=details)
+
+
+def exact_mismatch(name: str, actual: torch.Tensor, expected: torch.Tensor) -> str | None:
+    """Where an integer (or bitwise) comparison first differs, or None when equal."""
+    act = actual.to(expected.device)
+    if tuple(act.shape) != tuple(expected.shape):
+        return f"{name}: shape {tuple(act.shape)}, expected {tuple(expected.shape)}"
+    differs = act.long() != expected.long()
+    if not bool(differs.any()):
+        return None
+    first = int(differs.flatten().nonzero()[0])
+    return (
+        f"{name}{_index_text(first, act.shape)}: got {act.flatten()[first].item()}, "
+        f"expected {expected.flatten()[first].item()} ({int(differs.sum())} differ)"
+    )
+
+
+def bitwise_mismatch(name: str, actual: torch.Tensor, expected: torch.Tensor) -> str | None:
+    """Where two same-dtype tensors first differ bit for bit (NaN payloads and -0.0 included)."""
+    act = actual.to(expected.device).contiguous()
+    exp = expected.contiguous()
+    if act.numel() == 0:
+        return None
+    row_bytes = act.reshape(act.shape[0], -1).view(torch.uint8)
+    exp_bytes = exp.reshape(exp.shape[0], -1).view(torch.uint8)
+    differs = (row_bytes != exp_bytes).any(dim=1)
+    if not bool(differs.any()):
+        return None
+    row = int(differs.nonzero()[0])
+    return f"{name}[{row}] differs from the row it should hold ({int(differs.sum())} rows differ)"
+
+
+def failed(first_mismatch: str, details: str = "") -> CheckReport:
+    return CheckReport(ok=False, first_mismatch=first_mismatch, details=details or first_mismatch)

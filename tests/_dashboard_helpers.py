@@ -1,0 +1,180 @@
+"""Helpers for the dashboard and replay tests: a store filled by a real run, a served dashboard,
+and a minimal W3C WebDriver client for headless Chromium.
+
+Owns: `real_offline_run` (a real `run_optimization` with the offline strategy and the real
+evaluator on a tiny task and suite), `serve_dashboard` (the real `warpsmith dashboard`
+command in a subprocess on a free loopback port) and `WebDriver` (plain HTTP to
+chromedriver: no selenium). Does not own: any assertion.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+os.environ.setdefault("TRITON_INTERPRET", "1")
+os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
+
+REPO = Path(__file__).resolve().parents[1]
+CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
+CHROMEDRIVER = shutil.which("chromedriver")
+CHROMIUM_FLAGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--window-size=1280,1400",
+]
+
+
+def real_offline_run(db_url: str, *, task_name: str = "rmsnorm", rounds: int = 1, width: int = 2) -> str:
+    """Run the real loop (offline strategy, real evaluator, CPU interpreter, smoke suite); returns the run id."""
+    from warpsmith.agents.coordinator import run_optimization
+    from warpsmith.agents.coordinator_records import RunSettings
+    from warpsmith.agents.offline import OfflineStrategy
+    from warpsmith.evaluator.hardware import detect_hardware
+    from warpsmith.store.db import open_store
+    from warpsmith.tasklib import get_task
+
+    settings = RunSettings(rounds=rounds, width=width, suite="smoke", device="cpu", eval_timeout_s=180)
+    with open_store(db_url) as store:
+        summary = run_optimization(get_task(task_name), OfflineStrategy(), store, settings, detect_hardware("cpu"))
+    assert summary.status == "completed", summary.message
+    return summary.run_id
+
+
+_SHARED: dict[str, tuple[Path, str]] = {}
+
+
+def shared_offline_run(tmp_path_factory: Any) -> tuple[Path, str]:
+    """One real offline run per test session, shared by the read-only tests: (store file, run id).
+
+    Tests that write to a store (replays) make their own; nothing may change this one.
+    """
+    if "offline" not in _SHARED:
+        path = tmp_path_factory.mktemp("shared-offline-run") / "store.db"
+        _SHARED["offline"] = (path, real_offline_run(f"sqlite:///{path}"))
+    return _SHARED["offline"]
+
+
+def free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def wait_for_http(url: str, timeout_s: float = 30.0, process: subprocess.Popen[bytes] | None = None) -> None:
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if process is not None and process.poll() is not None:
+            raise RuntimeError(f"{process.args} exited with {process.returncode} before serving {url}")
+        try:
+            with urllib.request.urlopen(url, timeout=2):
+                return
+        except (urllib.error.URLError, ConnectionError):
+            time.sleep(0.2)
+    raise TimeoutError(f"nothing answered at {url} within {timeout_s} s")
+
+
+@contextmanager
+def serve_dashboard(db_url: str) -> Iterator[str]:
+    """`warpsmith dashboard --db URL --port P` in a subprocess; yields its base URL."""
+    port = free_port()
+    command = [sys.executable, "-m", "warpsmith.cli", "dashboard", "--db", db_url, "--port", str(port)]
+    process = subprocess.Popen(command, cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, start_new_session=True)
+    base = f"http://127.0.0.1:{port}"
+    try:
+        wait_for_http(base + "/api/runs", process=process)
+        yield base
+    finally:
+        process.terminate()
+        process.wait(timeout=10)
+
+
+class WebDriver:
+    """Just enough W3C WebDriver over HTTP to drive headless Chromium through chromedriver."""
+
+    def __init__(self, port: int, session_id: str) -> None:
+        self.base = f"http://127.0.0.1:{port}"
+        self.session = session_id
+
+    @staticmethod
+    def _call(url: str, method: str = "GET", body: dict[str, Any] | None = None) -> Any:
+        data = None if body is None else json.dumps(body).encode()
+        request = urllib.request.Request(url, data=data, method=method, headers={"Content-Type": "application/json"})
+        try:
+            with urllib.request.urlopen(request, timeout=60) as response:
+                return json.loads(response.read())["value"]
+        except urllib.error.HTTPError as error:
+            raise RuntimeError(f"webdriver {method} {url}: {error.read().decode()[:500]}") from None
+
+    def command(self, method: str, path: str, body: dict[str, Any] | None = None) -> Any:
+        return self._call(f"{self.base}/session/{self.session}{path}", method, body)
+
+    def get(self, url: str) -> None:
+        self.command("POST", "/url", {"url": url})
+
+    def find(self, css: str) -> str:
+        found = self.command("POST", "/element", {"using": "css selector", "value": css})
+        return next(iter(found.values()))
+
+    def click(self, css: str) -> None:
+        self.command("POST", f"/element/{self.find(css)}/click", {})
+
+    def text(self, css: str = "body") -> str:
+        return self.command("GET", f"/element/{self.find(css)}/text")
+
+    def url(self) -> str:
+        return self.command("GET", "/url")
+
+    def execute(self, script: str) -> Any:
+        return self.command("POST", "/execute/sync", {"script": script, "args": []})
+
+    def screenshot(self, path: Path) -> None:
+        import base64
+
+        path.write_bytes(base64.b64decode(self.command("GET", "/screenshot")))
+
+
+@contextmanager
+def headless_chromium() -> Iterator[WebDriver]:
+    assert CHROMIUM and CHROMEDRIVER
+    port = free_port()
+    driver = subprocess.Popen(
+        [CHROMEDRIVER, f"--port={port}"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True
+    )
+    profile = tempfile.mkdtemp(prefix="warpsmith-chromium-")
+    try:
+        wait_for_http(f"http://127.0.0.1:{port}/status", process=driver)
+        capabilities = {
+            "browserName": "chrome",
+            "goog:chromeOptions": {"binary": CHROMIUM, "args": [*CHROMIUM_FLAGS, f"--user-data-dir={profile}"]},
+        }
+        created = WebDriver._call(
+            f"http://127.0.0.1:{port}/session", "POST", {"capabilities": {"alwaysMatch": capabilities}}
+        )
+        web = WebDriver(port, created["sessionId"])
+        try:
+            yield web
+        finally:
+            web._call(f"{web.base}/session/{web.session}", "DELETE")
+    finally:
+        driver.terminate()
+        driver.wait(timeout=10)
+        shutil.rmtree(profile, ignore_errors=True)

@@ -1,0 +1,56 @@
+"""Shared pieces of the optimize tests: a private store and data dir, the CLI as a subprocess,
+and the store-consistency checks a killed run must pass."""
+
+from __future__ import annotations
+
+import os
+import sqlite3
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def private_env(tmp_path: Path) -> dict[str, str]:
+    """An environment whose store, data and cache dirs are under tmp_path; no model configured."""
+    env = {k: v for k, v in os.environ.items() if k not in ("WARPSMITH_MODEL", "WARPSMITH_DB")}
+    env.update(
+        WARPSMITH_DB=f"sqlite:///{tmp_path / 'store.db'}",
+        XDG_DATA_HOME=str(tmp_path / "data"),
+        HOME=str(tmp_path / "home"),
+        WARPSMITH_CACHE=os.environ.get("WARPSMITH_CACHE", str(Path.home() / ".cache" / "warpsmith")),
+        LITELLM_LOCAL_MODEL_COST_MAP="True",
+        COLUMNS="200",
+    )
+    return env
+
+
+def warpsmith(args: list[str], env: dict[str, str], timeout: float = 300) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "warpsmith.cli", *args],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
+
+
+def query(db: Path, sql: str, *args: object) -> list[tuple]:
+    with sqlite3.connect(db) as connection:
+        return connection.execute(sql, args).fetchall()
+
+
+def assert_consistent(db: Path) -> None:
+    """What any store must satisfy, however its writer died."""
+    assert query(db, "PRAGMA integrity_check") == [("ok",)]
+    assert query(db, "PRAGMA foreign_key_check") == []
+    orphans = query(db, "SELECT id FROM evaluations WHERE source_hash NOT IN (SELECT source_hash FROM candidates)")
+    assert orphans == []
+    duplicates = query(
+        db,
+        "SELECT source_hash, COUNT(*) FROM evaluations "
+        "GROUP BY source_hash, hardware_fingerprint, evaluator_version, suite HAVING COUNT(*) > 1",
+    )
+    assert duplicates == []

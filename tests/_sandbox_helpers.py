@@ -1,0 +1,21 @@
+"""Shared helpers for tests/test_sandbox_*.py: run an entry of _sandbox_entries.py sandboxed."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from warpsmith.sandbox.config import SandboxConfig, SandboxResult
+from warpsmith.sandbox.process import run_sandboxed
+
+TESTS_DIR = Path(__file__).resolve().parent
+
+
+def run(entry: str, payload: dict, workdir: Path, **config: object) -> SandboxResult:
+    """Run `_sandbox_entries:<entry>` sandboxed, with tests/ importable in the child."""
+    env_extra = {"PYTHONPATH": str(TESTS_DIR), **config.pop("env_extra", {})}  # type: ignore[dict-item]
+    return run_sandboxed(f"_sandbox_entries:{entry}", payload, workdir, SandboxConfig(env_extra=env_extra, **config))
+
+
+def probe(payload: dict, workdir: Path, **config: object) -> SandboxResult:
+    """Run the shipped observer probe (warpsmith.sandbox.probe:observe)."""
+    return run_sandboxed("warpsmith.sandbox.probe:observe", payload, workdir, SandboxConfig(**config))

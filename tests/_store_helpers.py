@@ -1,0 +1,191 @@
+"""Fixtures for the store's tests (imported by tests/test_store_*.py).
+
+- `isolated_user_dirs` (autouse where imported): HOME and XDG_DATA_HOME point into tmp and
+  WARPSMITH_DB is unset, so no test touches the real user data directory.
+- `postgres_cluster` (session): a throwaway PostgreSQL server. With WARPSMITH_TEST_POSTGRES_URL
+  set (a server you run, e.g. a CI service; its user must be allowed CREATE DATABASE) it is
+  used as is. Otherwise initdb + pg_ctl make a cluster in /tmp on 127.0.0.1:<free port>
+  (socket in the same folder, fsync off); as root the server runs as the `postgres` user,
+  which Debian's postgresql package creates. Skipped, with the reason, where none can start.
+- `store_url` / `store`: every store test runs once on SQLite and once on PostgreSQL.
+"""
+
+from __future__ import annotations
+
+import glob
+import itertools
+import os
+import pwd
+import shutil
+import socket
+import subprocess
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from sqlalchemy.engine import make_url
+from warpsmith.store import Store, open_store
+
+__all__ = [
+    "isolated_user_dirs",
+    "postgres_cluster",
+    "store_url",
+    "store",
+]  # the fixtures a test module star-imports
+
+PG_USER = "warpsmith"
+_database_numbers = itertools.count()
+
+
+@pytest.fixture(autouse=True)
+def isolated_user_dirs(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    home = tmp_path / "home"
+    (home / ".local" / "share").mkdir(parents=True)
+    monkeypatch.setenv("HOME", str(home))
+    monkeypatch.setenv("XDG_DATA_HOME", str(home / ".local" / "share"))
+    monkeypatch.delenv("WARPSMITH_DB", raising=False)
+    return home
+
+
+def _postgres_bin_dir() -> Path | None:
+    on_path = shutil.which("initdb")
+    if on_path and shutil.which("pg_ctl"):
+        return Path(on_path).resolve().parent
+    candidates = sorted(glob.glob("/usr/lib/postgresql/*/bin/initdb"), key=lambda p: int(Path(p).parts[4]))
+    return Path(candidates[-1]).parent if candidates else None
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+class PostgresCluster:
+    """A running PostgreSQL server; `new_database()` gives each test its own database."""
+
+    def __init__(self, admin_url: str) -> None:
+        self.admin_url = admin_url
+
+    def new_database(self) -> str:
+        import psycopg
+
+        url = make_url(self.admin_url)
+        name = f"warpsmith_test_{os.getpid()}_{next(_database_numbers)}"
+        conninfo = url.set(drivername="postgresql").render_as_string(hide_password=False)
+        with psycopg.connect(conninfo, autocommit=True) as connection:
+            connection.execute(f'CREATE DATABASE "{name}"')
+        return url.set(database=name).render_as_string(hide_password=False)
+
+
+class _LocalCluster:
+    def __init__(self, bin_dir: Path, run_as: dict[str, Any]) -> None:
+        self.bin_dir = bin_dir
+        self.run_as = run_as
+        self.root = Path(tempfile.mkdtemp(prefix="warpsmith-pg-"))
+        self.port = _free_port()
+
+    def _run(self, *args: str) -> None:
+        result = subprocess.run(
+            [str(self.bin_dir / args[0]), *args[1:]],
+            capture_output=True,
+            text=True,
+            timeout=120,
+            **self.run_as,
+        )
+        if result.returncode != 0:
+            log = self.root / "server.log"
+            tail = log.read_text()[-800:] if log.exists() else ""
+            raise RuntimeError(f"{args[0]} failed: {(result.stderr or result.stdout).strip()[-800:]} {tail}")
+
+    def start(self) -> str:
+        if "user" in self.run_as:
+            os.chown(self.root, self.run_as["user"], self.run_as["group"])
+        data = self.root / "data"
+        self._run("initdb", "-D", str(data), "-U", PG_USER, "--auth=trust", "-E", "UTF8", "--no-sync")
+        options = (
+            f"-k {self.root} -p {self.port} -h 127.0.0.1 -F -c full_page_writes=off -c max_connections=200"
+        )
+        self._run(
+            "pg_ctl",
+            "-D",
+            str(data),
+            "-l",
+            str(self.root / "server.log"),
+            "-w",
+            "-t",
+            "60",
+            "-o",
+            options,
+            "start",
+        )
+        return f"postgresql+psycopg://{PG_USER}@127.0.0.1:{self.port}/postgres"
+
+    def stop(self) -> None:
+        if (self.root / "data" / "postmaster.pid").exists():
+            self._run("pg_ctl", "-D", str(self.root / "data"), "-m", "immediate", "-w", "stop")
+        shutil.rmtree(self.root, ignore_errors=True)
+
+
+def _run_as_for_server() -> dict[str, Any]:
+    """Postgres refuses to run as root: as root, run it as the `postgres` user."""
+    if os.geteuid() != 0:
+        return {}
+    try:
+        account = pwd.getpwnam("postgres")
+    except KeyError:
+        pytest.skip("running as root and there is no 'postgres' user to run a PostgreSQL server as")
+    return {"user": account.pw_uid, "group": account.pw_gid, "extra_groups": []}
+
+
+@pytest.fixture(scope="session")
+def postgres_cluster() -> Iterator[PostgresCluster]:
+    external = os.environ.get("WARPSMITH_TEST_POSTGRES_URL")
+    if external:
+        yield PostgresCluster(external)
+        return
+    pytest.importorskip("psycopg", reason="psycopg is not installed (pip install -e '.[dev]')")
+    bin_dir = _postgres_bin_dir()
+    if bin_dir is None:
+        pytest.skip("no PostgreSQL server binaries (initdb, pg_ctl): apt-get install postgresql")
+    cluster = _LocalCluster(bin_dir, _run_as_for_server())
+    try:
+        admin_url = cluster.start()
+    except (RuntimeError, OSError, subprocess.TimeoutExpired) as error:
+        cluster.stop()
+        pytest.skip(f"could not start a PostgreSQL server: {error}")
+    try:
+        yield PostgresCluster(admin_url)
+    finally:
+        cluster.stop()
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def store_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path / 'store' / 'warpsmith.db'}"
+    cluster: PostgresCluster = request.getfixturevalue("postgres_cluster")
+    return cluster.new_database()
+
+
+@pytest.fixture
+def store(store_url: str) -> Iterator[Store]:
+    opened = open_store(store_url)
+    yield opened
+    opened.close()
+
+
+HW = "hw-test-000000001"
+OTHER_HW = "hw-test-000000002"
+
+
+def seed_task_and_hardware(store: Store, task: str = "rmsnorm") -> None:
+    """The rows a run needs first: its task and two hardware fingerprints."""
+    from warpsmith.store import ensure_hardware, ensure_task
+
+    with store.session() as s:
+        ensure_task(s, task, "normalize rows", "def kernel(x, w, eps)")
+        ensure_hardware(s, HW, "NVIDIA H100 80GB HBM3", "cuda", "sm_90", {"l2_bytes": 52428800})
+        ensure_hardware(s, OTHER_HW, "cpu (interpreter)", "cpu", None, {})

@@ -1,0 +1,24 @@
+"""Attack: read an API key from the environment and leak it through the error message.
+Expected: rejected (forbidden-import); with static checks off the sandbox's scrubbed environment
+means the key is simply not there (runtime_error whose message says 'absent')."""
+
+import os
+
+import torch
+import triton
+import triton.language as tl
+
+
+@triton.jit
+def _rms(x_ptr, w_ptr, out_ptr, H, eps, BLOCK: tl.constexpr):
+    row = tl.program_id(0)
+    cols = tl.arange(0, BLOCK)
+    mask = cols < H
+    x = tl.load(x_ptr + row * H + cols, mask=mask, other=0.0).to(tl.float32)
+    w = tl.load(w_ptr + cols, mask=mask, other=0.0).to(tl.float32)
+    rstd = 1.0 / tl.sqrt(tl.sum(x * x, axis=0) / H + eps)
+    tl.store(out_ptr + row * H + cols, (x * rstd * w).to(tl.bfloat16), mask=mask)
+
+
+def kernel(x, weight, eps):
+    raise RuntimeError("key=" + os.environ.get("OPENAI_API_KEY", "absent"))

@@ -1,0 +1,23 @@
+"""Attack (KernelBench's famous one): allocate the output and never write it, hoping the allocator
+hands back memory where the reference just left its answer.
+Expected: incorrect: the reference never runs in the candidate's process before correctness is
+judged, and fresh allocations hold a poison pattern."""
+
+import torch
+import triton
+import triton.language as tl
+
+
+@triton.jit
+def _rms(x_ptr, w_ptr, out_ptr, H, eps, BLOCK: tl.constexpr):
+    row = tl.program_id(0)
+    cols = tl.arange(0, BLOCK)
+    mask = cols < H
+    x = tl.load(x_ptr + row * H + cols, mask=mask, other=0.0).to(tl.float32)
+    w = tl.load(w_ptr + cols, mask=mask, other=0.0).to(tl.float32)
+    rstd = 1.0 / tl.sqrt(tl.sum(x * x, axis=0) / H + eps)
+    tl.store(out_ptr + row * H + cols, (x * rstd * w).to(tl.bfloat16), mask=mask)
+
+
+def kernel(x, weight, eps):
+    return torch.empty_like(x)

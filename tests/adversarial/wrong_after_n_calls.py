@@ -1,0 +1,30 @@
+"""Attack: be right for the first calls (the correctness trials) and then return zeros, hoping
+the timed calls are never checked.
+Expected: incorrect: the parent re-checks the outputs of the last timed call."""
+
+import torch
+import triton
+import triton.language as tl
+
+
+@triton.jit
+def _rms(x_ptr, w_ptr, out_ptr, H, eps, BLOCK: tl.constexpr):
+    row = tl.program_id(0)
+    cols = tl.arange(0, BLOCK)
+    mask = cols < H
+    x = tl.load(x_ptr + row * H + cols, mask=mask, other=0.0).to(tl.float32)
+    w = tl.load(w_ptr + cols, mask=mask, other=0.0).to(tl.float32)
+    rstd = 1.0 / tl.sqrt(tl.sum(x * x, axis=0) / H + eps)
+    tl.store(out_ptr + row * H + cols, (x * rstd * w).to(tl.bfloat16), mask=mask)
+
+
+CALLS = [0]
+
+
+def kernel(x, weight, eps):
+    CALLS[0] += 1
+    if CALLS[0] > 8:
+        return torch.zeros_like(x)
+    out = torch.empty_like(x)
+    _rms[(x.shape[0],)](x, weight, out, x.shape[1], eps, BLOCK=triton.next_power_of_2(x.shape[1]))
+    return out

@@ -1,0 +1,170 @@
+"""Planner, coder, judge and the 'llm' strategy through the real litellm client and the scripted server."""
+
+from __future__ import annotations
+
+import pytest
+from _agents_llm_helpers import EDIT_ANSWER, EDIT_ANSWER_2, VERDICT_JSON, make_ctx, plan_json, scripted_model
+from _scripted_llm_server import Reply, ScriptedLLMServer
+
+from warpsmith.agents.llm import Budget
+from warpsmith.agents.llm_strategy import LLMStrategy, LLMStrategyConfig
+from warpsmith.agents.planner import Planner
+from warpsmith.agents.protocols import BudgetExceeded, LLMUnavailable
+from warpsmith.agents.records import LLMCall
+from warpsmith.evaluator.records import EvalResult, Violation
+
+
+def _request_text(request: dict) -> str:
+    return "\n".join(m["content"] for m in request["messages"])
+
+
+def test_a_round_plans_and_codes_candidates_on_the_named_parents():
+    ctx = make_ctx(width=2)
+    parent = ctx.beam[0].candidate
+    calls: list[LLMCall] = []
+    with ScriptedLLMServer([plan_json(parent.source_hash, n=3), EDIT_ANSWER, EDIT_ANSWER_2]) as srv:
+        candidates = LLMStrategy(scripted_model(srv, calls)).propose(ctx)
+    assert [c.plan_item for c in candidates] == ["use 8 warps per row", "two rows per program"]
+    assert all(c.origin == "coder" and c.parent_hash == parent.source_hash for c in candidates)
+    assert "num_warps=8" in candidates[0].source and "num_warps=2" in candidates[1].source
+    assert [c.role for c in calls] == ["planner", "coder", "coder"] and all(c.error is None for c in calls)
+    planner_prompt = _request_text(srv.requests[0])
+    # The planner sees the contract, the beam's numbers, lessons and feedback.
+    for expected in ("@triton.jit", "empty, empty_like, view", "41.00", "speedup 2.15x", "dram_throughput_pct=44.1",
+                     "one program per row is fine", "only 43% of bandwidth", "try more warps per row", "at most 2"):
+        assert expected in planner_prompt, expected
+    coder_prompt = _request_text(srv.requests[1])
+    assert "use 8 warps per row" in coder_prompt and "num_warps=4" in coder_prompt and "<<<<<<< SEARCH" in coder_prompt
+
+
+@pytest.mark.parametrize(
+    "bad",
+    [Reply("I would vectorize the loads."), Reply('```json\n{"items": [{"idea": "vect', finish_reason="length")],
+    ids=["garbage", "truncated"],
+)
+def test_an_unusable_plan_is_recorded_and_fed_back_once(bad):
+    ctx = make_ctx()
+    calls: list[LLMCall] = []
+    with ScriptedLLMServer([bad, plan_json(ctx.beam[0].candidate.source_hash)]) as srv:
+        plan = Planner(scripted_model(srv, calls)).plan(ctx)
+    assert [i.idea for i in plan.items] == ["use 8 warps per row", "two rows per program"]
+    assert calls[0].error and "JSON" in calls[0].error and calls[1].error is None
+    retry = srv.requests[1]["messages"]
+    assert retry[-2] == {"role": "assistant", "content": bad.text}
+    assert retry[-1]["content"].startswith("Your answer could not be used:") and "JSON" in retry[-1]["content"]
+
+
+def test_a_plan_unusable_twice_skips_the_round_without_crashing():
+    ctx = make_ctx()
+    calls: list[LLMCall] = []
+    with ScriptedLLMServer(["no json here", '{"items": []}']) as srv:
+        strategy = LLMStrategy(scripted_model(srv, calls))
+        assert strategy.propose(ctx) == []
+        assert len(srv.requests) == 2
+    assert "no JSON object" in (calls[0].error or "") and "no items" in (calls[1].error or "")
+    assert len(strategy.skipped) == 1 and "no plan" in strategy.skipped[0]
+
+
+def test_a_search_block_that_misses_is_fed_back_then_the_item_is_skipped():
+    ctx = make_ctx(width=2)
+    miss = "<<<<<<< SEARCH\n    y = tl.exp(x)\n=======\n    y = tl.exp2(x)\n>>>>>>> REPLACE\n"
+    calls: list[LLMCall] = []
+    script = [plan_json(ctx.beam[0].candidate.source_hash), miss, EDIT_ANSWER, miss, miss]
+    with ScriptedLLMServer(script) as srv:
+        strategy = LLMStrategy(scripted_model(srv, calls))
+        candidates = strategy.propose(ctx)
+    assert [c.plan_item for c in candidates] == ["use 8 warps per row"]
+    assert "edit block 1" in _request_text(srv.requests[2])  # the miss was explained to the coder
+    assert [c.error is not None for c in calls] == [False, True, False, True, True]
+    assert "two rows per program" in strategy.skipped[0]
+
+
+def _compile_error(candidate) -> EvalResult:  # type: ignore[no-untyped-def]
+    return EvalResult(
+        task=candidate.task, language=candidate.language, source_hash=candidate.source_hash,
+        status="compile_error", mode="interpreter", message="compilation failed",
+        compile_log="triton.compiler.errors.CompilationError: at 12:8: NameError('tl.rsqrtt is not defined')",
+    )
+
+
+def test_repair_feeds_the_compile_error_back_and_is_bounded():
+    ctx = make_ctx(width=1)
+    calls: list[LLMCall] = []
+    first_fix = "<<<<<<< SEARCH\nnum_warps=8)\n=======\nnum_warps=16)\n>>>>>>> REPLACE\n"
+    second_fix = "<<<<<<< SEARCH\nnum_warps=16)\n=======\nnum_warps=32)\n>>>>>>> REPLACE\n"
+    script = [plan_json(ctx.beam[0].candidate.source_hash, n=1), EDIT_ANSWER, first_fix, second_fix]
+    with ScriptedLLMServer(script) as srv:
+        strategy = LLMStrategy(scripted_model(srv, calls), config=LLMStrategyConfig(max_repairs=2))
+        (broken,) = strategy.propose(ctx)
+        fixed = strategy.repair(ctx, broken, _compile_error(broken))
+        assert fixed is not None and "num_warps=16" in fixed.source
+        assert fixed.parent_hash == broken.source_hash and fixed.plan_item == broken.plan_item
+        refixed = strategy.repair(ctx, fixed, _compile_error(fixed))
+        assert refixed is not None and "num_warps=32" in refixed.source
+        assert strategy.repair(ctx, refixed, _compile_error(refixed)) is None  # third repair: refused
+        assert len(srv.requests) == 4
+    repair_prompt = _request_text(srv.requests[2])
+    assert "NameError('tl.rsqrtt is not defined')" in repair_prompt and "repair 1 of 2" in repair_prompt
+    assert [c.role for c in calls] == ["planner", "coder", "repair", "repair"]
+    timeout = _compile_error(refixed).model_copy(update={"status": "timeout"})
+    assert strategy.repair(ctx, fixed, timeout) is None
+
+
+def _measured(candidate, speedup: float, violations=()) -> EvalResult:  # type: ignore[no-untyped-def]
+    base = make_ctx().beam[0].result
+    assert base is not None
+    timing = base.timings[0].model_copy(update={"speedup": speedup})
+    return base.model_copy(update={"source_hash": candidate.source_hash, "timings": [timing],
+                                   "violations": list(violations)})
+
+
+def test_the_judge_returns_a_verdict_for_the_candidate():
+    ctx = make_ctx(width=1)
+    calls: list[LLMCall] = []
+    with ScriptedLLMServer([plan_json(ctx.beam[0].candidate.source_hash, n=1), EDIT_ANSWER, VERDICT_JSON]) as srv:
+        strategy = LLMStrategy(scripted_model(srv, calls))
+        (candidate,) = strategy.propose(ctx)
+        verdict = strategy.review(ctx, candidate, _measured(candidate, 2.9))
+    assert verdict is not None and verdict.source_hash == candidate.source_hash
+    assert verdict.bottleneck.startswith("DRAM") and verdict.matches_prediction is True
+    assert verdict.lessons == ["rmsnorm H=7168 on H100: 8 warps per row beats 4"] and not verdict.suspicious
+    judge_prompt = _request_text(srv.requests[2])
+    assert "Predicted: 1.3x on H=7168" in judge_prompt and "speedup 2.90x" in judge_prompt
+    assert "Its parent" in judge_prompt and "speedup 2.15x" in judge_prompt
+
+
+def test_review_violations_make_the_verdict_suspicious_whatever_the_model_says():
+    ctx = make_ctx(width=1)
+    flagged = Violation(rule="speedup-over-10x", message="speedup 14.0x needs review", severity="review")
+    calls: list[LLMCall] = []
+    with ScriptedLLMServer([VERDICT_JSON, "garbage", "more garbage"]) as srv:
+        strategy = LLMStrategy(scripted_model(srv, calls))
+        candidate = ctx.beam[0].candidate.model_copy(update={"source": ctx.beam[0].candidate.source + "\n"})
+        verdict = strategy.review(ctx, candidate, _measured(candidate, 14.0, [flagged]))
+        assert verdict is not None and verdict.suspicious and "speedup-over-10x" in verdict.suspicion_reason
+        assert "speedup-over-10x" in _request_text(srv.requests[0])
+        # An unusable judge answer still leaves the automatic flag.
+        fallback = strategy.review(ctx, candidate, _measured(candidate, 14.0, [flagged]))
+    assert fallback is not None and fallback.suspicious and fallback.bottleneck == ""
+    assert [c.error is not None for c in calls] == [False, True, True]
+
+
+def test_an_unreachable_model_stops_the_strategy_with_llm_unavailable():
+    calls: list[LLMCall] = []
+    with ScriptedLLMServer([500, 503, 500]) as srv:
+        strategy = LLMStrategy(scripted_model(srv, calls, max_retries=2))
+        with pytest.raises(LLMUnavailable, match="after 2 retries"):
+            strategy.propose(make_ctx())
+    assert len(calls) == 3
+
+
+def test_a_spent_budget_stops_the_strategy_mid_round():
+    ctx = make_ctx(width=2)
+    calls: list[LLMCall] = []
+    budget = Budget(max_tokens=20)
+    script = [Reply(plan_json(ctx.beam[0].candidate.source_hash), prompt_tokens=15, completion_tokens=10)]
+    with ScriptedLLMServer(script) as srv:
+        strategy = LLMStrategy(scripted_model(srv, calls, budget=budget))
+        with pytest.raises(BudgetExceeded):
+            strategy.propose(ctx)
+        assert len(srv.requests) == 1

@@ -1,0 +1,99 @@
+"""The optimization loop with real parts: the offline strategy, the sandboxed evaluator running
+Triton under the interpreter, and a SQLite store in a temporary folder.
+
+What a user relies on: a run stores every candidate, evaluation and verdict and ends
+'completed' with a correct best kernel; a later run on the same task and hardware starts
+from the earlier run's best and does not evaluate the seed again (the evaluation cache).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from warpsmith.agents.coordinator import run_optimization
+from warpsmith.agents.coordinator_records import RunSettings
+from warpsmith.agents.offline import OfflineStrategy
+from warpsmith.evaluator.evaluate import evaluate
+from warpsmith.evaluator.hardware import detect_hardware
+from warpsmith.store.db import open_store
+from warpsmith.tasklib import get_task
+
+from tests._optimize_helpers import assert_consistent, query
+
+pytestmark = pytest.mark.slow
+
+
+class RecordingEvaluate:
+    """The real evaluator, remembering which sources it was asked to measure."""
+
+    def __init__(self) -> None:
+        self.hashes: list[str] = []
+
+    def __call__(self, candidate, task, **kwargs):  # noqa: ANN001, ANN204 - same signature as evaluate
+        self.hashes.append(candidate.source_hash)
+        return evaluate(candidate, task, **kwargs)
+
+
+def optimize(db: Path, task_name: str, rounds: int, width: int, evaluate_fn=None):  # noqa: ANN001, ANN201
+    store = open_store(f"sqlite:///{db}")
+    settings = RunSettings(rounds=rounds, width=width, suite="smoke", device="cpu")
+    events = []
+    summary = run_optimization(
+        get_task(task_name),
+        OfflineStrategy(),
+        store,
+        settings,
+        detect_hardware("cpu"),
+        evaluate=evaluate_fn or RecordingEvaluate(),
+        on_progress=events.append,
+    )
+    store.close()
+    return summary, events
+
+
+def test_offline_run_on_rmsnorm_stores_everything_and_keeps_a_correct_best(tmp_path: Path) -> None:
+    db = tmp_path / "store.db"
+    summary, events = optimize(db, "rmsnorm", rounds=2, width=1)
+    assert summary.status == "completed", summary.message
+    assert summary.rounds_done == 2
+    assert summary.best is not None and summary.best.result is not None
+    assert summary.best.result.status == "correct" and summary.best.result.mode == "interpreter"
+    produced = query(db, "SELECT source_hash FROM run_candidates WHERE run_id=? AND relation='produced'", summary.run_id)
+    assert len(produced) == 2
+    evaluated = {h for (h,) in query(db, "SELECT source_hash FROM evaluations")}
+    assert {h for (h,) in produced} <= evaluated
+    run = query(db, "SELECT status, rounds_done, strategy, best_candidate_hash FROM runs WHERE id=?", summary.run_id)
+    assert run == [("completed", 2, "offline", summary.best.candidate.source_hash)]
+    assert query(db, "SELECT COUNT(*) FROM verdicts WHERE run_id=?", summary.run_id)[0][0] == 2
+    assert events[-1].message == "run completed" and events[-1].best_hash == summary.best.candidate.source_hash
+    assert_consistent(db)
+
+
+def test_a_second_run_starts_from_the_first_runs_best_and_reuses_the_seeds_evaluation(tmp_path: Path) -> None:
+    db = tmp_path / "store.db"
+    first_eval, second_eval = RecordingEvaluate(), RecordingEvaluate()
+    first, _ = optimize(db, "moe_dispatch", rounds=2, width=1, evaluate_fn=first_eval)
+    assert first.status == "completed", first.message
+    assert first.best is not None and first.best.result is not None and first.best.result.ok
+    assert first.seed_hash in first_eval.hashes
+
+    second, _ = optimize(db, "moe_dispatch", rounds=1, width=1, evaluate_fn=second_eval)
+    assert second.status == "completed", second.message
+    assert first.seed_hash not in second_eval.hashes  # the cache: same hardware, evaluator, suite
+    assert not set(second_eval.hashes) & set(first_eval.hashes)  # nothing measured twice
+    inherited = query(
+        db, "SELECT source_hash FROM run_candidates WHERE run_id=? AND relation='inherited'", second.run_id
+    )
+    assert (first.best.candidate.source_hash,) in inherited
+    parents = query(
+        db,
+        "SELECT c.parent_hash FROM run_candidates rc JOIN candidates c ON c.source_hash = rc.source_hash "
+        "WHERE rc.run_id=? AND rc.relation='produced'",
+        second.run_id,
+    )
+    assert parents and {p for (p,) in parents} <= {h for (h,) in inherited}
+    assert (first.best.candidate.source_hash,) in parents  # the earlier best is refined first
+    assert query(db, "SELECT COUNT(*) FROM evaluations WHERE source_hash=?", first.seed_hash)[0][0] == 1
+    assert_consistent(db)

@@ -1,0 +1,143 @@
+"""The offline strategy: reading and rewriting tunables, and the search it runs over them.
+
+Fast tests on the shipped seeds (real files, parsed with ast, never executed here); the
+loop that evaluates what it proposes is tested in test_optimize_loop.py.
+"""
+
+from __future__ import annotations
+
+import ast
+
+import pytest
+
+from warpsmith.agents.offline import OfflineStrategy, measured_time_us
+from warpsmith.agents.offline_config import NoTunables, read_cuda, read_triton, write_cuda, write_triton
+from warpsmith.agents.protocols import AgentError
+from warpsmith.agents.records import CandidateSummary, RoundContext
+from warpsmith.evaluator.records import Candidate, EvalResult, Hardware, ShapeTiming
+from warpsmith.tasklib import get_task
+
+CPU = Hardware(device_name="cpu (interpreter)", backend="cpu")
+
+
+def seed(name: str = "moe_dispatch") -> Candidate:
+    path = get_task(name).seed_path("triton")
+    assert path is not None
+    return Candidate(task=name, language="triton", source=path.read_text(), origin="seed")
+
+
+def timed(candidate: Candidate, median_us: float, status: str = "correct") -> CandidateSummary:
+    timings = [ShapeTiming(shape="s", median_us=median_us, spread_us=1.0, reps=3, reference_median_us=10.0)]
+    result = EvalResult(
+        task=candidate.task,
+        language=candidate.language,
+        source_hash=candidate.source_hash,
+        status=status,  # type: ignore[arg-type]
+        mode="interpreter",
+        timings=timings if status == "correct" else [],
+    )
+    return CandidateSummary(candidate=candidate, result=result)
+
+
+def context(beam: list[CandidateSummary], round_index: int = 1, width: int = 3, known: list[str] = ()) -> RoundContext:
+    first = beam[0].candidate
+    return RoundContext(
+        task_name=first.task,
+        task_description="",
+        task_signature="",
+        language="triton",
+        hardware=CPU,
+        round_index=round_index,
+        rounds_total=3,
+        width=width,
+        beam=beam,
+        known_hashes=list(known),
+    )
+
+
+def test_rewriting_config_changes_only_that_literal() -> None:
+    source = seed().source
+    tunables = read_triton(source)
+    assert tunables.config == {"BLOCK_PAIRS": 256, "BLOCK_H": 256, "num_warps": 4}
+    assert tunables.space["BLOCK_H"] == [64, 128, 256, 512, 1024]
+    new = write_triton(source, {**tunables.config, "BLOCK_H": 64})
+    assert read_triton(new).config["BLOCK_H"] == 64
+    ast.parse(new)
+    changed = [(a, b) for a, b in zip(source.splitlines(), new.splitlines(), strict=True) if a != b]
+    assert len(changed) == 1 and changed[0][0].startswith("CONFIG = ")
+    assert read_triton(write_triton(new, tunables.config)).config == tunables.config
+
+
+def test_a_source_without_literals_is_refused_with_a_reason() -> None:
+    with pytest.raises(NoTunables, match="CONFIG"):
+        read_triton("import triton\nCONFIG = dict(BLOCK=4)\nSEARCH_SPACE = {'BLOCK': [4]}\n")
+    with pytest.raises(NoTunables, match="CONFIG = "):
+        read_triton("def kernel(x):\n    return x\n")
+    with pytest.raises(NoTunables, match="literal"):
+        read_triton("CONFIG = {'B': 2 ** 4}\nSEARCH_SPACE = {'B': [16]}\n")
+
+
+def test_cuda_tunables_come_from_the_seed_block_or_marked_lines() -> None:
+    path = get_task("moe_dispatch").seed_path("cuda")
+    assert path is not None
+    source = path.read_text()
+    tunables = read_cuda(source)
+    assert tunables.config["SCATTER_THREADS"] == 256 and 512 in tunables.space["SCATTER_THREADS"]
+    new = write_cuda(source, {"SCATTER_THREADS": 512})
+    changed = [b for a, b in zip(source.splitlines(), new.splitlines(), strict=True) if a != b]
+    assert len(changed) == 1 and changed[0].startswith("constexpr int SCATTER_THREADS = 512;")
+    marked = "constexpr int BLOCK = 256;  // TUNABLE: 128, 256, 512\nconstexpr int OTHER = 3;\n"
+    assert read_cuda(marked).space == {"BLOCK": [128, 256, 512]}
+    with pytest.raises(NoTunables, match="Triton"):
+        read_cuda("__global__ void k() {}\nconstexpr int OTHER = 3;\n")
+
+
+def test_first_round_samples_a_spread_of_unseen_configs() -> None:
+    parent = seed()
+    proposals = OfflineStrategy().propose(context([timed(parent, 100.0)], width=4))
+    assert len(proposals) == 4
+    assert len({p.source_hash for p in proposals}) == 4
+    assert parent.source_hash not in {p.source_hash for p in proposals}
+    configs = [read_triton(p.source).config for p in proposals]
+    assert len({c["BLOCK_H"] for c in configs}) >= 3  # a spread, not one corner of the space
+    assert all(p.parent_hash == parent.source_hash and p.origin == "offline" for p in proposals)
+
+
+def test_later_rounds_refine_the_fastest_and_skip_known_configs() -> None:
+    parent = seed()
+    strategy = OfflineStrategy()
+    slow, fast = strategy.propose(context([timed(parent, 100.0)], width=2))
+    beam = [timed(fast, 10.0), timed(slow, 50.0), timed(parent, 100.0)]
+    known = [parent.source_hash, slow.source_hash, fast.source_hash]
+    proposals = strategy.propose(context(beam, round_index=3, width=3, known=known))
+    assert proposals and all(p.parent_hash == fast.source_hash for p in proposals)  # the field halved to one
+    best = read_triton(fast.source)
+    for p in proposals:
+        config = read_triton(p.source).config
+        moved = [k for k in best.space if config[k] != best.config[k]]
+        assert len(moved) == 1  # one step away from the best config
+    again = strategy.propose(context(beam, round_index=3, width=3, known=known + [p.source_hash for p in proposals]))
+    assert not {p.source_hash for p in again} & {p.source_hash for p in proposals}
+
+
+def test_measured_time_ignores_failed_and_untimed_results() -> None:
+    parent = seed()
+    assert measured_time_us(timed(parent, 40.0).result) == pytest.approx(40.0)
+    assert measured_time_us(timed(parent, 40.0, status="incorrect").result) is None
+
+
+def test_review_compares_with_the_parent_and_labels_interpreter_timings() -> None:
+    parent = seed()
+    child = OfflineStrategy().propose(context([timed(parent, 100.0)], width=1))[0]
+    ctx = context([timed(parent, 100.0)])
+    verdict = OfflineStrategy().review(ctx, child, timed(child, 50.0).result)
+    assert verdict is not None and verdict.matches_prediction is True
+    assert "2.00x" in verdict.feedback and "not a GPU timing" in verdict.feedback
+    failed = OfflineStrategy().review(ctx, child, timed(child, 0.0, status="runtime_error").result)
+    assert failed is not None and failed.lessons and "runtime_error" in failed.lessons[0]
+
+
+def test_a_kernel_without_tunables_stops_the_offline_strategy_clearly() -> None:
+    plain = Candidate(task="rmsnorm", language="triton", source="def kernel(x, w, eps):\n    return x\n")
+    with pytest.raises(AgentError, match="offline strategy.*CONFIG"):
+        OfflineStrategy().propose(context([timed(plain, 1.0)]))

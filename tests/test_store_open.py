@@ -1,0 +1,147 @@
+"""Opening a store: migrations on open, the default location, WARPSMITH_DB, one-line errors."""
+
+from __future__ import annotations
+
+import os
+import sqlite3
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from _store_helpers import *  # noqa: F403  (the store fixtures: store, store_url, postgres_cluster, ...)
+from alembic.autogenerate import compare_metadata
+from alembic.runtime.migration import MigrationContext
+from sqlalchemy import inspect, text
+from warpsmith.store import Store, StoreError, default_database_url, ensure_task, open_store
+from warpsmith.store.migrate import head_revision
+from warpsmith.store.schema import Base, TaskRow
+
+TABLES = {
+    "tasks",
+    "hardware",
+    "runs",
+    "candidates",
+    "run_candidates",
+    "evaluations",
+    "llm_calls",
+    "verdicts",
+    "lessons",
+}
+
+
+def test_fresh_store_has_every_table_and_the_head_revision(store: Store) -> None:
+    assert TABLES <= set(inspect(store.engine).get_table_names())
+    assert store.schema_revision() == head_revision()
+
+
+def test_models_and_migrations_agree(store: Store) -> None:
+    """A schema.py change without a new migration file fails here."""
+    with store.engine.connect() as connection:
+        diff = compare_metadata(
+            MigrationContext.configure(connection, opts={"compare_type": True}), Base.metadata
+        )
+    assert diff == []
+
+
+def test_reopen_keeps_data_and_does_not_migrate_again(store_url: str) -> None:
+    first = open_store(store_url)
+    with first.session() as s:
+        ensure_task(s, "rmsnorm", "d", "sig")
+    first.close()
+    again = open_store(store_url)
+    assert again.schema_revision() == head_revision()
+    with again.session() as s:
+        assert s.get(TaskRow, "rmsnorm").description == "d"
+    again.close()
+
+
+def test_session_rolls_back_when_the_block_raises(store: Store) -> None:
+    with pytest.raises(RuntimeError), store.session() as s:
+        ensure_task(s, "half_written", "", "")
+        raise RuntimeError("step failed")
+    with store.session() as s:
+        assert s.get(TaskRow, "half_written") is None
+
+
+def test_sqlite_settings_wal_foreign_keys_busy_timeout(tmp_path: Path) -> None:
+    store = open_store(f"sqlite:///{tmp_path / 'w.db'}")
+    with store.session() as s:
+        assert s.execute(text("PRAGMA journal_mode")).scalar() == "wal"
+        assert s.execute(text("PRAGMA foreign_keys")).scalar() == 1
+        assert s.execute(text("PRAGMA busy_timeout")).scalar() >= 5000
+    store.close()
+
+
+def test_default_is_a_sqlite_file_in_the_user_data_dir(isolated_user_dirs: Path) -> None:
+    expected = isolated_user_dirs / ".local" / "share" / "warpsmith" / "warpsmith.db"
+    assert default_database_url() == f"sqlite:///{expected}"
+    store = open_store()
+    store.close()
+    assert expected.is_file()
+
+
+def test_warpsmith_db_is_honoured(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    target = tmp_path / "elsewhere" / "mine.db"
+    monkeypatch.setenv("WARPSMITH_DB", f"sqlite:///{target}")
+    store = open_store()
+    assert store.url == f"sqlite:///{target}"
+    store.close()
+    assert target.is_file()
+    assert not (tmp_path / "home" / ".local" / "share" / "warpsmith").exists()
+
+
+def test_password_is_masked_for_display(postgres_cluster) -> None:
+    store = open_store(postgres_cluster.new_database())
+    assert "***" not in store.url  # no password: nothing to hide
+    store.close()
+    with pytest.raises(StoreError) as caught:
+        open_store("postgresql+psycopg://ana:s3cret@127.0.0.1:1/warpsmith")
+    assert "s3cret" not in str(caught.value) and "ana:***@" in str(caught.value)
+
+
+@pytest.mark.parametrize(
+    ("url", "says"),
+    [
+        ("postgresql+psycopg://nobody@127.0.0.1:1/none", "check that the server is running"),
+        ("sqlite:////proc/warpsmith/no/such/dir/w.db", "choose a writable path"),
+        ("nosuchdb://x/y", "unsupported database URL scheme"),
+        ("::not a url::", "invalid database URL"),
+    ],
+)
+def test_unusable_url_is_one_clear_line(url: str, says: str) -> None:
+    with pytest.raises(StoreError) as caught:
+        open_store(url)
+    message = str(caught.value)
+    assert says in message and "\n" not in message and "Traceback" not in message
+
+
+def test_a_file_that_is_not_a_database_is_one_clear_line(tmp_path: Path) -> None:
+    junk = tmp_path / "notes.db"
+    junk.write_text("these are my notes, not a database\n" * 200)
+    with pytest.raises(StoreError, match="is it a warpsmith database") as caught:
+        open_store(f"sqlite:///{junk}")
+    assert "\n" not in str(caught.value)
+
+
+def test_a_store_from_a_newer_warpsmith_is_refused(tmp_path: Path) -> None:
+    path = tmp_path / "future.db"
+    open_store(f"sqlite:///{path}").close()
+    with sqlite3.connect(path) as connection:
+        connection.execute("UPDATE alembic_version SET version_num = '9999_from_the_future'")
+    with pytest.raises(StoreError, match="newer version; upgrade warpsmith"):
+        open_store(f"sqlite:///{path}")
+
+
+def test_cli_style_use_prints_one_line_not_a_traceback(tmp_path: Path) -> None:
+    """What a command sees: the StoreError message is the whole story."""
+    code = (
+        "import sys\n"
+        "from warpsmith.store import StoreError, open_store\n"
+        "try:\n    open_store()\n"
+        "except StoreError as e:\n    print(e, file=sys.stderr); sys.exit(2)\n"
+    )
+    env = {**os.environ, "WARPSMITH_DB": "postgresql+psycopg://x@127.0.0.1:1/db", "HOME": str(tmp_path)}
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=60)
+    assert done.returncode == 2
+    assert len(done.stderr.strip().splitlines()) == 1 and "127.0.0.1" in done.stderr

@@ -1,0 +1,311 @@
+"""The queries the optimization loop and the dashboard rely on, on SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+import math
+from datetime import UTC
+
+import pytest
+from _store_helpers import *  # noqa: F403  (the store fixtures: store, store_url, postgres_cluster, ...)
+from _store_helpers import HW, OTHER_HW, seed_task_and_hardware
+from sqlalchemy import func, select
+from sqlalchemy.exc import IntegrityError
+from warpsmith.evaluator.records import EvalResult, ShapeCorrectness
+from warpsmith.evaluator.records import source_hash as evaluator_source_hash
+from warpsmith.store import (
+    CandidateRow,
+    EvaluationRow,
+    Store,
+    add_candidate,
+    add_lessons,
+    best_candidates,
+    candidate_detail,
+    content_hash,
+    create_run,
+    ensure_hardware,
+    ensure_task,
+    find_evaluation,
+    get_run,
+    hardware_for_task,
+    lessons_for,
+    link_candidate,
+    list_runs,
+    list_tasks,
+    llm_calls_of_run,
+    mark_run_status,
+    record_evaluation,
+    record_llm_call,
+    record_verdict,
+    run_candidates,
+    run_detail,
+    set_llm_call_candidate,
+)
+
+
+def _run(store: Store, language: str = "triton", hardware: str = HW) -> str:
+    with store.session() as s:
+        return create_run(
+            s, task="rmsnorm", language=language, strategy="offline", hardware_fingerprint=hardware
+        ).id
+
+
+def _candidate(store: Store, run_id: str, source: str, round_index: int = 0, language: str = "triton") -> str:
+    with store.session() as s:
+        row = add_candidate(s, task="rmsnorm", language=language, source=source, origin="offline")
+        link_candidate(s, run_id, row.source_hash, round_index)
+        return row.source_hash
+
+
+def _evaluate(
+    store: Store, digest: str, status: str, speedup: float | None, hardware: str = HW, suite: str = "bench"
+):
+    with store.session() as s:
+        return record_evaluation(
+            s,
+            source_hash=digest,
+            hardware_fingerprint=hardware,
+            evaluator_version="1",
+            suite=suite,
+            mode="device",
+            status=status,
+            result={"status": status, "timings": [{"speedup": speedup}]},
+            speedup=speedup,
+        )
+
+
+@pytest.fixture
+def seeded(store: Store) -> Store:
+    seed_task_and_hardware(store)
+    return store
+
+
+def test_the_same_source_is_stored_once(seeded: Store) -> None:
+    source = "import triton\ndef kernel(x, w, eps):\n    ...\n"
+    with seeded.session() as s:
+        first = add_candidate(s, task="rmsnorm", language="triton", source=source, origin="seed")
+    with seeded.session() as s:
+        again = add_candidate(
+            s, task="rmsnorm", language="triton", source=source, origin="coder", parent_hash="x"
+        )
+        other = add_candidate(s, task="rmsnorm", language="triton", source=source + "# v2\n", origin="coder")
+        count = s.scalar(select(func.count()).select_from(CandidateRow))
+    assert first.source_hash == again.source_hash != other.source_hash
+    assert count == 2
+    assert again.origin == "seed" and again.parent_hash is None  # the first writer's row is kept
+    assert first.source_hash == evaluator_source_hash(source) == content_hash(source)
+
+
+def test_a_wrong_source_hash_is_refused(seeded: Store) -> None:
+    with pytest.raises(ValueError, match="does not match"), seeded.session() as s:
+        add_candidate(s, task="rmsnorm", language="triton", source="a", source_hash=content_hash("b"))
+
+
+def test_a_candidate_for_an_unknown_task_violates_a_foreign_key(seeded: Store) -> None:
+    with pytest.raises(IntegrityError), seeded.session() as s:
+        add_candidate(s, task="no_such_task", language="triton", source="x")
+
+
+def test_ensure_task_and_hardware_are_idempotent_and_refresh(seeded: Store) -> None:
+    with seeded.session() as s:
+        task = ensure_task(s, "rmsnorm", "new description", "def kernel(x, w, eps)")
+        hw = ensure_hardware(s, HW, "NVIDIA H100 80GB HBM3", "cuda", "sm_90", {"driver": "580"})
+    assert task.description == "new description"
+    assert hw.details == {"driver": "580"}
+
+
+def test_an_evaluation_is_unique_per_hardware_version_and_suite(seeded: Store) -> None:
+    run_id = _run(seeded)
+    digest = _candidate(seeded, run_id, "k1")
+    first, created = _evaluate(seeded, digest, "correct", 1.5)
+    again, created_again = _evaluate(seeded, digest, "correct", 9.9)
+    elsewhere, created_elsewhere = _evaluate(seeded, digest, "correct", 0.5, hardware=OTHER_HW)
+    assert created and not created_again and created_elsewhere
+    assert again.id == first.id and again.speedup == 1.5  # the cached measurement is kept
+    with seeded.session() as s:
+        hit = find_evaluation(s, digest, HW, "1", "bench")
+        assert hit is not None and hit.id == first.id and hit.result["status"] == "correct"
+        assert find_evaluation(s, digest, HW, "2", "bench") is None  # a newer evaluator re-evaluates
+        assert find_evaluation(s, digest, HW, "1", "check") is None
+        assert s.scalar(select(func.count()).select_from(EvaluationRow)) == 2
+
+
+def test_replace_overwrites_an_evaluation_in_place(seeded: Store) -> None:
+    digest = _candidate(seeded, _run(seeded), "k1")
+    first, _ = _evaluate(seeded, digest, "incorrect", None)
+    with seeded.session() as s:
+        row, created = record_evaluation(
+            s,
+            source_hash=digest,
+            hardware_fingerprint=HW,
+            evaluator_version="1",
+            suite="bench",
+            mode="device",
+            status="correct",
+            result={"status": "correct"},
+            speedup=2.0,
+            replace=True,
+        )
+    assert not created and row.id == first.id and row.status == "correct" and row.speedup == 2.0
+
+
+def test_llm_calls_keep_their_order_and_add_up_on_the_run(seeded: Store) -> None:
+    run_id, other_run = _run(seeded), _run(seeded)
+    for index, role in enumerate(["planner", "coder", "judge"]):
+        with seeded.session() as s:
+            record_llm_call(
+                s,
+                run_id,
+                role=role,
+                model="openai/test",
+                messages=[{"role": "user", "content": f"call {index}"}],
+                response=f"answer {index}",
+                prompt_tokens=100,
+                completion_tokens=10,
+                cost_usd=0.25,
+                round_index=0,
+            )
+    with seeded.session() as s:
+        record_llm_call(s, other_run, role="planner", model="m", messages=[], response="elsewhere")
+    with seeded.session() as s:
+        calls = llm_calls_of_run(s, run_id)
+        run = get_run(s, run_id)
+    assert [c.seq for c in calls] == [0, 1, 2]
+    assert [c.role for c in calls] == ["planner", "coder", "judge"]
+    assert calls[1].messages == [{"role": "user", "content": "call 1"}]
+    assert run.cost_usd == pytest.approx(0.75) and run.prompt_tokens == 300 and run.completion_tokens == 30
+
+
+def test_best_candidates_across_runs_fastest_correct_first(seeded: Store) -> None:
+    run_a, run_b = _run(seeded), _run(seeded)
+    slow = _candidate(seeded, run_a, "slow")
+    fast = _candidate(seeded, run_b, "fast", round_index=2)
+    wrong = _candidate(seeded, run_b, "wrong but quick")
+    cheat = _candidate(seeded, run_b, "too good to be true")
+    cuda = _candidate(seeded, run_b, "cuda one", language="cuda")
+    _evaluate(seeded, slow, "correct", 1.2)
+    _evaluate(seeded, slow, "correct", 1.3, suite="check")  # two evaluations: listed once, at its best
+    _evaluate(seeded, fast, "correct", 2.4)
+    _evaluate(seeded, fast, "correct", 50.0, hardware=OTHER_HW)  # another machine does not count
+    _evaluate(seeded, wrong, "incorrect", 9.0)
+    _evaluate(seeded, cheat, "correct", 40.0)
+    _evaluate(seeded, cuda, "correct", 3.0)
+    with seeded.session() as s:
+        record_verdict(s, run_b, cheat, {"suspicious": True}, suspicious=True, feedback="reads the reference")
+        ranked = best_candidates(s, "rmsnorm", HW, "triton")
+        everything = best_candidates(s, "rmsnorm", HW, exclude_suspicious=False)
+        bench_only = best_candidates(s, "rmsnorm", HW, "triton", suite="bench", limit=1)
+    assert [(r.candidate.source, r.speedup) for r in ranked] == [("fast", 2.4), ("slow", 1.3)]
+    assert [r.candidate.source for r in everything] == ["too good to be true", "cuda one", "fast", "slow"]
+    assert [(r.candidate.source, r.evaluation.suite) for r in bench_only] == [("fast", "bench")]
+
+
+def test_lessons_are_idempotent_and_per_task_and_hardware(seeded: Store) -> None:
+    run_id = _run(seeded)
+    with seeded.session() as s:
+        assert add_lessons(s, "rmsnorm", HW, ["vectorize loads", "vectorize loads", "  "], run_id) == 1
+    with seeded.session() as s:
+        assert add_lessons(s, "rmsnorm", HW, ["vectorize loads ", "one warp per row is too few"]) == 1
+        assert add_lessons(s, "rmsnorm", OTHER_HW, ["vectorize loads"]) == 1
+        texts = [lesson.text for lesson in lessons_for(s, "rmsnorm", HW)]
+    assert sorted(texts) == ["one warp per row is too few", "vectorize loads"]
+
+
+def test_runs_list_newest_first_with_counts(seeded: Store) -> None:
+    older, newer = _run(seeded), _run(seeded, language="cuda")
+    ok = _candidate(seeded, older, "ok")
+    bad = _candidate(seeded, older, "bad")
+    _evaluate(seeded, ok, "correct", 1.1)
+    _evaluate(seeded, bad, "compile_error", None)
+    with seeded.session() as s:
+        link_candidate(s, newer, ok, 0, relation="inherited")
+        mark_run_status(s, older, "completed", "3 rounds")
+        summaries = list_runs(s)
+        completed = list_runs(s, status="completed")
+    assert [x.run.id for x in summaries] == [newer, older]
+    assert (summaries[1].candidates, summaries[1].correct) == (2, 1)
+    assert (summaries[0].candidates, summaries[0].correct) == (0, 0)  # inherited parents are not its own
+    assert [x.run.id for x in completed] == [older]
+    assert summaries[1].run.finished_at is not None and summaries[1].run.finished_at.tzinfo is not None
+
+
+def test_run_detail_has_rounds_evaluations_verdicts_and_calls(seeded: Store) -> None:
+    run_id = _run(seeded)
+    seed = _candidate(seeded, run_id, "seed", round_index=0)
+    with seeded.session() as s:
+        call = record_llm_call(
+            s, run_id, role="coder", model="m", messages=[], response="```python\nchild```"
+        )
+        child = add_candidate(
+            s, task="rmsnorm", language="triton", source="child", origin="coder", parent_hash=seed
+        )
+        link_candidate(s, run_id, child.source_hash, 1, position=0)
+        set_llm_call_candidate(s, call.id, child.source_hash)
+    _evaluate(seeded, seed, "correct", 1.0)
+    _evaluate(seeded, child.source_hash, "correct", 1.7)
+    _evaluate(seeded, child.source_hash, "correct", 99.0, hardware=OTHER_HW)
+    with seeded.session() as s:
+        record_verdict(
+            s, run_id, child.source_hash, {"bottleneck": "memory"}, bottleneck="memory", round_index=1
+        )
+        detail = run_detail(s, run_id)
+        round_one = run_candidates(s, run_id, round_index=1)
+        about_child = candidate_detail(s, child.source_hash)
+    assert detail is not None and sorted(detail.rounds()) == [0, 1]
+    assert [v.candidate.source for v in detail.candidates] == ["seed", "child"]
+    assert [e.speedup for e in detail.candidates[1].evaluations] == [1.7]  # the run's hardware only
+    assert detail.candidates[1].verdicts[0].bottleneck == "memory"
+    assert detail.best_speedup_by_round() == {0: 1.0, 1: 1.7}
+    assert [c.seq for c in detail.llm_calls] == [0]
+    assert [v.candidate.source for v in round_one] == ["child"]
+    assert about_child.parent.source == "seed" and about_child.llm_calls[0].id == call.id
+    assert len(about_child.evaluations) == 2 and [r.run_id for r in about_child.runs] == [run_id]
+    with seeded.session() as s:
+        assert candidate_detail(s, seed).children == [child.source_hash]
+        assert run_detail(s, "r-missing") is None
+
+
+def test_timestamps_come_back_in_utc(seeded: Store) -> None:
+    run_id = _run(seeded)
+    with seeded.session() as s:
+        run = get_run(s, run_id)
+    assert run.created_at.tzinfo == UTC and run.updated_at >= run.created_at
+
+
+def test_an_eval_result_with_nan_errors_round_trips(seeded: Store) -> None:
+    """A NaN output gives max_abs_err=nan: Postgres JSON refuses bare NaN, so it must still store and read back."""
+    digest = _candidate(seeded, _run(seeded), "returns nan")
+    result = EvalResult(
+        task="rmsnorm",
+        language="triton",
+        source_hash=digest,
+        status="incorrect",
+        mode="interpreter",
+        correctness=[
+            ShapeCorrectness(shape="T=1", ok=False, max_abs_err=float("nan"), max_rel_err=float("inf"))
+        ],
+    )
+    with seeded.session() as s:
+        record_evaluation(
+            s,
+            source_hash=digest,
+            hardware_fingerprint=HW,
+            evaluator_version=result.evaluator_version,
+            suite=result.suite,
+            mode=result.mode,
+            status=result.status,
+            result=result.model_dump(mode="json"),
+        )
+    with seeded.session() as s:
+        stored = find_evaluation(s, digest, HW, result.evaluator_version, result.suite)
+    back = EvalResult.model_validate(stored.result)
+    assert math.isnan(back.correctness[0].max_abs_err) and back.correctness[0].max_rel_err == math.inf
+
+
+def test_tasks_and_the_hardware_they_were_measured_on(seeded: Store) -> None:
+    digest = _candidate(seeded, _run(seeded), "k")
+    _evaluate(seeded, digest, "correct", 1.0, hardware=OTHER_HW)
+    with seeded.session() as s:
+        ensure_task(s, "moe_combine")
+        assert [t.name for t in list_tasks(s)] == ["moe_combine", "rmsnorm"]
+        assert [h.fingerprint for h in hardware_for_task(s, "rmsnorm")] == [OTHER_HW]
+        assert hardware_for_task(s, "moe_combine") == []
