@@ -4,6 +4,9 @@ Owns: the coder's and the repair prompts and turning the answer (SEARCH/REPLACE 
 the parent or a whole file, see edits.py) into a `Candidate` with origin 'coder'. Does
 not own: deciding how many repairs a candidate gets (llm_strategy.py counts them) or
 evaluating anything.
+
+The coder answers in plain text (edit blocks or a fenced file), not JSON: code inside
+JSON strings is where models make escaping mistakes, and edit blocks keep answers short.
 """
 
 from __future__ import annotations

@@ -14,7 +14,8 @@ Steps and their commits (each `with store.session()` is one transaction):
 3. per round r = rounds_done+1 ..: the candidates the run already stored for round r (an
    interrupted round) or, if none, `strategy.propose`; all are stored and linked before the
    first is evaluated. Per candidate: evaluate (or reuse the cached result) -> store the
-   evaluation; on compile_error `strategy.repair` up to `max_repairs` times; a fresh result
+   evaluation; on a failure (compile error, wrong answer, ...; not a timeout) ask
+   `strategy.repair` up to `max_repairs` times, each fix stored and evaluated; a fresh result
    goes to `strategy.review` -> verdict + lessons; then the run's best and heartbeat.
 4. rounds_done = r after the round's last candidate.
 Control flow is by exceptions: AgentError subclasses end the run with their message and a
@@ -35,7 +36,7 @@ from warpsmith.agents.records import CandidateSummary, LLMCall, RoundContext
 from warpsmith.evaluator.records import EVALUATOR_VERSION, Candidate, EvalResult, Hardware
 from warpsmith.store import runs as store_runs
 from warpsmith.store.db import Store
-from warpsmith.store.schema import RunRow
+from warpsmith.store.schema import CandidateRow, RunRow
 from warpsmith.tasklib.base import Task
 
 Evaluate = Callable[..., EvalResult]
@@ -92,6 +93,8 @@ class Coordinator:
         self.evaluated = 0
         self.beam: list[CandidateSummary] = []
         self.seed_hash: str | None = None
+        self.notes: list[str] = []
+        """What a completed run's status message says (rounds that produced nothing, and why)."""
 
     # --- the loop ------------------------------------------------------------------------
     def run(self, resume_id: str | None = None) -> RunSummary:
@@ -104,6 +107,8 @@ class Coordinator:
             for round_index in range(self._rounds_done() + 1, self.settings.rounds + 1):
                 self.round_index = round_index
                 self._round()
+            if self.notes and not self._produced_any():
+                raise AgentError("the strategy produced no candidate: " + "; ".join(self.notes))
         except (AgentError, KeyboardInterrupt) as error:
             status = next(s for kind, s in STATUS_OF if isinstance(error, kind))
             message = str(error) or "interrupted by the user; continue with --resume " + self.run_id
@@ -111,7 +116,7 @@ class Coordinator:
             status, message = "failed", f"{type(error).__name__}: {error}"
             raise
         finally:
-            self._finish(status, message)
+            self._finish(status, message or "; ".join(self.notes))
         return self.summary()
 
     def _round(self) -> None:
@@ -126,7 +131,10 @@ class Coordinator:
                     mapping.store_candidate(session, self.run_id, candidate, self.round_index, position)
                 store_runs.heartbeat(session, self.run_id)
         if not candidates:
-            self._progress(f"round {self.round_index}: nothing new to try")
+            skipped = getattr(self.strategy, "skipped", None)  # why an LLM strategy gave up on its ideas
+            reason = f" ({skipped[-1]})" if skipped else ""
+            self.notes.append(f"round {self.round_index}: no new candidate{reason}")
+            self._progress(self.notes[-1])
         for position, candidate in enumerate(candidates):
             self._process(ctx, candidate, position)
         with self.store.session() as session:
@@ -136,8 +144,8 @@ class Coordinator:
     def _process(self, ctx: RoundContext, candidate: Candidate, position: int) -> None:
         result, fresh = self._evaluate(candidate)
         for _ in range(self.settings.max_repairs):
-            if result.status != "compile_error":
-                break
+            if result.ok or result.status == "timeout":
+                break  # which failures are worth a repair is the strategy's call (offline: none)
             fixed = self.strategy.repair(ctx, candidate, result)
             if fixed is None:
                 break
@@ -149,7 +157,9 @@ class Coordinator:
             verdict = self.strategy.review(ctx, candidate, result)
             if verdict is not None:
                 with self.store.session() as session:
-                    mapping.store_verdict(session, self.run_id, self.task.name, self.key, verdict, self.round_index)
+                    mapping.store_verdict(
+                        session, self.run_id, self.task.name, self.key, verdict, self.round_index
+                    )
         self._update_best()
 
     def _evaluate(self, candidate: Candidate) -> tuple[EvalResult, bool]:
@@ -202,6 +212,8 @@ class Coordinator:
                         f"run {resume_id} optimizes {row.task} on hardware {row.hardware_fingerprint}; "
                         f"this is {self.task.name} on {self.hardware.fingerprint}"
                     )
+                row.config = self.settings.model_dump(mode="json")  # --rounds may extend a resumed run
+                self.evaluated = mapping.run_evaluated_count(session, self.key, resume_id)
             self.run_id = row.id
 
     def _seed(self) -> None:
@@ -225,7 +237,13 @@ class Coordinator:
 
     # --- helpers --------------------------------------------------------------------------
     def _best(self, session: mapping.Session) -> list[CandidateSummary]:
-        return mapping.best_correct(session, self.key, self.task.name, self.settings.language, self.settings.beam_size)
+        return mapping.best_correct(
+            session, self.key, self.task.name, self.settings.language, self.settings.beam_size
+        )
+
+    def _produced_any(self) -> bool:
+        with self.store.session() as session:
+            return bool(mapping.run_produced_count(session, self.run_id))
 
     def _rounds_done(self) -> int:
         with self.store.session() as session:
@@ -252,15 +270,21 @@ class Coordinator:
             lessons=lessons,
             feedback=feedback,
             known_hashes=known,
+            allowed_torch_ops=sorted(self.task.allowed_torch_ops),
         )
 
     def _update_best(self) -> None:
         with self.store.session() as session:
-            best = mapping.best_correct(session, self.key, self.task.name, self.settings.language, 1, self.run_id)
+            best = mapping.best_correct(
+                session, self.key, self.task.name, self.settings.language, 1, self.run_id
+            )
             if best:
                 speedup = best[0].result.speedup_geomean() if best[0].result else None
                 store_runs.update_run_progress(
-                    session, self.run_id, best_candidate_hash=best[0].candidate.source_hash, best_speedup=speedup
+                    session,
+                    self.run_id,
+                    best_candidate_hash=best[0].candidate.source_hash,
+                    best_speedup=speedup,
                 )
 
     def _store_llm_call(self, call: LLMCall) -> None:
@@ -271,7 +295,9 @@ class Coordinator:
         with self.store.session() as session:
             row = session.get(RunRow, self.run_id)
             assert row is not None
-            best = mapping.best_correct(session, self.key, self.task.name, self.settings.language, 1, self.run_id)
+            best = mapping.best_correct(
+                session, self.key, self.task.name, self.settings.language, 1, self.run_id
+            )
         top = best[0] if best else None
         self.on_progress(
             Progress(
@@ -293,7 +319,18 @@ class Coordinator:
         with self.store.session() as session:
             row = session.get(RunRow, self.run_id)
             assert row is not None
-            best = mapping.best_correct(session, self.key, self.task.name, self.settings.language, 1, self.run_id)
+            best = mapping.best_correct(
+                session, self.key, self.task.name, self.settings.language, 1, self.run_id
+            )
+            seed = session.get(CandidateRow, self.seed_hash) if self.seed_hash else None
+            seed_summary = (
+                CandidateSummary(
+                    candidate=mapping.candidate_of(seed),
+                    result=mapping.cached_result(session, self.key, seed.source_hash),
+                )
+                if seed
+                else None
+            )
         return RunSummary(
             run_id=row.id,
             task=row.task,
@@ -306,6 +343,7 @@ class Coordinator:
             hardware=self.hardware,
             best=best[0] if best else None,
             seed_hash=self.seed_hash,
+            seed=seed_summary,
             cost_usd=row.cost_usd,
             prompt_tokens=row.prompt_tokens,
             completion_tokens=row.completion_tokens,
@@ -329,6 +367,13 @@ def run_optimization(
     On resume the stored run's settings win except `rounds`, which may extend the run.
     """
     coordinator = Coordinator(
-        task, strategy, store, settings, hardware, evaluate=evaluate, call_log=call_log, on_progress=on_progress
+        task,
+        strategy,
+        store,
+        settings,
+        hardware,
+        evaluate=evaluate,
+        call_log=call_log,
+        on_progress=on_progress,
     )
     return coordinator.run(resume_id=run_id)

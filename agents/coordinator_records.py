@@ -73,6 +73,9 @@ class RunSummary(BaseModel):
     hardware: Hardware
     best: CandidateSummary | None = None
     seed_hash: str | None = None
+    seed: CandidateSummary | None = Field(
+        default=None, description="The shipped seed and its result, for comparison."
+    )
     cost_usd: float = 0.0
     prompt_tokens: int = 0
     completion_tokens: int = 0

@@ -16,11 +16,12 @@ from __future__ import annotations
 import os
 import random
 import re
+import threading
 import time
 from collections.abc import Callable
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, Field, PrivateAttr
 
 from warpsmith.agents.protocols import BudgetExceeded, FormatError, LLMUnavailable
 from warpsmith.agents.records import LLMCall, Role
@@ -31,14 +32,13 @@ OnCall = Callable[[LLMCall], None]
 class Budget(BaseModel):
     """What one run may spend on models; one object shared by every model of the run."""
 
-    model_config = ConfigDict(validate_assignment=False)
-
     max_usd: float | None = None
     """Stop before a call once this many dollars are spent (None: no limit)."""
     max_tokens: int | None = None
     """Stop before a call once this many prompt + completion tokens are spent (None: no limit)."""
     spent_usd: float = 0.0
     spent_tokens: int = 0
+    _lock: threading.Lock = PrivateAttr(default_factory=threading.Lock)
 
     def check(self) -> None:
         """Raises BudgetExceeded when nothing is left for another call."""
@@ -48,8 +48,9 @@ class Budget(BaseModel):
             raise BudgetExceeded(f"budget spent: {self.spent_tokens} of {self.max_tokens} tokens")
 
     def add(self, call: LLMCall) -> None:
-        self.spent_usd += call.cost_usd
-        self.spent_tokens += call.prompt_tokens + call.completion_tokens
+        with self._lock:  # models of one run may answer from several threads
+            self.spent_usd += call.cost_usd
+            self.spent_tokens += call.prompt_tokens + call.completion_tokens
 
 
 class LiteLLMConfig(BaseModel):
@@ -86,6 +87,10 @@ def _litellm() -> Any:
 
     litellm.suppress_debug_info = True
     return litellm
+
+
+# The openai client's words when no key was given (litellm reports it as a 500).
+_MISSING_KEY = "Missing credentials"
 
 
 def _is_provider_error(exc: BaseException) -> bool:
@@ -142,7 +147,11 @@ class LiteLLMModel:
             kwargs["temperature"] = self.config.temperature
         if self.config.api_base:
             kwargs["api_base"] = self.config.api_base
-        if (key := self._api_key()) is not None:
+        key = self._api_key()
+        if key is None and self.config.api_base and self.config.model.startswith("openai/"):
+            # A local OpenAI-compatible server rarely checks keys, but the openai client insists on one.
+            key = os.environ.get("OPENAI_API_KEY") or "EMPTY"
+        if key is not None:
             kwargs["api_key"] = key
         if response_model is not None and self._wants_schema(litellm):
             kwargs["response_format"] = {
@@ -170,6 +179,8 @@ class LiteLLMModel:
 
     # --- classification of failures --------------------------------------------------------
     def _is_retryable(self, litellm: Any, exc: BaseException) -> bool:
+        if _MISSING_KEY in str(exc):
+            return False
         if isinstance(exc, (litellm.AuthenticationError, litellm.PermissionDeniedError, litellm.NotFoundError)):
             return False
         if isinstance(exc, (litellm.BadRequestError, litellm.ContextWindowExceededError)):
@@ -183,6 +194,8 @@ class LiteLLMModel:
 
     def _describe(self, litellm: Any, exc: BaseException) -> str:
         code = _status_code(exc)
+        if _MISSING_KEY in str(exc):
+            return "no API key: name its environment variable in api_key_env or set the provider's"
         if isinstance(exc, litellm.Timeout):
             return f"timed out after {self.config.timeout_s:g} s"
         if isinstance(exc, litellm.AuthenticationError):

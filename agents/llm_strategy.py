@@ -4,16 +4,20 @@ Owns: composing the three agents for the loop (`Strategy` protocol): a round's p
 the candidates coded from it, bounded repairs of failed candidates, and verdicts. An
 answer that stays unusable (FormatError, already recorded through the model's `on_call`
 and fed back once) costs that item and nothing more; LLMUnavailable and BudgetExceeded
-propagate so the loop can end the run with a clear status. Does not own: the loop, the
+propagate so the loop can end the run with a clear status. `build_llm_strategy` is the
+one-call constructor `warpsmith optimize --model` uses. Does not own: the loop, the
 evaluator or the store.
 """
 
 from __future__ import annotations
 
+import os
+
 from pydantic import BaseModel, Field
 
 from warpsmith.agents.coder import Coder, CoderConfig
 from warpsmith.agents.judge import Judge, JudgeConfig
+from warpsmith.agents.llm import Budget, LiteLLMConfig, LiteLLMModel, OnCall
 from warpsmith.agents.planner import Planner, PlannerConfig
 from warpsmith.agents.protocols import ChatModel, FormatError
 from warpsmith.agents.records import CandidateSummary, PlanItem, RoundContext, Verdict
@@ -31,9 +35,10 @@ class LLMStrategyConfig(BaseModel):
 
 
 class LLMStrategy:
-    """Planner, coder and judge; one model for all roles, or one per role."""
+    """Planner, coder and judge; one model for all roles, or one per role.
 
-    name = "llm"
+    `name` labels the run: 'llm', or 'replay' when the model is a ReplayModel.
+    """
 
     def __init__(
         self,
@@ -42,7 +47,9 @@ class LLMStrategy:
         coder_model: ChatModel | None = None,
         judge_model: ChatModel | None = None,
         config: LLMStrategyConfig | None = None,
+        name: str = "llm",
     ) -> None:
+        self.name = name
         self.config = config or LLMStrategyConfig()
         self.planner = Planner(model, self.config.planner)
         self.coder = Coder(coder_model or model, self.config.coder)
@@ -106,3 +113,32 @@ class LLMStrategy:
         except FormatError as exc:
             self.skipped.append(f"verdict on {candidate.source_hash[:12]} skipped: {exc}")
             return self.judge.automatic_verdict(candidate, result)
+
+
+def build_llm_strategy(
+    model: str,
+    *,
+    api_base: str | None = None,
+    budget: Budget | object | None = None,
+    on_call: OnCall | None = None,
+    api_key_env: str | None = None,
+    config: LLMStrategyConfig | None = None,
+    **model_options: object,
+) -> LLMStrategy:
+    """The 'llm' strategy over one litellm model (what `warpsmith optimize --model` runs).
+
+    `budget`: a shared Budget, or any settings object with `budget_usd` / `budget_tokens`.
+    `api_key_env`: the variable holding the key; default WARPSMITH_API_KEY when it is set,
+    else litellm's provider default (OPENAI_API_KEY, ANTHROPIC_API_KEY, ...).
+    `model_options`: further LiteLLMConfig fields (temperature, timeout_s, max_retries, ...).
+    """
+    if not isinstance(budget, Budget):
+        budget = Budget(
+            max_usd=getattr(budget, "budget_usd", None), max_tokens=getattr(budget, "budget_tokens", None)
+        )
+    if api_key_env is None and os.environ.get("WARPSMITH_API_KEY"):
+        api_key_env = "WARPSMITH_API_KEY"
+    llm_config = LiteLLMConfig.model_validate(
+        {"model": model, "api_base": api_base, "api_key_env": api_key_env, "budget": budget, **model_options}
+    )
+    return LLMStrategy(LiteLLMModel(llm_config, on_call=on_call), config=config)

@@ -12,7 +12,7 @@ the transaction.
 
 from __future__ import annotations
 
-from sqlalchemy import ColumnElement, exists, select
+from sqlalchemy import ColumnElement, exists, func, select
 from sqlalchemy.orm import Session
 
 from warpsmith.agents.records import CandidateSummary, LLMCall, Verdict
@@ -63,7 +63,12 @@ def store_hardware(session: Session, hardware: Hardware) -> None:
 
 
 def store_candidate(
-    session: Session, run_id: str, candidate: Candidate, round_index: int, position: int, relation: str = "produced"
+    session: Session,
+    run_id: str,
+    candidate: Candidate,
+    round_index: int,
+    position: int,
+    relation: str = "produced",
 ) -> None:
     writes.add_candidate(
         session,
@@ -98,7 +103,9 @@ def store_evaluation(session: Session, run_id: str, key: EvalKey, result: EvalRe
     )
 
 
-def store_verdict(session: Session, run_id: str, task: str, key: EvalKey, verdict: Verdict, round_index: int) -> None:
+def store_verdict(
+    session: Session, run_id: str, task: str, key: EvalKey, verdict: Verdict, round_index: int
+) -> None:
     writes.record_verdict(
         session,
         run_id,
@@ -157,7 +164,9 @@ def candidate_of(row: CandidateRow) -> Candidate:
 
 def cached_result(session: Session, key: EvalKey, source_hash: str) -> EvalResult | None:
     """The stored evaluation of this source on this hardware, evaluator version and suite."""
-    row = reads.find_evaluation(session, source_hash, key.hardware_fingerprint, key.evaluator_version, key.suite)
+    row = reads.find_evaluation(
+        session, source_hash, key.hardware_fingerprint, key.evaluator_version, key.suite
+    )
     return EvalResult.model_validate(row.result) if row else None
 
 
@@ -191,7 +200,9 @@ def best_correct(
             CandidateRow.language == language,
             EvaluationRow.status == "correct",
             *key.where(),
-            ~exists().where(VerdictRow.source_hash == CandidateRow.source_hash, VerdictRow.suspicious.is_(True)),
+            ~exists().where(
+                VerdictRow.source_hash == CandidateRow.source_hash, VerdictRow.suspicious.is_(True)
+            ),
         )
         .order_by(
             EvaluationRow.speedup.is_(None),
@@ -203,9 +214,9 @@ def best_correct(
         .limit(limit)
     )
     if run_id is not None:
-        statement = statement.join(RunCandidateRow, RunCandidateRow.source_hash == CandidateRow.source_hash).where(
-            RunCandidateRow.run_id == run_id
-        )
+        statement = statement.join(
+            RunCandidateRow, RunCandidateRow.source_hash == CandidateRow.source_hash
+        ).where(RunCandidateRow.run_id == run_id)
     return [
         CandidateSummary(candidate=candidate_of(c), result=EvalResult.model_validate(e.result))
         for c, e in session.execute(statement)
@@ -238,6 +249,11 @@ def round_candidates(session: Session, run_id: str, round_index: int) -> list[Ca
         .order_by(RunCandidateRow.position)
     )
     return [candidate_of(row) for row in session.scalars(statement)]
+
+
+def run_produced_count(session: Session, run_id: str) -> int:
+    statement = select(func.count()).where(RunCandidateRow.run_id == run_id, RunCandidateRow.relation == "produced")
+    return session.scalar(statement) or 0
 
 
 def run_evaluated_count(session: Session, key: EvalKey, run_id: str) -> int:

@@ -37,7 +37,9 @@ class OfflineStrategyConfig(BaseModel):
     """Settings of the parameter search."""
 
     seed: int = Field(default=0, description="Seeds the sampling, so a run is reproducible.")
-    random_tries: int = Field(default=400, description="Random draws before giving up on finding unexplored configs.")
+    random_tries: int = Field(
+        default=400, description="Random draws before giving up on finding unexplored configs."
+    )
 
 
 def measured_time_us(result: EvalResult | None) -> float | None:
@@ -109,7 +111,7 @@ class OfflineStrategy:
                 source=write_tunables(parent.candidate.source, ctx.language, config),
                 parent_hash=parent.candidate.source_hash,
                 origin="offline",
-                plan_item=f"config {describe(config, self._tunables(parent.candidate).config)}",
+                plan_item=self._idea(config, parent.candidate),
             )
             if candidate.source_hash in known:
                 continue
@@ -118,6 +120,11 @@ class OfflineStrategy:
             if len(out) >= ctx.width:
                 break
         return out
+
+    def _idea(self, config: Config, parent: Candidate) -> str:
+        base = self._tunables(parent).config
+        changed = ", ".join(k for k in config if base.get(k) != config[k])
+        return f"config {describe(config)} (changed {changed} from the parent)"
 
     def _tunables(self, candidate: Candidate) -> Tunables:
         try:

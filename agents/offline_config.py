@@ -30,7 +30,9 @@ _CONSTEXPR = re.compile(
     r"(?P<tail>[ \t]*;(?P<comment>[^\n]*))$",
     re.MULTILINE,
 )
-_BLOCK = re.compile(r"^[ \t]*//[ \t]*TUNABLE[ \t]*$(?P<body>.*?)^[ \t]*//[ \t]*END TUNABLE[ \t]*$", re.M | re.S)
+_BLOCK = re.compile(
+    r"^[ \t]*//[ \t]*TUNABLE[ \t]*$(?P<body>.*?)^[ \t]*//[ \t]*END TUNABLE[ \t]*$", re.M | re.S
+)
 _CHOICES = re.compile(r"//\s*TUNABLE\b[:\s]*(?P<choices>-?\d+(?:\s*,\s*-?\d+)*)")
 LADDER_MAX = 1024
 
@@ -133,7 +135,8 @@ def read_cuda(source: str) -> Tunables:
             "in a CUDA/HIP kernel; this source has neither"
         )
     return Tunables(
-        config={m["name"]: int(m["value"]) for m, _ in found}, space={m["name"]: values for m, values in found}
+        config={m["name"]: int(m["value"]) for m, _ in found},
+        space={m["name"]: values for m, values in found},
     )
 
 

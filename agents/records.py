@@ -7,7 +7,7 @@ the round context a strategy reads. Does not own: candidates and evaluation resu
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any, Literal
 
 from pydantic import BaseModel, Field
@@ -18,7 +18,7 @@ Role = Literal["planner", "coder", "judge", "repair"]
 
 
 def utcnow() -> datetime:
-    return datetime.now(timezone.utc)
+    return datetime.now(UTC)
 
 
 class LLMCall(BaseModel):

@@ -3,7 +3,8 @@
 Owns: `ReplayModel`, a `ChatModel` built from a run's stored `LLMCall`s in the order they
 were made. It serves their answers in order, checks each request's role against the
 recorded one, and raises `ReplayDiverged` naming the step when the run asks for
-something the recording does not hold. Calls that failed in transport (no answer) are
+something the recording does not hold, or when a recorded answer that was usable no
+longer is (or the reverse), e.g. SEARCH/REPLACE edits that no longer fit another parent. Calls that failed in transport (no answer) are
 not served: the recorded client retried them. Each served call is still handed to
 `on_call`, marked `replayed` and costing nothing. Does not own: loading calls from the
 store (the replay command) or judging whether a replay reproduced a run.
@@ -70,5 +71,13 @@ class ReplayModel:
                 check(call.response)
             except FormatError as exc:
                 call.error = f"unusable answer: {exc}"
+        if check is not None and (call.error is None) != (recorded.error is None):
+            # The same text now parses differently (e.g. its edits no longer fit another parent):
+            # the run would go on differently from the recording.
+            then, now = ("usable", "unusable") if call.error else ("unusable", "usable")
+            raise ReplayDiverged(
+                f"replay diverged at step {step}: the recorded {role} answer was {then}, now it is {now} "
+                f"({call.error or recorded.error})"
+            )
         self.on_call(call)
         return call

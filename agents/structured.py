@@ -78,12 +78,21 @@ def parse_model(text: str, model: type[M], overrides: dict[str, Any] | None = No
 
 def schema_text(model: type[BaseModel], exclude: set[str] | None = None) -> str:
     """The JSON schema of `model` (minus fields the caller fills in), for a prompt."""
-    schema = model.model_json_schema()
+    schema = _without_titles(model.model_json_schema())
     for name in exclude or set():
         schema.get("properties", {}).pop(name, None)
         if name in schema.get("required", []):
             schema["required"].remove(name)
-    return json.dumps(schema, indent=1)
+    return json.dumps(schema)
+
+
+def _without_titles(node: Any) -> Any:
+    # Titles repeat the field names; dropping them keeps the schema short in a prompt.
+    if isinstance(node, dict):
+        return {k: _without_titles(v) for k, v in node.items() if not (k == "title" and isinstance(v, str))}
+    if isinstance(node, list):
+        return [_without_titles(v) for v in node]
+    return node
 
 
 def ask(

@@ -6,7 +6,7 @@ CPU-only machine, the progress display wiring, writing the best kernel's source 
 exit code. Does not own: the loop (warpsmith.agents.coordinator) or any measurement.
 
 Defaults: on a GPU 5 rounds x 4 candidates on the `bench` suite; on a CPU (Triton
-interpreter) 2 rounds x 3 candidates on the `smoke` suite, so that `make run` finishes in
+interpreter) 3 rounds x 3 candidates on the `smoke` suite, so that `make run` finishes in
 a few minutes on 2 cores. Timings on a CPU are interpreter wall-clock and labelled so.
 The best kernel's source goes to --out, else to <user data dir>/kernels/<run id>/.
 Exit codes: 0 completed (or budget spent), 1 the run failed, 2 a usage error, 130 interrupted.
@@ -21,17 +21,18 @@ from typing import Any
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 
 err = Console(stderr=True)
 out = Console()
 
 EXTENSIONS = {"triton": "py", "cuda": "cu", "hip": "hip"}
 GPU_DEFAULTS = {"rounds": 5, "width": 4, "suite": "bench"}
-CPU_DEFAULTS = {"rounds": 2, "width": 3, "suite": "smoke"}
+CPU_DEFAULTS = {"rounds": 3, "width": 3, "suite": "smoke"}
 
 
 def usage_error(message: str) -> typer.Exit:
-    err.print(f"[red]error:[/red] {message}", highlight=False)
+    err.print(f"[red]error:[/red] {escape(message)}", highlight=False, soft_wrap=True)
     return typer.Exit(2)
 
 
@@ -59,7 +60,9 @@ def _device(requested: str) -> str:
     return requested
 
 
-def _strategy(offline: bool, model: str | None, api_base: str | None, budget: Any, call_log: Any) -> Any:
+def _strategy(
+    offline: bool, model: str | None, api_base: str | None, settings: Any, stored: dict, call_log: Any
+) -> Any:
     if offline or not model:
         from warpsmith.agents.offline import OfflineStrategy
 
@@ -67,12 +70,21 @@ def _strategy(offline: bool, model: str | None, api_base: str | None, budget: An
             err.print("no model configured: running the offline strategy (parameter search, no LLM)")
         return OfflineStrategy()
     try:
-        from warpsmith.agents.llm_strategy import build_llm_strategy
+        from warpsmith.agents.llm import Budget, LiteLLMConfig, LiteLLMModel
+        from warpsmith.agents.llm_strategy import LLMStrategy
     except ModuleNotFoundError as error:
-        if error.name != "warpsmith.agents.llm_strategy":
+        if not (error.name or "").startswith("warpsmith.agents"):
             raise
         raise usage_error("LLM mode is not available in this build yet; use --offline") from None
-    return build_llm_strategy(model=model, api_base=api_base, budget=budget, on_call=call_log)
+    budget = Budget(  # a resumed run has spent some already
+        max_usd=settings.budget_usd,
+        max_tokens=settings.budget_tokens,
+        spent_usd=stored.get("cost_usd", 0.0),
+        spent_tokens=stored.get("tokens", 0),
+    )
+    chat = LiteLLMModel(LiteLLMConfig(model=model, api_base=api_base, budget=budget), on_call=call_log)
+    err.print(f"LLM strategy: planner, coder and judge on {model}" + (f" at {api_base}" if api_base else ""))
+    return LLMStrategy(chat)
 
 
 def _write_source(summary: Any, out_file: Path | None, language: str) -> Path | None:
@@ -90,13 +102,19 @@ def _write_source(summary: Any, out_file: Path | None, language: str) -> Path | 
 def optimize(
     kernel: str | None = typer.Option(None, "--kernel", "-k", help="Task name, e.g. moe_dispatch."),
     lang: str | None = typer.Option(None, "--lang", help="triton | cuda | hip (default triton)."),
-    rounds: int | None = typer.Option(None, "--rounds", min=0, help="Search rounds (GPU 5, CPU 2)."),
+    rounds: int | None = typer.Option(None, "--rounds", min=0, help="Search rounds (GPU 5, CPU 3)."),
     width: int | None = typer.Option(None, "--width", min=1, help="Candidates per round (GPU 4, CPU 3)."),
-    model: str | None = typer.Option(None, "--model", help="litellm model, e.g. openai/gpt-4.1 (or WARPSMITH_MODEL)."),
+    model: str | None = typer.Option(
+        None, "--model", help="litellm model, e.g. openai/gpt-4.1 (or WARPSMITH_MODEL)."
+    ),
     api_base: str | None = typer.Option(None, "--api-base", help="OpenAI-compatible server URL."),
     offline: bool = typer.Option(False, "--offline", help="Parameter search without any LLM."),
-    budget_usd: float | None = typer.Option(None, "--budget-usd", help="Stop once this many dollars are spent."),
-    budget_tokens: int | None = typer.Option(None, "--budget-tokens", help="Stop once this many tokens are spent."),
+    budget_usd: float | None = typer.Option(
+        None, "--budget-usd", help="Stop once this many dollars are spent."
+    ),
+    budget_tokens: int | None = typer.Option(
+        None, "--budget-tokens", help="Stop once this many tokens are spent."
+    ),
     db: str | None = typer.Option(None, "--db", help="SQLAlchemy URL of the store (or WARPSMITH_DB)."),
     resume: str | None = typer.Option(None, "--resume", help="Continue an interrupted run by its id."),
     out_file: Path | None = typer.Option(None, "--out", help="Write the best kernel's source here."),
@@ -129,10 +147,19 @@ def optimize(
             row = get_run(session, resume)
             if row is None:
                 raise usage_error(f"no run {resume!r} in the store {store.url} (see `warpsmith runs list`)")
-            stored = {**row.config, "task": row.task, "model": row.model, "strategy": row.strategy}
+            stored = {
+                **row.config,
+                "task": row.task,
+                "model": row.model,
+                "strategy": row.strategy,
+                "cost_usd": row.cost_usd,
+                "tokens": row.prompt_tokens + row.completion_tokens,
+            }
         if kernel is not None and kernel != stored["task"]:
             raise usage_error(f"run {resume} optimizes {stored['task']}, not {kernel}")
         kernel = kernel or stored["task"]
+    if task_file is None and stored.get("task_file"):
+        task_file = Path(stored["task_file"])
     task = _task(kernel, task_file)
     from warpsmith.evaluator.hardware import detect_hardware
 
@@ -149,6 +176,7 @@ def optimize(
         width=width or stored.get("width", defaults["width"]),
         suite=suite or stored.get("suite", defaults["suite"]),
         device=device,
+        task_file=str(task_file.resolve()) if task_file else None,
         model=model,
         budget_usd=budget_usd if budget_usd is not None else stored.get("budget_usd"),
         budget_tokens=budget_tokens if budget_tokens is not None else stored.get("budget_tokens"),
@@ -161,8 +189,15 @@ def optimize(
             style="yellow",
             highlight=False,
         )
+    elif on_cpu:
+        err.print(
+            f"no GPU: {settings.language} candidates are compiled for real but not run (status 'compiled'), "
+            "so nothing is timed and the search cannot rank them",
+            style="yellow",
+            highlight=False,
+        )
     call_log = CallLog()
-    strategy = _strategy(offline, model, api_base, settings, call_log)
+    strategy = _strategy(offline, model, api_base, settings, stored, call_log)
     err.print(f"store: {store.url}", highlight=False)
     try:
         with ProgressView(err, settings.rounds) as view:
@@ -172,15 +207,23 @@ def optimize(
     except RunNotResumable as error:
         raise usage_error(str(error)) from None
     source_path = _write_source(summary, out_file, settings.language)
-    out.print(summary_table(summary, source_path))
+    out.print(summary_table(summary))
     if (table := timings_table(summary)) is not None:
         out.print(table)
-    out.print(f"details: warpsmith runs show {summary.run_id}" + (f" --db {db}" if db else ""), highlight=False)
+    if source_path is not None:
+        out.print(f"best kernel source: {source_path}", highlight=False, soft_wrap=True)
+    out.print(
+        f"details: warpsmith runs show {summary.run_id}" + (f" --db {db}" if db else ""),
+        highlight=False,
+        soft_wrap=True,
+    )
     if summary.status == "interrupted":
-        err.print(f"interrupted: continue with `warpsmith optimize --resume {summary.run_id}`", style="yellow")
+        err.print(
+            f"interrupted: continue with `warpsmith optimize --resume {summary.run_id}`", style="yellow"
+        )
         raise typer.Exit(130)
     if summary.status not in ("completed", "budget_exhausted"):
-        err.print(f"[red]run {summary.status}:[/red] {summary.message}", highlight=False)
+        err.print(f"[red]run {summary.status}:[/red] {escape(summary.message)}", highlight=False, soft_wrap=True)
         raise typer.Exit(1)
     sys.stdout.flush()
 

@@ -7,14 +7,21 @@ written, the run id). Does not own: running anything (warpsmith.agents.coordinat
 
 from __future__ import annotations
 
-from pathlib import Path
-
 from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+from rich.markup import escape
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    SpinnerColumn,
+    TextColumn,
+    TimeElapsedColumn,
+)
 from rich.table import Table
 
 from warpsmith.agents.coordinator_records import Progress as RunProgress
 from warpsmith.agents.coordinator_records import RunSummary
+from warpsmith.agents.offline import measured_time_us
 
 MODE_LABEL = {
     "device": "GPU device timing",
@@ -54,7 +61,9 @@ class ProgressView:
             console=console,
             transient=False,
         )
-        self.task_id = self.progress.add_task("run", total=rounds, evaluated=0, best="", cost=0.0, step="starting")
+        self.task_id = self.progress.add_task(
+            "run", total=rounds, evaluated=0, best="", cost=0.0, step="starting"
+        )
 
     def __enter__(self) -> ProgressView:
         self.progress.start()
@@ -64,7 +73,11 @@ class ProgressView:
         self.progress.stop()
 
     def __call__(self, event: RunProgress) -> None:
-        done = event.round_index - 1 if event.round_index > 0 and "done" not in event.message else event.round_index
+        done = (
+            event.round_index - 1
+            if event.round_index > 0 and "done" not in event.message
+            else event.round_index
+        )
         self.progress.update(
             self.task_id,
             completed=max(0, done),
@@ -75,10 +88,12 @@ class ProgressView:
             step=event.message[:70],
         )
         if not self.console.is_terminal:  # a log, one line per step, when stderr is not a terminal
-            self.console.print(f"[round {event.round_index}/{event.rounds_total}] {event.message}", highlight=False)
+            self.console.print(
+                escape(f"[round {event.round_index}/{event.rounds_total}] {event.message}"), highlight=False
+            )
 
 
-def summary_table(summary: RunSummary, source_path: Path | None) -> Table:
+def summary_table(summary: RunSummary) -> Table:
     table = Table(title=f"warpsmith optimize {summary.task}: run {summary.run_id}", title_justify="left")
     table.add_column("")
     table.add_column("")
@@ -87,20 +102,27 @@ def summary_table(summary: RunSummary, source_path: Path | None) -> Table:
     table.add_row("rounds", f"{summary.rounds_done}/{summary.rounds_total}")
     table.add_row("evaluations", str(summary.evaluated))
     table.add_row("hardware", f"{summary.hardware.device_name} ({summary.hardware.fingerprint})")
-    table.add_row("cost", f"${summary.cost_usd:.4f}, {summary.prompt_tokens + summary.completion_tokens} tokens")
+    table.add_row(
+        "cost", f"${summary.cost_usd:.4f}, {summary.prompt_tokens + summary.completion_tokens} tokens"
+    )
     best = summary.best
     if best is None:
         table.add_row("best", "no correct kernel")
         return table
     result = best.result
-    origin = "the shipped seed" if best.candidate.source_hash == summary.seed_hash else best.candidate.origin
-    table.add_row("best kernel", f"{best.candidate.source_hash[:12]} ({origin}; {best.candidate.plan_item or ''})")
+    is_seed = best.candidate.source_hash == summary.seed_hash
+    about = "the shipped seed: no candidate beat it" if is_seed else best.candidate.origin
+    if best.candidate.plan_item and not is_seed:
+        about += f"; {best.candidate.plan_item}"
+    table.add_row("best kernel", f"{best.candidate.source_hash[:12]} ({about})")
     if result is not None:
         table.add_row("timing mode", MODE_LABEL.get(result.mode, result.mode))
         if result.speedup_geomean() is not None:
             table.add_row("speedup (geomean)", f"{result.speedup_geomean():.3g}x vs the PyTorch reference")
-    if source_path is not None:
-        table.add_row("source", str(source_path))
+    mine, seed = measured_time_us(result), measured_time_us(summary.seed.result if summary.seed else None)
+    same_mode = summary.seed is not None and summary.seed.result is not None and summary.seed.result.mode == result.mode
+    if mine is not None and seed is not None and same_mode and not is_seed:
+        table.add_row("vs the seed", f"{mine:,.1f} us vs {seed:,.1f} us total: {seed / mine:.2f}x")
     return table
 
 
@@ -108,7 +130,9 @@ def timings_table(summary: RunSummary) -> Table | None:
     if summary.best is None or summary.best.result is None or not summary.best.result.timings:
         return None
     result = summary.best.result
-    table = Table(title=f"best kernel per shape ({MODE_LABEL.get(result.mode, result.mode)})", title_justify="left")
+    table = Table(
+        title=f"best kernel per shape ({MODE_LABEL.get(result.mode, result.mode)})", title_justify="left"
+    )
     for name in ("shape", "median us", "spread us", "reference us", "speedup", "% peak BW"):
         table.add_column(name, justify="left" if name == "shape" else "right")
     for t in result.timings:

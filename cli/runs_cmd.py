@@ -108,7 +108,9 @@ def run_document(session: Any, run_id: str) -> dict[str, Any] | None:
     detail = run_detail(session, run_id)
     if detail is None:
         return None
-    hardware = session.get(HardwareRow, detail.run.hardware_fingerprint) if detail.run.hardware_fingerprint else None
+    hardware = (
+        session.get(HardwareRow, detail.run.hardware_fingerprint) if detail.run.hardware_fingerprint else None
+    )
     candidates = [_candidate_fields(view) for view in detail.candidates]
     best = next((c for c in candidates if c["source_hash"] == detail.run.best_candidate_hash), None)
     return {
@@ -168,7 +170,10 @@ def _print_run(doc: dict[str, Any]) -> None:
         ("rounds", f"{run['rounds_done']}/{run['rounds_total']}"),
         ("cost", f"${run['cost_usd']:.4f}, {run['prompt_tokens']}+{run['completion_tokens']} tokens"),
         ("hardware", f"{hardware.get('device_name', '?')} ({run['hardware_fingerprint']})"),
-        ("best", f"{best['source_hash'][:12]} {best['speedup'] or 0:.3g}x ({best['mode']})" if best else "none"),
+        (
+            "best",
+            f"{best['source_hash'][:12]} {best['speedup'] or 0:.3g}x ({best['mode']})" if best else "none",
+        ),
         ("started / finished", f"{run['created_at']} / {run['finished_at'] or '-'}"),
     ):
         head.add_row(key, value)

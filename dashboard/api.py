@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter, Depends
 from sqlalchemy.orm import Session
-from warpsmith.dashboard import queries
+from warpsmith.dashboard import candidates, leaderboard, queries
 from warpsmith.dashboard.app import not_found, read_session
 from warpsmith.dashboard.views import CandidateDetail, CandidateNode, RunDetail, RunSummary, TaskDetail
 
@@ -41,7 +41,7 @@ def run_candidates(run_id: str, session: Session = Depends(read_session)) -> lis
     summary="One candidate (hash or unique prefix)",
 )
 def candidate(source_hash: str, session: Session = Depends(read_session)) -> CandidateDetail:
-    detail = queries.candidate_detail(session, source_hash)
+    detail = candidates.candidate_detail(session, source_hash)
     if detail is None:
         raise not_found(f"no candidate {source_hash!r}")
     return detail
@@ -49,14 +49,14 @@ def candidate(source_hash: str, session: Session = Depends(read_session)) -> Can
 
 @router.get("/tasks", response_model=list[str], summary="Task names in the store")
 def tasks(session: Session = Depends(read_session)) -> list[str]:
-    return queries.task_names(session)
+    return leaderboard.task_names(session)
 
 
 @router.get(
     "/tasks/{name}", response_model=TaskDetail, summary="A task's leaderboards per hardware and its runs"
 )
 def task(name: str, session: Session = Depends(read_session)) -> TaskDetail:
-    detail = queries.task_detail(session, name)
+    detail = leaderboard.task_detail(session, name)
     if detail is None:
         raise not_found(f"no task {name!r}")
     return detail

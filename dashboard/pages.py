@@ -9,7 +9,7 @@ from __future__ import annotations
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import HTMLResponse
 from sqlalchemy.orm import Session
-from warpsmith.dashboard import queries, render
+from warpsmith.dashboard import candidates, leaderboard, queries, render
 from warpsmith.dashboard.app import not_found, read_session, templates
 
 router = APIRouter(include_in_schema=False)
@@ -23,7 +23,7 @@ def _page(request: Request, name: str, **context: object) -> HTMLResponse:
 @router.get("/", response_class=HTMLResponse)
 def runs_page(request: Request, session: Session = Depends(read_session)) -> HTMLResponse:
     runs = queries.list_runs(session)
-    return _page(request, "runs.html", runs=runs, tasks=queries.task_names(session))
+    return _page(request, "runs.html", runs=runs, tasks=leaderboard.task_names(session))
 
 
 @router.get("/fragments/runs", response_class=HTMLResponse)
@@ -60,7 +60,7 @@ def run_summary_fragment(
 def candidate_page(
     source_hash: str, request: Request, session: Session = Depends(read_session)
 ) -> HTMLResponse:
-    detail = queries.candidate_detail(session, source_hash)
+    detail = candidates.candidate_detail(session, source_hash)
     if detail is None:
         raise not_found(f"no candidate {source_hash!r} in this store")
     return _page(
@@ -74,7 +74,7 @@ def candidate_page(
 
 @router.get("/tasks/{name}", response_class=HTMLResponse)
 def task_page(name: str, request: Request, session: Session = Depends(read_session)) -> HTMLResponse:
-    detail = queries.task_detail(session, name)
+    detail = leaderboard.task_detail(session, name)
     if detail is None:
         raise not_found(f"no task {name!r} in this store")
     return _page(request, "task.html", task=detail)

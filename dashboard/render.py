@@ -56,6 +56,17 @@ def speedup(value: float | None) -> str:
     return "–" if value is None else f"{value:.2f}×"
 
 
+def micros(value: float | None) -> str:
+    """A duration given in microseconds, in the unit a person reads best."""
+    if value is None:
+        return "–"
+    if value >= 1e6:
+        return f"{value / 1e6:.2f} s"
+    if value >= 1e3:
+        return f"{value / 1e3:.2f} ms"
+    return f"{value:.1f} µs"
+
+
 def usd(value: float | None) -> str:
     return "–" if not value else f"${value:.4f}" if value < 1 else f"${value:.2f}"
 
@@ -113,16 +124,25 @@ def lineage_tree(nodes: list[CandidateNode]) -> list[TreeNode]:
 
 def chart_data(rounds: list[Any]) -> Markup:
     """The per-round series as JSON for static/charts.js (safe inside a <script type=application/json>)."""
-    data = {
-        "rounds": [p.round_index for p in rounds],
-        "best": [p.best_speedup for p in rounds],
-        "best_so_far": [p.best_so_far for p in rounds],
-    }
+    if any(p.best_speedup is not None for p in rounds):
+        data = {
+            "label": "speedup × (higher is better)",
+            "best": [p.best_speedup for p in rounds],
+            "best_so_far": [p.best_so_far for p in rounds],
+        }
+    else:  # interpreter mode times only the candidate: plot its time instead
+        data = {
+            "label": "time µs (lower is better)",
+            "best": [p.best_time_us for p in rounds],
+            "best_so_far": [p.best_time_so_far_us for p in rounds],
+        }
+    data["rounds"] = [p.round_index for p in rounds]
     return Markup(json.dumps(data).replace("<", "\\u003c"))
 
 
 FILTERS = {
     "speedup": speedup,
+    "micros": micros,
     "usd": usd,
     "when": when,
     "short": short,

@@ -30,6 +30,12 @@ class RunSummary(BaseModel):
         default=None, description="Geometric mean over timed shapes, best candidate."
     )
     best_candidate_hash: str | None = None
+    best_time_us: float | None = Field(
+        default=None, description="The best candidate's summed per-shape median time on the run's hardware."
+    )
+    best_mode: str | None = Field(
+        default=None, description="Timing mode of best_time_us: device | interpreter."
+    )
     cost_usd: float = 0.0
     prompt_tokens: int = 0
     completion_tokens: int = 0
@@ -45,13 +51,18 @@ class RunSummary(BaseModel):
 
 
 class RoundPoint(BaseModel):
-    """Best speedup in one round and the best so far (correct candidates only)."""
+    """Best speedup (and lowest time) in one round and the best so far (correct candidates only).
+
+    Interpreter-mode evaluations time only the candidate, so they have times but no speedups.
+    """
 
     round_index: int
     candidates: int
     correct: int
     best_speedup: float | None = None
     best_so_far: float | None = None
+    best_time_us: float | None = None
+    best_time_so_far_us: float | None = None
 
 
 class LLMCallView(BaseModel):
@@ -87,6 +98,7 @@ class CandidateNode(BaseModel):
     status: str | None = Field(default=None, description="Evaluation status; None when not evaluated.")
     mode: str | None = Field(default=None, description="device | interpreter | none")
     speedup: float | None = None
+    time_us: float | None = Field(default=None, description="Summed per-shape median time.")
     message: str = ""
 
 
@@ -155,7 +167,8 @@ class LeaderboardEntry(BaseModel):
     source_hash: str
     language: str
     origin: str
-    speedup: float
+    speedup: float | None = None
+    time_us: float | None = Field(default=None, description="Summed per-shape median time.")
     evaluator_version: str
     suite: str
     run_id: str | None = None
@@ -163,11 +176,15 @@ class LeaderboardEntry(BaseModel):
 
 
 class HardwareBoard(BaseModel):
-    """The best kernels of a task on one hardware, in one timing mode (modes never mix)."""
+    """The best kernels of a task on one hardware, in one timing mode (modes never mix).
+
+    Ranked by speedup where the evaluations have one, else by time (lowest first).
+    """
 
     hardware_fingerprint: str
     hardware_name: str | None = None
     mode: str
+    suite: str
     entries: list[LeaderboardEntry]
 
 

@@ -63,7 +63,15 @@ FACTORY_PACKETS = frozenset(
 )
 
 
-class _Collect(TorchDispatchMode):
+class _Mode(TorchDispatchMode):
+    @classmethod
+    def _should_skip_dynamo(cls) -> bool:
+        # True (torch's default) wraps __torch_dispatch__ in dynamo.disable, which imports
+        # torch._dynamo: seconds per child. Candidates cannot reach torch.compile anyway.
+        return False
+
+
+class _Collect(_Mode):
     def __init__(self) -> None:
         super().__init__()
         self.packets: set[str] = set()
@@ -111,7 +119,7 @@ def poison_cuda_cache(byte: int, device: str) -> None:
     del large, small  # back to the allocator's cache, poisoned
 
 
-class OpRecorder(TorchDispatchMode):
+class OpRecorder(_Mode):
     """Record aten ops the candidate runs that the task does not allow; poison fresh allocations."""
 
     def __init__(self, allowed: frozenset[str], allowed_namespaces: frozenset[str] = frozenset(),

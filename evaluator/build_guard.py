@@ -21,9 +21,9 @@ import re
 
 FILE_DIRECTIVES = frozenset({"include", "include_next", "import", "embed"})
 
-# Environment variables the compilers need; everything else (API keys, database URLs,
+# Environment variables the compilers (and the jail wrapper's Python) need; everything else (API keys, database URLs,
 # tokens) is dropped.
-KEPT_ENV = ("PATH", "LANG", "LC_ALL", "TMPDIR", "CUDA_HOME", "CUDA_PATH", "ROCM_PATH", "HIP_PATH")
+KEPT_ENV = ("PATH", "LANG", "LC_ALL", "TMPDIR", "CUDA_HOME", "CUDA_PATH", "ROCM_PATH", "HIP_PATH", "PYTHONPATH")
 
 _DIRECTIVE = re.compile(r"^[ \t]*#[ \t]*([A-Za-z_]\w*)(.*)$", re.MULTILINE)
 _RAW_PREFIX = re.compile(r"(?<![\w])(?:u8|u|U|L)?R$")

@@ -14,7 +14,6 @@ from typing import Any
 
 import torch
 
-from warpsmith.evaluator.hardware import cache_dir
 from warpsmith.evaluator.records import Candidate, Hardware
 
 DEFAULT_ARCH = {"cuda": "sm_90", "hip": "gfx90a"}
@@ -44,8 +43,9 @@ def build_native(candidate: Candidate, hardware: Hardware | None, timeout_s: flo
     from warpsmith.evaluator.build import build_extension
 
     started = time.perf_counter()
+    # The toolchain's default cache folder: one build per source, shared by every caller.
     built = build_extension(candidate.source, candidate.language, arch=target_arch(candidate.language, hardware),
-                            cache_dir=cache_dir() / "builds", timeout_s=timeout_s)
+                            timeout_s=timeout_s)
     return built, round(time.perf_counter() - started, 4)
 
 

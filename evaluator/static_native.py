@@ -157,9 +157,9 @@ def check_native_source(source: str, compute_methods: frozenset[str]) -> list[Vi
         found.append(_v("forbidden-call", f"use of {match.group(0)}", code, match))
     for match in FORBIDDEN_STREAM_API.finditer(code):
         found.append(_v("stream", f"{match.group(1)}: streams and graphs are not allowed", code, match))
-    for match in ASM.finditer(code):
+    for match in ASM.finditer(without_comments):
         if re.search(r"syscall|int\s*\$?0x80|sysenter", match.group(0)):
-            found.append(_v("forbidden-call", "inline assembly making a system call", code, match))
+            found.append(_v("forbidden-call", "inline assembly making a system call", without_comments, match))
     for match in NAMESPACED.finditer(code):
         name = match.group(1)
         if name not in ALLOWED_NAMESPACED:

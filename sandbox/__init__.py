@@ -35,7 +35,11 @@ What is NOT covered, plainly:
   CUDA), disk space inside the workdir (only per-file size is capped), UDP and unix sockets
   when only Landlock (no network namespace) guards the network.
 - Where a feature is missing (no Landlock, no namespaces, no cgroup), the fallback is weaker
-  and `isolation` says which. Without Landlock, any file the user can read is readable.
+  and `isolation` says which. Without Landlock, any file the user can read is readable, and
+  a child of a root parent (uid 0, even without capabilities) can write every root-owned
+  file with an owner-write bit, /proc/sys included: do not run warpsmith as root there.
+- With a GPU pinned, the worker may write under /proc (CUDA names its threads there), except
+  /proc/sys, sysrq-trigger, irq, bus and fs, which are read-only mounts; /sys stays read-only.
 """
 
 from __future__ import annotations

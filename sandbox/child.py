@@ -3,14 +3,16 @@
 Owns: the child's side of one run, in two processes.
 
 - The supervisor (this interpreter; pid 1 of the run's pid namespace where there is one)
-  reads the launch spec, confines itself (rlimits, Landlock) before anything untrusted is
-  imported, forks the worker, reaps every process that ends up orphaned to it, and when the
-  worker ends writes how it ended (exit code or signal) to the status pipe. Its exit tears
-  the namespace down. Why not let `unshare` report that: util-linux 2.38's `unshare --fork`
-  turns a child's SIGKILL or SIGXCPU death into "exit 1".
-- The worker inherits the confinement, calls the trusted entry as
-  `function(payload, workdir) -> dict`, and sends exactly one JSON message over the private
-  channel; then it leaves at once (os._exit: no atexit hook of the candidate runs after).
+  reads the launch spec, sets the rlimits, forks the worker, reaps every process that ends
+  up orphaned to it, and when the worker ends writes how it ended (exit code or signal) to
+  the status pipe. Its exit tears the namespace down. Why not let `unshare` report that:
+  util-linux 2.38's `unshare --fork` turns a child's SIGKILL or SIGXCPU death into "exit 1".
+- The worker enters the Landlock domain first (here, not in the supervisor, because CUDA
+  needs write access to the worker's own /proc entry, and because then the worker can
+  neither ptrace nor, from Landlock ABI 6, signal its less confined supervisor), then calls
+  the trusted entry as `function(payload, workdir) -> dict` and sends exactly one JSON
+  message over the private channel; then it leaves at once (os._exit: no atexit hook of the
+  candidate runs after). Nothing untrusted is imported before the domain is entered.
 
 Anything printed goes to the log pipe and is never read as a result. Does not own:
 namespaces and capabilities (set up by the launch chain, isolation.py). Stdlib only.
@@ -27,7 +29,7 @@ import time
 import traceback
 from pathlib import Path
 
-from warpsmith.sandbox.confine import confine
+from warpsmith.sandbox.confine import apply_landlock, apply_rlimits
 from warpsmith.sandbox.spec import LaunchSpec
 
 _TRACEBACK_CHARS = 4000
@@ -66,6 +68,13 @@ def _call_entry(spec: LaunchSpec, message: dict) -> None:
 
 
 def _work(spec: LaunchSpec, channel_fd: int, message: dict) -> None:
+    if spec.landlock:
+        try:
+            message["confinement"] += apply_landlock(spec)
+        except OSError as exc:  # fail closed: never run the entry half-confined
+            message["error"] = f"sandbox confinement failed: {exc}"
+            _send(channel_fd, message)
+            os._exit(CONFINEMENT_FAILED)
     threading.Thread(target=_watch_parent, args=(spec.lifeline_fd,), daemon=True).start()
     try:
         _call_entry(spec, message)
@@ -94,13 +103,8 @@ def main(argv: list[str]) -> None:
     channel_fd = os.dup(spec.channel_fd)
     os.close(spec.channel_fd)
     os.set_inheritable(channel_fd, False)
-    message: dict = {"kind": "error", "value": None, "error": None, "confinement": [], "ready_at": None}
-    try:
-        message["confinement"] = confine(spec)
-    except OSError as exc:  # fail closed: never run the entry half-confined
-        message["error"] = f"sandbox confinement failed: {exc}"
-        _send(channel_fd, message)
-        os._exit(CONFINEMENT_FAILED)
+    message: dict = {"kind": "error", "value": None, "error": None, "ready_at": None,
+                     "confinement": [apply_rlimits(spec.rlimits)]}
     worker = os.fork()
     if worker == 0:
         os.close(spec.status_fd)

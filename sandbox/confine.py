@@ -30,9 +30,14 @@ def apply_landlock(spec: LaunchSpec) -> list[str]:
     rules = landlock_abi.Ruleset(abi, deny_tcp=spec.deny_tcp)
     for path in spec.readable:
         rules.allow_path(path, landlock_abi.READ_ONLY)
+    device_rights = landlock_abi.READ_FILE | landlock_abi.WRITE_FILE | landlock_abi.IOCTL_DEV | landlock_abi.READ_DIR
     for path in spec.devices:
-        rules.allow_path(path, landlock_abi.READ_FILE | landlock_abi.WRITE_FILE | landlock_abi.IOCTL_DEV
-                         | landlock_abi.READ_DIR)
+        rules.allow_path(path, device_rights)
+    if spec.proc_writable:
+        # cuInit() writes /proc/<pid>/task/<tid>/comm and fails with error 304 if it may not;
+        # a rule on /proc/self does not cover it (proc inodes are recreated). The dangerous
+        # parts of /proc are read-only mounts by then (isolation.PROC_READ_ONLY).
+        rules.allow_path("/proc", landlock_abi.READ_ONLY | landlock_abi.WRITE_FILE | landlock_abi.TRUNCATE)
     for path in spec.writable:
         rules.allow_path(path, rules.fs_rights)
     rules.restrict_self()
@@ -44,9 +49,3 @@ def apply_landlock(spec: LaunchSpec) -> list[str]:
     return lines
 
 
-def confine(spec: LaunchSpec) -> list[str]:
-    """Apply every limit of the spec; the returned lines go into SandboxResult.isolation."""
-    lines = [apply_rlimits(spec.rlimits)]
-    if spec.landlock:
-        lines += apply_landlock(spec)
-    return lines

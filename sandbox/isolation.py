@@ -28,6 +28,13 @@ _NAMESPACE_VARIANTS = [
     ("namespaces in a user namespace", ["--user", "--map-root-user", "--pid", "--fork", "--kill-child",
                                         "--mount-proc"]),
 ]
+# What a uid-0 process without capabilities could still write in /proc: sysctls (core_pattern!),
+# sysrq-trigger (reboot), IRQ and bus settings. Docker makes the same paths read-only. Mounted
+# read-only inside the run's own mount namespace, before capabilities are dropped.
+PROC_READ_ONLY = ["/proc/sys", "/proc/sysrq-trigger", "/proc/irq", "/proc/bus", "/proc/fs", "/proc/acpi",
+                  "/proc/scsi"]
+_HARDEN_PROC = ('for p in ' + " ".join(PROC_READ_ONLY) + '; do if [ -e "$p" ]; then '
+                'mount --bind "$p" "$p" && mount -o remount,bind,ro "$p" || exit 97; fi; done; exec "$@"')
 _DROP_CAPS = ["--bounding-set=-all", "--inh-caps=-all", "--ambient-caps=-all", "--no-new-privs"]
 _ROOT_SECUREBITS = "--securebits=+noroot,+noroot_locked,+no_setuid_fixup,+no_setuid_fixup_locked"
 
@@ -48,6 +55,7 @@ class HostSupport:
     namespace_kind: str
     network_namespace: bool
     setpriv_flags: list[str] | None
+    proc_read_only: bool  # PROC_READ_ONLY are mounted read-only in the run's mount namespace
     cgroup: bool
     landlock_abi: int | None
     notes: dict[str, str] = field(default_factory=dict)  # why something is missing
@@ -73,6 +81,11 @@ def host_support() -> HostSupport:
         notes["namespaces"] = f"unshare refused: {why_pid}"
     if flags is None:
         notes.setdefault("network", "no namespaces available")
+    proc_read_only = False
+    if flags is not None and unshare:
+        proc_read_only, why = _works([unshare, *flags, "--", "/bin/sh", "-c", _HARDEN_PROC, "sh", "true"])
+        if not proc_read_only:
+            notes["proc"] = f"cannot mount /proc/sys read-only: {why}"
     setpriv_flags = None
     setpriv = shutil.which("setpriv")
     if setpriv:
@@ -95,7 +108,7 @@ def host_support() -> HostSupport:
     except landlock_abi.LandlockUnavailable as exc:
         abi = None
         notes["filesystem"] = f"landlock unavailable ({exc})"
-    return HostSupport(flags, kind, net, setpriv_flags, cgroup is not None, abi, notes)
+    return HostSupport(flags, kind, net, setpriv_flags, proc_read_only, cgroup is not None, abi, notes)
 
 
 def launch_prefix(support: HostSupport, network: bool, cgroup: PidsCgroup | None) -> list[str]:
@@ -108,6 +121,8 @@ def launch_prefix(support: HostSupport, network: bool, cgroup: PidsCgroup | None
     if support.unshare_flags is not None:
         net = ["--net"] if support.network_namespace and not network else []
         prefix += [shutil.which("unshare") or "unshare", *net, *support.unshare_flags, "--"]
+        if support.proc_read_only:
+            prefix += ["/bin/sh", "-c", _HARDEN_PROC, "sh"]
     if support.setpriv_flags is not None:
         prefix += [shutil.which("setpriv") or "setpriv", *support.setpriv_flags, "--"]
     return prefix

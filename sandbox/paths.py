@@ -4,7 +4,7 @@ Owns: the allow-lists handed to Landlock. Reads: the Python installation and ven
 warpsmith's own packages live in, the entry's package, PYTHONPATH entries, toolchains (/usr,
 /lib*, /bin, /opt, CUDA/ROCm homes), /proc, /sys and a handful of /etc files the C library
 and Python need. Writes: the workdir and config.writable_paths only. Devices: /dev/null and
-friends always; GPU device files only when a GPU is pinned. Everything else, including the
+friends always; GPU device files (and, in confine.py, /proc writes) only when a GPU is pinned. Everything else, including the
 user's data directory where the store lives and the rest of /tmp, is out of reach.
 """
 

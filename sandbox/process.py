@@ -69,6 +69,10 @@ def _plan_lines(support: isolation.HostSupport, config: SandboxConfig, cgroup: P
         lines.append("network: empty network namespace")
     elif not support.landlock_abi or support.landlock_abi < 4:
         lines.append("network: NOT isolated (" + support.notes.get("network", "") + ")")
+    if support.proc_read_only:
+        lines.append("proc: /proc/sys, sysrq-trigger, irq, bus, fs read-only (mount namespace)")
+    elif config.gpu_index is not None and support.landlock_abi is not None:
+        lines.append("proc: read-only under landlock; CUDA may fail to initialise (" + support.notes.get("proc", "") + ")")
     lines.append("privileges: capabilities dropped (setpriv)" if support.setpriv_flags is not None
                  else "privileges: not dropped (" + support.notes.get("privileges", "unprivileged user") + ")")
     lines.append(f"processes: pids cgroup max {config.max_processes}" if cgroup is not None
@@ -141,6 +145,7 @@ def run_sandboxed(entry: str, payload: dict, workdir: Path, config: SandboxConfi
         rlimits=_rlimits(config), readable=paths.readable_paths(entry, config, env),
         writable=paths.writable_paths(workdir, config), devices=paths.device_paths(config),
         landlock=support.landlock_abi is not None,
+        proc_writable=config.gpu_index is not None and support.proc_read_only,
         deny_tcp=not config.network and not support.network_namespace,
     )
     spec_fd = spec.to_memfd()

@@ -25,6 +25,7 @@ class LaunchSpec:
     writable: list[str]  # full access beneath these
     devices: list[str]  # read, write, ioctl on these device files / folders
     landlock: bool  # confine the filesystem with Landlock; refuse to run if that fails
+    proc_writable: bool  # GPU runs: CUDA writes thread names under /proc (sysctls stay read-only)
     deny_tcp: bool  # also deny TCP bind/connect through Landlock (when no network namespace)
 
     def to_memfd(self) -> int:

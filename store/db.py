@@ -28,6 +28,7 @@ from sqlalchemy import Engine, create_engine, event, exc
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.orm import Session, sessionmaker
 from sqlalchemy.pool import StaticPool
+
 from warpsmith.store.migrate import SchemaTooNewError, current_revision, upgrade_to_head
 
 ENV_VAR = "WARPSMITH_DB"
@@ -75,10 +76,11 @@ def _parse(url: str) -> URL:
         ) from None
 
 
-def _prepare_sqlite_file(parsed: URL) -> None:
+def _prepare_sqlite_file(parsed: URL) -> URL:
+    """Create the file's folder; returns the URL with `~` expanded (SQLite itself does not expand it)."""
     database = parsed.database or ""
     if database in ("", ":memory:") or database.startswith("file:"):
-        return
+        return parsed
     path = Path(database).expanduser()
     if path.is_dir():
         raise StoreError(
@@ -91,6 +93,7 @@ def _prepare_sqlite_file(parsed: URL) -> None:
             f"cannot create the folder for the SQLite store {path}: {error.strerror}; "
             "choose a writable path with --db or WARPSMITH_DB"
         ) from None
+    return parsed.set(database=str(path))
 
 
 def _json_safe(value: Any) -> Any:
@@ -189,7 +192,7 @@ def open_store(url: str | None = None) -> Store:
     parsed = _parse(url)
     shown = mask_url(parsed)
     if parsed.get_backend_name() == "sqlite":
-        _prepare_sqlite_file(parsed)
+        parsed = _prepare_sqlite_file(parsed)
     engine = _make_engine(parsed)
     try:
         upgrade_to_head(engine)
@@ -212,6 +215,6 @@ def open_store(url: str | None = None) -> Store:
     except exc.DatabaseError as error:
         engine.dispose()
         raise StoreError(
-            f"cannot use the store {shown}: {_first_line(error)}; is it a warpsmith database?"
+            f"cannot use the store {shown}: {_first_line(error)}; is it a warpsmith database you may write to?"
         ) from None
     return Store(engine)

@@ -92,8 +92,11 @@ def _draft_revision(message: str) -> None:
     with tempfile.TemporaryDirectory() as scratch:
         engine = create_engine(f"sqlite:///{scratch}/draft.db")
         upgrade_to_head(engine)
-        with engine.begin() as conn:
-            command.revision(alembic_config(conn), message=message, autogenerate=True)
+        known = list(ScriptDirectory.from_config(alembic_config()).walk_revisions())
+        with engine.begin() as conn:  # numbered ids (0002, 0003, ...) keep versions/ in order
+            command.revision(
+                alembic_config(conn), message=message, autogenerate=True, rev_id=f"{len(known) + 1:04d}"
+            )
         engine.dispose()
 
 

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 
 from sqlalchemy import and_, exists, func, select
 from sqlalchemy.orm import Session
+
 from warpsmith.store.schema import (
     CandidateRow,
     EvaluationRow,

@@ -25,6 +25,7 @@ from typing import Any
 
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
+
 from warpsmith.store.schema import RUN_STATUSES, STRATEGIES, TERMINAL_RUN_STATUSES, RunRow, utcnow
 
 
@@ -102,6 +103,7 @@ def update_run_progress(
         row.rounds_done = rounds_done
     if best_candidate_hash is not None:
         row.best_candidate_hash = best_candidate_hash
+    if best_speedup is not None:
         row.best_speedup = best_speedup
     if status_message is not None:
         row.status_message = status_message

@@ -10,7 +10,8 @@ columns that are queried.
 
 Identity decisions:
 - candidates are content-addressed: `source_hash` (sha256 of the exact UTF-8 source) is the
-  primary key, so identical text is stored once however many runs produce it.
+  primary key, so identical text is stored once however many runs produce it (under the task
+  and origin it first came with).
 - `candidates.parent_hash` and `llm_calls.candidate_hash` are indexed but NOT foreign keys:
   imports and replays may bring a child before its parent.
 - runs have readable string ids, `r-YYYYMMDD-HHMMSS-xxxxxx` (UTC time + 6 random hex digits):

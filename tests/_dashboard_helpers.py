@@ -43,7 +43,7 @@ CHROMIUM_FLAGS = [
 ]
 
 
-def real_offline_run(db_url: str, *, task_name: str = "rmsnorm", rounds: int = 1, width: int = 2) -> str:
+def real_offline_run(db_url: str, *, task_name: str = "rmsnorm", rounds: int = 1, width: int = 1) -> str:
     """Run the real loop (offline strategy, real evaluator, CPU interpreter, smoke suite); returns the run id."""
     from warpsmith.agents.coordinator import run_optimization
     from warpsmith.agents.coordinator_records import RunSettings
@@ -54,7 +54,9 @@ def real_offline_run(db_url: str, *, task_name: str = "rmsnorm", rounds: int = 1
 
     settings = RunSettings(rounds=rounds, width=width, suite="smoke", device="cpu", eval_timeout_s=180)
     with open_store(db_url) as store:
-        summary = run_optimization(get_task(task_name), OfflineStrategy(), store, settings, detect_hardware("cpu"))
+        summary = run_optimization(
+            get_task(task_name), OfflineStrategy(), store, settings, detect_hardware("cpu")
+        )
     assert summary.status == "completed", summary.message
     return summary.run_id
 
@@ -71,6 +73,88 @@ def shared_offline_run(tmp_path_factory: Any) -> tuple[Path, str]:
         path = tmp_path_factory.mktemp("shared-offline-run") / "store.db"
         _SHARED["offline"] = (path, real_offline_run(f"sqlite:///{path}"))
     return _SHARED["offline"]
+
+
+SEED_CONFIG_LINE = 'CONFIG = {"BLOCK_H": 1024, "num_warps": 4}'
+CODER_ANSWER = f"""Two warps per row: the rows are short.
+
+<<<<<<< SEARCH
+{SEED_CONFIG_LINE}
+=======
+CONFIG = {{"BLOCK_H": 1024, "num_warps": 2}}
+>>>>>>> REPLACE
+"""
+JUDGE_ANSWER = json.dumps(
+    {
+        "bottleneck": "interpreter overhead per program",
+        "matches_prediction": True,
+        "feedback": "fewer warps did not hurt; try larger blocks",
+        "lessons": ["rmsnorm on the interpreter: num_warps does not change the result"],
+        "suspicious": False,
+        "suspicion_reason": "",
+    }
+)
+SCRIPTED_MODEL = "openai/scripted"
+
+
+def planner_answer(parent_hash: str) -> str:
+    item = {"idea": "use 2 warps per row", "parent_hash": parent_hash[:12], "predicted_effect": "same speed"}
+    return "```json\n" + json.dumps({"items": [item], "notes": ""}) + "\n```"
+
+
+def rmsnorm_task_file(folder: Path) -> Path:
+    """A user task file that is rmsnorm with its seed in `folder/seeds/` (so a test may change the seed)."""
+    from warpsmith.tasklib import get_task
+
+    seed = get_task("rmsnorm").seed_path("triton")
+    assert seed is not None and SEED_CONFIG_LINE in seed.read_text()
+    (folder / "seeds").mkdir(parents=True, exist_ok=True)
+    shutil.copy(seed, folder / "seeds" / seed.name)
+    path = folder / "rmsnorm_task.py"
+    path.write_text("from warpsmith.tasklib import get_task\n\nTASK = get_task('rmsnorm')\n")
+    return path
+
+
+def recorded_llm_run(db_url: str, task_file: Path) -> str:
+    """A real one-round LLM run (planner, coder, judge) against the scripted server, which is then stopped."""
+    from _scripted_llm_server import ScriptedLLMServer
+
+    from warpsmith.agents.coordinator import run_optimization
+    from warpsmith.agents.coordinator_records import CallLog, RunSettings
+    from warpsmith.agents.llm import LiteLLMConfig, LiteLLMModel
+    from warpsmith.agents.llm_strategy import LLMStrategy
+    from warpsmith.evaluator.hardware import detect_hardware
+    from warpsmith.evaluator.records import source_hash
+    from warpsmith.store.db import open_store
+    from warpsmith.tasklib import load_task_file
+
+    task = load_task_file(task_file)
+    seed = task.seed_path("triton")
+    assert seed is not None
+    os.environ["WARPSMITH_TEST_REPLAY_KEY"] = "sk-test-not-a-secret"
+    call_log = CallLog()
+    script = [planner_answer(source_hash(seed.read_text())), CODER_ANSWER, JUDGE_ANSWER]
+    with ScriptedLLMServer(script) as server, open_store(db_url) as store:
+        config = LiteLLMConfig(
+            model=SCRIPTED_MODEL,
+            api_base=server.base_url,
+            api_key_env="WARPSMITH_TEST_REPLAY_KEY",
+            max_retries=0,
+        )
+        settings = RunSettings(
+            rounds=1, width=1, suite="smoke", device="cpu", model=SCRIPTED_MODEL, task_file=str(task_file)
+        )
+        summary = run_optimization(
+            task,
+            LLMStrategy(LiteLLMModel(config, on_call=call_log)),
+            store,
+            settings,
+            detect_hardware("cpu"),
+            call_log=call_log,
+        )
+        assert server.remaining == 0 and server.unscripted == 0
+    assert summary.status == "completed", summary.message
+    return summary.run_id
 
 
 def free_port() -> int:
@@ -97,7 +181,9 @@ def serve_dashboard(db_url: str) -> Iterator[str]:
     """`warpsmith dashboard --db URL --port P` in a subprocess; yields its base URL."""
     port = free_port()
     command = [sys.executable, "-m", "warpsmith.cli", "dashboard", "--db", db_url, "--port", str(port)]
-    process = subprocess.Popen(command, cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, start_new_session=True)
+    process = subprocess.Popen(
+        command, cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, start_new_session=True
+    )
     base = f"http://127.0.0.1:{port}"
     try:
         wait_for_http(base + "/api/runs", process=process)
@@ -117,7 +203,9 @@ class WebDriver:
     @staticmethod
     def _call(url: str, method: str = "GET", body: dict[str, Any] | None = None) -> Any:
         data = None if body is None else json.dumps(body).encode()
-        request = urllib.request.Request(url, data=data, method=method, headers={"Content-Type": "application/json"})
+        request = urllib.request.Request(
+            url, data=data, method=method, headers={"Content-Type": "application/json"}
+        )
         try:
             with urllib.request.urlopen(request, timeout=60) as response:
                 return json.loads(response.read())["value"]
@@ -157,14 +245,20 @@ def headless_chromium() -> Iterator[WebDriver]:
     assert CHROMIUM and CHROMEDRIVER
     port = free_port()
     driver = subprocess.Popen(
-        [CHROMEDRIVER, f"--port={port}"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True
+        [CHROMEDRIVER, f"--port={port}"],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
     )
     profile = tempfile.mkdtemp(prefix="warpsmith-chromium-")
     try:
         wait_for_http(f"http://127.0.0.1:{port}/status", process=driver)
         capabilities = {
             "browserName": "chrome",
-            "goog:chromeOptions": {"binary": CHROMIUM, "args": [*CHROMIUM_FLAGS, f"--user-data-dir={profile}"]},
+            "goog:chromeOptions": {
+                "binary": CHROMIUM,
+                "args": [*CHROMIUM_FLAGS, f"--user-data-dir={profile}"],
+            },
         }
         created = WebDriver._call(
             f"http://127.0.0.1:{port}/session", "POST", {"capabilities": {"alwaysMatch": capabilities}}

@@ -46,7 +46,9 @@ def assert_consistent(db: Path) -> None:
     """What any store must satisfy, however its writer died."""
     assert query(db, "PRAGMA integrity_check") == [("ok",)]
     assert query(db, "PRAGMA foreign_key_check") == []
-    orphans = query(db, "SELECT id FROM evaluations WHERE source_hash NOT IN (SELECT source_hash FROM candidates)")
+    orphans = query(
+        db, "SELECT id FROM evaluations WHERE source_hash NOT IN (SELECT source_hash FROM candidates)"
+    )
     assert orphans == []
     duplicates = query(
         db,

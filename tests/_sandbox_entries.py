@@ -117,3 +117,21 @@ def triton_add(payload: dict, workdir: Path) -> dict:
 def allocate(payload: dict, workdir: Path) -> dict:
     blob = bytearray(payload["bytes"])
     return {"allocated": len(blob)}
+
+
+def cuda_probe(payload: dict, workdir: Path) -> dict:
+    """Initialise CUDA and multiply on the GPU if one is visible."""
+    import torch
+
+    if not torch.cuda.is_available():
+        return {"cuda": False}
+    x = torch.randn(256, 256, device="cuda")
+    ok = torch.allclose((x @ x).cpu(), x.cpu() @ x.cpu(), atol=1e-2, rtol=1e-2)
+    return {"cuda": True, "name": torch.cuda.get_device_name(0), "matmul_ok": bool(ok)}
+
+
+def import_torch_triton(payload: dict, workdir: Path) -> dict:
+    import torch
+    import triton
+
+    return {"torch": torch.__version__, "triton": triton.__version__}

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 from warpsmith.sandbox.config import SandboxConfig, SandboxResult
@@ -12,7 +13,8 @@ TESTS_DIR = Path(__file__).resolve().parent
 
 def run(entry: str, payload: dict, workdir: Path, **config: object) -> SandboxResult:
     """Run `_sandbox_entries:<entry>` sandboxed, with tests/ importable in the child."""
-    env_extra = {"PYTHONPATH": str(TESTS_DIR), **config.pop("env_extra", {})}  # type: ignore[dict-item]
+    python_path = os.pathsep.join(p for p in (str(TESTS_DIR), os.environ.get("PYTHONPATH", "")) if p)
+    env_extra = {"PYTHONPATH": python_path, **config.pop("env_extra", {})}  # type: ignore[dict-item]
     return run_sandboxed(f"_sandbox_entries:{entry}", payload, workdir, SandboxConfig(env_extra=env_extra, **config))
 
 

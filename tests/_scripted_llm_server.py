@@ -14,8 +14,10 @@ Script entries:
 - `Garbage(body)`: HTTP 200 with a body that is not a chat completion;
 - `Truncated(text)`: HTTP 200 whose body stops halfway (the connection closes early).
 
-When the script is exhausted the server answers HTTP 500 'script exhausted' and counts it
-in `srv.unscripted`, so a test that makes one call too many fails loudly.
+When the script is exhausted, `responder(body)` (if given) picks the entry from the
+request itself (e.g. by the role its system prompt names); otherwise the server answers
+HTTP 500 'script exhausted' and counts it in `srv.unscripted`, so a test that makes one
+call too many fails loudly.
 
     with ScriptedLLMServer(["hello", 500, Delay(2.0, "late")]) as srv:
         srv.base_url, srv.requests  # requests: the JSON bodies received, in order
@@ -26,6 +28,7 @@ from __future__ import annotations
 import json
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
@@ -67,6 +70,7 @@ Entry = str | int | Reply | Status | Delay | Garbage | Truncated
 @dataclass
 class _State:
     script: list[Any]
+    responder: Callable[[dict[str, Any]], Any] | None = None
     requests: list[dict[str, Any]] = field(default_factory=list)
     headers: list[dict[str, str]] = field(default_factory=list)
     unscripted: int = 0
@@ -76,10 +80,12 @@ class _State:
         with self.lock:
             self.requests.append(body)
             self.headers.append(headers)
-            if not self.script:
-                self.unscripted += 1
-                return Status(500, "script exhausted")
-            return self.script.pop(0)
+            if self.script:
+                return self.script.pop(0)
+            if self.responder is not None:
+                return self.responder(body)
+            self.unscripted += 1
+            return Status(500, "script exhausted")
 
 
 def _completion(reply: Reply, model: str) -> dict[str, Any]:
@@ -162,8 +168,8 @@ def _make_handler(state: _State) -> type[BaseHTTPRequestHandler]:
 class ScriptedLLMServer:
     """Context manager: a chat-completions server that replays `script` in order."""
 
-    def __init__(self, script: list[Entry]) -> None:
-        self._state = _State(script=list(script))
+    def __init__(self, script: list[Entry], responder: Callable[[dict[str, Any]], Entry] | None = None) -> None:
+        self._state = _State(script=list(script), responder=responder)
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), _make_handler(self._state))
         self._server.daemon_threads = True
         self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)

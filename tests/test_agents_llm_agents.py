@@ -6,11 +6,13 @@ import pytest
 from _agents_llm_helpers import EDIT_ANSWER, EDIT_ANSWER_2, VERDICT_JSON, make_ctx, plan_json, scripted_model
 from _scripted_llm_server import Reply, ScriptedLLMServer
 
+from warpsmith.agents.coder import Coder
+from warpsmith.agents.judge import Judge
 from warpsmith.agents.llm import Budget
-from warpsmith.agents.llm_strategy import LLMStrategy, LLMStrategyConfig
+from warpsmith.agents.llm_strategy import LLMStrategy, LLMStrategyConfig, build_llm_strategy
 from warpsmith.agents.planner import Planner
 from warpsmith.agents.protocols import BudgetExceeded, LLMUnavailable
-from warpsmith.agents.records import LLMCall
+from warpsmith.agents.records import LLMCall, PlanItem
 from warpsmith.evaluator.records import EvalResult, Violation
 
 
@@ -168,3 +170,61 @@ def test_a_spent_budget_stops_the_strategy_mid_round():
         with pytest.raises(BudgetExceeded):
             strategy.propose(ctx)
         assert len(srv.requests) == 1
+
+
+def test_build_llm_strategy_runs_a_round_with_the_cli_settings(monkeypatch):
+    class Settings:  # what `warpsmith optimize` hands over: its run settings
+        budget_usd = None
+        budget_tokens = 10_000
+
+    monkeypatch.setenv("WARPSMITH_API_KEY", "sk-from-warpsmith-env")
+    ctx = make_ctx(width=1)
+    calls: list[LLMCall] = []
+    with ScriptedLLMServer([plan_json(ctx.beam[0].candidate.source_hash, n=1), EDIT_ANSWER]) as srv:
+        strategy = build_llm_strategy("openai/scripted", api_base=srv.base_url, budget=Settings(),
+                                      on_call=calls.append, backoff_s=0.001)
+        assert strategy.name == "llm"
+        (candidate,) = strategy.propose(ctx)
+    assert "num_warps=8" in candidate.source and len(calls) == 2
+    assert srv.headers[0]["authorization"] == "Bearer sk-from-warpsmith-env"
+    assert strategy.planner.model.config.budget.spent_tokens == 36  # 2 calls x (11 + 7) scripted tokens
+
+
+def test_hosted_vllm_models_reach_an_openai_compatible_server():
+    calls: list[LLMCall] = []
+    with ScriptedLLMServer([VERDICT_JSON]) as srv:
+        model = scripted_model(srv, calls, model="hosted_vllm/Qwen/Qwen3-Coder", api_key_env=None)
+        call = model.complete("judge", [{"role": "user", "content": "judge"}])
+    assert call.response == VERDICT_JSON and srv.requests[0]["model"] == "Qwen/Qwen3-Coder"
+
+
+@pytest.mark.parametrize("language", ["triton", "cuda", "hip"])
+def test_every_prompt_renders_for_every_language(language):
+    ctx = make_ctx().model_copy(update={"language": language, "allowed_torch_ops": []})
+    summary = ctx.beam[0]
+    candidate = summary.candidate.model_copy(update={"language": language})
+    failed = _compile_error(candidate)
+    ctx = ctx.model_copy(update={"failures": [summary.model_copy(update={"result": failed})]})
+    no_model = None
+    texts = [
+        *Planner(no_model).messages(ctx),  # type: ignore[arg-type]
+        *Coder(no_model).write_messages(ctx, PlanItem(idea="vectorize"), summary),  # type: ignore[arg-type]
+        *Coder(no_model).write_messages(ctx, PlanItem(idea="from scratch"), None),  # type: ignore[arg-type]
+        *Coder(no_model).repair_messages(ctx, candidate, failed, 1, 2),  # type: ignore[arg-type]
+        *Judge(no_model).messages(ctx, candidate, summary.result, summary, "1.2x"),  # type: ignore[arg-type]
+    ]
+    contract = {"triton": "@triton.jit", "cuda": "nvcc, sm_90", "hip": "hipcc, gfx90a"}[language]
+    assert contract in texts[0]["content"] and contract in texts[2]["content"]
+    assert "allocation (empty" in texts[0]["content"]  # the default rule when the task lists no ops
+    assert "tl.rsqrtt is not defined" in texts[1]["content"] + texts[7]["content"]
+    assert "There is no parent" in texts[5]["content"]
+    assert all("{{" not in t["content"] and "{%" not in t["content"] for t in texts)
+
+
+def test_a_speedup_over_the_threshold_is_suspicious_even_unflagged():
+    ctx = make_ctx()
+    candidate = ctx.beam[0].candidate
+    judge = Judge(None)  # type: ignore[arg-type]  (no model: the automatic verdict only)
+    assert judge.automatic_verdict(candidate, _measured(candidate, 2.0)) is None
+    verdict = judge.automatic_verdict(candidate, _measured(candidate, 25.0))
+    assert verdict is not None and verdict.suspicious and "speedup 25.0x over 10x" in verdict.suspicion_reason

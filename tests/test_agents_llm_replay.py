@@ -65,3 +65,15 @@ def test_replay_diverges_when_asked_for_more_than_was_recorded(recorded_round):
         model.complete(call.role, call.messages)
     with pytest.raises(ReplayDiverged, match=r"step 6: .* has only 5 answers"):
         model.complete("planner", [{"role": "user", "content": "one more"}])
+
+
+def test_replay_diverges_when_a_recorded_edit_no_longer_fits_the_parent(recorded_round):
+    recorded, _, _ = recorded_round
+    ctx = make_ctx(width=2)
+    other = ctx.beam[0].candidate.source.replace("num_warps=4", "num_warps=NUM_WARPS")
+    beam = [ctx.beam[0].model_copy(update={"candidate": ctx.beam[0].candidate.model_copy(update={"source": other})})]
+    replayed: list[LLMCall] = []
+    strategy = LLMStrategy(ReplayModel(recorded, on_call=replayed.append))
+    with pytest.raises(ReplayDiverged, match=r"step 3: the recorded coder answer was usable, now it is unusable"):
+        strategy.propose(ctx.model_copy(update={"beam": beam}))
+    assert len(replayed) == 2  # the two planner answers were served before the divergence

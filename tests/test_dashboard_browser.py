@@ -17,7 +17,8 @@ from _dashboard_helpers import CHROMEDRIVER, CHROMIUM, headless_chromium, serve_
 pytestmark = [
     pytest.mark.slow,
     pytest.mark.skipif(
-        not (CHROMIUM and CHROMEDRIVER), reason="needs Chromium and chromedriver: apt-get install chromium chromium-driver"
+        not (CHROMIUM and CHROMEDRIVER),
+        reason="needs Chromium and chromedriver: apt-get install chromium chromium-driver",
     ),
 ]
 
@@ -26,7 +27,8 @@ def test_a_person_follows_runs_to_a_candidate_and_reads_its_source(
     tmp_path_factory: pytest.TempPathFactory, tmp_path: Path
 ) -> None:
     db_path, run_id = shared_offline_run(tmp_path_factory)
-    from warpsmith.dashboard.queries import candidate_detail, run_summary
+    from warpsmith.dashboard.candidates import candidate_detail
+    from warpsmith.dashboard.queries import run_summary
     from warpsmith.dashboard.readonly import open_readonly
 
     with open_readonly(f"sqlite:///{db_path}") as store, store.session() as session:

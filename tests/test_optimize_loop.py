@@ -11,6 +11,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from _optimize_helpers import assert_consistent, query
 
 from warpsmith.agents.coordinator import run_optimization
 from warpsmith.agents.coordinator_records import RunSettings
@@ -19,8 +20,6 @@ from warpsmith.evaluator.evaluate import evaluate
 from warpsmith.evaluator.hardware import detect_hardware
 from warpsmith.store.db import open_store
 from warpsmith.tasklib import get_task
-
-from tests._optimize_helpers import assert_consistent, query
 
 pytestmark = pytest.mark.slow
 
@@ -60,14 +59,20 @@ def test_offline_run_on_rmsnorm_stores_everything_and_keeps_a_correct_best(tmp_p
     assert summary.rounds_done == 2
     assert summary.best is not None and summary.best.result is not None
     assert summary.best.result.status == "correct" and summary.best.result.mode == "interpreter"
-    produced = query(db, "SELECT source_hash FROM run_candidates WHERE run_id=? AND relation='produced'", summary.run_id)
+    produced = query(
+        db, "SELECT source_hash FROM run_candidates WHERE run_id=? AND relation='produced'", summary.run_id
+    )
     assert len(produced) == 2
     evaluated = {h for (h,) in query(db, "SELECT source_hash FROM evaluations")}
     assert {h for (h,) in produced} <= evaluated
-    run = query(db, "SELECT status, rounds_done, strategy, best_candidate_hash FROM runs WHERE id=?", summary.run_id)
+    run = query(
+        db, "SELECT status, rounds_done, strategy, best_candidate_hash FROM runs WHERE id=?", summary.run_id
+    )
     assert run == [("completed", 2, "offline", summary.best.candidate.source_hash)]
     assert query(db, "SELECT COUNT(*) FROM verdicts WHERE run_id=?", summary.run_id)[0][0] == 2
-    assert events[-1].message == "run completed" and events[-1].best_hash == summary.best.candidate.source_hash
+    assert (
+        events[-1].message == "run completed" and events[-1].best_hash == summary.best.candidate.source_hash
+    )
     assert_consistent(db)
 
 
@@ -96,4 +101,43 @@ def test_a_second_run_starts_from_the_first_runs_best_and_reuses_the_seeds_evalu
     assert parents and {p for (p,) in parents} <= {h for (h,) in inherited}
     assert (first.best.candidate.source_hash,) in parents  # the earlier best is refined first
     assert query(db, "SELECT COUNT(*) FROM evaluations WHERE source_hash=?", first.seed_hash)[0][0] == 1
+    assert_consistent(db)
+
+
+class InterruptOnCall(RecordingEvaluate):
+    """The real evaluator; Ctrl-C arrives as call number `at` starts (as a user would press it)."""
+
+    def __init__(self, at: int) -> None:
+        super().__init__()
+        self.at = at
+
+    def __call__(self, candidate, task, **kwargs):  # noqa: ANN001, ANN204
+        if len(self.hashes) + 1 == self.at:
+            raise KeyboardInterrupt
+        return super().__call__(candidate, task, **kwargs)
+
+
+def test_ctrl_c_marks_the_run_interrupted_and_resume_finishes_the_round(tmp_path: Path) -> None:
+    db = tmp_path / "store.db"
+    interrupted, _ = optimize(db, "rmsnorm", rounds=1, width=1, evaluate_fn=InterruptOnCall(at=2))
+    assert interrupted.status == "interrupted" and f"--resume {interrupted.run_id}" in interrupted.message
+    assert interrupted.rounds_done == 0
+    (pending,) = query(db, "SELECT source_hash FROM run_candidates WHERE relation='produced'")[0]
+    assert query(db, "SELECT COUNT(*) FROM evaluations WHERE source_hash=?", pending) == [(0,)]
+
+    store = open_store(f"sqlite:///{db}")
+    settings = RunSettings(rounds=1, width=1, suite="smoke", device="cpu")
+    resumed_eval = RecordingEvaluate()
+    resumed = run_optimization(
+        get_task("rmsnorm"),
+        OfflineStrategy(),
+        store,
+        settings,
+        detect_hardware("cpu"),
+        run_id=interrupted.run_id,
+        evaluate=resumed_eval,
+    )
+    store.close()
+    assert resumed.status == "completed" and resumed.rounds_done == 1
+    assert resumed_eval.hashes == [pending]  # the stored candidate, not a new proposal; the seed from the cache
     assert_consistent(db)

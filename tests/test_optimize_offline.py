@@ -39,7 +39,9 @@ def timed(candidate: Candidate, median_us: float, status: str = "correct") -> Ca
     return CandidateSummary(candidate=candidate, result=result)
 
 
-def context(beam: list[CandidateSummary], round_index: int = 1, width: int = 3, known: list[str] = ()) -> RoundContext:
+def context(
+    beam: list[CandidateSummary], round_index: int = 1, width: int = 3, known: list[str] = ()
+) -> RoundContext:
     first = beam[0].candidate
     return RoundContext(
         task_name=first.task,
@@ -116,7 +118,9 @@ def test_later_rounds_refine_the_fastest_and_skip_known_configs() -> None:
         config = read_triton(p.source).config
         moved = [k for k in best.space if config[k] != best.config[k]]
         assert len(moved) == 1  # one step away from the best config
-    again = strategy.propose(context(beam, round_index=3, width=3, known=known + [p.source_hash for p in proposals]))
+    again = strategy.propose(
+        context(beam, round_index=3, width=3, known=known + [p.source_hash for p in proposals])
+    )
     assert not {p.source_hash for p in again} & {p.source_hash for p in proposals}
 
 

@@ -7,8 +7,7 @@ import json
 from pathlib import Path
 
 import pytest
-
-from tests._optimize_helpers import private_env, query, warpsmith
+from _optimize_helpers import private_env, query, warpsmith
 
 pytestmark = pytest.mark.slow
 
@@ -19,7 +18,19 @@ def finished_run(tmp_path_factory: pytest.TempPathFactory) -> tuple[dict[str, st
     env = private_env(tmp_path)
     out = tmp_path / "best.py"
     result = warpsmith(
-        ["optimize", "--kernel", "rmsnorm", "--rounds", "1", "--width", "2", "--suite", "smoke", "--out", str(out)],
+        [
+            "optimize",
+            "--kernel",
+            "rmsnorm",
+            "--rounds",
+            "1",
+            "--width",
+            "2",
+            "--suite",
+            "smoke",
+            "--out",
+            str(out),
+        ],
         env,
     )
     assert result.returncode == 0, result.stderr
@@ -35,7 +46,9 @@ def test_optimize_says_what_it_runs_and_where_the_best_kernel_went(finished_run:
     assert "interpreter" in result.stdout
     best = (tmp_path / "best.py").read_text()
     (best_hash,) = query(tmp_path / "store.db", "SELECT best_candidate_hash FROM runs")[0]
-    (stored,) = query(tmp_path / "store.db", "SELECT source FROM candidates WHERE source_hash=?", best_hash)[0]
+    (stored,) = query(tmp_path / "store.db", "SELECT source FROM candidates WHERE source_hash=?", best_hash)[
+        0
+    ]
     assert best == stored and "CONFIG" in best
 
 
@@ -62,8 +75,12 @@ def test_runs_show_reports_candidates_hardware_and_best(finished_run: tuple) -> 
     seed = next(c for c in doc["candidates"] if c["origin"] == "seed")
     children = [c for c in doc["candidates"] if c["origin"] == "offline"]
     assert all(c["parent_hash"] == seed["source_hash"] and c["round"] == 1 for c in children)
-    assert all(c["mode"] == "interpreter" and c["median_us"] for c in doc["candidates"] if c["status"] == "correct")
-    assert doc["best"]["source_hash"] == doc["run"]["best_candidate_hash"] and doc["best"]["status"] == "correct"
+    assert all(
+        c["mode"] == "interpreter" and c["median_us"] for c in doc["candidates"] if c["status"] == "correct"
+    )
+    assert (
+        doc["best"]["source_hash"] == doc["run"]["best_candidate_hash"] and doc["best"]["status"] == "correct"
+    )
     assert doc["llm_calls"] == []
     text = warpsmith(["runs", "show", run_id], env)
     assert text.returncode == 0 and run_id in text.stdout and seed["source_hash"][:8] in text.stdout

@@ -11,6 +11,7 @@ import socket
 
 import pytest
 from _sandbox_helpers import probe, run
+
 from warpsmith.sandbox.isolation import host_support
 
 
@@ -129,3 +130,21 @@ def test_gpus_hidden_unless_pinned(tmp_path, monkeypatch):
     assert hidden["CUDA_VISIBLE_DEVICES"] == hidden["HIP_VISIBLE_DEVICES"] == ""
     pinned = probe({}, tmp_path, timeout_s=30, gpu_index=1).value["env"]
     assert pinned["CUDA_VISIBLE_DEVICES"] == pinned["HIP_VISIBLE_DEVICES"] == "5"
+
+
+def test_proc_is_read_only_without_a_gpu(tmp_path):
+    if host_support().landlock_abi is None:
+        pytest.skip("landlock unavailable on this kernel")
+    seen = probe({"write": ["/proc/self/comm"]}, tmp_path, timeout_s=30).value
+    assert seen["write"]["/proc/self/comm"].startswith("PermissionError")
+
+
+def test_sysctls_stay_read_only_when_a_gpu_run_may_write_proc(tmp_path):
+    support = host_support()
+    if not (support.proc_read_only and support.network_namespace and support.landlock_abi):
+        pytest.skip("needs the read-only /proc mounts, a network namespace and landlock")
+    # A per-network-namespace sysctl: harmless even if the defence failed.
+    sysctl = "/proc/sys/net/ipv4/ip_default_ttl"
+    seen = probe({"write": ["/proc/self/comm", sysctl]}, tmp_path, timeout_s=30, gpu_index=0).value
+    assert seen["write"]["/proc/self/comm"] == "ok"  # what CUDA needs
+    assert seen["write"][sysctl] == "OSError [errno 30]"  # EROFS: the mount, not the permission

@@ -12,6 +12,7 @@ import uuid
 from pathlib import Path
 
 from _sandbox_helpers import run
+
 from warpsmith.sandbox import SandboxConfig, run_sandboxed
 from warpsmith.sandbox.isolation import host_support
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import signal
 
 from _sandbox_helpers import run
+
 from warpsmith.sandbox.isolation import host_support
 
 

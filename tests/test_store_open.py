@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import signal
 import sqlite3
 import subprocess
 import sys
@@ -13,6 +14,7 @@ from _store_helpers import *  # noqa: F403  (the store fixtures: store, store_ur
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 from sqlalchemy import inspect, text
+
 from warpsmith.store import Store, StoreError, default_database_url, ensure_task, open_store
 from warpsmith.store.migrate import head_revision
 from warpsmith.store.schema import Base, TaskRow
@@ -91,6 +93,13 @@ def test_warpsmith_db_is_honoured(tmp_path: Path, monkeypatch: pytest.MonkeyPatc
     assert not (tmp_path / "home" / ".local" / "share" / "warpsmith").exists()
 
 
+def test_a_sqlite_path_under_home_is_expanded(isolated_user_dirs: Path) -> None:
+    store = open_store("sqlite:///~/stores/w.db")
+    store.close()
+    assert (isolated_user_dirs / "stores" / "w.db").is_file()
+    assert store.url == f"sqlite:///{isolated_user_dirs / 'stores' / 'w.db'}"
+
+
 def test_password_is_masked_for_display(postgres_cluster) -> None:
     store = open_store(postgres_cluster.new_database())
     assert "***" not in store.url  # no password: nothing to hide
@@ -145,3 +154,34 @@ def test_cli_style_use_prints_one_line_not_a_traceback(tmp_path: Path) -> None:
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=60)
     assert done.returncode == 2
     assert len(done.stderr.strip().splitlines()) == 1 and "127.0.0.1" in done.stderr
+
+
+# Opens a fresh store with every CREATE TABLE slowed down and announced, so it can be killed mid-migration.
+SLOW_MIGRATION = """
+import sys, time
+from alembic.operations import Operations
+create_table = Operations.create_table
+def announced(self, name, *columns, **kw):
+    table = create_table(self, name, *columns, **kw)
+    print(name, flush=True)
+    time.sleep(0.3)
+    return table
+Operations.create_table = announced
+from warpsmith.store import open_store
+open_store(sys.argv[1])
+"""
+
+
+def test_sigkill_during_the_first_migration_leaves_a_store_that_opens(store_url: str) -> None:
+    child = subprocess.Popen(
+        [sys.executable, "-c", SLOW_MIGRATION, store_url], stdout=subprocess.PIPE, text=True
+    )
+    created = [child.stdout.readline().strip() for _ in range(3)]
+    child.send_signal(signal.SIGKILL)
+    child.wait(timeout=30)
+    child.stdout.close()
+    assert all(created), "the child stopped before creating three tables"
+    store = open_store(store_url)  # a half-made schema would fail here with 'table ... already exists'
+    assert TABLES <= set(inspect(store.engine).get_table_names())
+    assert store.schema_revision() == head_revision()
+    store.close()

@@ -10,6 +10,7 @@ from _store_helpers import *  # noqa: F403  (the store fixtures: store, store_ur
 from _store_helpers import HW, OTHER_HW, seed_task_and_hardware
 from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
+
 from warpsmith.evaluator.records import EvalResult, ShapeCorrectness
 from warpsmith.evaluator.records import source_hash as evaluator_source_hash
 from warpsmith.store import (

@@ -14,6 +14,7 @@ import pytest
 from _store_helpers import *  # noqa: F403  (the store fixtures: store, store_url, postgres_cluster, ...)
 from _store_helpers import HW, seed_task_and_hardware
 from sqlalchemy import func, select, text, update
+
 from warpsmith.store import (
     CandidateRow,
     EvaluationRow,
@@ -45,8 +46,13 @@ store = open_store(sys.argv[1])
 with store.session() as s:
     run = create_run(s, task="rmsnorm", language="triton", strategy="offline", hardware_fingerprint=sys.argv[2])
 print(run.id, flush=True)
+if len(sys.argv) > 4:  # a start line shared with another writer
+    import pathlib, time
+    while not pathlib.Path(sys.argv[4]).exists():
+        time.sleep(0.001)
 step, parent = 0, None
-while True:
+steps = int(sys.argv[3]) if len(sys.argv) > 3 else None  # None: until killed
+while step != steps:
     with store.session() as s:
         candidate = add_candidate(s, task="rmsnorm", language="triton", source=f"kernel {step}\\n" + "#" * 4000,
                                   origin="offline", parent_hash=parent)
@@ -87,6 +93,13 @@ def test_status_transitions_and_validation(seeded: Store) -> None:
         update_run_progress(s, run_id, rounds_done=2, status_message="round 2 of 5")
         done = mark_run_status(s, run_id, "budget_exhausted", "spent $5.00 of $5.00")
     assert done.finished_at is not None and done.rounds_done == 2
+    with seeded.session() as s:
+        best = add_candidate(s, task="rmsnorm", language="triton", source="best so far")
+        update_run_progress(s, run_id, best_candidate_hash=best.source_hash, best_speedup=1.8)
+        update_run_progress(s, run_id, rounds_done=3)  # fields not given are left alone
+    with seeded.session() as s:
+        run = get_run(s, run_id)
+        assert (run.best_candidate_hash, run.best_speedup, run.rounds_done) == (best.source_hash, 1.8, 3)
     with pytest.raises(ValueError, match="not one of"), seeded.session() as s:
         mark_run_status(s, run_id, "exploded")
     with pytest.raises(ValueError, match="strategy"), seeded.session() as s:
@@ -200,3 +213,29 @@ def test_several_processes_opening_a_fresh_store_at_once(store_url: str, tmp_pat
     store = open_store(url)
     assert store.schema_revision() is not None
     store.close()
+
+
+@pytest.mark.slow
+def test_two_runs_writing_the_same_kernels_at_once(seeded: Store, store_url: str, tmp_path) -> None:
+    """Two writers (two runs) race on identical sources and evaluations: no error, no duplicate."""
+    steps, go = 40, tmp_path / "go"
+    writers = [
+        subprocess.Popen(
+            [sys.executable, "-c", WRITER, store_url, HW, str(steps), str(go)],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for _ in range(2)
+    ]
+    run_ids = [w.stdout.readline().strip() for w in writers]
+    go.touch()
+    outputs = [w.communicate(timeout=300) for w in writers]
+    assert [w.returncode for w in writers] == [0, 0], [err[-2000:] for _, err in outputs]
+    with seeded.session() as s:
+        assert s.scalar(select(func.count()).select_from(CandidateRow)) == steps
+        assert s.scalar(select(func.count()).select_from(EvaluationRow)) == steps
+        for run_id in run_ids:
+            linked = select(func.count()).select_from(RunCandidateRow).where(RunCandidateRow.run_id == run_id)
+            assert s.scalar(linked) == steps
+            assert [c.seq for c in llm_calls_of_run(s, run_id)] == list(range(steps))

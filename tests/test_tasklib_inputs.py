@@ -68,12 +68,12 @@ def test_make_inputs_is_deterministic_and_seed_dependent(task) -> None:
     shape = task.shapes("check")[-1]
     first, again, other = (task.make_inputs(shape, s) for s in (3, 3, 4))
     assert len(first) == len(task.input_names)
-    for x, y, z in zip(first, again, other):
+    for x, y, z in zip(first, again, other, strict=True):
         if isinstance(x, torch.Tensor):
             assert torch.equal(x, y) and x.device.type == "cpu"
         else:
             assert x == y == z and isinstance(x, (int, float))
-    assert any(isinstance(x, torch.Tensor) and not torch.equal(x, z) for x, z in zip(first, other))
+    assert any(isinstance(x, torch.Tensor) and not torch.equal(x, z) for x, z in zip(first, other, strict=True))
     for distribution in DISTRIBUTIONS:
         inputs = task.make_inputs(shape, 0, "cpu", distribution)
         outputs = task.reference(*inputs)
@@ -143,3 +143,5 @@ def test_allclose_report_never_passes_nan_or_inf() -> None:
     assert close.ok and not far.ok and far.max_abs_err == pytest.approx(1e-3, rel=1e-3)
     bf16 = allclose_report("out", torch.tensor([1.0078125], dtype=torch.bfloat16), torch.tensor([1.0], dtype=torch.bfloat16))
     assert bf16.ok, "one bf16 ulp is inside the 1e-2 tolerance"
+    ints = torch.tensor([1, 2, 3], dtype=torch.int32)
+    assert allclose_report("ids", ints, ints).ok and not allclose_report("ids", ints + 1, ints).ok

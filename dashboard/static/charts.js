@@ -1,4 +1,4 @@
-// Draws a run's best speedup per round with the vendored uPlot; data comes from
+// Draws a run's best speedup (or, in interpreter mode, best time) per round with the vendored uPlot; data comes from
 // <script type="application/json" id="speedup-data"> rendered by the server.
 (function () {
   const target = document.getElementById("speedup-chart");
@@ -13,7 +13,7 @@
     scales: { x: { time: false } },
     axes: [
       { label: "round", values: (u, ticks) => ticks.map((t) => (Number.isInteger(t) ? t : "")) },
-      { label: "speedup ×" },
+      { label: data.label, size: 70 },
     ],
     series: [
       {},

@@ -8,6 +8,7 @@ upgrade atomic; it never reads an alembic.ini nor configures logging.
 from __future__ import annotations
 
 from alembic import context
+
 from warpsmith.store.schema import Base
 
 connection = context.config.attributes["connection"]

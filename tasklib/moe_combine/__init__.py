@@ -14,7 +14,7 @@ from typing import Any
 import torch
 
 from warpsmith.tasklib.base import CheckReport, Cost, Shape, Suite, Task
-from warpsmith.tasklib.checking import allclose_report, as_outputs, failed, structure_problem
+from warpsmith.tasklib.checking import allclose_outputs
 from warpsmith.tasklib.moe_common import bench_moe_shapes, group_pairs, local_experts, moe_shape, topk_ids_for
 from warpsmith.tasklib.values import random_values
 
@@ -80,9 +80,7 @@ class MoeCombine(Task):
     def check(
         self, inputs: tuple[Any, ...], outputs: tuple[torch.Tensor, ...], expected: tuple[torch.Tensor, ...]
     ) -> CheckReport:
-        if (problem := structure_problem(outputs, expected, self.output_names)) is not None:
-            return failed(problem)
-        return allclose_report("out", as_outputs(outputs)[0], expected[0], tol=TOLERANCE)
+        return allclose_outputs(self.output_names, outputs, expected, tol=TOLERANCE)
 
     def cost(self, shape: Shape) -> Cost:
         T, k, H, ep = (int(shape.dims.get(n, 1)) for n in ("T", "k", "H", "ep"))

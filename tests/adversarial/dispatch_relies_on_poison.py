@@ -27,7 +27,8 @@ def _offsets(counts_ptr, offsets_ptr, cursor_ptr, num_experts, BLOCK_E: tl.const
 
 
 @triton.jit
-def _scatter(hidden_ptr, ids_ptr, cursor_ptr, permuted_ptr, src_ptr, inv_ptr, H, top_k, num_experts):
+def _scatter(hidden_ptr, ids_ptr, cursor_ptr, permuted_ptr, src_ptr, inv_ptr, H, top_k, num_experts,
+             BLOCK_H: tl.constexpr):
     pair = tl.program_id(0)
     token = pair // top_k
     expert = tl.load(ids_ptr + pair)
@@ -35,8 +36,9 @@ def _scatter(hidden_ptr, ids_ptr, cursor_ptr, permuted_ptr, src_ptr, inv_ptr, H,
         row = tl.atomic_add(cursor_ptr + expert, 1)
         tl.store(inv_ptr + pair, row)  # dropped pairs are never written: "they read as -1 anyway"
         tl.store(src_ptr + row, pair)
-        for h in range(0, H):
-            tl.store(permuted_ptr + row.to(tl.int64) * H + h, tl.load(hidden_ptr + token.to(tl.int64) * H + h))
+        cols = tl.arange(0, BLOCK_H)
+        values = tl.load(hidden_ptr + token.to(tl.int64) * H + cols, mask=cols < H)
+        tl.store(permuted_ptr + row.to(tl.int64) * H + cols, values, mask=cols < H)
 
 
 def kernel(hidden_states, topk_ids, num_experts):
@@ -55,5 +57,6 @@ def kernel(hidden_states, topk_ids, num_experts):
     _count[(triton.cdiv(pairs, 256),)](ids, counts, pairs, num_experts, BLOCK=256)
     _offsets[(1,)](counts, offsets, cursor, num_experts, BLOCK_E=triton.next_power_of_2(num_experts))
     if pairs > 0:
-        _scatter[(pairs,)](hidden_states, ids, cursor, permuted, src_idx, inv_idx, hidden, top_k, num_experts)
+        _scatter[(pairs,)](hidden_states, ids, cursor, permuted, src_idx, inv_idx, hidden, top_k, num_experts,
+                           BLOCK_H=triton.next_power_of_2(hidden))
     return permuted, offsets, src_idx, inv_idx

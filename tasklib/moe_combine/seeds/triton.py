@@ -38,8 +38,9 @@ def kernel(expert_out, topk_weights, inv_idx):
     expert_out = expert_out.contiguous()
     out = torch.empty((num_tokens, hidden_size), dtype=expert_out.dtype, device=expert_out.device)
     grid = (num_tokens, triton.cdiv(hidden_size, CONFIG["BLOCK_H"]))
-    _combine_kernel[grid](expert_out, topk_weights.contiguous(), inv_idx.contiguous(), out, hidden_size, top_k,
-                          expert_out.stride(0), out.stride(0), BLOCK_K=triton.next_power_of_2(top_k),
-                          BLOCK_H=CONFIG["BLOCK_H"],
-                          num_warps=CONFIG["num_warps"])
+    _combine_kernel[grid](
+        expert_out, topk_weights.contiguous(), inv_idx.contiguous(), out, hidden_size, top_k,
+        expert_out.stride(0), out.stride(0),
+        BLOCK_K=triton.next_power_of_2(top_k), BLOCK_H=CONFIG["BLOCK_H"], num_warps=CONFIG["num_warps"],
+    )
     return out

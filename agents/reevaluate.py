@@ -1,0 +1,147 @@
+"""Re-evaluation: measure every candidate of a stored run again on this machine and evaluator.
+
+Owns: `reevaluate_run`. Decision: a re-evaluation is stored as a NEW run (strategy
+'replay', `parent_run_id` = the original, config `reevaluate: true` plus the original's
+settings) that links the original's candidates in their rounds and positions, and as
+fresh evaluations: each candidate is evaluated now, whatever the cache holds, and the
+measurement replaces any stored evaluation with the same key (candidate x hardware x
+evaluator version x suite): the newest measurement wins, as a forced re-evaluation in
+the store does. No agent runs and no LLM answer is used. Does not own: replaying the
+agents (warpsmith.agents.replay) or evaluation itself (warpsmith.evaluator).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from sqlalchemy import select
+
+from warpsmith.agents import mapping
+from warpsmith.agents.coordinator import Evaluate, default_evaluate
+from warpsmith.agents.coordinator_records import RunSettings
+from warpsmith.agents.offline import measured_time_us
+from warpsmith.agents.replay import ReplayOutcome, load_original
+from warpsmith.evaluator.records import EVALUATOR_VERSION, EvalResult, Hardware
+from warpsmith.store import runs as store_runs
+from warpsmith.store import writes
+from warpsmith.store.db import Store
+from warpsmith.store.schema import CandidateRow, RunCandidateRow
+from warpsmith.tasklib.base import Task
+
+
+def _store_fresh(store: Store, run_id: str, key: mapping.EvalKey, result: EvalResult) -> None:
+    speedups = [t.speedup for t in result.timings if t.speedup]
+    with store.session() as session:
+        writes.record_evaluation(
+            session,
+            source_hash=result.source_hash,
+            hardware_fingerprint=key.hardware_fingerprint,
+            evaluator_version=key.evaluator_version,
+            suite=key.suite,
+            mode=result.mode,
+            status=result.status,
+            message=result.message,
+            result=result.model_dump(mode="json"),
+            speedup=result.speedup_geomean(),
+            speedup_min=min(speedups) if speedups else None,
+            speedup_max=max(speedups) if speedups else None,
+            median_us_total=sum(t.median_us for t in result.timings) if result.timings else None,
+            run_id=run_id,
+            replace=True,
+        )
+        store_runs.heartbeat(session, run_id)
+
+
+def _rank(result: EvalResult) -> tuple[float, float]:
+    """Best first: highest speedup, then lowest measured time (as the loop ranks)."""
+    time_us = measured_time_us(result)
+    return (-(result.speedup_geomean() or 0.0), time_us if time_us is not None else float("inf"))
+
+
+def reevaluate_run(
+    store: Store,
+    run_id: str,
+    task: Task,
+    hardware: Hardware,
+    *,
+    device: str = "auto",
+    evaluate: Evaluate = default_evaluate,
+    on_step: Callable[[str], None] | None = None,
+) -> ReplayOutcome:
+    """Evaluate every candidate of `run_id` again here; returns the new run's outcome."""
+    say = on_step or (lambda message: None)
+    original = load_original(store, run_id)
+    settings = RunSettings.model_validate(original.config).model_copy(update={"device": device})
+    key = mapping.EvalKey(hardware, EVALUATOR_VERSION, settings.suite)
+    with store.session() as session:
+        mapping.store_task(session, task)
+        mapping.store_hardware(session, hardware)
+        links = session.execute(
+            select(RunCandidateRow, CandidateRow)
+            .join(CandidateRow, CandidateRow.source_hash == RunCandidateRow.source_hash)
+            .where(RunCandidateRow.run_id == run_id)
+            .order_by(RunCandidateRow.round_index, RunCandidateRow.position, RunCandidateRow.created_at)
+        ).all()
+        new = store_runs.create_run(
+            session,
+            task=original.task,
+            language=settings.language,
+            strategy="replay",
+            model=settings.model,
+            config={**settings.model_dump(mode="json"), "reevaluate": True},
+            hardware_fingerprint=hardware.fingerprint,
+            parent_run_id=run_id,
+        )
+        new_id = new.id
+        for link, _ in links:
+            writes.link_candidate(
+                session, new_id, link.source_hash, link.round_index, link.position, link.relation
+            )
+    status, message = "completed", ""
+    best: tuple[tuple[float, float], EvalResult] | None = None
+    try:
+        for index, (_, row) in enumerate(links, start=1):
+            candidate = mapping.candidate_of(row)
+            say(f"[{index}/{len(links)}] evaluating {candidate.source_hash[:12]} ({candidate.origin})")
+            result = evaluate(
+                candidate,
+                task,
+                suite=settings.suite,
+                device=settings.device,
+                timeout_s=settings.eval_timeout_s,
+            )
+            _store_fresh(store, new_id, key, result)
+            say(
+                f"[{index}/{len(links)}] {candidate.source_hash[:12]}: {result.status} {result.message}".rstrip()
+            )
+            if result.ok and (best is None or _rank(result) < best[0]):
+                best = (_rank(result), result)
+                with store.session() as session:
+                    store_runs.update_run_progress(
+                        session,
+                        new_id,
+                        best_candidate_hash=result.source_hash,
+                        best_speedup=result.speedup_geomean(),
+                    )
+    except KeyboardInterrupt:
+        status, message = "interrupted", "re-evaluation interrupted by the user"
+        raise
+    except BaseException as error:
+        status, message = "failed", f"{type(error).__name__}: {error}"
+        raise
+    finally:
+        with store.session() as session:
+            rounds = max((link.round_index for link, _ in links), default=0)
+            store_runs.update_run_progress(session, new_id, rounds_done=rounds)
+            store_runs.mark_run_status(session, new_id, status, message)
+    hashes = [link.source_hash for link, _ in links if link.relation == "produced"]
+    return ReplayOutcome(
+        run_id=new_id,
+        original_run_id=run_id,
+        kind="reevaluate",
+        status=status,
+        message=message,
+        original_hashes=hashes,
+        replay_hashes=hashes,
+        notes=[f"{len(links)} candidate(s) evaluated again on {hardware.device_name}"],
+    )

@@ -1,0 +1,294 @@
+"""Replay: re-execute a stored run with its LLM answers served from the store.
+
+Owns: `replay_run` (load a run's recorded calls, run the real loop with the LLM strategy
+over a `ReplayModel` on this machine and evaluator, store it as a NEW run with strategy
+'replay' and `parent_run_id` = the original, compare what it produced) and
+`ReplayStrategy`, the thin wrapper that keeps the recording and the loop in step. Does
+not own: serving answers (warpsmith.agents.replay_model), the loop (coordinator), or
+re-evaluation without the agents (warpsmith.agents.reevaluate).
+
+Decisions:
+- No request is made: the model is a ReplayModel; a replayed call costs nothing and is
+  stored in the new run marked as replayed.
+- The judge answers follow the evaluations. The loop asks the judge only about fresh
+  results, so on the machine and evaluator of the original most results come from the
+  evaluation cache and their recorded verdicts are passed over (counted in
+  `unused_reviews`); on other hardware every result is fresh and every verdict is served.
+  A judge answer the recording does not hold (the original's result was cached) is no
+  verdict. Planner, coder and repair answers must line up exactly.
+- Divergence (the run asks for another role, for more answers than recorded, or an
+  answer that was usable no longer is) stops the run cleanly: status 'diverged' and a
+  message naming the round, the step and the role. A completed replay that leaves planner
+  or coder answers unused diverged as well (the original went further).
+- An offline run made no LLM calls: its search depends on measured times, so re-running
+  it elsewhere is a new search (`warpsmith optimize --offline`), not a replay. Replaying
+  it re-evaluates its candidates instead (warpsmith.agents.reevaluate), and says so.
+- The replay runs the original's rounds, width and suite (the trajectory depends on
+  them) on the device given, by default whatever this machine has.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from pydantic import BaseModel, Field
+from sqlalchemy import select
+
+from warpsmith.agents.coordinator import Evaluate, default_evaluate, run_optimization, seed_candidate
+from warpsmith.agents.coordinator_records import CallLog, Progress, RunSettings
+from warpsmith.agents.llm_strategy import LLMStrategy
+from warpsmith.agents.protocols import ReplayDiverged
+from warpsmith.agents.records import CandidateSummary, LLMCall, RoundContext, Verdict
+from warpsmith.agents.replay_model import ReplayModel
+from warpsmith.evaluator.records import Candidate, EvalResult, Hardware
+from warpsmith.store import runs as store_runs
+from warpsmith.store.db import Store
+from warpsmith.store.schema import RUN_STATUSES, LLMCallRow, RunCandidateRow, RunRow
+from warpsmith.tasklib.base import Task
+
+DIVERGED = "diverged"
+
+
+class ReplayOutcome(BaseModel):
+    """How a replay (or a re-evaluation) ended, compared with the original run."""
+
+    run_id: str = Field(description="The new run.")
+    original_run_id: str
+    kind: str = Field(description="replay | reevaluate")
+    status: str
+    message: str = ""
+    original_hashes: list[str] = Field(
+        default_factory=list, description="Candidates the original produced, in order."
+    )
+    replay_hashes: list[str] = Field(
+        default_factory=list, description="Candidates the new run produced, in order."
+    )
+    served: int = Field(default=0, description="Recorded answers served.")
+    unused_reviews: int = Field(default=0, description="Recorded verdicts passed over (cached results).")
+    notes: list[str] = Field(default_factory=list)
+
+    @property
+    def same_candidates(self) -> bool:
+        return self.original_hashes == self.replay_hashes
+
+
+class ReplayStrategy:
+    """The LLM strategy over a ReplayModel, kept in step with the recording (see the module docstring).
+
+    `visible`: the candidates the original run started from (its round-0 kernels) plus this
+    run's seed. Each round's context is cut down to those and to what this replay produced,
+    so kernels stored since the original (the original's own children above all) do not
+    change what the agents decide.
+    """
+
+    name = "replay"
+
+    def __init__(self, model: ReplayModel, visible: set[str], inner: LLMStrategy | None = None) -> None:
+        self.model = model
+        self.inner = inner or LLMStrategy(model, name="replay")
+        self.visible = set(visible)
+        self.unused_reviews = 0
+
+    def _next_role(self) -> str | None:
+        return self.model.recorded[self.model.served].role if self.model.remaining else None
+
+    def skip_unused_reviews(self) -> None:
+        while self._next_role() == "judge":
+            self.model.served += 1
+            self.unused_reviews += 1
+
+    def _scoped(self, ctx: RoundContext) -> RoundContext:
+        def seen(summaries: list[CandidateSummary]) -> list[CandidateSummary]:
+            return [s for s in summaries if s.candidate.source_hash in self.visible]
+
+        known = [h for h in ctx.known_hashes if h in self.visible]
+        return ctx.model_copy(
+            update={"beam": seen(ctx.beam), "failures": seen(ctx.failures), "known_hashes": known}
+        )
+
+    def _step(self, ctx: RoundContext, action: Callable[[RoundContext], Any]) -> Any:
+        try:
+            return action(self._scoped(ctx))
+        except ReplayDiverged as error:
+            raise ReplayDiverged(f"round {ctx.round_index}: {error}") from None
+
+    def propose(self, ctx: RoundContext) -> list[Candidate]:
+        self.skip_unused_reviews()
+        candidates = self._step(ctx, self.inner.propose)
+        self.visible.update(c.source_hash for c in candidates)
+        return candidates
+
+    def repair(self, ctx: RoundContext, candidate: Candidate, result: EvalResult) -> Candidate | None:
+        self.skip_unused_reviews()
+        fixed = self._step(ctx, lambda scoped: self.inner.repair(scoped, candidate, result))
+        if fixed is not None:
+            self.visible.add(fixed.source_hash)
+        return fixed
+
+    def review(self, ctx: RoundContext, candidate: Candidate, result: EvalResult) -> Verdict | None:
+        if self._next_role() != "judge":
+            return None  # the original took this result from its cache: it recorded no verdict
+        return self._step(ctx, lambda scoped: self.inner.review(scoped, candidate, result))
+
+
+class OriginalRun(BaseModel):
+    """What a replay needs of the stored run."""
+
+    id: str
+    task: str
+    strategy: str
+    status: str
+    rounds_done: int
+    config: dict[str, Any]
+    calls: list[LLMCall]
+    produced: list[str]
+    started_from: list[str] = Field(
+        description="The kernels it inherited in round 0 (seed, earlier runs' best)."
+    )
+
+
+def load_original(store: Store, run_id: str) -> OriginalRun:
+    """The stored run with its recorded calls (by seq) and produced candidates (by round, position)."""
+    with store.session() as session:
+        row = session.get(RunRow, run_id)
+        if row is None:
+            raise store_runs.RunNotFoundError(run_id)
+        call_rows = session.scalars(
+            select(LLMCallRow).where(LLMCallRow.run_id == run_id).order_by(LLMCallRow.seq)
+        )
+        calls = [
+            LLMCall(
+                role=c.role,  # type: ignore[arg-type]
+                model=c.model,
+                messages=c.messages,
+                response=c.response,
+                prompt_tokens=c.prompt_tokens,
+                completion_tokens=c.completion_tokens,
+                cost_usd=c.cost_usd,
+                latency_s=c.latency_s,
+                error=c.error,
+                created_at=c.created_at,
+            )
+            for c in call_rows
+        ]
+        return OriginalRun(
+            id=row.id,
+            task=row.task,
+            strategy=row.strategy,
+            status=row.status,
+            rounds_done=row.rounds_done,
+            config=row.config,
+            calls=calls,
+            produced=produced_hashes(session, run_id),
+            started_from=list(
+                session.scalars(
+                    select(RunCandidateRow.source_hash).where(
+                        RunCandidateRow.run_id == run_id, RunCandidateRow.round_index == 0
+                    )
+                )
+            ),
+        )
+
+
+def produced_hashes(session: Any, run_id: str) -> list[str]:
+    return list(
+        session.scalars(
+            select(RunCandidateRow.source_hash)
+            .where(RunCandidateRow.run_id == run_id, RunCandidateRow.relation == "produced")
+            .order_by(RunCandidateRow.round_index, RunCandidateRow.position, RunCandidateRow.created_at)
+        )
+    )
+
+
+def is_reevaluation_only(original: OriginalRun) -> bool:
+    """Offline runs (and re-evaluations of them) have no recorded decisions to replay."""
+    return original.strategy == "offline" or bool(original.config.get("reevaluate"))
+
+
+def _link_to_original(store: Store, original_id: str) -> Callable[[Progress], None]:
+    """A progress hook that records the new run's parent as soon as the loop has created it."""
+    linked: set[str] = set()
+
+    def hook(progress: Progress) -> None:
+        if progress.run_id in linked:
+            return
+        with store.session() as session:
+            row = session.get(RunRow, progress.run_id)
+            assert row is not None
+            row.parent_run_id = original_id
+        linked.add(progress.run_id)
+
+    return hook
+
+
+def _mark_diverged(store: Store, run_id: str, message: str) -> str:
+    """Record the divergence as the run's status where the store knows 'diverged', else keep 'failed'."""
+    status = DIVERGED if DIVERGED in RUN_STATUSES else "failed"
+    with store.session() as session:
+        store_runs.mark_run_status(session, run_id, status, message)
+    return status
+
+
+def replay_run(
+    store: Store,
+    run_id: str,
+    task: Task,
+    hardware: Hardware,
+    *,
+    device: str = "auto",
+    evaluate: Evaluate = default_evaluate,
+    on_progress: Callable[[Progress], None] | None = None,
+) -> ReplayOutcome:
+    """Re-execute the LLM run `run_id` with its recorded answers; returns the new run's outcome."""
+    original = load_original(store, run_id)
+    settings = RunSettings.model_validate(original.config).model_copy(update={"device": device})
+    if original.status != "completed":  # replay what was recorded, not rounds that never happened
+        settings = settings.model_copy(update={"rounds": original.rounds_done})
+    call_log = CallLog()
+    model = ReplayModel(original.calls, on_call=call_log)
+    visible = {*original.started_from, seed_candidate(task, settings.language).source_hash}
+    strategy = ReplayStrategy(model, visible)
+    link = _link_to_original(store, run_id)
+
+    def progress(event: Progress) -> None:
+        link(event)
+        if on_progress is not None:
+            on_progress(event)
+
+    summary = run_optimization(
+        task, strategy, store, settings, hardware, evaluate=evaluate, call_log=call_log, on_progress=progress
+    )
+    strategy.skip_unused_reviews()
+    status, message, notes = summary.status, summary.message, list(strategy.inner.skipped)
+    if status == "failed" and "replay diverged" in message:
+        status = _mark_diverged(store, summary.run_id, message)
+    elif status == "completed" and model.remaining:
+        left = model.recorded[model.served]
+        message = (
+            f"replay diverged after round {summary.rounds_done}: the original made {model.remaining} more "
+            f"recorded call(s), the next one at step {model.served + 1} by the {left.role}"
+        )
+        if original.status == "completed":
+            status = _mark_diverged(store, summary.run_id, message)
+        else:
+            notes.append(message)
+            message = ""
+    if strategy.unused_reviews:
+        notes.append(
+            f"{strategy.unused_reviews} recorded verdict(s) passed over: those results came from the evaluation cache"
+        )
+    with store.session() as session:
+        replayed = produced_hashes(session, summary.run_id)
+    return ReplayOutcome(
+        run_id=summary.run_id,
+        original_run_id=run_id,
+        kind="replay",
+        status=status,
+        message=message,
+        original_hashes=original.produced,
+        replay_hashes=replayed,
+        served=model.served,
+        unused_reviews=strategy.unused_reviews,
+        notes=notes,
+    )

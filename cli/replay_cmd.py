@@ -1,0 +1,123 @@
+"""`warpsmith replay RUN_ID`: re-execute a stored run here, with its LLM answers served from the store.
+
+Owns: the command's options, picking replay or re-evaluation, and reporting how the new
+run compares with the original. Does not own: the replay (warpsmith.agents.replay) or the
+re-evaluation (warpsmith.agents.reevaluate). No LLM request is ever made.
+
+Exit codes: 0 the replay completed (or the re-evaluation did), 1 it diverged or failed,
+2 a usage error (unknown run, bad --db, no such device), 130 interrupted.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import typer
+from rich.console import Console
+
+err = Console(stderr=True)
+out = Console()
+
+
+def _usage_error(message: str) -> typer.Exit:
+    err.print(f"[red]error:[/red] {message}", highlight=False)
+    return typer.Exit(2)
+
+
+def _task(name: str, task_file: str | None) -> Any:
+    from warpsmith.tasklib import TaskFileError, UnknownTaskError, get_task, load_task_file
+
+    try:
+        return load_task_file(Path(task_file)) if task_file else get_task(name)
+    except (UnknownTaskError, TaskFileError) as error:
+        raise _usage_error(f"cannot load the run's task: {error}") from None
+
+
+def _hardware(device: str) -> Any:
+    from warpsmith.evaluator.hardware import detect_hardware
+
+    try:
+        return detect_hardware(device)
+    except (RuntimeError, ValueError) as error:
+        raise _usage_error(str(error)) from None
+
+
+def _report(outcome: Any) -> None:
+    kind = "re-evaluation" if outcome.kind == "reevaluate" else "replay"
+    colour = "green" if outcome.status == "completed" else "red"
+    out.print(
+        f"{kind} of {outcome.original_run_id}: new run [bold]{outcome.run_id}[/bold], "
+        f"[{colour}]{outcome.status}[/{colour}]",
+        highlight=False,
+    )
+    if outcome.message:
+        out.print(f"  {outcome.message}", highlight=False)
+    if outcome.kind == "replay":
+        same = "the same" if outcome.same_candidates else "DIFFERENT"
+        out.print(
+            f"  {outcome.served} recorded answers served, no LLM request; produced {len(outcome.replay_hashes)} "
+            f"candidate(s), {same} as the original's {len(outcome.original_hashes)}",
+            highlight=False,
+        )
+    for note in outcome.notes:
+        out.print(f"  [dim]{note}[/dim]", highlight=False)
+
+
+def replay(
+    run_id: str = typer.Argument(..., help="The run to replay (see `warpsmith runs list`)."),
+    db: str | None = typer.Option(None, "--db", help="SQLAlchemy URL of the store (or WARPSMITH_DB)."),
+    reevaluate: bool = typer.Option(
+        False, "--reevaluate", help="Only evaluate the run's candidates again here; no agent runs."
+    ),
+    device: str = typer.Option("auto", "--device", help="auto | cpu | cuda: where candidates run."),
+) -> None:
+    """Re-execute a stored run on this machine and evaluator, answering its LLM calls from the store."""
+    from warpsmith.agents.reevaluate import reevaluate_run
+    from warpsmith.agents.replay import is_reevaluation_only, load_original, replay_run
+    from warpsmith.store.db import StoreError, open_store
+    from warpsmith.store.runs import RunNotFoundError
+
+    if device not in ("auto", "cpu", "cuda"):
+        raise _usage_error(f"--device must be auto, cpu or cuda, not {device!r}")
+    try:
+        store = open_store(db)
+    except StoreError as error:
+        raise _usage_error(str(error)) from None
+    try:
+        original = load_original(store, run_id)
+    except RunNotFoundError as error:
+        raise _usage_error(f"{error} in {store.url}") from None
+    task = _task(original.task, original.config.get("task_file"))
+    hardware = _hardware(device)
+    err.print(f"store: {store.url}; hardware: {hardware.device_name}", highlight=False)
+    if not reevaluate and is_reevaluation_only(original):
+        err.print(
+            f"run {run_id} is an offline run: it made no LLM calls to replay, and its search depends on "
+            "measured times; re-evaluating its candidates instead",
+            style="yellow",
+            highlight=False,
+        )
+        reevaluate = True
+    try:
+        if reevaluate:
+            outcome = reevaluate_run(
+                store, run_id, task, hardware, device=device, on_step=lambda m: err.print(m)
+            )
+        else:
+            from warpsmith.cli.optimize_display import ProgressView
+
+            rounds = original.config.get("rounds", original.rounds_done)
+            with ProgressView(err, rounds) as view:
+                outcome = replay_run(store, run_id, task, hardware, device=device, on_progress=view)
+    except KeyboardInterrupt:
+        err.print("interrupted", style="yellow")
+        raise typer.Exit(130) from None
+    _report(outcome)
+    out.print(f"details: warpsmith runs show {outcome.run_id} --transcript", highlight=False)
+    if outcome.status != "completed":
+        raise typer.Exit(1)
+
+
+def register(app: typer.Typer) -> None:
+    app.command("replay")(replay)

@@ -1,0 +1,142 @@
+"""Hardware-counter profiles of a command: Nsight Compute on NVIDIA, rocprof on ROCm.
+
+Owns: `profiler_available` (which profiler, or why none), `run_profile` (run a command
+under it, return flat metrics for EvalResult.profile) and the CSV parsers. Does not own:
+the command being profiled (the evaluator builds a child that runs the candidate once
+on one bench shape) or deciding when to profile (the evaluator, on request).
+
+Metrics come back as one flat dict: each metric averaged over the profiled launches of
+the matching kernels (`launch__*` metrics, which are per-launch configuration, take the
+maximum), plus `profiler`, `kernels` (names, ';'-joined) and `launches` (count). When no
+profiler can run, the dict is {"skipped": "<why>"}.
+
+ncu's CSV (`--csv`, the default details page): the profiled program's own output and
+`==PROF==` lines first, then a header row
+  "ID","Process ID","Process Name","Host Name","Kernel Name","Context","Stream",
+  "Block Size","Grid Size","Device","CC","Section Name","Metric Name","Metric Unit","Metric Value"
+and one row per (launch, metric); values may carry thousands separators ("53,261,312")
+or be "n/a" for a metric the GPU lacks (skipped).
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import re
+import shutil
+import subprocess
+import tempfile
+from pathlib import Path
+
+NCU_METRICS = (
+    "dram__throughput.avg.pct_of_peak_sustained_elapsed",
+    "sm__throughput.avg.pct_of_peak_sustained_elapsed",
+    "sm__warps_active.avg.pct_of_peak_sustained_active",
+    "launch__registers_per_thread",
+    "launch__occupancy_limit_registers",
+    "launch__shared_mem_per_block_static",
+    "launch__shared_mem_per_block_dynamic",
+    "gpu__time_duration.sum",
+    "l1tex__data_pipe_lsu_wavefronts_mem_shared.sum",
+    "smsp__sass_inst_executed_op_local_st.sum",
+)
+ROCPROF_COUNTERS = ("FETCH_SIZE", "WRITE_SIZE", "VALUBusy", "MemUnitBusy", "Wavefronts")
+ROCPROF_COLUMNS = ROCPROF_COUNTERS + ("arch_vgpr", "accum_vgpr", "sgpr", "lds", "scr", "DurationNs")
+_NCU_HEADER = '"ID","Process ID"'
+
+
+def profiler_available() -> tuple[bool, str]:
+    """(True, 'ncu' | 'rocprof') when a profiler is installed, else (False, why not)."""
+    if shutil.which("ncu"):
+        return True, "ncu"
+    if shutil.which("rocprof"):
+        return True, "rocprof"
+    return False, "no profiler installed: Nsight Compute (ncu) or rocprof not on PATH"
+
+
+def _number(text: str) -> float | None:
+    cleaned = text.strip().replace(",", "")
+    return float(cleaned) if re.fullmatch(r"[-+]?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?", cleaned) else None
+
+
+def _summarize(samples: dict[str, list[float]], kernels: list[str], launches: int, tool: str) -> dict[str, float | str]:
+    out: dict[str, float | str] = {"profiler": tool, "kernels": ";".join(dict.fromkeys(kernels)), "launches": launches}
+    for metric, values in samples.items():
+        out[metric] = max(values) if metric.startswith("launch__") else sum(values) / len(values)
+    return out
+
+
+def parse_ncu_csv(text: str, kernel_regex: str | None = None) -> dict[str, float | str]:
+    """Metrics from `ncu --csv` output (long format), for kernels matching the regex."""
+    start = text.find(_NCU_HEADER)
+    if start < 0:
+        return {}
+    pattern = re.compile(kernel_regex) if kernel_regex else None
+    samples: dict[str, list[float]] = {}
+    kernels: list[str] = []
+    launch_ids: set[str] = set()
+    for row in csv.DictReader(io.StringIO(text[start:])):
+        name = row.get("Kernel Name") or ""
+        if pattern and not pattern.search(name):
+            continue
+        value = _number(row.get("Metric Value") or "")
+        metric = row.get("Metric Name") or ""
+        if value is None or not metric:
+            continue
+        samples.setdefault(metric, []).append(value)
+        kernels.append(name)
+        launch_ids.add(row.get("ID") or "")
+    return _summarize(samples, kernels, len(launch_ids), "ncu") if samples else {}
+
+
+def parse_rocprof_csv(text: str, kernel_regex: str | None = None) -> dict[str, float | str]:
+    """Metrics from rocprof's results.csv (one row per dispatch, a column per counter)."""
+    pattern = re.compile(kernel_regex) if kernel_regex else None
+    samples: dict[str, list[float]] = {}
+    kernels: list[str] = []
+    launches = 0
+    for row in csv.DictReader(io.StringIO(text)):
+        name = row.get("KernelName") or ""
+        if pattern and not pattern.search(name):
+            continue
+        launches += 1
+        kernels.append(name)
+        if row.get("BeginNs") and row.get("EndNs") and not row.get("DurationNs"):
+            row["DurationNs"] = str(int(row["EndNs"]) - int(row["BeginNs"]))
+        for column in ROCPROF_COLUMNS:
+            value = _number(row.get(column) or "")
+            if value is not None:
+                samples.setdefault(column, []).append(value)
+    return _summarize(samples, kernels, launches, "rocprof") if launches else {}
+
+
+def run_profile(command: list[str], *, env: dict[str, str], timeout_s: float,
+                kernel_regex: str | None = None) -> dict[str, float | str]:
+    """Run `command` under the available profiler; {'skipped': why} when none can."""
+    available, tool = profiler_available()
+    if not available:
+        return {"skipped": tool}
+    with tempfile.TemporaryDirectory(prefix="warpsmith-profile-") as folder:
+        if tool == "ncu":
+            wrapped = ["ncu", "--csv", "--target-processes", "all", "--metrics", ",".join(NCU_METRICS)]
+            if kernel_regex:
+                wrapped += ["--kernel-name", f"regex:{kernel_regex}"]
+            wrapped += command
+        else:
+            counters = Path(folder) / "counters.txt"
+            counters.write_text("pmc: " + " ".join(ROCPROF_COUNTERS) + "\n")
+            wrapped = ["rocprof", "-i", str(counters), "-o", str(Path(folder) / "results.csv"), *command]
+        try:
+            done = subprocess.run(wrapped, env=env, capture_output=True,
+                                  text=True, timeout=timeout_s, check=False, stdin=subprocess.DEVNULL)
+        except subprocess.TimeoutExpired:
+            return {"skipped": f"{tool} timed out after {timeout_s:.0f} s"}
+        if tool == "ncu":
+            metrics = parse_ncu_csv(done.stdout, kernel_regex)
+        else:
+            results = Path(folder) / "results.csv"
+            metrics = parse_rocprof_csv(results.read_text(), kernel_regex) if results.exists() else {}
+        if not metrics:
+            tail = (done.stderr or done.stdout)[-400:].strip().replace("\n", " | ")
+            return {"skipped": f"{tool} exited {done.returncode} with no metrics: {tail}"}
+        return metrics

@@ -1,0 +1,106 @@
+"""Adversarial candidates against the build's defences: preflight, jail, environment."""
+
+from __future__ import annotations
+
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from tests._build_helpers import needs_nvcc
+from warpsmith.evaluator.build import build_extension
+from warpsmith.evaluator.build_guard import compiler_env, refuse_reason
+from warpsmith.evaluator.build_jail import jailed_command, landlock_status
+
+SECRET = "TOPSECRET-do-not-leak-7f3a"
+
+
+@pytest.fixture
+def secret_file(tmp_path: Path) -> Path:
+    path = tmp_path / "outside" / "secret.txt"
+    path.parent.mkdir()
+    path.write_text(SECRET + "\n")
+    return path
+
+
+@pytest.mark.parametrize(
+    "attack",
+    [
+        '#include "/etc/passwd"\n',
+        '#include "../../secret"\n',
+        "#include <../../../etc/shadow>\n",
+        '  #  include_next "/etc/passwd"\n',
+        '%:include "/etc/passwd"\n',  # digraph for '#'
+        '#inc\\\nlude "/etc/passwd"\n',  # line splice
+        '#import "/etc/passwd"\n',
+        '#define F "/etc/passwd"\n#include F\n',  # computed include
+        'auto s = R"x( " /* )x";\n#include "/etc/passwd"\n// */\n',  # raw string hiding a comment opener
+        'asm(".incbin \\"/etc/passwd\\"");\n',
+    ],
+)
+def test_preflight_refuses_file_reading_directives(attack: str) -> None:
+    assert refuse_reason(attack) is not None
+
+
+def test_preflight_allows_ordinary_includes_and_commented_attacks() -> None:
+    source = (
+        "#include <ATen/core/Tensor.h>\n#include \"cuda_fp16.h\"\n"
+        '/* #include "/etc/passwd" */\n// #include "../x"\n'
+        'const char* s = "#include </etc/passwd>"; int big = 1\'000\'000;\n'
+    )
+    assert refuse_reason(source) is None
+
+
+@pytest.mark.parametrize("language", ["cuda", "hip"])
+def test_include_exfiltration_is_refused_before_compiling(secret_file: Path, tmp_path: Path, language: str) -> None:
+    for path in [str(secret_file), "../../" + secret_file.name, "/etc/passwd"]:
+        source = f'#include "{path}"\nat::Tensor kernel(at::Tensor x) {{ return x; }}\n'
+        result = build_extension(source, language, cache_dir=tmp_path / "cache")  # type: ignore[arg-type]
+        assert not result.ok and result.refused
+        assert SECRET not in result.log and "root:" not in result.log
+        assert result.seconds < 5, "refused before any compiler ran"
+
+
+def test_compiler_env_drops_secrets(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("OPENAI_API_KEY", "sk-leak")
+    monkeypatch.setenv("WARPSMITH_DB", "postgresql://u:p@h/db")
+    env = compiler_env({"TMPDIR": "/tmp/x"})
+    assert "OPENAI_API_KEY" not in env and "WARPSMITH_DB" not in env
+    assert env["TMPDIR"] == "/tmp/x" and "PATH" in env
+
+
+def test_jail_blocks_reads_outside_the_build_folder(secret_file: Path, tmp_path: Path) -> None:
+    available, why = landlock_status()
+    if not available:
+        pytest.skip(why)
+    work = tmp_path / "work"
+    work.mkdir()
+    (work / "mine.txt").write_text("own file")
+    # The GNU assembler's .incbin under the jail: the route a text check cannot close.
+    (work / "steal.s").write_text(f'.section .rodata\n.incbin "{secret_file}"\n')
+    steal = subprocess.run(jailed_command(["as", "steal.s", "-o", "steal.o"], read=[], write=[work]),
+                           cwd=work, capture_output=True, text=True, timeout=60, check=False)
+    assert steal.returncode != 0 and not (work / "steal.o").exists()
+    assert SECRET not in steal.stdout + steal.stderr
+    own = subprocess.run(jailed_command(["cat", "mine.txt", "/etc/passwd"], read=[], write=[work]),
+                         cwd=work, capture_output=True, text=True, timeout=60, check=False)
+    assert own.stdout == "own file" and "root:" not in own.stdout
+
+
+@needs_nvcc
+@pytest.mark.slow
+def test_assembler_embed_smuggled_past_the_preflight_reads_nothing(secret_file: Path, tmp_path: Path) -> None:
+    available, why = landlock_status()
+    if not available:
+        pytest.skip(why)
+    # Adjacent string literals: the preflight sees no 'incbin'; the assembler would.
+    source = (
+        f'__asm__(".section .rodata\\n.inc" "bin \\"{secret_file}\\"\\n.text");\n'
+        "#include <ATen/core/Tensor.h>\nat::Tensor kernel(at::Tensor x) { return x; }\n"
+    )
+    assert refuse_reason(source) is None
+    result = build_extension(source, "cuda", cache_dir=tmp_path / "cache")
+    assert not result.ok, "the assembler must fail to open the secret"
+    assert SECRET not in result.log
+    for built in (tmp_path / "cache").rglob("*"):
+        assert not built.is_file() or SECRET.encode() not in built.read_bytes()

@@ -1,0 +1,198 @@
+"""The whole loop with the LLM strategy, through the real litellm client, against the scripted
+OpenAI-compatible server: a good answer becomes a stored, evaluated candidate; garbage,
+truncated answers, HTTP 429 and 500 and timeouts end the run cleanly with a clear status.
+
+Real parts everywhere: the evaluator (Triton interpreter), a SQLite store shared by the
+tests of this module (so the seed is evaluated once, then served from the evaluation cache).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import pytest
+from _optimize_helpers import assert_consistent, private_env, query, warpsmith
+from _scripted_llm_server import Delay, Garbage, Reply, ScriptedLLMServer, Truncated
+
+from warpsmith.agents.coordinator import run_optimization
+from warpsmith.agents.coordinator_records import CallLog, RunSettings, RunSummary
+from warpsmith.agents.llm import Budget, LiteLLMConfig, LiteLLMModel
+from warpsmith.agents.llm_strategy import LLMStrategy
+from warpsmith.evaluator.hardware import detect_hardware
+from warpsmith.store.db import open_store
+from warpsmith.tasklib import get_task
+
+pytestmark = pytest.mark.slow
+KEY_ENV = "WARPSMITH_TEST_OPTIMIZE_KEY"
+
+SEED_LINE = 'CONFIG = {"BLOCK_H": 1024, "num_warps": 4}'
+GOOD_EDIT = f"""Fewer warps per row: the rows are short.
+
+<<<<<<< SEARCH
+{SEED_LINE}
+=======
+CONFIG = {{"BLOCK_H": 1024, "num_warps": 2}}
+>>>>>>> REPLACE
+"""
+VERDICT = json.dumps(
+    {
+        "bottleneck": "interpreter overhead per program",
+        "matches_prediction": True,
+        "feedback": "fewer warps did not hurt; try larger blocks",
+        "lessons": ["rmsnorm on the interpreter: num_warps does not change the result"],
+        "suspicious": False,
+        "suspicion_reason": "",
+    }
+)
+
+
+def plan(parent_hash: str) -> str:
+    item = {"idea": "use 2 warps per row", "parent_hash": parent_hash[:12], "predicted_effect": "same speed"}
+    return "```json\n" + json.dumps({"items": [item], "notes": ""}) + "\n```"
+
+
+@pytest.fixture(scope="module")
+def db(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return tmp_path_factory.mktemp("optimize_llm") / "store.db"
+
+
+def run_with_script(
+    db: Path, script: list, *, budget: Budget | None = None
+) -> tuple[RunSummary, ScriptedLLMServer]:
+    os.environ[KEY_ENV] = "sk-test-not-a-secret"
+    call_log = CallLog()
+    store = open_store(f"sqlite:///{db}")
+    with ScriptedLLMServer(script) as srv:
+        config = LiteLLMConfig(
+            model="openai/scripted",
+            api_base=srv.base_url,
+            api_key_env=KEY_ENV,
+            backoff_s=0.001,
+            backoff_max_s=0.01,
+            timeout_s=2.0,
+            max_retries=1,
+            budget=budget or Budget(),
+        )
+        strategy = LLMStrategy(LiteLLMModel(config, on_call=call_log))
+        settings = RunSettings(rounds=1, width=1, suite="smoke", device="cpu", model="openai/scripted")
+        summary = run_optimization(
+            get_task("rmsnorm"), strategy, store, settings, detect_hardware("cpu"), call_log=call_log
+        )
+    store.close()
+    return summary, srv
+
+
+def seed_hash() -> str:
+    from warpsmith.evaluator.records import source_hash
+
+    path = get_task("rmsnorm").seed_path("triton")
+    assert path is not None
+    return source_hash(path.read_text())
+
+
+def test_a_good_answer_becomes_a_stored_evaluated_candidate(db: Path) -> None:
+    summary, srv = run_with_script(db, [plan(seed_hash()), GOOD_EDIT, VERDICT])
+    assert summary.status == "completed", summary.message
+    assert srv.unscripted == 0 and srv.remaining == 0
+    (child_hash, parent, origin, idea) = query(
+        db,
+        "SELECT c.source_hash, c.parent_hash, c.origin, c.plan_item FROM candidates c "
+        "JOIN run_candidates rc ON rc.source_hash = c.source_hash WHERE rc.run_id=? AND rc.relation='produced'",
+        summary.run_id,
+    )[0]
+    assert (parent, origin, idea) == (seed_hash(), "coder", "use 2 warps per row")
+    assert query(db, "SELECT status, mode FROM evaluations WHERE source_hash=?", child_hash) == [
+        ("correct", "interpreter")
+    ]
+    calls = query(
+        db,
+        "SELECT seq, round_index, role, prompt_tokens, error FROM llm_calls WHERE run_id=? ORDER BY seq",
+        summary.run_id,
+    )
+    assert [(seq, rnd, role) for seq, rnd, role, _, _ in calls] == [
+        (0, 1, "planner"),
+        (1, 1, "coder"),
+        (2, 1, "judge"),
+    ]
+    assert all(error is None for *_, error in calls)
+    run = query(
+        db, "SELECT prompt_tokens, completion_tokens, strategy, model FROM runs WHERE id=?", summary.run_id
+    )
+    assert run == [(sum(c[3] for c in calls), 7 * 3, "llm", "openai/scripted")]
+    verdict = query(
+        db, "SELECT feedback FROM verdicts WHERE run_id=? AND source_hash=?", summary.run_id, child_hash
+    )
+    assert verdict == [("fewer warps did not hurt; try larger blocks",)]
+    assert query(db, "SELECT text FROM lessons") == [
+        ("rmsnorm on the interpreter: num_warps does not change the result",)
+    ]
+    assert_consistent(db)
+
+
+@pytest.mark.parametrize(
+    ("script", "status", "words"),
+    [
+        (["I would make it faster.", "Still no JSON, sorry."], "failed", "produced no candidate: round 1: no new"),
+        ([Reply('```json\n{"items": [{"idea": "fewer', finish_reason="length")] * 2, "failed", "no plan: planner: unusable answer (cut off"),
+        ([429, 429], "llm_unavailable", "HTTP 429"),
+        ([500, 500], "llm_unavailable", "HTTP 500"),
+        ([Garbage(), Garbage()], "llm_unavailable", "Expecting value"),
+        ([Truncated(), Truncated()], "llm_unavailable", "Connection error"),
+        ([Delay(4.0, "late"), Delay(4.0, "late")], "llm_unavailable", "timed out"),
+    ],
+    ids=[
+        "garbage-text",
+        "cut-off",
+        "http-429",
+        "http-500",
+        "non-completion-body",
+        "truncated-body",
+        "timeout",
+    ],
+)
+def test_unusable_or_failing_models_end_the_run_cleanly(
+    db: Path, script: list, status: str, words: str
+) -> None:
+    summary, srv = run_with_script(db, script)
+    assert summary.status == status
+    assert words in summary.message
+    assert srv.unscripted == 0
+    (stored_status, message, finished) = query(
+        db, "SELECT status, status_message, finished_at FROM runs WHERE id=?", summary.run_id
+    )[0]
+    assert (stored_status, message) == (status, summary.message) and finished is not None
+    stored_calls = query(
+        db, "SELECT COUNT(*), SUM(error IS NOT NULL) FROM llm_calls WHERE run_id=?", summary.run_id
+    )
+    assert stored_calls == [(len(script), len(script))]  # every attempt is stored, each with its error
+    assert_consistent(db)
+
+
+def test_a_spent_budget_ends_the_run_as_budget_exhausted(db: Path) -> None:
+    script = [Reply(plan(seed_hash()), prompt_tokens=40, completion_tokens=10)]
+    summary, srv = run_with_script(db, script, budget=Budget(max_tokens=30))
+    assert summary.status == "budget_exhausted" and "30 tokens" in summary.message
+    assert query(db, "SELECT status FROM runs WHERE id=?", summary.run_id) == [("budget_exhausted",)]
+
+
+def test_the_cli_runs_the_llm_strategy_and_reports_a_dead_model_in_one_red_line(db: Path, tmp_path: Path) -> None:
+    env = private_env(tmp_path) | {"WARPSMITH_DB": f"sqlite:///{db}", "OPENAI_API_KEY": "sk-test-not-a-secret"}
+    args = ["optimize", "--kernel", "rmsnorm", "--rounds", "1", "--width", "1", "--suite", "smoke"]
+    edit = GOOD_EDIT.replace('"num_warps": 2', '"num_warps": 8')
+    with ScriptedLLMServer([plan(seed_hash()), edit, VERDICT]) as srv:
+        good = warpsmith([*args, "--model", "openai/scripted", "--api-base", srv.base_url], env)
+    assert good.returncode == 0, good.stderr
+    assert "LLM strategy: planner, coder and judge on openai/scripted" in good.stderr
+    run_id = good.stdout.split("warpsmith runs show ")[1].split()[0]
+    doc = json.loads(warpsmith(["runs", "show", run_id, "--json"], env).stdout)
+    assert [c["role"] for c in doc["llm_calls"]] == ["planner", "coder", "judge"]
+    assert doc["run"]["strategy"] == "llm" and doc["run"]["model"] == "openai/scripted"
+    assert any(c["origin"] == "coder" and c["status"] == "correct" for c in doc["candidates"])
+
+    with ScriptedLLMServer([401]) as srv:
+        dead = warpsmith([*args, "--model", "openai/scripted", "--api-base", srv.base_url], env)
+    assert dead.returncode == 1
+    assert "run llm_unavailable:" in dead.stderr and "authentication failed" in dead.stderr
+    assert "Traceback" not in dead.stderr

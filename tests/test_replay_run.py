@@ -1,0 +1,178 @@
+"""Replay: a run recorded against the scripted LLM server, re-executed with the server gone.
+
+Real parts: the loop, the LLM strategy over the ReplayModel, the evaluator (Triton
+interpreter), a SQLite store, the `warpsmith replay` command in a subprocess. What a user
+relies on: no request is made, the same candidates come out, the new run is stored and
+linked to the original; a replay that no longer fits stops cleanly and names the step;
+--reevaluate stores fresh evaluations.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from _dashboard_helpers import REPO, recorded_llm_run, rmsnorm_task_file, shared_offline_run
+from _scripted_llm_server import ScriptedLLMServer
+
+from warpsmith.agents.replay import replay_run
+from warpsmith.evaluator.records import Hardware
+from warpsmith.store.db import open_store
+from warpsmith.store.schema import RUN_STATUSES
+from warpsmith.tasklib import load_task_file
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture(scope="module")
+def recorded(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path, str]:
+    """(store file, task file, run id) of a finished LLM run whose server is stopped."""
+    folder = tmp_path_factory.mktemp("replay")
+    task_file = rmsnorm_task_file(folder / "task")
+    db = folder / "store.db"
+    return db, task_file, recorded_llm_run(f"sqlite:///{db}", task_file)
+
+
+def query(db: Path, sql: str, *args: object) -> list[tuple]:
+    with sqlite3.connect(db) as connection:
+        return connection.execute(sql, args).fetchall()
+
+
+def produced(db: Path, run_id: str) -> list[str]:
+    return [
+        h
+        for (h,) in query(
+            db,
+            "SELECT source_hash FROM run_candidates WHERE run_id=? AND relation='produced' "
+            "ORDER BY round_index, position",
+            run_id,
+        )
+    ]
+
+
+def warpsmith(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "warpsmith.cli", *args], cwd=REPO, capture_output=True, text=True, timeout=600
+    )
+
+
+def test_cli_replay_makes_no_request_and_reproduces_the_candidates(recorded: tuple[Path, Path, str]) -> None:
+    db, _, original = recorded
+    assert len(produced(db, original)) == 1
+    result = warpsmith("replay", original, "--db", f"sqlite:///{db}", "--device", "cpu")
+    assert result.returncode == 0, result.stderr
+    (new_id, strategy, parent, status, cost) = query(
+        db, "SELECT id, strategy, parent_run_id, status, cost_usd FROM runs WHERE parent_run_id=?", original
+    )[0]
+    assert (strategy, parent, status, cost) == ("replay", original, "completed", 0.0)
+    assert new_id in result.stdout and "the same" in result.stdout
+    assert produced(db, new_id) == produced(db, original)
+    # same machine, same evaluator: the child's result comes from the cache, so the judge is not asked again
+    roles = [r for (r,) in query(db, "SELECT role FROM llm_calls WHERE run_id=? ORDER BY seq", new_id)]
+    assert roles == ["planner", "coder"]
+    assert query(db, "SELECT SUM(cost_usd) FROM llm_calls WHERE run_id=?", new_id) == [(0.0,)]
+    assert "verdict(s) passed over" in result.stdout
+
+
+def test_replay_on_other_hardware_serves_every_answer_including_the_judge(
+    recorded: tuple[Path, Path, str],
+) -> None:
+    db, task_file, original = recorded
+    # Another evaluation key: nothing is cached for it, so every candidate is evaluated afresh and judged.
+    elsewhere = Hardware(device_name="cpu (replay on another machine)", backend="cpu")
+    with ScriptedLLMServer([]) as watchdog, open_store(f"sqlite:///{db}") as store:
+        outcome = replay_run(store, original, load_task_file(task_file), elsewhere, device="cpu")
+        assert watchdog.requests == []
+    assert outcome.status == "completed", outcome.message
+    assert outcome.served == 3 and outcome.unused_reviews == 0
+    assert outcome.same_candidates and outcome.replay_hashes == produced(db, original)
+    assert query(db, "SELECT parent_run_id, strategy FROM runs WHERE id=?", outcome.run_id) == [
+        (original, "replay")
+    ]
+    assert [
+        r for (r,) in query(db, "SELECT role FROM llm_calls WHERE run_id=? ORDER BY seq", outcome.run_id)
+    ] == [
+        "planner",
+        "coder",
+        "judge",
+    ]
+    assert query(db, "SELECT COUNT(*) FROM verdicts WHERE run_id=?", outcome.run_id) == [(1,)]
+    fingerprints = query(
+        db, "SELECT DISTINCT hardware_fingerprint FROM evaluations WHERE run_id=?", outcome.run_id
+    )
+    assert fingerprints == [(elsewhere.fingerprint,)]
+
+
+def test_a_replay_that_no_longer_fits_stops_cleanly_and_names_the_step(
+    recorded: tuple[Path, Path, str], tmp_path: Path
+) -> None:
+    db, task_file, original = recorded
+    seed = task_file.parent / "seeds" / "triton.py"
+    text = seed.read_text()
+    # The seed changed since the run was recorded: the coder's SEARCH block no longer matches it.
+    seed.write_text(text.replace('"num_warps": 4}', '"num_warps": 8}'))
+    try:
+        result = warpsmith("replay", original, "--db", f"sqlite:///{db}", "--device", "cpu")
+    finally:
+        seed.write_text(text)
+    assert result.returncode == 1, result.stdout + result.stderr
+    assert "Traceback" not in result.stderr
+    runs = query(
+        db, "SELECT id, status, status_message FROM runs WHERE parent_run_id=? ORDER BY created_at", original
+    )
+    new_id, status, message = runs[-1]
+    # 'diverged' where the store's status list has it (else the run is stored as failed, with the same message)
+    assert status == ("diverged" if "diverged" in RUN_STATUSES else "failed")
+    assert message.startswith("round 1: replay diverged at step ")
+    assert "coder" in message or "planner" in message
+    assert message in " ".join(result.stdout.split())
+    assert produced(db, new_id) == []
+
+
+def test_reevaluate_stores_fresh_evaluations_in_a_new_linked_run(recorded: tuple[Path, Path, str]) -> None:
+    db, _, original = recorded
+    before = dict(query(db, "SELECT source_hash, created_at FROM evaluations"))
+    result = warpsmith("replay", original, "--db", f"sqlite:///{db}", "--reevaluate", "--device", "cpu")
+    assert result.returncode == 0, result.stderr
+    new_id, config = query(
+        db,
+        "SELECT id, json_extract(config, '$.reevaluate') FROM runs WHERE parent_run_id=? ORDER BY created_at DESC",
+        original,
+    )[0]
+    assert config == 1
+    linked = query(db, "SELECT source_hash FROM run_candidates WHERE run_id=? ORDER BY round_index", new_id)
+    assert len(linked) == 2  # the seed and the coder's candidate
+    assert query(db, "SELECT COUNT(*) FROM llm_calls WHERE run_id=?", new_id) == [(0,)]
+    for (source_hash,) in linked:
+        (created_at,) = query(
+            db,
+            "SELECT created_at FROM evaluations e JOIN runs r ON r.hardware_fingerprint = e.hardware_fingerprint "
+            "WHERE r.id=? AND e.source_hash=? AND e.suite='smoke'",
+            new_id,
+            source_hash,
+        )[0]
+        assert created_at > before[source_hash], "measured again, not served from the cache"
+
+
+def test_replaying_an_offline_run_says_it_re_evaluates(tmp_path_factory: pytest.TempPathFactory) -> None:
+    db, offline_run = shared_offline_run(tmp_path_factory)
+    copy = tmp_path_factory.mktemp("offline-replay") / "store.db"
+    with sqlite3.connect(db) as source, sqlite3.connect(copy) as target:
+        source.backup(target)  # the shared store stays untouched
+    result = warpsmith("replay", offline_run, "--db", f"sqlite:///{copy}", "--device", "cpu")
+    assert result.returncode == 0, result.stderr
+    assert "offline run" in result.stderr and "re-evaluating" in result.stderr
+    assert query(
+        copy,
+        "SELECT strategy, json_extract(config, '$.reevaluate') FROM runs WHERE parent_run_id=?",
+        offline_run,
+    ) == [("replay", 1)]
+
+
+def test_replay_of_an_unknown_run_is_a_usage_error(tmp_path: Path) -> None:
+    result = warpsmith("replay", "r-nope", "--db", f"sqlite:///{tmp_path / 'store.db'}")
+    assert result.returncode == 2
+    assert "no run 'r-nope'" in result.stderr and "Traceback" not in result.stderr
