@@ -62,7 +62,7 @@ class ReplayOutcome(BaseModel):
         default_factory=list, description="Candidates the original produced, in order."
     )
     replay_hashes: list[str] = Field(
-        default_factory=list, description="Candidates the new run produced, in order."
+        default_factory=list, description="Candidates the replayed agents produced, in the order they did."
     )
     served: int = Field(default=0, description="Recorded answers served.")
     unused_reviews: int = Field(default=0, description="Recorded verdicts passed over (cached results).")
@@ -70,7 +70,8 @@ class ReplayOutcome(BaseModel):
 
     @property
     def same_candidates(self) -> bool:
-        return self.original_hashes == self.replay_hashes
+        """The same kernels, as a multiset: the loop links a repair beside its candidate, the agents make it later."""
+        return sorted(self.original_hashes) == sorted(self.replay_hashes)
 
 
 class ReplayStrategy:
@@ -89,14 +90,26 @@ class ReplayStrategy:
         self.inner = inner or LLMStrategy(model, name="replay")
         self.visible = set(visible)
         self.unused_reviews = 0
+        self.produced: list[str] = []
+        """What the agents produced, in order (the run's links cannot tell: the first link of a kernel wins)."""
 
     def _next_role(self) -> str | None:
         return self.model.recorded[self.model.served].role if self.model.remaining else None
 
-    def skip_unused_reviews(self) -> None:
-        while self._next_role() == "judge":
-            self.model.served += 1
-            self.unused_reviews += 1
+    def skip_unused_reviews(self, asking: str | None) -> None:
+        """Pass over recorded verdicts the loop did not ask for, when what follows them is what it asks now.
+
+        `asking`: the role about to be asked (None: the run has ended). Verdicts followed by
+        another role are left in place, so the ReplayModel reports the divergence.
+        """
+        recorded, start = self.model.recorded, self.model.served
+        end = start
+        while end < len(recorded) and recorded[end].role == "judge":
+            end += 1
+        follows = recorded[end].role if end < len(recorded) else None
+        if end > start and follows == asking:
+            self.unused_reviews += end - start
+            self.model.served = end
 
     def _scoped(self, ctx: RoundContext) -> RoundContext:
         def seen(summaries: list[CandidateSummary]) -> list[CandidateSummary]:
@@ -114,15 +127,17 @@ class ReplayStrategy:
             raise ReplayDiverged(f"round {ctx.round_index}: {error}") from None
 
     def propose(self, ctx: RoundContext) -> list[Candidate]:
-        self.skip_unused_reviews()
+        self.skip_unused_reviews("planner")
         candidates = self._step(ctx, self.inner.propose)
-        self.visible.update(c.source_hash for c in candidates)
+        self.produced += [c.source_hash for c in candidates]
+        self.visible.update(self.produced)
         return candidates
 
     def repair(self, ctx: RoundContext, candidate: Candidate, result: EvalResult) -> Candidate | None:
-        self.skip_unused_reviews()
+        self.skip_unused_reviews("repair")
         fixed = self._step(ctx, lambda scoped: self.inner.repair(scoped, candidate, result))
         if fixed is not None:
+            self.produced.append(fixed.source_hash)
             self.visible.add(fixed.source_hash)
         return fixed
 
@@ -223,11 +238,12 @@ def _link_to_original(store: Store, original_id: str) -> Callable[[Progress], No
 
 
 def _mark_diverged(store: Store, run_id: str, message: str) -> str:
-    """Record the divergence as the run's status where the store knows 'diverged', else keep 'failed'."""
-    status = DIVERGED if DIVERGED in RUN_STATUSES else "failed"
+    """Store the divergence: status 'diverged' where the store's status list has it, else 'failed'."""
     with store.session() as session:
-        store_runs.mark_run_status(session, run_id, status, message)
-    return status
+        store_runs.mark_run_status(
+            session, run_id, DIVERGED if DIVERGED in RUN_STATUSES else "failed", message
+        )
+    return DIVERGED
 
 
 def replay_run(
@@ -259,7 +275,7 @@ def replay_run(
     summary = run_optimization(
         task, strategy, store, settings, hardware, evaluate=evaluate, call_log=call_log, on_progress=progress
     )
-    strategy.skip_unused_reviews()
+    strategy.skip_unused_reviews(None)
     status, message, notes = summary.status, summary.message, list(strategy.inner.skipped)
     if status == "failed" and "replay diverged" in message:
         status = _mark_diverged(store, summary.run_id, message)
@@ -278,8 +294,6 @@ def replay_run(
         notes.append(
             f"{strategy.unused_reviews} recorded verdict(s) passed over: those results came from the evaluation cache"
         )
-    with store.session() as session:
-        replayed = produced_hashes(session, summary.run_id)
     return ReplayOutcome(
         run_id=summary.run_id,
         original_run_id=run_id,
@@ -287,7 +301,7 @@ def replay_run(
         status=status,
         message=message,
         original_hashes=original.produced,
-        replay_hashes=replayed,
+        replay_hashes=strategy.produced,
         served=model.served,
         unused_reviews=strategy.unused_reviews,
         notes=notes,

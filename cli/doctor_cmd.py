@@ -111,7 +111,7 @@ def _api_keys() -> list[Check]:
 
 def _store() -> Check:
     try:
-        from warpsmith.store.db import default_database_url, mask_url
+        from warpsmith.store import default_database_url, mask_url
     except ImportError as exc:
         return Check("store", False, f"warpsmith.store not importable: {exc}", "reinstall warpsmith")
     source = "WARPSMITH_DB" if os.environ.get("WARPSMITH_DB", "").strip() else "default"

@@ -156,6 +156,15 @@ def list_runs(
     out.print(table)
 
 
+def _best_text(best: dict[str, Any] | None) -> str:
+    if best is None:
+        return "none"
+    measured = f"{best['speedup']:.3g}x" if best["speedup"] is not None else ""
+    if not measured and best["median_us"]:
+        measured = f"{sum(best['median_us'].values()):,.0f} us total"
+    return f"{best['source_hash'][:12]} {measured} ({best['mode']}; {best['plan_item'] or best['origin']})"
+
+
 def _print_run(doc: dict[str, Any]) -> None:
     run = doc["run"]
     head = Table(title=f"run {run['id']}", title_justify="left", show_header=False)
@@ -170,10 +179,7 @@ def _print_run(doc: dict[str, Any]) -> None:
         ("rounds", f"{run['rounds_done']}/{run['rounds_total']}"),
         ("cost", f"${run['cost_usd']:.4f}, {run['prompt_tokens']}+{run['completion_tokens']} tokens"),
         ("hardware", f"{hardware.get('device_name', '?')} ({run['hardware_fingerprint']})"),
-        (
-            "best",
-            f"{best['source_hash'][:12]} {best['speedup'] or 0:.3g}x ({best['mode']})" if best else "none",
-        ),
+        ("best", _best_text(best)),
         ("started / finished", f"{run['created_at']} / {run['finished_at'] or '-'}"),
     ):
         head.add_row(key, value)

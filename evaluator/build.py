@@ -42,13 +42,13 @@ from warpsmith.evaluator.build_guard import compiler_env, refuse_reason
 from warpsmith.evaluator.build_jail import jailed_command, landlock_status
 from warpsmith.evaluator.build_resources import resource_report
 from warpsmith.evaluator.build_toolchain import (
-    SHIM_HEADER,
     compile_command,
     compiler_path,
     cuda_home,
     default_arch,
     hip_env,
     link_command,
+    shim_headers,
     toolchain_info,
     torch_dir,
     torch_flavor,
@@ -167,9 +167,9 @@ def _compile_and_link(source: str, language: Literal["cuda", "hip"], arch: str, 
     candidate = work / f"candidate{SUFFIX[language]}"
     line_reset = f'#line 1 "{candidate.name}"\n' if PRELUDE[language] else ""
     candidate.write_text(PRELUDE[language] + line_reset + source + binding_glue(namespace))
-    shim = work / "shim" / "torch"
-    shim.mkdir(parents=True)
-    (shim / "extension.h").write_text(SHIM_HEADER)
+    for relative, content in shim_headers().items():
+        (work / "shim" / relative).parent.mkdir(parents=True, exist_ok=True)
+        (work / "shim" / relative).write_text(content)
     env = compiler_env({"TMPDIR": str(work), "HOME": str(work), **(hip_env() if language == "hip" else {})})
     base = BuildResult(ok=False, library_path=None, op_namespace=None, log="", language=language, arch=arch)
 

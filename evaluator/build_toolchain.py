@@ -24,6 +24,7 @@ from __future__ import annotations
 import hashlib
 import importlib.metadata
 import importlib.util
+import json
 import os
 import re
 import shutil
@@ -47,6 +48,9 @@ TORCH_NVCC_DEFINES = (
     "-D__CUDA_NO_HALF2_OPERATORS__",
 )
 SHIM_HEADER = "// warpsmith: the lean torch extension header (no pybind11)\n#pragma once\n#include <torch/types.h>\n#include <torch/library.h>\n"
+# A CPU torch wheel ships c10/cuda's headers but not this generated one; its content on a
+# CUDA torch is this one line (it only matters for Windows DLL exports).
+CUDA_MACROS_HEADER = "#pragma once\n#define C10_CUDA_BUILD_SHARED_LIBS\n"
 
 
 def torch_dir() -> Path:
@@ -69,6 +73,15 @@ def torch_flavor() -> str:
     if (lib / "libtorch_hip.so").exists():
         return "rocm"
     return "cpu"
+
+
+def shim_headers() -> dict[str, str]:
+    """Headers put first on the include path: relative path -> content."""
+    shims = {"torch/extension.h": SHIM_HEADER}
+    macros = "c10/cuda/impl/cuda_cmake_macros.h"
+    if not (torch_dir() / "include" / macros).exists():
+        shims[macros] = CUDA_MACROS_HEADER
+    return shims
 
 
 def compiler_path(language: Language) -> Path | None:
@@ -183,7 +196,8 @@ def toolchain_info(language: Language) -> dict[str, str]:
     else:
         version = _version_line((str(compiler), "--version"), r"HIP version: \S+")
     probe = compile_command(language, DEFAULT_ARCH[language], Path("x"), Path("y"), Path("shim"))[1:]
-    flags = " ".join([*probe, *link_command(language, DEFAULT_ARCH[language], [], Path("z"))[1:], SHIM_HEADER, BUILD_RECIPE])
+    flags = " ".join([*probe, *link_command(language, DEFAULT_ARCH[language], [], Path("z"))[1:],
+                      json.dumps(shim_headers(), sort_keys=True), BUILD_RECIPE])
     return {
         "compiler": str(compiler) if compiler else "missing",
         "compiler_version": version,

@@ -22,6 +22,11 @@ What is covered (each by a test in tests/test_sandbox_*.py, and reported per run
   device files only when a GPU is pinned. The store's files are out of reach.
 - Results only over the private pipe, as JSON validated by pydantic; stdout/stderr are a
   truncated log, never a result.
+- `SandboxConfig(warm=True)`: the job is forked from a warm worker that already imported
+  torch and triton (never CUDA) inside the same namespaces; per job its own session, workdir,
+  environment, rlimits and Landlock domain; leftovers are killed before the next job, and the
+  worker is discarded after a timeout or crash. Jobs of one worker share its namespaces,
+  cgroup and the preloaded modules (measured here: ~0.07 s per job instead of ~4-8 s).
 
 What is NOT covered, plainly:
 - Kernel exploits (Landlock and namespaces are kernel features; a kernel bug breaks them),

@@ -56,6 +56,11 @@ class SandboxConfig(BaseModel):
     writable_paths: list[Path] = Field(default_factory=list)
     """Paths the child may write (and read), beyond its own workdir."""
 
+    warm: bool = False
+    """Run the job in a fork of a warm worker that already imported torch and triton (never
+    CUDA) instead of a fresh interpreter. Same confinement per job; the worker is discarded
+    after any fault or timeout. Needs a pid namespace, else the job runs cold (and says so)."""
+
 
 SandboxStatus = Literal["ok", "error", "timeout", "crashed", "killed"]
 

@@ -149,6 +149,10 @@ def isolation_report() -> list[tuple[str, bool, str]]:
         ("filesystem", s.landlock_abi is not None,
          f"landlock ABI {s.landlock_abi}: reads of toolchain/python/source only, writes to workdir"
          if s.landlock_abi else "NOT confined: " + s.notes.get("filesystem", "")),
+        ("kernel settings", s.proc_read_only or s.landlock_abi is not None,
+         "/proc/sys, sysrq-trigger, irq, bus, fs mounted read-only" if s.proc_read_only
+         else "landlock keeps /proc read-only (CUDA may then fail: " + s.notes.get("proc", "") + ")"
+         if s.landlock_abi is not None else "NOT protected: " + s.notes.get("proc", "")),
         ("privileges", s.setpriv_flags is not None or os.geteuid() != 0,
          "all capabilities dropped, no_new_privs (setpriv)" if s.setpriv_flags is not None
          else ("unprivileged user" if os.geteuid() != 0 else "child keeps root capabilities: "

@@ -27,7 +27,7 @@ TERM_GRACE_S = 1.0
 _LIMIT_SIGNALS = {signal.SIGXCPU: "CPU time limit", signal.SIGXFSZ: "file size limit"}
 
 
-def _rlimits(config: SandboxConfig) -> dict[str, tuple[int, int]]:
+def rlimits(config: SandboxConfig) -> dict[str, tuple[int, int]]:
     limits = {
         "CPU": (config.cpu_seconds, config.cpu_seconds + 1),  # SIGXCPU first, SIGKILL a second later
         "NPROC": (config.max_processes, config.max_processes),
@@ -59,7 +59,7 @@ def _terminate(proc: subprocess.Popen, cgroup: PidsCgroup | None) -> None:
         proc.wait()
 
 
-def _plan_lines(support: isolation.HostSupport, config: SandboxConfig, cgroup: PidsCgroup | None,
+def plan_lines(support: isolation.HostSupport, config: SandboxConfig, cgroup: PidsCgroup | None,
                 dropped: list[str], gpu: str) -> list[str]:
     lines = ["process: new session" + (f" + pid namespace ({support.namespace_kind})"
                                        if support.unshare_flags is not None else " only (no pid namespace)")]
@@ -84,7 +84,7 @@ def _plan_lines(support: isolation.HostSupport, config: SandboxConfig, cgroup: P
     return lines
 
 
-def _worker_ending(status_r: int) -> dict | None:
+def worker_ending(status_r: int) -> dict | None:
     """How the worker ended, as its supervisor reported it ({"exit_code"} or {"signal"})."""
     os.set_blocking(status_r, False)
     try:
@@ -128,11 +128,21 @@ def run_sandboxed(entry: str, payload: dict, workdir: Path, config: SandboxConfi
     """Run trusted `entry` ("pkg.module:function") as function(payload, workdir) in a confined child.
 
     `workdir` must exist (the caller creates and fills it); it becomes the child's cwd, HOME and
-    TMPDIR and is the only place it may write besides config.writable_paths.
+    TMPDIR and is the only place it may write besides config.writable_paths. With
+    `config.warm`, the job runs in a fork of a warm worker that preloaded torch and triton.
     """
     workdir = Path(workdir).resolve()
     if not workdir.is_dir():
         raise FileNotFoundError(f"sandbox workdir {workdir} does not exist")
+    if config.warm:
+        from warpsmith.sandbox.warm import run_warm
+
+        return run_warm(entry, payload, workdir, config)
+    return run_cold(entry, payload, workdir, config)
+
+
+def run_cold(entry: str, payload: dict, workdir: Path, config: SandboxConfig) -> SandboxResult:
+    """A fresh interpreter for this one call."""
     support = isolation.host_support()
     env, dropped = environment.child_environment(config, workdir)
     cgroup = PidsCgroup.create(config.max_processes) if support.cgroup else None
@@ -142,7 +152,7 @@ def run_sandboxed(entry: str, payload: dict, workdir: Path, config: SandboxConfi
     spec = LaunchSpec(
         entry=entry, payload=payload, workdir=str(workdir), channel_fd=channel_w, lifeline_fd=lifeline_r,
         status_fd=status_w,
-        rlimits=_rlimits(config), readable=paths.readable_paths(entry, config, env),
+        rlimits=rlimits(config), readable=paths.readable_paths(entry, config, env),
         writable=paths.writable_paths(workdir, config), devices=paths.device_paths(config),
         landlock=support.landlock_abi is not None,
         proc_writable=config.gpu_index is not None and support.proc_read_only,
@@ -184,17 +194,23 @@ def run_sandboxed(entry: str, payload: dict, workdir: Path, config: SandboxConfi
         os.close(channel_r)
     if not log.is_alive():
         proc.stdout.close()
+    lines = plan_lines(support, config, cgroup, dropped, env["CUDA_VISIBLE_DEVICES"])
+    return build_result(config, channel, log, worker_ending(status_r), timed_out, wall, started, lines,
+                        proc.returncode)
+
+
+def build_result(config: SandboxConfig, channel: ChannelReader, log: LogCollector, ending: dict | None,
+                 timed_out: bool, wall: float, started: float, lines: list[str], launcher_code: int) -> SandboxResult:
+    """The SandboxResult of a finished run (cold or warm) from everything that came back."""
     message, problem = channel.message()
-    ending = _worker_ending(status_r)
-    result: dict = {"status": "crashed", "log": log.text(), "wall_s": wall,
-                    "isolation": _plan_lines(support, config, cgroup, dropped, env["CUDA_VISIBLE_DEVICES"])}
+    result: dict = {"status": "crashed", "log": log.text(), "wall_s": wall, "isolation": lines}
     if message is not None:
         result["isolation"] += message.confinement
         if message.ready_at is not None:
             result["startup_s"] = max(0.0, message.ready_at - started)
     if timed_out:
         result.update(status="timeout", error=f"wall-clock limit of {config.timeout_s:g} s exceeded",
-                      signal=-proc.returncode if proc.returncode < 0 else None)
+                      signal=-launcher_code if launcher_code < 0 else None)
     else:
-        _classify(result, message, problem, ending, proc.returncode)
+        _classify(result, message, problem, ending, launcher_code)
     return SandboxResult(**result)

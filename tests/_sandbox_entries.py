@@ -135,3 +135,7 @@ def import_torch_triton(payload: dict, workdir: Path) -> dict:
     import triton
 
     return {"torch": torch.__version__, "triton": triton.__version__}
+
+
+def return_huge(payload: dict, workdir: Path) -> dict:
+    return {"blob": "x" * payload["chars"]}

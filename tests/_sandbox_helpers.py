@@ -21,3 +21,16 @@ def run(entry: str, payload: dict, workdir: Path, **config: object) -> SandboxRe
 def probe(payload: dict, workdir: Path, **config: object) -> SandboxResult:
     """Run the shipped observer probe (warpsmith.sandbox.probe:observe)."""
     return run_sandboxed("warpsmith.sandbox.probe:observe", payload, workdir, SandboxConfig(**config))
+
+
+def processes_with(marker: str) -> list[int]:
+    """Host pids whose command line contains `marker` (the sandbox's pid namespace is nested)."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                if marker.encode() in (entry / "cmdline").read_bytes():
+                    found.append(int(entry.name))
+            except OSError:
+                pass
+    return found

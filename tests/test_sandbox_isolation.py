@@ -148,3 +148,13 @@ def test_sysctls_stay_read_only_when_a_gpu_run_may_write_proc(tmp_path):
     seen = probe({"write": ["/proc/self/comm", sysctl]}, tmp_path, timeout_s=30, gpu_index=0).value
     assert seen["write"]["/proc/self/comm"] == "ok"  # what CUDA needs
     assert seen["write"][sysctl] == "OSError [errno 30]"  # EROFS: the mount, not the permission
+
+
+@pytest.mark.parametrize("name", ["OPENAI_API_KEY", "MY_SERVICE_TOKEN", "DB_PASSWORD", "AWS_REGION",
+                                  "DATABASE_URL", "WARPSMITH_DB", "GITHUB_PAT_SECRET", "HF_HOME", "PGPASSWORD"])
+def test_secret_looking_names_never_pass_even_via_env_extra(name, tmp_path):
+    from warpsmith.sandbox.config import SandboxConfig
+    from warpsmith.sandbox.environment import child_environment
+
+    env, dropped = child_environment(SandboxConfig(env_extra={name: "v"}), tmp_path, parent_env={name: "v"})
+    assert name not in env and dropped == [name]

@@ -11,22 +11,10 @@ import time
 import uuid
 from pathlib import Path
 
-from _sandbox_helpers import run
+from _sandbox_helpers import processes_with, run
 
 from warpsmith.sandbox import SandboxConfig, run_sandboxed
 from warpsmith.sandbox.isolation import host_support
-
-
-def _processes_with(marker: str) -> list[int]:
-    found = []
-    for entry in Path("/proc").iterdir():
-        if entry.name.isdigit():
-            try:
-                if marker.encode() in (entry / "cmdline").read_bytes():
-                    found.append(int(entry.name))
-            except OSError:
-                pass
-    return found
 
 
 def test_returned_dict_is_the_value(tmp_path):
@@ -54,7 +42,7 @@ def test_setsid_grandchild_is_gone_after_a_normal_return(tmp_path):
     assert result.status == "ok", result
     assert result.value == {"sleeper_alive": True}  # it was running when the entry returned
     time.sleep(0.2)
-    assert _processes_with(marker) == []
+    assert processes_with(marker) == []
 
 
 def test_setsid_grandchild_is_gone_after_a_timeout(tmp_path):
@@ -62,7 +50,7 @@ def test_setsid_grandchild_is_gone_after_a_timeout(tmp_path):
     result = run("spawn_detached_sleeper", {"marker": marker, "hang": True}, tmp_path, timeout_s=2.0)
     assert result.status == "timeout"
     time.sleep(0.2)
-    assert _processes_with(marker) == []
+    assert processes_with(marker) == []
 
 
 def test_entry_that_raises_is_an_error_with_its_message(tmp_path):
@@ -129,14 +117,21 @@ def test_nothing_outlives_a_parent_killed_mid_run(tmp_path):
     script.write_text(_PARENT.format(tests=str(Path(__file__).parent), marker=marker, workdir=str(tmp_path)))
     parent = subprocess.Popen([sys.executable, str(script)])
     deadline = time.monotonic() + 30
-    while not _processes_with(marker) and time.monotonic() < deadline:
+    while not processes_with(marker) and time.monotonic() < deadline:
         time.sleep(0.1)
-    assert _processes_with(marker), "the sandboxed grandchild never started"
+    assert processes_with(marker), "the sandboxed grandchild never started"
     time.sleep(0.6)  # past the entry's own check that the sleeper is alive
-    assert _processes_with(marker), "the sandboxed grandchild died on its own"
+    assert processes_with(marker), "the sandboxed grandchild died on its own"
     parent.kill()
     parent.wait()
     deadline = time.monotonic() + 10
-    while _processes_with(marker) and time.monotonic() < deadline:
+    while processes_with(marker) and time.monotonic() < deadline:
         time.sleep(0.1)
-    assert _processes_with(marker) == []
+    assert processes_with(marker) == []
+
+
+def test_oversized_result_is_refused(tmp_path):
+    result = run("return_huge", {"chars": 20 << 20}, tmp_path, timeout_s=60)  # over the 16 MiB cap
+    assert result.status == "killed"
+    assert result.value is None
+    assert "larger than" in result.error
