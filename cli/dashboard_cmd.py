@@ -30,6 +30,7 @@ def dashboard(
     """Serve the dashboard (runs, candidates, evaluations, LLM calls) read-only over the store."""
     try:
         import uvicorn
+
         from warpsmith.dashboard.app import create_app
     except ModuleNotFoundError as error:
         _fail(f"the dashboard needs {error.name}: pip install 'warpsmith[dashboard]'")

@@ -114,8 +114,13 @@ def _store() -> Check:
         from warpsmith.store import default_database_url, mask_url
     except ImportError as exc:
         return Check("store", False, f"warpsmith.store not importable: {exc}", "reinstall warpsmith")
+    from sqlalchemy.exc import ArgumentError
+
     source = "WARPSMITH_DB" if os.environ.get("WARPSMITH_DB", "").strip() else "default"
-    return Check("store", True, f"{mask_url(default_database_url())} ({source})")
+    try:
+        return Check("store", True, f"{mask_url(default_database_url())} ({source})")
+    except ArgumentError:
+        return Check("store", False, f"{source} is not a database URL", "set WARPSMITH_DB to a SQLAlchemy URL")
 
 
 def _sandbox(live: bool) -> list[Check]:

@@ -34,11 +34,18 @@ def _task(name: str, task_file: str | None) -> Any:
         raise _usage_error(f"cannot load the run's task: {error}") from None
 
 
-def _hardware(device: str) -> Any:
+def _hardware(requested: str) -> tuple[str, Any]:
+    """The device candidates run on ('auto' resolved) and its Hardware fingerprint."""
+    import torch
+
+    from warpsmith.evaluator.evaluate import resolve_device
     from warpsmith.evaluator.hardware import detect_hardware
 
+    if requested == "cuda" and not torch.cuda.is_available():
+        raise _usage_error("--device cuda: torch sees no GPU on this machine (use --device cpu)")
+    device = resolve_device(requested)  # type: ignore[arg-type]
     try:
-        return detect_hardware(device)
+        return device, detect_hardware(device)
     except (RuntimeError, ValueError) as error:
         raise _usage_error(str(error)) from None
 
@@ -52,7 +59,7 @@ def _report(outcome: Any) -> None:
         highlight=False,
     )
     if outcome.message:
-        out.print(f"  {outcome.message}", highlight=False)
+        out.print(f"  {outcome.message}", markup=False, highlight=False)
     if outcome.kind == "replay":
         same = "the same" if outcome.same_candidates else "DIFFERENT"
         out.print(
@@ -61,7 +68,7 @@ def _report(outcome: Any) -> None:
             highlight=False,
         )
     for note in outcome.notes:
-        out.print(f"  [dim]{note}[/dim]", highlight=False)
+        out.print(f"  {note}", style="dim", markup=False, highlight=False)
 
 
 def replay(
@@ -89,7 +96,7 @@ def replay(
     except RunNotFoundError as error:
         raise _usage_error(f"{error} in {store.url}") from None
     task = _task(original.task, original.config.get("task_file"))
-    hardware = _hardware(device)
+    device, hardware = _hardware(device)
     err.print(f"store: {store.url}; hardware: {hardware.device_name}", highlight=False)
     if not reevaluate and is_reevaluation_only(original):
         err.print(
@@ -102,7 +109,12 @@ def replay(
     try:
         if reevaluate:
             outcome = reevaluate_run(
-                store, run_id, task, hardware, device=device, on_step=lambda m: err.print(m)
+                store,
+                run_id,
+                task,
+                hardware,
+                device=device,
+                on_step=lambda m: err.print(m, markup=False, highlight=False),
             )
         else:
             from warpsmith.cli.optimize_display import ProgressView

@@ -220,6 +220,9 @@ def show_run(
     run_id: str = typer.Argument(..., help="The run id (see `warpsmith runs list`)."),
     as_json: bool = typer.Option(False, "--json", help="One JSON document on stdout."),
     db: str | None = typer.Option(None, "--db", help="SQLAlchemy URL of the store (or WARPSMITH_DB)."),
+    transcript: bool = typer.Option(
+        False, "--transcript", help="Print the conversation step by step: every message and response."
+    ),
 ) -> None:
     """One run: its settings, hardware, best kernel, candidates and LLM calls."""
     from warpsmith.store.runs import mark_stale_runs
@@ -234,6 +237,11 @@ def show_run(
         print(json.dumps(doc, indent=2))
         return
     _print_run(doc)
+    if transcript:  # --transcript lives in warpsmith.cli.transcript (the dashboard/replay room)
+        from warpsmith.cli.transcript import print_transcript
+
+        with store.session() as session:
+            print_transcript(session, run_id, out)
 
 
 def register(app: typer.Typer) -> None:

@@ -7,8 +7,9 @@ from __future__ import annotations
 
 from fastapi import APIRouter, Depends
 from sqlalchemy.orm import Session
+
 from warpsmith.dashboard import candidates, leaderboard, queries
-from warpsmith.dashboard.app import not_found, read_session
+from warpsmith.dashboard.deps import not_found, read_session
 from warpsmith.dashboard.views import CandidateDetail, CandidateNode, RunDetail, RunSummary, TaskDetail
 
 router = APIRouter(prefix="/api", tags=["api"])

@@ -1,18 +1,22 @@
 """The candidate page's read: one kernel with its lineage, evaluations, verdicts and LLM calls.
 
-Owns: resolving a hash or unique prefix, the server-side diff against the parent, and the
-CandidateDetail view. SELECT only. Does not own: run-level reads (queries.py).
+Owns: resolving a hash or unique prefix, the server-side diff against the parent, the
+conversation shown (the calls linked to the candidate, else its round's calls) and the
+CandidateDetail view. SELECT only. Does not own: the query (warpsmith.store.reads) or
+run-level reads (queries.py).
 """
 
 from __future__ import annotations
 
 import difflib
 
-from sqlalchemy import select
+from sqlalchemy import and_, or_, select
 from sqlalchemy.orm import Session
+
 from warpsmith.dashboard.queries import call_view, hardware_names
 from warpsmith.dashboard.views import CandidateDetail, EvaluationView, RunLink, VerdictView
-from warpsmith.store.schema import CandidateRow, EvaluationRow, LLMCallRow, RunCandidateRow, VerdictRow
+from warpsmith.store import reads
+from warpsmith.store.schema import CandidateRow, LLMCallRow, RunCandidateRow
 
 MIN_HASH_PREFIX = 8
 
@@ -40,38 +44,32 @@ def _diff(parent: str, child: str, parent_name: str, child_name: str) -> str:
     return "".join(line if line.endswith("\n") else line + "\n" for line in lines)
 
 
-def candidate_detail(session: Session, hash_or_prefix: str) -> CandidateDetail | None:
-    source_hash = resolve_candidate_hash(session, hash_or_prefix)
-    candidate = session.get(CandidateRow, source_hash) if source_hash else None
-    if candidate is None:
-        return None
-    parent = session.get(CandidateRow, candidate.parent_hash) if candidate.parent_hash else None
-    names = hardware_names(session)
-    evaluations = session.scalars(
-        select(EvaluationRow)
-        .where(EvaluationRow.source_hash == candidate.source_hash)
-        .order_by(EvaluationRow.created_at)
-    )
-    verdicts = session.scalars(
-        select(VerdictRow)
-        .where(VerdictRow.source_hash == candidate.source_hash)
-        .order_by(VerdictRow.created_at)
-    )
-    links = session.scalars(
-        select(RunCandidateRow)
-        .where(RunCandidateRow.source_hash == candidate.source_hash)
-        .order_by(RunCandidateRow.created_at)
-    )
-    children = session.scalars(
-        select(CandidateRow.source_hash)
-        .where(CandidateRow.parent_hash == candidate.source_hash)
-        .order_by(CandidateRow.created_at)
-    )
+def _conversation(
+    session: Session, linked: list[LLMCallRow], links: list[RunCandidateRow]
+) -> tuple[list[LLMCallRow], str]:
+    """The calls that produced the candidate: those linked to it, else the calls of the rounds that produced it."""
+    if linked:
+        return linked, "candidate"
+    rounds = [(link.run_id, link.round_index) for link in links if link.relation == "produced"]
+    if not rounds:
+        return [], "none"
     calls = session.scalars(
         select(LLMCallRow)
-        .where(LLMCallRow.candidate_hash == candidate.source_hash)
-        .order_by(LLMCallRow.created_at, LLMCallRow.seq)
+        .where(or_(*(and_(LLMCallRow.run_id == run, LLMCallRow.round_index == r) for run, r in rounds)))
+        .order_by(LLMCallRow.run_id, LLMCallRow.seq)
     )
+    return list(calls), "round"
+
+
+def candidate_detail(session: Session, hash_or_prefix: str) -> CandidateDetail | None:
+    source_hash = resolve_candidate_hash(session, hash_or_prefix)
+    found = reads.candidate_detail(session, source_hash) if source_hash else None
+    if found is None:
+        return None
+    candidate, parent = found.candidate, found.parent
+    names = hardware_names(session)
+    links = sorted(found.runs, key=lambda link: link.created_at)
+    calls, scope = _conversation(session, found.llm_calls, links)
     return CandidateDetail(
         source_hash=candidate.source_hash,
         task=candidate.task,
@@ -96,7 +94,7 @@ def candidate_detail(session: Session, hash_or_prefix: str) -> CandidateDetail |
             RunLink(run_id=link.run_id, round_index=link.round_index, relation=link.relation)
             for link in links
         ],
-        children=list(children),
+        children=found.children,
         evaluations=[
             EvaluationView(
                 id=e.id,
@@ -114,7 +112,7 @@ def candidate_detail(session: Session, hash_or_prefix: str) -> CandidateDetail |
                 created_at=e.created_at,
                 result=e.result,
             )
-            for e in evaluations
+            for e in found.evaluations
         ],
         verdicts=[
             VerdictView(
@@ -127,7 +125,8 @@ def candidate_detail(session: Session, hash_or_prefix: str) -> CandidateDetail |
                 verdict=v.verdict,
                 created_at=v.created_at,
             )
-            for v in verdicts
+            for v in found.verdicts
         ],
         llm_calls=[call_view(c) for c in calls],
+        conversation_scope=scope,
     )

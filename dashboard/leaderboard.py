@@ -1,7 +1,8 @@
 """A task's page: its leaderboards per hardware, timing mode and suite, and its runs.
 
 Owns: ranking a task's correct kernels (speedup first; lowest time where no speedup was
-measured, as in interpreter mode). SELECT only. Does not own: run-level reads (queries.py).
+measured, as in interpreter mode; warpsmith.store.reads.best_candidates ranks by speedup
+only, which is what the loop needs). SELECT only. Does not own: run-level reads (queries.py).
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ from collections import defaultdict
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
+
 from warpsmith.dashboard.queries import hardware_names, list_runs
 from warpsmith.dashboard.views import HardwareBoard, LeaderboardEntry, TaskDetail
 from warpsmith.store.schema import CandidateRow, EvaluationRow, TaskRow

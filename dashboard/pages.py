@@ -9,8 +9,9 @@ from __future__ import annotations
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import HTMLResponse
 from sqlalchemy.orm import Session
+
 from warpsmith.dashboard import candidates, leaderboard, queries, render
-from warpsmith.dashboard.app import not_found, read_session, templates
+from warpsmith.dashboard.deps import not_found, read_session, templates
 
 router = APIRouter(include_in_schema=False)
 POLL_SECONDS = 3

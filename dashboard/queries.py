@@ -3,6 +3,7 @@
 Owns: listing runs, a run's candidates and LLM calls, which evaluation stands for a
 candidate within a run (the run's hardware, the run's suite when its config names one, the
 run's own evaluation first, else the newest) and the per-round best series. Does not own:
+the queries themselves (warpsmith.store.reads, whose rows this module turns into views),
 the candidate page (candidates.py), task leaderboards (leaderboard.py), writes of any kind,
 or presentation (render.py, templates/). Lookups return None when the id is unknown.
 """
@@ -10,10 +11,11 @@ or presentation (render.py, templates/). Lookups return None when the id is unkn
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterable
+from datetime import UTC, datetime, timedelta
 
-from sqlalchemy import func, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session
+
 from warpsmith.dashboard.views import (
     CandidateNode,
     LLMCallView,
@@ -21,31 +23,26 @@ from warpsmith.dashboard.views import (
     RunDetail,
     RunSummary,
 )
+from warpsmith.store import reads
 from warpsmith.store.schema import (
-    CandidateRow,
     EvaluationRow,
     HardwareRow,
     LLMCallRow,
-    RunCandidateRow,
     RunRow,
 )
 
 RUNS_LISTED = 200
+# A running run whose heartbeat is older than this is shown as possibly dead and not polled; the
+# dashboard does not mark it 'interrupted' (that is a write: `warpsmith runs list` does it).
+STALE_AFTER = timedelta(minutes=15)
 
 
 def hardware_names(session: Session) -> dict[str, str]:
     return dict(session.execute(select(HardwareRow.fingerprint, HardwareRow.device_name)).all())
 
 
-def _summaries(session: Session, rows: Iterable[RunRow]) -> list[RunSummary]:
-    rows = list(rows)
-    counts = dict(
-        session.execute(
-            select(RunCandidateRow.run_id, func.count())
-            .where(RunCandidateRow.run_id.in_([r.id for r in rows]))
-            .group_by(RunCandidateRow.run_id)
-        ).all()
-    )
+def _summaries(session: Session, summaries: list[reads.RunSummary]) -> list[RunSummary]:
+    rows = [summary.run for summary in summaries]
     names = hardware_names(session)
     best_evaluations: dict[str, list[EvaluationRow]] = defaultdict(list)
     best_hashes = {r.best_candidate_hash for r in rows if r.best_candidate_hash}
@@ -54,6 +51,7 @@ def _summaries(session: Session, rows: Iterable[RunRow]) -> list[RunSummary]:
     ):
         best_evaluations[evaluation.source_hash].append(evaluation)
     best = {r.id: _run_evaluation(best_evaluations[r.best_candidate_hash or ""], r) for r in rows}
+    now = datetime.now(UTC)
     return [
         RunSummary(
             id=r.id,
@@ -72,29 +70,35 @@ def _summaries(session: Session, rows: Iterable[RunRow]) -> list[RunSummary]:
             completion_tokens=r.completion_tokens,
             rounds_done=r.rounds_done,
             rounds_total=r.config.get("rounds") if isinstance(r.config.get("rounds"), int) else None,
-            candidates=counts.get(r.id, 0),
+            candidates=summary.candidates,
+            correct=summary.correct,
             hardware_fingerprint=r.hardware_fingerprint,
             hardware_name=names.get(r.hardware_fingerprint or ""),
             parent_run_id=r.parent_run_id,
+            stale=r.status == "running" and now - r.updated_at > STALE_AFTER,
             created_at=r.created_at,
             updated_at=r.updated_at,
             finished_at=r.finished_at,
         )
-        for r in rows
+        for summary in summaries
+        for r in [summary.run]
     ]
 
 
 def list_runs(session: Session, task: str | None = None, limit: int = RUNS_LISTED) -> list[RunSummary]:
     """The newest runs first (of one task when given)."""
-    query = select(RunRow).order_by(RunRow.created_at.desc(), RunRow.id.desc()).limit(limit)
-    if task is not None:
-        query = query.where(RunRow.task == task)
-    return _summaries(session, session.scalars(query))
+    return _summaries(session, reads.list_runs(session, limit=limit, task=task))
 
 
 def run_summary(session: Session, run_id: str) -> RunSummary | None:
-    run = session.get(RunRow, run_id)
-    return _summaries(session, [run])[0] if run is not None else None
+    detail = reads.run_detail(session, run_id)
+    return _summaries(session, [_counted(detail)])[0] if detail is not None else None
+
+
+def _counted(detail: reads.RunDetail) -> reads.RunSummary:
+    produced = [v for v in detail.candidates if v.relation == "produced"]
+    correct = [v for v in produced if any(e.status == "correct" for e in v.evaluations)]
+    return reads.RunSummary(detail.run, len(produced), len(correct))
 
 
 def call_view(row: LLMCallRow) -> LLMCallView:
@@ -125,34 +129,20 @@ def _run_evaluation(evaluations: list[EvaluationRow], run: RunRow) -> Evaluation
     return max(mine, key=lambda e: (e.run_id == run.id, e.suite == suite, e.created_at, e.id))
 
 
-def run_candidates(session: Session, run_id: str) -> list[CandidateNode] | None:
-    run = session.get(RunRow, run_id)
-    if run is None:
-        return None
-    links = session.execute(
-        select(RunCandidateRow, CandidateRow)
-        .join(CandidateRow, CandidateRow.source_hash == RunCandidateRow.source_hash)
-        .where(RunCandidateRow.run_id == run_id)
-        .order_by(RunCandidateRow.round_index, RunCandidateRow.position, RunCandidateRow.created_at)
-    ).all()
-    links = list(links)
-    by_hash: dict[str, list[EvaluationRow]] = defaultdict(list)
-    hashes = [c.source_hash for _, c in links]
-    for evaluation in session.scalars(select(EvaluationRow).where(EvaluationRow.source_hash.in_(hashes))):
-        by_hash[evaluation.source_hash].append(evaluation)
+def _nodes(run: RunRow, views: list[reads.CandidateView]) -> list[CandidateNode]:
     nodes = []
-    for link, candidate in links:
-        chosen = _run_evaluation(by_hash[candidate.source_hash], run)
+    for view in views:
+        chosen = _run_evaluation(view.evaluations, run)
         nodes.append(
             CandidateNode(
-                source_hash=candidate.source_hash,
-                parent_hash=candidate.parent_hash,
-                round_index=link.round_index,
-                position=link.position,
-                relation=link.relation,
-                origin=candidate.origin,
-                language=candidate.language,
-                plan_item=candidate.plan_item,
+                source_hash=view.candidate.source_hash,
+                parent_hash=view.candidate.parent_hash,
+                round_index=view.round_index,
+                position=view.position,
+                relation=view.relation,
+                origin=view.candidate.origin,
+                language=view.candidate.language,
+                plan_item=view.candidate.plan_item,
                 status=chosen.status if chosen else None,
                 mode=chosen.mode if chosen else None,
                 speedup=chosen.speedup if chosen else None,
@@ -161,6 +151,11 @@ def run_candidates(session: Session, run_id: str) -> list[CandidateNode] | None:
             )
         )
     return nodes
+
+
+def run_candidates(session: Session, run_id: str) -> list[CandidateNode] | None:
+    detail = reads.run_detail(session, run_id)
+    return _nodes(detail.run, detail.candidates) if detail is not None else None
 
 
 def _rounds(nodes: list[CandidateNode]) -> list[RoundPoint]:
@@ -191,19 +186,19 @@ def _rounds(nodes: list[CandidateNode]) -> list[RoundPoint]:
 
 
 def run_detail(session: Session, run_id: str) -> RunDetail | None:
-    run = session.get(RunRow, run_id)
-    nodes = run_candidates(session, run_id)
-    if run is None or nodes is None:
+    detail = reads.run_detail(session, run_id)
+    if detail is None:
         return None
-    calls = session.scalars(select(LLMCallRow).where(LLMCallRow.run_id == run_id).order_by(LLMCallRow.seq))
+    run = detail.run
+    nodes = _nodes(run, detail.candidates)
     replays = session.scalars(
         select(RunRow.id).where(RunRow.parent_run_id == run_id).order_by(RunRow.created_at)
     )
     return RunDetail(
-        run=_summaries(session, [run])[0],
+        run=_summaries(session, [_counted(detail)])[0],
         config=run.config,
         rounds=_rounds(nodes),
         candidates=nodes,
-        llm_calls=[call_view(c) for c in calls],
+        llm_calls=[call_view(c) for c in detail.llm_calls],
         replays=list(replays),
     )

@@ -15,6 +15,7 @@ from typing import Any
 
 from sqlalchemy import Engine, create_engine, exc
 from sqlalchemy.engine import URL, make_url
+
 from warpsmith.store.db import SQLITE_BUSY_TIMEOUT_MS, Store, StoreError, default_database_url, mask_url
 from warpsmith.store.migrate import current_revision, head_revision
 

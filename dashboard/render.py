@@ -16,6 +16,7 @@ from markupsafe import Markup
 from pygments import highlight
 from pygments.formatters import HtmlFormatter
 from pygments.lexers import CudaLexer, DiffLexer, PythonLexer
+
 from warpsmith.dashboard.views import CandidateNode
 
 _LEXERS = {"triton": PythonLexer, "cuda": CudaLexer, "hip": CudaLexer}

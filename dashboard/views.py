@@ -41,10 +41,16 @@ class RunSummary(BaseModel):
     completion_tokens: int = 0
     rounds_done: int = 0
     rounds_total: int | None = Field(default=None, description="From the run's config, when it says.")
-    candidates: int = Field(default=0, description="Candidates linked to the run (produced or inherited).")
+    candidates: int = Field(
+        default=0, description="Candidates the run produced (not counting inherited ones)."
+    )
+    correct: int = Field(default=0, description="Of those, how many are correct on the run's hardware.")
     hardware_fingerprint: str | None = None
     hardware_name: str | None = None
     parent_run_id: str | None = Field(default=None, description="For a replay: the run it re-executes.")
+    stale: bool = Field(
+        default=False, description="Status 'running' but no heartbeat for a while: its writer may be gone."
+    )
     created_at: datetime
     updated_at: datetime
     finished_at: datetime | None = None
@@ -160,7 +166,14 @@ class CandidateDetail(BaseModel):
     children: list[str]
     evaluations: list[EvaluationView]
     verdicts: list[VerdictView]
-    llm_calls: list[LLMCallView] = Field(description="The calls whose answer produced this candidate.")
+    llm_calls: list[LLMCallView] = Field(
+        description="The calls that produced this candidate (see conversation_scope)."
+    )
+    conversation_scope: str = Field(
+        default="none",
+        description="candidate: calls linked to this candidate; round: the calls of the round(s) that produced it "
+        "(when the store does not link calls to candidates); none: no LLM produced it.",
+    )
 
 
 class LeaderboardEntry(BaseModel):

@@ -30,7 +30,7 @@ def runtime_violations(forbidden_ops: dict[str, int], tampered: list[str]) -> li
         ops = ", ".join(f"{op} x{n}" for op, n in sorted(forbidden_ops.items()))
         found.append(Violation(
             rule="torch-op-not-allowed",
-            message=f"the candidate executed torch ops outside the task's allowed set: {ops}",
+            message=f"the candidate called torch ops outside the task's allowed set (refused): {ops}",
             severity="reject",
         ))
     return found

@@ -1,14 +1,15 @@
 """Run-time torch-op guard, used in the child around the candidate's import and calls.
 
 Owns: turning a task's allowed Python-level torch names ('empty', 'view', ...) into aten
-op packets, an `OpRecorder` (a TorchDispatchMode) that records every aten op the
-candidate itself executes outside that set, and filling fresh allocations with a
-poison byte. Does not own: deciding the verdict (the parent does, from what the child
+op packets, an `OpRecorder` (a TorchDispatchMode) that refuses every aten op the
+candidate itself tries outside that set (it records the op and raises `ForbiddenOp`
+instead of running it), and filling fresh allocations with a poison byte. Does not own: deciding the verdict (the parent does, from what the child
 reports) or the static rules (static_python.py).
 
 Who executed an op is read from the Python stack: the first frame that is neither torch's
 nor this module's decides. A frame inside the triton package is the launcher or the
-interpreter copying arguments (allowed); anything else is the candidate (a grid lambda or
+interpreter copying arguments, one inside this package is the harness (both allowed; the
+candidate's file lives in the sandbox's work directory, never here); anything else is the candidate (a grid lambda or
 an autotune hook counts as the candidate too). A native extension's own op is allowed by
 its namespace; what it does inside is invisible here (the static text checks cover it).
 """
@@ -22,10 +23,12 @@ from pathlib import Path
 from typing import Any
 
 import torch
+from torch.overrides import TorchFunctionMode
 from torch.utils._python_dispatch import TorchDispatchMode
 
 _TORCH_DIR = str(Path(torch.__file__).resolve().parent)
 _THIS_FILE = str(Path(__file__).resolve())
+_EVALUATOR_DIR = str(Path(__file__).resolve().parent) + "/"
 _TRITON_DIR: str | None
 try:
     import triton
@@ -119,6 +122,15 @@ def poison_cuda_cache(byte: int, device: str) -> None:
     del large, small  # back to the allocator's cache, poisoned
 
 
+class ForbiddenOp(BaseException):
+    """Raised in place of an aten op the candidate may not run. A BaseException, so that code
+    catching Exception (Triton's interpreter wraps kernel errors so) lets it through."""
+
+    def __init__(self, packet: str) -> None:
+        super().__init__(f"{packet} is not allowed for this task")
+        self.packet = packet
+
+
 class OpRecorder(_Mode):
     """Record aten ops the candidate runs that the task does not allow; poison fresh allocations."""
 
@@ -135,10 +147,33 @@ class OpRecorder(_Mode):
         namespace = packet.split(".", 1)[0]
         if packet not in self.allowed and namespace not in self.allowed_namespaces and _called_by_candidate():
             self.forbidden[packet] += 1
+            raise ForbiddenOp(packet)  # the op never runs, so the answer cannot come from torch
         result = func(*args, **(kwargs or {}))
         if self.poison_byte is not None and packet in FACTORY_PACKETS and isinstance(result, torch.Tensor):
             fill_storage(result, self.poison_byte)
         return result
+
+
+# Tensor methods that hand the data to Python without dispatching any aten op (so OpRecorder
+# cannot see them): a candidate could compute the whole answer in Python from them.
+DATA_EXTRACTION = frozenset({"tolist", "numpy", "__array__", "__float__", "__int__", "__index__", "__bool__",
+                             "__complex__", "__reduce_ex__", "__dlpack__", "__array_interface__"})
+
+
+class DataGuard(TorchFunctionMode):
+    """Refuse (record in `recorder` and raise ForbiddenOp) tensor-to-Python data extraction by the candidate."""
+
+    def __init__(self, recorder: OpRecorder) -> None:
+        super().__init__()
+        self.recorder = recorder
+
+    def __torch_function__(self, func, types, args=(), kwargs=None):  # noqa: ANN001
+        name = getattr(func, "__name__", "")
+        if name in DATA_EXTRACTION and _called_by_candidate():
+            label = f"torch.Tensor.{name}"
+            self.recorder.forbidden[label] += 1
+            raise ForbiddenOp(label)
+        return func(*args, **(kwargs or {}))
 
 
 def _called_by_candidate() -> bool:
@@ -148,5 +183,8 @@ def _called_by_candidate() -> bool:
         if filename.startswith(_TORCH_DIR) or filename == _THIS_FILE:
             frame = frame.f_back
             continue
-        return not (_TRITON_DIR is not None and filename.startswith(_TRITON_DIR))
+        # The launcher/interpreter (triton) and the harness itself (this package: poisoning outputs
+        # between timed calls) are not the candidate.
+        internal = filename.startswith(_EVALUATOR_DIR) or (_TRITON_DIR is not None and filename.startswith(_TRITON_DIR))
+        return not internal
     return True

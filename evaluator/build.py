@@ -43,13 +43,13 @@ from warpsmith.evaluator.build_jail import jailed_command, landlock_status
 from warpsmith.evaluator.build_resources import resource_report
 from warpsmith.evaluator.build_toolchain import (
     compile_command,
-    compiler_path,
     cuda_home,
     default_arch,
     hip_env,
     link_command,
     shim_headers,
     toolchain_info,
+    toolchain_problem,
     torch_dir,
     torch_flavor,
     validate_arch,
@@ -217,9 +217,8 @@ def build_extension(source: str, language: Literal["cuda", "hip"], *, arch: str 
     key = build_key(source, language, arch, toolchain)
     namespace = f"warpsmith_{key[:16]}"
     common = {"toolchain": toolchain, "language": language, "arch": arch, "key": key}
-    if compiler_path(language) is None:
-        return BuildResult(ok=False, library_path=None, op_namespace=None, seconds=0.0, **common,
-                           log=f"{'nvcc' if language == 'cuda' else 'hipcc'} is not installed on this machine")
+    if problem := toolchain_problem(language):
+        return BuildResult(ok=False, library_path=None, op_namespace=None, seconds=0.0, log=problem, **common)
 
     cache = cache_dir or default_cache_dir()
     cache.mkdir(parents=True, exist_ok=True)

@@ -89,6 +89,15 @@ def compiler_path(language: Language) -> Path | None:
     return Path(found) if found else None
 
 
+def toolchain_problem(language: Language) -> str | None:
+    """Why this machine cannot build `language` at all, or None."""
+    if compiler_path(language) is None:
+        return f"{'nvcc' if language == 'cuda' else 'hipcc'} is not installed on this machine"
+    if language == "hip" and torch_flavor() != "rocm" and not Path("/usr/include/thrust/complex.h").exists():
+        return "HIP builds against a non-ROCm torch need thrust/complex.h: apt-get install libthrust-dev"
+    return None
+
+
 def cuda_home() -> Path | None:
     for name in ("CUDA_HOME", "CUDA_PATH"):
         if os.environ.get(name):

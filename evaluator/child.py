@@ -13,6 +13,7 @@ Entry for `warpsmith.sandbox.run_sandboxed`: "warpsmith.evaluator.child:run".
 
 from __future__ import annotations
 
+import contextlib
 import importlib.util
 import time
 import traceback
@@ -21,39 +22,33 @@ from typing import Any
 
 import torch
 
-from warpsmith.evaluator import aten_guard, tensors_io
+from warpsmith.evaluator import aten_guard, tensors_io, timing
 
-# Captured at harness import, before any candidate code exists in this process.
-_CAPTURED: dict[str, Any] = {
-    "time.perf_counter": time.perf_counter,
-    "time.time": time.time,
-    "torch.save": torch.save,
-    "torch.load": torch.load,
-    "torch.equal": torch.equal,
-    "torch.allclose": torch.allclose,
-    "torch.Tensor.clone": torch.Tensor.clone,
-    "torch.Tensor.fill_": torch.Tensor.fill_,
-    "torch.cuda.synchronize": torch.cuda.synchronize,
-    "torch.cuda.Event": torch.cuda.Event,
-    "torch.cuda.Event.record": torch.cuda.Event.record,
-    "torch.cuda.Event.elapsed_time": torch.cuda.Event.elapsed_time,
-    "torch.cuda.Event.synchronize": torch.cuda.Event.synchronize,
+# Captured at harness import, before any candidate code exists in this process: what timing and
+# comparison rely on, and every function of the harness's own modules (a candidate that reaches
+# them through some escape and replaces one is reported as harness-tampering).
+_OWNERS: dict[str, Any] = {
+    "time": time, "torch": torch, "torch.Tensor": torch.Tensor, "torch.cuda": torch.cuda,
+    "torch.cuda.Event": torch.cuda.Event, "OpRecorder": aten_guard.OpRecorder,
 }
+_WATCHED = {
+    "time": ["perf_counter", "time"], "torch": ["save", "load", "equal", "allclose"],
+    "torch.Tensor": ["clone", "fill_"], "torch.cuda": ["synchronize", "Event"],
+    "torch.cuda.Event": ["record", "elapsed_time", "synchronize"], "OpRecorder": ["__torch_dispatch__"],
+}
+for _module in (aten_guard, tensors_io, timing):
+    _OWNERS[_module.__name__] = _module
+    _WATCHED[_module.__name__] = [n for n, obj in vars(_module).items() if callable(obj) and not n.startswith("__")]
+_CAPTURED: dict[str, Any] = {f"{owner}.{attr}": getattr(_OWNERS[owner], attr) for owner, attrs in _WATCHED.items()
+                             for attr in attrs}
 perf_counter = time.perf_counter
 POISON_BYTES = (0xFF, 0x7F)  # NaN / -1 for the first call; large finite values for the second
 
 
-def _lookup(dotted: str) -> Any:
-    module_name, *attrs = dotted.split(".")
-    obj: Any = {"time": time, "torch": torch}[module_name]
-    for attr in attrs:
-        obj = getattr(obj, attr)
-    return obj
-
-
 def tampered_names() -> list[str]:
     """Names whose current object is not the one captured before the candidate was imported."""
-    return [name for name, original in _CAPTURED.items() if _lookup(name) is not original]
+    return [f"{owner}.{attr}" for owner, attrs in _WATCHED.items() for attr in attrs
+            if getattr(_OWNERS[owner], attr, None) is not _CAPTURED[f"{owner}.{attr}"]]
 
 
 def _import_triton_candidate(path: Path) -> Any:
@@ -87,6 +82,12 @@ def _sync(device: str) -> None:
         _CAPTURED["torch.cuda.synchronize"]()
 
 
+def _note_forbidden(recorder: aten_guard.OpRecorder, exc: BaseException) -> None:
+    """A refused op counts even if the candidate's own bookkeeping was cleared on the way out."""
+    if isinstance(exc, aten_guard.ForbiddenOp) and not recorder.forbidden.get(exc.packet):
+        recorder.forbidden[exc.packet] += 1
+
+
 def _failure(kind: str, where: str, exc: BaseException) -> dict[str, str]:
     lines = traceback.format_exception(type(exc), exc, exc.__traceback__)
     return {"kind": kind, "where": where, "message": f"{type(exc).__name__}: {exc}"[:2000],
@@ -109,14 +110,16 @@ def run(payload: dict, workdir: Path) -> dict:
     recorder = aten_guard.OpRecorder(allowed, namespaces)
     started = perf_counter()
     try:
-        with recorder:
+        with recorder, aten_guard.DataGuard(recorder):
             if payload["language"] == "triton":
                 fn = _import_triton_candidate(workdir / payload["candidate_file"])
             else:
                 fn = _load_native_candidate(payload["library_path"], payload["op_namespace"])
     except BaseException as exc:  # the candidate's import failing is a verdict, not a harness error
+        _note_forbidden(recorder, exc)
         report["error"] = _failure("import", "import", exc)
         report["forbidden_ops"] = dict(recorder.forbidden)
+        report["tampered"] = tampered_names()
         return report
     report["import_s"] = perf_counter() - started
 
@@ -131,13 +134,15 @@ def run(payload: dict, workdir: Path) -> dict:
             call_recorder = aten_guard.OpRecorder(allowed, namespaces, poison_byte=byte)
             t0 = perf_counter()
             try:
-                with call_recorder:
+                with call_recorder, aten_guard.DataGuard(call_recorder):
                     result = fn(*args)
                 _sync(device)
             except BaseException as exc:  # noqa: BLE001 - the candidate's exception is the verdict
+                _note_forbidden(call_recorder, exc)
                 report["error"] = _failure("call", f"trial {trial['id']} call {tag}", exc)
                 recorder.forbidden.update(call_recorder.forbidden)
                 report["forbidden_ops"] = dict(recorder.forbidden)
+                report["tampered"] = tampered_names()
                 return report
             call_seconds += perf_counter() - t0
             recorder.forbidden.update(call_recorder.forbidden)
@@ -150,10 +155,20 @@ def run(payload: dict, workdir: Path) -> dict:
     report["forbidden_ops"] = dict(recorder.forbidden)
 
     if payload.get("timing") and not recorder.forbidden:
-        from warpsmith.evaluator import timing
-
         t0 = perf_counter()
-        report["timings"] = timing.time_shapes(fn, task, payload["timing"], device, workdir, _CAPTURED)
+
+        def guard() -> contextlib.ExitStack:
+            stack = contextlib.ExitStack()
+            stack.enter_context(recorder)
+            stack.enter_context(aten_guard.DataGuard(recorder))
+            return stack
+
+        try:
+            report["timings"] = timing.time_shapes(fn, task, payload["timing"], device, workdir, _CAPTURED, guard)
+        except BaseException as exc:  # noqa: BLE001 - the candidate's exception is the verdict
+            _note_forbidden(recorder, exc)
+            report["error"] = _failure("call", "timing", exc)
+        report["forbidden_ops"] = dict(recorder.forbidden)
         report["timing_s"] = perf_counter() - t0
     report["tampered"] = tampered_names()
     return report

@@ -21,13 +21,15 @@ from pathlib import Path
 from typing import Any, Literal
 
 import torch
+from pydantic import ValidationError
 
 from warpsmith.evaluator import anticheat, correctness, tensors_io
-from warpsmith.evaluator.hardware import cache_dir, detect_hardware
+from warpsmith.evaluator.child_report import ChildReport, ChildTiming, trial_file_problem
+from warpsmith.evaluator.hardware import detect_hardware
 from warpsmith.evaluator.native import build_native, compute_methods, native_device_matches
 from warpsmith.evaluator.records import Candidate, EvalResult, ShapeTiming, Violation
-from warpsmith.evaluator.static_python import check_python_source
 from warpsmith.evaluator.static_native import check_native_source
+from warpsmith.evaluator.static_python import check_python_source
 from warpsmith.sandbox import SandboxConfig, run_sandboxed
 from warpsmith.tasklib.base import Task
 
@@ -38,8 +40,11 @@ DeviceChoice = Literal["auto", "cpu", "cuda"]
 
 
 def resolve_device(device: DeviceChoice) -> str:
+    """'auto' picks the GPU when torch sees one. Asking for 'cuda' without one is the caller's error."""
     if device == "auto":
         return "cuda" if torch.cuda.is_available() else "cpu"
+    if device == "cuda" and not torch.cuda.is_available():
+        raise ValueError("device='cuda' was asked for, but torch sees no CUDA device")
     return device
 
 
@@ -164,27 +169,41 @@ class _Run:
             return "runtime_error", f"the candidate's process ended without a result ({sandboxed.status}): {how}"[:500]
         return self._judge(sandboxed.value, batch, expected, workdir)
 
-    def _judge(self, report: dict, batch: list[correctness.Trial], expected: dict, workdir: Path) -> tuple[str, str] | None:
-        self._add_duration("compile", report.get("import_s", 0.0))
-        self._add_duration("correctness", report.get("correctness_s", 0.0))
-        self._add_duration("timing", report.get("timing_s", 0.0))
-        self.result.violations += anticheat.runtime_violations(report.get("forbidden_ops", {}), report.get("tampered", []))
+    def _malformed(self, why: str) -> tuple[str, str]:
+        self.result.violations.append(Violation(rule="malformed-child-report", message=why[:300]))
+        return "rejected", f"the child's report could not be trusted: {why}"[:500]
+
+    def _load(self, workdir: Path, name: str) -> Any:
+        try:
+            return tensors_io.load(workdir / name)
+        except Exception as exc:  # a file the parent cannot load safely is the candidate's doing
+            return f"{type(exc).__name__}: {exc}"[:300]
+
+    def _judge(self, value: dict, batch: list[correctness.Trial], expected: dict, workdir: Path) -> tuple[str, str] | None:
+        try:
+            report = ChildReport.model_validate(value)
+        except ValidationError as exc:
+            return self._malformed(f"{exc.error_count()} field(s) do not fit ChildReport")
+        self._add_duration("compile", report.import_s)
+        self._add_duration("correctness", report.correctness_s)
+        self._add_duration("timing", report.timing_s)
+        self.result.violations += anticheat.runtime_violations(report.forbidden_ops, report.tampered)
         if any(v.severity == "reject" for v in self.result.violations):
             return "rejected", self.result.violations[0].message
-        if report.get("error"):
-            error = report["error"]
-            self.result.compile_log += error.get("traceback", "")
-            status = "compile_error" if "CompilationError" in error["message"] else "runtime_error"
-            return status, f"kernel raised during {error['where']}: {error['message']}"[:500]
+        if report.error:
+            self.result.compile_log += report.error.traceback
+            status = "compile_error" if "CompilationError" in report.error.message else "runtime_error"
+            return status, f"kernel raised during {report.error.where}: {report.error.message}"[:500]
         by_id = {t.id: t for t in batch}
-        for entry in report["trials"]:
-            trial = by_id[entry["id"]]
-            try:
-                saved = tensors_io.load(workdir / entry["outputs_file"])
-            except Exception as exc:  # a file the parent cannot load safely is the candidate's doing
-                self.result.violations.append(Violation(rule="unreadable-outputs", message=f"{type(exc).__name__}: {exc}"[:300]))
-                return "rejected", "the outputs could not be read back safely"
+        if sorted(entry.id for entry in report.trials) != sorted(by_id):
+            return self._malformed("the trials returned are not the trials given")
+        for entry in report.trials:
+            trial = by_id[entry.id]
             inputs, reference = expected[trial.id]
+            saved = self._load(workdir, entry.outputs_file)
+            problem = saved if isinstance(saved, str) else trial_file_problem(saved, len(inputs))
+            if problem:
+                return self._malformed(problem)
             record, violations = correctness.verify_trial(self.task, trial, inputs, reference, saved)
             self.result.correctness.append(record)
             self.result.violations += violations
@@ -192,32 +211,33 @@ class _Run:
                 return "rejected", violations[0].message
             if not record.ok:
                 return "incorrect", f"{trial.shape.label} (trial {trial.id}, {trial.distribution}): {record.details}"[:500]
-        if len(report["trials"]) != len(batch):
-            return "runtime_error", "the child returned fewer trials than it was given"
-        return self._judge_timings(report.get("timings", []), workdir)
+        return self._judge_timings(report.timings, workdir)
 
-    def _judge_timings(self, entries: list[dict], workdir: Path) -> tuple[str, str] | None:
+    def _judge_timings(self, entries: list[ChildTiming], workdir: Path) -> tuple[str, str] | None:
         timing_spec = self._timing_spec()
         shapes = {s.label: s for s in timing_spec_shapes(self.task, self.result.suite, self.result.mode)}
         for entry in entries:
-            shape = shapes[entry["label"]]
-            timing = ShapeTiming(shape=shape.label, median_us=entry["median_us"], spread_us=entry["spread_us"],
-                                 reps=entry["reps"], method=entry["method"],
-                                 reference_median_us=entry.get("reference_median_us"),
-                                 reference_spread_us=entry.get("reference_spread_us"))
+            shape = shapes.get(entry.label)
+            if shape is None or not 0 <= entry.pool_index < timing_spec["pool"]:
+                return self._malformed(f"timing for an unknown shape or input set: {entry.label!r}")
+            timing = ShapeTiming(shape=shape.label, median_us=entry.median_us, spread_us=entry.spread_us,
+                                 reps=entry.reps, method=entry.method, reference_median_us=entry.reference_median_us,
+                                 reference_spread_us=entry.reference_spread_us)
             floor = None
-            if entry["method"] == "cuda_events":
+            if entry.method == "cuda_events" and timing.reference_median_us is not None:
                 timing.speedup = timing.reference_median_us / timing.median_us if timing.median_us > 0 else None
                 floor = anticheat.memory_floor_us(self.task.cost(shape).bytes, self.result.hardware.memory_bandwidth_gbps)
-                if floor:
-                    timing.pct_peak_bandwidth = round(100.0 * floor / timing.median_us, 2) if timing.median_us else None
+                if floor and timing.median_us > 0:
+                    timing.pct_peak_bandwidth = round(100.0 * floor / timing.median_us, 2)
             self.result.timings.append(timing)
-            self.result.violations += anticheat.timing_violations(timing, floor, entry.get("host_median_us"))
-            index = entry["pool_index"]
+            self.result.violations += anticheat.timing_violations(timing, floor, entry.host_median_us)
+            index = entry.pool_index
             inputs = self.task.make_inputs(shape, timing_spec["seed"] + index, self.device,
                                            distribution=correctness.DISTRIBUTIONS[index % len(correctness.DISTRIBUTIONS)])
-            timed = tensors_io.load(workdir / entry["outputs_file"])["out"]
-            problem = correctness.verify_outputs(self.task, inputs, timed, self.task.reference(*inputs))
+            timed = self._load(workdir, entry.outputs_file)
+            if not isinstance(timed, dict) or not isinstance(timed.get("out"), list):
+                return self._malformed(f"the timed outputs of {shape.label} could not be read back")
+            problem = correctness.verify_outputs(self.task, inputs, timed["out"], self.task.reference(*inputs))
             if problem:
                 return "incorrect", f"{shape.label}: outputs of the last timed call are wrong: {problem}"[:500]
         return None
@@ -260,11 +280,19 @@ class _Run:
         self.durations[key] = round(self.durations.get(key, 0.0) + float(seconds), 4)
 
     def profile(self) -> str:
-        from warpsmith.evaluator.native import profile_candidate
+        """Profiler metrics for one call on the largest timed shape, in a sandboxed child of its own."""
+        from warpsmith.evaluator.profiled_run import profile_candidate
 
-        metrics, note = profile_candidate(self.candidate, self.task, self.device, cache_dir())
+        shape = timing_spec_shapes(self.task, self.result.suite, self.result.mode)[-1]
+        workdir = Path(tempfile.mkdtemp(prefix="warpsmith-profile-"))
+        try:
+            metrics = profile_candidate(self.candidate, self.task, shape, self.secret, self.device, self.library,
+                                        workdir, self.timeout_s)
+        finally:
+            shutil.rmtree(workdir, ignore_errors=True)
         self.result.profile.update(metrics)
-        return f"; {note}" if note else ""
+        skipped = metrics.get("skipped")
+        return f"; profile skipped: {skipped}" if skipped else f"; profiled {shape.label}"
 
 
 def timing_spec_shapes(task: Task, suite: str, mode: str) -> list:

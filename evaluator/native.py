@@ -1,15 +1,14 @@
-"""The evaluator's bridge to the toolchain (build.py, profile.py, owned by the toolchain room).
+"""The evaluator's bridge to the toolchain's build (build.py, owned by the toolchain room).
 
 Owns: which architecture a native candidate is built for, whether this machine can run it,
-the set of torch.Tensor method names the native static check treats as compute, and the
-call into the profiler. Does not own: compiling or profiling (build.py, profile.py).
+and the set of torch.Tensor method names the native static check treats as compute.
+Does not own: compiling (build.py) or profiling (profiled_run.py, profile.py).
 """
 
 from __future__ import annotations
 
 import time
 from collections.abc import Iterable
-from pathlib import Path
 from typing import Any
 
 import torch
@@ -47,16 +46,3 @@ def build_native(candidate: Candidate, hardware: Hardware | None, timeout_s: flo
     built = build_extension(candidate.source, candidate.language, arch=target_arch(candidate.language, hardware),
                             timeout_s=timeout_s)
     return built, round(time.perf_counter() - started, 4)
-
-
-def profile_candidate(candidate: Candidate, task: Any, device: str, workdir: Path) -> tuple[dict[str, float | str], str]:
-    """Profiler metrics for a correct candidate, or ({}, why not)."""
-    if device == "cpu":
-        return {}, "no profile: the interpreter has no hardware counters"
-    try:
-        from warpsmith.evaluator.profile import run_profile
-    except ImportError:
-        return {}, "no profile: the toolchain's profiler module is not installed"
-    report = run_profile(candidate=candidate, task=task, workdir=workdir)
-    metrics = getattr(report, "metrics", report)
-    return dict(metrics or {}), getattr(report, "note", "")

@@ -17,18 +17,35 @@ import re
 
 from warpsmith.evaluator.records import Violation
 
-# Host functions that reach files, processes, the network or the environment.
-FORBIDDEN_CALLS = frozenset(
+# Host functions that reach files, processes, the network, the environment or raw memory of other
+# processes: refused wherever the identifier appears (a call, `&system`, `#define RUN system`).
+FORBIDDEN_IDENTIFIERS = frozenset(
     {
-        "fopen", "freopen", "open", "openat", "creat", "system", "popen", "execl", "execlp", "execle",
-        "execv", "execvp", "execvpe", "execve", "dlopen", "dlsym", "socket", "connect", "bind", "listen",
-        "accept", "getenv", "secure_getenv", "setenv", "putenv", "ptrace", "fork", "vfork", "clone",
-        "syscall", "mmap", "mprotect", "unlink", "remove", "rename", "chmod", "kill", "signal",
-        "sigaction", "pthread_create", "atexit", "exit", "_exit", "abort", "read", "write", "sleep",
-        "usleep", "nanosleep",
+        "fopen", "freopen", "fdopen", "popen", "system", "execl", "execlp", "execle", "execv", "execvp",
+        "execvpe", "execve", "fexecve", "dlopen", "dlsym", "dlmopen", "socket", "socketpair", "getenv",
+        "secure_getenv", "setenv", "putenv", "unsetenv", "environ", "__environ", "ptrace", "fork", "vfork",
+        "syscall", "mmap", "mmap64", "mprotect", "unlink", "unlinkat", "posix_spawn", "posix_spawnp",
+        "dup", "dup2", "dup3", "ioctl", "prctl", "process_vm_readv", "process_vm_writev", "sendto", "sendmsg",
+        "recvfrom", "recvmsg", "chmod", "fchmod", "chown", "creat", "openat", "pthread_create", "atexit",
+        "at_quick_exit", "getaddrinfo", "gethostbyname", "inotify_init", "memfd_create", "pipe", "pipe2",
     }
 )
-FORBIDDEN_TYPES = re.compile(r"\b(std::)?(ifstream|ofstream|fstream|thread|async|system_error|FILE)\b")
+# Ordinary words that are only refused when called (a variable may be called `read`).
+FORBIDDEN_CALLS = frozenset(
+    {
+        "open", "read", "write", "remove", "rename", "kill", "signal", "sigaction", "exit", "_exit", "abort",
+        "sleep", "usleep", "nanosleep", "connect", "bind", "listen", "accept", "clone", "send", "recv",
+        "quick_exit", "raise",
+    }
+)
+FORBIDDEN_HEADERS = re.compile(
+    r"^(unistd\.h|dlfcn\.h|spawn\.h|fcntl\.h|netdb\.h|pthread\.h|signal\.h|csignal|fstream|filesystem|thread|"
+    r"future|sys/.*|netinet/.*|arpa/.*|linux/.*)$"
+)
+FORBIDDEN_TYPES = re.compile(r"\b(std::)?(ifstream|ofstream|fstream|filebuf|thread|jthread|async|filesystem|FILE)\b")
+# `using namespace at;` or `namespace A = torch;` make every ATen op callable without the prefix.
+NAMESPACE_ESCAPE = re.compile(r"\busing\s+namespace\s+(at|torch|c10|aten)\b|\bnamespace\s+\w+\s*=\s*(::)?(at|torch|c10)\b"
+                              r"|\busing\s+(::)?(at|torch)::\w+\s*;")
 # Streams and graphs: work that the device-wide timing sync may not see, or replayed results.
 FORBIDDEN_STREAM_API = re.compile(
     r"\b(cudaStreamCreate\w*|hipStreamCreate\w*|cudaGraph\w*|hipGraph\w*|cudaStreamBeginCapture\w*|"
@@ -62,8 +79,38 @@ ALLOWED_METHODS = frozenset(
 )
 
 
+def splice_lines(source: str) -> str:
+    """Translation phase 2: a backslash-newline joins lines (`sys\\<newline>tem` is `system`); the
+    removed newline is put back after the joined line, so line numbers stay right after it."""
+    lines = source.split("\n")
+    out: list[str] = []
+    pending = 0
+    for line in lines:
+        if line.endswith("\\"):
+            out.append(line[:-1])
+            pending += 1
+            continue
+        out.append(line + "\n" * pending + "\n")
+        pending = 0
+    return "".join(out)[:-1]
+
+
+def _is_digit_separator(s: str, i: int) -> bool:
+    """C++14 `1'000`: an apostrophe between digits is not a char literal."""
+    return 0 < i < len(s) - 1 and s[i] == "'" and s[i - 1].isalnum() and s[i + 1].isalnum() \
+        and _in_number(s, i)
+
+
+def _in_number(s: str, i: int) -> bool:
+    j = i - 1
+    while j >= 0 and (s[j].isalnum() or s[j] in "'."):
+        j -= 1
+    return s[j + 1].isdigit()
+
+
 def strip_comments(source: str) -> str:
     """Remove // and /* */ comments, keeping string and char literals and line numbers."""
+    source = splice_lines(source)
     out: list[str] = []
     i, n = 0, len(source)
     while i < n:
@@ -77,7 +124,7 @@ def strip_comments(source: str) -> str:
             end = n if j < 0 else j + 2
             out.append("\n" * source.count("\n", i, end) or " ")
             i = end
-        elif c in "\"'":
+        elif c in "\"'" and not _is_digit_separator(source, i):
             j = _literal_end(source, i)
             out.append(source[i:j])
             i = j
@@ -101,9 +148,9 @@ def strip_literals(code: str) -> str:
             j = _raw_literal_end(code, i)
             out.append('""' + "\n" * code.count("\n", i, j))
             i = j
-        elif c in "\"'":
+        elif c in "\"'" and not _is_digit_separator(code, i):
             j = _literal_end(code, i)
-            out.append(c + c)
+            out.append(c + c + "\n" * code.count("\n", i, j))
             i = j
         else:
             out.append(c)
@@ -133,6 +180,7 @@ def _line_of(text: str, pos: int) -> int:
 
 INCLUDE = re.compile(r"^[ \t]*#[ \t]*include[ \t]*([<\"])([^>\"\n]*)[>\"]", re.MULTILINE)
 CALL = re.compile(r"(?<!\.)(?<!->)\b([A-Za-z_]\w*)\s*\(")
+IDENTIFIER = re.compile(r"(?<!\.)(?<!->)\b([A-Za-z_]\w*)\b")
 NAMESPACED = re.compile(r"\b(?:at|torch)::(\w+)(?:::(\w+))?")
 METHOD_CALL = re.compile(r"(?:\.|->)\s*([A-Za-z_]\w*)\s*(?:<[^<>;()]*>)?\s*\(")
 ASM = re.compile(r"\b(?:asm|__asm__|__asm)\b[^;]*", re.DOTALL)
@@ -147,19 +195,30 @@ def check_native_source(source: str, compute_methods: frozenset[str]) -> list[Vi
         path = match.group(2).strip()
         if path.startswith("/") or ".." in path or "\\" in path:
             found.append(_v("forbidden-include", f"#include of {path!r} (absolute or parent path)", without_comments, match))
+        elif FORBIDDEN_HEADERS.match(path):
+            found.append(_v("forbidden-include", f"#include <{path}>: files, processes or threads", without_comments, match))
+    for match in re.finditer(r"^[ \t]*#[ \t]*include\b(?![ \t]*[<\"])", without_comments, re.MULTILINE):
+        found.append(_v("forbidden-include", "#include must name a file in <...> or \"...\"", without_comments, match))
     code = strip_literals(without_comments)
     if "##" in code:
         found.append(_v("token-pasting", "## token pasting can assemble forbidden names", code, code.index("##")))
     for match in CALL.finditer(code):
         if match.group(1) in FORBIDDEN_CALLS:
             found.append(_v("forbidden-call", f"call of {match.group(1)}()", code, match))
+    for match in IDENTIFIER.finditer(code):
+        if match.group(1) in FORBIDDEN_IDENTIFIERS:
+            found.append(_v("forbidden-call", f"use of {match.group(1)}", code, match))
+    for match in NAMESPACE_ESCAPE.finditer(code):
+        found.append(_v("torch-op-not-allowed", f"{match.group(0).strip()}: name ATen ops with at::/torch::", code, match))
     for match in FORBIDDEN_TYPES.finditer(code):
         found.append(_v("forbidden-call", f"use of {match.group(0)}", code, match))
     for match in FORBIDDEN_STREAM_API.finditer(code):
         found.append(_v("stream", f"{match.group(1)}: streams and graphs are not allowed", code, match))
     for match in ASM.finditer(without_comments):
-        if re.search(r"syscall|int\s*\$?0x80|sysenter", match.group(0)):
-            found.append(_v("forbidden-call", "inline assembly making a system call", without_comments, match))
+        # adjacent literals concatenate ("sys" "call"); raw bytes (.byte 0x0f, 0x05) are a syscall too
+        text = "".join(re.findall(r'"((?:[^"\\\n]|\\.)*)"', match.group(0))) + match.group(0)
+        if re.search(r"syscall|sysenter|int\s*\$?0x80|\bsvc\b|\.byte|\.inst|\.word|\.long|\.quad", text):
+            found.append(_v("forbidden-call", "inline assembly making a system call or raw bytes", without_comments, match))
     for match in NAMESPACED.finditer(code):
         name = match.group(1)
         if name not in ALLOWED_NAMESPACED:

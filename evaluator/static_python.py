@@ -15,13 +15,19 @@ operators, values computed at run time) is left to the aten recorder in the chil
 from __future__ import annotations
 
 import ast
+import importlib
+import inspect
+import re
 from collections.abc import Iterable
+from types import ModuleType
 
 import torch
+import triton.language as tl
 
 from warpsmith.evaluator.records import Violation
 
-ALLOWED_MODULES = frozenset({"torch", "triton", "triton.language", "math", "typing", "__future__"})
+# typing is not here: typing.get_type_hints evaluates annotation strings, and typing re-exports sys.
+ALLOWED_MODULES = frozenset({"torch", "triton", "triton.language", "math", "__future__"})
 # Sub-modules of triton.language (libdevice and friends) are allowed as well.
 ALLOWED_MODULE_PREFIXES = ("triton.language.",)
 
@@ -35,16 +41,26 @@ FORBIDDEN_NAMES = frozenset(
         "open", "exec", "eval", "compile", "__import__", "getattr", "setattr", "delattr", "hasattr",
         "globals", "locals", "vars", "dir", "breakpoint", "input", "exit", "quit", "memoryview",
         "object", "super", "classmethod", "staticmethod", "property", "__builtins__", "__loader__",
-        "__spec__", "help", "copyright", "credits", "license",
+        "__spec__", "help", "copyright", "credits", "license", "type",
     }
 )
 
 # Tensor attribute names a candidate may use on values that are not modules (besides the
 # task's allowed torch ops): ordinary dict/str methods that torch.Tensor happens to share.
-PLAIN_PYTHON_METHODS = frozenset({"values", "keys", "items", "get", "append", "extend", "update", "format", "join"})
+PLAIN_PYTHON_METHODS = frozenset({"values", "keys", "items", "get", "append", "extend", "update", "join"})
+# str.format walks attributes and items named INSIDE the string ('{0.gi_frame.f_back}'): use f-strings.
+STRING_FORMAT_ATTRS = frozenset({"format", "format_map"})
 TENSOR_ATTRS = frozenset(name for name in dir(torch.Tensor) if not name.startswith("_"))
 
 TRITON_DECORATORS = frozenset({"jit", "autotune", "heuristics"})
+
+# Frames, code objects and tracebacks reach builtins and globals without any underscore name
+# (generator.gi_frame.f_builtins); no kernel needs them.
+INTROSPECTION_ATTR = re.compile(r"^(gi|cr|ag|f|tb|co|func|im)_\w+$|^mro$")
+# Inside a @triton.jit body (plain Python under the interpreter) only Triton's own tensor methods.
+TL_TENSOR_ATTRS = frozenset(n for n in dir(tl.tensor) if not n.startswith("_")) | {"dtype", "shape", "type", "numel"}
+# Builtins a jit body may name (the Triton compiler accepts these).
+JIT_BUILTINS = frozenset({"range", "min", "max", "int", "float", "bool", "abs", "len", "print", "isinstance", "tuple"})
 
 
 def _v(rule: str, message: str, node: ast.AST | None) -> Violation:
@@ -74,6 +90,9 @@ class _Checker(ast.NodeVisitor):
         self.violations: list[Violation] = []
         self.jit_depth = 0
         self.jit_functions: list[str] = []
+        self.jit_locals: list[set[str]] = []
+        self.jit_names: set[str] = set()  # filled by a first pass: jit functions may call later ones
+        self.constant_globals: set[str] = set()
         self.defines_kernel = False
 
     # --- imports -------------------------------------------------------------------
@@ -105,15 +124,37 @@ class _Checker(ast.NodeVisitor):
     def visit_Name(self, node: ast.Name) -> None:
         if node.id in FORBIDDEN_NAMES or (node.id.startswith("__") and node.id != "__name__"):
             self.violations.append(_v("forbidden-builtin", f"use of {node.id!r} is not allowed", node))
-        elif node.id == "type" and isinstance(node.ctx, ast.Load):
-            pass  # checked at the call: type(x) is fine, type(name, bases, dict) is not
+        elif node.id in self.aliases and _resolve(self.aliases[node.id].split(".")) is not None \
+                and isinstance(_resolve(self.aliases[node.id].split(".")), ModuleType) and not _is_namespace_use(node):
+            self.violations.append(_v("module-as-value", f"module {node.id!r} may only be used as a namespace", node))
         elif self.jit_depth and self.aliases.get(node.id, "").split(".")[0] == "torch":
             self.violations.append(_v("torch-in-jit", "torch may not be used inside a @triton.jit function", node))
+        elif self.jit_depth and isinstance(node.ctx, ast.Load) and not self._jit_may_read(node.id):
+            self.violations.append(_v(
+                "jit-global", f"a @triton.jit body reads {node.id!r}: only its arguments, locals, "
+                "constant globals, triton and other jit functions are allowed there", node))
+
+    def _jit_may_read(self, name: str) -> bool:
+        module = self.aliases.get(name, "")
+        return (
+            name in self.jit_locals[-1] or name in self.constant_globals or name in self.jit_names
+            or name in JIT_BUILTINS or module.split(".")[0] in ("triton", "math")
+        )
 
     def visit_Attribute(self, node: ast.Attribute) -> None:
         if node.attr.startswith("_"):
             self.violations.append(
                 _v("private-attribute", f"access to private or dunder attribute {node.attr!r}", node)
+            )
+        elif node.attr in STRING_FORMAT_ATTRS:
+            self.violations.append(_v("string-format", f".{node.attr}() can reach attributes named in a string; "
+                                      "use an f-string", node))
+        elif isinstance(node.value, ast.Name) and node.value.id in self.jit_names:
+            self.violations.append(_v("jit-function-attribute", f"{node.value.id}.{node.attr}: a @triton.jit "
+                                      "function may only be launched (fn[grid](...)) or called from another", node))
+        elif INTROSPECTION_ATTR.match(node.attr):
+            self.violations.append(
+                _v("introspection-attribute", f"{node.attr!r} reaches frames, code or globals", node)
             )
         if isinstance(node.ctx, (ast.Store, ast.Del)):
             self.violations.append(
@@ -123,6 +164,12 @@ class _Checker(ast.NodeVisitor):
         if chain is not None and chain[0] in self.aliases:
             full = self.aliases[chain[0]].split(".") + chain[1:]
             self._check_module_attr(full, node)
+            if isinstance(_resolve(full), ModuleType) and not _is_namespace_use(node):
+                self.violations.append(_v("module-as-value", f"module {'.'.join(full)} may only be used as a namespace", node))
+        elif self.jit_depth and node.attr in TENSOR_ATTRS and node.attr not in TL_TENSOR_ATTRS:
+            self.violations.append(_v(
+                "torch-op-not-allowed", f"{node.attr!r} is a torch method, not a Triton one (@triton.jit body)", node
+            ))
         elif not self.jit_depth and node.attr in TENSOR_ATTRS and node.attr not in self.allowed:
             if node.attr not in PLAIN_PYTHON_METHODS:
                 self.violations.append(
@@ -131,12 +178,21 @@ class _Checker(ast.NodeVisitor):
         self.generic_visit(node)
 
     def _check_module_attr(self, full: list[str], node: ast.AST) -> None:
+        reached = _module_reached(full)
+        if reached is not None:
+            self.violations.append(_v(
+                "forbidden-module-attribute", f"{'.'.join(full)} reaches module {reached!r}, which is not allowed", node
+            ))
         if full[0] == "torch" and len(full) > 1:
             if self.jit_depth:
                 self.violations.append(_v("torch-in-jit", "torch may not be used inside a @triton.jit function", node))
             elif full[1] not in self.allowed:
                 self.violations.append(
                     _v("torch-op-not-allowed", f"torch.{full[1]} is not in the task's allowed torch ops", node)
+                )
+            elif full[1] == "Tensor" and len(full) > 2 and full[2] not in self.allowed:
+                self.violations.append(  # torch.Tensor.sort(x) is x.sort()
+                    _v("torch-op-not-allowed", f"torch.Tensor.{full[2]} is not in the task's allowed torch ops", node)
                 )
         elif full[0] == "triton" and len(full) > 1 and full[1] not in ALLOWED_TRITON_ATTRS:
             self.violations.append(_v("forbidden-triton-api", f"triton.{full[1]} is not allowed", node))
@@ -167,8 +223,6 @@ class _Checker(ast.NodeVisitor):
         self.generic_visit(node)
 
     def visit_Call(self, node: ast.Call) -> None:
-        if isinstance(node.func, ast.Name) and node.func.id == "type" and len(node.args) != 1:
-            self.violations.append(_v("forbidden-builtin", "type() may only be called with one argument", node))
         if not self.jit_depth:
             for keyword in node.keywords:
                 if keyword.arg == "stream":
@@ -183,10 +237,13 @@ class _Checker(ast.NodeVisitor):
             self.defines_kernel = True
         if is_jit:
             self.jit_functions.append(node.name)
+            self.jit_locals.append(_bound_names(node))
         self.jit_depth += is_jit
         for child in [node.args, *node.body, *([node.returns] if node.returns else [])]:
             self.visit(child)
         self.jit_depth -= is_jit
+        if is_jit:
+            self.jit_locals.pop()
 
     def _is_triton_decorator(self, decorator: ast.AST) -> bool:
         target = decorator.func if isinstance(decorator, ast.Call) else decorator
@@ -204,6 +261,11 @@ def check_python_source(source: str, allowed_torch_ops: Iterable[str]) -> list[V
     except SyntaxError as exc:
         return [Violation(rule="syntax-error", message=f"{exc.msg} (line {exc.lineno})", line=exc.lineno)]
     checker = _Checker(frozenset(allowed_torch_ops))
+    checker.constant_globals = _constant_globals(tree)
+    checker.jit_names = _jit_function_names(tree)
+    for parent in ast.walk(tree):
+        for child in ast.iter_child_nodes(parent):
+            child.parent = parent  # type: ignore[attr-defined]
     checker.visit(tree)
     found = checker.violations
     if not checker.defines_kernel:
@@ -211,6 +273,75 @@ def check_python_source(source: str, allowed_torch_ops: Iterable[str]) -> list[V
     if not checker.jit_functions:
         found.append(_v("no-triton-kernel", "the module must define at least one @triton.jit function", None))
     return _dedupe(found)
+
+
+def _resolve(full: list[str]) -> object | None:
+    """The object a dotted chain names, looked up on the real modules in this trusted process."""
+    try:
+        obj: object = importlib.import_module(full[0])
+    except ImportError:
+        return None
+    for attr in full[1:]:
+        # getattr_static: never run a property of a real module object (triton's driver has some)
+        obj = inspect.getattr_static(obj, attr, None) if not attr.startswith("_") else None
+        if obj is None:
+            return None
+    return obj
+
+
+def _is_namespace_use(node: ast.AST) -> bool:
+    """True when `node` is only the left side of an attribute access (`tl.load`, not `m = tl`)."""
+    parent = getattr(node, "parent", None)
+    return isinstance(parent, ast.Attribute) and parent.value is node
+
+
+def _module_reached(full: list[str]) -> str | None:
+    """The first module outside the allow-list that an attribute chain on an allowed module reaches
+    (typing.sys, torch.cuda, ...), resolved on the real modules in this trusted process."""
+    for end in range(2, len(full) + 1):
+        obj = _resolve(full[:end])
+        if obj is None:
+            return None
+        if isinstance(obj, ModuleType) and not _module_allowed(obj.__name__):
+            return obj.__name__
+    return None
+
+
+def _bound_names(fn: ast.FunctionDef) -> set[str]:
+    names = {a.arg for a in [*fn.args.posonlyargs, *fn.args.args, *fn.args.kwonlyargs]}
+    names |= {a.arg for a in (fn.args.vararg, fn.args.kwarg) if a is not None}
+    return names | {n.id for n in ast.walk(fn) if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Store)}
+
+
+def _is_constant(value: ast.AST | None) -> bool:
+    if isinstance(value, ast.UnaryOp):
+        value = value.operand
+    if isinstance(value, ast.BinOp):  # BLOCK = 2 ** 10
+        return _is_constant(value.left) and _is_constant(value.right)
+    if isinstance(value, ast.Call) and len(value.args) == 1 and not value.keywords:
+        chain = _dotted(value.func)  # tl.constexpr(4)
+        return bool(chain) and chain[-1] == "constexpr" and _is_constant(value.args[0])
+    return isinstance(value, ast.Constant)
+
+
+def _constant_globals(tree: ast.Module) -> set[str]:
+    """Module-level names bound once to a number, string or tl.constexpr(...) (what Triton compiles)."""
+    found: set[str] = set()
+    for stmt in tree.body:
+        if isinstance(stmt, ast.Assign) and len(stmt.targets) == 1 and isinstance(stmt.targets[0], ast.Name):
+            if _is_constant(stmt.value):
+                found.add(stmt.targets[0].id)
+        elif isinstance(stmt, ast.AnnAssign) and isinstance(stmt.target, ast.Name) and _is_constant(stmt.value):
+            found.add(stmt.target.id)
+    return found
+
+
+def _jit_function_names(tree: ast.Module) -> set[str]:
+    def decorated(fn: ast.FunctionDef) -> bool:
+        targets = [d.func if isinstance(d, ast.Call) else d for d in fn.decorator_list]
+        return any((chain := _dotted(t)) is not None and chain[-1] in TRITON_DECORATORS for t in targets)
+
+    return {s.name for s in tree.body if isinstance(s, ast.FunctionDef) and decorated(s)}
 
 
 def _dedupe(violations: list[Violation]) -> list[Violation]:

@@ -9,10 +9,13 @@ or seconds is reached. A host wall clock around each call is kept as a cross-che
 work the events do not bracket. Interpreter mode: wall clock per call, a few reps, no
 reference (an interpreter time is never compared with anything).
 
-The reference runs in this process only for timing, and only after all correctness calls:
-its outputs are overwritten with a poison byte as soon as each timed call ends, so memory
-the candidate gets from the allocator next never holds a reference result. The parent
-re-checks the candidate's outputs of the last timed call (written to a file here).
+The reference runs in this process only for timing, and only after all correctness calls.
+Every timed call's outputs (reference and candidate) are overwritten with a poison byte
+as soon as it ends: memory the candidate gets from the allocator next never holds a
+reference result, and an output the candidate cached and returns again holds poison. The
+warm-up calls and the final call (whose outputs the parent re-checks, written to a file
+here) run under the run-time op guard, on the same input objects as the timed calls, so a
+candidate cannot tell "being timed" from "being watched" by the inputs it is handed.
 
 Does not own: verdicts (anticheat.py flags suspicious numbers in the parent).
 """
@@ -54,8 +57,10 @@ def _summary(samples_us: list[float]) -> dict[str, float]:
     return {"median_us": median, "spread_us": spread}
 
 
-def time_shapes(fn: Any, task: Any, spec: dict, device: str, workdir: Path, captured: dict[str, Any]) -> list[dict]:
-    """Time `fn` on each shape of `spec["shapes"]`; see the module docstring for the method."""
+def time_shapes(fn: Any, task: Any, spec: dict, device: str, workdir: Path, captured: dict[str, Any],
+                guard: Any) -> list[dict]:
+    """Time `fn` on each shape of `spec["shapes"]`; see the module docstring for the method.
+    `guard()` gives the run-time op guard; warm-up calls and the final re-checked call run under it."""
     results = []
     for index, shape_dict in enumerate(spec["shapes"]):
         shape = Shape(**shape_dict)
@@ -64,11 +69,12 @@ def time_shapes(fn: Any, task: Any, spec: dict, device: str, workdir: Path, capt
             for i in range(spec["pool"])
         ]
         if spec["method"] == "cuda_events":
-            entry = _time_device(fn, task, pool, spec, device, captured)
+            entry = _time_device(fn, task, pool, spec, device, captured, guard)
         else:
-            entry = _time_wall(fn, pool, spec, captured)
+            entry = _time_wall(fn, pool, spec, captured, guard)
         last = (entry["reps"] - 1) % len(pool) if entry["reps"] else 0
-        result = fn(*pool[last])
+        with guard():
+            result = fn(*pool[last])
         if device.startswith("cuda"):
             captured["torch.cuda.synchronize"]()
         outputs_file = f"timed_outputs_{index}.pt"
@@ -80,24 +86,28 @@ def time_shapes(fn: Any, task: Any, spec: dict, device: str, workdir: Path, capt
     return results
 
 
-def _time_wall(fn: Any, pool: list[tuple], spec: dict, captured: dict[str, Any]) -> dict:
+def _time_wall(fn: Any, pool: list[tuple], spec: dict, captured: dict[str, Any], guard: Any) -> dict:
     clock = captured["time.perf_counter"]
-    fn(*pool[0])  # warm-up: the interpreter's first call pays for rewriting the kernel
+    for inputs in [*pool, pool[0]]:  # warm-up, guarded: the same input objects as the timed calls
+        with guard():
+            _poison_outputs(fn(*inputs))
     samples = []
     for rep in range(spec["max_reps"]):
         t0 = clock()
-        fn(*pool[rep % len(pool)])
+        result = fn(*pool[rep % len(pool)])
         samples.append((clock() - t0) * 1e6)
+        _poison_outputs(result)  # a cached output returned later holds poison
     return {**_summary(samples), "reps": len(samples), "method": "wall_clock"}
 
 
-def _time_device(fn: Any, task: Any, pool: list[tuple], spec: dict, device: str, captured: dict[str, Any]) -> dict:
+def _time_device(fn: Any, task: Any, pool: list[tuple], spec: dict, device: str, captured: dict[str, Any],
+                 guard: Any) -> dict:
     event_cls = captured["torch.cuda.Event"]
     record, elapsed = captured["torch.cuda.Event.record"], captured["torch.cuda.Event.elapsed_time"]
     sync, clock = captured["torch.cuda.synchronize"], captured["time.perf_counter"]
     flush = torch.empty(max(2 * int(spec.get("l2_bytes") or 0), 256 << 20), dtype=torch.uint8, device=device)
 
-    def timed(call: Any, inputs: tuple, poison: bool) -> tuple[float, float]:
+    def timed(call: Any, inputs: tuple) -> tuple[float, float]:
         flush.fill_(0x5A)  # evict L2: the buffer is at least twice its size
         start, end = event_cls(enable_timing=True), event_cls(enable_timing=True)
         sync()
@@ -107,21 +117,21 @@ def _time_device(fn: Any, task: Any, pool: list[tuple], spec: dict, device: str,
         record(end)
         sync()  # device-wide: work on any stream has finished
         host_us = (clock() - t0) * 1e6
-        if poison:
-            _poison_outputs(result)
+        _poison_outputs(result)  # reference results never linger; a cached candidate output turns to poison
         del result
         return elapsed(start, end) * 1e3, host_us
 
-    for i in range(spec["warmup"]):
-        timed(fn, pool[i % len(pool)], False)
-        timed(task.reference, pool[i % len(pool)], True)
+    for i in range(max(spec["warmup"], len(pool) + 1)):
+        with guard():  # indistinguishable from timed calls (same input objects), so they are watched
+            timed(fn, pool[i % len(pool)])
+        timed(task.reference, pool[i % len(pool)])
     cand, ref, cand_host = [], [], []
     deadline = clock() + spec["max_seconds"]
     for rep in range(spec["max_reps"]):
         inputs = pool[rep % len(pool)]
-        order = ((fn, cand, cand_host, False), (task.reference, ref, None, True))
-        for call, samples, host, poison in order if rep % 2 == 0 else order[::-1]:
-            device_us, host_us = timed(call, inputs, poison)
+        order = ((fn, cand, cand_host), (task.reference, ref, None))
+        for call, samples, host in order if rep % 2 == 0 else order[::-1]:
+            device_us, host_us = timed(call, inputs)
             samples.append(device_us)
             if host is not None:
                 host.append(host_us)

@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import shutil
+from pathlib import Path
 
 import pytest
+
+from warpsmith.evaluator.build_toolchain import torch_flavor
 
 # One valid candidate exercising every part of the binding contract: a const Tensor&,
 # an int64_t and a double in, a std::tuple of two tensors out. The headers are the
@@ -38,7 +41,9 @@ at::Tensor kernel(at::Tensor x) { return x; }
 """
 
 needs_nvcc = pytest.mark.skipif(shutil.which("nvcc") is None, reason="nvcc is not installed")
+# With a CPU torch, HIP builds also need NVIDIA's header-only Thrust (docs/builds.md).
 needs_hipcc = pytest.mark.skipif(
-    shutil.which("hipcc") is None,
-    reason="hipcc is not installed (apt-get install hipcc libamdhip64-dev rocm-device-libs libthrust-dev)",
+    shutil.which("hipcc") is None
+    or (torch_flavor() != "rocm" and not Path("/usr/include/thrust/complex.h").exists()),
+    reason="HIP toolchain missing: apt-get install hipcc libamdhip64-dev rocm-device-libs libthrust-dev",
 )

@@ -32,7 +32,7 @@ def run_source(source: str, *, task: str = "rmsnorm", language: str = "triton", 
                     static_checks=static_checks)
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def run_file(name: str, *, task: str = "rmsnorm", suite: str = "smoke", static_checks: bool = True,
              timeout_s: float = 60.0) -> EvalResult:
     language = "cuda" if name.endswith(".cu") else "triton"

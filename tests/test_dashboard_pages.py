@@ -11,6 +11,7 @@ from __future__ import annotations
 import hashlib
 import html
 import re
+import sqlite3
 import subprocess
 import sys
 from pathlib import Path
@@ -18,9 +19,10 @@ from pathlib import Path
 import pytest
 from _dashboard_helpers import REPO, shared_offline_run
 from fastapi.testclient import TestClient
+
 from warpsmith.dashboard.app import create_app
-from warpsmith.dashboard.render import micros
 from warpsmith.dashboard.readonly import open_readonly
+from warpsmith.dashboard.render import micros
 from warpsmith.store.db import StoreError, open_store
 
 pytestmark = pytest.mark.slow  # one real run (a few Triton-interpreter evaluations) for the module
@@ -145,7 +147,7 @@ def test_bad_ids_in_the_api_give_a_json_404(client: TestClient, path: str) -> No
 
 def test_pages_reference_nothing_outside_the_server(client: TestClient, run_id: str) -> None:
     nodes = client.get(f"/api/runs/{run_id}/candidates").json()
-    paths = ["/", "/fragments/runs", f"/runs/{run_id}", "/tasks/rmsnorm", "/runs/r-nope"]
+    paths = ["/", "/fragments/runs", f"/runs/{run_id}", "/tasks/rmsnorm", "/runs/r-nope", "/docs", "/redoc"]
     paths += [f"/candidates/{n['source_hash']}" for n in nodes]
     assets: set[str] = set()
     for path in paths:
@@ -195,6 +197,12 @@ def test_a_running_run_polls_and_a_finished_one_does_not(tmp_path: Path, client:
         with writer.session() as session:  # the writer makes progress; the polled fragment shows it
             update_run_progress(session, live, rounds_done=1)
         assert re.search(r">\s*1\s*<", live_client.get("/fragments/runs").text)
+    with sqlite3.connect(tmp_path / "live.db") as connection:  # its writer died an hour ago
+        connection.execute("UPDATE runs SET updated_at = datetime('now', '-1 hour') WHERE id=?", (live,))
+    stale = live_client.get("/").text
+    assert "no heartbeat since" in stale and 'hx-trigger="every' not in stale, (
+        "a dead run is not polled forever"
+    )
 
 
 def test_the_dashboard_cannot_write_and_does_not_change_the_store(

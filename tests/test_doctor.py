@@ -41,3 +41,11 @@ def test_doctor_reports_every_check_and_never_a_key_value(tmp_path):
 def test_missing_check_says_what_to_do():
     [line] = render([Check("ncu", False, "not found on PATH", "install Nsight Compute")], color=False)
     assert line.startswith("missing ncu") and line.endswith("-> install Nsight Compute")
+
+
+def test_store_line_never_shows_a_database_password(monkeypatch):
+    from warpsmith.cli.doctor_cmd import _store
+
+    monkeypatch.setenv("WARPSMITH_DB", "postgresql://kernel:hunter2-secret@db.example/warpsmith")
+    check = _store()
+    assert check.ok and "hunter2-secret" not in check.detail and "***" in check.detail

@@ -29,6 +29,7 @@ def test_honest_kernel_is_correct_with_interpreter_timings() -> None:
         ("cache_reuse.py", "output-reused-across-calls"),  # the same output tensor returned again
         ("mutate_input.py", "input-mutated"),
         ("alias_input.py", "output-aliases-input"),
+        ("redteam_timing_phase.py", "torch-op-not-allowed"),  # torch only while "being timed": warm-up is watched
     ],
 )
 def test_runtime_attack_is_rejected(name: str, rule: str) -> None:
@@ -39,8 +40,9 @@ def test_runtime_attack_is_rejected(name: str, rule: str) -> None:
 
 
 def test_torch_ops_are_named_in_the_violation() -> None:
+    # The first forbidden op is refused (it never runs), so it is the one named.
     message = next(v.message for v in run_file("operator_compute.py").violations)
-    assert "aten.mul" in message and "aten.pow" in message
+    assert "aten.mul" in message and "refused" in message
 
 
 @pytest.mark.parametrize(
@@ -52,6 +54,7 @@ def test_torch_ops_are_named_in_the_violation() -> None:
         ("nan_outputs.py", "NaN"),
         ("wrong_dtype.py", "dtype"),
         ("wrong_after_n_calls.py", "last timed call"),  # timed outputs are re-checked by the parent
+        ("timing_cache.py", "last timed call"),  # cached outputs are poisoned after every timed call
     ],
 )
 def test_wrong_answers_are_incorrect(name: str, needle: str) -> None:
@@ -67,6 +70,19 @@ def test_output_relying_on_poison_pattern_fails_the_second_call() -> None:
     result = run_file("dispatch_relies_on_poison.py", task="moe_dispatch", suite="check")
     assert result.status == "incorrect", result.message
     assert "second call" in result.message and "0x7F" in result.message
+
+
+def test_profile_request_on_cpu_says_why_it_was_skipped() -> None:
+    from tests._evaluator_helpers import source_of
+    from warpsmith.evaluator.evaluate import evaluate
+    from warpsmith.evaluator.records import Candidate
+    from warpsmith.tasklib import get_task
+
+    candidate = Candidate(task="rmsnorm", language="triton", source=source_of("honest_rmsnorm.py"))
+    result = evaluate(candidate, get_task("rmsnorm"), suite="smoke", device="cpu", profile=True)
+    assert result.status == "correct"
+    assert "interpreter has no hardware counters" in result.profile["skipped"]
+    assert "profile skipped" in result.message
 
 
 def test_exception_in_kernel_is_a_runtime_error() -> None:

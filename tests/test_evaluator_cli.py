@@ -36,7 +36,7 @@ def test_human_view_names_status_and_rule() -> None:
 @pytest.mark.parametrize(
     ("args", "needle"),
     [
-        (["--kernel", "no_such_task", "x.py"], "unknown task"),
+        (["--kernel", "no_such_task", str(ADVERSARIAL / "honest_rmsnorm.py")], "unknown task"),
         (["--kernel", "rmsnorm", "missing_kernel.py"], "does not exist"),
         (["--kernel", "rmsnorm", "--lang", "cuda", str(ADVERSARIAL / "honest_rmsnorm.py")], "does not look like"),
         (["--kernel", "rmsnorm", "--lang", "fortran", str(ADVERSARIAL / "honest_rmsnorm.py")], "unknown --lang"),

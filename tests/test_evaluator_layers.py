@@ -23,13 +23,30 @@ def test_getattr_hidden_op_is_caught_by_the_aten_recorder() -> None:
     assert "aten.rsqrt" in result.message
 
 
+@pytest.mark.parametrize(
+    ("name", "op"),
+    [
+        ("redteam_tolist_python.py", "torch.Tensor.tolist"),  # no aten op: the torch-function guard sees it
+        ("redteam_jit_body_tolist.py", "torch.Tensor.tolist"),
+        ("redteam_jit_body_torch.py", "aten."),  # torch inside an interpreted jit body
+        ("redteam_frame_escape.py", "aten."),  # refused ops never run, so clearing the record is too late
+    ],
+)
+def test_python_level_escapes_are_refused_at_run_time(name: str, op: str) -> None:
+    result = run_file(name, static_checks=False)
+    assert result.status == "rejected" and "torch-op-not-allowed" in rules(result), result.message
+    assert op in result.message
+
+
 def test_tensor_subclass_output_is_refused() -> None:
     result = run_file("tensor_subclass.py", static_checks=False)
     assert result.status == "rejected" and rules(result) == {"output-not-plain-tensor"}
     assert "AlwaysEqual" in result.message
 
 
-@pytest.mark.parametrize("name", ["patch_allclose.py", "patch_perf_counter.py"])
+@pytest.mark.parametrize(
+    "name", ["patch_allclose.py", "patch_perf_counter.py", "redteam_typing_escape.py", "redteam_module_indirection.py"]
+)
 def test_patched_functions_are_noticed(name: str) -> None:
     result = run_file(name, static_checks=False)
     assert result.status == "rejected" and "harness-tampering" in rules(result)

@@ -32,11 +32,20 @@ STATIC_ATTACKS = {
     "torch_in_jit.py": {"torch-in-jit"},
     "matmul_operator.py": {"torch-op-not-allowed"},
     "type_three_args.py": {"forbidden-builtin"},
+    "unbound_tensor_method.py": {"torch-op-not-allowed"},
     "triton_internals.py": {"forbidden-triton-api"},
     "gc_find_reference.py": {"forbidden-import"},
     "from_import_sort.py": {"torch-op-not-allowed"},
     "fake_stdout_exit.py": {"forbidden-import"},
     "ignore_sigterm.py": {"forbidden-import"},
+    # from a red-team pass over this evaluator:
+    "redteam_frame_escape.py": {"introspection-attribute"},  # generator.gi_frame.f_builtins
+    "redteam_jit_body_tolist.py": {"torch-op-not-allowed", "jit-global"},  # Python inside an interpreted jit body
+    "redteam_jit_body_torch.py": {"torch-op-not-allowed", "jit-global"},
+    "redteam_tolist_python.py": {"torch-op-not-allowed"},  # torch.Tensor.tolist, invisible to aten
+    "redteam_type_alias_subclass.py": {"forbidden-builtin", "torch-op-not-allowed"},  # make = type
+    "redteam_typing_escape.py": {"forbidden-import"},  # typing.sys.modules
+    "redteam_module_indirection.py": {"module-as-value"},  # core = tl.core; core.builtins
 }
 
 NATIVE_ATTACKS = {
@@ -101,6 +110,14 @@ def test_syntax_error_is_reported_with_its_line() -> None:
     result = run_source("def kernel(:\n    pass\n")
     assert result.status == "rejected" and rules(result) == {"syntax-error"}
     assert result.violations[0].line == 1
+
+
+def test_module_attributes_that_reach_other_modules_are_refused() -> None:
+    source = source_of("honest_rmsnorm.py").replace("import torch\n", "import torch\nimport math\n")
+    escape = source.replace("return out", "return out if tl.core.builtins else out")
+    assert "forbidden-module-attribute" in {v.rule for v in check_python_source(escape, BASE_ALLOWED_TORCH_OPS)}
+    passed = source.replace("return out", "return out if math.pi else out")
+    assert check_python_source(passed, BASE_ALLOWED_TORCH_OPS) == []
 
 
 def test_task_allowed_ops_extend_the_allow_list() -> None:

@@ -9,6 +9,7 @@ linked to the original; a replay that no longer fits stops cleanly and names the
 
 from __future__ import annotations
 
+import html
 import os
 import re
 import sqlite3
@@ -179,7 +180,11 @@ def test_cli_reports_a_divergence_with_exit_code_1(recorded: tuple[Path, Path, s
 
 def test_reevaluate_stores_fresh_evaluations_in_a_new_linked_run(recorded: tuple[Path, Path, str]) -> None:
     db, _, original = recorded
-    before = dict(query(db, "SELECT source_hash, created_at FROM evaluations"))
+    mine = (
+        "SELECT e.source_hash, e.created_at FROM evaluations e JOIN runs r ON r.hardware_fingerprint = "
+        "e.hardware_fingerprint WHERE r.id=? AND e.suite='smoke'"
+    )
+    before = dict(query(db, mine, original))
     result = warpsmith("replay", original, "--db", f"sqlite:///{db}", "--reevaluate", "--device", "cpu")
     assert result.returncode == 0, result.stderr
     new_id, config = query(
@@ -191,14 +196,9 @@ def test_reevaluate_stores_fresh_evaluations_in_a_new_linked_run(recorded: tuple
     linked = query(db, "SELECT source_hash FROM run_candidates WHERE run_id=? ORDER BY round_index", new_id)
     assert len(linked) == 2  # the seed and the coder's candidate
     assert query(db, "SELECT COUNT(*) FROM llm_calls WHERE run_id=?", new_id) == [(0,)]
+    after = dict(query(db, mine, new_id))
     for (source_hash,) in linked:
-        (created_at,) = query(
-            db,
-            "SELECT created_at FROM evaluations e JOIN runs r ON r.hardware_fingerprint = e.hardware_fingerprint "
-            "WHERE r.id=? AND e.source_hash=? AND e.suite='smoke'",
-            new_id,
-            source_hash,
-        )[0]
+        created_at = after[source_hash]
         assert created_at > before[source_hash], "measured again, not served from the cache"
 
 
@@ -221,3 +221,41 @@ def test_replay_of_an_unknown_run_is_a_usage_error(tmp_path: Path) -> None:
     result = warpsmith("replay", "r-nope", "--db", f"sqlite:///{tmp_path / 'store.db'}")
     assert result.returncode == 2
     assert "no run 'r-nope'" in result.stderr and "Traceback" not in result.stderr
+
+
+def test_runs_show_transcript_prints_the_conversation_step_by_step(recorded: tuple[Path, Path, str]) -> None:
+    db, _, original = recorded
+    result = warpsmith("runs", "show", original, "--db", f"sqlite:///{db}", "--transcript")
+    assert result.returncode == 0, result.stderr
+    out = result.stdout
+    positions = [out.index(f"#{seq} {role}") for seq, role in enumerate(["planner", "coder", "judge"])]
+    assert positions == sorted(positions), "calls are printed in the order they were made"
+    assert "Two warps per row" in out and "<<<<<<< SEARCH" in out  # the coder's answer, whole
+    assert "# Task: rmsnorm" in out  # the request's messages, whole
+    child = produced(db, original)[0]
+    assert f"candidates produced this round:\n  {child[:12]} (coder)" in out
+
+
+def test_dashboard_shows_the_conversation_and_links_the_replay(recorded: tuple[Path, Path, str]) -> None:
+    from fastapi.testclient import TestClient
+
+    from warpsmith.dashboard.app import create_app
+    from warpsmith.dashboard.readonly import open_readonly
+
+    db, _, original = recorded
+    client = TestClient(create_app(open_readonly(f"sqlite:///{db}")))
+    detail = client.get(f"/api/runs/{original}").json()
+    assert [c["role"] for c in detail["llm_calls"]] == ["planner", "coder", "judge"]
+    assert detail["replays"], "the replays made above are linked to the original"
+    run_page = html.unescape(client.get(f"/runs/{original}").text)
+    assert "Two warps per row" in run_page and f'href="/runs/{detail["replays"][0]}"' in run_page
+    replay_page = client.get(f"/runs/{detail['replays'][0]}").text
+    assert f'href="/runs/{original}"' in replay_page and "replay of" in replay_page
+
+    child = produced(db, original)[0]
+    candidate = client.get(f"/api/candidates/{child}").json()
+    roles = {c["role"] for c in candidate["llm_calls"] if c["run_id"] == original}
+    assert {"planner", "coder"} <= roles and candidate["conversation_scope"] in ("candidate", "round")
+    page = html.unescape(client.get(f"/candidates/{child}").text)
+    assert "fewer warps did not hurt" in page  # the judge's verdict
+    assert "<<<<<<< SEARCH" in page  # the coder's answer that produced it

@@ -2,7 +2,6 @@
 output's shape): nothing is computed and the caller's tensor escapes as the result.
 Expected: rejected (output-aliases-input)."""
 
-import torch
 import triton
 import triton.language as tl
 

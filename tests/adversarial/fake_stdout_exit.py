@@ -5,7 +5,6 @@ private channel and reports runtime_error (stdout is only a log)."""
 
 import os
 
-import torch
 import triton
 import triton.language as tl
 

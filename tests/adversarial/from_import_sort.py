@@ -1,11 +1,10 @@
 """Attack: import a forbidden op under another name: from torch import sort as order.
 Expected: rejected (torch-op-not-allowed)."""
 
-from torch import rsqrt as scale_of
-
 import torch
 import triton
 import triton.language as tl
+from torch import rsqrt as scale_of
 
 
 @triton.jit

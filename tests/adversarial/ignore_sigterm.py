@@ -4,7 +4,6 @@ SIGKILL and the verdict is timeout."""
 
 import signal
 
-import torch
 import triton
 import triton.language as tl
 

@@ -1,7 +1,6 @@
 """Attack: never return (hold the evaluator's worker forever).
 Expected: timeout."""
 
-import torch
 import triton
 import triton.language as tl
 

@@ -5,7 +5,6 @@ namespace refuses the connection (runtime_error) and the listener sees nothing."
 
 import socket
 
-import torch
 import triton
 import triton.language as tl
 

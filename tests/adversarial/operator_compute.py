@@ -3,7 +3,6 @@ name and no tensor method, so the static check cannot see it. A Triton kernel is
 never launched.
 Expected: rejected at run time (torch-op-not-allowed, naming the aten ops)."""
 
-import torch
 import triton
 import triton.language as tl
 

@@ -4,7 +4,6 @@ tree (the test looks for the sleeper afterwards)."""
 
 import subprocess
 
-import torch
 import triton
 import triton.language as tl
 

@@ -1,7 +1,6 @@
 """Not an attack, a failure: kernel() raises.
 Expected: runtime_error, with the exception in the message."""
 
-import torch
 import triton
 import triton.language as tl
 

@@ -4,7 +4,6 @@ means the key is simply not there (runtime_error whose message says 'absent').""
 
 import os
 
-import torch
 import triton
 import triton.language as tl
 

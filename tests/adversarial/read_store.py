@@ -2,7 +2,6 @@
 STORE_PATH is replaced by the test with a file outside the sandbox's readable paths.
 Expected: rejected (forbidden-builtin); with static checks off Landlock denies the read."""
 
-import torch
 import triton
 import triton.language as tl
 

@@ -1,0 +1,64 @@
+"""What the child sends back over the sandbox's private channel, validated by pydantic in the parent.
+
+Owns: the shape of the child's report (`ChildReport`) and of the per-trial files it names.
+Does not own: writing it (child.py, timing.py) or judging it (evaluate.py, correctness.py).
+A report or file that does not fit is the candidate's doing (nothing else runs in the child
+besides the trusted harness), so the parent turns it into a verdict, never an exception.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import BaseModel, Field
+
+
+class ChildError(BaseModel):
+    kind: Literal["import", "call"]
+    where: str
+    message: str
+    traceback: str = ""
+
+
+class ChildTrial(BaseModel):
+    id: int
+    outputs_file: str = Field(pattern=r"^outputs_\d+\.pt$")
+
+
+class ChildTiming(BaseModel):
+    label: str
+    median_us: float
+    spread_us: float
+    reps: int
+    method: Literal["cuda_events", "wall_clock"]
+    pool_index: int
+    outputs_file: str = Field(pattern=r"^timed_outputs_\d+\.pt$")
+    reference_median_us: float | None = None
+    reference_spread_us: float | None = None
+    host_median_us: float | None = None
+    rse: float | None = None
+
+
+class ChildReport(BaseModel):
+    trials: list[ChildTrial] = Field(default_factory=list)
+    forbidden_ops: dict[str, int] = Field(default_factory=dict)
+    timings: list[ChildTiming] = Field(default_factory=list)
+    tampered: list[str] = Field(default_factory=list)
+    error: ChildError | None = None
+    import_s: float = 0.0
+    correctness_s: float = 0.0
+    timing_s: float = 0.0
+
+
+TRIAL_FILE_KEYS = frozenset({"out_a", "out_b", "args_after_a", "args_after_b"})
+
+
+def trial_file_problem(saved: Any, input_count: int) -> str | None:
+    """Why a loaded trial file does not have the harness's shape, or None."""
+    if not isinstance(saved, dict) or set(saved) != TRIAL_FILE_KEYS:
+        return "the trial file does not hold the harness's keys"
+    if not all(isinstance(saved[k], list) for k in TRIAL_FILE_KEYS):
+        return "the trial file holds something other than lists"
+    if len(saved["args_after_a"]) != input_count or len(saved["args_after_b"]) != input_count:
+        return "the trial file holds the wrong number of inputs"
+    return None
