@@ -11,12 +11,15 @@ JSON strings is where models make escaping mistakes, and edit blocks keep answer
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import Any
+
 from pydantic import BaseModel
 
 from warpsmith.agents.edits import new_source
 from warpsmith.agents.prompting import render
 from warpsmith.agents.protocols import ChatModel
-from warpsmith.agents.records import CandidateSummary, PlanItem, RoundContext
+from warpsmith.agents.records import CandidateSummary, LLMCall, PlanItem, Role, RoundContext
 from warpsmith.agents.structured import ask
 from warpsmith.evaluator.records import Candidate, EvalResult
 
@@ -30,12 +33,48 @@ class CoderConfig(BaseModel):
     """How much of a compile / run log a repair prompt shows (head and tail)."""
 
 
+class _LastCall:
+    """A ChatModel that remembers its last call: the one whose answer `ask` parsed when it returns."""
+
+    def __init__(self, model: ChatModel) -> None:
+        self.model = model
+        self.model_name = model.model_name
+        self.last: LLMCall | None = None
+
+    def complete(
+        self,
+        role: Role,
+        messages: list[dict[str, Any]],
+        *,
+        response_model: type[BaseModel] | None = None,
+        check: Callable[[str], object] | None = None,
+    ) -> LLMCall:
+        self.last = self.model.complete(role, messages, response_model=response_model, check=check)
+        return self.last
+
+
 class Coder:
-    """Writes candidates; `write` for a plan item, `repair` for a failed candidate."""
+    """Writes candidates; `write` for a plan item, `repair` for a failed candidate.
+
+    `produced_by[source_hash]` is the call whose answer became that candidate (provenance).
+    """
 
     def __init__(self, model: ChatModel, config: CoderConfig | None = None) -> None:
         self.model = model
         self.config = config or CoderConfig()
+        self.produced_by: dict[str, LLMCall] = {}
+
+    def _ask_code(
+        self, role: Role, messages: list[dict[str, str]], parse: Callable[[str], str]
+    ) -> tuple[str, LLMCall | None]:
+        recorder = _LastCall(self.model)
+        source = ask(recorder, role, messages, parse, expects="code", retries=self.config.format_retries)
+        return source, recorder.last
+
+    def _produced(self, candidate: Candidate, call: LLMCall | None) -> Candidate:
+        if call is not None:
+            self.produced_by[candidate.source_hash] = call
+        return candidate
 
     def _system(self, ctx: RoundContext) -> dict[str, str]:
         content = render(
@@ -55,15 +94,12 @@ class Coder:
     def write(self, ctx: RoundContext, item: PlanItem, parent: CandidateSummary | None) -> Candidate:
         """The new candidate for `item`; FormatError when the answer stays unusable."""
         parent_source = parent.candidate.source if parent else None
-        source = ask(
-            self.model,
+        source, call = self._ask_code(
             "coder",
             self.write_messages(ctx, item, parent),
             lambda text: new_source(text, parent_source, ctx.language),
-            expects="code",
-            retries=self.config.format_retries,
         )
-        return Candidate(
+        candidate = Candidate(
             task=ctx.task_name,
             language=ctx.language,
             source=source,
@@ -71,6 +107,7 @@ class Coder:
             origin="coder",
             plan_item=item.idea,
         )
+        return self._produced(candidate, call)
 
     def repair_messages(
         self, ctx: RoundContext, candidate: Candidate, result: EvalResult, attempt: int, max_repairs: int
@@ -91,15 +128,12 @@ class Coder:
         self, ctx: RoundContext, candidate: Candidate, result: EvalResult, attempt: int = 1, max_repairs: int = 1
     ) -> Candidate:
         """A fixed version of `candidate` (its child); FormatError when the answer stays unusable."""
-        source = ask(
-            self.model,
+        source, call = self._ask_code(
             "repair",
             self.repair_messages(ctx, candidate, result, attempt, max_repairs),
             lambda text: new_source(text, candidate.source, candidate.language),
-            expects="code",
-            retries=self.config.format_retries,
         )
-        return Candidate(
+        fixed = Candidate(
             task=candidate.task,
             language=candidate.language,
             source=source,
@@ -107,3 +141,4 @@ class Coder:
             origin="coder",
             plan_item=candidate.plan_item,
         )
+        return self._produced(fixed, call)

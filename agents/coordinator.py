@@ -11,9 +11,12 @@ Steps and their commits (each `with store.session()` is one transaction):
 2. seeding (round 0): the store's best correct kernels for this task, language, hardware
    and suite are linked as 'inherited'; the shipped seed is stored, linked, and evaluated
    unless the evaluation cache has it (candidate x hardware x evaluator version x suite).
+   Only outcomes of the candidate itself are reused (CANDIDATE_OUTCOMES); a stored
+   'timeout' or 'runtime_error' is measured again and replaced.
 3. per round r = rounds_done+1 ..: the candidates the run already stored for round r (an
    interrupted round) or, if none, `strategy.propose`; all are stored and linked before the
-   first is evaluated. Per candidate: evaluate (or reuse the cached result) -> store the
+   first is evaluated, each with the stored LLM call whose answer it is (provenance: a
+   strategy's optional `producing_call(source_hash)`, the CallLog's stored id). Per candidate: evaluate (or reuse the cached result) -> store the
    evaluation; on a failure (compile error, wrong answer, ...; not a timeout) ask
    `strategy.repair` up to `max_repairs` times, each fix stored and evaluated; a fresh result
    goes to `strategy.review` -> verdict + lessons; then the run's best and heartbeat.
@@ -31,7 +34,7 @@ from pathlib import Path
 from warpsmith.agents import mapping
 from warpsmith.agents.coordinator_records import CallLog, Progress, RunSettings, RunSummary
 from warpsmith.agents.offline import measured_time_us
-from warpsmith.agents.protocols import AgentError, BudgetExceeded, LLMUnavailable, Strategy
+from warpsmith.agents.protocols import AgentError, BudgetExceeded, LLMUnavailable, ReplayDiverged, Strategy
 from warpsmith.agents.records import CandidateSummary, LLMCall, RoundContext
 from warpsmith.evaluator.records import EVALUATOR_VERSION, Candidate, EvalResult, Hardware
 from warpsmith.store import runs as store_runs
@@ -45,6 +48,7 @@ FAILURES_SHOWN = 6
 STATUS_OF: list[tuple[type[BaseException], str]] = [
     (BudgetExceeded, "budget_exhausted"),
     (LLMUnavailable, "llm_unavailable"),
+    (ReplayDiverged, "diverged"),
     (AgentError, "failed"),
     (KeyboardInterrupt, "interrupted"),
 ]
@@ -81,7 +85,9 @@ class Coordinator:
         evaluate: Evaluate = default_evaluate,
         call_log: CallLog | None = None,
         on_progress: Callable[[Progress], None] | None = None,
+        parent_run_id: str | None = None,
     ) -> None:
+        self.parent_run_id = parent_run_id
         self.task, self.strategy, self.store, self.settings = task, strategy, store, settings
         self.hardware = hardware
         self.key = mapping.EvalKey(hardware, EVALUATOR_VERSION, settings.suite)
@@ -129,6 +135,7 @@ class Coordinator:
             with self.store.session() as session:
                 for position, candidate in enumerate(candidates):
                     mapping.store_candidate(session, self.run_id, candidate, self.round_index, position)
+                    self._link_producing_call(session, candidate)
                 store_runs.heartbeat(session, self.run_id)
         if not candidates:
             skipped = getattr(self.strategy, "skipped", None)  # why an LLM strategy gave up on its ideas
@@ -152,6 +159,7 @@ class Coordinator:
             candidate = fixed
             with self.store.session() as session:
                 mapping.store_candidate(session, self.run_id, candidate, self.round_index, position)
+                self._link_producing_call(session, candidate)
             result, fresh = self._evaluate(candidate)
         if fresh:
             verdict = self.strategy.review(ctx, candidate, result)
@@ -165,7 +173,7 @@ class Coordinator:
     def _evaluate(self, candidate: Candidate) -> tuple[EvalResult, bool]:
         """The candidate's result and whether it was measured now (False: from the cache)."""
         with self.store.session() as session:
-            cached = mapping.cached_result(session, self.key, candidate.source_hash)
+            cached = mapping.reusable_result(session, self.key, candidate.source_hash)
         self.evaluated += 1
         if cached is not None:
             self._progress(f"{candidate.source_hash[:10]} cached: {cached.status}")
@@ -181,7 +189,8 @@ class Coordinator:
             **extra,
         )
         with self.store.session() as session:
-            mapping.store_evaluation(session, self.run_id, self.key, result)
+            # replace: a stored evaluation here is a timeout / runtime_error the cache passed over
+            mapping.store_evaluation(session, self.run_id, self.key, result, replace=True)
             store_runs.heartbeat(session, self.run_id)
         self._progress(f"{candidate.source_hash[:10]}: {result.status} {result.message}".strip())
         return result, True
@@ -200,6 +209,7 @@ class Coordinator:
                     model=self.settings.model,
                     config=self.settings.model_dump(mode="json"),
                     hardware_fingerprint=self.hardware.fingerprint,
+                    parent_run_id=self.parent_run_id,
                 )
             else:
                 store_runs.mark_stale_runs(session)
@@ -287,9 +297,16 @@ class Coordinator:
                     best_speedup=speedup,
                 )
 
-    def _store_llm_call(self, call: LLMCall) -> None:
+    def _store_llm_call(self, call: LLMCall) -> int:
         with self.store.session() as session:
-            mapping.store_llm_call(session, self.run_id, call, self.round_index)
+            return mapping.store_llm_call(session, self.run_id, call, self.round_index)
+
+    def _link_producing_call(self, session: mapping.Session, candidate: Candidate) -> None:
+        producing_call = getattr(self.strategy, "producing_call", None)  # LLM strategies only
+        call = producing_call(candidate.source_hash) if producing_call and self.call_log else None
+        call_id = self.call_log.stored_id(call) if call is not None and self.call_log else None
+        if call_id is not None:
+            mapping.link_llm_call(session, call_id, candidate)
 
     def _progress(self, message: str) -> None:
         with self.store.session() as session:
@@ -361,10 +378,12 @@ def run_optimization(
     evaluate: Evaluate = default_evaluate,
     call_log: CallLog | None = None,
     on_progress: Callable[[Progress], None] | None = None,
+    parent_run_id: str | None = None,
 ) -> RunSummary:
     """Run (or with `run_id`, resume) one optimization of `task`; returns how it ended.
 
     On resume the stored run's settings win except `rounds`, which may extend the run.
+    `parent_run_id`: the run this one derives from (a replay's original), stored at creation.
     """
     coordinator = Coordinator(
         task,
@@ -375,5 +394,6 @@ def run_optimization(
         evaluate=evaluate,
         call_log=call_log,
         on_progress=on_progress,
+        parent_run_id=parent_run_id,
     )
     return coordinator.run(resume_id=run_id)

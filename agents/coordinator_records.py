@@ -15,6 +15,16 @@ from pydantic import BaseModel, Field
 from warpsmith.agents.records import CandidateSummary, LLMCall
 from warpsmith.evaluator.records import Hardware, Mode
 
+CANDIDATE_OUTCOMES = frozenset({"correct", "incorrect", "rejected", "compile_error", "compiled"})
+"""Evaluation outcomes that belong to the candidate: cached for an evaluator version, and lessons.
+
+A 'timeout' or 'runtime_error' may come from outside the candidate (warpsmith.evaluator
+reports a child that failed to start, was killed by the OS or lost its pipe as
+'runtime_error', a loaded machine as 'timeout'): such evaluations are stored (the run's
+history shows them) but a later evaluation of the same candidate measures it again and
+replaces them.
+"""
+
 
 class RunSettings(BaseModel):
     """How one optimization run searches (stored in runs.config, reused on --resume)."""
@@ -64,7 +74,7 @@ class RunSummary(BaseModel):
 
     run_id: str
     task: str
-    status: str = Field(description="completed | failed | interrupted | budget_exhausted | llm_unavailable")
+    status: str = Field(description="completed | failed | interrupted | budget_exhausted | llm_unavailable | diverged")
     message: str = ""
     strategy: str
     rounds_done: int
@@ -84,18 +94,28 @@ class RunSummary(BaseModel):
 class CallLog:
     """A chat model's `on_call`: forwards every LLMCall to the run it is bound to.
 
-    Built before the run exists (the CLI gives it to the model); the loop binds it.
+    Built before the run exists (the CLI gives it to the model); the loop binds it. The
+    sink returns the stored call's id, which `stored_id` gives back for that very call
+    object (so the loop can tie a candidate to the call whose answer it is).
     """
 
     def __init__(self) -> None:
-        self._sink: Callable[[LLMCall], None] | None = None
+        self._sink: Callable[[LLMCall], int | None] | None = None
         self.unbound: list[LLMCall] = []
+        self._stored: dict[int, tuple[LLMCall, int]] = {}
 
-    def bind(self, sink: Callable[[LLMCall], None]) -> None:
+    def bind(self, sink: Callable[[LLMCall], int | None]) -> None:
         self._sink = sink
 
     def __call__(self, call: LLMCall) -> None:
         if self._sink is None:
             self.unbound.append(call)
-        else:
-            self._sink(call)
+            return
+        call_id = self._sink(call)
+        if call_id is not None:  # keyed by identity; the call is kept so its id() is not reused
+            self._stored[id(call)] = (call, call_id)
+
+    def stored_id(self, call: LLMCall) -> int | None:
+        """The store's id of a call this log forwarded, None when it never reached the store."""
+        entry = self._stored.get(id(call))
+        return entry[1] if entry is not None and entry[0] is call else None

@@ -20,7 +20,7 @@ from warpsmith.agents.judge import Judge, JudgeConfig
 from warpsmith.agents.llm import Budget, LiteLLMConfig, LiteLLMModel, OnCall
 from warpsmith.agents.planner import Planner, PlannerConfig
 from warpsmith.agents.protocols import ChatModel, FormatError
-from warpsmith.agents.records import CandidateSummary, PlanItem, RoundContext, Verdict
+from warpsmith.agents.records import CandidateSummary, LLMCall, PlanItem, RoundContext, Verdict
 from warpsmith.evaluator.records import Candidate, EvalResult, Status
 
 
@@ -104,6 +104,10 @@ class LLMStrategy:
         if (item := self._items.get(candidate.source_hash)) is not None:
             self._items[fixed.source_hash] = item
         return fixed
+
+    def producing_call(self, source_hash: str) -> LLMCall | None:
+        """The coder or repair call whose answer became this candidate (for the loop's provenance link)."""
+        return self.coder.produced_by.get(source_hash)
 
     def review(self, ctx: RoundContext, candidate: Candidate, result: EvalResult) -> Verdict | None:
         item = self._items.get(candidate.source_hash)

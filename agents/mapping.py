@@ -15,17 +15,15 @@ from __future__ import annotations
 from sqlalchemy import ColumnElement, exists, func, select
 from sqlalchemy.orm import Session
 
+from warpsmith.agents.coordinator_records import CANDIDATE_OUTCOMES
 from warpsmith.agents.records import CandidateSummary, LLMCall, Verdict
 from warpsmith.evaluator.records import Candidate, EvalResult, Hardware
 from warpsmith.store import reads, runs, writes
 from warpsmith.store.schema import (
-    RUN_STATUSES,
     CandidateRow,
     EvaluationRow,
     RunCandidateRow,
-    RunRow,
     VerdictRow,
-    utcnow,
 )
 from warpsmith.tasklib.base import Task
 
@@ -83,7 +81,10 @@ def store_candidate(
     writes.link_candidate(session, run_id, candidate.source_hash, round_index, position, relation)
 
 
-def store_evaluation(session: Session, run_id: str, key: EvalKey, result: EvalResult) -> None:
+def store_evaluation(
+    session: Session, run_id: str, key: EvalKey, result: EvalResult, replace: bool = False
+) -> None:
+    """Store a measurement; `replace=True` overwrites a stored evaluation with the same key."""
     speedups = [t.speedup for t in result.timings if t.speedup]
     writes.record_evaluation(
         session,
@@ -100,6 +101,7 @@ def store_evaluation(session: Session, run_id: str, key: EvalKey, result: EvalRe
         speedup_max=max(speedups) if speedups else None,
         median_us_total=sum(t.median_us for t in result.timings) if result.timings else None,
         run_id=run_id,
+        replace=replace,
     )
 
 
@@ -121,17 +123,11 @@ def store_verdict(
 
 
 def finish_run(session: Session, run_id: str, status: str, message: str) -> None:
-    """The run's final status; 'llm_unavailable' is written even where the store does not list it yet."""
-    if status in RUN_STATUSES:
-        runs.mark_run_status(session, run_id, status, message)
-        return
-    row = session.get(RunRow, run_id)
-    assert row is not None
-    row.status, row.status_message = status, message
-    row.updated_at = row.finished_at = utcnow()
+    runs.mark_run_status(session, run_id, status, message)
 
 
 def store_llm_call(session: Session, run_id: str, call: LLMCall, round_index: int | None) -> int:
+    """Store one call; returns its row id (what `link_llm_call` takes)."""
     row = writes.record_llm_call(
         session,
         run_id,
@@ -147,7 +143,12 @@ def store_llm_call(session: Session, run_id: str, call: LLMCall, round_index: in
         round_index=round_index,
         created_at=call.created_at,
     )
-    return row.seq
+    return row.id
+
+
+def link_llm_call(session: Session, call_id: int, candidate: Candidate) -> None:
+    """Record that the stored call `call_id` is the answer `candidate` was made from."""
+    writes.set_llm_call_candidate(session, call_id, candidate.source_hash)
 
 
 # --- rows -> records -------------------------------------------------------------------
@@ -168,6 +169,12 @@ def cached_result(session: Session, key: EvalKey, source_hash: str) -> EvalResul
         session, source_hash, key.hardware_fingerprint, key.evaluator_version, key.suite
     )
     return EvalResult.model_validate(row.result) if row else None
+
+
+def reusable_result(session: Session, key: EvalKey, source_hash: str) -> EvalResult | None:
+    """The cached result the loop may reuse instead of evaluating: only one of CANDIDATE_OUTCOMES."""
+    result = cached_result(session, key, source_hash)
+    return result if result is not None and result.status in CANDIDATE_OUTCOMES else None
 
 
 def known_hashes(session: Session, key: EvalKey, task: str) -> list[str]:

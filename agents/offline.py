@@ -27,6 +27,7 @@ from collections.abc import Iterator
 
 from pydantic import BaseModel, Field
 
+from warpsmith.agents.coordinator_records import CANDIDATE_OUTCOMES
 from warpsmith.agents.offline_config import Config, NoTunables, Tunables, read_tunables, write_tunables
 from warpsmith.agents.protocols import AgentError
 from warpsmith.agents.records import CandidateSummary, RoundContext, Verdict
@@ -194,7 +195,8 @@ class OfflineStrategy:
         )
         if not result.ok:
             verdict.feedback = f"{change}: {result.status}: {result.message}".strip()
-            verdict.lessons = [f"offline: config {describe(config)} gives {result.status} ({result.message})"]
+            if result.status in CANDIDATE_OUTCOMES:  # a crash or timeout may be the machine's, not the config's
+                verdict.lessons = [f"offline: config {describe(config)} gives {result.status} ({result.message})"]
             return verdict
         mine, theirs = measured_time_us(result), measured_time_us(parent.result if parent else None)
         if mine is None:

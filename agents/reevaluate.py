@@ -30,25 +30,8 @@ from warpsmith.tasklib.base import Task
 
 
 def _store_fresh(store: Store, run_id: str, key: mapping.EvalKey, result: EvalResult) -> None:
-    speedups = [t.speedup for t in result.timings if t.speedup]
     with store.session() as session:
-        writes.record_evaluation(
-            session,
-            source_hash=result.source_hash,
-            hardware_fingerprint=key.hardware_fingerprint,
-            evaluator_version=key.evaluator_version,
-            suite=key.suite,
-            mode=result.mode,
-            status=result.status,
-            message=result.message,
-            result=result.model_dump(mode="json"),
-            speedup=result.speedup_geomean(),
-            speedup_min=min(speedups) if speedups else None,
-            speedup_max=max(speedups) if speedups else None,
-            median_us_total=sum(t.median_us for t in result.timings) if result.timings else None,
-            run_id=run_id,
-            replace=True,
-        )
+        mapping.store_evaluation(session, run_id, key, result, replace=True)
         store_runs.heartbeat(session, run_id)
 
 

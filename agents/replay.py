@@ -44,7 +44,7 @@ from warpsmith.agents.replay_model import ReplayModel
 from warpsmith.evaluator.records import Candidate, EvalResult, Hardware
 from warpsmith.store import runs as store_runs
 from warpsmith.store.db import Store
-from warpsmith.store.schema import RUN_STATUSES, LLMCallRow, RunCandidateRow, RunRow
+from warpsmith.store.schema import LLMCallRow, RunCandidateRow, RunRow
 from warpsmith.tasklib.base import Task
 
 DIVERGED = "diverged"
@@ -141,6 +141,9 @@ class ReplayStrategy:
             self.visible.add(fixed.source_hash)
         return fixed
 
+    def producing_call(self, source_hash: str) -> LLMCall | None:
+        return self.inner.producing_call(source_hash)
+
     def review(self, ctx: RoundContext, candidate: Candidate, result: EvalResult) -> Verdict | None:
         if self._next_role() != "judge":
             return None  # the original took this result from its cache: it recorded no verdict
@@ -221,28 +224,9 @@ def is_reevaluation_only(original: OriginalRun) -> bool:
     return original.strategy == "offline" or bool(original.config.get("reevaluate"))
 
 
-def _link_to_original(store: Store, original_id: str) -> Callable[[Progress], None]:
-    """A progress hook that records the new run's parent as soon as the loop has created it."""
-    linked: set[str] = set()
-
-    def hook(progress: Progress) -> None:
-        if progress.run_id in linked:
-            return
-        with store.session() as session:
-            row = session.get(RunRow, progress.run_id)
-            assert row is not None
-            row.parent_run_id = original_id
-        linked.add(progress.run_id)
-
-    return hook
-
-
 def _mark_diverged(store: Store, run_id: str, message: str) -> str:
-    """Store the divergence: status 'diverged' where the store's status list has it, else 'failed'."""
     with store.session() as session:
-        store_runs.mark_run_status(
-            session, run_id, DIVERGED if DIVERGED in RUN_STATUSES else "failed", message
-        )
+        store_runs.mark_run_status(session, run_id, DIVERGED, message)
     return DIVERGED
 
 
@@ -265,21 +249,20 @@ def replay_run(
     model = ReplayModel(original.calls, on_call=call_log)
     visible = {*original.started_from, seed_candidate(task, settings.language).source_hash}
     strategy = ReplayStrategy(model, visible)
-    link = _link_to_original(store, run_id)
-
-    def progress(event: Progress) -> None:
-        link(event)
-        if on_progress is not None:
-            on_progress(event)
-
     summary = run_optimization(
-        task, strategy, store, settings, hardware, evaluate=evaluate, call_log=call_log, on_progress=progress
+        task,
+        strategy,
+        store,
+        settings,
+        hardware,
+        evaluate=evaluate,
+        call_log=call_log,
+        on_progress=on_progress,
+        parent_run_id=run_id,
     )
     strategy.skip_unused_reviews(None)
     status, message, notes = summary.status, summary.message, list(strategy.inner.skipped)
-    if status == "failed" and "replay diverged" in message:
-        status = _mark_diverged(store, summary.run_id, message)
-    elif status == "completed" and model.remaining:
+    if status == "completed" and model.remaining:
         left = model.recorded[model.served]
         message = (
             f"replay diverged after round {summary.rounds_done}: the original made {model.remaining} more "

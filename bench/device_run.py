@@ -17,6 +17,7 @@ import json
 import os
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 from typing import Any
@@ -68,6 +69,57 @@ def evaluate_seed(task_name: str, language: str, suite: str = "bench") -> dict[s
     return {"task": task_name, "language": language, "wall_s": round(time.perf_counter() - started, 1),
             "bytes": {shape.label: task.cost(shape).bytes for shape in task.shapes("bench")},
             "result": result.model_dump(mode="json")}
+
+
+def prebuild_native_seeds() -> None:
+    """Warm the build cache for the CUDA seeds while Triton seeds are being timed (CPU-only work)."""
+    from warpsmith.evaluator.hardware import detect_hardware
+    from warpsmith.evaluator.native import build_native
+    from warpsmith.evaluator.records import Candidate
+    from warpsmith.tasklib import get_task
+
+    hardware = detect_hardware("cuda")
+    for task_name, language in SEEDS:
+        if language == "cuda":
+            source = get_task(task_name).seed_path(language).read_text()
+            build_native(Candidate(task=task_name, language=language, source=source), hardware, 600)
+
+
+def repeated_timings(task_name: str, repeats: int = 3, shapes: int = 4) -> list[dict[str, Any]]:
+    """The spread between repeated measurements of one kernel: the Triton seed timed `repeats`
+    times per shape with the evaluator's method (L2 flush, CUDA events, device-wide sync)."""
+    import importlib.util
+    import statistics
+
+    import torch
+
+    from warpsmith.tasklib import get_task
+
+    task = get_task(task_name)
+    spec = importlib.util.spec_from_file_location("seed_kernel", task.seed_path("triton"))
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    flush = torch.empty(256 << 20, dtype=torch.uint8, device="cuda")
+    bench = task.shapes("bench")
+    rows = []
+    for shape in bench[len(bench) - shapes:]:
+        inputs = task.make_inputs(shape, 0, "cuda")
+        module.kernel(*inputs)
+        medians = []
+        for _ in range(repeats):
+            samples = []
+            for _ in range(50):
+                flush.fill_(1)
+                start, end = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
+                start.record()
+                module.kernel(*inputs)
+                end.record()
+                torch.cuda.synchronize()
+                samples.append(start.elapsed_time(end) * 1e3)
+            medians.append(round(statistics.median(samples), 2))
+        rows.append({"shape": shape.label, "medians_us": medians,
+                     "spread_pct": round(100 * (max(medians) - min(medians)) / min(medians), 2)})
+    return rows
 
 
 def run_command(argv: list[str], timeout_s: float) -> dict[str, Any]:
@@ -156,17 +208,18 @@ def main() -> None:
     results["gpu"] = torch.cuda.get_device_name(0)
     results["versions"] = {"torch": torch.__version__, "cuda": torch.version.cuda}
     step("copy_bandwidth_gbps", 10, copy_bandwidth_gbps)
-    for task_name, language in SEEDS:
-        step(f"seed:{task_name}:{language}", 45, evaluate_seed, task_name, language)
+    builder = threading.Thread(target=prebuild_native_seeds, daemon=True)
+    builder.start()
+    step("spread:rmsnorm:triton", 15, repeated_timings, "rmsnorm")
     step("gpu_tests", 60, run_command, [sys.executable, "-m", "pytest", "-q", "-m", "gpu", "-p", "no:cacheprovider",
-                                        "tests/test_evaluator_device.py", "tests/test_sandbox_torch.py"], 150)
-    for i in range(3):
-        step(f"spread:rmsnorm:triton:{i}", 40, evaluate_seed, "rmsnorm", "triton")
-    db = f"sqlite:///{Path(os.environ.get('TMPDIR', '/tmp')) / 'warpsmith-device.db'}"
-    step("optimize:rmsnorm", 120, optimize, "rmsnorm", 4, 2, db, max(deadline.left() - 150, 60))
-    step("optimize:moe_dispatch", 120, optimize, "moe_dispatch", 4, 2, db, max(deadline.left() - 60, 60))
+                                        "tests/test_evaluator_device.py", "tests/test_sandbox_torch.py"], 120)
+    for task_name, language in SEEDS:
+        step(f"seed:{task_name}:{language}", 60, evaluate_seed, task_name, language)
     step("compile:rmsnorm", 40, compiled_reference_times, "rmsnorm", deadline)
     step("compile:moe_dispatch", 40, compiled_reference_times, "moe_dispatch", deadline)
+    db = f"sqlite:///{Path(os.environ.get('TMPDIR', '/tmp')) / 'warpsmith-device.db'}"
+    step("optimize:rmsnorm", 90, optimize, "rmsnorm", 4, 2, db, max(deadline.left() - 30, 60))
+    step("optimize:moe_dispatch", 90, optimize, "moe_dispatch", 4, 2, db, max(deadline.left() - 10, 60))
     results["finished"] = time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime())
     args.out.write_text(json.dumps(results, indent=1))
     print(render(results))
@@ -180,7 +233,7 @@ def render(results: dict[str, Any]) -> str:
              f"Measured device-to-device copy bandwidth: {bandwidth:.0f} GB/s (read + write)"
              if isinstance(bandwidth, float) else "copy bandwidth: not measured", ""]
     for name, step in steps.items():
-        if not name.startswith(("seed:", "spread:")):
+        if not name.startswith("seed:"):
             continue
         if "result" not in step:
             lines += [f"### {name}: {step}", ""]
@@ -201,7 +254,7 @@ def render(results: dict[str, Any]) -> str:
             lines.append("resources: " + ", ".join(f"{x['kernel']}: {x.get('registers')} regs" for x in r["resources"]))
         lines.append("")
     for name, step in steps.items():
-        if name.startswith(("optimize:", "gpu_tests", "compile:")):
+        if name.startswith(("optimize:", "gpu_tests", "compile:", "spread:")):
             lines += [f"### {name}", "```", json.dumps(step, indent=1)[:3000], "```", ""]
     return "\n".join(lines)
 

@@ -42,7 +42,15 @@ from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 # 'interrupted' = the writer stopped (Ctrl-C, SIGKILL, lost machine): resumable.
 # 'llm_unavailable' = the model could not be reached (after retries): resumable once it is back.
-TERMINAL_RUN_STATUSES = ("completed", "failed", "interrupted", "budget_exhausted", "llm_unavailable")
+# 'diverged' = a replay asked for something its recorded run did not (another role, more answers).
+TERMINAL_RUN_STATUSES = (
+    "completed",
+    "failed",
+    "interrupted",
+    "budget_exhausted",
+    "llm_unavailable",
+    "diverged",
+)
 RUN_STATUSES = ("running", *TERMINAL_RUN_STATUSES)
 STRATEGIES = ("offline", "llm", "replay")
 

@@ -93,3 +93,54 @@ def test_unknown_run_and_bad_store_are_one_red_line(finished_run: tuple) -> None
     assert missing.returncode == 2 and "no run 'r-missing'" in missing.stderr
     bad = warpsmith(["runs", "list", "--db", "nonsense://"], env)
     assert bad.returncode == 2 and "Traceback" not in bad.stderr and bad.stderr.count("\n") <= 2
+
+
+
+LONG = "x" * 120
+UNREACHABLE_POSTGRES = f"postgresql+psycopg://u:p@127.0.0.1:1/{LONG}"
+
+
+def _directory_as_sqlite(tmp_path: Path) -> str:
+    folder = tmp_path / f"a-directory-not-a-database-{LONG}"
+    folder.mkdir()
+    return f"sqlite:///{folder}"
+
+
+def _malformed_task_file(tmp_path: Path) -> str:
+    path = tmp_path / f"task_{'y' * 100}.py"
+    path.write_text("def broken(:\n    pass\n")
+    return str(path)
+
+
+def _store(tmp_path: Path) -> list[str]:
+    return ["--db", f"sqlite:///{tmp_path / 'store.db'}"]
+
+
+BAD_INPUTS = {
+    "unknown task": lambda t: ["optimize", "--kernel", f"no_such_task_{LONG}", "--offline", *_store(t)],
+    "malformed task file": lambda t: [
+        "optimize", "--kernel", "rmsnorm", "--task-file", _malformed_task_file(t), *_store(t)
+    ],
+    "runs show, unknown run": lambda t: ["runs", "show", f"r-missing-{LONG}", *_store(t)],
+    "replay, unknown run": lambda t: ["replay", f"r-missing-{LONG}", *_store(t)],
+    "resume, unknown run": lambda t: ["optimize", "--resume", f"r-missing-{LONG}", "--offline", *_store(t)],
+}
+for _what, _url in (("unreachable postgres", lambda t: UNREACHABLE_POSTGRES), ("directory as sqlite", _directory_as_sqlite)):
+    BAD_INPUTS |= {
+        f"optimize, {_what}": lambda t, u=_url: ["optimize", "--kernel", "rmsnorm", "--offline", "--db", u(t)],
+        f"runs list, {_what}": lambda t, u=_url: ["runs", "list", "--db", u(t)],
+        f"runs show, {_what}": lambda t, u=_url: ["runs", "show", "r-x", "--db", u(t)],
+        f"replay, {_what}": lambda t, u=_url: ["replay", "r-x", "--db", u(t)],
+        f"dashboard, {_what}": lambda t, u=_url: ["dashboard", "--db", u(t)],
+    }
+
+
+@pytest.mark.parametrize("what", list(BAD_INPUTS))
+def test_every_user_error_is_exactly_one_line_on_a_pipe(what: str, tmp_path: Path) -> None:
+    env = private_env(tmp_path)
+    del env["COLUMNS"]  # stderr is a pipe: rich wraps at 80 columns unless told not to
+    result = warpsmith(BAD_INPUTS[what](tmp_path), env, timeout=120)
+    lines = [line for line in result.stderr.splitlines() if line.strip()]
+    assert result.returncode == 2, (what, result.returncode, result.stderr)
+    assert len(lines) == 1, (what, result.stderr)
+    assert lines[0].startswith("error:") and "Traceback" not in result.stderr, (what, result.stderr)
