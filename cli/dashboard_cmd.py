@@ -10,12 +10,9 @@ from __future__ import annotations
 
 import typer
 
+from warpsmith.cli.errors import usage_error
+
 LOOPBACK = "127.0.0.1"
-
-
-def _fail(message: str) -> None:
-    typer.secho(message, fg=typer.colors.RED, err=True)
-    raise typer.Exit(code=2)
 
 
 def dashboard(
@@ -33,14 +30,14 @@ def dashboard(
 
         from warpsmith.dashboard.app import create_app
     except ModuleNotFoundError as error:
-        _fail(f"the dashboard needs {error.name}: pip install 'warpsmith[dashboard]'")
+        raise usage_error(f"the dashboard needs {error.name}: pip install 'warpsmith[dashboard]'") from None
     from warpsmith.dashboard.readonly import open_readonly
     from warpsmith.store.db import StoreError
 
     try:
         store = open_readonly(db)
     except StoreError as error:
-        _fail(str(error))
+        raise usage_error(str(error)) from None
     if host not in (LOOPBACK, "localhost", "::1"):
         typer.secho(
             f"warning: serving on {host}: anyone who can reach it can read the store",

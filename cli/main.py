@@ -30,13 +30,7 @@ _COMMAND_MODULES = [
 ]
 
 for _name in _COMMAND_MODULES:
-    try:
-        _module = importlib.import_module(f"warpsmith.cli.{_name}")
-    except ModuleNotFoundError as exc:
-        if exc.name != f"warpsmith.cli.{_name}":
-            raise
-        continue  # that command has not landed yet
-    _module.register(app)
+    importlib.import_module(f"warpsmith.cli.{_name}").register(app)
 
 
 def main() -> None:

@@ -23,17 +23,14 @@ import typer
 from rich.console import Console
 from rich.markup import escape
 
+from warpsmith.cli.errors import usage_error
+
 err = Console(stderr=True)
 out = Console()
 
 EXTENSIONS = {"triton": "py", "cuda": "cu", "hip": "hip"}
 GPU_DEFAULTS = {"rounds": 5, "width": 4, "suite": "bench"}
 CPU_DEFAULTS = {"rounds": 3, "width": 3, "suite": "smoke"}
-
-
-def usage_error(message: str) -> typer.Exit:
-    err.print(f"[red]error:[/red] {escape(message)}", highlight=False, soft_wrap=True)
-    return typer.Exit(2)
 
 
 def _task(kernel: str | None, task_file: Path | None) -> Any:
@@ -223,7 +220,9 @@ def optimize(
         )
         raise typer.Exit(130)
     if summary.status not in ("completed", "budget_exhausted"):
-        err.print(f"[red]run {summary.status}:[/red] {escape(summary.message)}", highlight=False, soft_wrap=True)
+        err.print(
+            f"[red]run {summary.status}:[/red] {escape(summary.message)}", highlight=False, soft_wrap=True
+        )
         raise typer.Exit(1)
     sys.stdout.flush()
 

@@ -16,13 +16,10 @@ from typing import Any
 import typer
 from rich.console import Console
 
+from warpsmith.cli.errors import usage_error
+
 err = Console(stderr=True)
 out = Console()
-
-
-def _usage_error(message: str) -> typer.Exit:
-    err.print(f"[red]error:[/red] {message}", highlight=False)
-    return typer.Exit(2)
 
 
 def _task(name: str, task_file: str | None) -> Any:
@@ -31,7 +28,7 @@ def _task(name: str, task_file: str | None) -> Any:
     try:
         return load_task_file(Path(task_file)) if task_file else get_task(name)
     except (UnknownTaskError, TaskFileError) as error:
-        raise _usage_error(f"cannot load the run's task: {error}") from None
+        raise usage_error(f"cannot load the run's task: {error}") from None
 
 
 def _hardware(requested: str) -> tuple[str, Any]:
@@ -42,12 +39,12 @@ def _hardware(requested: str) -> tuple[str, Any]:
     from warpsmith.evaluator.hardware import detect_hardware
 
     if requested == "cuda" and not torch.cuda.is_available():
-        raise _usage_error("--device cuda: torch sees no GPU on this machine (use --device cpu)")
+        raise usage_error("--device cuda: torch sees no GPU on this machine (use --device cpu)")
     device = resolve_device(requested)  # type: ignore[arg-type]
     try:
         return device, detect_hardware(device)
     except (RuntimeError, ValueError) as error:
-        raise _usage_error(str(error)) from None
+        raise usage_error(str(error)) from None
 
 
 def _report(outcome: Any) -> None:
@@ -86,15 +83,15 @@ def replay(
     from warpsmith.store.runs import RunNotFoundError
 
     if device not in ("auto", "cpu", "cuda"):
-        raise _usage_error(f"--device must be auto, cpu or cuda, not {device!r}")
+        raise usage_error(f"--device must be auto, cpu or cuda, not {device!r}")
     try:
         store = open_store(db)
     except StoreError as error:
-        raise _usage_error(str(error)) from None
+        raise usage_error(str(error)) from None
     try:
         original = load_original(store, run_id)
     except RunNotFoundError as error:
-        raise _usage_error(f"{error} in {store.url}") from None
+        raise usage_error(f"{error} in {store.url}") from None
     task = _task(original.task, original.config.get("task_file"))
     device, hardware = _hardware(device)
     err.print(f"store: {store.url}; hardware: {hardware.device_name}", highlight=False)

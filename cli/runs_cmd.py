@@ -22,7 +22,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from warpsmith.cli.optimize_cmd import usage_error
+from warpsmith.cli.errors import usage_error
 
 out = Console()
 runs_app = typer.Typer(help="List and inspect optimization runs.", no_args_is_help=True)

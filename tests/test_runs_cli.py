@@ -95,7 +95,6 @@ def test_unknown_run_and_bad_store_are_one_red_line(finished_run: tuple) -> None
     assert bad.returncode == 2 and "Traceback" not in bad.stderr and bad.stderr.count("\n") <= 2
 
 
-
 LONG = "x" * 120
 UNREACHABLE_POSTGRES = f"postgresql+psycopg://u:p@127.0.0.1:1/{LONG}"
 
@@ -119,15 +118,30 @@ def _store(tmp_path: Path) -> list[str]:
 BAD_INPUTS = {
     "unknown task": lambda t: ["optimize", "--kernel", f"no_such_task_{LONG}", "--offline", *_store(t)],
     "malformed task file": lambda t: [
-        "optimize", "--kernel", "rmsnorm", "--task-file", _malformed_task_file(t), *_store(t)
+        "optimize",
+        "--kernel",
+        "rmsnorm",
+        "--task-file",
+        _malformed_task_file(t),
+        *_store(t),
     ],
     "runs show, unknown run": lambda t: ["runs", "show", f"r-missing-{LONG}", *_store(t)],
     "replay, unknown run": lambda t: ["replay", f"r-missing-{LONG}", *_store(t)],
     "resume, unknown run": lambda t: ["optimize", "--resume", f"r-missing-{LONG}", "--offline", *_store(t)],
 }
-for _what, _url in (("unreachable postgres", lambda t: UNREACHABLE_POSTGRES), ("directory as sqlite", _directory_as_sqlite)):
+for _what, _url in (
+    ("unreachable postgres", lambda t: UNREACHABLE_POSTGRES),
+    ("directory as sqlite", _directory_as_sqlite),
+):
     BAD_INPUTS |= {
-        f"optimize, {_what}": lambda t, u=_url: ["optimize", "--kernel", "rmsnorm", "--offline", "--db", u(t)],
+        f"optimize, {_what}": lambda t, u=_url: [
+            "optimize",
+            "--kernel",
+            "rmsnorm",
+            "--offline",
+            "--db",
+            u(t),
+        ],
         f"runs list, {_what}": lambda t, u=_url: ["runs", "list", "--db", u(t)],
         f"runs show, {_what}": lambda t, u=_url: ["runs", "show", "r-x", "--db", u(t)],
         f"replay, {_what}": lambda t, u=_url: ["replay", "r-x", "--db", u(t)],

@@ -1,0 +1,22 @@
+"""The one way a command reports a user error: one red line on stderr, exit code 2.
+
+Owns: `usage_error`. One line whatever the terminal: rich wraps at 80 columns when stderr
+is not a terminal, so the line is printed with soft wrapping, and line breaks inside the
+message (a driver's multi-line error) are folded into spaces. Does not own: deciding what
+is a user error (each command catches what it can explain).
+"""
+
+from __future__ import annotations
+
+import typer
+from rich.console import Console
+from rich.markup import escape
+
+err = Console(stderr=True)
+
+
+def usage_error(message: str) -> typer.Exit:
+    """Print `message` as one 'error: ...' line on stderr; returns the Exit(2) to raise."""
+    one_line = " ".join(message.split())
+    err.print(f"[red]error:[/red] {escape(one_line)}", highlight=False, soft_wrap=True)
+    return typer.Exit(2)
