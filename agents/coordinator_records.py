@@ -74,7 +74,9 @@ class RunSummary(BaseModel):
 
     run_id: str
     task: str
-    status: str = Field(description="completed | failed | interrupted | budget_exhausted | llm_unavailable | diverged")
+    status: str = Field(
+        description="completed | failed | interrupted | budget_exhausted | llm_unavailable | diverged"
+    )
     message: str = ""
     strategy: str
     rounds_done: int

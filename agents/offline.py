@@ -195,8 +195,9 @@ class OfflineStrategy:
         )
         if not result.ok:
             verdict.feedback = f"{change}: {result.status}: {result.message}".strip()
-            if result.status in CANDIDATE_OUTCOMES:  # a crash or timeout may be the machine's, not the config's
-                verdict.lessons = [f"offline: config {describe(config)} gives {result.status} ({result.message})"]
+            if result.status in CANDIDATE_OUTCOMES:  # a crash or timeout may be the machine's fault
+                lesson = f"offline: config {describe(config)} gives {result.status} ({result.message})"
+                verdict.lessons = [lesson]
             return verdict
         mine, theirs = measured_time_us(result), measured_time_us(parent.result if parent else None)
         if mine is None:

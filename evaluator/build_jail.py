@@ -3,7 +3,8 @@
 Owns: `jailed_command` (the argv that wraps a compiler command) and the tiny `main`
 that applies the Landlock rules and then execs the compiler, so the rules hold for the
 compiler and every process it starts. Does not own: which folders a toolchain needs
-(build_toolchain.py) or the source preflight (build_guard.py).
+(build_toolchain.py), the source preflight (build_guard.py) or the Landlock system calls
+(warpsmith.sandbox.landlock_abi, stdlib + ctypes: no third-party package).
 
 The compiler may read the toolchain's folders (/usr, /lib*, /opt/rocm, torch's
 headers and libraries, ...) and a handful of files in /etc that the dynamic loader and
@@ -11,7 +12,9 @@ the compilers open; it may write only in its build folder and /dev/null. Everyth
 else (home folders, the store's database, /etc/passwd, API key files) is unreadable, so
 a source that smuggles a path past the text checks (e.g. `asm(".incbin ...")` built
 from escaped pieces) still gets nothing. Where the kernel lacks Landlock the command
-runs unconfined and `landlock_status` says so; the caller records it in the build log.
+runs unconfined: `landlock_status` says so, the caller records it in the build log, and
+the jail itself prints one line on stderr (which the build log captures); it never fails
+the build for that.
 
 Usage: python -m warpsmith.evaluator.build_jail --read DIR ... --write DIR -- cmd ...
 """
@@ -23,6 +26,8 @@ import os
 import sys
 from pathlib import Path
 
+from warpsmith.sandbox import landlock_abi
+
 # Single files in /etc that the loader and the compilers open (the rest of /etc stays
 # out of reach: /etc/passwd is the classic exfiltration target).
 ETC_FILES = ("/etc/ld.so.cache", "/etc/ld.so.conf", "/etc/localtime", "/etc/nsswitch.conf", "/etc/host.conf")
@@ -32,13 +37,11 @@ SYSTEM_DIRS = ("/usr", "/lib", "/lib64", "/lib32", "/bin", "/sbin", "/opt", "/pr
 
 def landlock_status() -> tuple[bool, str]:
     """Whether compiles can be confined here, and why not when they cannot."""
-    import landlock
-
     try:
-        abi = landlock.landlock_abi_version()
-    except (landlock.LandlockError, OSError, AttributeError) as err:
+        abi = landlock_abi.abi_version()
+    except landlock_abi.LandlockUnavailable as err:
         return False, f"Landlock unavailable ({err}); the compiler's file system is not confined"
-    return abi >= 1, f"Landlock ABI {abi}"
+    return True, f"Landlock ABI {abi}"
 
 
 def jailed_command(command: list[str], *, read: list[Path], write: list[Path]) -> list[str]:
@@ -52,24 +55,18 @@ def jailed_command(command: list[str], *, read: list[Path], write: list[Path]) -
 
 
 def _apply(read: list[str], write: list[str]) -> None:
-    from landlock import FSAccess, Ruleset
-
-    ruleset = Ruleset()
-    read_dir = FSAccess.READ_FILE | FSAccess.READ_DIR | FSAccess.EXECUTE
-    read_file = FSAccess.READ_FILE | FSAccess.EXECUTE
+    """Enter a Landlock domain: read (and execute) the toolchain and `read`, write only `write`."""
+    rules = landlock_abi.Ruleset(landlock_abi.abi_version(), deny_tcp=False)
     for path in [*SYSTEM_DIRS, *ETC_DIRS, *read]:
-        if Path(path).is_dir():
-            ruleset.allow(path, rules=read_dir)
-        elif Path(path).is_file():
-            ruleset.allow(path, rules=read_file)
+        rules.allow_path(path, landlock_abi.READ_ONLY)  # a missing path is skipped
     for path in ETC_FILES:
-        if Path(path).is_file():
-            ruleset.allow(path, rules=FSAccess.READ_FILE)
+        rules.allow_path(path, landlock_abi.READ_FILE)
     for path in write:
-        ruleset.allow(path, rules=FSAccess.all())
-    ruleset.allow("/dev/null", rules=FSAccess.READ_FILE | FSAccess.WRITE_FILE)
-    ruleset.allow("/dev/urandom", rules=FSAccess.READ_FILE)
-    ruleset.apply()
+        rules.allow_path(path, rules.fs_rights)
+    device = landlock_abi.READ_FILE | landlock_abi.WRITE_FILE | landlock_abi.TRUNCATE | landlock_abi.IOCTL_DEV
+    rules.allow_path("/dev/null", device)
+    rules.allow_path("/dev/urandom", landlock_abi.READ_FILE)
+    rules.restrict_self()
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -85,7 +82,7 @@ def main(argv: list[str] | None = None) -> None:
     if available:
         _apply(args.read, args.write)
     else:
-        print(f"warpsmith build_jail: {why}", file=sys.stderr)
+        print(f"warpsmith build_jail: {why}", file=sys.stderr)  # ends up in the build log
     os.execvp(command[0], command)
 
 

@@ -114,6 +114,14 @@ def validate_arch(language: Language, arch: str) -> str:
     return arch
 
 
+def arch_specific(arch: str) -> str:
+    """The arch-specific CUDA target of a GPU's compute capability: sm_90 -> sm_90a (also 10.x,
+    12.x). The 'a' targets unlock wgmma / TMA / tcgen05 and run only on that exact arch, which is
+    what a build for the machine's own GPU wants. Other targets come back unchanged."""
+    match = re.fullmatch(r"sm_(\d+)(\d)", arch)
+    return f"{arch}a" if match and match.group(1) in ("9", "10", "12") else arch
+
+
 @lru_cache(maxsize=4)  # the machine's GPU does not change while a process runs
 def local_gpu_arch(language: Language) -> str | None:
     """The arch of this machine's first GPU, asked of the driver tools; None without one."""
@@ -123,8 +131,7 @@ def local_gpu_arch(language: Language) -> str | None:
         lines = done.stdout.split()
         if done.returncode == 0 and lines and re.match(r"^\d+\.\d+$", lines[0]):
             major, minor = lines[0].split(".")
-            # The 'a' targets unlock wgmma / tcgen05; they only run on that exact arch.
-            return f"sm_{major}{minor}" + ("a" if major in ("9", "10", "12") else "")
+            return arch_specific(f"sm_{major}{minor}")
     if language == "hip" and shutil.which("rocm_agent_enumerator"):
         done = subprocess.run(["rocm_agent_enumerator"], capture_output=True, text=True, timeout=30, check=False)
         agents = [a for a in done.stdout.split() if a.startswith("gfx") and a != "gfx000"]

@@ -13,6 +13,7 @@ one-line message. Errors in the task or in the evaluator itself do raise.
 
 from __future__ import annotations
 
+import os
 import secrets
 import shutil
 import tempfile
@@ -34,7 +35,8 @@ from warpsmith.sandbox import SandboxConfig, run_sandboxed
 from warpsmith.tasklib.base import Task
 
 CHILD_ENTRY = "warpsmith.evaluator.child:run"
-BATCH_BYTES = 4 << 30  # inputs + 3 copies of the outputs per trial, per child run
+BATCH_BYTES = 4 << 30  # files per child run: per trial, the inputs, 2 outputs and 2 inputs-after-call
+SHM = Path("/dev/shm")
 DEFAULT_TIMEOUT_S = {"interpreter": 300.0, "device": 600.0}
 DeviceChoice = Literal["auto", "cpu", "cuda"]
 
@@ -60,7 +62,17 @@ def evaluate(
     static_checks: bool = True,
 ) -> EvalResult:
     """Evaluate `candidate` on `task`. `static_checks=False` exists only to test the run-time layer
-    of each defence on its own; nothing in the product turns it off."""
+    of each defence on its own; nothing in the product turns it off. With `profile`, `result.profile`
+    holds the profiler's metrics or {"skipped": why}, never nothing."""
+    result = _evaluate(candidate, task, suite, device, profile, timeout_s, task_file, static_checks)
+    if profile and not result.profile:
+        result.profile["skipped"] = (f"only a correct candidate run on a device is profiled; this one is "
+                                     f"{result.status} ({result.mode} mode)")
+    return result
+
+
+def _evaluate(candidate: Candidate, task: Task, suite: str, device: DeviceChoice, profile: bool,
+              timeout_s: float | None, task_file: Path | None, static_checks: bool) -> EvalResult:
     started = time.perf_counter()
     where = resolve_device(device)
     result = EvalResult(task=task.name, language=candidate.language, source_hash=candidate.source_hash,
@@ -105,6 +117,40 @@ def _finish(result: EvalResult, status: str, message: str, started: float) -> Ev
     return result
 
 
+def trial_file_bytes(inputs: tuple[Any, ...], reference: tuple[Any, ...]) -> int:
+    """Bytes of one trial's files: the inputs file, and the child's file with both calls' outputs
+    and the inputs after each call."""
+    return 3 * tensors_io.nbytes(list(inputs)) + 2 * tensors_io.nbytes(list(reference))
+
+
+def work_root() -> Path:
+    """A fresh folder for an evaluation's batches: on /dev/shm (RAM: writing and reading the
+    tensor files is a memory copy, not a disk write) when it exists and has room for two full
+    batches (headroom for a concurrent evaluation), else in the temp dir. Each batch's files
+    are deleted as soon as it is judged, so one evaluation holds at most one batch there."""
+    if SHM.is_dir() and os.access(SHM, os.W_OK) and shutil.disk_usage(SHM).free > 2 * BATCH_BYTES:
+        return Path(tempfile.mkdtemp(prefix="warpsmith-eval-", dir=SHM))
+    return Path(tempfile.mkdtemp(prefix="warpsmith-eval-"))
+
+
+class _Batch:
+    """Trials whose inputs are already in `workdir`, with the parent's own inputs and references."""
+
+    def __init__(self, workdir: Path) -> None:
+        self.workdir = workdir
+        workdir.mkdir(parents=True)
+        self.trials: list[correctness.Trial] = []
+        self.expected: dict[int, tuple[tuple[Any, ...], tuple[torch.Tensor, ...]]] = {}
+        self.bytes = 0
+
+    def add(self, trial: correctness.Trial, inputs: tuple[Any, ...], reference: tuple[torch.Tensor, ...],
+            cost: int) -> None:
+        tensors_io.save(self.workdir / f"inputs_{trial.id}.pt", tensors_io.to_host(inputs))
+        self.trials.append(trial)
+        self.expected[trial.id] = (inputs, reference)
+        self.bytes += cost
+
+
 class _Run:
     """One evaluation's trials and timing, batch by batch, each batch in its own sandboxed child."""
 
@@ -114,60 +160,60 @@ class _Run:
         self.library, self.timeout_s, self.task_file = library, timeout_s, task_file
         self.secret = secrets.randbelow(2**31)
         self.trials = correctness.plan_trials(task, result.suite, result.mode, self.secret)
-        self.batches = self._batches()
+        self.batches_run = 0
         self.durations = result.durations_s
 
     def execute(self) -> tuple[str, str]:
-        workroot = Path(tempfile.mkdtemp(prefix="warpsmith-eval-"))
+        """Trials in batches of at most BATCH_BYTES of files, each batch one sandboxed child; the
+        batch is closed by the first trial that would overflow it (sizes measured on the real
+        tensors), so batches are as large as the budget allows; timing rides on the last one."""
+        workroot = work_root()
         try:
-            for index, batch in enumerate(self.batches):
-                last = index == len(self.batches) - 1
-                verdict = self._run_batch(batch, workroot / f"batch{index}", with_timing=last)
-                if verdict is not None:
-                    return verdict
+            batch: _Batch | None = None
+            for trial in self.trials:
+                inputs = self._inputs(trial)
+                reference = self.task.reference(*inputs)
+                cost = trial_file_bytes(inputs, reference)
+                if batch is not None and batch.trials and batch.bytes + cost > BATCH_BYTES:
+                    verdict = self._run_batch(batch, with_timing=False)
+                    if verdict is not None:
+                        return verdict
+                    batch = None
+                if batch is None:
+                    batch = _Batch(workroot / f"batch{self.batches_run}")
+                batch.add(trial, inputs, reference, cost)
+            assert batch is not None, "a trial plan is never empty"
+            verdict = self._run_batch(batch, with_timing=True)
+            if verdict is not None:
+                return verdict
         finally:
             shutil.rmtree(workroot, ignore_errors=True)
         shapes = len({t.shape.label for t in self.trials})
         return "correct", f"correct on {len(self.trials)} trials over {shapes} shapes ({self.result.mode} mode)"
 
-    def _batches(self) -> list[list[correctness.Trial]]:
-        batches: list[list[correctness.Trial]] = [[]]
-        used = 0
-        for trial in self.trials:
-            cost = self._trial_bytes(trial)
-            if batches[-1] and used + cost > BATCH_BYTES:
-                batches.append([])
-                used = 0
-            batches[-1].append(trial)
-            used += cost
-        return batches
-
-    def _trial_bytes(self, trial: correctness.Trial) -> int:
-        cost = self.task.cost(trial.shape)
-        return 4 * max(cost.bytes, 1)
-
     def _inputs(self, trial: correctness.Trial) -> tuple[Any, ...]:
         return self.task.make_inputs(trial.shape, trial.seed, self.device, distribution=trial.distribution)
 
-    def _run_batch(self, batch: list[correctness.Trial], workdir: Path, with_timing: bool) -> tuple[str, str] | None:
-        workdir.mkdir(parents=True)
-        expected: dict[int, tuple[tuple[Any, ...], tuple[torch.Tensor, ...]]] = {}
-        for trial in batch:
-            inputs = self._inputs(trial)
-            expected[trial.id] = (inputs, self.task.reference(*inputs))
-            tensors_io.save(workdir / f"inputs_{trial.id}.pt", tensors_io.to_host(inputs))
-        payload = self._payload(batch, with_timing)
+    def _run_batch(self, batch: _Batch, with_timing: bool) -> tuple[str, str] | None:
+        """One child over the batch's inputs (already written), judged here; the batch's files are
+        deleted afterwards, so the work root never holds more than one batch."""
+        self.batches_run += 1
+        workdir = batch.workdir
+        payload = self._payload(batch.trials, with_timing)
         if self.candidate.language == "triton":
             (workdir / payload["candidate_file"]).write_text(self.candidate.source)
-        sandboxed = run_sandboxed(CHILD_ENTRY, payload, workdir, self._sandbox_config())
-        self._add_duration("sandbox_start", sandboxed.startup_s)
-        self.result.isolation = sandboxed.isolation
-        if sandboxed.status == "timeout":
-            return "timeout", f"ran past the {self.timeout_s:.0f} s limit and was killed"
-        if sandboxed.status != "ok" or sandboxed.value is None:
-            how = sandboxed.error or f"exit code {sandboxed.exit_code}, signal {sandboxed.signal}"
-            return "runtime_error", f"the candidate's process ended without a result ({sandboxed.status}): {how}"[:500]
-        return self._judge(sandboxed.value, batch, expected, workdir)
+        try:
+            sandboxed = run_sandboxed(CHILD_ENTRY, payload, workdir, self._sandbox_config())
+            self._add_duration("sandbox_start", sandboxed.startup_s)
+            self.result.isolation = sandboxed.isolation
+            if sandboxed.status == "timeout":
+                return "timeout", f"ran past the {self.timeout_s:.0f} s limit and was killed"
+            if sandboxed.status != "ok" or sandboxed.value is None:
+                how = sandboxed.error or f"exit code {sandboxed.exit_code}, signal {sandboxed.signal}"
+                return "runtime_error", f"the candidate's process ended without a result ({sandboxed.status}): {how}"[:500]
+            return self._judge(sandboxed.value, batch.trials, batch.expected, workdir)
+        finally:
+            shutil.rmtree(workdir, ignore_errors=True)
 
     def _malformed(self, why: str) -> tuple[str, str]:
         self.result.violations.append(Violation(rule="malformed-child-report", message=why[:300]))

@@ -13,9 +13,8 @@ from typing import Any
 
 import torch
 
+from warpsmith.evaluator.build_toolchain import arch_specific
 from warpsmith.evaluator.records import Candidate, Hardware
-
-DEFAULT_ARCH = {"cuda": "sm_90", "hip": "gfx90a"}
 
 
 def compute_methods(allowed_torch_ops: Iterable[str]) -> frozenset[str]:
@@ -31,10 +30,15 @@ def native_device_matches(language: str, device: str) -> bool:
     return (language == "hip") == is_rocm
 
 
-def target_arch(language: str, hardware: Hardware | None) -> str:
-    if hardware is not None and hardware.arch and hardware.backend == ("rocm" if language == "hip" else "cuda"):
-        return hardware.arch
-    return DEFAULT_ARCH[language]
+def target_arch(language: str, hardware: Hardware | None) -> str | None:
+    """The arch to build for: the evaluation device's (CUDA: its arch-specific target, sm_90 ->
+    sm_90a, so wgmma / TMA are usable), or None for build_extension's own choice (this machine's
+    GPU asked of the driver tools, which gives the same name, else sm_90a / gfx90a). Either way the
+    same source on the same GPU gets the same build cache key from every caller."""
+    backend = "rocm" if language == "hip" else "cuda"
+    if hardware is None or not hardware.arch or hardware.backend != backend:
+        return None
+    return arch_specific(hardware.arch) if language == "cuda" else hardware.arch
 
 
 def build_native(candidate: Candidate, hardware: Hardware | None, timeout_s: float) -> tuple[Any, float]:

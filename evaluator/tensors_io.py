@@ -21,8 +21,10 @@ def save(path: Path, obj: Any) -> None:
 
 
 def load(path: Path) -> Any:
-    """Load a file the child wrote; refuses pickled code and tensor subclasses."""
-    return torch.load(path, weights_only=True)
+    """Load a file the other side wrote; refuses pickled code and tensor subclasses. Memory-mapped:
+    CPU tensors use the file's pages (on /dev/shm: no copy at all), CUDA tensors are copied to the
+    device straight from them. Storages shared in the file stay shared (and distinct ones distinct)."""
+    return torch.load(path, weights_only=True, mmap=True)
 
 
 def to_host(values: tuple[Any, ...]) -> list[Any]:

@@ -183,7 +183,7 @@ def record_evaluation(
 
     Unique on (source_hash, hardware_fingerprint, evaluator_version, suite): when that
     evaluation exists it is kept and returned with created=False, unless `replace=True`
-    (a forced re-evaluation), which overwrites it in place.
+    (a forced re-evaluation), which overwrites it in place, `run_id` included.
     """
     key = {
         "source_hash": source_hash,
@@ -207,8 +207,10 @@ def record_evaluation(
         _with_defaults(EvaluationRow, {**key, **measured, "run_id": run_id}),
         list(key),
     )
-    if replace and not created:
-        session.execute(update(EvaluationRow).filter_by(**key).values(**measured, created_at=utcnow()))
+    if replace and not created:  # the replacing measurement's run becomes the row's run
+        session.execute(
+            update(EvaluationRow).filter_by(**key).values(**measured, run_id=run_id, created_at=utcnow())
+        )
     row = session.scalars(select(EvaluationRow).filter_by(**key)).one()
     session.refresh(row)
     return row, created

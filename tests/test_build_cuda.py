@@ -83,3 +83,29 @@ def test_timeout_kills_the_compiler_and_is_not_cached(tmp_path: Path) -> None:
     assert not result.ok and result.timed_out
     assert not (tmp_path / result.key).exists()
     assert result.seconds < 15
+
+
+WGMMA_PROBE = r"""
+__global__ void uses_wgmma() { asm volatile("wgmma.fence.sync.aligned;\n" ::: "memory"); }
+"""
+
+
+def test_evaluator_builds_for_the_h100s_arch_specific_target(tmp_path: Path) -> None:
+    """On an H100 (Hardware.arch 'sm_90') the evaluator must build for sm_90a: wgmma / TMA exist
+    only there, and the agents' own build_extension(arch=None) on that machine picks sm_90a too,
+    so both share one cache entry."""
+    from warpsmith.evaluator.build_toolchain import DEFAULT_ARCH, arch_specific, compile_command
+    from warpsmith.evaluator.native import target_arch
+    from warpsmith.evaluator.records import Hardware
+
+    h100 = Hardware(device_name="NVIDIA H100 80GB HBM3", backend="cuda", arch="sm_90")
+    arch = target_arch("cuda", h100)
+    assert arch == arch_specific("sm_90") == DEFAULT_ARCH["cuda"] == "sm_90a"
+    assert target_arch("cuda", h100.model_copy(update={"arch": "sm_100"})) == "sm_100a"
+    assert target_arch("cuda", h100.model_copy(update={"arch": "sm_80"})) == "sm_80"
+    assert target_arch("cuda", None) is None  # build_extension's own choice
+    source = tmp_path / "probe.cu"
+    source.write_text(WGMMA_PROBE)
+    command = compile_command("cuda", arch, source, tmp_path / "probe.o", tmp_path / "shim")
+    done = subprocess.run(command, capture_output=True, text=True, timeout=300, check=False)
+    assert done.returncode == 0, done.stderr

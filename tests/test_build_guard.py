@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -104,3 +105,36 @@ def test_build_extension_runs_the_compiler_confined(secret_file: Path, tmp_path:
     assert not result.ok and not result.refused
     assert "Permission denied" in result.log and "probe: readable" not in result.log
     assert SECRET not in result.log
+
+
+def _jail_in_fresh_python(prelude: str, args: list[str], cwd: Path) -> subprocess.CompletedProcess:
+    """The jail's `main` in a fresh interpreter where `landlock` (the PyPI package) cannot be
+    imported: the jail must rely only on warpsmith.sandbox's own ctypes Landlock layer."""
+    code = (
+        "import sys\nsys.modules['landlock'] = None  # any `import landlock` raises ImportError\n"
+        f"{prelude}\nfrom warpsmith.evaluator.build_jail import main\nmain({args!r})\n"
+    )
+    return subprocess.run([sys.executable, "-c", code], cwd=cwd, capture_output=True, text=True, timeout=60,
+                          check=False)
+
+
+def test_jail_confines_without_the_pypi_landlock_package(secret_file: Path, tmp_path: Path) -> None:
+    available, why = landlock_status()
+    if not available:
+        pytest.skip(why)
+    work = tmp_path / "work"
+    work.mkdir()
+    (work / "mine.txt").write_text("own file")
+    done = _jail_in_fresh_python("", ["--write", str(work), "--", "cat", "mine.txt", str(secret_file)], work)
+    assert "ModuleNotFoundError" not in done.stderr and "ImportError" not in done.stderr, done.stderr
+    assert done.stdout == "own file" and SECRET not in done.stdout
+    assert "Permission denied" in done.stderr
+
+
+def test_jail_without_landlock_runs_unconfined_and_says_so(tmp_path: Path) -> None:
+    # Landlock is Linux-only: a platform that is not Linux is a host without it.
+    (tmp_path / "mine.txt").write_text("own file")
+    prelude = "import platform\nplatform.system = lambda: 'Darwin'"
+    done = _jail_in_fresh_python(prelude, ["--write", str(tmp_path), "--", "cat", "mine.txt"], tmp_path)
+    assert done.returncode == 0 and done.stdout == "own file", done.stderr
+    assert "Landlock unavailable" in done.stderr and "not confined" in done.stderr

@@ -59,3 +59,18 @@ def test_honest_kernel_json_has_correctness_and_labelled_timings() -> None:
     assert result["status"] == "correct" and result["mode"] == "interpreter"
     assert result["timings"] and result["timings"][0]["method"] == "wall_clock"
     assert result["hardware"]["backend"] == "cpu"
+
+
+def test_profile_on_cpu_is_skipped_with_a_reason_and_leaves_the_status_alone() -> None:
+    honest = str(ADVERSARIAL / "honest_rmsnorm.py")
+    done = warpsmith("eval", "--kernel", "rmsnorm", "--suite", "smoke", "--device", "cpu", "--profile", "--json", honest)
+    assert done.returncode == 0, done.stderr
+    profiled = json.loads(done.stdout)
+    assert profiled["status"] == "correct"  # as without --profile (honest_rmsnorm is correct)
+    assert "profile skipped" in profiled["message"]
+    assert "interpreter has no hardware counters" in profiled["profile"]["skipped"]
+    # A candidate that never runs is not profiled either, and the result says why instead of nothing.
+    refused = json.loads(warpsmith("eval", "--kernel", "rmsnorm", "--profile", "--json",
+                                   str(ADVERSARIAL / "try_swallow.py")).stdout)
+    assert refused["status"] == "rejected"
+    assert "this one is rejected" in refused["profile"]["skipped"]

@@ -122,3 +122,15 @@ def test_sigterm_ignoring_loop_is_killed() -> None:
 def test_layers_agree_on_an_honest_kernel() -> None:
     assert run_file("honest_rmsnorm.py", static_checks=False).status == "correct"
     assert os.environ.get("TRITON_INTERPRET") in (None, "", "0")  # the parent never switches itself
+
+
+def test_batches_run_in_ram_and_leave_nothing_behind() -> None:
+    # Not an attack: the candidate reports where it runs (its cwd is the batch's work folder).
+    source = source_of("raise_in_kernel.py").replace(
+        'raise ValueError("unsupported hidden size")', "raise ValueError('cwd=' + __import__('os').getcwd())")
+    result = run_source(source, static_checks=False)
+    assert result.status == "runtime_error", result.message
+    workdir = Path(result.message.split("cwd=")[1].split()[0])
+    if Path("/dev/shm").is_dir():  # tensor files are memory copies there, not disk writes
+        assert workdir.parts[:3] == ("/", "dev", "shm") and workdir.parent.name.startswith("warpsmith-eval-")
+    assert not workdir.exists() and not workdir.parent.exists()

@@ -128,3 +128,34 @@ def test_child_report_shape_is_enforced() -> None:
     assert trial_file_problem(good, 2) is None
     assert trial_file_problem({**good, "expected": []}, 2) is not None
     assert trial_file_problem(good, 3) is not None
+
+
+def test_batch_budget_counts_the_files_a_trial_really_writes(tmp_path: Path) -> None:
+    from warpsmith.evaluator.evaluate import trial_file_bytes
+
+    task = get_task("rmsnorm")
+    shape = task.shapes("check")[-1]
+    inputs = task.make_inputs(shape, 1, "cpu")
+    reference = task.reference(*inputs)
+    tensors_io.save(tmp_path / "inputs.pt", tensors_io.to_host(inputs))
+
+    def clones(values: tuple | list) -> list:
+        return [v.clone() if isinstance(v, torch.Tensor) else v for v in values]
+
+    # What the child writes per trial: both calls' outputs and the inputs after each call.
+    tensors_io.save(tmp_path / "outputs.pt", {"out_a": clones(reference), "args_after_a": clones(inputs),
+                                              "out_b": clones(reference), "args_after_b": clones(inputs)})
+    written = sum(f.stat().st_size for f in tmp_path.iterdir())
+    estimate = trial_file_bytes(inputs, reference)
+    assert estimate <= written <= estimate + (64 << 10)  # only the archives' own overhead on top
+    # The old rule (4 x the task's minimal traffic) overcounted rmsnorm by 60 %: batches were too small.
+    assert estimate < 4 * task.cost(shape).bytes
+
+
+def test_loading_is_memory_mapped_and_keeps_shared_storages(tmp_path: Path) -> None:
+    base = torch.arange(1024, dtype=torch.float32)
+    tensors_io.save(tmp_path / "t.pt", {"whole": base, "view": base[10:20], "other": base.clone()})
+    loaded = tensors_io.load(tmp_path / "t.pt")
+    assert str(tmp_path / "t.pt") in Path("/proc/self/maps").read_text()  # mapped, not read into a copy
+    assert tensors_io.shares_storage(loaded["view"], [loaded["whole"]])
+    assert not tensors_io.shares_storage(loaded["other"], [loaded["whole"]])

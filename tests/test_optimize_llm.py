@@ -134,8 +134,16 @@ def test_a_good_answer_becomes_a_stored_evaluated_candidate(db: Path) -> None:
 @pytest.mark.parametrize(
     ("script", "status", "words"),
     [
-        (["I would make it faster.", "Still no JSON, sorry."], "failed", "produced no candidate: round 1: no new"),
-        ([Reply('```json\n{"items": [{"idea": "fewer', finish_reason="length")] * 2, "failed", "no plan: planner: unusable answer (cut off"),
+        (
+            ["I would make it faster.", "Still no JSON, sorry."],
+            "failed",
+            "produced no candidate: round 1: no new",
+        ),
+        (
+            [Reply('```json\n{"items": [{"idea": "fewer', finish_reason="length")] * 2,
+            "failed",
+            "no plan: planner: unusable answer (cut off",
+        ),
         ([429, 429], "llm_unavailable", "HTTP 429"),
         ([500, 500], "llm_unavailable", "HTTP 500"),
         ([Garbage(), Garbage()], "llm_unavailable", "Expecting value"),
@@ -177,8 +185,13 @@ def test_a_spent_budget_ends_the_run_as_budget_exhausted(db: Path) -> None:
     assert query(db, "SELECT status FROM runs WHERE id=?", summary.run_id) == [("budget_exhausted",)]
 
 
-def test_the_cli_runs_the_llm_strategy_and_reports_a_dead_model_in_one_red_line(db: Path, tmp_path: Path) -> None:
-    env = private_env(tmp_path) | {"WARPSMITH_DB": f"sqlite:///{db}", "OPENAI_API_KEY": "sk-test-not-a-secret"}
+def test_the_cli_runs_the_llm_strategy_and_reports_a_dead_model_in_one_red_line(
+    db: Path, tmp_path: Path
+) -> None:
+    env = private_env(tmp_path) | {
+        "WARPSMITH_DB": f"sqlite:///{db}",
+        "OPENAI_API_KEY": "sk-test-not-a-secret",
+    }
     args = ["optimize", "--kernel", "rmsnorm", "--rounds", "1", "--width", "1", "--suite", "smoke"]
     edit = GOOD_EDIT.replace('"num_warps": 2', '"num_warps": 8')
     with ScriptedLLMServer([plan(seed_hash()), edit, VERDICT]) as srv:
@@ -196,3 +209,55 @@ def test_the_cli_runs_the_llm_strategy_and_reports_a_dead_model_in_one_red_line(
     assert dead.returncode == 1
     assert "run llm_unavailable:" in dead.stderr and "authentication failed" in dead.stderr
     assert "Traceback" not in dead.stderr
+
+
+BROKEN_EDIT = """Skip the normalization (a wrong idea the repair must fix).
+
+<<<<<<< SEARCH
+        tl.store(out_row + cols, (x * rstd * w).to(out_ptr.dtype.element_ty), mask=mask)
+=======
+        tl.store(out_row + cols, (x * w).to(out_ptr.dtype.element_ty), mask=mask)
+>>>>>>> REPLACE
+"""
+REPAIR_EDIT = f"""Scale by rstd again, with one warp per row.
+
+<<<<<<< SEARCH
+        tl.store(out_row + cols, (x * w).to(out_ptr.dtype.element_ty), mask=mask)
+=======
+        tl.store(out_row + cols, (x * rstd * w).to(out_ptr.dtype.element_ty), mask=mask)
+>>>>>>> REPLACE
+
+<<<<<<< SEARCH
+{SEED_LINE}
+=======
+CONFIG = {{"BLOCK_H": 1024, "num_warps": 1}}
+>>>>>>> REPLACE
+"""
+
+
+def test_each_candidate_names_the_call_whose_answer_it_is(db: Path) -> None:
+    script = [plan(seed_hash()), "No code in this answer.", BROKEN_EDIT, REPAIR_EDIT, VERDICT]
+    summary, srv = run_with_script(db, script)
+    assert summary.status == "completed", summary.message
+    assert srv.remaining == 0
+    calls = query(
+        db,
+        "SELECT role, error IS NOT NULL, candidate_hash FROM llm_calls WHERE run_id=? ORDER BY seq",
+        summary.run_id,
+    )
+    produced = query(
+        db,
+        "SELECT c.source_hash, c.parent_hash FROM run_candidates rc JOIN candidates c "
+        "ON c.source_hash = rc.source_hash WHERE rc.run_id=? AND rc.relation='produced' ORDER BY rc.created_at",
+        summary.run_id,
+    )
+    (broken, _), (fixed, fixed_parent) = produced
+    assert fixed_parent == broken
+    assert query(db, "SELECT status FROM evaluations WHERE source_hash=?", broken) == [("incorrect",)]
+    assert calls == [
+        ("planner", 0, None),
+        ("coder", 1, None),  # the unusable first answer produced nothing
+        ("coder", 0, broken),  # the retry's answer became the candidate
+        ("repair", 0, fixed),
+        ("judge", 0, None),
+    ]

@@ -139,5 +139,52 @@ def test_ctrl_c_marks_the_run_interrupted_and_resume_finishes_the_round(tmp_path
     )
     store.close()
     assert resumed.status == "completed" and resumed.rounds_done == 1
-    assert resumed_eval.hashes == [pending]  # the stored candidate, not a new proposal; the seed from the cache
+    assert resumed_eval.hashes == [
+        pending
+    ]  # the stored candidate, not a new proposal; the seed from the cache
     assert_consistent(db)
+
+
+def test_a_timed_out_evaluation_is_kept_but_measured_again_by_the_next_run(tmp_path: Path) -> None:
+    """A timeout may be the machine's fault (a loaded host, a slow child start): it is stored, not cached."""
+    db = tmp_path / "store.db"
+
+    def starved(candidate, task, **kwargs):  # noqa: ANN001, ANN202 - the real evaluator, no time to start
+        return evaluate(candidate, task, **{**kwargs, "timeout_s": 0.05})
+
+    first, _ = optimize(db, "rmsnorm", rounds=0, width=1, evaluate_fn=starved)
+    assert first.status == "completed", first.message
+    seed_row = "SELECT status, run_id FROM evaluations WHERE source_hash=?"
+    assert query(db, seed_row, first.seed_hash) == [("timeout", first.run_id)]
+
+    again = RecordingEvaluate()
+    second, _ = optimize(db, "rmsnorm", rounds=0, width=1, evaluate_fn=again)
+    assert again.hashes == [second.seed_hash] == [first.seed_hash]  # not served from the cache
+    assert query(db, seed_row, first.seed_hash) == [("correct", second.run_id)]  # replaced in place
+
+    third = RecordingEvaluate()
+    optimize(db, "rmsnorm", rounds=0, width=1, evaluate_fn=third)
+    assert third.hashes == []  # a correct result is the candidate's own: cached
+    assert_consistent(db)
+
+
+def test_parent_run_id_is_stored_when_the_run_is_created(tmp_path: Path) -> None:
+    db = tmp_path / "store.db"
+    original, _ = optimize(db, "rmsnorm", rounds=0, width=1)
+    store = open_store(f"sqlite:///{db}")
+    parents = []
+    derived = run_optimization(
+        get_task("rmsnorm"),
+        OfflineStrategy(),
+        store,
+        RunSettings(rounds=0, width=1, suite="smoke", device="cpu"),
+        detect_hardware("cpu"),
+        evaluate=RecordingEvaluate(),
+        on_progress=lambda p: parents.extend(
+            query(db, "SELECT parent_run_id FROM runs WHERE id=?", p.run_id)
+        ),
+        parent_run_id=original.run_id,
+    )
+    store.close()
+    assert parents[0] == (original.run_id,)  # from the first step on, not patched in later
+    assert query(db, "SELECT parent_run_id FROM runs WHERE id=?", derived.run_id) == [(original.run_id,)]

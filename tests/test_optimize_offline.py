@@ -137,8 +137,20 @@ def test_review_compares_with_the_parent_and_labels_interpreter_timings() -> Non
     verdict = OfflineStrategy().review(ctx, child, timed(child, 50.0).result)
     assert verdict is not None and verdict.matches_prediction is True
     assert "2.00x" in verdict.feedback and "not a GPU timing" in verdict.feedback
-    failed = OfflineStrategy().review(ctx, child, timed(child, 0.0, status="runtime_error").result)
-    assert failed is not None and failed.lessons and "runtime_error" in failed.lessons[0]
+    failed = OfflineStrategy().review(ctx, child, timed(child, 0.0, status="compile_error").result)
+    assert failed is not None and failed.lessons and "compile_error" in failed.lessons[0]
+
+
+@pytest.mark.parametrize("status", ["runtime_error", "timeout"])
+def test_a_crash_or_timeout_teaches_no_lesson(status: str) -> None:
+    """The machine may be at fault (a child that failed to start, a loaded host): no lesson for later runs."""
+    parent = seed()
+    child = OfflineStrategy().propose(context([timed(parent, 100.0)], width=1))[0]
+    verdict = OfflineStrategy().review(
+        context([timed(parent, 100.0)]), child, timed(child, 0.0, status).result
+    )
+    assert verdict is not None and status in verdict.feedback  # this run's next round still hears of it
+    assert verdict.lessons == []
 
 
 def test_a_kernel_without_tunables_stops_the_offline_strategy_clearly() -> None:

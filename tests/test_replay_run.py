@@ -111,6 +111,12 @@ def test_replay_on_other_hardware_serves_every_answer_including_the_judge(
         "judge",
     ]
     assert query(db, "SELECT COUNT(*) FROM verdicts WHERE run_id=?", outcome.run_id) == [(1,)]
+    # provenance: the replayed coder call is the one the candidate came from, as in the original
+    (child,) = produced(db, original)
+    for run in (original, outcome.run_id):
+        made = query(db, "SELECT role, candidate_hash FROM llm_calls WHERE run_id=? ORDER BY seq", run)
+        assert [h for role, h in made if role == "coder"] == [child], run
+        assert [h for role, h in made if role != "coder"] == [None, None], run
     fingerprints = query(
         db, "SELECT DISTINCT hardware_fingerprint FROM evaluations WHERE run_id=?", outcome.run_id
     )
@@ -150,8 +156,7 @@ def test_a_replay_that_no_longer_fits_stops_cleanly_and_names_the_step(
     (status, message, finished) = query(
         db, "SELECT status, status_message, finished_at FROM runs WHERE id=?", outcome.run_id
     )[0]
-    # 'diverged' where the store's status list has it (else stored as failed, with the same message)
-    assert status == ("diverged" if "diverged" in RUN_STATUSES else "failed")
+    assert status == "diverged" and "diverged" in RUN_STATUSES
     assert message == outcome.message and finished is not None
     assert query(db, "SELECT parent_run_id FROM runs WHERE id=?", outcome.run_id) == [(original,)]
 
@@ -200,6 +205,12 @@ def test_reevaluate_stores_fresh_evaluations_in_a_new_linked_run(recorded: tuple
     for (source_hash,) in linked:
         created_at = after[source_hash]
         assert created_at > before[source_hash], "measured again, not served from the cache"
+    measured_by = (
+        "SELECT DISTINCT e.run_id FROM evaluations e JOIN run_candidates rc ON rc.source_hash = e.source_hash "
+        "JOIN runs r ON r.id = rc.run_id AND r.hardware_fingerprint = e.hardware_fingerprint "
+        "WHERE rc.run_id=? AND e.suite='smoke'"
+    )
+    assert query(db, measured_by, new_id) == [(new_id,)]  # the rows name the run that re-measured them
 
 
 def test_replaying_an_offline_run_says_it_re_evaluates(tmp_path_factory: pytest.TempPathFactory) -> None:
@@ -254,8 +265,9 @@ def test_dashboard_shows_the_conversation_and_links_the_replay(recorded: tuple[P
 
     child = produced(db, original)[0]
     candidate = client.get(f"/api/candidates/{child}").json()
-    roles = {c["role"] for c in candidate["llm_calls"] if c["run_id"] == original}
-    assert {"planner", "coder"} <= roles and candidate["conversation_scope"] in ("candidate", "round")
+    # exactly the call whose answer the candidate is (the loop links it), not the whole round's
+    assert candidate["conversation_scope"] == "candidate"
+    assert [c["role"] for c in candidate["llm_calls"] if c["run_id"] == original] == ["coder"]
     page = html.unescape(client.get(f"/candidates/{child}").text)
     assert "fewer warps did not hurt" in page  # the judge's verdict
     assert "<<<<<<< SEARCH" in page  # the coder's answer that produced it

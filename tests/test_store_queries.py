@@ -133,6 +133,7 @@ def test_an_evaluation_is_unique_per_hardware_version_and_suite(seeded: Store) -
 def test_replace_overwrites_an_evaluation_in_place(seeded: Store) -> None:
     digest = _candidate(seeded, _run(seeded), "k1")
     first, _ = _evaluate(seeded, digest, "incorrect", None)
+    remeasuring_run = _run(seeded)
     with seeded.session() as s:
         row, created = record_evaluation(
             s,
@@ -144,9 +145,11 @@ def test_replace_overwrites_an_evaluation_in_place(seeded: Store) -> None:
             status="correct",
             result={"status": "correct"},
             speedup=2.0,
+            run_id=remeasuring_run,
             replace=True,
         )
     assert not created and row.id == first.id and row.status == "correct" and row.speedup == 2.0
+    assert row.run_id == remeasuring_run  # the row names the run whose measurement it now holds
 
 
 def test_llm_calls_keep_their_order_and_add_up_on_the_run(seeded: Store) -> None:

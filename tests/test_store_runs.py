@@ -108,6 +108,18 @@ def test_status_transitions_and_validation(seeded: Store) -> None:
         mark_run_status(s, "r-nope", "completed")
 
 
+@pytest.mark.parametrize("status", ["llm_unavailable", "diverged"])
+def test_llm_unavailable_and_diverged_are_terminal_statuses(seeded: Store, status: str) -> None:
+    run_id = _new_run(seeded)
+    with seeded.session() as s:
+        mark_run_status(s, run_id, status, "the loop's reason")
+    with seeded.session() as s:
+        run = get_run(s, run_id)
+        assert (run.status, run.status_message) == (status, "the loop's reason")
+        assert run.finished_at is not None
+        assert mark_stale_runs(s) == []  # a finished run is never taken for a dead writer's
+
+
 def test_a_live_writer_is_not_stale_a_silent_remote_one_is(seeded: Store) -> None:
     mine, remote_alive, remote_silent = _new_run(seeded), _new_run(seeded), _new_run(seeded)
     with seeded.session() as s:
