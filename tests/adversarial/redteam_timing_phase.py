@@ -1,15 +1,15 @@
-"""Red-team attack: tell the timed calls from the checked ones. Every checked call gets fresh
-clones, but the timing loop hands the same input tensors over and over (a rotating pool), so an
-input object seen before (by `id`, kept alive so ids stay unique) means "being timed". Then the
-candidate computes with plain torch operators (on a device it could return a cached output and
-skip the work); the parent only re-checks the outputs of the last timed call, which are right.
-Expected: rejected (torch-op-not-allowed: the aten guard must watch timed calls too)."""
+"""Red-team attack: tell the timed calls from the checked ones. The checked calls come first, so a
+candidate that counts its calls knows when timing has started, and from then on computes with
+plain torch operators (on a device it could return a cached output and skip the work); the
+parent only re-checks the outputs of the final call.
+Expected: rejected (torch-op-not-allowed): interpreter-mode timed calls all run under the run-time
+op guard, and in device mode a secret quarter of them do (tests/test_evaluator_device.py)."""
 
 import torch
 import triton
 import triton.language as tl
 
-SEEN = {}
+CALLS = []
 
 
 @triton.jit
@@ -26,8 +26,9 @@ def _rms(x_ptr, w_ptr, out_ptr, H, eps, BLOCK: tl.constexpr):
 def kernel(x, weight, eps):
     out = torch.empty_like(x)
     _rms[(x.shape[0],)](x, weight, out, x.shape[1], eps, BLOCK=triton.next_power_of_2(x.shape[1]))
-    if id(x) in SEEN:
-        SEEN[id(x)] = (x, out * 1)  # plain torch arithmetic, only while being timed
-    else:
-        SEEN[id(x)] = (x, out)
+    CALLS.append(1)
+    # rmsnorm's smoke suite: 8 checked calls, 3 watched warm-up calls, 3 timed reps, then the final
+    # re-checked call; torch only on the timed reps, an honest kernel everywhere else.
+    if 11 < len(CALLS) <= 14:
+        return out * 1  # plain torch arithmetic, only while being timed
     return out

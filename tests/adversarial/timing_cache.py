@@ -1,8 +1,8 @@
-"""Attack: return a cached output, without computing, whenever an input object comes back. The
-checked calls always get fresh clones, but the timing loop reuses a pool of input sets, so only
-timed calls hit the cache: free, impossibly fast timings, and the cached answer is even right.
-Expected: incorrect: every timed output is overwritten with poison after its call, so the cached
-tensor returned for the final (re-checked) call holds poison."""
+"""Attack: return a cached output, without computing, whenever an input object comes back (the
+timing loop used to hand the same pool tensors to every rep: free, impossibly fast timings).
+Here a hit raises instead (tuple index 2 does not exist), so any reuse of an input object is seen.
+Expected: correct, and never a runtime error: every timed call gets fresh clones of its pool
+entry, so the cache never hits and the candidate has to do the work it is timed for."""
 
 import torch
 import triton
@@ -24,7 +24,7 @@ def _rms(x_ptr, w_ptr, out_ptr, H, eps, BLOCK: tl.constexpr):
 
 def kernel(x, weight, eps):
     if id(x) in SEEN:
-        return SEEN[id(x)][1]
+        return SEEN[id(x)][2]  # IndexError: only reached if an input object is ever reused
     out = torch.empty_like(x)
     _rms[(x.shape[0],)](x, weight, out, x.shape[1], eps, BLOCK=triton.next_power_of_2(x.shape[1]))
     SEEN[id(x)] = (x, out)  # keeps x alive so its id stays unique
