@@ -96,6 +96,16 @@ def _write_source(summary: Any, out_file: Path | None, language: str) -> Path | 
     return out_file
 
 
+def _check_writable(out_file: Path) -> None:
+    """Refuse an --out path that cannot be written before the run spends any time."""
+    try:
+        out_file.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as error:
+        raise usage_error(f"--out {out_file}: cannot create its folder ({error.strerror})") from None
+    if out_file.is_dir() or not os.access(out_file.parent, os.W_OK):
+        raise usage_error(f"--out {out_file}: not a writable file path")
+
+
 def optimize(
     kernel: str | None = typer.Option(None, "--kernel", "-k", help="Task name, e.g. moe_dispatch."),
     lang: str | None = typer.Option(None, "--lang", help="triton | cuda | hip (default triton)."),
@@ -158,6 +168,12 @@ def optimize(
     if task_file is None and stored.get("task_file"):
         task_file = Path(stored["task_file"])
     task = _task(kernel, task_file)
+    language = lang or stored.get("language", "triton")
+    if task.seed_path(language) is None:
+        known = ", ".join(task.seeds()) or "none"
+        raise usage_error(f"task {task.name} ships no {language} seed kernel to start from (seeds: {known})")
+    if out_file is not None:
+        _check_writable(out_file)
     from warpsmith.evaluator.hardware import detect_hardware
 
     device = _device(stored.get("device", device))
@@ -168,7 +184,7 @@ def optimize(
     if offline or stored.get("strategy") == "offline":
         model = None
     settings = RunSettings(
-        language=lang or stored.get("language", "triton"),
+        language=language,
         rounds=rounds if rounds is not None else stored.get("rounds", defaults["rounds"]),
         width=width or stored.get("width", defaults["width"]),
         suite=suite or stored.get("suite", defaults["suite"]),

@@ -100,7 +100,8 @@ def show_command(
     if as_json:
         print(json.dumps(doc, indent=2))
         return
-    out.print(f"[bold]{doc['name']}[/bold]\n{doc['description']}\n")
+    out.print(f"[bold]{doc['name']}[/bold]")
+    out.print(f"{doc['description']}\n", markup=False, highlight=False)  # shapes like x[t] are not markup
     out.print(f"[bold]signature[/bold]\n{doc['signature']}\n", highlight=False)
     out.print(f"[bold]inputs[/bold] {', '.join(doc['inputs'])}   [bold]outputs[/bold] {', '.join(doc['outputs'])}")
     out.print(f"[bold]allowed torch ops[/bold] {', '.join(doc['allowed_torch_ops'])}\n")

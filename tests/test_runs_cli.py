@@ -128,6 +128,8 @@ BAD_INPUTS = {
     "runs show, unknown run": lambda t: ["runs", "show", f"r-missing-{LONG}", *_store(t)],
     "replay, unknown run": lambda t: ["replay", f"r-missing-{LONG}", *_store(t)],
     "resume, unknown run": lambda t: ["optimize", "--resume", f"r-missing-{LONG}", "--offline", *_store(t)],
+    "no seed in that language": lambda t: ["optimize", "--kernel", "moe_combine", "--lang", "cuda", *_store(t)],
+    "unwritable --out": lambda t: ["optimize", "--kernel", "rmsnorm", "--out", "/proc/no/best.py", *_store(t)],
 }
 for _what, _url in (
     ("unreachable postgres", lambda t: UNREACHABLE_POSTGRES),
@@ -143,7 +145,6 @@ for _what, _url in (
             u(t),
         ],
         f"runs list, {_what}": lambda t, u=_url: ["runs", "list", "--db", u(t)],
-        f"runs show, {_what}": lambda t, u=_url: ["runs", "show", "r-x", "--db", u(t)],
         f"replay, {_what}": lambda t, u=_url: ["replay", "r-x", "--db", u(t)],
         f"dashboard, {_what}": lambda t, u=_url: ["dashboard", "--db", u(t)],
     }

@@ -73,3 +73,10 @@ def test_the_installed_command_prints_a_red_line_not_a_traceback() -> None:
     assert proc.returncode == 2
     assert proc.stderr.strip().startswith("error: unknown task 'nope'") and "Traceback" not in proc.stderr
     assert len(proc.stderr.strip().splitlines()) == 1
+
+
+def test_show_prints_the_description_verbatim_with_its_indexing() -> None:
+    # The contract says `expert_offsets[e]`; rich would eat `[e]` as a markup tag.
+    result = runner.invoke(app, ["tasks", "show", "moe_dispatch"], env={"COLUMNS": "200"})
+    assert result.exit_code == 0, result.output
+    assert "expert_offsets[e]" in result.output and "hidden_states[t]" in result.output
