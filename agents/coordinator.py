@@ -192,7 +192,8 @@ class Coordinator:
             # replace: a stored evaluation here is a timeout / runtime_error the cache passed over
             mapping.store_evaluation(session, self.run_id, self.key, result, replace=True)
             store_runs.heartbeat(session, self.run_id)
-        self._progress(f"{candidate.source_hash[:10]}: {result.status} {result.message}".strip())
+        said = result.message if result.message.startswith(result.status) else f"{result.status}: {result.message}"
+        self._progress(f"{candidate.source_hash[:10]}: {said}".strip(" :"))
         return result, True
 
     # --- setup and teardown ---------------------------------------------------------------
