@@ -53,7 +53,7 @@ class ProgressView:
             TextColumn("[bold]round"),
             MofNCompleteColumn(),
             BarColumn(bar_width=20),
-            TextColumn("{task.fields[evaluated]} evaluated"),
+            TextColumn("| {task.fields[evaluated]} evaluated |"),
             TextColumn("{task.fields[best]}"),
             TextColumn("${task.fields[cost]:.4f}"),
             TimeElapsedColumn(),
