@@ -24,6 +24,8 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+from _optimize_helpers import GOOD_EDIT, SEED_CONFIG_LINE, VERDICT
+
 os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
 
 REPO = Path(__file__).resolve().parents[1]
@@ -74,25 +76,6 @@ def shared_offline_run(tmp_path_factory: Any) -> tuple[Path, str]:
     return _SHARED["offline"]
 
 
-SEED_CONFIG_LINE = 'CONFIG = {"BLOCK_H": 1024, "num_warps": 4}'
-CODER_ANSWER = f"""Two warps per row: the rows are short.
-
-<<<<<<< SEARCH
-{SEED_CONFIG_LINE}
-=======
-CONFIG = {{"BLOCK_H": 1024, "num_warps": 2}}
->>>>>>> REPLACE
-"""
-JUDGE_ANSWER = json.dumps(
-    {
-        "bottleneck": "interpreter overhead per program",
-        "matches_prediction": True,
-        "feedback": "fewer warps did not hurt; try larger blocks",
-        "lessons": ["rmsnorm on the interpreter: num_warps does not change the result"],
-        "suspicious": False,
-        "suspicion_reason": "",
-    }
-)
 SCRIPTED_MODEL = "openai/scripted"
 
 
@@ -132,7 +115,7 @@ def recorded_llm_run(db_url: str, task_file: Path) -> str:
     assert seed is not None
     os.environ["WARPSMITH_TEST_REPLAY_KEY"] = "sk-test-not-a-secret"
     call_log = CallLog()
-    script = [planner_answer(source_hash(seed.read_text())), CODER_ANSWER, JUDGE_ANSWER]
+    script = [planner_answer(source_hash(seed.read_text())), GOOD_EDIT, VERDICT]
     with ScriptedLLMServer(script) as server, open_store(db_url) as store:
         config = LiteLLMConfig(
             model=SCRIPTED_MODEL,

@@ -3,6 +3,7 @@ and the store-consistency checks a killed run must pass."""
 
 from __future__ import annotations
 
+import json
 import os
 import sqlite3
 import subprocess
@@ -56,3 +57,25 @@ def assert_consistent(db: Path) -> None:
         "GROUP BY source_hash, hardware_fingerprint, evaluator_version, suite HAVING COUNT(*) > 1",
     )
     assert duplicates == []
+
+
+# Scripted answers for an LLM run on rmsnorm's Triton seed (shared by the loop and dashboard tests).
+SEED_CONFIG_LINE = 'CONFIG = {"BLOCK_H": 1024, "num_warps": 4}'
+GOOD_EDIT = f"""Fewer warps per row: the rows are short.
+
+<<<<<<< SEARCH
+{SEED_CONFIG_LINE}
+=======
+CONFIG = {{"BLOCK_H": 1024, "num_warps": 2}}
+>>>>>>> REPLACE
+"""
+VERDICT = json.dumps(
+    {
+        "bottleneck": "interpreter overhead per program",
+        "matches_prediction": True,
+        "feedback": "fewer warps did not hurt; try larger blocks",
+        "lessons": ["rmsnorm on the interpreter: num_warps does not change the result"],
+        "suspicious": False,
+        "suspicion_reason": "",
+    }
+)

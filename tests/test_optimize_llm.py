@@ -13,7 +13,15 @@ import os
 from pathlib import Path
 
 import pytest
-from _optimize_helpers import assert_consistent, private_env, query, warpsmith
+from _optimize_helpers import (
+    GOOD_EDIT,
+    SEED_CONFIG_LINE,
+    VERDICT,
+    assert_consistent,
+    private_env,
+    query,
+    warpsmith,
+)
 from _scripted_llm_server import Delay, Garbage, Reply, ScriptedLLMServer, Truncated
 
 from warpsmith.agents.coordinator import run_optimization
@@ -27,25 +35,6 @@ from warpsmith.tasklib import get_task
 pytestmark = pytest.mark.slow
 KEY_ENV = "WARPSMITH_TEST_OPTIMIZE_KEY"
 
-SEED_LINE = 'CONFIG = {"BLOCK_H": 1024, "num_warps": 4}'
-GOOD_EDIT = f"""Fewer warps per row: the rows are short.
-
-<<<<<<< SEARCH
-{SEED_LINE}
-=======
-CONFIG = {{"BLOCK_H": 1024, "num_warps": 2}}
->>>>>>> REPLACE
-"""
-VERDICT = json.dumps(
-    {
-        "bottleneck": "interpreter overhead per program",
-        "matches_prediction": True,
-        "feedback": "fewer warps did not hurt; try larger blocks",
-        "lessons": ["rmsnorm on the interpreter: num_warps does not change the result"],
-        "suspicious": False,
-        "suspicion_reason": "",
-    }
-)
 
 
 def plan(parent_hash: str) -> str:
@@ -228,7 +217,7 @@ REPAIR_EDIT = f"""Scale by rstd again, with one warp per row.
 >>>>>>> REPLACE
 
 <<<<<<< SEARCH
-{SEED_LINE}
+{SEED_CONFIG_LINE}
 =======
 CONFIG = {{"BLOCK_H": 1024, "num_warps": 1}}
 >>>>>>> REPLACE

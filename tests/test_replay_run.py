@@ -241,7 +241,7 @@ def test_runs_show_transcript_prints_the_conversation_step_by_step(recorded: tup
     out = result.stdout
     positions = [out.index(f"#{seq} {role}") for seq, role in enumerate(["planner", "coder", "judge"])]
     assert positions == sorted(positions), "calls are printed in the order they were made"
-    assert "Two warps per row" in out and "<<<<<<< SEARCH" in out  # the coder's answer, whole
+    assert "Fewer warps per row" in out and "<<<<<<< SEARCH" in out  # the coder's answer, whole
     assert "# Task: rmsnorm" in out  # the request's messages, whole
     child = produced(db, original)[0]
     assert f"candidates produced this round:\n  {child[:12]} (coder)" in out
@@ -259,7 +259,7 @@ def test_dashboard_shows_the_conversation_and_links_the_replay(recorded: tuple[P
     assert [c["role"] for c in detail["llm_calls"]] == ["planner", "coder", "judge"]
     assert detail["replays"], "the replays made above are linked to the original"
     run_page = html.unescape(client.get(f"/runs/{original}").text)
-    assert "Two warps per row" in run_page and f'href="/runs/{detail["replays"][0]}"' in run_page
+    assert "Fewer warps per row" in run_page and f'href="/runs/{detail["replays"][0]}"' in run_page
     replay_page = client.get(f"/runs/{detail['replays'][0]}").text
     assert f'href="/runs/{original}"' in replay_page and "replay of" in replay_page
 
