@@ -90,18 +90,46 @@ class ShapeCorrectness(BaseModel):
     details: str = ""
 
 
+SpeedVerdict = Literal["faster", "same", "slower"]
+TimingMethod = Literal["cuda_events", "cuda_graph", "wall_clock"]
+
+
+class Comparison(BaseModel):
+    """Candidate vs a baseline (the eager or compiled reference, a parent, the seed), with its interval.
+
+    `ratio` is baseline time / candidate time (above 1: the candidate is faster); `low`..`high` is
+    the interval at `confidence`; `verdict` is 'faster' or 'slower' only when the whole interval is
+    beyond the smallest effect that counts, else 'same'. Built by warpsmith.evaluator.stats."""
+
+    baseline: str = Field(description="'eager', 'compile', 'parent', 'seed', or a source hash.")
+    ratio: float
+    low: float
+    high: float
+    confidence: float = 0.95
+    verdict: SpeedVerdict
+
+
 class ShapeTiming(BaseModel):
     shape: str
-    median_us: float
+    median_us: float = Field(description="Device time (device mode) or the labelled wall clock (interpreter).")
     spread_us: float = Field(description="Interquartile range of the reps, microseconds.")
     reps: int
-    reference_median_us: float | None = None
+    samples_us: list[float] = Field(default_factory=list,
+                                    description="Per-rep times (at most 256 kept) for intervals and comparisons.")
+    call_median_us: float | None = Field(default=None, description="Time of the call as the host sees it "
+                                         "(launch included), device mode; reported apart from device time.")
+    reference_median_us: float | None = Field(default=None, description="Eager PyTorch, timed by the trusted "
+                                              "timing process (never in the candidate's).")
     reference_spread_us: float | None = None
-    speedup: float | None = None
+    compile_median_us: float | None = Field(default=None, description="torch.compile of the reference, same way.")
+    speedup: float | None = Field(default=None, description="vs eager, on device time (device mode only).")
+    speedup_vs_compile: float | None = None
+    comparisons: list[Comparison] = Field(default_factory=list, description="vs eager / compile, with intervals.")
+    noisy: bool = Field(default=False, description="Spread above the noise threshold: re-measured, never ranked.")
     pct_peak_bandwidth: float | None = None
-    pct_peak_flops: float | None = None
-    method: Literal["cuda_events", "wall_clock"] | None = Field(
-        default=None, description="cuda_events on a device; wall_clock under the interpreter (never compared)."
+    method: TimingMethod | None = Field(
+        default=None, description="cuda_events or cuda_graph on a device; wall_clock under the interpreter "
+        "(a label: never a speedup, never compared across evaluations)."
     )
 
 
@@ -125,6 +153,10 @@ class EvalResult(BaseModel):
     isolation: list[str] = Field(default_factory=list, description="What the sandbox could and could not enforce.")
     durations_s: dict[str, float] = Field(default_factory=dict, description="sandbox_start, compile, correctness, timing.")
     evaluator_version: str = EVALUATOR_VERSION
+    task_definition_hash: str | None = Field(default=None, description="Hash of the task's definition (reference "
+                                             "source, shapes, checker, tolerances) this result was measured against.")
+    stage: Literal["screen", "full"] = Field(default="full", description="screen: check + a few regime-spanning "
+                                             "bench shapes; full: the whole suite.")
 
     @property
     def ok(self) -> bool:
