@@ -4,7 +4,7 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 export LITELLM_LOCAL_MODEL_COST_MAP := True
 
-.PHONY: install run test lint bench clean
+.PHONY: install run test test-all lint bench clean
 
 install: $(STAMP)
 
@@ -21,7 +21,12 @@ $(STAMP): pyproject.toml
 run: $(STAMP)
 	$(VENV)/bin/warpsmith optimize --kernel moe_dispatch
 
+# The fast tier: every test that needs no extra service and runs in seconds.
 test: $(STAMP)
+	$(PY) -m pytest -q -m "not slow and not postgres"
+
+# Everything: adds PostgreSQL, Chromium and the slow tests (what CI runs, through .ci/run).
+test-all: $(STAMP)
 	$(PY) -m pytest -q
 
 lint: $(STAMP)
