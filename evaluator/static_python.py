@@ -25,6 +25,13 @@ import torch
 import triton.language as tl
 
 from warpsmith.evaluator.records import Violation
+from warpsmith.evaluator.static_python_names import (
+    FORBIDDEN_ATTRS,
+    chain_problem,
+    statement_violations,
+    unbound_name_violations,
+)
+from warpsmith.evaluator.static_python_source import replay_violations, text_violations
 
 # typing is not here: typing.get_type_hints evaluates annotation strings, and typing re-exports sys.
 ALLOWED_MODULES = frozenset({"torch", "triton", "triton.language", "math", "__future__"})
@@ -42,6 +49,7 @@ FORBIDDEN_NAMES = frozenset(
         "globals", "locals", "vars", "dir", "breakpoint", "input", "exit", "quit", "memoryview",
         "object", "super", "classmethod", "staticmethod", "property", "__builtins__", "__loader__",
         "__spec__", "help", "copyright", "credits", "license", "type",
+        "id", "hash",  # addresses of objects: with raw loads and stores they name memory to reach
     }
 )
 
@@ -94,12 +102,17 @@ class _Checker(ast.NodeVisitor):
         self.jit_names: set[str] = set()  # filled by a first pass: jit functions may call later ones
         self.constant_globals: set[str] = set()
         self.defines_kernel = False
+        self.decorator_nodes: set[int] = set()  # the triton.jit/autotune/heuristics nodes heading a def
 
     # --- imports -------------------------------------------------------------------
     def visit_Import(self, node: ast.Import) -> None:
         for alias in node.names:
             if not _module_allowed(alias.name):
                 self.violations.append(_v("forbidden-import", f"import of {alias.name!r} is not allowed", node))
+                continue
+            if not isinstance(_resolve(alias.name.split(".")), ModuleType):
+                self.violations.append(_v("forbidden-import", f"{alias.name!r} is not a module the evaluator has "
+                                          "loaded (importing it would run code the checks never saw)", node))
                 continue
             if alias.asname:
                 self.aliases[alias.asname] = alias.name
@@ -109,7 +122,7 @@ class _Checker(ast.NodeVisitor):
 
     def visit_ImportFrom(self, node: ast.ImportFrom) -> None:
         module = node.module or ""
-        if node.level or not _module_allowed(module):
+        if node.level or not _module_allowed(module) or not isinstance(_resolve(module.split(".")), ModuleType):
             self.violations.append(_v("forbidden-import", f"import from {module or '.'!r} is not allowed", node))
             return
         for alias in node.names:
@@ -122,6 +135,8 @@ class _Checker(ast.NodeVisitor):
 
     # --- names and attributes ------------------------------------------------------
     def visit_Name(self, node: ast.Name) -> None:
+        if node.id in self.aliases:
+            self._check_decorator_use(self.aliases[node.id].split("."), node)
         if node.id in FORBIDDEN_NAMES or (node.id.startswith("__") and node.id != "__name__"):
             self.violations.append(_v("forbidden-builtin", f"use of {node.id!r} is not allowed", node))
         elif node.id in self.aliases and _resolve(self.aliases[node.id].split(".")) is not None \
@@ -152,6 +167,9 @@ class _Checker(ast.NodeVisitor):
         elif isinstance(node.value, ast.Name) and node.value.id in self.jit_names:
             self.violations.append(_v("jit-function-attribute", f"{node.value.id}.{node.attr}: a @triton.jit "
                                       "function may only be launched (fn[grid](...)) or called from another", node))
+        elif node.attr in FORBIDDEN_ATTRS:
+            self.violations.append(_v("forbidden-attribute", f"attribute {node.attr!r} is refused on any object "
+                                      "(it reaches a jit function's Python function, globals or caches)", node))
         elif INTROSPECTION_ATTR.match(node.attr):
             self.violations.append(
                 _v("introspection-attribute", f"{node.attr!r} reaches frames, code or globals", node)
@@ -164,6 +182,7 @@ class _Checker(ast.NodeVisitor):
         if chain is not None and chain[0] in self.aliases:
             full = self.aliases[chain[0]].split(".") + chain[1:]
             self._check_module_attr(full, node)
+            self._check_decorator_use(full, node)
             if isinstance(_resolve(full), ModuleType) and not _is_namespace_use(node):
                 self.violations.append(_v("module-as-value", f"module {'.'.join(full)} may only be used as a namespace", node))
         elif self.jit_depth and node.attr in TENSOR_ATTRS and node.attr not in TL_TENSOR_ATTRS:
@@ -183,6 +202,8 @@ class _Checker(ast.NodeVisitor):
             self.violations.append(_v(
                 "forbidden-module-attribute", f"{'.'.join(full)} reaches module {reached!r}, which is not allowed", node
             ))
+        elif (problem := chain_problem(full)) is not None:
+            self.violations.append(_v(*problem, node))
         if full[0] == "torch" and len(full) > 1:
             if self.jit_depth:
                 self.violations.append(_v("torch-in-jit", "torch may not be used inside a @triton.jit function", node))
@@ -196,6 +217,13 @@ class _Checker(ast.NodeVisitor):
                 )
         elif full[0] == "triton" and len(full) > 1 and full[1] not in ALLOWED_TRITON_ATTRS:
             self.violations.append(_v("forbidden-triton-api", f"triton.{full[1]} is not allowed", node))
+
+    def _check_decorator_use(self, full: list[str], node: ast.AST) -> None:
+        """triton.jit(f) or j = triton.jit: a function made a kernel where the jit-body rules cannot see it."""
+        if len(full) == 2 and full[0] == "triton" and full[1] in TRITON_DECORATORS \
+                and id(node) not in self.decorator_nodes:
+            self.violations.append(_v("jit-decorator-only", f"triton.{full[1]} may only be used as a decorator "
+                                      "(@triton.jit def ...)", node))
 
     # --- statements ----------------------------------------------------------------
     def visit_Try(self, node: ast.AST) -> None:
@@ -232,6 +260,11 @@ class _Checker(ast.NodeVisitor):
     def visit_FunctionDef(self, node: ast.FunctionDef) -> None:
         is_jit = any(self._is_triton_decorator(d) for d in node.decorator_list)
         for decorator in node.decorator_list:
+            if self._is_triton_decorator(decorator):
+                self.decorator_nodes.add(id(decorator.func if isinstance(decorator, ast.Call) else decorator))
+            else:  # any other decorator is a call on the function object, out of the rules' sight
+                self.violations.append(_v("decorator", "only @triton.jit, @triton.autotune and @triton.heuristics "
+                                          "may decorate a function", decorator))
             self.visit(decorator)
         if node.name == "kernel" and self.jit_depth == 0 and node.col_offset == 0:
             self.defines_kernel = True
@@ -256,6 +289,9 @@ class _Checker(ast.NodeVisitor):
 
 def check_python_source(source: str, allowed_torch_ops: Iterable[str]) -> list[Violation]:
     """All reject-level violations of a Triton candidate's source (empty list: it may run)."""
+    text_problems = text_violations(source)
+    if text_problems:
+        return text_problems
     try:
         tree = ast.parse(source)
     except SyntaxError as exc:
@@ -267,7 +303,8 @@ def check_python_source(source: str, allowed_torch_ops: Iterable[str]) -> list[V
         for child in ast.iter_child_nodes(parent):
             child.parent = parent  # type: ignore[attr-defined]
     checker.visit(tree)
-    found = checker.violations
+    found = checker.violations + unbound_name_violations(source, tree, FORBIDDEN_NAMES) + statement_violations(tree)
+    found += replay_violations(source, tree)
     if not checker.defines_kernel:
         found.append(_v("no-kernel-function", "the module must define a top-level kernel(...) function", None))
     if not checker.jit_functions:
