@@ -15,8 +15,6 @@ operators, values computed at run time) is left to the aten recorder in the chil
 from __future__ import annotations
 
 import ast
-import importlib
-import inspect
 import re
 from collections.abc import Iterable
 from types import ModuleType
@@ -28,15 +26,13 @@ from warpsmith.evaluator.records import Violation
 from warpsmith.evaluator.static_python_names import (
     FORBIDDEN_ATTRS,
     chain_problem,
+    module_allowed,
+    module_reached,
+    resolve,
     statement_violations,
     unbound_name_violations,
 )
 from warpsmith.evaluator.static_python_source import replay_violations, text_violations
-
-# typing is not here: typing.get_type_hints evaluates annotation strings, and typing re-exports sys.
-ALLOWED_MODULES = frozenset({"torch", "triton", "triton.language", "math", "__future__"})
-# Sub-modules of triton.language (libdevice and friends) are allowed as well.
-ALLOWED_MODULE_PREFIXES = ("triton.language.",)
 
 # What a candidate may reach under `triton.`: decorators, configs and integer helpers.
 ALLOWED_TRITON_ATTRS = frozenset(
@@ -87,10 +83,6 @@ def _dotted(node: ast.AST) -> list[str] | None:
     return parts[::-1]
 
 
-def _module_allowed(name: str) -> bool:
-    return name in ALLOWED_MODULES or name.startswith(ALLOWED_MODULE_PREFIXES)
-
-
 class _Checker(ast.NodeVisitor):
     def __init__(self, allowed_torch_ops: frozenset[str]) -> None:
         self.allowed = allowed_torch_ops
@@ -107,10 +99,10 @@ class _Checker(ast.NodeVisitor):
     # --- imports -------------------------------------------------------------------
     def visit_Import(self, node: ast.Import) -> None:
         for alias in node.names:
-            if not _module_allowed(alias.name):
+            if not module_allowed(alias.name):
                 self.violations.append(_v("forbidden-import", f"import of {alias.name!r} is not allowed", node))
                 continue
-            if not isinstance(_resolve(alias.name.split(".")), ModuleType):
+            if not isinstance(resolve(alias.name.split(".")), ModuleType):
                 self.violations.append(_v("forbidden-import", f"{alias.name!r} is not a module the evaluator has "
                                           "loaded (importing it would run code the checks never saw)", node))
                 continue
@@ -122,7 +114,7 @@ class _Checker(ast.NodeVisitor):
 
     def visit_ImportFrom(self, node: ast.ImportFrom) -> None:
         module = node.module or ""
-        if node.level or not _module_allowed(module) or not isinstance(_resolve(module.split(".")), ModuleType):
+        if node.level or not module_allowed(module) or not isinstance(resolve(module.split(".")), ModuleType):
             self.violations.append(_v("forbidden-import", f"import from {module or '.'!r} is not allowed", node))
             return
         for alias in node.names:
@@ -137,10 +129,12 @@ class _Checker(ast.NodeVisitor):
     def visit_Name(self, node: ast.Name) -> None:
         if node.id in self.aliases:
             self._check_decorator_use(self.aliases[node.id].split("."), node)
+            if not isinstance(node.ctx, ast.Load):  # the rules would go on resolving it as the import
+                self.violations.append(_v("alias-rebound", f"{node.id!r} names an import; do not rebind it", node))
         if node.id in FORBIDDEN_NAMES or (node.id.startswith("__") and node.id != "__name__"):
             self.violations.append(_v("forbidden-builtin", f"use of {node.id!r} is not allowed", node))
-        elif node.id in self.aliases and _resolve(self.aliases[node.id].split(".")) is not None \
-                and isinstance(_resolve(self.aliases[node.id].split(".")), ModuleType) and not _is_namespace_use(node):
+        elif node.id in self.aliases and resolve(self.aliases[node.id].split(".")) is not None \
+                and isinstance(resolve(self.aliases[node.id].split(".")), ModuleType) and not _is_namespace_use(node):
             self.violations.append(_v("module-as-value", f"module {node.id!r} may only be used as a namespace", node))
         elif self.jit_depth and self.aliases.get(node.id, "").split(".")[0] == "torch":
             self.violations.append(_v("torch-in-jit", "torch may not be used inside a @triton.jit function", node))
@@ -148,6 +142,11 @@ class _Checker(ast.NodeVisitor):
             self.violations.append(_v(
                 "jit-global", f"a @triton.jit body reads {node.id!r}: only its arguments, locals, "
                 "constant globals, triton and other jit functions are allowed there", node))
+
+    def visit_arg(self, node: ast.arg) -> None:
+        if node.arg in self.aliases:
+            self.violations.append(_v("alias-rebound", f"parameter {node.arg!r} shadows an import", node))
+        self.generic_visit(node)
 
     def _jit_may_read(self, name: str) -> bool:
         module = self.aliases.get(name, "")
@@ -183,7 +182,7 @@ class _Checker(ast.NodeVisitor):
             full = self.aliases[chain[0]].split(".") + chain[1:]
             self._check_module_attr(full, node)
             self._check_decorator_use(full, node)
-            if isinstance(_resolve(full), ModuleType) and not _is_namespace_use(node):
+            if isinstance(resolve(full), ModuleType) and not _is_namespace_use(node):
                 self.violations.append(_v("module-as-value", f"module {'.'.join(full)} may only be used as a namespace", node))
         elif self.jit_depth and node.attr in TENSOR_ATTRS and node.attr not in TL_TENSOR_ATTRS:
             self.violations.append(_v(
@@ -197,7 +196,7 @@ class _Checker(ast.NodeVisitor):
         self.generic_visit(node)
 
     def _check_module_attr(self, full: list[str], node: ast.AST) -> None:
-        reached = _module_reached(full)
+        reached = module_reached(full)
         if reached is not None:
             self.violations.append(_v(
                 "forbidden-module-attribute", f"{'.'.join(full)} reaches module {reached!r}, which is not allowed", node
@@ -312,36 +311,10 @@ def check_python_source(source: str, allowed_torch_ops: Iterable[str]) -> list[V
     return _dedupe(found)
 
 
-def _resolve(full: list[str]) -> object | None:
-    """The object a dotted chain names, looked up on the real modules in this trusted process."""
-    try:
-        obj: object = importlib.import_module(full[0])
-    except ImportError:
-        return None
-    for attr in full[1:]:
-        # getattr_static: never run a property of a real module object (triton's driver has some)
-        obj = inspect.getattr_static(obj, attr, None) if not attr.startswith("_") else None
-        if obj is None:
-            return None
-    return obj
-
-
 def _is_namespace_use(node: ast.AST) -> bool:
     """True when `node` is only the left side of an attribute access (`tl.load`, not `m = tl`)."""
     parent = getattr(node, "parent", None)
     return isinstance(parent, ast.Attribute) and parent.value is node
-
-
-def _module_reached(full: list[str]) -> str | None:
-    """The first module outside the allow-list that an attribute chain on an allowed module reaches
-    (typing.sys, torch.cuda, ...), resolved on the real modules in this trusted process."""
-    for end in range(2, len(full) + 1):
-        obj = _resolve(full[:end])
-        if obj is None:
-            return None
-        if isinstance(obj, ModuleType) and not _module_allowed(obj.__name__):
-            return obj.__name__
-    return None
 
 
 def _bound_names(fn: ast.FunctionDef) -> set[str]:

@@ -26,6 +26,11 @@ import triton.runtime.jit as triton_jit
 
 from warpsmith.evaluator.records import Violation
 
+# typing is not here: typing.get_type_hints evaluates annotation strings, and typing re-exports sys.
+ALLOWED_MODULES = frozenset({"torch", "triton", "triton.language", "math", "__future__"})
+# Sub-modules of triton.language (libdevice and friends) are allowed as well.
+ALLOWED_MODULE_PREFIXES = ("triton.language.",)
+
 # Builtins a candidate may read without binding them. Anything else unbound is refused, whatever
 # happens to be in the module's globals at run time (the interpreter adds np, inspect, math, ...).
 ALLOWED_BUILTINS = frozenset({
@@ -53,16 +58,59 @@ _CALLABLE_TYPES = (
 _SCALARS = (int, float, complex, str, bytes, bool, type(None), enum.Enum)
 _VALUE_TYPES = (*_SCALARS, tl.dtype, tl.constexpr, torch.dtype, torch.layout, torch.memory_format, torch.device)
 _MISSING = object()
+# Classes and functions reached through an allowed module must be defined in one of these packages.
+OWNER_ROOTS = frozenset({"torch", "triton", "math"})
 
 
 def _v(rule: str, message: str, line: int | None) -> Violation:
     return Violation(rule=rule, message=message, severity="reject", line=line)
 
 
+def _owner(obj: object) -> str:
+    """The module a class or function was defined in (re-exports keep their origin: pathlib.Path
+    imported into some triton module is still pathlib's)."""
+    for inner in ("__func__", "fget", "__objclass__"):
+        obj = getattr(obj, inner, obj)
+    owner = getattr(obj, "__module__", None)
+    return owner if isinstance(owner, str) else ""
+
+
 def _allowed_end(obj: object) -> bool:
-    if isinstance(obj, (type, types.ModuleType, *_CALLABLE_TYPES, *_VALUE_TYPES, *_JIT_TYPES)):
+    if isinstance(obj, (type, *_CALLABLE_TYPES)):
+        return _owner(obj).split(".")[0] in OWNER_ROOTS
+    if isinstance(obj, (types.ModuleType, *_VALUE_TYPES, *_JIT_TYPES)):
         return True
     return isinstance(obj, (tuple, frozenset)) and all(isinstance(item, _SCALARS) for item in obj)
+
+
+def module_allowed(name: str) -> bool:
+    return name in ALLOWED_MODULES or name.startswith(ALLOWED_MODULE_PREFIXES)
+
+
+def resolve(full: list[str]) -> object | None:
+    """The object a dotted chain names, looked up on the real modules in this trusted process."""
+    try:
+        obj: object = importlib.import_module(full[0])
+    except ImportError:
+        return None
+    for attr in full[1:]:
+        # getattr_static: never run a property of a real module object (triton's driver has some)
+        obj = inspect.getattr_static(obj, attr, None) if not attr.startswith("_") else None
+        if obj is None:
+            return None
+    return obj
+
+
+def module_reached(full: list[str]) -> str | None:
+    """The first module outside the allow-list that an attribute chain on an allowed module reaches
+    (typing.sys, torch.cuda, ...), resolved on the real modules in this trusted process."""
+    for end in range(2, len(full) + 1):
+        obj = resolve(full[:end])
+        if obj is None:
+            return None
+        if isinstance(obj, types.ModuleType) and not module_allowed(obj.__name__):
+            return obj.__name__
+    return None
 
 
 def chain_problem(full: list[str]) -> tuple[str, str] | None:
@@ -88,8 +136,8 @@ def chain_problem(full: list[str]) -> tuple[str, str] | None:
             return "unresolved-attribute", f"{where}.{attr} does not resolve to anything the evaluator has " \
                                            "loaded (a submodule never imported, a lazy or dynamic attribute)"
     if not _allowed_end(obj):
-        return "disallowed-object", f"{'.'.join(full)} is a {type(obj).__name__}, not a module, class, " \
-                                    "function or constant"
+        return "disallowed-object", f"{'.'.join(full)} is a {type(obj).__name__} from {_owner(obj) or '?'}, " \
+                                    "not a module, or a class, function or constant of torch, triton or math"
     return None
 
 
