@@ -46,7 +46,8 @@ ALLOWED_BUILTINS = frozenset({
 FORBIDDEN_ATTRS = frozenset({
     "fn", "get_capture_scope", "used_global_vals", "src", "raw_src", "rewriter", "rewrite", "rewritten_fn",
     "cache", "kernel_cache", "device_caches", "run", "warmup", "params", "arg_names", "pre_run_hooks",
-    "add_pre_run_hook", "modules", "builtins", "globals", "getframe", "signature",
+    "add_pre_run_hook", "modules", "builtins", "globals", "getframe", "signature", "base_fn", "create_binder",
+    "preload", "parse", "do_bench", "check_disk_cache", "prune_configs", "cache_key", "launch_metadata",
 })
 
 _JIT_TYPES = tuple(t for t in (getattr(triton_jit, "JITCallable", None), triton_jit.KernelInterface) if t)
