@@ -223,6 +223,10 @@ class _Checker(ast.NodeVisitor):
                 and id(node) not in self.decorator_nodes:
             self.violations.append(_v("jit-decorator-only", f"triton.{full[1]} may only be used as a decorator "
                                       "(@triton.jit def ...)", node))
+        if not self.jit_depth and full[:2] == ["triton", "language"] and callable(obj := resolve(full)) \
+                and not isinstance(obj, type):  # device functions belong in jit bodies; classes (constexpr) do not
+            self.violations.append(_v("triton-language-on-host", f"{'.'.join(full)} is a device function: call it "
+                                      "inside a @triton.jit function", node))
 
     # --- statements ----------------------------------------------------------------
     def visit_Try(self, node: ast.AST) -> None:

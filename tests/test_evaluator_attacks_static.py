@@ -77,6 +77,9 @@ BODY_ATTACKS = {
     # statements
     "match_class_pattern": ("match x:\n    case torch.Tensor(data=d):\n        pass", "match-statement"),
     "alias_rebound": ("tl = x", "alias-rebound"),
+    "interpreter_builder_global": ("interpreter_builder.create_load", "unbound-name"),
+    "device_function_on_host": ("v = tl.load(x)", "triton-language-on-host"),
+    "device_function_as_value": ("f = tl.core.load", "triton-language-on-host"),
 }
 
 # (text around an honest skeleton, the rule): whole-module forms
@@ -117,7 +120,8 @@ def test_module_attack_is_refused_statically(name: str) -> None:
 
 def test_utf8_cookie_and_allowed_chains_stay_clean() -> None:
     assert _rules("# -*- coding: utf-8 -*-\n" + _py()) == set()
-    assert _rules(_py("y = tl.extra.cuda.libdevice.rsqrt\nz = math.pi\nd = torch.float32")) == set()
+    jit = "\n\n@triton.jit\ndef _j(x_ptr):\n    tl.store(x_ptr, tl.extra.cuda.libdevice.rsqrt(tl.load(x_ptr)))\n"
+    assert _rules(_py("z = math.pi\nd = torch.float32\nb = tl.constexpr(4)\nf = tl.float32", prelude=jit)) == set()
 
 
 def test_every_triton_seed_passes_the_new_rules() -> None:
