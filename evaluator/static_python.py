@@ -63,6 +63,11 @@ TRITON_DECORATORS = frozenset({"jit", "autotune", "heuristics"})
 INTROSPECTION_ATTR = re.compile(r"^(gi|cr|ag|f|tb|co|func|im)_\w+$|^mro$")
 # Inside a @triton.jit body (plain Python under the interpreter) only Triton's own tensor methods.
 TL_TENSOR_ATTRS = frozenset(n for n in dir(tl.tensor) if not n.startswith("_")) | {"dtype", "shape", "type", "numel"}
+# Every attribute a jit body may read on a value: those of Triton's value and type classes, nothing an
+# instance holds beyond them (under the interpreter x.handle.data is the raw numpy array behind x).
+JIT_VALUE_ATTRS = TL_TENSOR_ATTRS | {"value"} | frozenset(
+    n for cls in (tl.dtype, tl.pointer_type, tl.block_type, tl.constexpr, tl.tuple_type, tl.tensor_descriptor)
+    for n in dir(cls) if not n.startswith("_"))
 # Builtins a jit body may name (the Triton compiler accepts these).
 JIT_BUILTINS = frozenset({"range", "min", "max", "int", "float", "bool", "abs", "len", "print", "isinstance", "tuple"})
 
@@ -188,6 +193,9 @@ class _Checker(ast.NodeVisitor):
             self.violations.append(_v(
                 "torch-op-not-allowed", f"{node.attr!r} is a torch method, not a Triton one (@triton.jit body)", node
             ))
+        elif self.jit_depth and node.attr not in JIT_VALUE_ATTRS:
+            self.violations.append(_v("jit-attribute", f"{node.attr!r} is not an attribute of Triton's tensors, "
+                                      "dtypes or constexprs (@triton.jit body)", node))
         elif not self.jit_depth and node.attr in TENSOR_ATTRS and node.attr not in self.allowed:
             if node.attr not in PLAIN_PYTHON_METHODS:
                 self.violations.append(

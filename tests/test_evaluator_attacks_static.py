@@ -97,6 +97,8 @@ MODULE_ATTACKS = {
     "global_statement": (_py(prelude="\n\ndef helper():\n    global torch\n    return 0\n"), "global-statement"),
     "string_annotation": (_py(prelude="\n\n@triton.jit\ndef _j(x_ptr: 'tl.core.builtins'):\n    pass\n"),
                           "string-annotation"),
+    "jit_raw_numpy_handle": (_py(prelude="\n\n@triton.jit\ndef _j(x_ptr):\n    a = x_ptr.handle\n"),
+                             "jit-attribute"),
     "def_line_in_nested_string": (_py(prelude='\n\n@triton.jit\ndef _j(x_ptr):\n    """\ndef _j(x_ptr):\n'
                                                '    pass\n    """\n'), "interpreter-source-mismatch"),
 }
