@@ -65,9 +65,11 @@ INTROSPECTION_ATTR = re.compile(r"^(gi|cr|ag|f|tb|co|func|im)_\w+$|^mro$")
 TL_TENSOR_ATTRS = frozenset(n for n in dir(tl.tensor) if not n.startswith("_")) | {"dtype", "shape", "type", "numel"}
 # Every attribute a jit body may read on a value: those of Triton's value and type classes, nothing an
 # instance holds beyond them (under the interpreter x.handle.data is the raw numpy array behind x).
-JIT_VALUE_ATTRS = TL_TENSOR_ATTRS | {"value"} | frozenset(
-    n for cls in (tl.dtype, tl.pointer_type, tl.block_type, tl.constexpr, tl.tuple_type, tl.tensor_descriptor)
-    for n in dir(cls) if not n.startswith("_"))
+JIT_VALUE_ATTRS = TL_TENSOR_ATTRS | frozenset(
+    n for obj in (tl.dtype, tl.pointer_type, tl.block_type, tl.constexpr, tl.tuple_type, tl.tensor_descriptor,
+                  *vars(tl.float32), *vars(tl.int8), *vars(tl.pointer_type(tl.float32)),
+                  *vars(tl.block_type(tl.float32, [4])), *vars(tl.constexpr(1)))
+    for n in (dir(obj) if isinstance(obj, type) else [obj]) if not n.startswith("_"))
 # Builtins a jit body may name (the Triton compiler accepts these).
 JIT_BUILTINS = frozenset({"range", "min", "max", "int", "float", "bool", "abs", "len", "print", "isinstance", "tuple"})
 
