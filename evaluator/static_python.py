@@ -301,15 +301,23 @@ class _Checker(ast.NodeVisitor):
 
 
 def check_python_source(source: str, allowed_torch_ops: Iterable[str]) -> list[Violation]:
-    """All reject-level violations of a Triton candidate's source (empty list: it may run)."""
+    """All reject-level violations of a Triton candidate's source (empty list: it may run).
+    Never raises on any str: nesting too deep for the parser or the walk is a violation too."""
     text_problems = text_violations(source)
     if text_problems:
         return text_problems
     try:
+        return _check(source, frozenset(allowed_torch_ops))
+    except (RecursionError, MemoryError) as exc:
+        return [_v("source-too-deep", f"the source nests too deeply to be checked ({type(exc).__name__})", None)]
+
+
+def _check(source: str, allowed_torch_ops: frozenset[str]) -> list[Violation]:
+    try:
         tree = ast.parse(source)
     except SyntaxError as exc:
         return [Violation(rule="syntax-error", message=f"{exc.msg} (line {exc.lineno})", line=exc.lineno)]
-    checker = _Checker(frozenset(allowed_torch_ops))
+    checker = _Checker(allowed_torch_ops)
     checker.constant_globals = _constant_globals(tree)
     checker.jit_names = _jit_function_names(tree)
     for parent in ast.walk(tree):

@@ -77,6 +77,7 @@ BODY_ATTACKS = {
     # statements
     "match_class_pattern": ("match x:\n    case torch.Tensor(data=d):\n        pass", "match-statement"),
     "alias_rebound": ("tl = x", "alias-rebound"),
+    "jit_src_monkeypatch": ("[_k][0].src = 'def _k(x_ptr, out_ptr):\\n    pass\\n'", "attribute-assignment"),
     "interpreter_builder_global": ("interpreter_builder.create_load", "unbound-name"),
     "device_function_on_host": ("v = tl.load(x)", "triton-language-on-host"),
     "device_function_as_value": ("f = tl.core.load", "triton-language-on-host"),
@@ -97,6 +98,7 @@ MODULE_ATTACKS = {
     "global_statement": (_py(prelude="\n\ndef helper():\n    global torch\n    return 0\n"), "global-statement"),
     "string_annotation": (_py(prelude="\n\n@triton.jit\ndef _j(x_ptr: 'tl.core.builtins'):\n    pass\n"),
                           "string-annotation"),
+    "deep_expression": (_py("y = 1" + " + 1" * 3000), "source-too-deep"),
     "jit_raw_numpy_handle": (_py(prelude="\n\n@triton.jit\ndef _j(x_ptr):\n    a = x_ptr.handle\n"),
                              "jit-attribute"),
     "def_line_in_nested_string": (_py(prelude='\n\n@triton.jit\ndef _j(x_ptr):\n    """\ndef _j(x_ptr):\n'
@@ -196,3 +198,8 @@ def test_child_runs_the_text_and_linecache_keeps_it_after_the_file_changes(tmp_p
     path.write_text("def kernel():\n    return 'replaced'\n")
     assert linecache.getlines(str(path)) == source_lines(text)
     assert inspect.getsource(kernel).startswith("def kernel(x, weight, eps):")
+
+
+def test_a_source_too_deep_to_walk_gets_a_verdict_not_an_exception() -> None:
+    result = run_source(_py("y = 1" + " + 1" * 3000))  # RecursionError in the parent's AST walk, once
+    assert result.status == "rejected" and rules(result) == {"source-too-deep"}, result.message
