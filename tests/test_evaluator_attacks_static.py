@@ -92,6 +92,7 @@ MODULE_ATTACKS = {
     "lone_carriage_return": (_py() + "a = 1\rb = 2\n", "invalid-source-text"),
     "byte_order_mark": ("\ufeff" + _py(), "invalid-source-text"),
     "future_import": ("from __future__ import annotations\n" + _py(), "forbidden-import"),
+    "from_import_modules_dict": ("from triton.language.extra import modules\n" + _py(), "disallowed-object"),
     "import_unloaded_submodule": ("import triton.language.extra.libdevice\n" + _py(), "forbidden-import"),
     "custom_decorator": (_py(prelude="\n\ndef deco(f):\n    return f\n\n\n@deco\ndef helper():\n    return 0\n"),
                          "decorator"),
