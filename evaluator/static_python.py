@@ -2,8 +2,9 @@
 
 Owns: the rules a Triton candidate's source must pass (imports, names, attributes,
 statements, torch calls) and the `Violation`s they produce. Does not own: the run-time
-checks that back them up (aten_guard.py records the torch ops actually executed) nor
-native sources (static_native.py).
+checks that back them up (aten_guard.py records the torch ops actually executed, interpreter_bounds.py
+checks raw loads and stores), the text rules and Triton's source re-discovery (static_python_source.py),
+what names and attribute chains resolve to (static_python_names.py), nor native sources (static_native.py).
 
 The rules are an allow-list where one is possible (imports, torch and triton
 attributes) and a deny-list otherwise (builtins, statements). They are deliberately
