@@ -14,7 +14,6 @@ Entry for `warpsmith.sandbox.run_sandboxed`: "warpsmith.evaluator.child:run".
 from __future__ import annotations
 
 import contextlib
-import importlib.util
 import time
 import traceback
 from pathlib import Path
@@ -52,10 +51,26 @@ def tampered_names() -> list[str]:
 
 
 def _import_triton_candidate(path: Path) -> Any:
-    spec = importlib.util.spec_from_file_location(f"warpsmith_candidate_{path.stem}", path)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
+    """Run exactly the text the parent checked: the file's bytes decoded as strict UTF-8 (no coding
+    cookie applies), compiled from that str into a fresh module; inspect/linecache get the same text
+    under the code's filename, so Triton re-reads what was checked, never the file. Under the
+    interpreter, raw loads and stores are bounds-checked from here on (interpreter_bounds)."""
+    import os
+    import sys
+    import types
+
+    from warpsmith.evaluator import interpreter_bounds, static_python_source
+
+    text = path.read_bytes().decode("utf-8")
+    if os.environ.get("TRITON_INTERPRET") == "1":
+        interpreter_bounds.install()
+    filename = str(path)
+    static_python_source.register_source(filename, text)
+    code = compile(text, filename, "exec", dont_inherit=True)
+    module = types.ModuleType(f"warpsmith_candidate_{path.stem}")
+    module.__file__ = filename
+    sys.modules[module.__name__] = module
+    exec(code, module.__dict__)  # the candidate's checked text, in the sandboxed child
     return module.kernel
 
 

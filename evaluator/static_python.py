@@ -2,8 +2,9 @@
 
 Owns: the rules a Triton candidate's source must pass (imports, names, attributes,
 statements, torch calls) and the `Violation`s they produce. Does not own: the run-time
-checks that back them up (aten_guard.py records the torch ops actually executed) nor
-native sources (static_native.py).
+checks that back them up (aten_guard.py records the torch ops actually executed, interpreter_bounds.py
+checks raw loads and stores), the text rules and Triton's source re-discovery (static_python_source.py),
+what names and attribute chains resolve to (static_python_names.py), nor native sources (static_native.py).
 
 The rules are an allow-list where one is possible (imports, torch and triton
 attributes) and a deny-list otherwise (builtins, statements). They are deliberately
@@ -15,8 +16,6 @@ operators, values computed at run time) is left to the aten recorder in the chil
 from __future__ import annotations
 
 import ast
-import importlib
-import inspect
 import re
 from collections.abc import Iterable
 from types import ModuleType
@@ -25,11 +24,16 @@ import torch
 import triton.language as tl
 
 from warpsmith.evaluator.records import Violation
-
-# typing is not here: typing.get_type_hints evaluates annotation strings, and typing re-exports sys.
-ALLOWED_MODULES = frozenset({"torch", "triton", "triton.language", "math", "__future__"})
-# Sub-modules of triton.language (libdevice and friends) are allowed as well.
-ALLOWED_MODULE_PREFIXES = ("triton.language.",)
+from warpsmith.evaluator.static_python_names import (
+    FORBIDDEN_ATTRS,
+    chain_problem,
+    module_allowed,
+    module_reached,
+    resolve,
+    statement_violations,
+    unbound_name_violations,
+)
+from warpsmith.evaluator.static_python_source import replay_violations, text_violations
 
 # What a candidate may reach under `triton.`: decorators, configs and integer helpers.
 ALLOWED_TRITON_ATTRS = frozenset(
@@ -42,6 +46,7 @@ FORBIDDEN_NAMES = frozenset(
         "globals", "locals", "vars", "dir", "breakpoint", "input", "exit", "quit", "memoryview",
         "object", "super", "classmethod", "staticmethod", "property", "__builtins__", "__loader__",
         "__spec__", "help", "copyright", "credits", "license", "type",
+        "id", "hash",  # addresses of objects: with raw loads and stores they name memory to reach
     }
 )
 
@@ -59,6 +64,13 @@ TRITON_DECORATORS = frozenset({"jit", "autotune", "heuristics"})
 INTROSPECTION_ATTR = re.compile(r"^(gi|cr|ag|f|tb|co|func|im)_\w+$|^mro$")
 # Inside a @triton.jit body (plain Python under the interpreter) only Triton's own tensor methods.
 TL_TENSOR_ATTRS = frozenset(n for n in dir(tl.tensor) if not n.startswith("_")) | {"dtype", "shape", "type", "numel"}
+# Every attribute a jit body may read on a value: those of Triton's value and type classes, nothing an
+# instance holds beyond them (under the interpreter x.handle.data is the raw numpy array behind x).
+JIT_VALUE_ATTRS = TL_TENSOR_ATTRS | frozenset(
+    n for obj in (tl.dtype, tl.pointer_type, tl.block_type, tl.constexpr, tl.tuple_type, tl.tensor_descriptor,
+                  *vars(tl.float32), *vars(tl.int8), *vars(tl.pointer_type(tl.float32)),
+                  *vars(tl.block_type(tl.float32, [4])), *vars(tl.constexpr(1)))
+    for n in (dir(obj) if isinstance(obj, type) else [obj]) if not n.startswith("_"))
 # Builtins a jit body may name (the Triton compiler accepts these).
 JIT_BUILTINS = frozenset({"range", "min", "max", "int", "float", "bool", "abs", "len", "print", "isinstance", "tuple"})
 
@@ -79,10 +91,6 @@ def _dotted(node: ast.AST) -> list[str] | None:
     return parts[::-1]
 
 
-def _module_allowed(name: str) -> bool:
-    return name in ALLOWED_MODULES or name.startswith(ALLOWED_MODULE_PREFIXES)
-
-
 class _Checker(ast.NodeVisitor):
     def __init__(self, allowed_torch_ops: frozenset[str]) -> None:
         self.allowed = allowed_torch_ops
@@ -94,12 +102,17 @@ class _Checker(ast.NodeVisitor):
         self.jit_names: set[str] = set()  # filled by a first pass: jit functions may call later ones
         self.constant_globals: set[str] = set()
         self.defines_kernel = False
+        self.decorator_nodes: set[int] = set()  # the triton.jit/autotune/heuristics nodes heading a def
 
     # --- imports -------------------------------------------------------------------
     def visit_Import(self, node: ast.Import) -> None:
         for alias in node.names:
-            if not _module_allowed(alias.name):
+            if not module_allowed(alias.name):
                 self.violations.append(_v("forbidden-import", f"import of {alias.name!r} is not allowed", node))
+                continue
+            if not isinstance(resolve(alias.name.split(".")), ModuleType):
+                self.violations.append(_v("forbidden-import", f"{alias.name!r} is not a module the evaluator has "
+                                          "loaded (importing it would run code the checks never saw)", node))
                 continue
             if alias.asname:
                 self.aliases[alias.asname] = alias.name
@@ -109,7 +122,7 @@ class _Checker(ast.NodeVisitor):
 
     def visit_ImportFrom(self, node: ast.ImportFrom) -> None:
         module = node.module or ""
-        if node.level or not _module_allowed(module):
+        if node.level or not module_allowed(module) or not isinstance(resolve(module.split(".")), ModuleType):
             self.violations.append(_v("forbidden-import", f"import from {module or '.'!r} is not allowed", node))
             return
         for alias in node.names:
@@ -122,10 +135,14 @@ class _Checker(ast.NodeVisitor):
 
     # --- names and attributes ------------------------------------------------------
     def visit_Name(self, node: ast.Name) -> None:
+        if node.id in self.aliases:
+            self._check_decorator_use(self.aliases[node.id].split("."), node)
+            if not isinstance(node.ctx, ast.Load):  # the rules would go on resolving it as the import
+                self.violations.append(_v("alias-rebound", f"{node.id!r} names an import; do not rebind it", node))
         if node.id in FORBIDDEN_NAMES or (node.id.startswith("__") and node.id != "__name__"):
             self.violations.append(_v("forbidden-builtin", f"use of {node.id!r} is not allowed", node))
-        elif node.id in self.aliases and _resolve(self.aliases[node.id].split(".")) is not None \
-                and isinstance(_resolve(self.aliases[node.id].split(".")), ModuleType) and not _is_namespace_use(node):
+        elif node.id in self.aliases and resolve(self.aliases[node.id].split(".")) is not None \
+                and isinstance(resolve(self.aliases[node.id].split(".")), ModuleType) and not _is_namespace_use(node):
             self.violations.append(_v("module-as-value", f"module {node.id!r} may only be used as a namespace", node))
         elif self.jit_depth and self.aliases.get(node.id, "").split(".")[0] == "torch":
             self.violations.append(_v("torch-in-jit", "torch may not be used inside a @triton.jit function", node))
@@ -133,6 +150,11 @@ class _Checker(ast.NodeVisitor):
             self.violations.append(_v(
                 "jit-global", f"a @triton.jit body reads {node.id!r}: only its arguments, locals, "
                 "constant globals, triton and other jit functions are allowed there", node))
+
+    def visit_arg(self, node: ast.arg) -> None:
+        if node.arg in self.aliases:
+            self.violations.append(_v("alias-rebound", f"parameter {node.arg!r} shadows an import", node))
+        self.generic_visit(node)
 
     def _jit_may_read(self, name: str) -> bool:
         module = self.aliases.get(name, "")
@@ -152,6 +174,9 @@ class _Checker(ast.NodeVisitor):
         elif isinstance(node.value, ast.Name) and node.value.id in self.jit_names:
             self.violations.append(_v("jit-function-attribute", f"{node.value.id}.{node.attr}: a @triton.jit "
                                       "function may only be launched (fn[grid](...)) or called from another", node))
+        elif node.attr in FORBIDDEN_ATTRS:
+            self.violations.append(_v("forbidden-attribute", f"attribute {node.attr!r} is refused on any object "
+                                      "(it reaches a jit function's Python function, globals or caches)", node))
         elif INTROSPECTION_ATTR.match(node.attr):
             self.violations.append(
                 _v("introspection-attribute", f"{node.attr!r} reaches frames, code or globals", node)
@@ -164,12 +189,16 @@ class _Checker(ast.NodeVisitor):
         if chain is not None and chain[0] in self.aliases:
             full = self.aliases[chain[0]].split(".") + chain[1:]
             self._check_module_attr(full, node)
-            if isinstance(_resolve(full), ModuleType) and not _is_namespace_use(node):
+            self._check_decorator_use(full, node)
+            if isinstance(resolve(full), ModuleType) and not _is_namespace_use(node):
                 self.violations.append(_v("module-as-value", f"module {'.'.join(full)} may only be used as a namespace", node))
         elif self.jit_depth and node.attr in TENSOR_ATTRS and node.attr not in TL_TENSOR_ATTRS:
             self.violations.append(_v(
                 "torch-op-not-allowed", f"{node.attr!r} is a torch method, not a Triton one (@triton.jit body)", node
             ))
+        elif self.jit_depth and node.attr not in JIT_VALUE_ATTRS:
+            self.violations.append(_v("jit-attribute", f"{node.attr!r} is not an attribute of Triton's tensors, "
+                                      "dtypes or constexprs (@triton.jit body)", node))
         elif not self.jit_depth and node.attr in TENSOR_ATTRS and node.attr not in self.allowed:
             if node.attr not in PLAIN_PYTHON_METHODS:
                 self.violations.append(
@@ -178,11 +207,13 @@ class _Checker(ast.NodeVisitor):
         self.generic_visit(node)
 
     def _check_module_attr(self, full: list[str], node: ast.AST) -> None:
-        reached = _module_reached(full)
+        reached = module_reached(full)
         if reached is not None:
             self.violations.append(_v(
                 "forbidden-module-attribute", f"{'.'.join(full)} reaches module {reached!r}, which is not allowed", node
             ))
+        elif (problem := chain_problem(full)) is not None:
+            self.violations.append(_v(*problem, node))
         if full[0] == "torch" and len(full) > 1:
             if self.jit_depth:
                 self.violations.append(_v("torch-in-jit", "torch may not be used inside a @triton.jit function", node))
@@ -196,6 +227,17 @@ class _Checker(ast.NodeVisitor):
                 )
         elif full[0] == "triton" and len(full) > 1 and full[1] not in ALLOWED_TRITON_ATTRS:
             self.violations.append(_v("forbidden-triton-api", f"triton.{full[1]} is not allowed", node))
+
+    def _check_decorator_use(self, full: list[str], node: ast.AST) -> None:
+        """triton.jit(f) or j = triton.jit: a function made a kernel where the jit-body rules cannot see it."""
+        if len(full) == 2 and full[0] == "triton" and full[1] in TRITON_DECORATORS \
+                and id(node) not in self.decorator_nodes:
+            self.violations.append(_v("jit-decorator-only", f"triton.{full[1]} may only be used as a decorator "
+                                      "(@triton.jit def ...)", node))
+        if not self.jit_depth and full[:2] == ["triton", "language"] and callable(obj := resolve(full)) \
+                and not isinstance(obj, type):  # device functions belong in jit bodies; classes (constexpr) do not
+            self.violations.append(_v("triton-language-on-host", f"{'.'.join(full)} is a device function: call it "
+                                      "inside a @triton.jit function", node))
 
     # --- statements ----------------------------------------------------------------
     def visit_Try(self, node: ast.AST) -> None:
@@ -232,6 +274,11 @@ class _Checker(ast.NodeVisitor):
     def visit_FunctionDef(self, node: ast.FunctionDef) -> None:
         is_jit = any(self._is_triton_decorator(d) for d in node.decorator_list)
         for decorator in node.decorator_list:
+            if self._is_triton_decorator(decorator):
+                self.decorator_nodes.add(id(decorator.func if isinstance(decorator, ast.Call) else decorator))
+            else:  # any other decorator is a call on the function object, out of the rules' sight
+                self.violations.append(_v("decorator", "only @triton.jit, @triton.autotune and @triton.heuristics "
+                                          "may decorate a function", decorator))
             self.visit(decorator)
         if node.name == "kernel" and self.jit_depth == 0 and node.col_offset == 0:
             self.defines_kernel = True
@@ -255,19 +302,31 @@ class _Checker(ast.NodeVisitor):
 
 
 def check_python_source(source: str, allowed_torch_ops: Iterable[str]) -> list[Violation]:
-    """All reject-level violations of a Triton candidate's source (empty list: it may run)."""
+    """All reject-level violations of a Triton candidate's source (empty list: it may run).
+    Never raises on any str: nesting too deep for the parser or the walk is a violation too."""
+    text_problems = text_violations(source)
+    if text_problems:
+        return text_problems
+    try:
+        return _check(source, frozenset(allowed_torch_ops))
+    except (RecursionError, MemoryError) as exc:
+        return [_v("source-too-deep", f"the source nests too deeply to be checked ({type(exc).__name__})", None)]
+
+
+def _check(source: str, allowed_torch_ops: frozenset[str]) -> list[Violation]:
     try:
         tree = ast.parse(source)
     except SyntaxError as exc:
         return [Violation(rule="syntax-error", message=f"{exc.msg} (line {exc.lineno})", line=exc.lineno)]
-    checker = _Checker(frozenset(allowed_torch_ops))
+    checker = _Checker(allowed_torch_ops)
     checker.constant_globals = _constant_globals(tree)
     checker.jit_names = _jit_function_names(tree)
     for parent in ast.walk(tree):
         for child in ast.iter_child_nodes(parent):
             child.parent = parent  # type: ignore[attr-defined]
     checker.visit(tree)
-    found = checker.violations
+    found = checker.violations + unbound_name_violations(source, tree, FORBIDDEN_NAMES) + statement_violations(tree)
+    found += replay_violations(source, tree)
     if not checker.defines_kernel:
         found.append(_v("no-kernel-function", "the module must define a top-level kernel(...) function", None))
     if not checker.jit_functions:
@@ -275,36 +334,10 @@ def check_python_source(source: str, allowed_torch_ops: Iterable[str]) -> list[V
     return _dedupe(found)
 
 
-def _resolve(full: list[str]) -> object | None:
-    """The object a dotted chain names, looked up on the real modules in this trusted process."""
-    try:
-        obj: object = importlib.import_module(full[0])
-    except ImportError:
-        return None
-    for attr in full[1:]:
-        # getattr_static: never run a property of a real module object (triton's driver has some)
-        obj = inspect.getattr_static(obj, attr, None) if not attr.startswith("_") else None
-        if obj is None:
-            return None
-    return obj
-
-
 def _is_namespace_use(node: ast.AST) -> bool:
     """True when `node` is only the left side of an attribute access (`tl.load`, not `m = tl`)."""
     parent = getattr(node, "parent", None)
     return isinstance(parent, ast.Attribute) and parent.value is node
-
-
-def _module_reached(full: list[str]) -> str | None:
-    """The first module outside the allow-list that an attribute chain on an allowed module reaches
-    (typing.sys, torch.cuda, ...), resolved on the real modules in this trusted process."""
-    for end in range(2, len(full) + 1):
-        obj = _resolve(full[:end])
-        if obj is None:
-            return None
-        if isinstance(obj, ModuleType) and not _module_allowed(obj.__name__):
-            return obj.__name__
-    return None
 
 
 def _bound_names(fn: ast.FunctionDef) -> set[str]:
