@@ -55,8 +55,9 @@ if TYPE_CHECKING:
     from warpsmith.sandbox.config import SandboxConfig, SandboxResult
     from warpsmith.sandbox.isolation import isolation_report
     from warpsmith.sandbox.process import run_sandboxed
+    from warpsmith.sandbox.warm import run_pooled
 
-__all__ = ["SandboxConfig", "SandboxResult", "isolation_report", "run_sandboxed"]
+__all__ = ["SandboxConfig", "SandboxResult", "isolation_report", "run_pooled", "run_sandboxed"]
 
 # Imported lazily: the child bootstrap lives in this package and must not pay for pydantic.
 _LAZY = {
@@ -64,6 +65,7 @@ _LAZY = {
     "SandboxResult": "warpsmith.sandbox.config",
     "isolation_report": "warpsmith.sandbox.isolation",
     "run_sandboxed": "warpsmith.sandbox.process",
+    "run_pooled": "warpsmith.sandbox.warm",
 }
 
 

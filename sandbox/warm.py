@@ -6,9 +6,14 @@ turns the outcome into a `SandboxResult` exactly like a cold run. A job gets its
 workdir, scrubbed environment, rlimits and Landlock domain; what it shares with earlier jobs
 of the same server is the namespaces, the cgroup and the preloaded (trusted) modules.
 
-Discarded (killed, namespace and all) after any job that did not end "ok" or "error", after a
-timeout, or when it stops answering. Needs a pid namespace (the server kills leftovers of a
-job by killing everything in it but itself); without one, `run_warm` runs the job cold.
+Discarded (killed, namespace and all) after any job that did not end "ok" (a timeout, a crash,
+a limit, an entry that raised), or when it stops answering. Each job is a fork of a server that
+never ran a job's code itself and never initialised CUDA. Needs a pid namespace (the server kills
+leftovers of a job by killing everything in it but itself); without one, or when a server does
+not start, the job runs cold and its isolation lines say so.
+
+`run_pooled` is what callers use: warm when `warm_workers_enabled()` (on unless the environment
+sets WARPSMITH_WARM_WORKERS=0), else a fresh interpreter.
 Does not own: the child-side confinement (child.py, confine.py) or classification (process.py).
 """
 
@@ -36,6 +41,17 @@ from warpsmith.sandbox.spec import LaunchSpec
 
 START_TIMEOUT_S = 300.0
 READY_TIMEOUT_S = 10.0
+ENV_SWITCH = "WARPSMITH_WARM_WORKERS"
+
+
+def warm_workers_enabled() -> bool:
+    """Warm workers are on unless WARPSMITH_WARM_WORKERS is 0 (or false/no/off)."""
+    return os.environ.get(ENV_SWITCH, "1").strip().lower() not in ("0", "false", "no", "off")
+
+
+def run_pooled(entry: str, payload: dict, workdir: Path, config: SandboxConfig) -> SandboxResult:
+    """`run_sandboxed` on a warm worker when they are enabled, else in a fresh interpreter."""
+    return process.run_sandboxed(entry, payload, workdir, config.model_copy(update={"warm": warm_workers_enabled()}))
 
 
 class WarmServer:
@@ -118,7 +134,7 @@ class WarmServer:
         result = process.build_result(config, channel, log, ending, timed_out, wall, started, lines,
                                       launcher_code=-signal.SIGKILL if timed_out else 0)
         self.jobs += 1
-        reusable = not timed_out and result.status in ("ok", "error") and self._ready(READY_TIMEOUT_S)
+        reusable = not timed_out and result.status == "ok" and self._ready(READY_TIMEOUT_S)
         return result, reusable
 
 
@@ -140,15 +156,23 @@ def run_warm(entry: str, payload: dict, workdir: Path, config: SandboxConfig) ->
     key = _key(config)
     with _pool_lock:
         server = _pool.pop(key, None)
-    if server is None or server.proc.poll() is not None:
-        server = WarmServer(config, support)
+    if server is not None and server.proc.poll() is not None:
+        server.kill()  # died between jobs: free its cgroup and home
+        server = None
+    if server is None:
+        try:
+            server = WarmServer(config, support)
+        except (OSError, RuntimeError) as exc:
+            result = process.run_cold(entry, payload, workdir, config)
+            result.isolation.append(f"warm worker: did not start, ran cold ({str(exc).splitlines()[0][:200]})")
+            return result
     result, reusable = server.run(entry, payload, workdir, config, support)
     if reusable:
         with _pool_lock:
             spare = _pool.setdefault(key, server)
         if spare is not server:
             server.kill()
-    elif server.proc.poll() is None:
+    else:
         server.kill()
     return result
 
