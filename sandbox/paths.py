@@ -44,6 +44,9 @@ _GPU_DEVICE_GLOBS = ["/dev/nvidia*", "/dev/nvidia-caps", "/dev/kfd", "/dev/dri"]
 def _python_trees() -> set[str]:
     trees = {sys.prefix, sys.base_prefix, sys.exec_prefix, sys.base_exec_prefix}
     trees.update(p for p in sysconfig.get_paths().values() if p)
+    # Package folders a .pth file added (a venv layered on another's site-packages): the child's
+    # interpreter processes the same .pth files, so it imports from them too.
+    trees.update(p for p in sys.path if os.path.isabs(p) and Path(p).name in ("site-packages", "dist-packages"))
     return trees
 
 
