@@ -209,18 +209,19 @@ class _Run:
         try:
             # Interpreter runs fork from a warm worker (torch and triton already imported) when enabled.
             launch = run_pooled if self.result.mode == "interpreter" else run_sandboxed
-            config = self._sandbox_config().model_copy(update={"max_file_bytes": self._quota})
+            config = self._sandbox_config().model_copy(
+                update={"max_file_bytes": self._quota, "workdir_quota_bytes": self._quota})
             sandboxed = launch(CHILD_ENTRY, payload, workdir, config)
             self._add_duration("sandbox_start", sandboxed.startup_s)
             self.result.isolation = sandboxed.isolation
             if sandboxed.status == "timeout":
                 return "timeout", f"ran past the {self.timeout_s:.0f} s limit and was killed"
+            over = parent_view.quota_problem(workdir, self._quota, sandboxed.over_quota)  # before any read
+            if over:
+                return self._malformed(over)
             if sandboxed.status != "ok" or sandboxed.value is None:
                 how = sandboxed.error or f"exit code {sandboxed.exit_code}, signal {sandboxed.signal}"
                 return "runtime_error", f"the candidate's process ended without a result ({sandboxed.status}): {how}"[:500]
-            over = parent_view.quota_problem(workdir, self._quota)  # before reading anything there
-            if over:
-                return self._malformed(over)
             value = sandboxed.value
             return parent_view.judge_bounded(self, lambda run: run._judge(value, batch.trials, batch.expected, workdir))
         finally:

@@ -33,10 +33,11 @@ def batch_quota(batch_bytes: int, task: Task, timed_shapes: list, with_timing: b
     return batch_bytes + timed + WORKDIR_SLACK
 
 
-def quota_problem(workdir: Any, quota: int) -> str | None:
-    """Why the folder may not be read (over the quota, or too odd to measure), or None."""
+def quota_problem(workdir: Any, quota: int, stopped_over: bool = False) -> str | None:
+    """Why the folder may not be read (over the quota while the child ran, so the sandbox stopped
+    it, or now; or too odd to measure), or None."""
     found = usage(workdir, cap=quota)
-    if found.bytes > quota:
+    if stopped_over or found.bytes > quota:
         return f"the work folder holds more than its quota of {quota} bytes"
     if not found.complete:
         return f"the work folder could not be measured ({found.entries} entries)"

@@ -23,7 +23,6 @@ import atexit
 import json
 import os
 import select
-import shutil
 import signal
 import socket
 import subprocess
@@ -38,6 +37,7 @@ from warpsmith.sandbox.cgroup import PidsCgroup
 from warpsmith.sandbox.channel import ChannelReader, LogCollector
 from warpsmith.sandbox.config import SandboxConfig, SandboxResult
 from warpsmith.sandbox.spec import LaunchSpec
+from warpsmith.sandbox.workdir import remove_tree
 
 START_TIMEOUT_S = 300.0
 READY_TIMEOUT_S = 10.0
@@ -90,7 +90,7 @@ class WarmServer:
         if self.cgroup is not None:
             self.cgroup.remove()
         self.control.close()
-        shutil.rmtree(self.home, ignore_errors=True)
+        remove_tree(self.home)
 
     def run(self, entry: str, payload: dict, workdir: Path, config: SandboxConfig,
             support: isolation.HostSupport) -> tuple[SandboxResult, bool]:
@@ -116,6 +116,7 @@ class WarmServer:
         channel, log = ChannelReader(channel_r), LogCollector(log_r)
         channel.start()
         log.start()
+        watch = process.start_quota_watch(workdir, config, self.kill)  # the job dies with its server
         done, _, _ = select.select([status_r], [], [], config.timeout_s)
         timed_out = not done
         if timed_out:
@@ -133,6 +134,7 @@ class WarmServer:
         lines.append(f"warm worker: job {self.jobs + 1} of server {self.proc.pid}")
         result = process.build_result(config, channel, log, ending, timed_out, wall, started, lines,
                                       launcher_code=-signal.SIGKILL if timed_out else 0)
+        result = process.over_quota(result, config, watch)
         self.jobs += 1
         reusable = not timed_out and result.status == "ok" and self._ready(READY_TIMEOUT_S)
         return result, reusable

@@ -1,7 +1,8 @@
 """The parent's hands on a child's work directory: measure it, and remove it, whatever is in it.
 
-Owns: `usage` (the bytes and entries a tree holds, stopping early once over a cap) and
-`remove_tree` (delete it all). Both walk iteratively with one directory descriptor open at a
+Owns: `usage` (the bytes and entries a tree holds, stopping early once over a cap),
+`QuotaWatch` (measures a running child's workdir every QUOTA_POLL_S and calls a kill
+function once it is over its quota) and `remove_tree` (delete it all). Both walk iteratively with one directory descriptor open at a
 time, never follow a symbolic link (a link to /etc or the home folder is removed as a link,
 never walked), never leave the tree (going up is checked against the device and inode it came
 down from), and never raise: a 3000-deep directory chain makes shutil.rmtree raise
@@ -13,12 +14,15 @@ from __future__ import annotations
 
 import os
 import stat
+import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
 _DIR_FLAGS = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
 ENTRY_BYTES = 4096  # what an entry itself costs at least (an inode, a directory block)
+QUOTA_POLL_S = 0.25
+MAX_ENTRIES = 200_000  # more entries than this is over any quota (and slow to walk)
 
 
 @dataclass
@@ -115,7 +119,7 @@ def _unlink(dir_fd: int, name: str) -> bool:
         return False
 
 
-def usage(root: Path, cap: int | None = None, max_entries: int = 200_000) -> Usage:
+def usage(root: Path, cap: int | None = None, max_entries: int = MAX_ENTRIES) -> Usage:
     """Bytes under `root`: per regular file the larger of its size and its allocated blocks (a
     sparse file is counted at its size: that is what reading it would cost), plus ENTRY_BYTES per
     entry. Stops (complete=False) once over `cap` or `max_entries`. Never raises."""
@@ -134,6 +138,37 @@ def usage(root: Path, cap: int | None = None, max_entries: int = 200_000) -> Usa
 
     found.complete = _walk(Path(root), count, remove=False)
     return found
+
+
+class QuotaWatch(threading.Thread):
+    """While a child runs: measure its workdir every QUOTA_POLL_S; once it holds more than `quota`
+    bytes (or more than MAX_ENTRIES entries), call `kill` once and set `over`. The workdir lives
+    in RAM on /dev/shm, so this is what keeps a child from filling the machine's memory with many
+    files each under RLIMIT_FSIZE. Between two looks a child can write at most what it writes in
+    QUOTA_POLL_S; the parent measures again after the child is gone, before it reads anything."""
+
+    def __init__(self, root: Path, quota: int, kill: Callable[[], None]) -> None:
+        super().__init__(name="warpsmith-quota", daemon=True)
+        self.root, self.quota, self.kill = Path(root), quota, kill
+        self.over = False
+        self._stop_event = threading.Event()
+
+    def run(self) -> None:
+        while not self._stop_event.wait(QUOTA_POLL_S):
+            found = usage(self.root, cap=self.quota)
+            if found.bytes > self.quota or found.entries > MAX_ENTRIES:
+                self.over = True
+                try:
+                    self.kill()
+                except OSError:
+                    pass  # already gone
+                return
+
+    def stop(self) -> bool:
+        """Stop watching; True when the quota was exceeded."""
+        self._stop_event.set()
+        self.join(5.0)
+        return self.over
 
 
 def remove_tree(root: Path) -> bool:
