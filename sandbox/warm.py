@@ -57,13 +57,14 @@ def run_pooled(entry: str, payload: dict, workdir: Path, config: SandboxConfig) 
 class WarmServer:
     """One running fork server and the parent's ends of its pipes."""
 
-    def __init__(self, config: SandboxConfig, support: isolation.HostSupport) -> None:
+    def __init__(self, config: SandboxConfig, support: isolation.HostSupport, entry: str = "") -> None:
         self.home = Path(tempfile.mkdtemp(prefix="warpsmith-warm-"))
         env, _ = environment.child_environment(config, self.home)
         self.cgroup = PidsCgroup.create(config.max_processes) if support.cgroup else None
         self.control, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
         command = isolation.launch_prefix(support, config.network, self.cgroup) + [
-            sys.executable, "-P", "-m", "warpsmith.sandbox.warm_server", "--control-fd", str(theirs.fileno())]
+            sys.executable, "-P", "-m", "warpsmith.sandbox.warm_server", "--control-fd", str(theirs.fileno()),
+            "--preload", entry.partition(":")[0]]
         self.proc = subprocess.Popen(command, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
                                      stderr=subprocess.STDOUT, cwd=self.home, env=env, start_new_session=True,
                                      pass_fds=(theirs.fileno(),))
@@ -144,8 +145,10 @@ _pool: dict[str, WarmServer] = {}
 _pool_lock = threading.Lock()
 
 
-def _key(config: SandboxConfig) -> str:
-    return config.model_dump_json(include={"network", "gpu_index", "max_processes", "env_extra"})
+def _key(config: SandboxConfig, entry: str) -> str:
+    """Servers are shared by jobs with the same namespace-level settings and entry module (preloaded)."""
+    return entry.partition(":")[0] + config.model_dump_json(include={"network", "gpu_index", "max_processes",
+                                                                     "env_extra"})
 
 
 def run_warm(entry: str, payload: dict, workdir: Path, config: SandboxConfig) -> SandboxResult:
@@ -155,7 +158,7 @@ def run_warm(entry: str, payload: dict, workdir: Path, config: SandboxConfig) ->
         result = process.run_cold(entry, payload, workdir, config)
         result.isolation.append("warm worker: unavailable without a pid namespace, ran cold")
         return result
-    key = _key(config)
+    key = _key(config, entry)
     with _pool_lock:
         server = _pool.pop(key, None)
     if server is not None and server.proc.poll() is not None:
@@ -163,7 +166,7 @@ def run_warm(entry: str, payload: dict, workdir: Path, config: SandboxConfig) ->
         server = None
     if server is None:
         try:
-            server = WarmServer(config, support)
+            server = WarmServer(config, support, entry)
         except (OSError, RuntimeError) as exc:
             result = process.run_cold(entry, payload, workdir, config)
             result.isolation.append(f"warm worker: did not start, ran cold ({str(exc).splitlines()[0][:200]})")
