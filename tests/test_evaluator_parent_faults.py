@@ -17,6 +17,7 @@ from tests._evaluator_helpers import rules, run_source, source_of
 from warpsmith.evaluator import parent_view
 from warpsmith.evaluator.records import EvalResult
 from warpsmith.sandbox.deadline import DeadlineExceeded, call_with_deadline
+from warpsmith.sandbox.isolation import host_support
 
 pytestmark = pytest.mark.slow
 BOUND_S = 60.0  # a verdict arrives well within this, whatever the candidate did
@@ -115,3 +116,21 @@ def test_deadline_returns_while_the_work_is_blocked(tmp_path: Path) -> None:
         call_with_deadline(lambda: fifo.read_bytes(), 0.5)  # a blocking open with no writer
     assert time.monotonic() - started < 2.0
     threading.Thread(target=lambda: fifo.write_bytes(b""), daemon=True).start()  # release the thread
+
+
+def _warm_server(result: EvalResult) -> tuple[int, int]:
+    line = next(line for line in result.isolation if line.startswith("warm worker: job"))
+    job, server = (int(word) for word in line.split() if word.isdigit())
+    return job, server
+
+
+@pytest.mark.skipif(host_support().unshare_flags is None, reason="warm workers need a pid namespace")
+def test_a_warm_worker_carries_nothing_from_one_candidate_to_the_next() -> None:
+    # The patching candidate runs in a fork; the server it came from never ran it, so the honest
+    # kernel's fork of the same server starts from the untouched harness.
+    patched = run_source(source_of("patch_allclose.py"), static_checks=False)
+    honest = run_source(source_of("honest_rmsnorm.py"), static_checks=False)
+    assert patched.status == "rejected" and "harness-tampering" in rules(patched)
+    assert honest.status == "correct" and not honest.violations
+    (first_job, first_server), (next_job, next_server) = _warm_server(patched), _warm_server(honest)
+    assert next_server == first_server and next_job > first_job
