@@ -13,6 +13,8 @@ import copy
 from collections.abc import Callable
 from typing import Any
 
+import torch
+
 from warpsmith.evaluator import tensors_io
 from warpsmith.evaluator.records import Violation
 from warpsmith.sandbox.deadline import DeadlineExceeded, call_with_deadline
@@ -75,8 +77,18 @@ def judge_bounded(run: Any, judge: Callable[[Any], Any]) -> Any:
     scratch.result = run.result.model_copy(deep=True)
     scratch.durations = scratch.result.durations_s
     limit = JUDGE_LIMIT_S
+    # Thread-local torch state the judge must share with the caller: grad mode and the CUDA device.
+    grad = torch.is_grad_enabled()
+    device = torch.cuda.current_device() if torch.cuda.is_available() and torch.cuda.is_initialized() else None
+
+    def work() -> Any:
+        torch.set_grad_enabled(grad)
+        if device is not None:
+            torch.cuda.set_device(device)
+        return judge(scratch)
+
     try:
-        verdict = call_with_deadline(lambda: judge(scratch), limit)
+        verdict = call_with_deadline(work, limit)
     except DeadlineExceeded:
         run.result.violations.append(Violation(rule="judging-deadline", message=f"judging exceeded {limit:g} s"))
         return "rejected", f"judging exceeded {limit:g} s"
