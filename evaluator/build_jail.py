@@ -6,10 +6,12 @@ compiler and every process it starts. Does not own: which folders a toolchain ne
 (build_toolchain.py), the source preflight (build_guard.py) or the Landlock system calls
 (warpsmith.sandbox.landlock_abi, stdlib + ctypes: no third-party package).
 
-The compiler may read the toolchain's folders (/usr, /lib*, /opt/rocm, torch's
-headers and libraries, ...) and a handful of files in /etc that the dynamic loader and
-the compilers open; it may write only in its build folder and /dev/null. Everything
-else (home folders, the store's database, /etc/passwd, API key files) is unreadable, so
+The compiler may read what the sandbox's one read policy allows a build
+(warpsmith.sandbox.paths: the toolchain's folders, a handful of files in /etc that the
+dynamic loader and the compilers open, /proc/self) plus the folders it is given (torch's
+headers and libraries, ...), minus anything that would expose a protected path; it may
+write only in its build folder and /dev/null. Everything else (home folders, the store's
+database, /etc/passwd, API key files) is unreadable, so
 a source that smuggles a path past the text checks (e.g. `asm(".incbin ...")` built
 from escaped pieces) still gets nothing. Where the kernel lacks Landlock the command
 runs unconfined: `landlock_status` says so, the caller records it in the build log, and
@@ -26,13 +28,7 @@ import os
 import sys
 from pathlib import Path
 
-from warpsmith.sandbox import landlock_abi
-
-# Single files in /etc that the loader and the compilers open (the rest of /etc stays
-# out of reach: /etc/passwd is the classic exfiltration target).
-ETC_FILES = ("/etc/ld.so.cache", "/etc/ld.so.conf", "/etc/localtime", "/etc/nsswitch.conf", "/etc/host.conf")
-ETC_DIRS = ("/etc/alternatives", "/etc/ld.so.conf.d")
-SYSTEM_DIRS = ("/usr", "/lib", "/lib64", "/lib32", "/bin", "/sbin", "/opt", "/proc/self", "/sys/devices/system/cpu")
+from warpsmith.sandbox import landlock_abi, paths
 
 
 def landlock_status() -> tuple[bool, str]:
@@ -57,10 +53,8 @@ def jailed_command(command: list[str], *, read: list[Path], write: list[Path]) -
 def _apply(read: list[str], write: list[str]) -> None:
     """Enter a Landlock domain: read (and execute) the toolchain and `read`, write only `write`."""
     rules = landlock_abi.Ruleset(landlock_abi.abi_version(), deny_tcp=False)
-    for path in [*SYSTEM_DIRS, *ETC_DIRS, *read]:
-        rules.allow_path(path, landlock_abi.READ_ONLY)  # a missing path is skipped
-    for path in ETC_FILES:
-        rules.allow_path(path, landlock_abi.READ_FILE)
+    for path in paths.without_protected({*paths.system_read_paths("build"), *read}):
+        rules.allow_path(path, landlock_abi.READ_ONLY)  # masked to file rights on a file
     for path in write:
         rules.allow_path(path, rules.fs_rights)
     device = landlock_abi.READ_FILE | landlock_abi.WRITE_FILE | landlock_abi.TRUNCATE | landlock_abi.IOCTL_DEV

@@ -24,14 +24,15 @@ from typing import Any, Literal
 import torch
 from pydantic import ValidationError
 
-from warpsmith.evaluator import anticheat, correctness, tensors_io
+from warpsmith.evaluator import anticheat, correctness, parent_view, tensors_io
 from warpsmith.evaluator.child_report import ChildReport, ChildTiming, trial_file_problem
 from warpsmith.evaluator.hardware import detect_hardware
 from warpsmith.evaluator.native import build_native, compute_methods, native_device_matches
 from warpsmith.evaluator.records import Candidate, EvalResult, ShapeTiming, Violation
 from warpsmith.evaluator.static_native import check_native_source
 from warpsmith.evaluator.static_python import check_python_source
-from warpsmith.sandbox import SandboxConfig, run_sandboxed
+from warpsmith.sandbox import SandboxConfig, run_pooled, run_sandboxed
+from warpsmith.sandbox.workdir import remove_tree
 from warpsmith.tasklib.base import Task
 
 CHILD_ENTRY = "warpsmith.evaluator.child:run"
@@ -187,7 +188,7 @@ class _Run:
             if verdict is not None:
                 return verdict
         finally:
-            shutil.rmtree(workroot, ignore_errors=True)
+            remove_tree(workroot)
         shapes = len({t.shape.label for t in self.trials})
         return "correct", f"correct on {len(self.trials)} trials over {shapes} shapes ({self.result.mode} mode)"
 
@@ -202,18 +203,29 @@ class _Run:
         payload = self._payload(batch.trials, with_timing)
         if self.candidate.language == "triton":
             (workdir / payload["candidate_file"]).write_text(self.candidate.source)
+        timed = timing_spec_shapes(self.task, self.result.suite, self.result.mode)
+        self._quota = parent_view.batch_quota(batch.bytes, self.task, timed, with_timing)
+        self._expected = batch.expected
         try:
-            sandboxed = run_sandboxed(CHILD_ENTRY, payload, workdir, self._sandbox_config())
+            # Interpreter runs fork from a warm worker (torch and triton already imported) when enabled.
+            launch = run_pooled if self.result.mode == "interpreter" else run_sandboxed
+            config = self._sandbox_config().model_copy(
+                update={"max_file_bytes": self._quota, "workdir_quota_bytes": self._quota})
+            sandboxed = launch(CHILD_ENTRY, payload, workdir, config)
             self._add_duration("sandbox_start", sandboxed.startup_s)
             self.result.isolation = sandboxed.isolation
             if sandboxed.status == "timeout":
                 return "timeout", f"ran past the {self.timeout_s:.0f} s limit and was killed"
+            over = parent_view.quota_problem(workdir, self._quota, sandboxed.over_quota)  # before any read
+            if over:
+                return self._malformed(over)
             if sandboxed.status != "ok" or sandboxed.value is None:
                 how = sandboxed.error or f"exit code {sandboxed.exit_code}, signal {sandboxed.signal}"
                 return "runtime_error", f"the candidate's process ended without a result ({sandboxed.status}): {how}"[:500]
-            return self._judge(sandboxed.value, batch.trials, batch.expected, workdir)
+            value = sandboxed.value
+            return parent_view.judge_bounded(self, lambda run: run._judge(value, batch.trials, batch.expected, workdir))
         finally:
-            shutil.rmtree(workdir, ignore_errors=True)
+            remove_tree(workdir)
 
     def _malformed(self, why: str) -> tuple[str, str]:
         self.result.violations.append(Violation(rule="malformed-child-report", message=why[:300]))
@@ -221,7 +233,9 @@ class _Run:
 
     def _load(self, workdir: Path, name: str) -> Any:
         try:
-            return tensors_io.load(workdir / name)
+            return tensors_io.load_child_file(workdir, name, parent_view.file_cap(name, self._expected, self._quota))
+        except tensors_io.ChildFileError as exc:
+            return str(exc)[:300]
         except Exception as exc:  # a file the parent cannot load safely is the candidate's doing
             return f"{type(exc).__name__}: {exc}"[:300]
 
@@ -238,7 +252,7 @@ class _Run:
             return "rejected", self.result.violations[0].message
         if report.error:
             self.result.compile_log += report.error.traceback
-            status = "compile_error" if "CompilationError" in report.error.message else "runtime_error"
+            status = parent_view.error_status(self.candidate.language, self.candidate.source)
             return status, f"kernel raised during {report.error.where}: {report.error.message}"[:500]
         by_id = {t.id: t for t in batch}
         if sorted(entry.id for entry in report.trials) != sorted(by_id):
@@ -335,7 +349,7 @@ class _Run:
             metrics = profile_candidate(self.candidate, self.task, shape, self.secret, self.device, self.library,
                                         workdir, self.timeout_s)
         finally:
-            shutil.rmtree(workdir, ignore_errors=True)
+            remove_tree(workdir)
         self.result.profile.update(metrics)
         skipped = metrics.get("skipped")
         return f"; profile skipped: {skipped}" if skipped else f"; profiled {shape.label}"

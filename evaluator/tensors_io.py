@@ -1,12 +1,17 @@
 """Tensors across the sandbox boundary, and the byte-level comparisons the parent trusts.
 
 Owns: writing inputs for the child, loading what the child wrote back (only plain
-tensors, lists, dicts and scalars: `torch.load(weights_only=True)`), bitwise equality and
-storage identity. Does not own: what the files mean (child.py, correctness.py).
+tensors, lists, dicts and scalars: `torch.load(weights_only=True)`; in the parent through
+`load_child_file`: one regular file of bounded size, never through a link and never waiting
+on a FIFO), bitwise equality and storage identity. Does not own: what the files mean
+(child.py, correctness.py).
 """
 
 from __future__ import annotations
 
+import errno
+import os
+import stat
 from pathlib import Path
 from typing import Any
 
@@ -25,6 +30,46 @@ def load(path: Path) -> Any:
     CPU tensors use the file's pages (on /dev/shm: no copy at all), CUDA tensors are copied to the
     device straight from them. Storages shared in the file stay shared (and distinct ones distinct)."""
     return torch.load(path, weights_only=True, mmap=True)
+
+
+class ChildFileError(Exception):
+    """A file the child named cannot be read safely; the message is one line, the candidate's doing."""
+
+
+_KINDS = {stat.S_IFIFO: "a FIFO", stat.S_IFSOCK: "a socket", stat.S_IFCHR: "a character device",
+          stat.S_IFBLK: "a block device", stat.S_IFDIR: "a directory", stat.S_IFLNK: "a symbolic link"}
+
+
+def load_child_file(folder: Path, name: str, max_bytes: int) -> Any:
+    """`load` for the parent, of the file `name` directly in `folder` (the child's work folder).
+    Opened with O_NOFOLLOW | O_NONBLOCK relative to the folder, itself opened without following a
+    link: a symbolic link fails, a FIFO opens at once without waiting for a writer and is then
+    refused with anything else that is not a regular file (fstat of what was opened, so nothing
+    can be swapped in between), and so is a file over `max_bytes`. Raises ChildFileError."""
+    if not name or "/" in name or name in (".", ".."):
+        raise ChildFileError(f"{name!r} is not a file name in the work folder")
+    try:
+        folder_fd = os.open(folder, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC)
+    except OSError as exc:
+        raise ChildFileError(f"the work folder cannot be opened: {exc.strerror}") from None
+    try:
+        fd = os.open(name, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC, dir_fd=folder_fd)
+    except OSError as exc:
+        why = "is a symbolic link" if exc.errno == errno.ELOOP else f"cannot be opened: {exc.strerror}"
+        raise ChildFileError(f"{name} {why}") from None
+    finally:
+        os.close(folder_fd)
+    try:
+        st = os.fstat(fd)
+        if not stat.S_ISREG(st.st_mode):
+            raise ChildFileError(f"{name} is {_KINDS.get(stat.S_IFMT(st.st_mode), 'not a regular file')}, "
+                                 "not a regular file")
+        if st.st_size > max_bytes:
+            raise ChildFileError(f"{name} holds {st.st_size} bytes, more than the {max_bytes} expected")
+        # Through the descriptor's own /proc link: the very inode checked above, memory-mapped.
+        return load(Path(f"/proc/self/fd/{fd}"))
+    finally:
+        os.close(fd)
 
 
 def to_host(values: tuple[Any, ...]) -> list[Any]:

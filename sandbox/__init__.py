@@ -18,15 +18,21 @@ What is covered (each by a test in tests/test_sandbox_*.py, and reported per run
 - rlimits on CPU time, file size, open files, core dumps (0), address space when asked; task
   count by a pids cgroup (RLIMIT_NPROC where no cgroup can be made).
 - Landlock: reads only of the Python installation, venv, warpsmith's source, toolchains,
-  /proc, /sys and a few /etc files; writes only to the workdir and `writable_paths`; GPU
-  device files only when a GPU is pinned. The store's files are out of reach.
+  /proc, /sys and a few /etc files (paths.py: one read policy, shared with the build jail;
+  /etc/passwd, /etc/shadow, the home folder and the store are never readable, and a
+  readable path that would contain one is dropped); writes only to the workdir and
+  `writable_paths`; GPU device files only when a GPU is pinned.
+- `workdir_quota_bytes`: the parent measures the workdir every 0.25 s and kills the run once
+  it is over (`SandboxResult.over_quota`). workdir.py measures and removes a child's tree
+  without following links and without recursion (a 3000-deep chain), never raising.
 - Results only over the private pipe, as JSON validated by pydantic; stdout/stderr are a
   truncated log, never a result.
-- `SandboxConfig(warm=True)`: the job is forked from a warm worker that already imported
-  torch and triton (never CUDA) inside the same namespaces; per job its own session, workdir,
-  environment, rlimits and Landlock domain; leftovers are killed before the next job, and the
-  worker is discarded after a timeout or crash. Jobs of one worker share its namespaces,
-  cgroup and the preloaded modules (measured here: ~0.07 s per job instead of ~4-8 s).
+- `SandboxConfig(warm=True)` (and `run_pooled`, warm unless WARPSMITH_WARM_WORKERS=0): the
+  job is forked from a warm worker that already imported torch, triton and the entry's module
+  (never CUDA) inside the same namespaces; per job its own session, workdir, environment,
+  rlimits and Landlock domain; leftovers are killed before the next job, and the worker is
+  discarded after any job that did not end "ok". Jobs of one worker share its namespaces,
+  cgroup and the preloaded modules (measured here: ~0.03 s to the entry instead of ~4-8 s).
 
 What is NOT covered, plainly:
 - Kernel exploits (Landlock and namespaces are kernel features; a kernel bug breaks them),
@@ -37,7 +43,8 @@ What is NOT covered, plainly:
   entry and can forge the entry's message. The evaluator never lets the child judge its own
   outputs; the sandbox only guarantees that what came back came from inside this child.
 - Denial of service through memory when `memory_bytes` is unset (it must stay unset for
-  CUDA), disk space inside the workdir (only per-file size is capped), UDP and unix sockets
+  CUDA), disk space inside the workdir when no quota is set (else bounded by what a child
+  writes in one 0.25 s poll), UDP and unix sockets
   when only Landlock (no network namespace) guards the network.
 - Where a feature is missing (no Landlock, no namespaces, no cgroup), the fallback is weaker
   and `isolation` says which. Without Landlock, any file the user can read is readable, and
@@ -55,8 +62,9 @@ if TYPE_CHECKING:
     from warpsmith.sandbox.config import SandboxConfig, SandboxResult
     from warpsmith.sandbox.isolation import isolation_report
     from warpsmith.sandbox.process import run_sandboxed
+    from warpsmith.sandbox.warm import run_pooled
 
-__all__ = ["SandboxConfig", "SandboxResult", "isolation_report", "run_sandboxed"]
+__all__ = ["SandboxConfig", "SandboxResult", "isolation_report", "run_pooled", "run_sandboxed"]
 
 # Imported lazily: the child bootstrap lives in this package and must not pay for pydantic.
 _LAZY = {
@@ -64,6 +72,7 @@ _LAZY = {
     "SandboxResult": "warpsmith.sandbox.config",
     "isolation_report": "warpsmith.sandbox.isolation",
     "run_sandboxed": "warpsmith.sandbox.process",
+    "run_pooled": "warpsmith.sandbox.warm",
 }
 
 

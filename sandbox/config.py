@@ -30,6 +30,11 @@ class SandboxConfig(BaseModel):
     max_file_bytes: int = Field(default=2 << 30, gt=0)
     """RLIMIT_FSIZE: the largest file the child may write; a bigger write fails with EFBIG."""
 
+    workdir_quota_bytes: int | None = Field(default=None, gt=0)
+    """Most bytes the workdir may hold while the child runs (files at their size, sparse or not,
+    plus 4 KiB per entry). The parent measures it every 0.25 s and kills the run once it is over
+    (status "killed", `over_quota`). None = only the per-file limit applies."""
+
     max_open_files: int = Field(default=1024, gt=0)
     """RLIMIT_NOFILE."""
 
@@ -96,3 +101,6 @@ class SandboxResult(BaseModel):
 
     isolation: list[str] = Field(default_factory=list)
     """What was enforced for this run and what could not be, one line per property."""
+
+    over_quota: bool = False
+    """The workdir went over `workdir_quota_bytes` and the run was killed for it."""

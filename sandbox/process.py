@@ -14,6 +14,7 @@ import os
 import signal
 import subprocess
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 from warpsmith.sandbox import environment, isolation, paths
@@ -22,6 +23,7 @@ from warpsmith.sandbox.channel import ChannelMessage, ChannelReader, LogCollecto
 from warpsmith.sandbox.child import CONFINEMENT_FAILED
 from warpsmith.sandbox.config import SandboxConfig, SandboxResult
 from warpsmith.sandbox.spec import LaunchSpec
+from warpsmith.sandbox.workdir import QuotaWatch
 
 TERM_GRACE_S = 1.0
 _LIMIT_SIGNALS = {signal.SIGXCPU: "CPU time limit", signal.SIGXFSZ: "file size limit"}
@@ -173,6 +175,7 @@ def run_cold(entry: str, payload: dict, workdir: Path, config: SandboxConfig) ->
     channel.start()
     log.start()
     timed_out = False
+    watch = start_quota_watch(workdir, config, lambda: _kill_run(proc, cgroup))
     try:
         proc.wait(config.timeout_s)
     except subprocess.TimeoutExpired:
@@ -195,8 +198,32 @@ def run_cold(entry: str, payload: dict, workdir: Path, config: SandboxConfig) ->
     if not log.is_alive():
         proc.stdout.close()
     lines = plan_lines(support, config, cgroup, dropped, env["CUDA_VISIBLE_DEVICES"])
-    return build_result(config, channel, log, worker_ending(status_r), timed_out, wall, started, lines,
-                        proc.returncode)
+    result = build_result(config, channel, log, worker_ending(status_r), timed_out, wall, started, lines,
+                          proc.returncode)
+    return over_quota(result, config, watch)
+
+
+def _kill_run(proc: subprocess.Popen, cgroup: PidsCgroup | None) -> None:
+    _signal_group(proc.pid, signal.SIGKILL)
+    if cgroup is not None:
+        cgroup.kill_all()
+
+
+def start_quota_watch(workdir: Path, config: SandboxConfig, kill: Callable[[], None]) -> QuotaWatch | None:
+    if config.workdir_quota_bytes is None:
+        return None
+    watch = QuotaWatch(workdir, config.workdir_quota_bytes, kill)
+    watch.start()
+    return watch
+
+
+def over_quota(result: SandboxResult, config: SandboxConfig, watch: QuotaWatch | None) -> SandboxResult:
+    """`result`, or a `killed` result when the quota watch had to stop the run."""
+    if watch is None or not watch.stop():
+        return result
+    return result.model_copy(update={
+        "status": "killed", "value": None, "over_quota": True,
+        "error": f"the workdir went over its quota of {config.workdir_quota_bytes} bytes"})
 
 
 def build_result(config: SandboxConfig, channel: ChannelReader, log: LogCollector, ending: dict | None,

@@ -6,9 +6,14 @@ turns the outcome into a `SandboxResult` exactly like a cold run. A job gets its
 workdir, scrubbed environment, rlimits and Landlock domain; what it shares with earlier jobs
 of the same server is the namespaces, the cgroup and the preloaded (trusted) modules.
 
-Discarded (killed, namespace and all) after any job that did not end "ok" or "error", after a
-timeout, or when it stops answering. Needs a pid namespace (the server kills leftovers of a
-job by killing everything in it but itself); without one, `run_warm` runs the job cold.
+Discarded (killed, namespace and all) after any job that did not end "ok" (a timeout, a crash,
+a limit, an entry that raised), or when it stops answering. Each job is a fork of a server that
+never ran a job's code itself and never initialised CUDA. Needs a pid namespace (the server kills
+leftovers of a job by killing everything in it but itself); without one, or when a server does
+not start, the job runs cold and its isolation lines say so.
+
+`run_pooled` is what callers use: warm when `warm_workers_enabled()` (on unless the environment
+sets WARPSMITH_WARM_WORKERS=0), else a fresh interpreter.
 Does not own: the child-side confinement (child.py, confine.py) or classification (process.py).
 """
 
@@ -18,7 +23,6 @@ import atexit
 import json
 import os
 import select
-import shutil
 import signal
 import socket
 import subprocess
@@ -33,21 +37,34 @@ from warpsmith.sandbox.cgroup import PidsCgroup
 from warpsmith.sandbox.channel import ChannelReader, LogCollector
 from warpsmith.sandbox.config import SandboxConfig, SandboxResult
 from warpsmith.sandbox.spec import LaunchSpec
+from warpsmith.sandbox.workdir import remove_tree
 
 START_TIMEOUT_S = 300.0
 READY_TIMEOUT_S = 10.0
+ENV_SWITCH = "WARPSMITH_WARM_WORKERS"
+
+
+def warm_workers_enabled() -> bool:
+    """Warm workers are on unless WARPSMITH_WARM_WORKERS is 0 (or false/no/off)."""
+    return os.environ.get(ENV_SWITCH, "1").strip().lower() not in ("0", "false", "no", "off")
+
+
+def run_pooled(entry: str, payload: dict, workdir: Path, config: SandboxConfig) -> SandboxResult:
+    """`run_sandboxed` on a warm worker when they are enabled, else in a fresh interpreter."""
+    return process.run_sandboxed(entry, payload, workdir, config.model_copy(update={"warm": warm_workers_enabled()}))
 
 
 class WarmServer:
     """One running fork server and the parent's ends of its pipes."""
 
-    def __init__(self, config: SandboxConfig, support: isolation.HostSupport) -> None:
+    def __init__(self, config: SandboxConfig, support: isolation.HostSupport, entry: str = "") -> None:
         self.home = Path(tempfile.mkdtemp(prefix="warpsmith-warm-"))
         env, _ = environment.child_environment(config, self.home)
         self.cgroup = PidsCgroup.create(config.max_processes) if support.cgroup else None
         self.control, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
         command = isolation.launch_prefix(support, config.network, self.cgroup) + [
-            sys.executable, "-P", "-m", "warpsmith.sandbox.warm_server", "--control-fd", str(theirs.fileno())]
+            sys.executable, "-P", "-m", "warpsmith.sandbox.warm_server", "--control-fd", str(theirs.fileno()),
+            "--preload", entry.partition(":")[0]]
         self.proc = subprocess.Popen(command, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
                                      stderr=subprocess.STDOUT, cwd=self.home, env=env, start_new_session=True,
                                      pass_fds=(theirs.fileno(),))
@@ -74,7 +91,7 @@ class WarmServer:
         if self.cgroup is not None:
             self.cgroup.remove()
         self.control.close()
-        shutil.rmtree(self.home, ignore_errors=True)
+        remove_tree(self.home)
 
     def run(self, entry: str, payload: dict, workdir: Path, config: SandboxConfig,
             support: isolation.HostSupport) -> tuple[SandboxResult, bool]:
@@ -100,6 +117,7 @@ class WarmServer:
         channel, log = ChannelReader(channel_r), LogCollector(log_r)
         channel.start()
         log.start()
+        watch = process.start_quota_watch(workdir, config, self.kill)  # the job dies with its server
         done, _, _ = select.select([status_r], [], [], config.timeout_s)
         timed_out = not done
         if timed_out:
@@ -117,8 +135,9 @@ class WarmServer:
         lines.append(f"warm worker: job {self.jobs + 1} of server {self.proc.pid}")
         result = process.build_result(config, channel, log, ending, timed_out, wall, started, lines,
                                       launcher_code=-signal.SIGKILL if timed_out else 0)
+        result = process.over_quota(result, config, watch)
         self.jobs += 1
-        reusable = not timed_out and result.status in ("ok", "error") and self._ready(READY_TIMEOUT_S)
+        reusable = not timed_out and result.status == "ok" and self._ready(READY_TIMEOUT_S)
         return result, reusable
 
 
@@ -126,8 +145,10 @@ _pool: dict[str, WarmServer] = {}
 _pool_lock = threading.Lock()
 
 
-def _key(config: SandboxConfig) -> str:
-    return config.model_dump_json(include={"network", "gpu_index", "max_processes", "env_extra"})
+def _key(config: SandboxConfig, entry: str) -> str:
+    """Servers are shared by jobs with the same namespace-level settings and entry module (preloaded)."""
+    return entry.partition(":")[0] + config.model_dump_json(include={"network", "gpu_index", "max_processes",
+                                                                     "env_extra"})
 
 
 def run_warm(entry: str, payload: dict, workdir: Path, config: SandboxConfig) -> SandboxResult:
@@ -137,18 +158,26 @@ def run_warm(entry: str, payload: dict, workdir: Path, config: SandboxConfig) ->
         result = process.run_cold(entry, payload, workdir, config)
         result.isolation.append("warm worker: unavailable without a pid namespace, ran cold")
         return result
-    key = _key(config)
+    key = _key(config, entry)
     with _pool_lock:
         server = _pool.pop(key, None)
-    if server is None or server.proc.poll() is not None:
-        server = WarmServer(config, support)
+    if server is not None and server.proc.poll() is not None:
+        server.kill()  # died between jobs: free its cgroup and home
+        server = None
+    if server is None:
+        try:
+            server = WarmServer(config, support, entry)
+        except (OSError, RuntimeError) as exc:
+            result = process.run_cold(entry, payload, workdir, config)
+            result.isolation.append(f"warm worker: did not start, ran cold ({str(exc).splitlines()[0][:200]})")
+            return result
     result, reusable = server.run(entry, payload, workdir, config, support)
     if reusable:
         with _pool_lock:
             spare = _pool.setdefault(key, server)
         if spare is not server:
             server.kill()
-    elif server.proc.poll() is None:
+    else:
         server.kill()
     return result
 

@@ -10,7 +10,8 @@ how the job ended, kills every other process in the namespace and says "ready" a
 
 Does not own: deciding when a worker is spent (warm.py discards it after any fault or
 timeout). Stdlib only. Modules the server imported are shared by every job it forks: only
-trusted, side-effect-free preloads belong here.
+trusted, side-effect-free preloads belong here (torch, triton and the trusted entry's module,
+which the parent names with --preload; none of them may initialise CUDA at import).
 """
 
 from __future__ import annotations
@@ -29,13 +30,13 @@ PRELOAD = ("torch", "triton")
 _FD_FIELDS = ("channel_fd", "status_fd", "lifeline_fd")
 
 
-def _preload() -> list[str]:
+def _preload(extra: list[str]) -> list[str]:
     loaded = []
-    for name in PRELOAD:
+    for name in [*PRELOAD, *extra]:
         try:
             __import__(name)
             loaded.append(name)
-        except ImportError as exc:
+        except Exception as exc:  # a preload is an optimisation: the job imports it again
             print(f"warm worker: cannot preload {name}: {exc}", file=sys.stderr, flush=True)
     return loaded
 
@@ -72,8 +73,8 @@ def _kill_others() -> None:
                 break
 
 
-def serve(control: socket.socket) -> None:
-    control.send(json.dumps({"ready": True, "preloaded": _preload()}).encode())
+def serve(control: socket.socket, extra: list[str]) -> None:
+    control.send(json.dumps({"ready": True, "preloaded": _preload(extra)}).encode())
     while True:
         data, fds, _, _ = socket.recv_fds(control, 1 << 22, 4)
         if not data:
@@ -98,7 +99,8 @@ def main(argv: list[str]) -> None:
         print("warm worker: not pid 1 of a private pid namespace; refusing", file=sys.stderr)
         os._exit(2)
     control = socket.socket(fileno=int(argv[argv.index("--control-fd") + 1]))
-    serve(control)
+    extra = argv[argv.index("--preload") + 1].split(",") if "--preload" in argv else []
+    serve(control, [name for name in extra if name])
     os._exit(0)
 
 

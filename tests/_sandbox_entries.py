@@ -139,3 +139,11 @@ def import_torch_triton(payload: dict, workdir: Path) -> dict:
 
 def return_huge(payload: dict, workdir: Path) -> dict:
     return {"blob": "x" * payload["chars"]}
+
+
+def fill_workdir(payload: dict, workdir: Path) -> dict:
+    """Write many files, each under any per-file limit, then linger (a quota must stop it)."""
+    for i in range(payload["files"]):
+        (workdir / f"fill_{i}").write_bytes(b"x" * payload["file_bytes"])
+    time.sleep(payload.get("linger_s", 30))
+    return {"written": payload["files"]}

@@ -14,7 +14,7 @@ import uuid
 import pytest
 from _sandbox_helpers import TESTS_DIR, processes_with, run
 
-from warpsmith.sandbox import SandboxConfig, run_sandboxed
+from warpsmith.sandbox import SandboxConfig, run_pooled, run_sandboxed
 from warpsmith.sandbox.isolation import host_support
 
 pytestmark = [
@@ -78,8 +78,19 @@ def test_a_crashed_job_discards_the_server(tmp_path):
     assert fresh != server and job == 1
 
 
-def test_entry_error_keeps_the_server(tmp_path):
+def test_entry_error_discards_the_server(tmp_path):
+    # Any result but "ok" is a fault: the next job gets a fresh server.
     _, _, server = warm("import_torch_triton", {}, tmp_path)
-    failed, _, same = warm("raise_error", {"code": 7}, tmp_path)
+    failed, _, _ = warm("raise_error", {"code": 7}, tmp_path)
     assert failed.status == "error" and "candidate exploded: 7" in failed.error
-    assert same == server
+    _, job, fresh = warm("import_torch_triton", {}, tmp_path)
+    assert fresh != server and job == 1
+
+
+def test_pooled_runs_honour_the_switch(tmp_path, monkeypatch):
+    config = SandboxConfig(timeout_s=60, env_extra={"PYTHONPATH": str(TESTS_DIR)})
+    warm_run = run_pooled("_sandbox_entries:import_torch_triton", {}, tmp_path, config)
+    assert any(line.startswith("warm worker: job") for line in warm_run.isolation)
+    monkeypatch.setenv("WARPSMITH_WARM_WORKERS", "0")
+    cold_run = run_pooled("_sandbox_entries:import_torch_triton", {}, tmp_path, config)
+    assert cold_run.status == "ok" and not any(line.startswith("warm worker") for line in cold_run.isolation)
