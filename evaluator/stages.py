@@ -32,7 +32,7 @@ def screen_shapes(task: Task) -> list[Shape]:
     expert_parallel = [s for s in by_bytes if int(s.dims.get("ep", 1)) > 1]
     if expert_parallel:
         chosen.append(expert_parallel[len(expert_parallel) // 2])
-    return list(dict.fromkeys(chosen))
+    return [s for i, s in enumerate(chosen) if s.label not in {c.label for c in chosen[:i]}]
 
 
 def timed_shapes(task: Task, suite: str, mode: str, stage: Stage = "full") -> list[Shape]:
