@@ -23,10 +23,13 @@ from typing import Any
 
 from warpsmith.evaluator.hardware import cache_dir
 from warpsmith.evaluator.records import Hardware
+from warpsmith.sandbox.environment import pinned_gpu
 from warpsmith.tasklib.base import DISTRIBUTIONS, Shape, Task
 
 CACHE_VERSION = "1"  # bump when the method below changes: old cached times are not comparable
-LAUNCH_BOUND_US = 20.0  # eager device time under this: the shape is also timed as a CUDA graph
+# Launch-bound shapes are also timed as CUDA graphs: eager device time under LAUNCH_BOUND_US, or
+# the task's fewest bytes movable at peak bandwidth in under LAUNCH_BOUND_FLOOR_US.
+LAUNCH_BOUND_US, LAUNCH_BOUND_FLOOR_US = 20.0, 5.0
 REPS, MAX_BLOCKS, TARGET_RSE = 20, 10, 0.01
 PROCESS_TIMEOUT_S = 1800.0
 
@@ -77,10 +80,11 @@ def reference_timings(task: Task, shapes: list[Shape], device: str, hardware: Ha
 def _run_process(task: Task, shapes: list[Shape], device: str, hardware: Hardware, gpu_index: int | None,
                  task_file: Path | None) -> dict[str, Any]:
     spec = {"task": task.name, "task_file": str(task_file) if task_file else None, "device": device,
-            "shapes": [s.model_dump() for s in shapes], "l2_bytes": hardware.l2_bytes}
+            "shapes": [s.model_dump() for s in shapes], "l2_bytes": hardware.l2_bytes,
+            "bandwidth_gbps": hardware.memory_bandwidth_gbps}
     env = dict(os.environ)
-    if gpu_index is not None:
-        env["CUDA_VISIBLE_DEVICES"] = str(gpu_index)  # the process sees the chosen GPU as device 0
+    if gpu_index is not None and device.startswith("cuda"):  # the process sees the chosen GPU as device 0
+        env["CUDA_VISIBLE_DEVICES"] = env["HIP_VISIBLE_DEVICES"] = pinned_gpu(gpu_index, os.environ)
     env.pop("TRITON_INTERPRET", None)
     done = subprocess.run([sys.executable, "-m", "warpsmith.evaluator.reference_timing"], input=json.dumps(spec),
                           capture_output=True, text=True, timeout=PROCESS_TIMEOUT_S, env=env)
@@ -117,6 +121,12 @@ def _time(fn: Any, task: Task, shape: Shape, method: str, device: str, flush: An
         if len(samples) >= REPS and rse(samples) < TARGET_RSE:
             break
     return {"samples": samples, "wall_per_rep_us": min(walls)}
+
+
+def _launch_bound(task: Task, shape: Shape, eager_us: list[float], bandwidth_gbps: float | None) -> bool:
+    if sorted(eager_us)[len(eager_us) // 2] < LAUNCH_BOUND_US:
+        return True
+    return bool(bandwidth_gbps) and task.cost(shape).bytes / (bandwidth_gbps * 1e3) < LAUNCH_BOUND_FLOOR_US
 
 
 def _unguarded() -> Any:
@@ -160,8 +170,7 @@ def measure(spec: dict[str, Any]) -> dict[str, Any]:
                 except Exception as exc:  # noqa: BLE001 - one shape the compiler cannot do
                     entry["compile_error"] = f"{type(exc).__name__}: {exc}"[:300]
             entry[method] = row
-            median = sorted(row["eager"])[len(row["eager"]) // 2]
-            if method == "cuda_events" and median < LAUNCH_BOUND_US:
+            if method == "cuda_events" and _launch_bound(task, shape, row["eager"], spec.get("bandwidth_gbps")):
                 methods.append("cuda_graph")
         entry.setdefault("cuda_graph", None)
         out[shape.label] = entry
