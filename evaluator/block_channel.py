@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import json
 import os
+import secrets
 import stat
 import time
 from collections.abc import Callable
@@ -26,7 +27,9 @@ from pathlib import Path
 from typing import Any
 
 MAX_JSON_BYTES = 1 << 20
-POLL_S = 0.0002  # the parent's clock resolution on a block is this plus the scheduler's
+# Polling starts fine and backs off: a short block is seen within ~50 us, a long wait (the
+# child's correctness trials) costs at most a thousand cheap stat calls a second.
+POLL_FIRST_S, POLL_MAX_S = 0.00005, 0.001
 
 
 def cmd_file(k: int) -> str:
@@ -50,9 +53,12 @@ def saved_file(k: int) -> str:
 
 
 def write_json(path: Path, value: Any) -> None:
-    """Write then rename: the reader never sees half a file."""
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_text(json.dumps(value))
+    """Write a fresh, never-existing temporary file (O_EXCL|O_NOFOLLOW: a link the other side planted
+    is never written through), then rename it into place: the reader never sees half a file."""
+    tmp = path.with_name(f".{path.name}.{secrets.token_hex(8)}.tmp")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o600)
+    with os.fdopen(fd, "w") as handle:
+        handle.write(json.dumps(value))
     os.replace(tmp, path)
 
 
@@ -79,8 +85,10 @@ def read_json(path: Path) -> Any:
 def wait_for(path: Path, deadline: float, alive: Callable[[], bool]) -> bool:
     """Poll until `path` exists (True), or the deadline (time.monotonic) passes or `alive()` turns
     false (False). Polling, not inotify: it works on every filesystem and costs microseconds."""
+    pause = POLL_FIRST_S
     while not os.path.lexists(path):
         if time.monotonic() > deadline or not alive():
             return os.path.lexists(path)
-        time.sleep(POLL_S)
+        time.sleep(pause)
+        pause = min(2 * pause, POLL_MAX_S)
     return True

@@ -107,10 +107,10 @@ def _time(fn: Any, task: Task, shape: Shape, method: str, device: str, flush: An
     samples: list[float] = []
     walls: list[float] = []
     for block in range(MAX_BLOCKS if method != "wall_clock" else 1):
+        t0 = time.monotonic()  # like the parent's clock on a candidate's block: input generation included
         seeds = range(block * REPS, (block + 1) * REPS)
         inputs = [task.make_inputs(shape, s, device, distribution=DISTRIBUTIONS[s % len(DISTRIBUTIONS)])
                   for s in seeds]
-        t0 = time.monotonic()
         numbers, outs = timing.measure_block(fn, inputs, method, clock, _unguarded, flush,
                                              warmup=3 if block == 0 else 0)
         walls.append((time.monotonic() - t0) * 1e6 / len(inputs))

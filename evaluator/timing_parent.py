@@ -113,8 +113,9 @@ class Conductor(threading.Thread):
                 self.measurements.append(measurement)
                 if measurement.problem or self.failed:
                     break
-        finally:
             block_channel.write_json(self.workdir / block_channel.cmd_file(self.k), {"stop": True})
+        except OSError as exc:  # the work directory changed under the parent: fail closed, one line
+            self.failed = f"the timing channel broke: {type(exc).__name__}: {exc}"[:300]
 
     def _measure(self, index: int, plan: ShapePlan) -> Measurement:
         rng = random.Random(f"{self.secret}:{index}:{plan.shape.label}")

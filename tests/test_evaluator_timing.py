@@ -199,3 +199,28 @@ def test_block_files_are_read_without_following_links(tmp_path: Path) -> None:
         with pytest.raises(ValueError):
             block_channel.read_json(tmp_path / name)
     assert block_channel.read_json(tmp_path / "real.json") == {}
+
+
+def test_commands_are_never_written_through_a_planted_link(tmp_path: Path) -> None:
+    target = tmp_path / "parents_file"
+    target.write_text("keep")
+    work = tmp_path / "work"
+    work.mkdir()
+    (work / block_channel.cmd_file(0)).symlink_to(target)
+    block_channel.write_json(work / block_channel.cmd_file(0), {"stop": True})
+    assert target.read_text() == "keep"
+    assert block_channel.read_json(work / block_channel.cmd_file(0)) == {"stop": True}
+
+
+@pytest.mark.slow
+def test_confirming_screen_evaluation_doubles_the_trials_and_says_so() -> None:
+    from tests._evaluator_helpers import source_of
+    from warpsmith.evaluator.evaluate import evaluate
+    from warpsmith.evaluator.records import Candidate
+
+    candidate = Candidate(task="rmsnorm", language="triton", source=source_of("honest_rmsnorm.py"))
+    plain = run_file("honest_rmsnorm.py")
+    confirmed = evaluate(candidate, TASK, suite="smoke", device="cpu", stage="screen", confirm=True, timeout_s=60)
+    assert confirmed.status == "correct" and "confirming re-evaluation" in confirmed.message, confirmed.message
+    assert confirmed.stage == "screen" and plain.stage == "full"
+    assert len(confirmed.correctness) == 2 * len(plain.correctness)
