@@ -6,7 +6,8 @@ size cap, non-blocking open), and waiting for one to appear while a liveness tes
 Does not own: what the blocks measure (timing.py) or what the parent makes of them
 (timing_parent.py).
 
-Protocol, per block k (the parent drives it, the child only answers):
+Protocol: the child writes timing_ready.json once its correctness calls are done; then per
+block k (the parent drives it, the child only answers):
   parent writes  cmd_k.json     what to run: shape index, per-rep seeds and distributions, method;
   child writes   block_k.json   per-rep device (and call) times, the candidate's word;
   parent writes  verify_k.json  which reps' outputs it wants (chosen only after the block ran);
@@ -30,6 +31,9 @@ MAX_JSON_BYTES = 1 << 20
 # Polling starts fine and backs off: a short block is seen within ~50 us, a long wait (the
 # child's correctness trials) costs at most a thousand cheap stat calls a second.
 POLL_FIRST_S, POLL_MAX_S = 0.00005, 0.001
+
+
+READY = "timing_ready.json"  # the child reached timing: the parent's clock starts with its first command
 
 
 def cmd_file(k: int) -> str:

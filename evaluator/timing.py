@@ -178,6 +178,7 @@ def serve_blocks(fn: Any, task: Any, device: str, workdir: Path, clock: dict[str
     """The child's side of the block channel (block_channel.py): run each block the parent commands,
     until it says stop or stops commanding. Returns the number of blocks run."""
     flush = flush_buffer(l2_bytes, device)
+    block_channel.write_json(workdir / block_channel.READY, {})
     k = 0
     while block_channel.wait_for(workdir / block_channel.cmd_file(k), time.monotonic() + COMMAND_WAIT_S,
                                  lambda: True):

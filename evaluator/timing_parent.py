@@ -108,6 +108,9 @@ class Conductor(threading.Thread):
 
     def run(self) -> None:
         try:
+            if not block_channel.wait_for(self.workdir / block_channel.READY, self.deadline, self.alive):
+                self.failed = "the child never reached the timing phase"
+                return
             for index, plan in enumerate(self.plans):
                 measurement = self._measure(index, plan)
                 self.measurements.append(measurement)

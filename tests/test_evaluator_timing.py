@@ -36,6 +36,7 @@ def _attacker(workdir: Path, numbers: dict, wrong_rep: int | None = None, drop_o
     them) unless told otherwise."""
 
     def serve() -> None:
+        block_channel.write_json(workdir / block_channel.READY, {})
         k = 0
         while block_channel.wait_for(workdir / block_channel.cmd_file(k), time.monotonic() + 20, lambda: True):
             cmd = block_channel.read_json(workdir / block_channel.cmd_file(k))
