@@ -16,6 +16,7 @@ import hashlib
 import inspect
 import json
 import os
+import secrets
 import subprocess
 import sys
 from pathlib import Path
@@ -37,9 +38,15 @@ PROCESS_TIMEOUT_S = 1800.0
 def _task_key(task: Task) -> str:
     """The task's definition: its class source (reference, inputs, checker), shapes and seeds.
     The one seam to point at warpsmith.tasklib.identity.task_definition_hash once it lands."""
-    parts = [inspect.getsource(type(task)), task.model_dump_json(exclude={"source_dir"})]
+    fields = json.dumps(task.model_dump(exclude={"source_dir"}), sort_keys=True, default=_plain)
+    parts = [inspect.getsource(type(task)), fields]
     parts += [json.dumps([s.model_dump() for s in task.shapes(suite)], sort_keys=True) for suite in ("check", "bench")]
     return hashlib.sha256("\n".join(parts).encode()).hexdigest()
+
+
+def _plain(value: Any) -> Any:
+    """Sets in a stable order: a frozenset's iteration order changes with the hash seed per process."""
+    return sorted(map(str, value)) if isinstance(value, (set, frozenset)) else str(value)
 
 
 def _shape_key(task_key: str, shape: Shape, hardware: Hardware) -> str:
@@ -65,14 +72,19 @@ def reference_timings(task: Task, shapes: list[Shape], device: str, hardware: Ha
     found: dict[str, dict[str, Any]] = {}
     for shape in shapes:
         path = _cache_path(keys[shape.label])
-        if path.is_file():
+        try:
             found[shape.label] = json.loads(path.read_text())
+        except (OSError, ValueError):  # not cached yet, or unreadable: measured again
+            pass
     missing = [s for s in shapes if s.label not in found]
     if missing:
         fresh = _run_process(task, missing, device, hardware, gpu_index, task_file)
         for shape in missing:
             entry = fresh["shapes"][shape.label]
-            _cache_path(keys[shape.label]).write_text(json.dumps(entry))
+            path = _cache_path(keys[shape.label])
+            tmp = path.with_name(f"{path.name}.{secrets.token_hex(8)}.tmp")
+            tmp.write_text(json.dumps(entry))
+            os.replace(tmp, path)  # a concurrent evaluation never reads half a file
             found[shape.label] = entry
     return found
 

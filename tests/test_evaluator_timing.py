@@ -164,6 +164,12 @@ def test_reference_timing_process_caches_and_never_loads_a_candidate(tmp_path: P
 def test_the_task_key_follows_the_definition() -> None:
     assert _task_key(TASK) == _task_key(get_task("rmsnorm"))
     assert _task_key(TASK) != _task_key(get_task("moe_dispatch"))
+    # Stable across processes (sets are hashed differently per process), or the cache never hits.
+    code = "from warpsmith.evaluator.reference_timing import _task_key; from warpsmith.tasklib import get_task; " \
+           "print(_task_key(get_task('rmsnorm')))"
+    other = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120,
+                           env={**os.environ, "PYTHONHASHSEED": "12345"})
+    assert other.stdout.strip() == _task_key(TASK)
 
 
 def test_screen_stage_spans_the_regimes() -> None:
