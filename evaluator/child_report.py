@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 
 class ChildError(BaseModel):
@@ -27,11 +27,13 @@ class ChildTrial(BaseModel):
 
 
 class ChildReport(BaseModel):
+    # A key the harness never writes (a forged `timings` list claiming cuda_events, say) makes the
+    # whole report untrusted: timing numbers never travel here, the parent reads each block it
+    # commanded (timing_parent.py) and decides the method itself.
+    model_config = ConfigDict(extra="forbid")
+
     trials: list[ChildTrial] = Field(default_factory=list)
     forbidden_ops: dict[str, int] = Field(default_factory=dict)
-    # Timing numbers never travel in the report: the parent reads each block it commanded
-    # (timing_parent.py) and decides the method itself. A `timings` key a forged report carries
-    # is ignored like any unknown key.
     timing_blocks: int = 0
     tampered: list[str] = Field(default_factory=list)
     error: ChildError | None = None

@@ -92,6 +92,8 @@ def _evaluate(candidate: Candidate, task: Task, suite: str, device: DeviceChoice
               timeout_s: float | None, task_file: Path | None, static_checks: bool, options: _Options) -> EvalResult:
     started = time.perf_counter()
     where = resolve_device(device)
+    if where == "cuda" and not 0 <= options.gpu_index < torch.cuda.device_count():
+        raise ValueError(f"gpu_index={options.gpu_index}, but torch sees {torch.cuda.device_count()} CUDA device(s)")
     result = EvalResult(task=task.name, language=candidate.language, source_hash=candidate.source_hash,
                         status="correct", mode="none", suite=suite, hardware=detect_hardware(where, options.gpu_index),
                         stage=options.stage)

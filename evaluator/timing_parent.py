@@ -27,6 +27,8 @@ from warpsmith.tasklib.base import DISTRIBUTIONS, Shape
 PARENT_SLACK_US = 2000.0  # the parent's polling and the scheduler: how late it may see a block end
 BLOCK_BYTES = 4 << 30  # a block keeps every rep's inputs and outputs alive on the device
 MAX_REPS_PER_BLOCK = 20
+# All a block's answer may hold: no method, no reference time; the parent knows those itself.
+BLOCK_KEYS = frozenset({"device_us", "call_us", "flush_us", "capture_failed"})
 
 
 @dataclass
@@ -162,8 +164,8 @@ class Conductor(threading.Thread):
         block_channel.write_json(self.workdir / block_channel.verify_file(k), {"reps": verify})
         try:
             numbers = block_channel.read_json(self.workdir / block_channel.block_file(k))
-            if not isinstance(numbers, dict):
-                raise ValueError("the block's answer is not an object")
+            if not isinstance(numbers, dict) or not set(numbers) <= BLOCK_KEYS:
+                raise ValueError(f"the block's answer is not an object of {sorted(BLOCK_KEYS)} (a forged method?)")
             if numbers.get("capture_failed") and method == "cuda_graph":
                 m.method = "cuda_events"  # not capturable: the parent falls back, and says so by the label
                 return self._block(plan, "cuda_events", rng, warmup, m)

@@ -77,8 +77,7 @@ def _judge(tmp_path: Path, conductor: Conductor, mode: str, references: dict | N
 
 
 WALL_PLAN = ShapePlan(shape=SHAPE, method="wall_clock", reps_per_block=3, verify_share=1.0, warmup=1)
-FORGED = {"method": "cuda_events", "device_us": [1.0, 1.0, 1.0], "call_us": [1.0, 1.0, 1.0],
-          "reference_median_us": 95.0}
+FORGED = {"device_us": [1.0, 1.0, 1.0], "call_us": [1.0, 1.0, 1.0]}
 
 
 def test_interpreter_run_cannot_publish_events_or_a_speedup(tmp_path: Path) -> None:
@@ -87,12 +86,21 @@ def test_interpreter_run_cannot_publish_events_or_a_speedup(tmp_path: Path) -> N
     verdict, result = _judge(tmp_path, conductor, "interpreter", references)
     assert verdict is None, verdict
     (timing,) = result.timings
-    assert timing.method == "wall_clock"  # what the parent commanded, not what the child claimed
+    assert timing.method == "wall_clock"  # what the parent commanded
     assert timing.speedup is None and timing.reference_median_us is None and timing.compile_median_us is None
     assert timing.comparisons == [] and timing.call_median_us is None
-    # The final report cannot carry numbers either: a forged `timings` key is dropped on validation.
-    report = ChildReport.model_validate({"timings": [{"method": "cuda_events", "median_us": 1.0}]})
-    assert not hasattr(report, "timings")
+
+
+def test_a_child_claiming_a_method_or_a_reference_time_is_rejected(tmp_path: Path) -> None:
+    forged = {**FORGED, "method": "cuda_events", "reference_median_us": 95.0}
+    verdict, result = _judge(tmp_path, _conduct(tmp_path, WALL_PLAN, numbers=forged), "interpreter")
+    assert verdict is not None and verdict[0] == "rejected" and "malformed-timing-block" in rules(result), verdict
+    assert result.timings == []
+    # Nor can the final report carry timings: any key the harness never writes voids the report.
+    from pydantic import ValidationError
+
+    with pytest.raises(ValidationError):
+        ChildReport.model_validate({"timings": [{"method": "cuda_events", "median_us": 1.0, "speedup": 9.5}]})
 
 
 def test_device_times_beyond_the_parents_clock_are_rejected(tmp_path: Path) -> None:
