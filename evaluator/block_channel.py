@@ -60,7 +60,7 @@ def write_json(path: Path, value: Any) -> None:
     """Write a fresh, never-existing temporary file (O_EXCL|O_NOFOLLOW: a link the other side planted
     is never written through), then rename it into place: the reader never sees half a file."""
     tmp = path.with_name(f".{path.name}.{secrets.token_hex(8)}.tmp")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o600)
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o644)
     with os.fdopen(fd, "w") as handle:
         handle.write(json.dumps(value))
     os.replace(tmp, path)
