@@ -1,7 +1,8 @@
 """Everything that only a GPU can show, in one call: builds, checks and times, results to one file.
 
 Steps, in priority order, each time-boxed against one overall deadline so that whatever finished
-comes back: measured HBM copy bandwidth; every shipped seed (Triton and CUDA) through the real
+comes back: measured HBM copy bandwidth; timing fidelity (bench/timing_fidelity.py: device time vs
+do_bench, call time, eager and compile); every shipped seed (Triton and CUDA) through the real
 evaluator at bench shapes; the spread of three repeated evaluations of one kernel; the GPU-only
 adversarial tests (side stream, freed-memory reuse, ...); offline `warpsmith optimize` runs; the
 PyTorch reference under torch.compile per bench shape.
@@ -211,6 +212,9 @@ def main() -> None:
     builder = threading.Thread(target=prebuild_native_seeds, daemon=True)
     builder.start()
     step("spread:rmsnorm:triton", 15, repeated_timings, "rmsnorm")
+    fidelity_out = Path(os.environ.get("TMPDIR", "/tmp")) / "timing_fidelity.json"
+    step("fidelity", 120, run_command, [sys.executable, "bench/timing_fidelity.py", "--suite", "bench", "--stage",
+                                        "screen", "--out", str(fidelity_out)], max(deadline.left() / 3, 120))
     step("gpu_tests", 60, run_command, [sys.executable, "-m", "pytest", "-q", "-m", "gpu", "-p", "no:cacheprovider",
                                         "tests/test_evaluator_device.py", "tests/test_sandbox_torch.py"], 120)
     for task_name, language in SEEDS:
@@ -240,21 +244,24 @@ def render(results: dict[str, Any]) -> str:
             continue
         r = step["result"]
         lines += [f"### {name}: {r['status']} ({r['mode']}), {step['wall_s']} s wall; {r['message']}", "",
-                  "| shape | kernel µs (median ± IQR) | reference µs | speedup | achieved = % of measured copy |",
-                  "|---|---|---|---|---|"]
+                  "| shape | method | device µs (median ± IQR) | call µs | eager µs | compile µs | vs eager | vs compile "
+                  "| achieved = % of measured copy |",
+                  "|---|---|---|---|---|---|---|---|---|"]
         for t in r["timings"]:
             pct = ""
             moved = step.get("bytes", {}).get(t["shape"])
             if isinstance(bandwidth, float) and moved and t["median_us"] > 0:
                 achieved = moved / (t["median_us"] * 1e-6) / 1e9
                 pct = f"{achieved:.0f} GB/s = {100 * achieved / bandwidth:.0f}%"
-            lines.append(f"| {t['shape']} | {t['median_us']:.1f} ± {t['spread_us']:.1f} | "
-                         f"{t.get('reference_median_us') or 0:.1f} | {t.get('speedup') or 0:.2f}x | {pct} |")
+            lines.append(f"| {t['shape']} | {t.get('method')} | {t['median_us']:.1f} ± {t['spread_us']:.1f} | "
+                         f"{t.get('call_median_us') or 0:.1f} | {t.get('reference_median_us') or 0:.1f} | "
+                         f"{t.get('compile_median_us') or 0:.1f} | {t.get('speedup') or 0:.2f}x | "
+                         f"{t.get('speedup_vs_compile') or 0:.2f}x | {pct} |")
         if r.get("resources"):
             lines.append("resources: " + ", ".join(f"{x['kernel']}: {x.get('registers')} regs" for x in r["resources"]))
         lines.append("")
     for name, step in steps.items():
-        if name.startswith(("optimize:", "gpu_tests", "compile:", "spread:")):
+        if name.startswith(("optimize:", "gpu_tests", "compile:", "spread:", "fidelity")):
             lines += [f"### {name}", "```", json.dumps(step, indent=1)[:3000], "```", ""]
     return "\n".join(lines)
 

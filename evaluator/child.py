@@ -4,9 +4,11 @@ Owns: everything the child does for one evaluation batch, in this order: capture
 timer and torch functions it relies on, learn the allowed aten ops, import the candidate
 (recorded), then per trial call it twice on fresh clones of the parent's inputs with a
 different poison each time (recorded), and write the outputs and the inputs-after-call
-to one file per trial; finally, when asked, time it (timing.py) and check that nothing it
-captured was replaced. Does not own: any verdict. It never sees expected outputs, and the
-parent re-checks everything it reads back (types, storages, values).
+to one file per trial; finally, when asked, serve the timing blocks the parent commands
+(timing.serve_blocks) and check that nothing it captured was replaced. Does not own: any
+verdict or published number. It never sees expected outputs, never runs the reference, and
+the parent re-checks everything it reads back (types, storages, values, times against its
+own clock).
 
 Entry for `warpsmith.sandbox.run_sandboxed`: "warpsmith.evaluator.child:run".
 """
@@ -21,7 +23,7 @@ from typing import Any
 
 import torch
 
-from warpsmith.evaluator import aten_guard, tensors_io, timing
+from warpsmith.evaluator import aten_guard, block_channel, tensors_io, timing
 
 # Captured at harness import, before any candidate code exists in this process: what timing and
 # comparison rely on, and every function of the harness's own modules (a candidate that reaches
@@ -35,7 +37,7 @@ _WATCHED = {
     "torch.Tensor": ["clone", "fill_"], "torch.cuda": ["synchronize", "Event"],
     "torch.cuda.Event": ["record", "elapsed_time", "synchronize"], "OpRecorder": ["__torch_dispatch__"],
 }
-for _module in (aten_guard, tensors_io, timing):
+for _module in (aten_guard, block_channel, tensors_io, timing):
     _OWNERS[_module.__name__] = _module
     _WATCHED[_module.__name__] = [n for n, obj in vars(_module).items() if callable(obj) and not n.startswith("__")]
 _CAPTURED: dict[str, Any] = {f"{owner}.{attr}": getattr(_OWNERS[owner], attr) for owner, attrs in _WATCHED.items()
@@ -113,7 +115,7 @@ def run(payload: dict, workdir: Path) -> dict:
     """Run one batch of trials (and optionally timing); see the module docstring."""
     workdir = Path(workdir)
     device = payload["device"]
-    report: dict[str, Any] = {"trials": [], "forbidden_ops": {}, "timings": [], "tampered": [], "error": None}
+    report: dict[str, Any] = {"trials": [], "forbidden_ops": {}, "tampered": [], "error": None}
     allowed = aten_guard.allowed_aten_packets(payload["allowed_torch_ops"], device)
     namespaces = frozenset([payload["op_namespace"]] if payload.get("op_namespace") else [])
     task = None
@@ -179,7 +181,8 @@ def run(payload: dict, workdir: Path) -> dict:
             return stack
 
         try:
-            report["timings"] = timing.time_shapes(fn, task, payload["timing"], device, workdir, _CAPTURED, guard)
+            report["timing_blocks"] = timing.serve_blocks(fn, task, device, workdir, _CAPTURED, guard,
+                                                          payload["timing"].get("l2_bytes"))
         except BaseException as exc:  # noqa: BLE001 - the candidate's exception is the verdict
             _note_forbidden(recorder, exc)
             report["error"] = _failure("call", "timing", exc)

@@ -1,7 +1,8 @@
 """What the child sends back over the sandbox's private channel, validated by pydantic in the parent.
 
 Owns: the shape of the child's report (`ChildReport`) and of the per-trial files it names.
-Does not own: writing it (child.py, timing.py) or judging it (evaluate.py, correctness.py).
+Does not own: writing it (child.py) or judging it (evaluate.py, correctness.py), nor the
+timing blocks' files (block_channel.py).
 A report or file that does not fit is the candidate's doing (nothing else runs in the child
 besides the trusted harness), so the parent turns it into a verdict, never an exception.
 """
@@ -10,7 +11,7 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 
 class ChildError(BaseModel):
@@ -25,24 +26,15 @@ class ChildTrial(BaseModel):
     outputs_file: str = Field(pattern=r"^outputs_\d+\.pt$")
 
 
-class ChildTiming(BaseModel):
-    label: str
-    median_us: float
-    spread_us: float
-    reps: int
-    method: Literal["cuda_events", "wall_clock"]
-    pool_index: int
-    outputs_file: str = Field(pattern=r"^timed_outputs_\d+\.pt$")
-    reference_median_us: float | None = None
-    reference_spread_us: float | None = None
-    host_median_us: float | None = None
-    rse: float | None = None
-
-
 class ChildReport(BaseModel):
+    # A key the harness never writes (a forged `timings` list claiming cuda_events, say) makes the
+    # whole report untrusted: timing numbers never travel here, the parent reads each block it
+    # commanded (timing_parent.py) and decides the method itself.
+    model_config = ConfigDict(extra="forbid")
+
     trials: list[ChildTrial] = Field(default_factory=list)
     forbidden_ops: dict[str, int] = Field(default_factory=dict)
-    timings: list[ChildTiming] = Field(default_factory=list)
+    timing_blocks: int = 0
     tampered: list[str] = Field(default_factory=list)
     error: ChildError | None = None
     import_s: float = 0.0

@@ -3,9 +3,11 @@
 Owns: the order of the steps (docs/evaluator.md): static checks; the build (native
 languages, through build.py); the trial plan with a secret seed offset; per batch of trials,
 inputs generated and the reference computed HERE, only inputs written for the child; one
-sandboxed child per batch (child.py) whose outputs are judged here (correctness.py); timing
-appended to the last batch and re-checked here; anti-cheat flags (anticheat.py).
-Does not own: any of those steps' rules, or persistence (the coordinator stores results).
+sandboxed child per batch (child.py) whose outputs are judged here (correctness.py); on a
+device the reference timed first in a trusted process (reference_timing.py); timing blocks
+on the last batch, commanded and clocked by the parent while the child runs
+(timing_parent.py) and judged here (timing_judge.py); anti-cheat flags (anticheat.py).
+Does not own: any of those steps' rules, the stage's shapes (stages.py), or persistence.
 
 Nothing a candidate does makes `evaluate` raise: every failure becomes a status and a
 one-line message. Errors in the task or in the evaluator itself do raise.
@@ -24,13 +26,16 @@ from typing import Any, Literal
 import torch
 from pydantic import ValidationError
 
-from warpsmith.evaluator import anticheat, correctness, parent_view, tensors_io
-from warpsmith.evaluator.child_report import ChildReport, ChildTiming, trial_file_problem
+from warpsmith.evaluator import anticheat, correctness, parent_view, stages, tensors_io
+from warpsmith.evaluator.child_report import ChildReport, trial_file_problem
 from warpsmith.evaluator.hardware import detect_hardware
 from warpsmith.evaluator.native import build_native, compute_methods, native_device_matches
-from warpsmith.evaluator.records import Candidate, EvalResult, ShapeTiming, Violation
+from warpsmith.evaluator.records import Candidate, EvalResult, Violation
+from warpsmith.evaluator.reference_timing import reference_timings
 from warpsmith.evaluator.static_native import check_native_source
 from warpsmith.evaluator.static_python import check_python_source
+from warpsmith.evaluator.timing_judge import judge_timings
+from warpsmith.evaluator.timing_parent import Conductor
 from warpsmith.sandbox import SandboxConfig, run_pooled, run_sandboxed
 from warpsmith.sandbox.workdir import remove_tree
 from warpsmith.tasklib.base import Task
@@ -61,23 +66,38 @@ def evaluate(
     timeout_s: float | None = None,
     task_file: Path | None = None,
     static_checks: bool = True,
+    stage: stages.Stage = "full",
+    gpu_index: int = 0,
+    confirm: bool = False,
 ) -> EvalResult:
     """Evaluate `candidate` on `task`. `static_checks=False` exists only to test the run-time layer
     of each defence on its own; nothing in the product turns it off. With `profile`, `result.profile`
-    holds the profiler's metrics or {"skipped": why}, never nothing."""
-    result = _evaluate(candidate, task, suite, device, profile, timeout_s, task_file, static_checks)
+    holds the profiler's metrics or {"skipped": why}, never nothing. `stage="screen"`: the check
+    suite's trials plus a few regime-spanning bench shapes (stages.py). `gpu_index`: which of the
+    visible GPUs runs it. `confirm=True`: a confirming re-evaluation of a suspicious speedup (a
+    second set of trials under another secret, more reps, half the timed reps' outputs checked)."""
+    options = _Options(stage=stage, gpu_index=gpu_index, confirm=confirm)
+    result = _evaluate(candidate, task, suite, device, profile, timeout_s, task_file, static_checks, options)
     if profile and not result.profile:
         result.profile["skipped"] = (f"only a correct candidate run on a device is profiled; this one is "
                                      f"{result.status} ({result.mode} mode)")
     return result
 
 
+class _Options:
+    def __init__(self, stage: stages.Stage, gpu_index: int, confirm: bool) -> None:
+        self.stage, self.gpu_index, self.confirm = stage, gpu_index, confirm
+
+
 def _evaluate(candidate: Candidate, task: Task, suite: str, device: DeviceChoice, profile: bool,
-              timeout_s: float | None, task_file: Path | None, static_checks: bool) -> EvalResult:
+              timeout_s: float | None, task_file: Path | None, static_checks: bool, options: _Options) -> EvalResult:
     started = time.perf_counter()
     where = resolve_device(device)
+    if where == "cuda" and not 0 <= options.gpu_index < torch.cuda.device_count():
+        raise ValueError(f"gpu_index={options.gpu_index}, but torch sees {torch.cuda.device_count()} CUDA device(s)")
     result = EvalResult(task=task.name, language=candidate.language, source_hash=candidate.source_hash,
-                        status="correct", mode="none", suite=suite, hardware=detect_hardware(where))
+                        status="correct", mode="none", suite=suite, hardware=detect_hardware(where, options.gpu_index),
+                        stage=options.stage)
     violations = _static_violations(candidate, task) if static_checks else []
     if violations:
         result.violations = violations
@@ -95,8 +115,10 @@ def _evaluate(candidate: Candidate, task: Task, suite: str, device: DeviceChoice
         library = (str(built.library_path), built.op_namespace)
 
     result.mode = "device" if where != "cpu" else "interpreter"
-    run = _Run(candidate, task, result, where, library, timeout_s or DEFAULT_TIMEOUT_S[result.mode], task_file)
+    run = _Run(candidate, task, result, where, library, timeout_s or DEFAULT_TIMEOUT_S[result.mode], task_file, options)
     status, message = run.execute()
+    if options.confirm:
+        message += " (confirming re-evaluation)"
     if profile and status == "correct":
         message += run.profile()
     return _finish(result, status, message, started)
@@ -156,11 +178,17 @@ class _Run:
     """One evaluation's trials and timing, batch by batch, each batch in its own sandboxed child."""
 
     def __init__(self, candidate: Candidate, task: Task, result: EvalResult, device: str,
-                 library: tuple[str, str] | None, timeout_s: float, task_file: Path | None) -> None:
-        self.candidate, self.task, self.result, self.device = candidate, task, result, device
+                 library: tuple[str, str] | None, timeout_s: float, task_file: Path | None, options: _Options) -> None:
+        self.candidate, self.task, self.result, self.options = candidate, task, result, options
+        # The parent works on the chosen GPU; the child sees only that one, as its device 0.
+        self.device = f"cuda:{options.gpu_index}" if device == "cuda" else device
+        self.child_device = device
         self.library, self.timeout_s, self.task_file = library, timeout_s, task_file
         self.secret = secrets.randbelow(2**31)
-        self.trials = correctness.plan_trials(task, result.suite, result.mode, self.secret)
+        self.trials = stages.plan(task, result.suite, result.mode, self.secret, options.stage, options.confirm)
+        self.timed_shapes = stages.timed_shapes(task, result.suite, result.mode, options.stage)
+        self.references: dict[str, dict] = {}
+        self.conductor: Conductor | None = None
         self.batches_run = 0
         self.durations = result.durations_s
 
@@ -168,6 +196,11 @@ class _Run:
         """Trials in batches of at most BATCH_BYTES of files, each batch one sandboxed child; the
         batch is closed by the first trial that would overflow it (sizes measured on the real
         tensors), so batches are as large as the budget allows; timing rides on the last one."""
+        if self.result.mode == "device":  # trusted baselines first, in a process with no candidate in it
+            t0 = time.perf_counter()
+            self.references = reference_timings(self.task, self.timed_shapes, self.child_device, self.result.hardware,
+                                                self.options.gpu_index, self.task_file)
+            self._add_duration("reference_timing", time.perf_counter() - t0)
         workroot = work_root()
         try:
             batch: _Batch | None = None
@@ -203,15 +236,20 @@ class _Run:
         payload = self._payload(batch.trials, with_timing)
         if self.candidate.language == "triton":
             (workdir / payload["candidate_file"]).write_text(self.candidate.source)
-        timed = timing_spec_shapes(self.task, self.result.suite, self.result.mode)
-        self._quota = parent_view.batch_quota(batch.bytes, self.task, timed, with_timing)
+        self._quota = parent_view.batch_quota(batch.bytes, self.task, self.timed_shapes, with_timing)
         self._expected = batch.expected
+        if with_timing:  # commands and clocks the timing blocks while the child runs
+            plans = stages.timing_plans(self.task, self.timed_shapes, self.result.mode, self.references,
+                                        self.options.confirm)
+            self.conductor = Conductor(plans, workdir, self.secret, self.timeout_s)
+            self.conductor.start()
         try:
             # Interpreter runs fork from a warm worker (torch and triton already imported) when enabled.
             launch = run_pooled if self.result.mode == "interpreter" else run_sandboxed
             config = self._sandbox_config().model_copy(
                 update={"max_file_bytes": self._quota, "workdir_quota_bytes": self._quota})
             sandboxed = launch(CHILD_ENTRY, payload, workdir, config)
+            self._stop_conductor()
             self._add_duration("sandbox_start", sandboxed.startup_s)
             self.result.isolation = sandboxed.isolation
             if sandboxed.status == "timeout":
@@ -225,7 +263,12 @@ class _Run:
             value = sandboxed.value
             return parent_view.judge_bounded(self, lambda run: run._judge(value, batch.trials, batch.expected, workdir))
         finally:
+            self._stop_conductor()
             remove_tree(workdir)
+
+    def _stop_conductor(self) -> None:
+        if self.conductor is not None:
+            self.conductor.finish()
 
     def _malformed(self, why: str) -> tuple[str, str]:
         self.result.violations.append(Violation(rule="malformed-child-report", message=why[:300]))
@@ -271,58 +314,19 @@ class _Run:
                 return "rejected", violations[0].message
             if not record.ok:
                 return "incorrect", f"{trial.shape.label} (trial {trial.id}, {trial.distribution}): {record.details}"[:500]
-        return self._judge_timings(report.timings, workdir)
-
-    def _judge_timings(self, entries: list[ChildTiming], workdir: Path) -> tuple[str, str] | None:
-        timing_spec = self._timing_spec()
-        shapes = {s.label: s for s in timing_spec_shapes(self.task, self.result.suite, self.result.mode)}
-        for entry in entries:
-            shape = shapes.get(entry.label)
-            if shape is None or not 0 <= entry.pool_index < timing_spec["pool"]:
-                return self._malformed(f"timing for an unknown shape or input set: {entry.label!r}")
-            timing = ShapeTiming(shape=shape.label, median_us=entry.median_us, spread_us=entry.spread_us,
-                                 reps=entry.reps, method=entry.method, reference_median_us=entry.reference_median_us,
-                                 reference_spread_us=entry.reference_spread_us)
-            floor = None
-            if entry.method == "cuda_events" and timing.reference_median_us is not None:
-                timing.speedup = timing.reference_median_us / timing.median_us if timing.median_us > 0 else None
-                floor = anticheat.memory_floor_us(self.task.cost(shape).bytes, self.result.hardware.memory_bandwidth_gbps)
-                if floor and timing.median_us > 0:
-                    timing.pct_peak_bandwidth = round(100.0 * floor / timing.median_us, 2)
-            self.result.timings.append(timing)
-            self.result.violations += anticheat.timing_violations(timing, floor, entry.host_median_us)
-            index = entry.pool_index
-            inputs = self.task.make_inputs(shape, timing_spec["seed"] + index, self.device,
-                                           distribution=correctness.DISTRIBUTIONS[index % len(correctness.DISTRIBUTIONS)])
-            timed = self._load(workdir, entry.outputs_file)
-            if not isinstance(timed, dict) or not isinstance(timed.get("out"), list):
-                return self._malformed(f"the timed outputs of {shape.label} could not be read back")
-            problem = correctness.verify_outputs(self.task, inputs, timed["out"], self.task.reference(*inputs))
-            if problem:
-                return "incorrect", f"{shape.label}: outputs of the last timed call are wrong: {problem}"[:500]
-        return None
-
-    def _timing_spec(self) -> dict:
-        if not hasattr(self, "_spec"):
-            device_mode = self.result.mode == "device"
-            self._spec = {
-                "method": "cuda_events" if device_mode else "wall_clock",
-                "shapes": [s.model_dump() for s in timing_spec_shapes(self.task, self.result.suite, self.result.mode)],
-                "seed": (self.secret + 104729) % (2**31), "pool": 4 if device_mode else 2,
-                "warmup": 5, "min_reps": 10, "max_reps": 200 if device_mode else 3, "target_rse": 0.01,
-                "max_seconds": 10.0, "l2_bytes": self.result.hardware.l2_bytes,
-            }
-        return self._spec
+        if self.conductor is None:
+            return None
+        return judge_timings(self.task, self.result, self.conductor, workdir, self.device, self.references, self._load)
 
     def _payload(self, batch: list[correctness.Trial], with_timing: bool) -> dict:
         native = self.library or (None, None)
         return {
-            "language": self.candidate.language, "device": self.device, "candidate_file": "candidate.py",
+            "language": self.candidate.language, "device": self.child_device, "candidate_file": "candidate.py",
             "library_path": native[0], "op_namespace": native[1],
             "allowed_torch_ops": sorted(self.task.allowed_torch_ops),
             "trials": [{"id": t.id, "inputs_file": f"inputs_{t.id}.pt"} for t in batch],
             "task": self.task.name, "task_file": str(self.task_file) if self.task_file else None,
-            "timing": self._timing_spec() if with_timing else None,
+            "timing": {"l2_bytes": self.result.hardware.l2_bytes} if with_timing else None,
         }
 
     def _sandbox_config(self) -> SandboxConfig:
@@ -334,7 +338,7 @@ class _Run:
         if self.task_file:
             readable.append(Path(self.task_file).resolve().parent)
         return SandboxConfig(timeout_s=self.timeout_s, cpu_seconds=int(self.timeout_s * 4) + 60,
-                             gpu_index=0 if device_mode else None, env_extra=env, readable_paths=readable)
+                             gpu_index=self.options.gpu_index if device_mode else None, env_extra=env, readable_paths=readable)
 
     def _add_duration(self, key: str, seconds: float) -> None:
         self.durations[key] = round(self.durations.get(key, 0.0) + float(seconds), 4)
@@ -343,21 +347,13 @@ class _Run:
         """Profiler metrics for one call on the largest timed shape, in a sandboxed child of its own."""
         from warpsmith.evaluator.profiled_run import profile_candidate
 
-        shape = timing_spec_shapes(self.task, self.result.suite, self.result.mode)[-1]
+        shape = self.timed_shapes[-1]
         workdir = Path(tempfile.mkdtemp(prefix="warpsmith-profile-"))
         try:
-            metrics = profile_candidate(self.candidate, self.task, shape, self.secret, self.device, self.library,
-                                        workdir, self.timeout_s)
+            metrics = profile_candidate(self.candidate, self.task, shape, self.secret, self.child_device, self.library,
+                                        workdir, self.timeout_s, gpu_index=self.options.gpu_index)
         finally:
             remove_tree(workdir)
         self.result.profile.update(metrics)
         skipped = metrics.get("skipped")
         return f"; profile skipped: {skipped}" if skipped else f"; profiled {shape.label}"
-
-
-def timing_spec_shapes(task: Task, suite: str, mode: str) -> list:
-    """Shapes timed: bench shapes on a device for the bench suite, else the suite's own small shapes
-    (interpreter: the smoke shapes only; a wall clock there is a label, not a measurement to compare)."""
-    if mode == "interpreter" or suite == "smoke":
-        return task.shapes("smoke")
-    return task.shapes("bench") if suite == "bench" else task.shapes("check")

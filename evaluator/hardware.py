@@ -58,41 +58,45 @@ def measure_copy_bandwidth(device: str = "cuda", nbytes: int = 1 << 30) -> float
     src = torch.empty(nbytes // 2, dtype=torch.uint8, device=device)
     dst = torch.empty_like(src)
     best = float("inf")
-    for _ in range(5):
-        start, end = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
-        start.record()
-        dst.copy_(src)
-        end.record()
-        torch.cuda.synchronize()
-        best = min(best, start.elapsed_time(end) / 1e3)
+    with torch.cuda.device(src.device):  # events and the synchronize on the measured GPU
+        for _ in range(5):
+            start, end = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
+            start.record()
+            dst.copy_(src)
+            end.record()
+            torch.cuda.synchronize()
+            best = min(best, start.elapsed_time(end) / 1e3)
     return nbytes / best / 1e9
 
 
-def _bandwidth(name: str) -> float:
+def _bandwidth(name: str, index: int = 0) -> float:
     table = _table_bandwidth(name)
     if table is not None:
         return table
     cache_file = cache_dir() / "bandwidth.json"
     cached = json.loads(cache_file.read_text()) if cache_file.is_file() else {}
     if name not in cached:
-        cached[name] = measure_copy_bandwidth()
+        cached[name] = measure_copy_bandwidth(f"cuda:{index}")
         cache_file.write_text(json.dumps(cached, indent=1))
     return float(cached[name])
 
 
-@functools.lru_cache(maxsize=4)
-def detect_hardware(device: str) -> Hardware:
-    """The fingerprint of `device` ('cpu' or 'cuda'); on CPU Triton runs under its interpreter."""
+@functools.lru_cache(maxsize=16)
+def detect_hardware(device: str, index: int = 0) -> Hardware:
+    """The fingerprint of `device` ('cpu' or 'cuda', 'cuda:N' also accepted) on GPU `index` of the
+    visible ones (cached per device and index); on CPU Triton runs under its interpreter."""
     if device == "cpu":
         return Hardware(device_name="cpu (triton interpreter)", backend="cpu", toolchain=_toolchain())
-    props = torch.cuda.get_device_properties(0)
+    if ":" in device:
+        index = int(device.split(":", 1)[1])
+    props = torch.cuda.get_device_properties(index)
     is_rocm = torch.version.hip is not None
     arch = getattr(props, "gcnArchName", "").split(":")[0] if is_rocm else f"sm_{props.major}{props.minor}"
     return Hardware(
         device_name=props.name,
         backend="rocm" if is_rocm else "cuda",
         arch=arch or None,
-        memory_bandwidth_gbps=_bandwidth(props.name),
+        memory_bandwidth_gbps=_bandwidth(props.name, index),
         l2_bytes=getattr(props, "L2_cache_size", None),
         driver=torch.version.hip if is_rocm else torch.version.cuda,
         toolchain=_toolchain(),

@@ -21,8 +21,9 @@ from warpsmith.evaluator.records import Candidate
 
 
 def profile_candidate(candidate: Candidate, task: Any, shape: Any, seed: int, device: str,
-                      library: tuple[str, str] | None, workdir: Path, timeout_s: float) -> dict[str, float | str]:
-    """Profiler metrics of one call on `shape`, or {'skipped': why}."""
+                      library: tuple[str, str] | None, workdir: Path, timeout_s: float,
+                      gpu_index: int = 0) -> dict[str, float | str]:
+    """Profiler metrics of one call on `shape`, or {'skipped': why}; the child sees only GPU `gpu_index`."""
     from warpsmith.sandbox import SandboxConfig, run_sandboxed
 
     if device == "cpu":
@@ -35,7 +36,7 @@ def profile_candidate(candidate: Candidate, task: Any, shape: Any, seed: int, de
             "op_namespace": library[1] if library else None, "device": device, "timeout_s": timeout_s}
     (workdir / "spec.json").write_text(json.dumps(spec))
     readable = [Path(library[0]).parent] if library else []
-    config = SandboxConfig(timeout_s=timeout_s + 30, gpu_index=0, readable_paths=readable, max_processes=512)
+    config = SandboxConfig(timeout_s=timeout_s + 30, gpu_index=gpu_index, readable_paths=readable, max_processes=512)
     result = run_sandboxed("warpsmith.evaluator.profiled_run:profile_entry", {}, workdir, config)
     if result.status != "ok" or result.value is None:
         return {"skipped": f"profiler run ended {result.status}: {(result.error or '')[:200]}"}

@@ -1,183 +1,206 @@
-"""Timing inside the child, after every correctness call of the batch has been made.
+"""Timing blocks: the measurement loops, run in the candidate's child and in the trusted timing process.
 
-Owns: the measurement loops. Device mode: warm up, then per rep a fresh input set from a
-rotating pool, the L2 flushed by writing a buffer of at least twice its size, CUDA events
-around ONE call, then a device-wide synchronize; the reference (the task's plain PyTorch)
-and the candidate are timed the same way and interleaved (alternating blocks of reps), until
-the relative standard error of both medians' samples is under the target or a cap on reps
-or seconds is reached. A host wall clock around each call is kept as a cross-check for
-work the events do not bracket. Interpreter mode: wall clock per call, a few reps, no
-reference (an interpreter time is never compared with anything).
+Owns: running one timed block of a kernel on a list of input sets (one fresh set per rep) by
+one of three methods, and the child's side of the block channel (`serve_blocks`):
+  - cuda_events: the L2 flushed by zeroing a buffer of at least twice its size, the start
+    event recorded and the call launched right behind it on the stream, the end event, and
+    NO host synchronize in between (as triton.testing.do_bench): the flush keeps the device
+    busy while the host launches, so the events bracket the kernel, not the launch. Call time
+    (the host clock around a synchronized call, launch included) is measured apart, on a few
+    extra calls, and reported as its own number.
+  - cuda_graph: for launch-bound shapes: every rep's flush + call captured in one CUDA graph,
+    replayed; a graph of the flushes alone is replayed the same way and subtracted.
+  - wall_clock: the interpreter; a label, every call watched by the op guard.
+A share of the event reps (secretly chosen) also runs under the op guard and is not counted.
+After a block the child keeps every rep's outputs until the parent names the reps it wants
+written back (chosen after the block ran, so a candidate cannot be right only on those), then
+poisons them all: a cached output returned later holds poison.
 
-Every timed call (candidate and reference) gets fresh clones of its pool entry, and the
-clones of the previous call stay alive, so no call sees an input object or address it saw
-before: a candidate cannot recognise "being timed" and replay a cached answer with a cheap copy.
-Candidate and reference alternate in blocks, and the CUDA caching allocator's free memory is
-poisoned before each candidate block and before the final call, so the reference's freed
-temporaries (e.g. a float32 result before its cast) never reach the candidate.
-
-The reference runs in this process only for timing, and only after all correctness calls.
-Every timed call's outputs (reference and candidate) are overwritten with a poison byte
-as soon as it ends: memory the candidate gets from the allocator next never holds a
-reference result, and an output the candidate cached and returns again holds poison. The
-warm-up calls and the final call (whose outputs the parent re-checks, written to a file
-here) run under the run-time op guard, on the same input objects as the timed calls, so a
-candidate cannot tell "being timed" from "being watched" by the inputs it is handed.
-
-Does not own: verdicts (anticheat.py flags suspicious numbers in the parent).
+Does not own: any number that is published. The parent (timing_parent.py) commands each
+block, bounds these numbers by its own clock, decides the method label and checks outputs;
+everything written here from the child is the candidate's word.
 """
 
 from __future__ import annotations
 
+import contextlib
 import random
-import statistics
+import time
 from pathlib import Path
 from typing import Any
 
 import torch
 
-from warpsmith.evaluator import aten_guard, tensors_io
-from warpsmith.tasklib.base import DISTRIBUTIONS, Shape
+from warpsmith.evaluator import aten_guard, block_channel, tensors_io
+from warpsmith.tasklib.base import Shape
 
-# Candidate and reference alternate in blocks of this many reps (drift hits both alike), with
-# the allocator's free memory poisoned before every candidate block.
-REPS_PER_BLOCK = 5
-# Share of the device-mode candidate reps that run under the run-time op guard instead of being
-# timed, at secretly chosen positions: a candidate cannot switch to torch "once timing starts".
+# Share of the event reps run under the run-time op guard instead of being counted.
 SPOT_CHECK_SHARE = 0.25
+CALL_REPS = 5  # synchronized host-clock calls per block, for the call time
+COMMAND_WAIT_S = 120.0  # the child gives up on a parent that stopped commanding
+NOT_A_TENSOR = tensors_io.NOT_A_TENSOR
 
 
-def _quartiles(samples: list[float]) -> tuple[float, float]:
-    if len(samples) < 2:
-        return samples[0], 0.0
-    q = statistics.quantiles(samples, n=4, method="inclusive")
-    return q[1], q[2] - q[0]
+def trusted_clock() -> dict[str, Any]:
+    """The functions a block relies on, for a process with no candidate in it (the child passes
+    the copies it captured before the candidate was imported, under the same keys)."""
+    return {"time.perf_counter": time.perf_counter, "torch.cuda.Event": torch.cuda.Event,
+            "torch.cuda.Event.record": torch.cuda.Event.record,
+            "torch.cuda.Event.elapsed_time": torch.cuda.Event.elapsed_time,
+            "torch.cuda.synchronize": torch.cuda.synchronize}
 
 
-def _rse(samples: list[float]) -> float:
-    if len(samples) < 3:
-        return float("inf")
-    mean = statistics.fmean(samples)
-    return statistics.stdev(samples) / (len(samples) ** 0.5) / mean if mean > 0 else float("inf")
+def flush_buffer(l2_bytes: int | None, device: str) -> torch.Tensor | None:
+    if not device.startswith("cuda"):
+        return None
+    return torch.empty(max(2 * int(l2_bytes or 0), 256 << 20), dtype=torch.uint8, device=device)
 
 
-def _poison_outputs(result: Any) -> None:
-    for item in result if isinstance(result, (tuple, list)) else [result]:
-        if isinstance(item, torch.Tensor):
-            aten_guard.fill_storage(item, 0xFF)
-
-
-def _summary(samples_us: list[float]) -> dict[str, float]:
-    median, spread = _quartiles(samples_us)
-    return {"median_us": median, "spread_us": spread}
-
-
-def time_shapes(fn: Any, task: Any, spec: dict, device: str, workdir: Path, captured: dict[str, Any],
-                guard: Any) -> list[dict]:
-    """Time `fn` on each shape of `spec["shapes"]`; see the module docstring for the method.
-    `guard()` gives the run-time op guard; warm-up calls and the final re-checked call run under it."""
-    results = []
-    for index, shape_dict in enumerate(spec["shapes"]):
-        shape = Shape(**shape_dict)
-        pool = [
-            task.make_inputs(shape, spec["seed"] + i, device, distribution=DISTRIBUTIONS[i % len(DISTRIBUTIONS)])
-            for i in range(spec["pool"])
-        ]
-        if spec["method"] == "cuda_events":
-            entry = _time_device(fn, task, pool, spec, device, captured, guard)
-        else:
-            entry = _time_wall(fn, pool, spec, captured, guard)
-        last = (entry["reps"] - 1) % len(pool) if entry["reps"] else 0
-        aten_guard.poison_cuda_cache(0x7F, device)  # no reference leftovers for the re-checked call
-        with guard():
-            result = fn(*_fresh(pool[last]))
-        if device.startswith("cuda"):
-            captured["torch.cuda.synchronize"]()
-        outputs_file = f"timed_outputs_{index}.pt"
-        tensors_io.save(workdir / outputs_file, {"out": [r.detach() if type(r) is torch.Tensor else None
-                                                         for r in (result if isinstance(result, (tuple, list)) else [result])]})
-        entry.update({"label": shape.label, "pool_index": last, "outputs_file": outputs_file})
-        results.append(entry)
-        del pool
-    return results
-
-
-def _fresh(inputs: tuple) -> tuple:
+def _fresh(inputs: tuple | list) -> tuple:
     """New tensor objects (and allocations) holding the same values."""
     return tuple(x.clone() if type(x) is torch.Tensor else x for x in inputs)
 
 
-def _time_wall(fn: Any, pool: list[tuple], spec: dict, captured: dict[str, Any], guard: Any) -> dict:
-    clock = captured["time.perf_counter"]
-    for inputs in [*pool, pool[0]]:  # warm-up, guarded, fresh clones like the timed calls
+def _as_list(result: Any) -> list[Any]:
+    items = list(result) if isinstance(result, (tuple, list)) else [result]
+    return [i.detach() if type(i) is torch.Tensor else f"{NOT_A_TENSOR}{type(i).__qualname__}" for i in items]
+
+
+def poison(result: Any) -> None:
+    for item in result if isinstance(result, (tuple, list)) else [result]:
+        if type(item) is torch.Tensor:
+            aten_guard.fill_storage(item, 0xFF)
+
+
+def measure_block(fn: Any, inputs: list[tuple], method: str, clock: dict[str, Any], guard: Any,
+                  flush: torch.Tensor | None, *, replays: int = 5, guard_seed: int | None = None,
+                  warmup: int = 0) -> tuple[dict[str, Any], list[Any]]:
+    """Time `fn` once per input set in `inputs`; returns the block's numbers and every rep's outputs."""
+    for i in range(warmup):  # JIT compiles and autotuning happen here, watched like any call
         with guard():
-            _poison_outputs(fn(*_fresh(inputs)))
-    samples = []
-    for rep in range(spec["max_reps"]):
-        inputs = _fresh(pool[rep % len(pool)])
-        with guard():  # interpreter times are labels, not comparisons: every rep can be watched
-            t0 = clock()
-            result = fn(*inputs)
-            samples.append((clock() - t0) * 1e6)
-        _poison_outputs(result)  # a cached output returned later holds poison
-    return {**_summary(samples), "reps": len(samples), "method": "wall_clock"}
+            result = fn(*_fresh(inputs[i % len(inputs)]))
+        poison(result)
+    if method == "wall_clock":
+        return _wall(fn, inputs, clock, guard)
+    if method == "cuda_graph":
+        return _graph(fn, inputs, clock, guard, flush, replays)
+    return _events(fn, inputs, clock, guard, flush, guard_seed)
 
 
-def _time_device(fn: Any, task: Any, pool: list[tuple], spec: dict, device: str, captured: dict[str, Any],
-                 guard: Any) -> dict:
-    event_cls = captured["torch.cuda.Event"]
-    record, elapsed = captured["torch.cuda.Event.record"], captured["torch.cuda.Event.elapsed_time"]
-    sync, clock = captured["torch.cuda.synchronize"], captured["time.perf_counter"]
-    flush = torch.empty(max(2 * int(spec.get("l2_bytes") or 0), 256 << 20), dtype=torch.uint8, device=device)
+def _wall(fn: Any, inputs: list[tuple], clock: dict[str, Any], guard: Any) -> tuple[dict, list]:
+    now = clock["time.perf_counter"]
+    samples, outs = [], []
+    for args in inputs:
+        with guard():  # interpreter times are labels: every call is watched
+            t0 = now()
+            outs.append(fn(*args))
+            samples.append((now() - t0) * 1e6)
+    return {"device_us": samples, "call_us": samples}, outs
 
-    held: list[tuple] = []
 
-    def timed(call: Any, inputs: tuple) -> tuple[float, float]:
-        inputs = _fresh(inputs)
-        held.append(inputs)
-        del held[:-2]  # the previous call's clones stay alive: every call gets new addresses
-        flush.fill_(0x5A)  # evict L2: the buffer is at least twice its size
-        start, end = event_cls(enable_timing=True), event_cls(enable_timing=True)
+def _call_times(fn: Any, inputs: list[tuple], clock: dict[str, Any]) -> list[float]:
+    """Host clock around synchronized calls: what a caller waits for, launch included."""
+    sync, now = clock["torch.cuda.synchronize"], clock["time.perf_counter"]
+    times = []
+    for args in inputs[:CALL_REPS]:
+        args = _fresh(args)
         sync()
-        t0 = clock()
-        record(start)
-        result = call(*inputs)
-        record(end)
-        sync()  # device-wide: work on any stream has finished
-        host_us = (clock() - t0) * 1e6
-        _poison_outputs(result)  # reference results never linger; a cached candidate output turns to poison
-        del result
-        return elapsed(start, end) * 1e3, host_us
+        t0 = now()
+        result = fn(*args)
+        sync()
+        times.append((now() - t0) * 1e6)
+        poison(result)
+    return times
 
-    warmup = max(spec["warmup"], len(pool) + 1)
-    for i in range(warmup):
-        with guard():  # indistinguishable from timed calls (fresh inputs too), so they are watched
-            timed(fn, pool[i % len(pool)])
-    for i in range(warmup):
-        timed(task.reference, pool[i % len(pool)])
-    cand, ref, cand_host = [], [], []
-    spot_checks = random.Random(spec["seed"])  # secret: which timed calls also run under the guard
-    deadline = clock() + spec["max_seconds"]
-    rep = 0
-    while rep < spec["max_reps"]:
-        aten_guard.poison_cuda_cache(0x7F, device)  # the reference's freed temporaries turn to poison
-        for j in range(REPS_PER_BLOCK):
-            if spot_checks.random() < SPOT_CHECK_SHARE:  # watched, not counted: the guard costs host time
+
+def _events(fn: Any, inputs: list[tuple], clock: dict[str, Any], guard: Any, flush: torch.Tensor,
+            guard_seed: int | None) -> tuple[dict, list]:
+    event, record, elapsed = clock["torch.cuda.Event"], clock["torch.cuda.Event.record"], clock[
+        "torch.cuda.Event.elapsed_time"]
+    watched = random.Random(guard_seed)
+    spot = [guard_seed is not None and watched.random() < SPOT_CHECK_SHARE for _ in inputs]
+    marks = [(event(enable_timing=True), event(enable_timing=True)) for _ in inputs]
+    outs = []
+    clock["torch.cuda.synchronize"]()  # start from a drained queue; none between reps
+    for args, (start, end), guarded in zip(inputs, marks, spot, strict=True):
+        flush.zero_()
+        record(start)  # queued behind the flush: the host launches while the flush runs
+        with guard() if guarded else contextlib.nullcontext():
+            outs.append(fn(*args))
+        record(end)
+    clock["torch.cuda.synchronize"]()  # device-wide: work on any stream has finished
+    device_us = [elapsed(s, e) * 1e3 for (s, e), g in zip(marks, spot, strict=True) if not g]
+    return {"device_us": device_us, "call_us": _call_times(fn, inputs, clock)}, outs
+
+
+def _graph(fn: Any, inputs: list[tuple], clock: dict[str, Any], guard: Any, flush: torch.Tensor,
+           replays: int) -> tuple[dict, list]:
+    event, record, elapsed = clock["torch.cuda.Event"], clock["torch.cuda.Event.record"], clock[
+        "torch.cuda.Event.elapsed_time"]
+    side = torch.cuda.Stream()
+    side.wait_stream(torch.cuda.current_stream())
+    with torch.cuda.stream(side):  # warm-up off the default stream, as capture wants
+        with guard():
+            result = fn(*_fresh(inputs[0]))
+        poison(result)
+    torch.cuda.current_stream().wait_stream(side)
+    calls, flushes, outs = torch.cuda.CUDAGraph(), torch.cuda.CUDAGraph(), []
+    try:
+        with torch.cuda.graph(calls):
+            for args in inputs:
+                flush.zero_()
                 with guard():
-                    timed(fn, pool[(rep + j) % len(pool)])
-                continue
-            device_us, host_us = timed(fn, pool[(rep + j) % len(pool)])
-            cand.append(device_us)
-            cand_host.append(host_us)
-        for j in range(REPS_PER_BLOCK):
-            ref.append(timed(task.reference, pool[(rep + j) % len(pool)])[0])
-        rep += REPS_PER_BLOCK
-        enough = rep >= spec["min_reps"] and max(_rse(cand), _rse(ref)) < spec["target_rse"]
-        if enough or clock() > deadline:
+                    outs.append(fn(*args))
+        with torch.cuda.graph(flushes):
+            for _ in inputs:
+                flush.zero_()
+    except Exception as exc:  # noqa: BLE001 - not capturable (a host sync, the legacy stream): events instead
+        clock["torch.cuda.synchronize"]()
+        return {"device_us": [], "call_us": [], "capture_failed": f"{type(exc).__name__}: {exc}"[:300]}, []
+    marks = [tuple(event(enable_timing=True) for _ in range(4)) for _ in range(replays)]
+    for a, b, c, d in marks:
+        record(a)
+        calls.replay()
+        record(b)
+        record(c)
+        flushes.replay()
+        record(d)
+    clock["torch.cuda.synchronize"]()
+    n = len(inputs)
+    flush_us = [elapsed(c, d) * 1e3 / n for _, _, c, d in marks]
+    device_us = [elapsed(a, b) * 1e3 / n - f for (a, b, _, _), f in zip(marks, flush_us, strict=True)]
+    return {"device_us": device_us, "call_us": _call_times(fn, inputs, clock),
+            "flush_us": sorted(flush_us)[len(flush_us) // 2]}, outs
+
+
+def serve_blocks(fn: Any, task: Any, device: str, workdir: Path, clock: dict[str, Any], guard: Any,
+                 l2_bytes: int | None) -> int:
+    """The child's side of the block channel (block_channel.py): run each block the parent commands,
+    until it says stop or stops commanding. Returns the number of blocks run."""
+    flush = flush_buffer(l2_bytes, device)
+    block_channel.write_json(workdir / block_channel.READY, {})
+    k = 0
+    while block_channel.wait_for(workdir / block_channel.cmd_file(k), time.monotonic() + COMMAND_WAIT_S,
+                                 lambda: True):
+        cmd = block_channel.read_json(workdir / block_channel.cmd_file(k))
+        if cmd.get("stop"):
             break
-    ref_summary = _summary(ref)
-    return {
-        **_summary(cand), "reps": len(cand), "method": "cuda_events",
-        "reference_median_us": ref_summary["median_us"], "reference_spread_us": ref_summary["spread_us"],
-        "host_median_us": statistics.median(cand_host), "rse": _rse(cand),
-    }
+        shape = Shape(**cmd["shape"])
+        inputs = [task.make_inputs(shape, seed, device, distribution=dist)
+                  for seed, dist in zip(cmd["seeds"], cmd["distributions"], strict=True)]
+        numbers, outs = measure_block(fn, inputs, cmd["method"], clock, guard, flush, replays=cmd.get("replays", 5),
+                                      guard_seed=cmd.get("guard_seed"), warmup=cmd.get("warmup", 0))
+        del inputs
+        block_channel.write_json(workdir / block_channel.block_file(k), numbers)
+        if block_channel.wait_for(workdir / block_channel.verify_file(k), time.monotonic() + COMMAND_WAIT_S,
+                                  lambda: True):
+            wanted = block_channel.read_json(workdir / block_channel.verify_file(k))["reps"]
+            saved = {f"r{i}": [o.cpu() if type(o) is torch.Tensor else o for o in _as_list(outs[i])]
+                     for i in wanted if 0 <= i < len(outs)}
+            tensors_io.save(workdir / block_channel.outputs_file(k), saved)
+            block_channel.write_json(workdir / block_channel.saved_file(k), {"reps": sorted(wanted)})
+        for out in outs:
+            poison(out)
+        del outs
+        k += 1
+    return k

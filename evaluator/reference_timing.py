@@ -1,0 +1,195 @@
+"""The reference's times, measured in a trusted process where no candidate code is ever loaded.
+
+Owns: `reference_timings` (parent side): per shape, eager PyTorch and torch.compile of
+`task.reference`, timed by the very block loops the candidate is timed with (timing.py:
+fresh inputs per rep, L2 flushed, the call queued behind the flush; a CUDA-graph time too
+for launch-bound shapes), cached on disk per (task definition, shape, hardware, torch and
+triton versions); and the process itself (`python -m warpsmith.evaluator.reference_timing`,
+spec on stdin, JSON on stdout), which imports only the task, torch and timing.py.
+Does not own: the candidate's timing (timing.py, timing_parent.py) or comparisons
+(timing_judge.py). Interpreter mode never calls this: there, no reference time exists.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import inspect
+import json
+import os
+import secrets
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+from warpsmith.evaluator.hardware import cache_dir
+from warpsmith.evaluator.records import Hardware
+from warpsmith.sandbox.environment import pinned_gpu
+from warpsmith.tasklib.base import DISTRIBUTIONS, Shape, Task
+
+CACHE_VERSION = "1"  # bump when the method below changes: old cached times are not comparable
+# Launch-bound shapes are also timed as CUDA graphs: eager device time under LAUNCH_BOUND_US, or
+# the task's fewest bytes movable at peak bandwidth in under LAUNCH_BOUND_FLOOR_US.
+LAUNCH_BOUND_US, LAUNCH_BOUND_FLOOR_US = 20.0, 5.0
+REPS, MAX_BLOCKS, TARGET_RSE = 20, 10, 0.01
+PROCESS_TIMEOUT_S = 1800.0
+
+
+def _task_key(task: Task) -> str:
+    """The task's definition: its class source (reference, inputs, checker), shapes and seeds.
+    The one seam to point at warpsmith.tasklib.identity.task_definition_hash once it lands."""
+    fields = json.dumps(task.model_dump(exclude={"source_dir"}), sort_keys=True, default=_plain)
+    parts = [inspect.getsource(type(task)), fields]
+    parts += [json.dumps([s.model_dump() for s in task.shapes(suite)], sort_keys=True) for suite in ("check", "bench")]
+    return hashlib.sha256("\n".join(parts).encode()).hexdigest()
+
+
+def _plain(value: Any) -> Any:
+    """Sets in a stable order: a frozenset's iteration order changes with the hash seed per process."""
+    return sorted(map(str, value)) if isinstance(value, (set, frozenset)) else str(value)
+
+
+def _shape_key(task_key: str, shape: Shape, hardware: Hardware) -> str:
+    versions = {k: hardware.toolchain.get(k) for k in ("torch", "triton")}
+    raw = json.dumps([CACHE_VERSION, task_key, shape.model_dump(), hardware.fingerprint, hardware.device_name,
+                      versions], sort_keys=True)
+    return hashlib.sha256(raw.encode()).hexdigest()[:32]
+
+
+def _cache_path(key: str) -> Path:
+    path = cache_dir() / "reference_timings"
+    path.mkdir(parents=True, exist_ok=True)
+    return path / f"{key}.json"
+
+
+def reference_timings(task: Task, shapes: list[Shape], device: str, hardware: Hardware,
+                      gpu_index: int | None = None, task_file: Path | None = None) -> dict[str, dict[str, Any]]:
+    """Per shape label: {"cuda_events": {"eager": [us...], "compile": [us...] | None, "wall_per_rep_us": x},
+    "cuda_graph": {...} | None, "compile_error": str | None}, from the cache or a fresh trusted process.
+    Raises RuntimeError (one line) when the process fails: a reference that raises is the task's fault."""
+    task_key = _task_key(task)
+    keys = {s.label: _shape_key(task_key, s, hardware) for s in shapes}
+    found: dict[str, dict[str, Any]] = {}
+    for shape in shapes:
+        path = _cache_path(keys[shape.label])
+        try:
+            found[shape.label] = json.loads(path.read_text())
+        except (OSError, ValueError):  # not cached yet, or unreadable: measured again
+            pass
+    missing = [s for s in shapes if s.label not in found]
+    if missing:
+        fresh = _run_process(task, missing, device, hardware, gpu_index, task_file)
+        for shape in missing:
+            entry = fresh["shapes"][shape.label]
+            path = _cache_path(keys[shape.label])
+            tmp = path.with_name(f"{path.name}.{secrets.token_hex(8)}.tmp")
+            tmp.write_text(json.dumps(entry))
+            os.replace(tmp, path)  # a concurrent evaluation never reads half a file
+            found[shape.label] = entry
+    return found
+
+
+def _run_process(task: Task, shapes: list[Shape], device: str, hardware: Hardware, gpu_index: int | None,
+                 task_file: Path | None) -> dict[str, Any]:
+    spec = {"task": task.name, "task_file": str(task_file) if task_file else None, "device": device,
+            "shapes": [s.model_dump() for s in shapes], "l2_bytes": hardware.l2_bytes,
+            "bandwidth_gbps": hardware.memory_bandwidth_gbps}
+    env = dict(os.environ)
+    if gpu_index is not None and device.startswith("cuda"):  # the process sees the chosen GPU as device 0
+        env["CUDA_VISIBLE_DEVICES"] = env["HIP_VISIBLE_DEVICES"] = pinned_gpu(gpu_index, os.environ)
+    env.pop("TRITON_INTERPRET", None)
+    done = subprocess.run([sys.executable, "-m", "warpsmith.evaluator.reference_timing"], input=json.dumps(spec),
+                          capture_output=True, text=True, timeout=PROCESS_TIMEOUT_S, env=env)
+    if done.returncode != 0:
+        last = (done.stderr.strip().splitlines() or ["no output"])[-1]
+        raise RuntimeError(f"the reference timing process failed for {task.name}: {last}"[:500])
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+# ---- the trusted process -----------------------------------------------------------------------
+
+
+def _time(fn: Any, task: Task, shape: Shape, method: str, device: str, flush: Any) -> dict[str, Any]:
+    import time
+
+    from warpsmith.evaluator import timing
+    from warpsmith.evaluator.timing_parent import rse
+
+    clock = timing.trusted_clock()
+    samples: list[float] = []
+    walls: list[float] = []
+    for block in range(MAX_BLOCKS if method != "wall_clock" else 1):
+        t0 = time.monotonic()  # like the parent's clock on a candidate's block: input generation included
+        seeds = range(block * REPS, (block + 1) * REPS)
+        inputs = [task.make_inputs(shape, s, device, distribution=DISTRIBUTIONS[s % len(DISTRIBUTIONS)])
+                  for s in seeds]
+        numbers, outs = timing.measure_block(fn, inputs, method, clock, _unguarded, flush,
+                                             warmup=3 if block == 0 else 0)
+        walls.append((time.monotonic() - t0) * 1e6 / len(inputs))
+        del outs, inputs
+        if numbers.get("capture_failed"):
+            raise RuntimeError(numbers["capture_failed"])
+        samples += numbers["device_us"]
+        if len(samples) >= REPS and rse(samples) < TARGET_RSE:
+            break
+    return {"samples": samples, "wall_per_rep_us": min(walls)}
+
+
+def _launch_bound(task: Task, shape: Shape, eager_us: list[float], bandwidth_gbps: float | None) -> bool:
+    """Also when the task says so (a `timing_method = "cuda_graph"` attribute on its class)."""
+    if getattr(task, "timing_method", None) == "cuda_graph" or sorted(eager_us)[len(eager_us) // 2] < LAUNCH_BOUND_US:
+        return True
+    return bool(bandwidth_gbps) and task.cost(shape).bytes / (bandwidth_gbps * 1e3) < LAUNCH_BOUND_FLOOR_US
+
+
+def _unguarded() -> Any:
+    import contextlib
+
+    return contextlib.nullcontext()
+
+
+def measure(spec: dict[str, Any]) -> dict[str, Any]:
+    import torch
+
+    from warpsmith.evaluator import timing
+    from warpsmith.tasklib import get_task, load_task_file
+
+    task = load_task_file(spec["task_file"]) if spec.get("task_file") else get_task(spec["task"])
+    device = spec["device"]
+    flush = timing.flush_buffer(spec.get("l2_bytes"), device)
+    compiled = None
+    compile_error = None
+    if device.startswith("cuda"):
+        try:
+            compiled = torch.compile(task.reference, dynamic=True)
+        except Exception as exc:  # noqa: BLE001 - no compiler here: the eager baseline stands alone
+            compile_error = f"{type(exc).__name__}: {exc}"[:300]
+    out: dict[str, Any] = {}
+    for raw in spec["shapes"]:
+        shape = Shape(**raw)
+        methods = ["cuda_events"] if device.startswith("cuda") else ["wall_clock"]
+        entry: dict[str, Any] = {"compile_error": compile_error}
+        for method in methods:  # cuda_graph is appended for launch-bound shapes
+            try:
+                eager = _time(task.reference, task, shape, method, device, flush)
+            except RuntimeError:
+                if method != "cuda_graph":
+                    raise
+                break  # the reference cannot be captured: the shape is compared on events only
+            row = {"eager": eager["samples"], "wall_per_rep_us": eager["wall_per_rep_us"], "compile": None}
+            if compiled is not None and entry["compile_error"] is None:
+                try:
+                    row["compile"] = _time(compiled, task, shape, method, device, flush)["samples"]
+                except Exception as exc:  # noqa: BLE001 - one shape the compiler cannot do
+                    entry["compile_error"] = f"{type(exc).__name__}: {exc}"[:300]
+            entry[method] = row
+            if method == "cuda_events" and _launch_bound(task, shape, row["eager"], spec.get("bandwidth_gbps")):
+                methods.append("cuda_graph")
+        entry.setdefault("cuda_graph", None)
+        out[shape.label] = entry
+    return {"shapes": out, "candidate_modules": sorted(m for m in sys.modules if m.startswith("warpsmith_candidate")),
+            "child_imported": "warpsmith.evaluator.child" in sys.modules}
+
+
+if __name__ == "__main__":
+    print(json.dumps(measure(json.loads(sys.stdin.read()))))
