@@ -31,8 +31,10 @@ from warpsmith.evaluator.native import build_native, compute_methods, native_dev
 from warpsmith.evaluator.records import Candidate, EvalResult, ShapeTiming, Violation
 from warpsmith.evaluator.static_native import check_native_source
 from warpsmith.evaluator.static_python import check_python_source
+from warpsmith.evaluator.version import evaluator_version
 from warpsmith.sandbox import SandboxConfig, run_sandboxed
 from warpsmith.tasklib.base import Task
+from warpsmith.tasklib.identity import task_definition_hash
 
 CHILD_ENTRY = "warpsmith.evaluator.child:run"
 BATCH_BYTES = 4 << 30  # files per child run: per trial, the inputs, 2 outputs and 2 inputs-after-call
@@ -76,7 +78,8 @@ def _evaluate(candidate: Candidate, task: Task, suite: str, device: DeviceChoice
     started = time.perf_counter()
     where = resolve_device(device)
     result = EvalResult(task=task.name, language=candidate.language, source_hash=candidate.source_hash,
-                        status="correct", mode="none", suite=suite, hardware=detect_hardware(where))
+                        status="correct", mode="none", suite=suite, hardware=detect_hardware(where),
+                        task_definition_hash=task_definition_hash(task), evaluator_version=evaluator_version())
     violations = _static_violations(candidate, task) if static_checks else []
     if violations:
         result.violations = violations
