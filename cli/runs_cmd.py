@@ -81,6 +81,10 @@ def _candidate_fields(view: Any) -> dict[str, Any]:
         "message": evaluation.message if evaluation else "",
         "speedup": evaluation.speedup if evaluation else None,
         "median_us": {t["shape"]: t["median_us"] for t in timings},
+        # which measurement this run saw: evaluations are history, a later re-evaluation is another row
+        "evaluation_id": evaluation.id if evaluation else None,
+        "evaluated_at": _time(evaluation.created_at) if evaluation else None,
+        "evaluated_by_run": evaluation.run_id if evaluation else None,
         "verdicts": [v.feedback for v in view.verdicts if v.feedback],
     }
 
