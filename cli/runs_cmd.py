@@ -33,12 +33,16 @@ def _time(value: datetime | None) -> str | None:
 
 
 def _open(db: str | None) -> Any:
-    from warpsmith.store.db import StoreError, open_store
+    from warpsmith.store.db import StoreError, open_store, upgrade_note
 
     try:
-        return open_store(db)
+        store = open_store(db)
     except StoreError as error:
         raise usage_error(str(error)) from None
+    note = upgrade_note(store)
+    if note:  # on stderr: --json keeps stdout one document
+        Console(stderr=True).print(note, style="yellow", markup=False, highlight=False)
+    return store
 
 
 def _run_fields(run: Any) -> dict[str, Any]:

@@ -81,8 +81,14 @@ if __name__ == "__main__":
         print(f"evaluator version {write_manifest()} recorded in {MANIFEST_PATH}")
     elif sys.argv[1:] in ([], ["--check"]):
         drift = manifest_drift()
-        print(f"evaluator version {evaluator_version()}; " + (f"changed since the manifest: {', '.join(drift)}; "
-              f"run `{UPDATE_COMMAND}`" if drift else "matches the manifest"))
+        print(
+            f"evaluator version {evaluator_version()}; "
+            + (
+                f"changed since the manifest: {', '.join(drift)}; run `{UPDATE_COMMAND}`"
+                if drift
+                else "matches the manifest"
+            )
+        )
         sys.exit(1 if drift else 0)
     else:
         sys.exit(f"usage: {UPDATE_COMMAND} | python -m warpsmith.evaluator.version [--check]")

@@ -104,7 +104,10 @@ def _shapes(task: Task) -> dict[str, Any]:
 def task_definition_hash(task: Task) -> str:
     """sha256 (hex) of the task's definition: reference and checker sources, fields, shapes."""
     sources = sorted(
-        (module.__name__ if module.__name__.startswith("warpsmith.") else "user-module", _source_digest(module))
+        (
+            module.__name__ if module.__name__.startswith("warpsmith.") else "user-module",
+            _source_digest(module),
+        )
         for module in _defining_modules(task)
     )
     fields = {

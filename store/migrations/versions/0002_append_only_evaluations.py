@@ -24,7 +24,14 @@ down_revision: str | None = "0001"
 branch_labels: str | None = None
 depends_on: str | None = None
 
-IDENTITY = ["source_hash", "hardware_fingerprint", "evaluator_version", "suite", "task_definition_hash", "stage"]
+IDENTITY = [
+    "source_hash",
+    "hardware_fingerprint",
+    "evaluator_version",
+    "suite",
+    "task_definition_hash",
+    "stage",
+]
 
 # What each existing run showed (reads.run_candidates before 0002) plus what it measured.
 BACKFILL = """
