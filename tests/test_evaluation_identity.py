@@ -77,17 +77,30 @@ def test_a_change_to_the_definition_changes_the_hash(tmp_path: Path, what: str, 
 
 def test_the_description_is_not_part_of_the_definition() -> None:
     task = get_task("rmsnorm")
-    assert task_definition_hash(task.model_copy(update={"description": "other words"})) == task_definition_hash(task)
+    assert task_definition_hash(
+        task.model_copy(update={"description": "other words"})
+    ) == task_definition_hash(task)
     assert task_definition_hash(task) != task_definition_hash(get_task("moe_dispatch"))
 
 
 def test_the_hardware_fingerprint_covers_driver_and_toolchain() -> None:
-    base = Hardware(device_name="NVIDIA H100", backend="cuda", arch="sm_90", driver="12.8",
-                    toolchain={"torch": "2.9.0", "triton": "3.5.0"})
+    base = Hardware(
+        device_name="NVIDIA H100",
+        backend="cuda",
+        arch="sm_90",
+        driver="12.8",
+        toolchain={"torch": "2.9.0", "triton": "3.5.0"},
+    )
     assert base.fingerprint == base.model_copy().fingerprint
-    for change in ({"driver": "13.0"}, {"toolchain": {"torch": "2.10.0", "triton": "3.5.0"}},
-                   {"toolchain": {"torch": "2.9.0", "triton": "3.6.0"}}, {"arch": "sm_100"}):
-        assert Hardware(**{**base.model_dump(exclude={"fingerprint"}), **change}).fingerprint != base.fingerprint
+    for change in (
+        {"driver": "13.0"},
+        {"toolchain": {"torch": "2.10.0", "triton": "3.5.0"}},
+        {"toolchain": {"torch": "2.9.0", "triton": "3.6.0"}},
+        {"arch": "sm_100"},
+    ):
+        assert (
+            Hardware(**{**base.model_dump(exclude={"fingerprint"}), **change}).fingerprint != base.fingerprint
+        )
 
 
 @pytest.mark.slow
@@ -96,29 +109,57 @@ def test_optimize_does_not_serve_a_result_measured_against_an_older_task_definit
     path = _task_file(tmp_path / "task")
     env = private_env(tmp_path)
     db = tmp_path / "store.db"
-    args = ["optimize", "--task-file", str(path), "--offline", "--rounds", "1", "--width", "1",
-            "--device", "cpu", "--suite", "smoke"]
+    args = [
+        "optimize",
+        "--task-file",
+        str(path),
+        "--offline",
+        "--rounds",
+        "1",
+        "--width",
+        "1",
+        "--device",
+        "cpu",
+        "--suite",
+        "smoke",
+    ]
     first = warpsmith(args, env)
     assert first.returncode == 0, first.stderr[-2000:]
     (first_run,) = query(db, "SELECT id FROM runs")[0]
     first_seen = query(
-        db, "SELECT e.id, e.status FROM evaluations e JOIN run_evaluations re ON re.evaluation_id = e.id "
-        "WHERE re.run_id=? ORDER BY e.id", first_run)
+        db,
+        "SELECT e.id, e.status FROM evaluations e JOIN run_evaluations re ON re.evaluation_id = e.id "
+        "WHERE re.run_id=? ORDER BY e.id",
+        first_run,
+    )
     assert first_seen and {status for _, status in first_seen} == {"correct"}
 
-    path.write_text(path.read_text().replace(REFERENCE, "return (x * scale[:, None] + 1.0,)"))  # now every kernel is wrong
+    path.write_text(
+        path.read_text().replace(REFERENCE, "return (x * scale[:, None] + 1.0,)")
+    )  # now every kernel is wrong
     second = warpsmith(args, env)
     said = second.stdout + second.stderr
     assert "cached: correct" not in said
     assert "definition of task scale_rows changed" in said
     (second_run,) = query(db, "SELECT id FROM runs WHERE id != ?", first_run)[0]
     seen = query(
-        db, "SELECT e.source_hash, e.status FROM evaluations e JOIN run_evaluations re ON re.evaluation_id = e.id "
-        "WHERE re.run_id=?", second_run)
-    assert seen and {status for _, status in seen} == {"incorrect"}  # measured again, against the new reference
+        db,
+        "SELECT e.source_hash, e.status FROM evaluations e JOIN run_evaluations re ON re.evaluation_id = e.id "
+        "WHERE re.run_id=?",
+        second_run,
+    )
+    assert seen and {status for _, status in seen} == {
+        "incorrect"
+    }  # measured again, against the new reference
     assert query(db, "SELECT best_candidate_hash FROM runs WHERE id=?", second_run) == [(None,)]
     assert "no correct kernel" in said
     # History: the first run still shows the correct results it saw.
-    assert query(
-        db, "SELECT e.id, e.status FROM evaluations e JOIN run_evaluations re ON re.evaluation_id = e.id "
-        "WHERE re.run_id=? ORDER BY e.id", first_run) == first_seen
+    assert (
+        query(
+            db,
+            "SELECT e.id, e.status FROM evaluations e JOIN run_evaluations re ON re.evaluation_id = e.id "
+            "WHERE re.run_id=? ORDER BY e.id",
+            first_run,
+        )
+        == first_seen
+    )
