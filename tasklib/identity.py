@@ -1,8 +1,9 @@
 """The identity of a task's definition: one hash over everything that decides a verdict.
 
 Owns: `task_definition_hash(task)`. Covered: the source text of the module that defines the
-task's class and of every warpsmith.tasklib module it reaches through its globals (the base
-class, the default checker in checking.py, helpers such as moe_common.py and values.py), the
+task's class and of every module it reaches through its globals that is part of warpsmith.tasklib
+(the base class, the default checker in checking.py, helpers such as moe_common.py and values.py)
+or lies in the same folder as the task's module (a user's helper beside the task file), the
 class's bases, the task's fields (signature, input and output names, allowed torch ops, trial
 seeds, and any field a subclass adds, e.g. tolerances) and the shapes of every suite.
 Not covered, on purpose: `description` (agent-facing prose, not a judged property) and
@@ -48,11 +49,17 @@ def _module_of(obj: Any) -> ModuleType | None:
     return sys.modules.get(name) if isinstance(name, str) else None
 
 
+def _folder(module: ModuleType) -> Path | None:
+    path = getattr(module, "__file__", None)
+    return Path(path).resolve().parent if path else None
+
+
 def _defining_modules(task: Task) -> list[ModuleType]:
     """The task class's modules (its bases' too) and every tasklib module their globals reach."""
     roots = [_module_of(cls) for cls in type(task).__mro__ if cls not in (object, BaseModel)]
     roots += [importlib.import_module(name) for name in _ALWAYS]
     own = {m.__name__ for m in roots if m is not None}
+    folders = {_folder(m) for m in roots if m is not None} - {None}
     seen: dict[str, ModuleType] = {}
     pending = [m for m in roots if m is not None]
     while pending:
@@ -64,7 +71,7 @@ def _defining_modules(task: Task) -> list[ModuleType]:
             found = _module_of(value)
             if found is None or found.__name__ in seen:
                 continue
-            if found.__name__.startswith(_TASKLIB) or found.__name__ in own:
+            if found.__name__.startswith(_TASKLIB) or found.__name__ in own or _folder(found) in folders:
                 pending.append(found)
     return list(seen.values())
 

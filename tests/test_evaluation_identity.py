@@ -64,7 +64,7 @@ def test_the_same_task_file_imported_twice_or_elsewhere_has_one_definition_hash(
         ("reference", REFERENCE, "return (x * scale[:, None] + 1.0,)"),
         ("shapes", '"check": [(1, 1), (3, 7), (17, 200)]', '"check": [(1, 1), (3, 7), (17, 201)]'),
         ("signature", 'signature: str = "kernel(', 'signature: str = "kernel2('),
-        ("tolerance", "# check(): Task's default", "# check(): the default, still"),
+        ("any line of the task module", "# check(): Task's default", "# check(): the default, still"),
     ],
 )
 def test_a_change_to_the_definition_changes_the_hash(tmp_path: Path, what: str, old: str, new: str) -> None:
@@ -163,3 +163,22 @@ def test_optimize_does_not_serve_a_result_measured_against_an_older_task_definit
         )
         == first_seen
     )
+
+
+def test_a_helper_module_beside_the_task_file_is_part_of_the_definition(tmp_path: Path) -> None:
+    folder = tmp_path / "task"
+    text = EXAMPLE.read_text().replace(REFERENCE, "return (scaled_rows(x, scale),)")
+    text = text.replace("import torch\n", "import torch\nfrom scale_helpers import scaled_rows\n", 1)
+    path = _task_file(folder, text)
+    helper = folder / "scale_helpers.py"
+    helper.write_text("def scaled_rows(x, scale):\n    return x * scale[:, None]\n")
+    sys.path.insert(0, str(folder))
+    try:
+        before = task_definition_hash(load_task_file(path))
+        helper.write_text("def scaled_rows(x, scale):\n    return x * scale[:, None] + 1.0\n")
+        sys.modules.pop("scale_helpers")
+        after = task_definition_hash(load_task_file(path))
+    finally:
+        sys.path.remove(str(folder))
+        sys.modules.pop("scale_helpers", None)
+    assert before != after
