@@ -237,7 +237,7 @@ class Coordinator:
                 mapping.store_candidate(session, self.run_id, summary.candidate, 0, position + 1, "inherited")
             mapping.store_candidate(session, self.run_id, seed, 0, 0, "inherited")
             note = mapping.start_from(session, self.run_id, self.key, self.task.name, inherited)
-        self._progress(f"seeding: {len(inherited)} kernels from earlier runs, evaluating the seed{note}")
+        self._progress(f"{note}seeding: {len(inherited)} kernels from earlier runs, evaluating the seed")
         self._evaluate(seed)
         self._update_best()
 

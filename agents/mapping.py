@@ -232,7 +232,8 @@ def start_from(
     session: Session, run_id: str, key: EvalKey, task: str, inherited: list[CandidateSummary]
 ) -> str:
     """Link the run to the evaluations of the kernels it inherits (it saw them); returns a note
-    for the user ('' or '; ...') when the task's definition changed since earlier evaluations."""
+    for the user ('' or '...; ', put first: a terminal shows a progress line's start) when the
+    task's definition changed since earlier evaluations here."""
     for summary in inherited:
         row = _cached_row(session, key, summary.candidate.source_hash)
         if row is not None:
@@ -241,8 +242,8 @@ def start_from(
     if not stale:
         return ""
     return (
-        f"; the definition of task {task} changed since {stale} kernel(s) were evaluated here: "
-        "they are evaluated again, not served from the cache"
+        f"task {task} changed since {stale} kernel(s) were evaluated here (another definition: "
+        "reference, shapes, checker or signature): they are evaluated again, not served from the cache; "
     )
 
 
