@@ -10,9 +10,9 @@ Steps and their commits (each `with store.session()` is one transaction):
 1. run row (status running) + task + hardware rows; on resume the run is taken over.
 2. seeding (round 0): the store's best correct kernels for this task, language, hardware
    and suite are linked as 'inherited'; the shipped seed is stored, linked, and evaluated
-   unless the evaluation cache has it (candidate x hardware x evaluator version x suite).
+   unless the evaluation cache has it (its whole identity: mapping.EvalKey).
    Only outcomes of the candidate itself are reused (CANDIDATE_OUTCOMES); a stored
-   'timeout' or 'runtime_error' is measured again and replaced.
+   'timeout' or 'runtime_error' is measured again (a new row: evaluations are history).
 3. per round r = rounds_done+1 ..: the candidates the run already stored for round r (an
    interrupted round) or, if none, `strategy.propose`; all are stored and linked before the
    first is evaluated, each with the stored LLM call whose answer it is (provenance: a
@@ -36,7 +36,7 @@ from warpsmith.agents.coordinator_records import CallLog, Progress, RunSettings,
 from warpsmith.agents.offline import measured_time_us
 from warpsmith.agents.protocols import AgentError, BudgetExceeded, LLMUnavailable, ReplayDiverged, Strategy
 from warpsmith.agents.records import CandidateSummary, LLMCall, RoundContext
-from warpsmith.evaluator.records import EVALUATOR_VERSION, Candidate, EvalResult, Hardware
+from warpsmith.evaluator.records import Candidate, EvalResult, Hardware
 from warpsmith.store import runs as store_runs
 from warpsmith.store.db import Store
 from warpsmith.store.schema import CandidateRow, RunRow
@@ -90,7 +90,7 @@ class Coordinator:
         self.parent_run_id = parent_run_id
         self.task, self.strategy, self.store, self.settings = task, strategy, store, settings
         self.hardware = hardware
-        self.key = mapping.EvalKey(hardware, EVALUATOR_VERSION, settings.suite)
+        self.key = mapping.EvalKey.of(task, hardware, settings.suite)
         self.evaluate_fn = evaluate
         self.on_progress = on_progress or (lambda progress: None)
         self.call_log = call_log
@@ -173,7 +173,7 @@ class Coordinator:
     def _evaluate(self, candidate: Candidate) -> tuple[EvalResult, bool]:
         """The candidate's result and whether it was measured now (False: from the cache)."""
         with self.store.session() as session:
-            cached = mapping.reusable_result(session, self.key, candidate.source_hash)
+            cached = mapping.reusable_result(session, self.key, candidate.source_hash, self.run_id)
         self.evaluated += 1
         if cached is not None:
             self._progress(f"{candidate.source_hash[:10]} cached: {cached.status}")
@@ -189,8 +189,7 @@ class Coordinator:
             **extra,
         )
         with self.store.session() as session:
-            # replace: a stored evaluation here is a timeout / runtime_error the cache passed over
-            mapping.store_evaluation(session, self.run_id, self.key, result, replace=True)
+            mapping.store_evaluation(session, self.run_id, self.key, result)  # appended, never replacing
             store_runs.heartbeat(session, self.run_id)
         said = result.message if result.message.startswith(result.status) else f"{result.status}: {result.message}"
         self._progress(f"{candidate.source_hash[:10]}: {said}".strip(" :"))
@@ -237,7 +236,8 @@ class Coordinator:
             for position, summary in enumerate(inherited):
                 mapping.store_candidate(session, self.run_id, summary.candidate, 0, position + 1, "inherited")
             mapping.store_candidate(session, self.run_id, seed, 0, 0, "inherited")
-        self._progress(f"seeding: {len(inherited)} kernels from earlier runs, evaluating the seed")
+            note = mapping.start_from(session, self.run_id, self.key, self.task.name, inherited)
+        self._progress(f"{note}seeding: {len(inherited)} kernels from earlier runs, evaluating the seed")
         self._evaluate(seed)
         self._update_best()
 

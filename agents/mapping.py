@@ -17,7 +17,7 @@ from sqlalchemy.orm import Session
 
 from warpsmith.agents.coordinator_records import CANDIDATE_OUTCOMES
 from warpsmith.agents.records import CandidateSummary, LLMCall, Verdict
-from warpsmith.evaluator.records import Candidate, EvalResult, Hardware
+from warpsmith.evaluator.records import EVALUATOR_VERSION, Candidate, EvalResult, Hardware
 from warpsmith.store import reads, runs, writes
 from warpsmith.store.schema import (
     CandidateRow,
@@ -26,21 +26,50 @@ from warpsmith.store.schema import (
     VerdictRow,
 )
 from warpsmith.tasklib.base import Task
+from warpsmith.tasklib.identity import task_definition_hash
 
 
 class EvalKey:
-    """Where cached evaluations are looked up: hardware x evaluator version x suite."""
+    """An evaluation's identity minus the candidate: hardware (incl. toolchain) x evaluator version x
+    suite x task definition hash x stage. The cache serves only the newest row of a full identity.
 
-    def __init__(self, hardware: Hardware, evaluator_version: str, suite: str) -> None:
+    `task_definition_hash=None` stands for an unknown definition: it matches only rows stored
+    before definitions were hashed, and a known hash never matches those.
+    """
+
+    def __init__(
+        self,
+        hardware: Hardware,
+        evaluator_version: str,
+        suite: str,
+        task_definition_hash: str | None = None,
+        stage: str = "full",
+    ) -> None:
         self.hardware_fingerprint = hardware.fingerprint
         self.evaluator_version = evaluator_version
         self.suite = suite
+        self.task_definition_hash = task_definition_hash
+        self.stage = stage
+
+    @classmethod
+    def of(cls, task: Task, hardware: Hardware, suite: str, stage: str = "full") -> EvalKey:
+        """The key for evaluating `task` here with this evaluator (its version derived from its sources)."""
+        return cls(hardware, EVALUATOR_VERSION, suite, task_definition_hash(task), stage)
 
     def where(self) -> tuple[ColumnElement[bool], ...]:
+        """Rows of this identity, and of those only each candidate's newest (re-evaluations supersede)."""
+        definition = (
+            EvaluationRow.task_definition_hash.is_(None)
+            if self.task_definition_hash is None
+            else EvaluationRow.task_definition_hash == self.task_definition_hash
+        )
         return (
             EvaluationRow.hardware_fingerprint == self.hardware_fingerprint,
             EvaluationRow.evaluator_version == self.evaluator_version,
             EvaluationRow.suite == self.suite,
+            definition,
+            EvaluationRow.stage == self.stage,
+            reads.newest_of_identity(),
         )
 
 
@@ -81,10 +110,12 @@ def store_candidate(
     writes.link_candidate(session, run_id, candidate.source_hash, round_index, position, relation)
 
 
-def store_evaluation(
-    session: Session, run_id: str, key: EvalKey, result: EvalResult, replace: bool = False
-) -> None:
-    """Store a measurement; `replace=True` overwrites a stored evaluation with the same key."""
+def store_evaluation(session: Session, run_id: str, key: EvalKey, result: EvalResult) -> None:
+    """Append a measurement (never overwriting one) and link it to the run that made it.
+
+    The task definition is the one the result says it was measured against (the evaluator sets
+    it), else the key's; the stage is the result's.
+    """
     speedups = [t.speedup for t in result.timings if t.speedup]
     writes.record_evaluation(
         session,
@@ -92,6 +123,8 @@ def store_evaluation(
         hardware_fingerprint=key.hardware_fingerprint,
         evaluator_version=key.evaluator_version,
         suite=key.suite,
+        task_definition_hash=result.task_definition_hash or key.task_definition_hash,
+        stage=result.stage,
         mode=result.mode,
         status=result.status,
         message=result.message,
@@ -101,7 +134,6 @@ def store_evaluation(
         speedup_max=max(speedups) if speedups else None,
         median_us_total=sum(t.median_us for t in result.timings) if result.timings else None,
         run_id=run_id,
-        replace=replace,
     )
 
 
@@ -163,18 +195,80 @@ def candidate_of(row: CandidateRow) -> Candidate:
     )
 
 
-def cached_result(session: Session, key: EvalKey, source_hash: str) -> EvalResult | None:
-    """The stored evaluation of this source on this hardware, evaluator version and suite."""
-    row = reads.find_evaluation(
-        session, source_hash, key.hardware_fingerprint, key.evaluator_version, key.suite
+def _cached_row(session: Session, key: EvalKey, source_hash: str) -> EvaluationRow | None:
+    return reads.find_evaluation(
+        session,
+        source_hash,
+        key.hardware_fingerprint,
+        key.evaluator_version,
+        key.suite,
+        key.task_definition_hash,
+        key.stage,
     )
+
+
+def cached_result(session: Session, key: EvalKey, source_hash: str) -> EvalResult | None:
+    """The newest stored evaluation of this source under the key's whole identity."""
+    row = _cached_row(session, key, source_hash)
     return EvalResult.model_validate(row.result) if row else None
 
 
-def reusable_result(session: Session, key: EvalKey, source_hash: str) -> EvalResult | None:
-    """The cached result the loop may reuse instead of evaluating: only one of CANDIDATE_OUTCOMES."""
-    result = cached_result(session, key, source_hash)
-    return result if result is not None and result.status in CANDIDATE_OUTCOMES else None
+def reusable_result(
+    session: Session, key: EvalKey, source_hash: str, run_id: str | None = None
+) -> EvalResult | None:
+    """The cached result the loop may reuse instead of evaluating: only one of CANDIDATE_OUTCOMES.
+
+    With `run_id`, a reused result is linked to that run: the run saw it.
+    """
+    row = _cached_row(session, key, source_hash)
+    if row is None or row.status not in CANDIDATE_OUTCOMES:
+        return None
+    if run_id is not None:
+        writes.link_evaluation(session, run_id, row.id)
+    return EvalResult.model_validate(row.result)
+
+
+def start_from(
+    session: Session, run_id: str, key: EvalKey, task: str, inherited: list[CandidateSummary]
+) -> str:
+    """Link the run to the evaluations of the kernels it inherits (it saw them); returns a note
+    for the user ('' or '...; ', put first: a terminal shows a progress line's start) when the
+    task's definition changed since earlier evaluations here."""
+    for summary in inherited:
+        row = _cached_row(session, key, summary.candidate.source_hash)
+        if row is not None:
+            writes.link_evaluation(session, run_id, row.id)
+    stale = other_definition_count(session, key, task)
+    if not stale:
+        return ""
+    return (
+        f"task {task} changed since {stale} kernel(s) were evaluated here (another definition: "
+        "reference, shapes, checker or signature): they are evaluated again, not served from the cache; "
+    )
+
+
+def other_definition_count(session: Session, key: EvalKey, task: str) -> int:
+    """How many of this task's candidates were evaluated here (same hardware, evaluator, suite)
+    only against another, or an unknown, definition of the task: results the cache will not serve."""
+    if key.task_definition_hash is None:
+        return 0
+    same = (
+        EvaluationRow.hardware_fingerprint == key.hardware_fingerprint,
+        EvaluationRow.evaluator_version == key.evaluator_version,
+        EvaluationRow.suite == key.suite,
+    )
+    current = exists().where(
+        EvaluationRow.source_hash == CandidateRow.source_hash,
+        *same,
+        EvaluationRow.task_definition_hash == key.task_definition_hash,
+    )
+    other = exists().where(
+        EvaluationRow.source_hash == CandidateRow.source_hash,
+        *same,
+        EvaluationRow.task_definition_hash.is_distinct_from(key.task_definition_hash),
+    )
+    statement = select(func.count()).select_from(CandidateRow).where(CandidateRow.task == task, other, ~current)
+    return session.scalar(statement) or 0
 
 
 def known_hashes(session: Session, key: EvalKey, task: str) -> list[str]:

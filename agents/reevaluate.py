@@ -4,9 +4,10 @@ Owns: `reevaluate_run`. Decision: a re-evaluation is stored as a NEW run (strate
 'replay', `parent_run_id` = the original, config `reevaluate: true` plus the original's
 settings) that links the original's candidates in their rounds and positions, and as
 fresh evaluations: each candidate is evaluated now, whatever the cache holds, and the
-measurement replaces any stored evaluation with the same key (candidate x hardware x
-evaluator version x suite): the newest measurement wins, as a forced re-evaluation in
-the store does. No agent runs and no LLM answer is used. Does not own: replaying the
+measurement is APPENDED under the new run. Measurements are history: the original run's
+evaluations, numbers and lineage stay exactly as they were (`runs show` of it shows what
+it saw); the cache serves the newest row of an identity, so later runs see the new
+measurement. No agent runs and no LLM answer is used. Does not own: replaying the
 agents (warpsmith.agents.replay) or evaluation itself (warpsmith.evaluator).
 """
 
@@ -21,7 +22,7 @@ from warpsmith.agents.coordinator import Evaluate, default_evaluate
 from warpsmith.agents.coordinator_records import RunSettings
 from warpsmith.agents.offline import measured_time_us
 from warpsmith.agents.replay import ReplayOutcome, load_original
-from warpsmith.evaluator.records import EVALUATOR_VERSION, EvalResult, Hardware
+from warpsmith.evaluator.records import EvalResult, Hardware
 from warpsmith.store import runs as store_runs
 from warpsmith.store import writes
 from warpsmith.store.db import Store
@@ -31,7 +32,7 @@ from warpsmith.tasklib.base import Task
 
 def _store_fresh(store: Store, run_id: str, key: mapping.EvalKey, result: EvalResult) -> None:
     with store.session() as session:
-        mapping.store_evaluation(session, run_id, key, result, replace=True)
+        mapping.store_evaluation(session, run_id, key, result)
         store_runs.heartbeat(session, run_id)
 
 
@@ -55,7 +56,7 @@ def reevaluate_run(
     say = on_step or (lambda message: None)
     original = load_original(store, run_id)
     settings = RunSettings.model_validate(original.config).model_copy(update={"device": device})
-    key = mapping.EvalKey(hardware, EVALUATOR_VERSION, settings.suite)
+    key = mapping.EvalKey.of(task, hardware, settings.suite)
     with store.session() as session:
         mapping.store_task(session, task)
         mapping.store_hardware(session, hardware)

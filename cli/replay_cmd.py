@@ -79,7 +79,7 @@ def replay(
     """Re-execute a stored run on this machine and evaluator, answering its LLM calls from the store."""
     from warpsmith.agents.reevaluate import reevaluate_run
     from warpsmith.agents.replay import is_reevaluation_only, load_original, replay_run
-    from warpsmith.store.db import StoreError, open_store
+    from warpsmith.store.db import StoreError, open_store, upgrade_note
     from warpsmith.store.runs import RunNotFoundError
 
     if device not in ("auto", "cpu", "cuda"):
@@ -88,6 +88,8 @@ def replay(
         store = open_store(db)
     except StoreError as error:
         raise usage_error(str(error)) from None
+    if note := upgrade_note(store):
+        err.print(note, style="yellow", markup=False, highlight=False)
     try:
         original = load_original(store, run_id)
     except RunNotFoundError as error:

@@ -33,12 +33,16 @@ def _time(value: datetime | None) -> str | None:
 
 
 def _open(db: str | None) -> Any:
-    from warpsmith.store.db import StoreError, open_store
+    from warpsmith.store.db import StoreError, open_store, upgrade_note
 
     try:
-        return open_store(db)
+        store = open_store(db)
     except StoreError as error:
         raise usage_error(str(error)) from None
+    note = upgrade_note(store)
+    if note:  # on stderr: --json keeps stdout one document
+        Console(stderr=True).print(note, style="yellow", markup=False, highlight=False)
+    return store
 
 
 def _run_fields(run: Any) -> dict[str, Any]:
@@ -81,6 +85,10 @@ def _candidate_fields(view: Any) -> dict[str, Any]:
         "message": evaluation.message if evaluation else "",
         "speedup": evaluation.speedup if evaluation else None,
         "median_us": {t["shape"]: t["median_us"] for t in timings},
+        # which measurement this run saw: evaluations are history, a later re-evaluation is another row
+        "evaluation_id": evaluation.id if evaluation else None,
+        "evaluated_at": _time(evaluation.created_at) if evaluation else None,
+        "evaluated_by_run": evaluation.run_id if evaluation else None,
         "verdicts": [v.feedback for v in view.verdicts if v.feedback],
     }
 

@@ -36,9 +36,11 @@ from warpsmith.evaluator.static_native import check_native_source
 from warpsmith.evaluator.static_python import check_python_source
 from warpsmith.evaluator.timing_judge import judge_timings
 from warpsmith.evaluator.timing_parent import Conductor
+from warpsmith.evaluator.version import evaluator_version
 from warpsmith.sandbox import SandboxConfig, run_pooled, run_sandboxed
 from warpsmith.sandbox.workdir import remove_tree
 from warpsmith.tasklib.base import Task
+from warpsmith.tasklib.identity import task_definition_hash
 
 CHILD_ENTRY = "warpsmith.evaluator.child:run"
 BATCH_BYTES = 4 << 30  # files per child run: per trial, the inputs, 2 outputs and 2 inputs-after-call
@@ -97,7 +99,8 @@ def _evaluate(candidate: Candidate, task: Task, suite: str, device: DeviceChoice
         raise ValueError(f"gpu_index={options.gpu_index}, but torch sees {torch.cuda.device_count()} CUDA device(s)")
     result = EvalResult(task=task.name, language=candidate.language, source_hash=candidate.source_hash,
                         status="correct", mode="none", suite=suite, hardware=detect_hardware(where, options.gpu_index),
-                        stage=options.stage)
+                        stage=options.stage, task_definition_hash=task_definition_hash(task),
+                        evaluator_version=evaluator_version())
     violations = _static_violations(candidate, task) if static_checks else []
     if violations:
         result.violations = violations

@@ -12,7 +12,10 @@ from typing import Literal
 
 from pydantic import BaseModel, Field, computed_field
 
-EVALUATOR_VERSION = "1"
+from warpsmith.evaluator.version import evaluator_version
+
+# Derived from the evaluator's and sandbox's sources (evaluator/version.py), never bumped by hand.
+EVALUATOR_VERSION = evaluator_version()
 
 Status = Literal["compile_error", "compiled", "runtime_error", "timeout", "incorrect", "rejected", "correct"]
 Mode = Literal["device", "interpreter", "none"]
@@ -42,7 +45,11 @@ class Candidate(BaseModel):
 
 
 class Hardware(BaseModel):
-    """Where an evaluation ran; `fingerprint` keys the store's evaluation cache."""
+    """Where an evaluation ran; `fingerprint` keys the store's evaluation cache.
+
+    The fingerprint covers the device and the software that runs a kernel on it (driver and
+    toolchain: torch, triton, nvcc, ...): a new torch or triton may change a kernel's speed or
+    its answer, so evaluations made under another toolchain are never served from the cache."""
 
     device_name: str = Field(description="e.g. 'NVIDIA H100 80GB HBM3' or 'cpu (interpreter)'.")
     backend: Literal["cuda", "rocm", "cpu"]
@@ -55,7 +62,8 @@ class Hardware(BaseModel):
     @computed_field  # type: ignore[prop-decorator]
     @property
     def fingerprint(self) -> str:
-        key = f"{self.backend}|{self.device_name}|{self.arch}"
+        toolchain = ",".join(f"{name}={version}" for name, version in sorted(self.toolchain.items()))
+        key = f"{self.backend}|{self.device_name}|{self.arch}|{self.driver}|{toolchain}"
         return hashlib.sha256(key.encode()).hexdigest()[:16]
 
 

@@ -13,7 +13,6 @@ Does not own: the candidate's timing (timing.py, timing_parent.py) or comparison
 from __future__ import annotations
 
 import hashlib
-import inspect
 import json
 import os
 import secrets
@@ -26,6 +25,7 @@ from warpsmith.evaluator.hardware import cache_dir
 from warpsmith.evaluator.records import Hardware
 from warpsmith.sandbox.environment import pinned_gpu
 from warpsmith.tasklib.base import DISTRIBUTIONS, Shape, Task
+from warpsmith.tasklib.identity import task_definition_hash
 
 CACHE_VERSION = "1"  # bump when the method below changes: old cached times are not comparable
 # Launch-bound shapes are also timed as CUDA graphs: eager device time under LAUNCH_BOUND_US, or
@@ -36,12 +36,9 @@ PROCESS_TIMEOUT_S = 1800.0
 
 
 def _task_key(task: Task) -> str:
-    """The task's definition: its class source (reference, inputs, checker), shapes and seeds.
-    The one seam to point at warpsmith.tasklib.identity.task_definition_hash once it lands."""
-    fields = json.dumps(task.model_dump(exclude={"source_dir"}), sort_keys=True, default=_plain)
-    parts = [inspect.getsource(type(task)), fields]
-    parts += [json.dumps([s.model_dump() for s in task.shapes(suite)], sort_keys=True) for suite in ("check", "bench")]
-    return hashlib.sha256("\n".join(parts).encode()).hexdigest()
+    """The task's definition (reference, inputs, checker, shapes, tolerances): the same hash that keys
+    evaluations in the store."""
+    return task_definition_hash(task)
 
 
 def _plain(value: Any) -> Any:

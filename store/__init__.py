@@ -14,6 +14,9 @@ only reads. Typical use, one short transaction per step of a run:
     with store.session() as s:
         add_candidate(s, task=..., language=..., source=..., origin="seed")
         link_candidate(s, run.id, source_hash, round_index=0)
+
+Evaluations are history: `record_evaluation` appends (never updates) and links the row to the
+run that measured it; `find_evaluation` serves the newest row of an evaluation's identity.
 """
 
 from warpsmith.store.db import (
@@ -42,6 +45,7 @@ from warpsmith.store.reads import (
     list_runs,
     list_tasks,
     llm_calls_of_run,
+    newest_of_identity,
     run_candidates,
     run_detail,
 )
@@ -57,6 +61,7 @@ from warpsmith.store.runs import (
 )
 from warpsmith.store.schema import (
     RUN_STATUSES,
+    STAGES,
     STRATEGIES,
     TERMINAL_RUN_STATUSES,
     CandidateRow,
@@ -65,6 +70,7 @@ from warpsmith.store.schema import (
     LessonRow,
     LLMCallRow,
     RunCandidateRow,
+    RunEvaluationRow,
     RunRow,
     TaskRow,
     VerdictRow,
@@ -76,6 +82,7 @@ from warpsmith.store.writes import (
     ensure_hardware,
     ensure_task,
     link_candidate,
+    link_evaluation,
     record_evaluation,
     record_llm_call,
     record_verdict,
@@ -85,6 +92,7 @@ from warpsmith.store.writes import (
 __all__ = [
     "ENV_VAR",
     "RUN_STATUSES",
+    "STAGES",
     "STRATEGIES",
     "TERMINAL_RUN_STATUSES",
     "Store",
@@ -100,6 +108,7 @@ __all__ = [
     "RunRow",
     "CandidateRow",
     "RunCandidateRow",
+    "RunEvaluationRow",
     "EvaluationRow",
     "LLMCallRow",
     "VerdictRow",
@@ -108,6 +117,7 @@ __all__ = [
     "ensure_hardware",
     "add_candidate",
     "link_candidate",
+    "link_evaluation",
     "record_evaluation",
     "record_llm_call",
     "set_llm_call_candidate",
@@ -126,6 +136,7 @@ __all__ = [
     "hardware_for_task",
     "get_candidate",
     "find_evaluation",
+    "newest_of_identity",
     "best_candidates",
     "lessons_for",
     "list_runs",

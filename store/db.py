@@ -148,8 +148,10 @@ def _make_engine(parsed: URL) -> Engine:
 class Store:
     """An open store: `session()` for work, `url` for display (password masked)."""
 
-    def __init__(self, engine: Engine) -> None:
+    def __init__(self, engine: Engine, upgraded_from: str | None = None) -> None:
         self.engine = engine
+        self.upgraded_from = upgraded_from
+        """The schema revision this open carried the store forward from (None: no upgrade)."""
         self.url = mask_url(engine.url)
         self.dialect = engine.dialect.name
         self._sessions = sessionmaker(engine, expire_on_commit=False)
@@ -195,7 +197,7 @@ def open_store(url: str | None = None) -> Store:
         parsed = _prepare_sqlite_file(parsed)
     engine = _make_engine(parsed)
     try:
-        upgrade_to_head(engine)
+        upgraded_from = upgrade_to_head(engine)
     except SchemaTooNewError as error:
         engine.dispose()
         raise StoreError(
@@ -217,4 +219,14 @@ def open_store(url: str | None = None) -> Store:
         raise StoreError(
             f"cannot use the store {shown}: {_first_line(error)}; is it a warpsmith database you may write to?"
         ) from None
-    return Store(engine)
+    return Store(engine, upgraded_from)
+
+
+def upgrade_note(store: Store) -> str | None:
+    """One line for the user when opening carried an older store forward, else None."""
+    if store.upgraded_from is None:
+        return None
+    return (
+        f"store {store.url} carried forward from schema revision {store.upgraded_from} to "
+        f"{store.schema_revision()}; nothing was removed"
+    )

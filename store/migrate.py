@@ -64,28 +64,38 @@ def _check_known(connection: Connection) -> bool:
     return current == head_revision()
 
 
-def upgrade_to_head(engine: Engine) -> None:
-    """Bring the database to the newest schema; a no-op (one SELECT) when it is there already."""
+def _upgrade(connection: Connection) -> str | None:
+    """Upgrade unless at head already; returns the revision an existing store was upgraded from."""
+    if _check_known(connection):  # another process may have migrated while we waited
+        return None
+    previous = current_revision(connection)
+    command.upgrade(alembic_config(connection), "head")
+    return previous
+
+
+def upgrade_to_head(engine: Engine) -> str | None:
+    """Bring the database to the newest schema; a no-op (one SELECT) when it is there already.
+
+    Returns the revision an existing store was carried forward from (None: it was at head, or new).
+    """
     with engine.connect() as probe:
         if _check_known(probe):
-            return
+            return None
     if engine.dialect.name == "sqlite":
         with engine.connect() as raw:
             conn = raw.execution_options(isolation_level="AUTOCOMMIT")
             conn.exec_driver_sql("BEGIN IMMEDIATE")
             try:
-                if not _check_known(conn):  # another process may have migrated while we waited
-                    command.upgrade(alembic_config(conn), "head")
+                previous = _upgrade(conn)
             except BaseException:
                 conn.exec_driver_sql("ROLLBACK")
                 raise
             conn.exec_driver_sql("COMMIT")
-        return
+        return previous
     with engine.begin() as conn:
         if engine.dialect.name == "postgresql":
             conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _PG_MIGRATION_LOCK})
-        if not _check_known(conn):
-            command.upgrade(alembic_config(conn), "head")
+        return _upgrade(conn)
 
 
 def _draft_revision(message: str) -> None:

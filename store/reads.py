@@ -1,6 +1,7 @@
 """Read queries for the optimization loop and the dashboard.
 
-Owns: the questions asked of the store: the evaluation cache lookup, the best known
+Owns: the questions asked of the store: the evaluation cache lookup (the newest row of an
+evaluation's identity; evaluations are history, see schema.py), the best known
 candidates for (task, hardware, language) across runs, lessons, the runs list, a run's
 detail (candidates by round with their evaluations and verdicts, LLM calls in `seq` order),
 a candidate's detail. Results are ORM rows (read them inside the session, or after it:
@@ -12,8 +13,8 @@ from __future__ import annotations
 from collections import defaultdict
 from dataclasses import dataclass, field
 
-from sqlalchemy import and_, exists, func, select
-from sqlalchemy.orm import Session
+from sqlalchemy import ColumnElement, and_, exists, func, select
+from sqlalchemy.orm import Session, aliased
 
 from warpsmith.store.schema import (
     CandidateRow,
@@ -22,6 +23,7 @@ from warpsmith.store.schema import (
     LessonRow,
     LLMCallRow,
     RunCandidateRow,
+    RunEvaluationRow,
     RunRow,
     TaskRow,
     VerdictRow,
@@ -122,18 +124,53 @@ def hardware_for_task(session: Session, task: str) -> list[HardwareRow]:
     return list(session.scalars(select(HardwareRow).where(evaluated).order_by(HardwareRow.device_name)))
 
 
+def newest_of_identity() -> ColumnElement[bool]:
+    """True for an evaluation that no later row of the same identity supersedes (history stays; reads use the newest)."""
+    newer = aliased(EvaluationRow)
+    return ~exists().where(
+        newer.source_hash == EvaluationRow.source_hash,
+        newer.hardware_fingerprint == EvaluationRow.hardware_fingerprint,
+        newer.evaluator_version == EvaluationRow.evaluator_version,
+        newer.suite == EvaluationRow.suite,
+        newer.task_definition_hash.is_not_distinct_from(EvaluationRow.task_definition_hash),
+        newer.stage == EvaluationRow.stage,
+        newer.id > EvaluationRow.id,
+    )
+
+
 def find_evaluation(
-    session: Session, source_hash: str, hardware_fingerprint: str, evaluator_version: str, suite: str
+    session: Session,
+    source_hash: str,
+    hardware_fingerprint: str,
+    evaluator_version: str,
+    suite: str,
+    task_definition_hash: str | None = None,
+    stage: str = "full",
 ) -> EvaluationRow | None:
-    """The cached evaluation of this candidate on this hardware by this evaluator version and suite."""
+    """The newest evaluation of exactly this identity (the evaluation cache), or None.
+
+    `task_definition_hash=None` asks for rows whose definition is unknown (stored before
+    definitions were hashed); a known hash never matches them. A 'screen' row never answers
+    for 'full'.
+    """
+    definition = (
+        EvaluationRow.task_definition_hash.is_(None)
+        if task_definition_hash is None
+        else EvaluationRow.task_definition_hash == task_definition_hash
+    )
     return session.scalars(
-        select(EvaluationRow).filter_by(
+        select(EvaluationRow)
+        .filter_by(
             source_hash=source_hash,
             hardware_fingerprint=hardware_fingerprint,
             evaluator_version=evaluator_version,
             suite=suite,
+            stage=stage,
         )
-    ).one_or_none()
+        .where(definition)
+        .order_by(EvaluationRow.id.desc())
+        .limit(1)
+    ).first()
 
 
 def best_candidates(
@@ -149,7 +186,8 @@ def best_candidates(
 ) -> list[RankedCandidate]:
     """Correct candidates for (task, hardware[, language]) from every run, fastest first.
 
-    One entry per candidate (its best qualifying evaluation); candidates a judge flagged as
+    One entry per candidate (its best qualifying evaluation, among the newest of each
+    evaluation identity: an older measurement a re-evaluation replaced does not rank); candidates a judge flagged as
     suspicious are left out unless `exclude_suspicious=False`. Ties: older first.
     """
     conditions = [
@@ -157,6 +195,7 @@ def best_candidates(
         EvaluationRow.hardware_fingerprint == hardware_fingerprint,
         EvaluationRow.status == "correct",
         EvaluationRow.speedup.is_not(None),
+        newest_of_identity(),  # a re-evaluation supersedes what it re-measured
     ]
     if language is not None:
         conditions.append(CandidateRow.language == language)
@@ -218,15 +257,15 @@ def list_runs(
             .group_by(RunCandidateRow.run_id)
         ).all()
     )
-    correct_candidate = exists().where(
+    correct_candidate = exists().where(  # correct in an evaluation the run itself saw
+        RunEvaluationRow.run_id == RunCandidateRow.run_id,
+        EvaluationRow.id == RunEvaluationRow.evaluation_id,
         EvaluationRow.source_hash == RunCandidateRow.source_hash,
-        EvaluationRow.hardware_fingerprint == RunRow.hardware_fingerprint,
         EvaluationRow.status == "correct",
     )
     correct = dict(
         session.execute(
             select(RunCandidateRow.run_id, func.count())
-            .join(RunRow, RunRow.id == RunCandidateRow.run_id)
             .where(RunCandidateRow.run_id.in_(ids), RunCandidateRow.relation == "produced", correct_candidate)
             .group_by(RunCandidateRow.run_id)
         ).all()
@@ -242,7 +281,8 @@ def llm_calls_of_run(session: Session, run_id: str) -> list[LLMCallRow]:
 def run_candidates(
     session: Session, run_id: str, round_index: int | None = None, hardware_fingerprint: str | None = None
 ) -> list[CandidateView]:
-    """The run's candidates in (round, position) order, with evaluations (on one hardware if given) and verdicts."""
+    """The run's candidates in (round, position) order, with the evaluations the run saw (on one
+    hardware if given; oldest first) and its verdicts."""
     statement = (
         select(RunCandidateRow, CandidateRow)
         .join(CandidateRow, CandidateRow.source_hash == RunCandidateRow.source_hash)
@@ -257,7 +297,12 @@ def run_candidates(
     }
     if not views:
         return []
-    evaluations = select(EvaluationRow).where(EvaluationRow.source_hash.in_(views)).order_by(EvaluationRow.id)
+    evaluations = (  # what this run saw, not later re-evaluations of the same candidates
+        select(EvaluationRow)
+        .join(RunEvaluationRow, RunEvaluationRow.evaluation_id == EvaluationRow.id)
+        .where(RunEvaluationRow.run_id == run_id, EvaluationRow.source_hash.in_(views))
+        .order_by(EvaluationRow.id)
+    )
     if hardware_fingerprint is not None:
         evaluations = evaluations.where(EvaluationRow.hardware_fingerprint == hardware_fingerprint)
     for evaluation in session.scalars(evaluations):

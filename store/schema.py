@@ -16,8 +16,12 @@ Identity decisions:
   imports and replays may bring a child before its parent.
 - runs have readable string ids, `r-YYYYMMDD-HHMMSS-xxxxxx` (UTC time + 6 random hex digits):
   sortable, unique across machines sharing one Postgres store, short enough to type.
-- an evaluation is unique per (candidate, hardware fingerprint, evaluator version, suite):
-  that key is the evaluation cache.
+- evaluations are history, appended and never updated. An evaluation's identity is
+  (candidate, task definition hash, hardware fingerprint incl. toolchain, evaluator version,
+  suite, stage); the cache serves the newest row of an identity (several rows: re-evaluations).
+  `task_definition_hash` NULL = measured before definitions were hashed (migration 0002): unknown,
+  never served for a task whose hash is known. `run_evaluations` links a run to each evaluation
+  it saw (measured or served from the cache), so a run's page shows what that run saw.
 """
 
 from __future__ import annotations
@@ -31,6 +35,7 @@ from sqlalchemy import (
     DateTime,
     Float,
     ForeignKey,
+    Index,
     Integer,
     MetaData,
     String,
@@ -53,6 +58,8 @@ TERMINAL_RUN_STATUSES = (
 )
 RUN_STATUSES = ("running", *TERMINAL_RUN_STATUSES)
 STRATEGIES = ("offline", "llm", "replay")
+# screen: check + a few regime-spanning bench shapes; full: the whole suite. A screen never serves as full.
+STAGES = ("screen", "full")
 
 # Explicit constraint names: Alembic needs them to alter constraints later, on every dialect.
 NAMING_CONVENTION = {
@@ -171,12 +178,14 @@ class RunCandidateRow(Base):
 class EvaluationRow(Base):
     __tablename__ = "evaluations"
     __table_args__ = (
-        UniqueConstraint(
+        Index(
+            "ix_evaluations_identity",
             "source_hash",
             "hardware_fingerprint",
             "evaluator_version",
             "suite",
-            name="uq_evaluations_cache_key",
+            "task_definition_hash",
+            "stage",
         ),
     )
 
@@ -185,6 +194,10 @@ class EvaluationRow(Base):
     hardware_fingerprint: Mapped[str] = mapped_column(ForeignKey("hardware.fingerprint"))
     evaluator_version: Mapped[str] = mapped_column(String(40))
     suite: Mapped[str] = mapped_column(String(40))
+    task_definition_hash: Mapped[str | None] = mapped_column(
+        String(64), doc="The task's definition measured against; NULL: unknown (before migration 0002)."
+    )
+    stage: Mapped[str] = mapped_column(String(10), default="full", server_default="full", doc="screen | full")
     mode: Mapped[str] = mapped_column(String(20), doc="device | interpreter | none")
     status: Mapped[str] = mapped_column(String(30), index=True)
     message: Mapped[str] = mapped_column(Text, default="")
@@ -193,7 +206,17 @@ class EvaluationRow(Base):
     speedup_max: Mapped[float | None] = mapped_column(Float)
     median_us_total: Mapped[float | None] = mapped_column(Float, doc="Sum of per-shape medians.")
     result: Mapped[dict[str, Any]] = mapped_column(default=dict, doc="The whole EvalResult.")
-    run_id: Mapped[str | None] = mapped_column(ForeignKey("runs.id"), doc="The run that asked for it first.")
+    run_id: Mapped[str | None] = mapped_column(ForeignKey("runs.id"), doc="The run that measured it.")
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class RunEvaluationRow(Base):
+    """Which evaluations a run saw: those it measured and those the cache served it."""
+
+    __tablename__ = "run_evaluations"
+
+    run_id: Mapped[str] = mapped_column(ForeignKey("runs.id"), primary_key=True)
+    evaluation_id: Mapped[int] = mapped_column(ForeignKey("evaluations.id"), primary_key=True, index=True)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 

@@ -2,7 +2,8 @@
 
 Owns: inserting rows so that repeating a step (a resumed run, two machines on one Postgres)
 never duplicates or fails: content-addressed rows use INSERT ... ON CONFLICT DO NOTHING on
-their natural key, then read back the stored row. Does not own: run lifecycle
+their natural key, then read back the stored row. Evaluations are the exception on purpose:
+they are measurements, appended (each with its own id and time) and never updated. Does not own: run lifecycle
 (warpsmith.store.runs), reads for the loop and the dashboard (warpsmith.store.reads), or
 mapping pydantic records to arguments (the coordinator in warpsmith.agents does that).
 
@@ -21,6 +22,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from warpsmith.store.schema import (
+    STAGES,
     Base,
     CandidateRow,
     EvaluationRow,
@@ -28,6 +30,7 @@ from warpsmith.store.schema import (
     LessonRow,
     LLMCallRow,
     RunCandidateRow,
+    RunEvaluationRow,
     RunRow,
     TaskRow,
     VerdictRow,
@@ -171,49 +174,55 @@ def record_evaluation(
     mode: str,
     status: str,
     result: dict[str, Any],
+    task_definition_hash: str | None = None,
+    stage: str = "full",
     message: str = "",
     speedup: float | None = None,
     speedup_min: float | None = None,
     speedup_max: float | None = None,
     median_us_total: float | None = None,
     run_id: str | None = None,
-    replace: bool = False,
-) -> tuple[EvaluationRow, bool]:
-    """Store one evaluation (result = the whole EvalResult as JSON); returns (row, created).
+) -> EvaluationRow:
+    """Append one evaluation (result = the whole EvalResult as JSON) and link it to `run_id`.
 
-    Unique on (source_hash, hardware_fingerprint, evaluator_version, suite): when that
-    evaluation exists it is kept and returned with created=False, unless `replace=True`
-    (a forced re-evaluation), which overwrites it in place, `run_id` included.
+    Append-only: a re-evaluation of the same identity (candidate x task definition x hardware x
+    evaluator version x suite x stage) is a new row with its own id and time; no row is ever
+    updated, so what a run saw stays as it saw it. The cache serves the newest row
+    (warpsmith.store.reads.find_evaluation).
     """
-    key = {
-        "source_hash": source_hash,
-        "hardware_fingerprint": hardware_fingerprint,
-        "evaluator_version": evaluator_version,
-        "suite": suite,
-    }
-    measured = {
-        "mode": mode,
-        "status": status,
-        "message": message,
-        "speedup": speedup,
-        "speedup_min": speedup_min,
-        "speedup_max": speedup_max,
-        "median_us_total": median_us_total,
-        "result": result,
-    }
-    created = _insert_ignore(
-        session,
-        EvaluationRow,
-        _with_defaults(EvaluationRow, {**key, **measured, "run_id": run_id}),
-        list(key),
+    if stage not in STAGES:
+        raise ValueError(f"evaluation stage {stage!r} is not one of {', '.join(STAGES)}")
+    row = EvaluationRow(
+        source_hash=source_hash,
+        hardware_fingerprint=hardware_fingerprint,
+        evaluator_version=evaluator_version,
+        suite=suite,
+        task_definition_hash=task_definition_hash,
+        stage=stage,
+        mode=mode,
+        status=status,
+        message=message,
+        speedup=speedup,
+        speedup_min=speedup_min,
+        speedup_max=speedup_max,
+        median_us_total=median_us_total,
+        result=result,
+        run_id=run_id,
+        created_at=utcnow(),
     )
-    if replace and not created:  # the replacing measurement's run becomes the row's run
-        session.execute(
-            update(EvaluationRow).filter_by(**key).values(**measured, run_id=run_id, created_at=utcnow())
-        )
-    row = session.scalars(select(EvaluationRow).filter_by(**key)).one()
-    session.refresh(row)
-    return row, created
+    session.add(row)
+    session.flush()
+    if run_id is not None:
+        link_evaluation(session, run_id, row.id)
+    return row
+
+
+def link_evaluation(session: Session, run_id: str, evaluation_id: int) -> bool:
+    """Record that `run_id` saw this evaluation (measured it, or was served it); idempotent."""
+    values = {"run_id": run_id, "evaluation_id": evaluation_id}
+    return _insert_ignore(
+        session, RunEvaluationRow, _with_defaults(RunEvaluationRow, values), ["run_id", "evaluation_id"]
+    )
 
 
 def record_llm_call(

@@ -51,12 +51,18 @@ def assert_consistent(db: Path) -> None:
         db, "SELECT id FROM evaluations WHERE source_hash NOT IN (SELECT source_hash FROM candidates)"
     )
     assert orphans == []
+    # Evaluations are history (append-only), but the cache means a candidate's own outcome is
+    # measured once per identity; only a timeout or runtime_error is measured again.
     duplicates = query(
         db,
-        "SELECT source_hash, COUNT(*) FROM evaluations "
-        "GROUP BY source_hash, hardware_fingerprint, evaluator_version, suite HAVING COUNT(*) > 1",
+        "SELECT source_hash, COUNT(*) FROM evaluations WHERE status NOT IN ('timeout', 'runtime_error') "
+        "GROUP BY source_hash, hardware_fingerprint, evaluator_version, suite, task_definition_hash, stage "
+        "HAVING COUNT(*) > 1",
     )
     assert duplicates == []
+    unseen = query(db, "SELECT id FROM evaluations WHERE run_id IS NOT NULL AND id NOT IN "
+                   "(SELECT evaluation_id FROM run_evaluations WHERE run_evaluations.run_id = evaluations.run_id)")
+    assert unseen == []  # a run sees what it measured
 
 
 # Scripted answers for an LLM run on rmsnorm's Triton seed (shared by the loop and dashboard tests).

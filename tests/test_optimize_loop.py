@@ -154,13 +154,13 @@ def test_a_timed_out_evaluation_is_kept_but_measured_again_by_the_next_run(tmp_p
 
     first, _ = optimize(db, "rmsnorm", rounds=0, width=1, evaluate_fn=starved)
     assert first.status == "completed", first.message
-    seed_row = "SELECT status, run_id FROM evaluations WHERE source_hash=?"
+    seed_row = "SELECT status, run_id FROM evaluations WHERE source_hash=? ORDER BY id"
     assert query(db, seed_row, first.seed_hash) == [("timeout", first.run_id)]
 
     again = RecordingEvaluate()
     second, _ = optimize(db, "rmsnorm", rounds=0, width=1, evaluate_fn=again)
     assert again.hashes == [second.seed_hash] == [first.seed_hash]  # not served from the cache
-    assert query(db, seed_row, first.seed_hash) == [("correct", second.run_id)]  # replaced in place
+    assert query(db, seed_row, first.seed_hash) == [("timeout", first.run_id), ("correct", second.run_id)]  # appended
 
     third = RecordingEvaluate()
     optimize(db, "rmsnorm", rounds=0, width=1, evaluate_fn=third)

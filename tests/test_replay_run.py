@@ -4,12 +4,13 @@ Real parts: the loop, the LLM strategy over the ReplayModel, the evaluator (Trit
 interpreter), a SQLite store, the `warpsmith replay` command in a subprocess. What a user
 relies on: no request is made, the same candidates come out, the new run is stored and
 linked to the original; a replay that no longer fits stops cleanly and names the step;
---reevaluate stores fresh evaluations.
+--reevaluate appends fresh evaluations under a new run and leaves the original as it was.
 """
 
 from __future__ import annotations
 
 import html
+import json
 import os
 import re
 import sqlite3
@@ -183,13 +184,16 @@ def test_cli_reports_a_divergence_with_exit_code_1(recorded: tuple[Path, Path, s
     assert "diverged" in result.stdout and "step 3" in result.stdout and "planner" in result.stdout
 
 
-def test_reevaluate_stores_fresh_evaluations_in_a_new_linked_run(recorded: tuple[Path, Path, str]) -> None:
+def test_reevaluate_appends_fresh_evaluations_in_a_new_run_and_leaves_the_old_run_as_it_was(
+    recorded: tuple[Path, Path, str],
+) -> None:
     db, _, original = recorded
-    mine = (
-        "SELECT e.source_hash, e.created_at FROM evaluations e JOIN runs r ON r.hardware_fingerprint = "
-        "e.hardware_fingerprint WHERE r.id=? AND e.suite='smoke'"
+    seen = (
+        "SELECT e.source_hash, e.id, e.status, e.speedup, e.created_at, e.run_id FROM evaluations e "
+        "JOIN run_evaluations re ON re.evaluation_id = e.id WHERE re.run_id=? ORDER BY e.id"
     )
-    before = dict(query(db, mine, original))
+    before = query(db, seen, original)
+    shown_before = json.loads(warpsmith("runs", "show", original, "--db", f"sqlite:///{db}", "--json").stdout)
     result = warpsmith("replay", original, "--db", f"sqlite:///{db}", "--reevaluate", "--device", "cpu")
     assert result.returncode == 0, result.stderr
     new_id, config = query(
@@ -201,16 +205,16 @@ def test_reevaluate_stores_fresh_evaluations_in_a_new_linked_run(recorded: tuple
     linked = query(db, "SELECT source_hash FROM run_candidates WHERE run_id=? ORDER BY round_index", new_id)
     assert len(linked) == 2  # the seed and the coder's candidate
     assert query(db, "SELECT COUNT(*) FROM llm_calls WHERE run_id=?", new_id) == [(0,)]
-    after = dict(query(db, mine, new_id))
-    for (source_hash,) in linked:
-        created_at = after[source_hash]
-        assert created_at > before[source_hash], "measured again, not served from the cache"
-    measured_by = (
-        "SELECT DISTINCT e.run_id FROM evaluations e JOIN run_candidates rc ON rc.source_hash = e.source_hash "
-        "JOIN runs r ON r.id = rc.run_id AND r.hardware_fingerprint = e.hardware_fingerprint "
-        "WHERE rc.run_id=? AND e.suite='smoke'"
-    )
-    assert query(db, measured_by, new_id) == [(new_id,)]  # the rows name the run that re-measured them
+    fresh = query(db, seen, new_id)
+    assert sorted(h for h, *_ in fresh) == sorted(h for (h,) in linked)
+    assert min(row[1] for row in fresh) > max(row[1] for row in before), "new rows, not served from the cache"
+    assert {row[5] for row in fresh} == {new_id}  # the rows name the run that re-measured them
+    # History: the original run's evaluations, numbers and lineage are exactly what they were.
+    assert query(db, seen, original) == before
+    shown_after = json.loads(warpsmith("runs", "show", original, "--db", f"sqlite:///{db}", "--json").stdout)
+    assert shown_after["candidates"] == shown_before["candidates"]
+    assert shown_after["run"]["best_candidate_hash"] == shown_before["run"]["best_candidate_hash"]
+    assert {c["evaluation_id"] for c in shown_after["candidates"]} <= {row[1] for row in before}
 
 
 def test_replaying_an_offline_run_says_it_re_evaluates(tmp_path_factory: pytest.TempPathFactory) -> None:

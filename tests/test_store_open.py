@@ -26,6 +26,7 @@ TABLES = {
     "candidates",
     "run_candidates",
     "evaluations",
+    "run_evaluations",
     "llm_calls",
     "verdicts",
     "lessons",

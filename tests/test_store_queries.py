@@ -58,7 +58,15 @@ def _candidate(store: Store, run_id: str, source: str, round_index: int = 0, lan
 
 
 def _evaluate(
-    store: Store, digest: str, status: str, speedup: float | None, hardware: str = HW, suite: str = "bench"
+    store: Store,
+    digest: str,
+    status: str,
+    speedup: float | None,
+    hardware: str = HW,
+    suite: str = "bench",
+    run_id: str | None = None,
+    definition: str | None = "def-1",
+    stage: str = "full",
 ):
     with store.session() as s:
         return record_evaluation(
@@ -67,10 +75,13 @@ def _evaluate(
             hardware_fingerprint=hardware,
             evaluator_version="1",
             suite=suite,
+            task_definition_hash=definition,
+            stage=stage,
             mode="device",
             status=status,
             result={"status": status, "timings": [{"speedup": speedup}]},
             speedup=speedup,
+            run_id=run_id,
         )
 
 
@@ -114,42 +125,71 @@ def test_ensure_task_and_hardware_are_idempotent_and_refresh(seeded: Store) -> N
     assert hw.details == {"driver": "580"}
 
 
-def test_an_evaluation_is_unique_per_hardware_version_and_suite(seeded: Store) -> None:
+def test_evaluations_are_appended_and_the_cache_serves_the_newest_of_an_identity(seeded: Store) -> None:
     run_id = _run(seeded)
     digest = _candidate(seeded, run_id, "k1")
-    first, created = _evaluate(seeded, digest, "correct", 1.5)
-    again, created_again = _evaluate(seeded, digest, "correct", 9.9)
-    elsewhere, created_elsewhere = _evaluate(seeded, digest, "correct", 0.5, hardware=OTHER_HW)
-    assert created and not created_again and created_elsewhere
-    assert again.id == first.id and again.speedup == 1.5  # the cached measurement is kept
+    first = _evaluate(seeded, digest, "correct", 1.5, run_id=run_id)
+    again = _evaluate(seeded, digest, "correct", 9.9, run_id=run_id)
+    elsewhere = _evaluate(seeded, digest, "correct", 0.5, hardware=OTHER_HW)
+    assert len({first.id, again.id, elsewhere.id}) == 3 and first.speedup == 1.5  # nothing overwritten
     with seeded.session() as s:
-        hit = find_evaluation(s, digest, HW, "1", "bench")
-        assert hit is not None and hit.id == first.id and hit.result["status"] == "correct"
-        assert find_evaluation(s, digest, HW, "2", "bench") is None  # a newer evaluator re-evaluates
-        assert find_evaluation(s, digest, HW, "1", "check") is None
-        assert s.scalar(select(func.count()).select_from(EvaluationRow)) == 2
+        hit = find_evaluation(s, digest, HW, "1", "bench", "def-1")
+        assert hit is not None and hit.id == again.id and hit.speedup == 9.9  # the newest measurement
+        assert find_evaluation(s, digest, HW, "2", "bench", "def-1") is None  # a newer evaluator re-evaluates
+        assert find_evaluation(s, digest, HW, "1", "check", "def-1") is None
+        assert find_evaluation(s, digest, HW, "1", "bench", "def-2") is None  # the task's definition changed
+        assert find_evaluation(s, digest, HW, "1", "bench", "def-1", stage="screen") is None
+        assert s.scalar(select(func.count()).select_from(EvaluationRow)) == 3
 
 
-def test_replace_overwrites_an_evaluation_in_place(seeded: Store) -> None:
+def test_a_screen_result_never_answers_for_the_full_suite(seeded: Store) -> None:
     digest = _candidate(seeded, _run(seeded), "k1")
-    first, _ = _evaluate(seeded, digest, "incorrect", None)
-    remeasuring_run = _run(seeded)
+    screened = _evaluate(seeded, digest, "correct", 3.0, stage="screen")
     with seeded.session() as s:
-        row, created = record_evaluation(
-            s,
-            source_hash=digest,
-            hardware_fingerprint=HW,
-            evaluator_version="1",
-            suite="bench",
-            mode="device",
-            status="correct",
-            result={"status": "correct"},
-            speedup=2.0,
-            run_id=remeasuring_run,
-            replace=True,
-        )
-    assert not created and row.id == first.id and row.status == "correct" and row.speedup == 2.0
-    assert row.run_id == remeasuring_run  # the row names the run whose measurement it now holds
+        assert find_evaluation(s, digest, HW, "1", "bench", "def-1", stage="full") is None
+        assert find_evaluation(s, digest, HW, "1", "bench", "def-1", stage="screen").id == screened.id
+    with pytest.raises(ValueError, match="stage"):
+        _evaluate(seeded, digest, "correct", 3.0, stage="partial")
+
+
+def test_an_unknown_definition_is_never_served_for_a_known_one(seeded: Store) -> None:
+    """Rows from before definitions were hashed (NULL) answer only a lookup that does not know its hash either."""
+    digest = _candidate(seeded, _run(seeded), "k1")
+    legacy = _evaluate(seeded, digest, "correct", 2.0, definition=None)
+    with seeded.session() as s:
+        assert find_evaluation(s, digest, HW, "1", "bench", "def-1") is None
+        assert find_evaluation(s, digest, HW, "1", "bench", None).id == legacy.id
+
+
+def test_a_re_evaluation_leaves_what_the_old_run_saw_untouched(seeded: Store) -> None:
+    old_run = _run(seeded)
+    digest = _candidate(seeded, old_run, "k1")
+    first = _evaluate(seeded, digest, "incorrect", None, run_id=old_run)
+    new_run = _run(seeded)
+    with seeded.session() as s:
+        link_candidate(s, new_run, digest, 0)
+    second = _evaluate(seeded, digest, "correct", 2.0, run_id=new_run)
+    with seeded.session() as s:
+        old_view = run_detail(s, old_run).candidates[0].evaluations
+        new_view = run_detail(s, new_run).candidates[0].evaluations
+        stored = s.get(EvaluationRow, first.id)
+        newest = find_evaluation(s, digest, HW, "1", "bench", "def-1")
+        summaries = {x.run.id: x for x in list_runs(s)}
+    assert [(e.id, e.status) for e in old_view] == [(first.id, "incorrect")]
+    assert [(e.id, e.status, e.run_id) for e in new_view] == [(second.id, "correct", new_run)]
+    assert stored.status == "incorrect" and stored.run_id == old_run  # the row itself never changed
+    assert newest.id == second.id
+    assert (summaries[old_run].correct, summaries[new_run].correct) == (0, 1)
+
+
+def test_a_re_evaluation_supersedes_the_older_row_in_rankings(seeded: Store) -> None:
+    run_id = _run(seeded)
+    digest = _candidate(seeded, run_id, "k1")
+    _evaluate(seeded, digest, "correct", 5.0)
+    _evaluate(seeded, digest, "correct", 1.1)  # measured again: the 5x was not real
+    with seeded.session() as s:
+        ranked = best_candidates(s, "rmsnorm", HW, "triton")
+    assert [(r.candidate.source, r.speedup) for r in ranked] == [("k1", 1.1)]
 
 
 def test_llm_calls_keep_their_order_and_add_up_on_the_run(seeded: Store) -> None:
@@ -218,8 +258,8 @@ def test_runs_list_newest_first_with_counts(seeded: Store) -> None:
     older, newer = _run(seeded), _run(seeded, language="cuda")
     ok = _candidate(seeded, older, "ok")
     bad = _candidate(seeded, older, "bad")
-    _evaluate(seeded, ok, "correct", 1.1)
-    _evaluate(seeded, bad, "compile_error", None)
+    _evaluate(seeded, ok, "correct", 1.1, run_id=older)
+    _evaluate(seeded, bad, "compile_error", None, run_id=older)
     with seeded.session() as s:
         link_candidate(s, newer, ok, 0, relation="inherited")
         mark_run_status(s, older, "completed", "3 rounds")
@@ -244,9 +284,9 @@ def test_run_detail_has_rounds_evaluations_verdicts_and_calls(seeded: Store) -> 
         )
         link_candidate(s, run_id, child.source_hash, 1, position=0)
         set_llm_call_candidate(s, call.id, child.source_hash)
-    _evaluate(seeded, seed, "correct", 1.0)
-    _evaluate(seeded, child.source_hash, "correct", 1.7)
-    _evaluate(seeded, child.source_hash, "correct", 99.0, hardware=OTHER_HW)
+    _evaluate(seeded, seed, "correct", 1.0, run_id=run_id)
+    _evaluate(seeded, child.source_hash, "correct", 1.7, run_id=run_id)
+    _evaluate(seeded, child.source_hash, "correct", 99.0, hardware=OTHER_HW, run_id=run_id)
     with seeded.session() as s:
         record_verdict(
             s, run_id, child.source_hash, {"bottleneck": "memory"}, bottleneck="memory", round_index=1
@@ -295,12 +335,13 @@ def test_an_eval_result_with_nan_errors_round_trips(seeded: Store) -> None:
             hardware_fingerprint=HW,
             evaluator_version=result.evaluator_version,
             suite=result.suite,
+            task_definition_hash="def-1",
             mode=result.mode,
             status=result.status,
             result=result.model_dump(mode="json"),
         )
     with seeded.session() as s:
-        stored = find_evaluation(s, digest, HW, result.evaluator_version, result.suite)
+        stored = find_evaluation(s, digest, HW, result.evaluator_version, result.suite, "def-1")
     back = EvalResult.model_validate(stored.result)
     assert math.isnan(back.correctness[0].max_abs_err) and back.correctness[0].max_rel_err == math.inf
 

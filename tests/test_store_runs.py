@@ -20,6 +20,7 @@ from warpsmith.store import (
     EvaluationRow,
     LLMCallRow,
     RunCandidateRow,
+    RunEvaluationRow,
     RunNotFoundError,
     RunRow,
     Store,
@@ -229,7 +230,8 @@ def test_several_processes_opening_a_fresh_store_at_once(store_url: str, tmp_pat
 
 @pytest.mark.slow
 def test_two_runs_writing_the_same_kernels_at_once(seeded: Store, store_url: str, tmp_path) -> None:
-    """Two writers (two runs) race on identical sources and evaluations: no error, no duplicate."""
+    """Two writers (two runs) race on identical sources and evaluations: no error, no duplicate
+    candidate or link; each run's measurement is its own row (evaluations are history)."""
     steps, go = 40, tmp_path / "go"
     writers = [
         subprocess.Popen(
@@ -246,8 +248,10 @@ def test_two_runs_writing_the_same_kernels_at_once(seeded: Store, store_url: str
     assert [w.returncode for w in writers] == [0, 0], [err[-2000:] for _, err in outputs]
     with seeded.session() as s:
         assert s.scalar(select(func.count()).select_from(CandidateRow)) == steps
-        assert s.scalar(select(func.count()).select_from(EvaluationRow)) == steps
+        assert s.scalar(select(func.count()).select_from(EvaluationRow)) == 2 * steps
         for run_id in run_ids:
             linked = select(func.count()).select_from(RunCandidateRow).where(RunCandidateRow.run_id == run_id)
             assert s.scalar(linked) == steps
+            saw = select(func.count()).select_from(RunEvaluationRow).where(RunEvaluationRow.run_id == run_id)
+            assert s.scalar(saw) == steps
             assert [c.seq for c in llm_calls_of_run(s, run_id)] == list(range(steps))
