@@ -22,6 +22,8 @@ import argparse
 import os
 import re
 import resource
+import shutil
+import signal
 import sys
 from dataclasses import dataclass
 from pathlib import Path
@@ -66,7 +68,9 @@ def limited_command(command: list[str], limits: BuildLimits) -> list[str]:
 def limit_message(log: str, work: Path, limits: BuildLimits) -> str | None:
     """One line when a failed compile or link was stopped by a limit, else None."""
     biggest = max((p.stat().st_size for p in work.rglob("*") if p.is_file() and not p.is_symlink()), default=0)
-    if biggest >= limits.output_bytes or _FILE_TOO_BIG.search(log):
+    # A tool that ignores SIGXFSZ may word EFBIG as "No space left on device": on a disk with room, it was the limit.
+    no_space = "No space left on device" in log and shutil.disk_usage(work).free > limits.output_bytes
+    if biggest >= limits.output_bytes or _FILE_TOO_BIG.search(log) or no_space:
         return f"the compiler exceeded its {limits.output_bytes // MIB} MiB output limit"
     if _OUT_OF_MEMORY.search(log):
         return f"the compiler exceeded its {limits.memory_bytes // MIB} MiB memory limit"
@@ -87,6 +91,10 @@ def main(argv: list[str] | None = None) -> None:
         _, hard = resource.getrlimit(which)
         value = value if hard == resource.RLIM_INFINITY else min(value, hard)  # never above a limit already set
         resource.setrlimit(which, (value, value))
+    # Python ignores SIGXFSZ and an ignored signal stays ignored across exec: restore the default. (The
+    # jail exec'd next is Python too and ignores it again, so the compiler sees EFBIG, which GNU as
+    # words as "No space left on device": limit_message reads every wording.)
+    signal.signal(signal.SIGXFSZ, signal.SIG_DFL)
     os.execvp(command[0], command)
 
 

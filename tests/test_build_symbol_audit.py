@@ -79,7 +79,7 @@ def _shared(tmp_path: Path, name: str, source: str, *, cxx: bool = False) -> Pat
 
 def _named(violations: list) -> dict[str, str]:
     """symbol -> rule, the symbol read from the message ('... imports NAME ...' / '... defines NAME, ...')."""
-    return {re.search(r"(?:imports|defines) ([^\s(:\[,]+)", v.message).group(1): v.rule for v in violations}
+    return {re.search(r"(?:imports|defines) (\S+?)(?=\(|\s|: |,|$)", v.message).group(1): v.rule for v in violations}
 
 
 def test_imports_off_the_allow_list_are_each_named(tmp_path: Path) -> None:

@@ -74,7 +74,7 @@ at::Tensor kernel(const at::Tensor& x) { ballast[1] = ballast[0]; return x; }
 
 def _named(violations: list) -> dict[str, str]:
     """symbol -> rule, the symbol read from the message ('... imports NAME(...' / '... defines NAME, ...')."""
-    return {re.search(r"(?:imports|defines) ([^\s(:\[,]+)", v.message).group(1): v.rule for v in violations}
+    return {re.search(r"(?:imports|defines) (\S+?)(?=\(|\s|: |,|$)", v.message).group(1): v.rule for v in violations}
 
 
 def test_text_checks_see_the_spellings_that_used_to_pass() -> None:
