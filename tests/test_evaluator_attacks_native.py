@@ -156,3 +156,15 @@ def test_a_compile_past_the_output_limit_is_a_compile_error_with_one_clear_line(
     assert result.log.splitlines()[0] == "the compiler exceeded its 32 MiB output limit"
     assert not (tmp_path / result.key).exists(), "a limit hit is not cached"
     assert not list(tmp_path.rglob("core*")), "no core dump from the killed compiler"
+
+
+@needs_nvcc
+@pytest.mark.slow
+def test_a_compile_past_the_memory_limit_is_a_compile_error_with_one_clear_line(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Any torch-including compile needs more than 300 MiB of address space: it stops within seconds."""
+    monkeypatch.setenv("WARPSMITH_BUILD_MEMORY_MB", "300")
+    result = evaluate(Candidate(task="rmsnorm", language="cuda", source=OPERATOR_COMPUTE + "// memory\n"),
+                      get_task("rmsnorm"), device="cpu")
+    assert result.status == "compile_error"
+    assert result.compile_log.splitlines()[0] == "the compiler exceeded its 300 MiB memory limit"
