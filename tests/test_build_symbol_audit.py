@@ -6,6 +6,7 @@ offending symbol and pass the ones an honest kernel's compiler emits.
 
 from __future__ import annotations
 
+import os
 import re
 import shutil
 import subprocess
@@ -153,3 +154,29 @@ def test_the_object_file_is_audited_where_no_library_was_linked(tmp_path: Path) 
 ])
 def test_allow_list_edges(raw: str, plain: str, allowed: str | None) -> None:
     assert classify(raw, plain) == allowed
+
+
+# A library that defines a libc name and calls it: which body runs depends on the link.
+INTERPOSER_C = r"""
+int getpid(void) { return -7; }
+int call_it(void) { return getpid(); }
+"""
+
+
+def test_the_link_binds_a_candidates_own_function_to_itself(tmp_path: Path) -> None:
+    """Without -Bsymbolic-functions the dynamic linker binds `getpid` to libc's (defining a name reaches
+    the process's function of that name); with the flag the build's link uses, to the library's own."""
+    import ctypes
+
+    from warpsmith.evaluator.build_toolchain import link_command
+
+    flag = "-Wl,-Bsymbolic-functions"
+    assert flag in link_command("cuda", "sm_90a", [tmp_path / "k.o"], tmp_path / "k.so")
+    (tmp_path / "interposer.c").write_text(INTERPOSER_C)
+    results = {}
+    for name, flags in (("plain", []), ("symbolic", [flag])):
+        output = tmp_path / f"lib{name}.so"
+        subprocess.run(["gcc", "-shared", "-fPIC", "-O0", *flags, "-o", str(output), str(tmp_path / "interposer.c")],
+                       check=True, capture_output=True, timeout=120)
+        results[name] = ctypes.CDLL(str(output)).call_it()
+    assert results == {"plain": os.getpid(), "symbolic": -7}
