@@ -14,7 +14,11 @@ it. The cache folder is keyed by sha256(source, language, arch, toolchain_info):
 build runs in a fresh folder under the cache, guarded by a per-key lock, and appears
 under its key by one atomic rename, so concurrent builds never see half a build.
 Compile errors are cached (the same source fails the same way); timeouts and refusals
-are not. What is and is not built on a machine without a CUDA/ROCm torch is written
+are not. Every compiler and linker runs under output-size and memory limits
+(build_limits.py) inside the file-system jail; the cache has a quota and evicts the least
+recently used entries (build_cache.py). Every result handed out, fresh or cached, has just
+had its library's symbol table audited (symbol_audit.py): a library that imports anything
+off the allow-list comes back `ok=False` with `violations` and no `library_path`. What is and is not built on a machine without a CUDA/ROCm torch is written
 down in docs/builds.md.
 """
 
@@ -38,8 +42,10 @@ from typing import Literal
 
 from pydantic import BaseModel, Field
 
+from warpsmith.evaluator import build_cache
 from warpsmith.evaluator.build_guard import compiler_env, refuse_reason
 from warpsmith.evaluator.build_jail import jailed_command, landlock_status
+from warpsmith.evaluator.build_limits import BuildLimits, limit_message, limited_command
 from warpsmith.evaluator.build_resources import resource_report
 from warpsmith.evaluator.build_toolchain import (
     compile_command,
@@ -54,7 +60,8 @@ from warpsmith.evaluator.build_toolchain import (
     torch_flavor,
     validate_arch,
 )
-from warpsmith.evaluator.records import ResourceReport
+from warpsmith.evaluator.records import ResourceReport, Violation
+from warpsmith.evaluator.symbol_audit import AuditUnavailable, audit_library
 
 __all__ = ["BuildResult", "build_extension", "build_many", "resource_report", "toolchain_info"]
 
@@ -81,12 +88,11 @@ class BuildResult(BaseModel):
     linked: bool = Field(default=False, description="A loadable library was produced.")
     refused: bool = Field(default=False, description="The preflight refused the source; nothing was compiled.")
     timed_out: bool = False
+    violations: list[Violation] = Field(default_factory=list, description=(
+        "The symbol audit's findings: imports off the allow-list; non-empty means ok=False, nothing to load."))
 
 
-def default_cache_dir() -> Path:
-    import platformdirs
-
-    return Path(platformdirs.user_cache_dir("warpsmith")) / "builds"
+default_cache_dir = build_cache.default_cache_dir
 
 
 def build_key(source: str, language: str, arch: str, toolchain: dict[str, str]) -> str:
@@ -137,11 +143,12 @@ def _locked(path: Path, *, slots: int = 1, timeout_s: float = 3600) -> Iterator[
         time.sleep(0.2)
 
 
-def _run(command: list[str], *, cwd: Path, env: dict[str, str], timeout_s: float) -> tuple[int | None, str]:
-    """Run confined, in its own process group; rc None means killed at the timeout."""
+def _run(command: list[str], *, cwd: Path, env: dict[str, str], timeout_s: float,
+         limits: BuildLimits) -> tuple[int | None, str]:
+    """Run confined and limited, in its own process group; rc None means killed at the timeout."""
     read = [torch_dir()] + ([cuda_home()] if cuda_home() else [])
     jailed = jailed_command(command, read=[p for p in read if p is not None], write=[cwd])
-    process = subprocess.Popen(jailed, cwd=cwd, env=env, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+    process = subprocess.Popen(limited_command(jailed, limits), cwd=cwd, env=env, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
                                stderr=subprocess.STDOUT, text=True, errors="replace", start_new_session=True)
     try:
         output, _ = process.communicate(timeout=max(timeout_s, 1))
@@ -154,6 +161,7 @@ def _run(command: list[str], *, cwd: Path, env: dict[str, str], timeout_s: float
 
 def _load_cached(final: Path, started: float) -> BuildResult:
     result = BuildResult.model_validate_json((final / "result.json").read_text())
+    build_cache.touch(final)
     updates: dict[str, object] = {"cached": True, "seconds": time.monotonic() - started}
     if result.linked:
         updates["library_path"] = final / "kernel.so"
@@ -172,19 +180,22 @@ def _compile_and_link(source: str, language: Literal["cuda", "hip"], arch: str, 
         (work / "shim" / relative).write_text(content)
     env = compiler_env({"TMPDIR": str(work), "HOME": str(work), **(hip_env() if language == "hip" else {})})
     base = BuildResult(ok=False, library_path=None, op_namespace=None, log="", language=language, arch=arch)
+    limits = BuildLimits.from_env()
 
     command = compile_command(language, arch, candidate, work / "kernel.o", work / "shim")
-    rc, compile_log = _run(command, cwd=work, env=env, timeout_s=deadline - time.monotonic())
+    rc, compile_log = _run(command, cwd=work, env=env, timeout_s=deadline - time.monotonic(), limits=limits)
     log = f"$ {' '.join(command)}\n{compile_log}"
     if rc is None:
         return base.model_copy(update={"log": trim_log(log, work) + "\nbuild timed out", "timed_out": True})
     resources = resource_report(compile_log, language)
     if rc != 0:
-        return base.model_copy(update={"log": trim_log(log, work), "resources": resources})
+        return base.model_copy(update={"log": _limited_log(log, work, limits), "resources": resources})
 
     command = link_command(language, arch, [work / "kernel.o"], work / "kernel.so")
-    rc, link_log = _run(command, cwd=work, env=env, timeout_s=deadline - time.monotonic())
+    rc, link_log = _run(command, cwd=work, env=env, timeout_s=deadline - time.monotonic(), limits=limits)
     log += f"\n$ {' '.join(command)}\n{link_log}"
+    if rc is not None and rc != 0 and (hit := limit_message(link_log, work, limits)):
+        return base.model_copy(update={"log": f"{hit}\n{trim_log(log, work)}", "resources": resources})
     linked = rc == 0
     if not linked:
         log += "\nnot linked: this torch cannot host the library here (see docs/builds.md); the compile is real"
@@ -195,6 +206,30 @@ def _compile_and_link(source: str, language: Literal["cuda", "hip"], arch: str, 
     return base.model_copy(update={"ok": True, "log": trim_log(log, work), "resources": resources,
                                    "linked": linked, "op_namespace": namespace if linked else None,
                                    "object_path": work / "kernel.o"})
+
+
+def _limited_log(log: str, work: Path, limits: BuildLimits) -> str:
+    """The trimmed log, led by one line when a limit (not the source) stopped the compiler."""
+    hit = limit_message(log, work, limits)
+    return f"{hit}\n{trim_log(log, work)}" if hit else trim_log(log, work)
+
+
+def _audited(result: BuildResult) -> BuildResult:
+    """The result with its library's symbols audited: on any finding, not ok and nothing to load.
+    Runs on every hand-out, cached or not, so a changed allow-list or a swapped file is seen."""
+    target = result.library_path if result.linked else result.object_path
+    if not result.ok or target is None:
+        return result
+    try:
+        violations = audit_library(target)
+    except (AuditUnavailable, OSError) as err:
+        return result.model_copy(update={"ok": False, "library_path": None, "op_namespace": None,
+                                         "log": f"not audited: {err}\n{result.log}"})
+    if not violations:
+        return result
+    head = f"rejected by the symbol audit: {violations[0].message}"
+    return result.model_copy(update={"ok": False, "library_path": None, "op_namespace": None,
+                                     "violations": violations, "log": f"{head}\n{result.log}"})
 
 
 def build_extension(source: str, language: Literal["cuda", "hip"], *, arch: str | None = None,
@@ -224,22 +259,24 @@ def build_extension(source: str, language: Literal["cuda", "hip"], *, arch: str 
     cache.mkdir(parents=True, exist_ok=True)
     final = cache / key
     if (final / "result.json").exists():
-        return _load_cached(final, started)
+        return _audited(_load_cached(final, started))
     with _locked(cache / f".{key[:32]}"):
         if (final / "result.json").exists():  # built by a concurrent caller while we waited
-            return _load_cached(final, started)
+            return _audited(_load_cached(final, started))
         with _locked(cache / ".slot", slots=jobs or os.cpu_count() or 1):
             work = Path(tempfile.mkdtemp(dir=cache, prefix=f".build-{key[:16]}-"))
             result = _compile_and_link(source, language, arch, namespace, work, time.monotonic() + timeout_s)
         jail_ok, jail_note = landlock_status()
         result = result.model_copy(update={**common, "seconds": time.monotonic() - started,
                                            "log": result.log if jail_ok else f"{jail_note}\n{result.log}"})
-        if result.timed_out:
+        if result.timed_out or any(line.startswith("the compiler exceeded its") for line in result.log.splitlines()[:2]):
+            # not the source's fault alone: the limits may differ on the next run
             shutil.rmtree(work, ignore_errors=True)
             return result
         (work / "result.json").write_text(result.model_dump_json())
         os.rename(work, final)
-    return _load_cached(final, started).model_copy(update={"cached": False})
+    build_cache.evict(cache, keep=key)
+    return _audited(_load_cached(final, started).model_copy(update={"cached": False}))
 
 
 def build_many(sources: list[str], language: Literal["cuda", "hip"], *, jobs: int | None = None,

@@ -36,7 +36,7 @@ from typing import Literal
 Language = Literal["cuda", "hip"]
 
 # Bump when the commands below change meaningfully: part of the cache key.
-BUILD_RECIPE = "3"
+BUILD_RECIPE = "4"
 DEFAULT_ARCH: dict[str, str] = {"cuda": "sm_90a", "hip": "gfx90a"}
 _ARCH_PATTERN = {"cuda": re.compile(r"^sm_\d{2,3}[af]?$"), "hip": re.compile(r"^gfx[0-9a-f]{3,4}(:[a-z+-]+)*$")}
 # What torch's own cpp_extension passes to nvcc: candidates written for torch extensions
@@ -197,8 +197,10 @@ def link_command(language: Language, arch: str, objects: list[Path], output: Pat
         runtime = ["-lamdhip64", f"--offload-arch={arch}"]  # the arch spares hipcc probing for a GPU
         linker = str(compiler_path("hip") or "hipcc")
     # --no-undefined: a symbol this torch lacks (e.g. c10::cuda on a CPU torch) fails
-    # here, not later inside torch.ops.load_library.
-    return [linker, "-shared", "-Wl,--no-undefined", "-o", str(output), *map(str, objects), f"-L{lib}", f"-Wl,-rpath,{lib}",
+    # here, not later inside torch.ops.load_library. -Bsymbolic-functions: a function the
+    # candidate defines binds to its own body, never to a same-named one elsewhere in the
+    # process (defining `extern "C" int open(...)` or a libtorch method must not reach theirs).
+    return [linker, "-shared", "-Wl,--no-undefined", "-Wl,-Bsymbolic-functions", "-o", str(output), *map(str, objects), f"-L{lib}", f"-Wl,-rpath,{lib}",
             *torch_libs, *runtime]
 
 

@@ -111,6 +111,9 @@ def _evaluate(candidate: Candidate, task: Task, suite: str, device: DeviceChoice
         built, t_compile = build_native(candidate, result.hardware, timeout_s or 600.0)
         result.durations_s["compile"] = t_compile
         result.compile_log, result.resources = built.log, list(built.resources)
+        if built.violations:  # the symbol audit of what was built (symbol_audit.py)
+            result.violations = list(built.violations)
+            return _finish(result, "rejected", f"symbol audit: {built.violations[0].message}", started)
         if not built.ok:
             return _finish(result, "compile_error", "the build failed (see compile_log)", started)
         if not native_device_matches(candidate.language, where):

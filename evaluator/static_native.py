@@ -28,6 +28,9 @@ FORBIDDEN_IDENTIFIERS = frozenset(
         "dup", "dup2", "dup3", "ioctl", "prctl", "process_vm_readv", "process_vm_writev", "sendto", "sendmsg",
         "recvfrom", "recvmsg", "chmod", "fchmod", "chown", "creat", "openat", "pthread_create", "atexit",
         "at_quick_exit", "getaddrinfo", "gethostbyname", "inotify_init", "memfd_create", "pipe", "pipe2",
+        "mkfifo", "mkfifoat", "mknod", "mknodat", "renameat", "renameat2", "linkat", "symlink", "symlinkat",
+        "readlink", "readlinkat", "ftruncate", "opendir", "fdopendir", "open64", "openat64", "fopen64", "creat64",
+        "execveat", "dlvsym", "mount", "umount", "umount2", "chdir", "fchdir", "chroot", "setuid", "setgid",
     }
 )
 # Ordinary words that are only refused when called (a variable may be called `read`).
@@ -35,7 +38,7 @@ FORBIDDEN_CALLS = frozenset(
     {
         "open", "read", "write", "remove", "rename", "kill", "signal", "sigaction", "exit", "_exit", "abort",
         "sleep", "usleep", "nanosleep", "connect", "bind", "listen", "accept", "clone", "send", "recv",
-        "quick_exit", "raise",
+        "quick_exit", "raise", "link", "truncate",
     }
 )
 FORBIDDEN_HEADERS = re.compile(
@@ -180,6 +183,15 @@ def _line_of(text: str, pos: int) -> int:
 
 INCLUDE = re.compile(r"^[ \t]*#[ \t]*include[ \t]*([<\"])([^>\"\n]*)[>\"]", re.MULTILINE)
 CALL = re.compile(r"(?<!\.)(?<!->)\b([A-Za-z_]\w*)\s*\(")
+# `(open)(...)`, `(::open)(...)`: a parenthesized name called. (`auto f = open;` still passes: the
+# symbol audit of the built library is the check that sees every import.)
+PAREN_CALL = re.compile(r"\(\s*(?:::\s*)?([A-Za-z_]\w*)\s*\)\s*\(")
+# CPython's API (Py_Initialize, PyRun_SimpleString, _PyRuntime): Python inside the child.
+PYTHON_API = re.compile(r"\b_?Py[A-Z_]\w*")
+# A C-linkage declaration can name any library function by hand (`extern "C" int mkfifo(...)`), and a
+# weak one links even where nothing defines it; only `extern "C" __global__` kernels have a reason.
+EXTERN_C = re.compile(r"\bextern\s*\"\"\s*(\{|[^;{]*)")
+WEAK = re.compile(r"\b(?:__)?weak(?:ref)?(?:__)?\b|\balias\s*\(\s*\"\"")
 IDENTIFIER = re.compile(r"(?<!\.)(?<!->)\b([A-Za-z_]\w*)\b")
 NAMESPACED = re.compile(r"\b(?:at|torch)::(\w+)(?:::(\w+))?")
 METHOD_CALL = re.compile(r"(?:\.|->)\s*([A-Za-z_]\w*)\s*(?:<[^<>;()]*>)?\s*\(")
@@ -205,9 +217,20 @@ def check_native_source(source: str, compute_methods: frozenset[str]) -> list[Vi
     for match in CALL.finditer(code):
         if match.group(1) in FORBIDDEN_CALLS:
             found.append(_v("forbidden-call", f"call of {match.group(1)}()", code, match))
+    for match in PAREN_CALL.finditer(code):
+        if match.group(1) in FORBIDDEN_CALLS:
+            found.append(_v("forbidden-call", f"call of ({match.group(1)})()", code, match))
     for match in IDENTIFIER.finditer(code):
         if match.group(1) in FORBIDDEN_IDENTIFIERS:
             found.append(_v("forbidden-call", f"use of {match.group(1)}", code, match))
+    for match in PYTHON_API.finditer(code):
+        found.append(_v("forbidden-call", f"use of {match.group(0)}: the CPython API", code, match))
+    for match in EXTERN_C.finditer(code):
+        if match.group(1) == "{" or "__global__" not in match.group(1):
+            found.append(_v("forbidden-call", 'extern "C" declarations are refused (except __global__ kernels)',
+                            code, match))
+    for match in WEAK.finditer(code):
+        found.append(_v("forbidden-call", "weak symbols and aliases are refused", code, match))
     for match in NAMESPACE_ESCAPE.finditer(code):
         found.append(_v("torch-op-not-allowed", f"{match.group(0).strip()}: name ATen ops with at::/torch::", code, match))
     for match in FORBIDDEN_TYPES.finditer(code):
