@@ -2,7 +2,12 @@
 
 Owns: turning the loop's `Progress` events into a rich progress display and a `RunSummary`
 into a table (best kernel, its per-shape times with the timing mode, where its source was
-written, the run id). Does not own: running anything (warpsmith.agents.coordinator).
+written, the run id). The best is always shown with its claim (warpsmith.agents.ranking.claim):
+speedup with its interval and the verdict against the seed, "no candidate beat the seed (all
+within noise)", or on the CPU "interpreter: wall clock not comparable; correctness only";
+never a bare wall-clock ratio. Lines stay readable at 80 columns (rich wraps table cells; log
+lines put the claim on a line of its own). Does not own: running anything
+(warpsmith.agents.coordinator).
 """
 
 from __future__ import annotations
@@ -21,8 +26,8 @@ from rich.table import Table
 
 from warpsmith.agents.coordinator_records import Progress as RunProgress
 from warpsmith.agents.coordinator_records import RunSummary
-from warpsmith.agents.offline import measured_time_us
 
+BAR_CLAIM = 40  # characters of the claim the progress bar shows; log lines and the summary show it all
 MODE_LABEL = {
     "device": "GPU device timing",
     "interpreter": "Triton interpreter on CPU (wall-clock, not a GPU timing)",
@@ -31,16 +36,11 @@ MODE_LABEL = {
 
 
 def _best_text(event: RunProgress) -> str:
+    """The progress bar's short form: the best's hash and the head of its claim."""
     if event.best_hash is None:
         return "best: none correct yet"
-    parts = [f"best {event.best_hash[:10]}"]
-    if event.best_time_us is not None:
-        parts.append(f"{event.best_time_us:,.0f} us")
-    if event.best_speedup is not None:
-        parts.append(f"{event.best_speedup:.3g}x")
-    if event.mode == "interpreter":
-        parts.append("(interpreter)")
-    return " ".join(parts)
+    claim = event.best_claim
+    return f"best {event.best_hash[:8]} " + (claim if len(claim) <= BAR_CLAIM else claim[: BAR_CLAIM - 1] + "…")
 
 
 class ProgressView:
@@ -64,6 +64,7 @@ class ProgressView:
         self.task_id = self.progress.add_task(
             "run", total=rounds, evaluated=0, best="", cost=0.0, step="starting"
         )
+        self.said_best = ""
 
     def __enter__(self) -> ProgressView:
         self.progress.start()
@@ -88,9 +89,12 @@ class ProgressView:
             step=event.message[:70],
         )
         if not self.console.is_terminal:  # a log, one line per step, when stderr is not a terminal
-            self.console.print(
-                escape(f"[round {event.round_index}/{event.rounds_total}] {event.message}"), highlight=False
-            )
+            where = f"[round {event.round_index}/{event.rounds_total}]"
+            self.console.print(escape(f"{where} {event.message}"), highlight=False)
+            best = f"{event.best_hash[:10]}: {event.best_claim}" if event.best_hash else ""
+            if best and best != self.said_best:  # the best and how it stands, each time that changes
+                self.console.print(escape(f"{where} best {best}"), highlight=False)
+                self.said_best = best
 
 
 def summary_table(summary: RunSummary) -> Table:
@@ -117,12 +121,7 @@ def summary_table(summary: RunSummary) -> Table:
     table.add_row("best kernel", f"{best.candidate.source_hash[:12]} ({about})")
     if result is not None:
         table.add_row("timing mode", MODE_LABEL.get(result.mode, result.mode))
-        if result.speedup_geomean() is not None:
-            table.add_row("speedup (geomean)", f"{result.speedup_geomean():.3g}x vs the PyTorch reference")
-    mine, seed = measured_time_us(result), measured_time_us(summary.seed.result if summary.seed else None)
-    same_mode = summary.seed is not None and summary.seed.result is not None and summary.seed.result.mode == result.mode
-    if mine is not None and seed is not None and same_mode and not is_seed:
-        table.add_row("vs the seed", f"{mine:,.1f} us vs {seed:,.1f} us total: {seed / mine:.2f}x")
+    table.add_row("result", summary.claim)
     return table
 
 
