@@ -26,18 +26,18 @@ OPTIONS = ("stage", "confirm", "gpu_index")
 
 
 def accepted_options(evaluate_fn: Callable[..., EvalResult]) -> frozenset[str]:
-    """Which of OPTIONS the evaluator takes: warpsmith's evaluate(), narrowed by `evaluate_fn`'s own
-    parameters unless it forwards **kwargs (the loop's default and the tests' recorders do)."""
-    from warpsmith.evaluator.evaluate import evaluate
-
-    known = {name for name in OPTIONS if name in inspect.signature(evaluate).parameters}
+    """Which of OPTIONS `evaluate_fn` takes: those it names; if it forwards **kwargs (the loop's
+    default and the tests' recorders do), also those warpsmith's evaluate() takes."""
     try:
         own = inspect.signature(evaluate_fn).parameters.values()
     except (TypeError, ValueError):
-        return frozenset(known)
+        own = []
+    named = {p.name for p in own if p.name in OPTIONS}
     if any(p.kind is inspect.Parameter.VAR_KEYWORD for p in own):
-        return frozenset(known)
-    return frozenset(known & {p.name for p in own})
+        from warpsmith.evaluator.evaluate import evaluate
+
+        named |= {name for name in OPTIONS if name in inspect.signature(evaluate).parameters}
+    return frozenset(named)
 
 
 def promotion(screen: EvalResult, parent: EvalResult | None) -> str:
