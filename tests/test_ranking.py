@@ -17,7 +17,14 @@ from warpsmith.agents.coordinator_records import RunSettings
 from warpsmith.agents.measure import Measurer, accepted_options, promotion
 from warpsmith.agents.records import CandidateSummary, Verdict
 from warpsmith.evaluator.evaluate import evaluate
-from warpsmith.evaluator.records import EVALUATOR_VERSION, Candidate, Comparison, EvalResult, Hardware, ShapeTiming
+from warpsmith.evaluator.records import (
+    EVALUATOR_VERSION,
+    Candidate,
+    Comparison,
+    EvalResult,
+    Hardware,
+    ShapeTiming,
+)
 from warpsmith.store import runs as store_runs
 from warpsmith.store.db import open_store
 from warpsmith.tasklib import get_task
