@@ -170,7 +170,8 @@ class Coordinator:
             if why := scrutiny.confirmation_needed(result, self.settings.review_speedup):
                 confirmation = self.measure.confirm(candidate, result, why)
             verdict = self.strategy.review(ctx, candidate, result)  # the first claim, with the evaluator's questions
-            if verdict is not None and verdict.suspicious and confirmation is None and result.ok:
+            if verdict is not None and verdict.suspicious and confirmation is None and result.ok \
+                    and result.stage == "full":
                 confirmation = self.measure.confirm(candidate, result, "the judge finds it suspicious")
             verdict = scrutiny.with_confirmation(verdict, candidate.source_hash, confirmation)
             if verdict is not None:

@@ -76,8 +76,10 @@ def automatic_suspicion(result: EvalResult) -> str:
 
 
 def confirmation_needed(result: EvalResult, review_speedup: float = SPEEDUP_REVIEW) -> str:
-    """Why this correct result must be measured again before it may stay ('' when it need not)."""
-    if not result.ok:
+    """Why this correct full-suite result must be measured again before it may stay ('' when it need not).
+
+    A screened-only result is not confirmed: it is not in the beam, and promotion measures it anyway."""
+    if not result.ok or result.stage != "full":
         return ""
     over = [t for t in result.timings if t.speedup is not None and t.speedup > review_speedup]
     if over:

@@ -26,6 +26,7 @@ from rich.table import Table
 
 from warpsmith.agents.coordinator_records import Progress as RunProgress
 from warpsmith.agents.coordinator_records import RunSummary
+from warpsmith.evaluator.records import ShapeTiming
 
 BAR_CLAIM = 40  # characters of the claim the progress bar shows; log lines and the summary show it all
 MODE_LABEL = {
@@ -125,6 +126,16 @@ def summary_table(summary: RunSummary) -> Table:
     return table
 
 
+def _speedup_cell(t: ShapeTiming) -> str:
+    """Speedup over eager with its interval when the evaluator gave one; noisy shapes say so."""
+    eager = next((c for c in t.comparisons if c.baseline == "eager"), None)
+    if eager is not None:
+        text = f"{eager.ratio:.3g}x [{eager.low:.3g}, {eager.high:.3g}]"
+    else:
+        text = f"{t.speedup:.3g}x" if t.speedup is not None else "-"
+    return text + (" noisy" if t.noisy else "")
+
+
 def timings_table(summary: RunSummary) -> Table | None:
     if summary.best is None or summary.best.result is None or not summary.best.result.timings:
         return None
@@ -140,7 +151,7 @@ def timings_table(summary: RunSummary) -> Table | None:
             f"{t.median_us:,.1f}",
             f"{t.spread_us:,.1f}",
             f"{t.reference_median_us:,.1f}" if t.reference_median_us is not None else "-",
-            f"{t.speedup:.3g}x" if t.speedup is not None else "-",
+            _speedup_cell(t),
             f"{t.pct_peak_bandwidth:.1f}" if t.pct_peak_bandwidth is not None else "-",
         )
     return table
