@@ -28,7 +28,7 @@ from warpsmith.agents.coordinator_records import Progress as RunProgress
 from warpsmith.agents.coordinator_records import RunSummary
 from warpsmith.evaluator.records import ShapeTiming
 
-BAR_CLAIM = 40  # characters of the claim the progress bar shows; log lines and the summary show it all
+WIDE = 120  # below this many columns the bar drops its progress bar and shortens the step
 MODE_LABEL = {
     "device": "GPU device timing",
     "interpreter": "Triton interpreter on CPU (wall-clock, not a GPU timing)",
@@ -37,23 +37,25 @@ MODE_LABEL = {
 
 
 def _best_text(event: RunProgress) -> str:
-    """The progress bar's short form: the best's hash and the head of its claim."""
-    if event.best_hash is None:
-        return "best: none correct yet"
-    claim = event.best_claim
-    return f"best {event.best_hash[:8]} " + (claim if len(claim) <= BAR_CLAIM else claim[: BAR_CLAIM - 1] + "…")
+    """The progress bar's short form; the claim itself gets a line of its own when it changes."""
+    return f"best {event.best_hash[:8]}" if event.best_hash else "best: none yet"
 
 
 class ProgressView:
-    """A rich progress bar over the rounds, with the latest step and the best so far."""
+    """A rich progress bar over the rounds, with the latest step and the best so far.
+
+    Whenever the best or how it stands changes, a line "best <hash>: <claim>" is printed above
+    the bar (in a log, after the step's line), so the interval and verdict are never cut off."""
 
     def __init__(self, console: Console, rounds: int) -> None:
         self.console = console
+        wide = console.width >= WIDE
+        self.step_chars = 70 if wide else max(12, console.width - 62)
         self.progress = Progress(
             SpinnerColumn(),
             TextColumn("[bold]round"),
             MofNCompleteColumn(),
-            BarColumn(bar_width=20),
+            *([BarColumn(bar_width=20)] if wide else []),
             TextColumn("| {task.fields[evaluated]} evaluated |"),
             TextColumn("{task.fields[best]}"),
             TextColumn("${task.fields[cost]:.4f}"),
@@ -77,7 +79,7 @@ class ProgressView:
     def __call__(self, event: RunProgress) -> None:
         done = (
             event.round_index - 1
-            if event.round_index > 0 and "done" not in event.message
+            if event.round_index > 0 and "done" not in event.message and not event.message.startswith("run ")
             else event.round_index
         )
         self.progress.update(
@@ -87,15 +89,15 @@ class ProgressView:
             evaluated=event.evaluated,
             best=_best_text(event),
             cost=event.cost_usd,
-            step=event.message[:70],
+            step=event.message[: self.step_chars],
         )
+        where = f"[round {event.round_index}/{event.rounds_total}]"
         if not self.console.is_terminal:  # a log, one line per step, when stderr is not a terminal
-            where = f"[round {event.round_index}/{event.rounds_total}]"
             self.console.print(escape(f"{where} {event.message}"), highlight=False)
-            best = f"{event.best_hash[:10]}: {event.best_claim}" if event.best_hash else ""
-            if best and best != self.said_best:  # the best and how it stands, each time that changes
-                self.console.print(escape(f"{where} best {best}"), highlight=False)
-                self.said_best = best
+        best = f"  best {event.best_hash[:8]}: {event.best_claim}" if event.best_hash else ""
+        if best and best != self.said_best:  # the best and how it stands, each time that changes
+            self.progress.console.print(escape(best), highlight=False)
+            self.said_best = best
 
 
 def summary_table(summary: RunSummary) -> Table:
