@@ -250,3 +250,38 @@ def test_an_offline_rmsnorm_run_on_cpu_names_no_wall_clock_winner(tmp_path: Path
     text = console.export_text()
     assert "interpreter: wall clock not comparable; correctness only" in text
     assert all(len(line) <= 80 for line in text.splitlines())
+
+
+def test_optimize_shows_the_best_with_its_interval_and_verdict_at_80_columns() -> None:
+    import io
+
+    from rich.console import Console
+
+    from warpsmith.agents.coordinator_records import Progress, RunSummary
+    from warpsmith.cli.optimize_display import ProgressView, summary_table, timings_table
+
+    seed, fast = kernel("seed"), kernel("fast")
+    best, base = summary(fast, measured(fast, 80.0, draw=2)), summary(seed, measured(seed, 100.0, draw=1))
+    claim = ranking.claim(best, base)
+    run = RunSummary(run_id="r-1", task="rmsnorm", status="completed", strategy="offline", rounds_done=1,
+                     rounds_total=1, evaluated=2, hardware=H100, best=best, seed_hash=seed.source_hash, seed=base,
+                     claim=claim)
+    console = Console(width=80, record=True, file=io.StringIO())
+    console.print(summary_table(run))
+    table = timings_table(run)
+    assert table is not None
+    console.print(table)
+    text = console.export_text()
+    assert "1.25x [1.21, 1.29] vs eager, faster than seed" in text.replace("\n", " ").replace("│", "")
+    assert "1.25x [1.21, 1.29]" in text  # per shape, the speedup with its interval
+    assert all(len(line) <= 80 for line in text.splitlines())
+
+    log = Console(width=80, file=io.StringIO(), force_terminal=False)
+    with ProgressView(log, 1) as view:
+        for message in ("evaluating", "done"):
+            view(Progress(run_id="r-1", round_index=1, rounds_total=1, evaluated=2, best_hash=fast.source_hash,
+                          mode="device", best_claim=claim, message=message))
+    printed = log.file.getvalue()  # type: ignore[attr-defined]
+    assert all(len(line) <= 80 for line in printed.splitlines())
+    joined = " ".join(line.strip() for line in printed.splitlines())
+    assert joined.count(f"best {fast.source_hash[:8]}: {claim}") == 1  # once: the best did not change
