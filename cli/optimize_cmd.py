@@ -198,9 +198,9 @@ def optimize(
     )
     if on_cpu and settings.language == "triton":
         err.print(
-            f"no GPU: candidates run under the Triton interpreter on the CPU; its wall clock is not a "
-            f"performance signal, so the run checks correctness and names no winner unless significance "
-            f"says one differs ({settings.rounds} rounds x {settings.width} candidates, "
+            f"no GPU: candidates run under the Triton interpreter on the CPU; timings are interpreter "
+            f"wall-clock, not GPU timings, and not a performance signal: the run checks correctness and "
+            f"names no winner unless significance says one differs ({settings.rounds} rounds x {settings.width} candidates, "
             f"suite {settings.suite}; change with --rounds/--width/--suite)",
             style="yellow",
             highlight=False,
