@@ -172,8 +172,10 @@ def claim(best: CandidateSummary | None, seed: CandidateSummary | None) -> str:
         head = f"{result.speedup_geomean():.3g}x vs eager (no interval)"
     else:
         head = "no eager reference"
-    if is_seed or base is None:
+    if is_seed:
         return f"{head}, seed; no candidate beat the seed (all within noise){suffix}"
+    if base is None:
+        return f"{head}; the seed has no correct result to compare with{suffix}"
     if versus is None:
         return f"{head}; no interval vs seed (no per-rep samples){suffix}"
     words = {"faster": "faster than seed", "same": "same as seed (within noise)", "slower": "slower than seed"}

@@ -93,9 +93,9 @@ def confirmation_of(first: EvalResult, again: EvalResult, fraction: float = CONF
     """Does `again` (fresh secret seed, fresh inputs) confirm `first`?"""
     if not again.ok:
         return Confirmation(False, f"re-evaluated with fresh inputs: {again.status}: {again.message}".strip(), again)
-    rejects = [v for v in again.violations if v.severity == "reject"]
-    if rejects:
-        return Confirmation(False, f"re-evaluated: {rejects[0].rule}: {rejects[0].message}", again)
+    implausible = automatic_suspicion(again)  # a reject finding, or still faster than the bytes floor allows
+    if implausible:
+        return Confirmation(False, f"re-evaluated: {implausible}", again)
     claimed, measured = first.speedup_geomean(), again.speedup_geomean()
     if claimed is not None and (measured is None or measured < fraction * claimed):
         shown = f"{measured:.1f}x" if measured is not None else "untimed"

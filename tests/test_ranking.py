@@ -144,7 +144,7 @@ def test_a_24x_kernel_whose_confirmation_holds_stays_and_becomes_best(tmp_path: 
     store.close()
 
 
-@pytest.mark.parametrize("outcome", ["incorrect on fresh inputs", "speedup collapsed"])
+@pytest.mark.parametrize("outcome", ["incorrect on fresh inputs", "speedup collapsed", "under the bytes floor"])
 def test_a_kernel_whose_confirmation_fails_leaves_the_beam(tmp_path: Path, outcome: str) -> None:
     store, run_id, key = store_with_run(tmp_path)
     seed, cheat = kernel("seed"), kernel("24x: outputs cached from the first inputs")
@@ -152,10 +152,17 @@ def test_a_kernel_whose_confirmation_fails_leaves_the_beam(tmp_path: Path, outco
     first = measured(cheat, 4.0, draw=2, reference_us=96.0)
     if outcome == "incorrect on fresh inputs":
         again = measured(cheat, 4.0, draw=3, reference_us=96.0, status="incorrect")
-    else:
+    elif outcome == "speedup collapsed":
         again = measured(cheat, 9.6, draw=3, reference_us=96.0)  # 10x: still correct, still 'fast'
+    else:  # as fast again, but faster than the hardware can move the bytes: work was skipped
+        again = measured(cheat, 4.0, draw=3, reference_us=96.0)
+        for timing in again.timings:
+            timing.pct_peak_bandwidth = 250.0
     confirmation = scrutiny.confirmation_of(first, again)
     assert not confirmation.held
+    expected = {"incorrect on fresh inputs": "incorrect", "speedup collapsed": "24.0x -> 10.0x",
+                "under the bytes floor": "250% of peak bandwidth"}[outcome]
+    assert expected in confirmation.note
     verdict = scrutiny.with_confirmation(None, cheat.source_hash, confirmation)  # no judge: offline
     assert verdict is not None and verdict.suspicious and verdict.confirmation == "failed"
     keep(store, run_id, key, cheat, first, again, verdict=verdict)
