@@ -292,3 +292,56 @@ def test_optimize_shows_the_best_with_its_interval_and_verdict_at_80_columns() -
     assert all(len(line) <= 80 for line in printed.splitlines())
     joined = " ".join(line.strip() for line in printed.splitlines())
     assert joined.count(f"best {fast.source_hash[:8]}: {claim}") == 1  # once: the best did not change
+
+
+class Bench:
+    """What a GPU measures, per kernel (data): the seed at 96 us; every other kernel at 4 us (24x over
+    eager), and at `again_us` / `again_status` when the loop asks for a confirming run."""
+
+    def __init__(self, again_us: float, again_status: str = "correct") -> None:
+        self.again_us, self.again_status = again_us, again_status
+        self.calls: list[tuple[str, str, bool]] = []
+        seed_path = get_task("rmsnorm").seed_path("triton")
+        assert seed_path is not None
+        self.seed_hash = Candidate(task="rmsnorm", language="triton", source=seed_path.read_text()).source_hash
+
+    def __call__(self, candidate, task, *, suite, device, timeout_s, stage="full", confirm=False):  # noqa: ANN001, ANN204
+        self.calls.append((candidate.source_hash, stage, confirm))
+        if candidate.source_hash == self.seed_hash:
+            return measured(candidate, 96.0, draw=1, reference_us=96.0, stage=stage)
+        if confirm:
+            return measured(candidate, self.again_us, draw=3, reference_us=96.0, status=self.again_status)
+        return measured(candidate, 4.0, draw=2, reference_us=96.0, stage=stage)
+
+
+@pytest.mark.parametrize(("again_us", "again_status", "stays"), [(4.1, "correct", True), (4.0, "incorrect", False)],
+                         ids=["confirmed", "wrong-on-fresh-inputs"])
+def test_the_loop_screens_promotes_and_confirms_a_24x_kernel(
+    tmp_path: Path, again_us: float, again_status: str, stays: bool
+) -> None:
+    import json
+    import sqlite3
+
+    from warpsmith.agents.coordinator import run_optimization
+    from warpsmith.agents.offline import OfflineStrategy
+
+    bench = Bench(again_us, again_status)
+    store = open_store(f"sqlite:///{tmp_path / 'store.db'}")
+    settings = RunSettings(rounds=1, width=1, suite="bench", device="cuda")
+    result = run_optimization(get_task("rmsnorm"), OfflineStrategy(), store, settings, H100, evaluate=bench)
+    store.close()
+    assert result.status == "completed", result.message
+    ((child, stage, _), *rest) = [c for c in bench.calls if c[0] != bench.seed_hash]
+    assert [(stage, False), *[(s, c) for _, s, c in rest]] == [("screen", False), ("full", False), ("full", True)]
+    assert [c[1:] for c in bench.calls if c[0] == bench.seed_hash] == [("full", False)]  # the seed is not screened
+    with sqlite3.connect(tmp_path / "store.db") as db:
+        ((verdict,),) = db.execute("SELECT verdict FROM verdicts WHERE source_hash=?", (child,)).fetchall()
+    assert json.loads(verdict)["confirmation"] == ("held" if stays else "failed")
+    assert result.best is not None
+    if stays:
+        assert result.best.candidate.source_hash == child
+        # the confirming measurement is the one that stands
+        assert result.claim.startswith("23.4x [22.7, 24.1] vs eager, faster than seed 23.4x [")
+    else:
+        assert result.best.candidate.source_hash == bench.seed_hash
+        assert "no candidate beat the seed" in result.claim
