@@ -345,3 +345,26 @@ def test_the_loop_screens_promotes_and_confirms_a_24x_kernel(
     else:
         assert result.best.candidate.source_hash == bench.seed_hash
         assert "no candidate beat the seed" in result.claim
+
+
+def test_a_run_whose_candidates_are_all_within_noise_reports_no_winner(tmp_path: Path) -> None:
+    """(a) through the loop: configs that change nothing measure 0.5% apart; the seed stays best."""
+    from warpsmith.agents.coordinator import run_optimization
+    from warpsmith.agents.offline import OfflineStrategy
+
+    bench = Bench(96.0)
+
+    def flat(candidate, task, *, suite, device, timeout_s, stage="full", confirm=False):  # noqa: ANN001, ANN202
+        bench.calls.append((candidate.source_hash, stage, confirm))
+        median = 96.0 if candidate.source_hash == bench.seed_hash else 95.5
+        return measured(candidate, median, draw=len(bench.calls), reference_us=96.0, stage=stage)
+
+    store = open_store(f"sqlite:///{tmp_path / 'store.db'}")
+    settings = RunSettings(rounds=1, width=2, suite="bench", device="cuda")
+    result = run_optimization(get_task("rmsnorm"), OfflineStrategy(), store, settings, H100, evaluate=flat)
+    store.close()
+    assert result.status == "completed", result.message
+    assert len({h for h, _, _ in bench.calls}) == 3  # the seed and two candidates
+    assert sorted(s for h, s, _ in bench.calls if h != bench.seed_hash) == ["full", "full", "screen", "screen"]
+    assert result.best is not None and result.best.candidate.source_hash == bench.seed_hash
+    assert result.claim == "1x [0.97, 1.03] vs eager, seed; no candidate beat the seed (all within noise)"
