@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from pydantic import BaseModel
 
+from warpsmith.agents import ranking
 from warpsmith.agents.prompting import render
 from warpsmith.agents.protocols import ChatModel
 from warpsmith.agents.records import CandidateSummary, RoundContext, Verdict
@@ -60,6 +61,7 @@ class Judge:
             parent=parent,
             predicted_effect=predicted_effect,
             questions=questions(result, self.config.review_speedup),
+            versus_parent=ranking.compare(result, parent.result, "parent") if parent and parent.result else None,
             log_chars=self.config.log_chars,
             show_source=self.config.show_source,
             fence=FENCE_TAG[candidate.language],

@@ -250,3 +250,20 @@ def test_a_speedup_over_the_threshold_is_a_question_not_a_suspicion():
     assert judge.automatic_verdict(candidate, _measured(candidate, 2.0)) is None
     verdict = judge.automatic_verdict(candidate, _measured(candidate, 25.0))
     assert verdict is not None and not verdict.suspicious and "is this 25.0x real" in verdict.feedback
+
+
+def test_the_judge_sees_the_comparison_with_the_parent_with_its_interval():
+    ctx = make_ctx()
+    parent = ctx.beam[0]
+    candidate = parent.candidate.model_copy(update={"source": parent.candidate.source + "\n# child\n",
+                                                    "parent_hash": parent.candidate.source_hash})
+
+    def sampled(result: EvalResult, median_us: float) -> EvalResult:
+        samples = [median_us * (1 + 0.002 * ((i % 7) - 3)) for i in range(50)]
+        timing = result.timings[0].model_copy(update={"samples_us": samples, "method": "cuda_events"})
+        return result.model_copy(update={"timings": [timing]})
+
+    parent = parent.model_copy(update={"result": sampled(parent.result, 41.0)})
+    result = sampled(_measured(candidate, 2.6), 33.0)
+    text = _request_text({"messages": Judge(None).messages(ctx, candidate, result, parent, "")})  # type: ignore[arg-type]
+    assert "The candidate vs its parent: 1.242x, 95% interval [" in text and "]: faster" in text
