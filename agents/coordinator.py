@@ -16,10 +16,14 @@ Steps and their commits (each `with store.session()` is one transaction):
 3. per round r = rounds_done+1 ..: the candidates the run already stored for round r (an
    interrupted round) or, if none, `strategy.propose`; all are stored and linked before the
    first is evaluated, each with the stored LLM call whose answer it is (provenance: a
-   strategy's optional `producing_call(source_hash)`, the CallLog's stored id). Per candidate: evaluate (or reuse the cached result) -> store the
-   evaluation; on a failure (compile error, wrong answer, ...; not a timeout) ask
-   `strategy.repair` up to `max_repairs` times, each fix stored and evaluated; a fresh result
-   goes to `strategy.review` -> verdict + lessons; then the run's best and heartbeat.
+   strategy's optional `producing_call(source_hash)`, the CallLog's stored id). Per candidate:
+   measure it (warpsmith.agents.measure: screened, promoted to the full suite when not slower
+   than its parent, measured again when noisy; or the cached result), each evaluation stored
+   as it arrives; on a failure (compile error, wrong answer, ...; not a timeout) ask
+   `strategy.repair` up to `max_repairs` times, each fix stored and measured; a fresh correct
+   result over the review speedup is confirmed by a second evaluation, then goes to
+   `strategy.review` -> verdict + lessons (a suspicious verdict not yet confirmed is confirmed
+   then; warpsmith.agents.scrutiny); then the run's best (warpsmith.agents.ranking) and heartbeat.
 4. rounds_done = r after the round's last candidate.
 Control flow is by exceptions: AgentError subclasses end the run with their message and a
 status; KeyboardInterrupt marks it 'interrupted' (resumable); any other exception marks it
@@ -29,10 +33,10 @@ status; KeyboardInterrupt marks it 'interrupted' (resumable); any other exceptio
 from __future__ import annotations
 
 from collections.abc import Callable
-from pathlib import Path
 
-from warpsmith.agents import mapping
+from warpsmith.agents import mapping, ranking, scrutiny
 from warpsmith.agents.coordinator_records import CallLog, Progress, RunSettings, RunSummary
+from warpsmith.agents.measure import Measurer
 from warpsmith.agents.offline import measured_time_us
 from warpsmith.agents.protocols import AgentError, BudgetExceeded, LLMUnavailable, ReplayDiverged, Strategy
 from warpsmith.agents.records import CandidateSummary, LLMCall, RoundContext
@@ -91,7 +95,7 @@ class Coordinator:
         self.task, self.strategy, self.store, self.settings = task, strategy, store, settings
         self.hardware = hardware
         self.key = mapping.EvalKey.of(task, hardware, settings.suite)
-        self.evaluate_fn = evaluate
+        self.measure = Measurer(evaluate, task, settings, self._record, self._progress)
         self.on_progress = on_progress or (lambda progress: None)
         self.call_log = call_log
         self.run_id = ""
@@ -162,7 +166,14 @@ class Coordinator:
                 self._link_producing_call(session, candidate)
             result, fresh = self._evaluate(candidate)
         if fresh:
-            verdict = self.strategy.review(ctx, candidate, result)
+            confirmation = None
+            if why := scrutiny.confirmation_needed(result, self.settings.review_speedup):
+                confirmation = self.measure.confirm(candidate, result, why)
+            verdict = self.strategy.review(ctx, candidate, result)  # the first claim, with the evaluator's questions
+            if verdict is not None and verdict.suspicious and confirmation is None and result.ok \
+                    and result.stage == "full":
+                confirmation = self.measure.confirm(candidate, result, "the judge finds it suspicious")
+            verdict = scrutiny.with_confirmation(verdict, candidate.source_hash, confirmation)
             if verdict is not None:
                 with self.store.session() as session:
                     mapping.store_verdict(
@@ -170,30 +181,35 @@ class Coordinator:
                     )
         self._update_best()
 
-    def _evaluate(self, candidate: Candidate) -> tuple[EvalResult, bool]:
+    def _evaluate(self, candidate: Candidate, screen: bool = True) -> tuple[EvalResult, bool]:
         """The candidate's result and whether it was measured now (False: from the cache)."""
         with self.store.session() as session:
             cached = mapping.reusable_result(session, self.key, candidate.source_hash, self.run_id)
+            parent = self._parent_result(session, candidate)
         self.evaluated += 1
-        if cached is not None:
+        if cached is not None and (cached.stage == "full" or not self.measure.screens):
             self._progress(f"{candidate.source_hash[:10]} cached: {cached.status}")
             return cached, False
-        self._progress(f"evaluating {candidate.source_hash[:10]} ({candidate.plan_item or candidate.origin})")
-        extra = {"task_file": Path(self.settings.task_file)} if self.settings.task_file else {}
-        result = self.evaluate_fn(
-            candidate,
-            self.task,
-            suite=self.settings.suite,
-            device=self.settings.device,
-            timeout_s=self.settings.eval_timeout_s,
-            **extra,
-        )
+        result = self.measure.staged(candidate, parent, screened=cached, screen=screen)
+        return result, result is not cached
+
+    def _parent_result(self, session: mapping.Session, candidate: Candidate) -> EvalResult | None:
+        """What a screened candidate must not be slower than: its parent's full result, else the run's best."""
+        if candidate.parent_hash is not None:
+            result = mapping.cached_result(session, self.key, candidate.parent_hash)
+            if result is not None and result.ok and result.stage == "full":
+                return result
+        best = self._best(session)
+        return best[0].result if best else None
+
+    def _record(self, result: EvalResult) -> None:
         with self.store.session() as session:
-            mapping.store_evaluation(session, self.run_id, self.key, result)  # appended, never replacing
+            # appended, never replacing: a screen result, a re-measurement (noisy, confirming) and a
+            # retried timeout are history beside the earlier rows; the cache serves the newest
+            mapping.store_evaluation(session, self.run_id, self.key, result)
             store_runs.heartbeat(session, self.run_id)
         said = result.message if result.message.startswith(result.status) else f"{result.status}: {result.message}"
-        self._progress(f"{candidate.source_hash[:10]}: {said}".strip(" :"))
-        return result, True
+        self._progress(f"{result.source_hash[:10]}: {said}".strip(" :"))
 
     # --- setup and teardown ---------------------------------------------------------------
     def _open(self, resume_id: str | None) -> None:
@@ -238,7 +254,7 @@ class Coordinator:
             mapping.store_candidate(session, self.run_id, seed, 0, 0, "inherited")
             note = mapping.start_from(session, self.run_id, self.key, self.task.name, inherited)
         self._progress(f"{note}seeding: {len(inherited)} kernels from earlier runs, evaluating the seed")
-        self._evaluate(seed)
+        self._evaluate(seed, screen=False)  # nothing to screen it against
         self._update_best()
 
     def _finish(self, status: str, message: str) -> None:
@@ -286,9 +302,7 @@ class Coordinator:
 
     def _update_best(self) -> None:
         with self.store.session() as session:
-            best = mapping.best_correct(
-                session, self.key, self.task.name, self.settings.language, 1, self.run_id
-            )
+            best = self._best(session)[:1]
             if best:
                 speedup = best[0].result.speedup_geomean() if best[0].result else None
                 store_runs.update_run_progress(
@@ -309,14 +323,20 @@ class Coordinator:
         if call_id is not None:
             mapping.link_llm_call(session, call_id, candidate)
 
+    def _standing(self, session: mapping.Session) -> tuple[CandidateSummary | None, CandidateSummary | None]:
+        """The run's best and the seed, with their results."""
+        best = mapping.best_correct(session, self.key, self.task.name, self.settings.language, 1, self.run_id)
+        seed = session.get(CandidateRow, self.seed_hash) if self.seed_hash else None
+        seed_summary = seed and CandidateSummary(
+            candidate=mapping.candidate_of(seed), result=mapping.cached_result(session, self.key, seed.source_hash)
+        )
+        return (best[0] if best else None), seed_summary
+
     def _progress(self, message: str) -> None:
         with self.store.session() as session:
             row = session.get(RunRow, self.run_id)
             assert row is not None
-            best = mapping.best_correct(
-                session, self.key, self.task.name, self.settings.language, 1, self.run_id
-            )
-        top = best[0] if best else None
+            top, seed = self._standing(session)
         self.on_progress(
             Progress(
                 run_id=self.run_id,
@@ -327,6 +347,7 @@ class Coordinator:
                 best_speedup=top.speedup if top else None,
                 best_time_us=measured_time_us(top.result) if top else None,
                 mode=top.result.mode if top and top.result else None,
+                best_claim=ranking.claim(top, seed) if top else "",
                 cost_usd=row.cost_usd,
                 tokens=row.prompt_tokens + row.completion_tokens,
                 message=message,
@@ -337,34 +358,12 @@ class Coordinator:
         with self.store.session() as session:
             row = session.get(RunRow, self.run_id)
             assert row is not None
-            best = mapping.best_correct(
-                session, self.key, self.task.name, self.settings.language, 1, self.run_id
-            )
-            seed = session.get(CandidateRow, self.seed_hash) if self.seed_hash else None
-            seed_summary = (
-                CandidateSummary(
-                    candidate=mapping.candidate_of(seed),
-                    result=mapping.cached_result(session, self.key, seed.source_hash),
-                )
-                if seed
-                else None
-            )
+            best, seed = self._standing(session)
         return RunSummary(
-            run_id=row.id,
-            task=row.task,
-            status=row.status,
-            message=row.status_message,
-            strategy=row.strategy,
-            rounds_done=row.rounds_done,
-            rounds_total=self.settings.rounds,
-            evaluated=self.evaluated,
-            hardware=self.hardware,
-            best=best[0] if best else None,
-            seed_hash=self.seed_hash,
-            seed=seed_summary,
-            cost_usd=row.cost_usd,
-            prompt_tokens=row.prompt_tokens,
-            completion_tokens=row.completion_tokens,
+            run_id=row.id, task=row.task, status=row.status, message=row.status_message, strategy=row.strategy,
+            rounds_done=row.rounds_done, rounds_total=self.settings.rounds, evaluated=self.evaluated,
+            hardware=self.hardware, best=best, seed_hash=self.seed_hash, seed=seed, claim=ranking.claim(best, seed),
+            cost_usd=row.cost_usd, prompt_tokens=row.prompt_tokens, completion_tokens=row.completion_tokens,
         )
 
 
@@ -386,15 +385,6 @@ def run_optimization(
     On resume the stored run's settings win except `rounds`, which may extend the run.
     `parent_run_id`: the run this one derives from (a replay's original), stored at creation.
     """
-    coordinator = Coordinator(
-        task,
-        strategy,
-        store,
-        settings,
-        hardware,
-        evaluate=evaluate,
-        call_log=call_log,
-        on_progress=on_progress,
-        parent_run_id=parent_run_id,
-    )
+    coordinator = Coordinator(task, strategy, store, settings, hardware, evaluate=evaluate, call_log=call_log,
+                              on_progress=on_progress, parent_run_id=parent_run_id)
     return coordinator.run(resume_id=run_id)

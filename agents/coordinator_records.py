@@ -13,6 +13,7 @@ from collections.abc import Callable
 from pydantic import BaseModel, Field
 
 from warpsmith.agents.records import CandidateSummary, LLMCall
+from warpsmith.evaluator.anticheat import SPEEDUP_REVIEW
 from warpsmith.evaluator.records import Hardware, Mode
 
 CANDIDATE_OUTCOMES = frozenset({"correct", "incorrect", "rejected", "compile_error", "compiled"})
@@ -45,6 +46,10 @@ class RunSettings(BaseModel):
     """Repair attempts per candidate that fails to compile."""
     eval_timeout_s: float = 300.0
     """Wall-clock limit of one evaluation."""
+    gpu_index: int | None = None
+    """Which GPU evaluates candidates (passed on when the evaluator takes `gpu_index`); None = its default."""
+    review_speedup: float = SPEEDUP_REVIEW
+    """A per-shape speedup over eager above this is confirmed by a second evaluation before it may stay."""
     task_file: str | None = None
     """The Python file the task came from (--task-file), which the evaluator's child loads too."""
     model: str | None = None
@@ -64,6 +69,7 @@ class Progress(BaseModel):
     best_speedup: float | None = None
     best_time_us: float | None = None
     mode: Mode | None = None
+    best_claim: str = Field(default="", description="How the best stands (ranking.claim): interval and verdict.")
     cost_usd: float = 0.0
     tokens: int = 0
     message: str = ""
@@ -87,6 +93,11 @@ class RunSummary(BaseModel):
     seed_hash: str | None = None
     seed: CandidateSummary | None = Field(
         default=None, description="The shipped seed and its result, for comparison."
+    )
+    claim: str = Field(
+        default="",
+        description="How the best stands against eager and the seed, with intervals (ranking.claim); "
+        "'no candidate beat the seed' when none did beyond the noise.",
     )
     cost_usd: float = 0.0
     prompt_tokens: int = 0

@@ -1,20 +1,26 @@
 """The judge: one evaluation becomes a `Verdict` (bottleneck, prediction check, feedback, lessons, suspicion).
 
-Owns: the judge's prompt and parsing its answer into a Verdict for the candidate's
-hash, and the suspicion the evaluator's own findings force: any anti-cheat violation
-(e.g. 'review' findings such as a speedup over 10x or a time under the bandwidth floor)
-marks the verdict suspicious whatever the model says. Does not own: the anti-cheat checks
-themselves (the evaluator) or storing verdicts and lessons (the coordinator).
+Owns: the judge's prompt and parsing its answer into a Verdict for the candidate's hash.
+The evaluator's 'review' findings (a speedup over the review threshold, a host/event
+mismatch) reach the judge as questions in its prompt ("evaluator asks: is this 24x real?
+floor is X us, measured Y us"), to be judged against the bytes floor, not eager PyTorch;
+only what warpsmith.agents.scrutiny.automatic_suspicion names (a reject-severity finding,
+a time under the bytes floor) marks the verdict suspicious whatever the model says. A
+model never sets `confirmation`: that is the loop's. Does not own: the anti-cheat checks
+(the evaluator), confirming re-evaluations or storing verdicts (the coordinator).
 """
 
 from __future__ import annotations
 
 from pydantic import BaseModel
 
+from warpsmith.agents import ranking
 from warpsmith.agents.prompting import render
 from warpsmith.agents.protocols import ChatModel
 from warpsmith.agents.records import CandidateSummary, RoundContext, Verdict
+from warpsmith.agents.scrutiny import automatic_suspicion, questions
 from warpsmith.agents.structured import ask, parse_model, schema_text
+from warpsmith.evaluator.anticheat import SPEEDUP_REVIEW
 from warpsmith.evaluator.records import Candidate, EvalResult
 
 FENCE_TAG = {"triton": "python", "cuda": "cuda", "hip": "cpp"}
@@ -27,17 +33,8 @@ class JudgeConfig(BaseModel):
     """How much of a failing candidate's log the judge sees."""
     show_source: bool = True
     """Show the candidate's source (needed to spot cheating, costs tokens)."""
-    suspicious_speedup: float = 10.0
-    """A speedup above this is suspicious even when the evaluator did not flag it."""
-
-
-def automatic_suspicion(result: EvalResult, suspicious_speedup: float) -> str:
-    """Why the evaluation alone makes a candidate suspicious ('' when it does not)."""
-    reasons = [f"{v.rule}: {v.message}" for v in result.violations]
-    speedup = result.speedup_geomean()
-    if speedup is not None and speedup > suspicious_speedup and not reasons:
-        reasons.append(f"speedup {speedup:.1f}x over {suspicious_speedup:g}x")
-    return "; ".join(reasons)
+    review_speedup: float = SPEEDUP_REVIEW
+    """A per-shape speedup over eager above this is put to the judge as a question (not a suspicion)."""
 
 
 class Judge:
@@ -55,7 +52,7 @@ class Judge:
         parent: CandidateSummary | None,
         predicted_effect: str,
     ) -> list[dict[str, str]]:
-        system = render("judge_system", schema=schema_text(Verdict, exclude={"source_hash"}))
+        system = render("judge_system", schema=schema_text(Verdict, exclude={"source_hash", "confirmation"}))
         user = render(
             "judge_user",
             ctx=ctx,
@@ -63,6 +60,8 @@ class Judge:
             result=result,
             parent=parent,
             predicted_effect=predicted_effect,
+            questions=questions(result, self.config.review_speedup),
+            versus_parent=ranking.compare(result, parent.result, "parent") if parent and parent.result else None,
             log_chars=self.config.log_chars,
             show_source=self.config.show_source,
             fence=FENCE_TAG[candidate.language],
@@ -70,16 +69,19 @@ class Judge:
         return [{"role": "system", "content": system}, {"role": "user", "content": user}]
 
     def with_automatic_flags(self, verdict: Verdict, result: EvalResult) -> Verdict:
-        reason = automatic_suspicion(result, self.config.suspicious_speedup)
+        reason = automatic_suspicion(result)
         if not reason:
             return verdict
         joined = "; ".join(r for r in (verdict.suspicion_reason, reason) if r)
         return verdict.model_copy(update={"suspicious": True, "suspicion_reason": joined})
 
     def automatic_verdict(self, candidate: Candidate, result: EvalResult) -> Verdict | None:
-        """The verdict the evaluation alone gives (no model), or None when it says nothing."""
-        verdict = self.with_automatic_flags(Verdict(source_hash=candidate.source_hash), result)
-        return verdict if verdict.suspicious else None
+        """The verdict the evaluation alone gives (no model), or None when it says nothing.
+
+        Its feedback carries the evaluator's questions, unanswered; only automatic_suspicion makes it suspicious."""
+        asked = "; ".join(questions(result, self.config.review_speedup))
+        verdict = self.with_automatic_flags(Verdict(source_hash=candidate.source_hash, feedback=asked), result)
+        return verdict if verdict.suspicious or asked else None
 
     def review(
         self,
@@ -90,7 +92,7 @@ class Judge:
         predicted_effect: str = "",
     ) -> Verdict:
         """The verdict on `candidate`; FormatError when the answer stays unusable."""
-        overrides = {"source_hash": candidate.source_hash}
+        overrides = {"source_hash": candidate.source_hash, "confirmation": None}  # the loop's field
         verdict = ask(
             self.model,
             "judge",

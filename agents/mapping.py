@@ -15,6 +15,7 @@ from __future__ import annotations
 from sqlalchemy import ColumnElement, exists, func, select
 from sqlalchemy.orm import Session
 
+from warpsmith.agents import ranking, scrutiny
 from warpsmith.agents.coordinator_records import CANDIDATE_OUTCOMES
 from warpsmith.agents.records import CandidateSummary, LLMCall, Verdict
 from warpsmith.evaluator.records import EVALUATOR_VERSION, Candidate, EvalResult, Hardware
@@ -288,40 +289,54 @@ def best_correct(
 
     Any run's, or only those linked to `run_id` (produced or inherited) when it is given.
 
-    Best = highest geometric-mean speedup, then lowest total median time; comparisons stay
-    within one hardware fingerprint, so device and interpreter timings never mix. Candidates
-    a judge flagged as suspicious are left out. (Unlike store.reads.best_candidates this keeps
-    correct candidates that have no speedup, e.g. untimed ones, after the timed ones.)
+    Best = warpsmith.agents.ranking.rank: candidates in the order they were first measured,
+    a later one ahead of an earlier only when significantly faster (noisy results after every
+    ranked one); comparisons stay within one hardware fingerprint, so device and interpreter
+    timings never mix. A candidate's newest measurement counts (a confirming re-evaluation that
+    came out wrong takes it out); screened-only results are not candidates for the beam; a
+    candidate whose verdicts exclude it (scrutiny.excluded_reason: a failed confirmation, or a
+    suspicion no confirmation settled) is left out.
     """
     statement = (
-        select(CandidateRow, EvaluationRow)
-        .join(EvaluationRow, EvaluationRow.source_hash == CandidateRow.source_hash)
-        .where(
-            CandidateRow.task == task,
-            CandidateRow.language == language,
-            EvaluationRow.status == "correct",
-            *key.where(),
-            ~exists().where(
-                VerdictRow.source_hash == CandidateRow.source_hash, VerdictRow.suspicious.is_(True)
-            ),
-        )
-        .order_by(
-            EvaluationRow.speedup.is_(None),
-            EvaluationRow.speedup.desc(),
-            EvaluationRow.median_us_total.is_(None),
-            EvaluationRow.median_us_total.asc(),
-            EvaluationRow.created_at.asc(),
-        )
-        .limit(limit)
+        select(EvaluationRow.id, EvaluationRow.source_hash, EvaluationRow.status)
+        .join(CandidateRow, CandidateRow.source_hash == EvaluationRow.source_hash)
+        .where(CandidateRow.task == task, CandidateRow.language == language, *key.where())
+        .order_by(EvaluationRow.id)
     )
     if run_id is not None:
-        statement = statement.join(
-            RunCandidateRow, RunCandidateRow.source_hash == CandidateRow.source_hash
-        ).where(RunCandidateRow.run_id == run_id)
-    return [
-        CandidateSummary(candidate=candidate_of(c), result=EvalResult.model_validate(e.result))
-        for c, e in session.execute(statement)
-    ]
+        linked = select(RunCandidateRow.source_hash).where(RunCandidateRow.run_id == run_id)
+        statement = statement.where(EvaluationRow.source_hash.in_(linked))
+    newest: dict[str, tuple[int, str]] = {}  # source hash -> newest (row id, status), in first-measured order
+    for row_id, source_hash, status in session.execute(statement):
+        newest[source_hash] = (row_id, status)
+    wanted = [row_id for row_id, status in newest.values() if status == "correct"]
+    if not wanted:
+        return []
+    verdicts: dict[str, list[tuple[bool, str | None]]] = {}
+    for source_hash, suspicious, stored in session.execute(
+        select(VerdictRow.source_hash, VerdictRow.suspicious, VerdictRow.verdict).where(
+            VerdictRow.source_hash.in_(newest)
+        )
+    ):
+        confirmation = stored.get("confirmation") if isinstance(stored, dict) else None
+        verdicts.setdefault(source_hash, []).append((bool(suspicious), confirmation))
+    rows = {
+        e.id: (c, e)
+        for c, e in session.execute(
+            select(CandidateRow, EvaluationRow)
+            .join(EvaluationRow, EvaluationRow.source_hash == CandidateRow.source_hash)
+            .where(EvaluationRow.id.in_(wanted))
+        )
+    }
+    summaries = []
+    for row_id in wanted:
+        candidate, evaluation = rows[row_id]
+        if scrutiny.excluded_reason(verdicts.get(candidate.source_hash, [])):
+            continue
+        result = EvalResult.model_validate(evaluation.result)
+        if result.stage == "full":
+            summaries.append(CandidateSummary(candidate=candidate_of(candidate), result=result))
+    return ranking.rank(summaries)[:limit]
 
 
 def run_failures(session: Session, key: EvalKey, run_id: str, limit: int) -> list[CandidateSummary]:

@@ -12,10 +12,11 @@ The search is successive halving over a beam of configs, keyed by measured time:
   draws from halves every round: round 1 explores around the whole beam, the last rounds
   refine the winner.
 A config whose source hash the loop reports as already evaluated (any run, same task,
-hardware and suite) is never proposed again. Candidates are ranked as the store ranks
-them: by speedup over the reference where the evaluator measured one (device mode), else by
-the total of the per-shape median times (interpreter wall-clock on a CPU, which has no
-reference timing); only timings of one hardware, hence one mode, are ever compared.
+hardware and suite) is never proposed again. Candidates are ranked as everywhere in the
+agents (warpsmith.agents.ranking.rank): a later candidate goes ahead of an earlier one only
+when it is significantly faster; under the CPU interpreter that almost never happens, so
+the search spreads around the seed instead of chasing wall-clock noise. The review says
+how a candidate compares with its parent with the interval and verdict, not a bare ratio.
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ from collections.abc import Iterator
 
 from pydantic import BaseModel, Field
 
+from warpsmith.agents import ranking, scrutiny
 from warpsmith.agents.coordinator_records import CANDIDATE_OUTCOMES
 from warpsmith.agents.offline_config import Config, NoTunables, Tunables, read_tunables, write_tunables
 from warpsmith.agents.protocols import AgentError
@@ -48,13 +50,6 @@ def measured_time_us(result: EvalResult | None) -> float | None:
     if result is None or not result.ok or not result.timings:
         return None
     return sum(t.median_us for t in result.timings)
-
-
-def rank_key(result: EvalResult | None) -> tuple[float, float]:
-    """Sort key, best first: higher speedup over the reference, then lower total time (as the store ranks)."""
-    speedup = result.speedup_geomean() if result is not None and result.ok else None
-    total = measured_time_us(result)
-    return (-(speedup or 0.0), total if total is not None else math.inf)
 
 
 def timing_label(result: EvalResult) -> str:
@@ -80,10 +75,8 @@ class OfflineStrategy:
 
     # --- propose ------------------------------------------------------------------------
     def propose(self, ctx: RoundContext) -> list[Candidate]:
-        ranked = sorted(
-            (s for s in ctx.beam if s.result is not None and s.result.ok),
-            key=lambda s: rank_key(s.result),
-        )
+        # the beam comes best first; ranking again keeps that order and drops failed members
+        ranked = [s for s in ranking.rank(ctx.beam) if s.result is not None and s.result.ok]
         bases = ranked or list(ctx.beam) or list(ctx.failures)
         if not bases:
             raise AgentError("the offline strategy has no candidate to start from (not even the seed)")
@@ -187,12 +180,8 @@ class OfflineStrategy:
             return None
         base = read_tunables(parent.candidate.source, parent.candidate.language).config if parent else None
         change = describe(config, base)
-        suspicious = [v for v in result.violations if v.severity == "review"]
-        verdict = Verdict(
-            source_hash=candidate.source_hash,
-            suspicious=bool(suspicious),
-            suspicion_reason="; ".join(v.message for v in suspicious),
-        )
+        suspicion = scrutiny.automatic_suspicion(result)  # review findings are the loop's to confirm
+        verdict = Verdict(source_hash=candidate.source_hash, suspicious=bool(suspicion), suspicion_reason=suspicion)
         if not result.ok:
             verdict.feedback = f"{change}: {result.status}: {result.message}".strip()
             if result.status in CANDIDATE_OUTCOMES:  # a crash or timeout may be the machine's fault
@@ -205,9 +194,16 @@ class OfflineStrategy:
         elif theirs is None:
             verdict.feedback = f"{change}: correct, {mine:.1f} us ({timing_label(result)})"
         else:
-            ratio = theirs / mine
-            verdict.matches_prediction = ratio > 1.0
+            assert parent is not None and parent.result is not None
+            versus = ranking.compare(result, parent.result, "parent")
+            if versus is None or (versus.low <= 0.0 and math.isinf(versus.high)):
+                said = "no interval (too few reps): not a ranking signal"
+            else:
+                said = f"{versus.verdict} than the parent [{versus.low:.2f}, {versus.high:.2f}]"
+                said = said.replace("same than", "same as")
+                verdict.matches_prediction = versus.verdict == "faster"
             verdict.feedback = (
-                f"{change}: {mine:.1f} us vs parent {theirs:.1f} us, {ratio:.2f}x ({timing_label(result)})"
+                f"{change}: {mine:.1f} us vs parent {theirs:.1f} us, {theirs / mine:.2f}x, {said} "
+                f"({timing_label(result)})"
             )
         return verdict

@@ -64,6 +64,11 @@ class Verdict(BaseModel):
     lessons: list[str] = Field(default_factory=list, description="Durable lessons for later runs.")
     suspicious: bool = Field(default=False, description="True when the result looks like cheating.")
     suspicion_reason: str = ""
+    confirmation: Literal["held", "failed"] | None = Field(
+        default=None,
+        description="Set by the loop, never by a model: how a confirming re-evaluation of a doubtful "
+        "result ended. 'held' keeps a suspicious kernel in the beam; 'failed' takes it out.",
+    )
 
 
 class CandidateSummary(BaseModel):

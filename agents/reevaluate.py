@@ -17,10 +17,9 @@ from collections.abc import Callable
 
 from sqlalchemy import select
 
-from warpsmith.agents import mapping
+from warpsmith.agents import mapping, ranking
 from warpsmith.agents.coordinator import Evaluate, default_evaluate
 from warpsmith.agents.coordinator_records import RunSettings
-from warpsmith.agents.offline import measured_time_us
 from warpsmith.agents.replay import ReplayOutcome, load_original
 from warpsmith.evaluator.records import EvalResult, Hardware
 from warpsmith.store import runs as store_runs
@@ -36,10 +35,10 @@ def _store_fresh(store: Store, run_id: str, key: mapping.EvalKey, result: EvalRe
         store_runs.heartbeat(session, run_id)
 
 
-def _rank(result: EvalResult) -> tuple[float, float]:
-    """Best first: highest speedup, then lowest measured time (as the loop ranks)."""
-    time_us = measured_time_us(result)
-    return (-(result.speedup_geomean() or 0.0), time_us if time_us is not None else float("inf"))
+def _rank(result: EvalResult, best: EvalResult | None) -> bool:
+    """Does `result` become the new run's best? As the loop decides (ranking.displaces): the first
+    correct one, then only one significantly faster than the best so far."""
+    return result.ok and (best is None or ranking.displaces(result, best))
 
 
 def reevaluate_run(
@@ -82,7 +81,7 @@ def reevaluate_run(
                 session, new_id, link.source_hash, link.round_index, link.position, link.relation
             )
     status, message = "completed", ""
-    best: tuple[tuple[float, float], EvalResult] | None = None
+    best: EvalResult | None = None
     try:
         for index, (_, row) in enumerate(links, start=1):
             candidate = mapping.candidate_of(row)
@@ -98,8 +97,8 @@ def reevaluate_run(
             say(
                 f"[{index}/{len(links)}] {candidate.source_hash[:12]}: {result.status} {result.message}".rstrip()
             )
-            if result.ok and (best is None or _rank(result) < best[0]):
-                best = (_rank(result), result)
+            if _rank(result, best):
+                best = result
                 with store.session() as session:
                     store_runs.update_run_progress(
                         session,

@@ -7,7 +7,9 @@ exit code. Does not own: the loop (warpsmith.agents.coordinator) or any measurem
 
 Defaults: on a GPU 5 rounds x 4 candidates on the `bench` suite; on a CPU (Triton
 interpreter) 3 rounds x 3 candidates on the `smoke` suite, so that `make run` finishes in
-a few minutes on 2 cores. Timings on a CPU are interpreter wall-clock and labelled so.
+a few minutes on 2 cores. Timings on a CPU are interpreter wall-clock and labelled so: the
+run names no wall-clock winner there (warpsmith.agents.ranking). The summary gives the best
+with its interval and verdict, or says that no candidate beat the seed.
 The best kernel's source goes to --out, else to <user data dir>/kernels/<run id>/.
 Exit codes: 0 completed (or budget spent), 1 the run failed, 2 a usage error, 130 interrupted.
 """
@@ -197,7 +199,8 @@ def optimize(
     if on_cpu and settings.language == "triton":
         err.print(
             f"no GPU: candidates run under the Triton interpreter on the CPU; timings are interpreter "
-            f"wall-clock, not GPU timings ({settings.rounds} rounds x {settings.width} candidates, "
+            f"wall-clock, not GPU timings, and not a performance signal: the run checks correctness and "
+            f"names no winner unless significance says one differs ({settings.rounds} rounds x {settings.width} candidates, "
             f"suite {settings.suite}; change with --rounds/--width/--suite)",
             style="yellow",
             highlight=False,

@@ -2,7 +2,12 @@
 
 Owns: turning the loop's `Progress` events into a rich progress display and a `RunSummary`
 into a table (best kernel, its per-shape times with the timing mode, where its source was
-written, the run id). Does not own: running anything (warpsmith.agents.coordinator).
+written, the run id). The best is always shown with its claim (warpsmith.agents.ranking.claim):
+speedup with its interval and the verdict against the seed, "no candidate beat the seed (all
+within noise)", or on the CPU "interpreter: wall clock not comparable; correctness only";
+never a bare wall-clock ratio. Lines stay readable at 80 columns (rich wraps table cells; log
+lines put the claim on a line of its own). Does not own: running anything
+(warpsmith.agents.coordinator).
 """
 
 from __future__ import annotations
@@ -21,8 +26,9 @@ from rich.table import Table
 
 from warpsmith.agents.coordinator_records import Progress as RunProgress
 from warpsmith.agents.coordinator_records import RunSummary
-from warpsmith.agents.offline import measured_time_us
+from warpsmith.evaluator.records import ShapeTiming
 
+WIDE = 120  # below this many columns the bar drops its progress bar and shortens the step
 MODE_LABEL = {
     "device": "GPU device timing",
     "interpreter": "Triton interpreter on CPU (wall-clock, not a GPU timing)",
@@ -31,28 +37,25 @@ MODE_LABEL = {
 
 
 def _best_text(event: RunProgress) -> str:
-    if event.best_hash is None:
-        return "best: none correct yet"
-    parts = [f"best {event.best_hash[:10]}"]
-    if event.best_time_us is not None:
-        parts.append(f"{event.best_time_us:,.0f} us")
-    if event.best_speedup is not None:
-        parts.append(f"{event.best_speedup:.3g}x")
-    if event.mode == "interpreter":
-        parts.append("(interpreter)")
-    return " ".join(parts)
+    """The progress bar's short form; the claim itself gets a line of its own when it changes."""
+    return f"best {event.best_hash[:8]}" if event.best_hash else "best: none yet"
 
 
 class ProgressView:
-    """A rich progress bar over the rounds, with the latest step and the best so far."""
+    """A rich progress bar over the rounds, with the latest step and the best so far.
+
+    Whenever the best or how it stands changes, a line "best <hash>: <claim>" is printed above
+    the bar (in a log, after the step's line), so the interval and verdict are never cut off."""
 
     def __init__(self, console: Console, rounds: int) -> None:
         self.console = console
+        wide = console.width >= WIDE
+        self.step_chars = 70 if wide else max(12, console.width - 62)
         self.progress = Progress(
             SpinnerColumn(),
             TextColumn("[bold]round"),
             MofNCompleteColumn(),
-            BarColumn(bar_width=20),
+            *([BarColumn(bar_width=20)] if wide else []),
             TextColumn("| {task.fields[evaluated]} evaluated |"),
             TextColumn("{task.fields[best]}"),
             TextColumn("${task.fields[cost]:.4f}"),
@@ -64,6 +67,7 @@ class ProgressView:
         self.task_id = self.progress.add_task(
             "run", total=rounds, evaluated=0, best="", cost=0.0, step="starting"
         )
+        self.said_best = ""
 
     def __enter__(self) -> ProgressView:
         self.progress.start()
@@ -75,7 +79,7 @@ class ProgressView:
     def __call__(self, event: RunProgress) -> None:
         done = (
             event.round_index - 1
-            if event.round_index > 0 and "done" not in event.message
+            if event.round_index > 0 and "done" not in event.message and not event.message.startswith("run ")
             else event.round_index
         )
         self.progress.update(
@@ -85,12 +89,15 @@ class ProgressView:
             evaluated=event.evaluated,
             best=_best_text(event),
             cost=event.cost_usd,
-            step=event.message[:70],
+            step=event.message[: self.step_chars],
         )
+        where = f"[round {event.round_index}/{event.rounds_total}]"
         if not self.console.is_terminal:  # a log, one line per step, when stderr is not a terminal
-            self.console.print(
-                escape(f"[round {event.round_index}/{event.rounds_total}] {event.message}"), highlight=False
-            )
+            self.console.print(escape(f"{where} {event.message}"), highlight=False)
+        best = f"  best {event.best_hash[:8]}: {event.best_claim}" if event.best_hash else ""
+        if best and best != self.said_best:  # the best and how it stands, each time that changes
+            self.progress.console.print(escape(best), highlight=False)
+            self.said_best = best
 
 
 def summary_table(summary: RunSummary) -> Table:
@@ -117,13 +124,18 @@ def summary_table(summary: RunSummary) -> Table:
     table.add_row("best kernel", f"{best.candidate.source_hash[:12]} ({about})")
     if result is not None:
         table.add_row("timing mode", MODE_LABEL.get(result.mode, result.mode))
-        if result.speedup_geomean() is not None:
-            table.add_row("speedup (geomean)", f"{result.speedup_geomean():.3g}x vs the PyTorch reference")
-    mine, seed = measured_time_us(result), measured_time_us(summary.seed.result if summary.seed else None)
-    same_mode = summary.seed is not None and summary.seed.result is not None and summary.seed.result.mode == result.mode
-    if mine is not None and seed is not None and same_mode and not is_seed:
-        table.add_row("vs the seed", f"{mine:,.1f} us vs {seed:,.1f} us total: {seed / mine:.2f}x")
+    table.add_row("result", summary.claim)
     return table
+
+
+def _speedup_cell(t: ShapeTiming) -> str:
+    """Speedup over eager with its interval when the evaluator gave one; noisy shapes say so."""
+    eager = next((c for c in t.comparisons if c.baseline == "eager"), None)
+    if eager is not None:
+        text = f"{eager.ratio:.3g}x [{eager.low:.3g}, {eager.high:.3g}]"
+    else:
+        text = f"{t.speedup:.3g}x" if t.speedup is not None else "-"
+    return text + (" noisy" if t.noisy else "")
 
 
 def timings_table(summary: RunSummary) -> Table | None:
@@ -141,7 +153,7 @@ def timings_table(summary: RunSummary) -> Table | None:
             f"{t.median_us:,.1f}",
             f"{t.spread_us:,.1f}",
             f"{t.reference_median_us:,.1f}" if t.reference_median_us is not None else "-",
-            f"{t.speedup:.3g}x" if t.speedup is not None else "-",
+            _speedup_cell(t),
             f"{t.pct_peak_bandwidth:.1f}" if t.pct_peak_bandwidth is not None else "-",
         )
     return table

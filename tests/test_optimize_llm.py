@@ -250,3 +250,32 @@ def test_each_candidate_names_the_call_whose_answer_it_is(db: Path) -> None:
         ("repair", 0, fixed),
         ("judge", 0, None),
     ]
+
+
+def test_a_suspicious_verdict_is_settled_by_a_confirming_evaluation_not_by_dropping_the_kernel(db: Path) -> None:
+    """Suspicion without amnesia: the judge's doubt makes the loop evaluate the kernel again with
+    fresh inputs (the real evaluator); it holds, so the kernel stays in the run's beam."""
+    from warpsmith.agents import mapping
+    from warpsmith.evaluator.records import EVALUATOR_VERSION
+
+    doubt = json.dumps({**json.loads(VERDICT), "suspicious": True, "suspicion_reason": "too good to be true?",
+                        "confirmation": "held"})  # a model cannot confirm anything: the loop overrides it
+    edit = GOOD_EDIT.replace('"num_warps": 2', '"num_warps": 16')
+    summary, srv = run_with_script(db, [plan(seed_hash()), edit, doubt])
+    assert summary.status == "completed", summary.message
+    assert srv.remaining == 0
+    ((child,),) = query(
+        db, "SELECT source_hash FROM run_candidates WHERE run_id=? AND relation='produced'", summary.run_id
+    )
+    ((suspicious, verdict),) = query(
+        db, "SELECT suspicious, verdict FROM verdicts WHERE run_id=? AND source_hash=?", summary.run_id, child
+    )
+    stored = json.loads(verdict)
+    assert suspicious == 1 and stored["confirmation"] == "held"
+    assert "evaluator: confirmed with fresh inputs" in stored["feedback"]
+    store = open_store(f"sqlite:///{db}")
+    key = mapping.EvalKey(detect_hardware("cpu"), EVALUATOR_VERSION, "smoke")
+    with store.session() as session:
+        kept = mapping.best_correct(session, key, "rmsnorm", "triton", 100, summary.run_id)  # not excluded
+    store.close()
+    assert child in {s.candidate.source_hash for s in kept}

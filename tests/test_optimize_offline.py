@@ -26,8 +26,11 @@ def seed(name: str = "moe_dispatch") -> Candidate:
     return Candidate(task=name, language="triton", source=path.read_text(), origin="seed")
 
 
-def timed(candidate: Candidate, median_us: float, status: str = "correct") -> CandidateSummary:
-    timings = [ShapeTiming(shape="s", median_us=median_us, spread_us=1.0, reps=3, reference_median_us=10.0)]
+def timed(candidate: Candidate, median_us: float, status: str = "correct", reps: int = 3) -> CandidateSummary:
+    """An interpreter result; with reps >= 5 it carries per-rep samples (+-1%) an interval can be drawn from."""
+    samples = [median_us * (1 + 0.01 * ((i % 5) - 2) / 2) for i in range(reps)] if reps >= 5 else []
+    timings = [ShapeTiming(shape="s", median_us=median_us, spread_us=1.0, reps=reps, reference_median_us=10.0,
+                           samples_us=samples, method="wall_clock")]
     result = EvalResult(
         task=candidate.task,
         language=candidate.language,
@@ -135,8 +138,15 @@ def test_review_compares_with_the_parent_and_labels_interpreter_timings() -> Non
     child = OfflineStrategy().propose(context([timed(parent, 100.0)], width=1))[0]
     ctx = context([timed(parent, 100.0)])
     verdict = OfflineStrategy().review(ctx, child, timed(child, 50.0).result)
-    assert verdict is not None and verdict.matches_prediction is True
+    # three interpreter reps: a ratio, but no interval, so no claim that the prediction held
+    assert verdict is not None and verdict.matches_prediction is None
     assert "2.00x" in verdict.feedback and "not a GPU timing" in verdict.feedback
+    assert "no interval" in verdict.feedback
+    sampled = context([timed(parent, 100.0, reps=20)])
+    faster = OfflineStrategy().review(sampled, child, timed(child, 50.0, reps=20).result)
+    assert faster is not None and faster.matches_prediction is True and "faster than the parent [" in faster.feedback
+    same = OfflineStrategy().review(sampled, child, timed(child, 99.5, reps=20).result)
+    assert same is not None and same.matches_prediction is False and "same as the parent" in same.feedback
     failed = OfflineStrategy().review(ctx, child, timed(child, 0.0, status="compile_error").result)
     assert failed is not None and failed.lessons and "compile_error" in failed.lessons[0]
 

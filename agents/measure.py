@@ -1,0 +1,128 @@
+"""How the loop measures one candidate: screened, promoted, measured again when noisy, confirmed when doubtful.
+
+Owns: `Measurer`: the one adapter that calls evaluate() with the options it accepts
+(`stage`, `confirm`, `gpu_index`: looked up once with inspect.signature, so the loop works
+with an evaluator that has them and with one that does not yet), the staged evaluation of a
+new candidate (screen -> promote when not 'slower' than its parent -> full suite), one more
+measurement of a device result with noisy shapes, and the confirming re-evaluation of a
+doubtful one. Every measurement goes to the `record` callback (the loop stores it) as it
+arrives. Does not own: the loop's order (warpsmith.agents.coordinator), the rules that
+decide (warpsmith.agents.ranking, warpsmith.agents.scrutiny) or storage.
+"""
+
+from __future__ import annotations
+
+import inspect
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from warpsmith.agents import ranking, scrutiny
+from warpsmith.agents.coordinator_records import RunSettings
+from warpsmith.evaluator.records import Candidate, EvalResult
+from warpsmith.tasklib.base import Task
+
+OPTIONS = ("stage", "confirm", "gpu_index")
+
+
+def accepted_options(evaluate_fn: Callable[..., EvalResult]) -> frozenset[str]:
+    """Which of OPTIONS `evaluate_fn` takes: those it names; if it forwards **kwargs (the loop's
+    default and the tests' recorders do), also those warpsmith's evaluate() takes."""
+    try:
+        own = inspect.signature(evaluate_fn).parameters.values()
+    except (TypeError, ValueError):
+        own = []
+    named = {p.name for p in own if p.name in OPTIONS}
+    if any(p.kind is inspect.Parameter.VAR_KEYWORD for p in own):
+        from warpsmith.evaluator.evaluate import evaluate
+
+        named |= {name for name in OPTIONS if name in inspect.signature(evaluate).parameters}
+    return frozenset(named)
+
+
+def promotion(screen: EvalResult, parent: EvalResult | None) -> str:
+    """Why a screened candidate goes on to the full suite ('' = it does not)."""
+    if not screen.ok:
+        return ""
+    if parent is None:
+        return "nothing correct to compare with yet"
+    comparison = ranking.compare(screen, parent, "parent")
+    if comparison is None:
+        return "no common timed shape with its parent"
+    return "" if comparison.verdict == "slower" else f"{comparison.verdict} than its parent on the screen"
+
+
+class Measurer:
+    """Evaluations of one run's candidates, with the run's settings."""
+
+    def __init__(
+        self,
+        evaluate_fn: Callable[..., EvalResult],
+        task: Task,
+        settings: RunSettings,
+        record: Callable[[EvalResult], None],
+        say: Callable[[str], None],
+    ) -> None:
+        self.evaluate_fn, self.task, self.settings = evaluate_fn, task, settings
+        self.record, self.say = record, say
+        self.accepted = accepted_options(evaluate_fn)
+
+    @property
+    def screens(self) -> bool:
+        return "stage" in self.accepted
+
+    def call(self, candidate: Candidate, *, stage: str = "full", confirm: bool = False) -> EvalResult:
+        """One evaluation, recorded."""
+        extra: dict[str, Any] = {}
+        if self.settings.task_file:
+            extra["task_file"] = Path(self.settings.task_file)
+        if self.screens:
+            extra["stage"] = stage
+        if confirm and "confirm" in self.accepted:
+            extra["confirm"] = True
+        if self.settings.gpu_index is not None and "gpu_index" in self.accepted:
+            extra["gpu_index"] = self.settings.gpu_index
+        result = self.evaluate_fn(
+            candidate,
+            self.task,
+            suite=self.settings.suite,
+            device=self.settings.device,
+            timeout_s=self.settings.eval_timeout_s,
+            **extra,
+        )
+        self.record(result)
+        return result
+
+    def staged(
+        self, candidate: Candidate, parent: EvalResult | None, screened: EvalResult | None = None, screen: bool = True
+    ) -> EvalResult:
+        """The candidate's result: screened first (unless `screen` is False or the evaluator has no stages;
+        `screened` is a stored screen result to reuse), on the full suite only when promoted."""
+        name = candidate.source_hash[:10]
+        if self.screens and screen:
+            if screened is None:
+                self.say(f"screening {name} ({candidate.plan_item or candidate.origin})")
+                screened = self.call(candidate, stage="screen")
+            why = promotion(screened, parent)
+            if not why:
+                if screened.ok:
+                    self.say(f"{name}: slower than its parent on the screen; not promoted")
+                return screened
+            self.say(f"{name}: promoted to the full suite ({why})")
+        else:
+            self.say(f"evaluating {name} ({candidate.plan_item or candidate.origin})")
+        result = self.call(candidate)
+        noisy = ranking.noisy_shapes(result) if result.ok and result.mode == "device" else []
+        if noisy:
+            self.say(f"{name}: noisy timings at {', '.join(noisy[:3])}; measuring again")
+            result = self.call(candidate)
+            if ranking.noisy_shapes(result):
+                self.say(f"{name}: still noisy; kept, never ranked as a winner")
+        return result
+
+    def confirm(self, candidate: Candidate, result: EvalResult, why: str) -> scrutiny.Confirmation:
+        """Evaluate again (fresh secret seed, fresh inputs; more trials where the evaluator offers them)."""
+        self.say(f"{candidate.source_hash[:10]}: {why}; confirming with fresh inputs")
+        confirmation = scrutiny.confirmation_of(result, self.call(candidate, confirm=True))
+        self.say(f"{candidate.source_hash[:10]}: {confirmation.note}")
+        return confirmation
