@@ -95,7 +95,8 @@ class Coordinator:
         self.task, self.strategy, self.store, self.settings = task, strategy, store, settings
         self.hardware = hardware
         self.key = mapping.EvalKey.of(task, hardware, settings.suite)
-        self.measure = Measurer(evaluate, task, settings, self._record, self._progress)
+        self.measure = Measurer(evaluate, task, settings, self._record, self._progress,
+                                device_mode=hardware.backend != "cpu")
         self.on_progress = on_progress or (lambda progress: None)
         self.call_log = call_log
         self.run_id = ""

@@ -62,14 +62,18 @@ class Measurer:
         settings: RunSettings,
         record: Callable[[EvalResult], None],
         say: Callable[[str], None],
+        device_mode: bool = True,
     ) -> None:
         self.evaluate_fn, self.task, self.settings = evaluate_fn, task, settings
         self.record, self.say = record, say
         self.accepted = accepted_options(evaluate_fn)
+        self.device_mode = device_mode
 
     @property
     def screens(self) -> bool:
-        return "stage" in self.accepted
+        """A screen differs from the full suite only for the bench suite on a device (on the CPU
+        interpreter both time the smoke shapes): anywhere else screening would measure twice."""
+        return "stage" in self.accepted and self.device_mode and self.settings.suite == "bench"
 
     def call(self, candidate: Candidate, *, stage: str = "full", confirm: bool = False) -> EvalResult:
         """One evaluation, recorded."""

@@ -256,7 +256,6 @@ def test_a_suspicious_verdict_is_settled_by_a_confirming_evaluation_not_by_dropp
     """Suspicion without amnesia: the judge's doubt makes the loop evaluate the kernel again with
     fresh inputs (the real evaluator); it holds, so the kernel stays in the run's beam."""
     from warpsmith.agents import mapping
-    from warpsmith.evaluator.records import EVALUATOR_VERSION
 
     doubt = json.dumps({**json.loads(VERDICT), "suspicious": True, "suspicion_reason": "too good to be true?",
                         "confirmation": "held"})  # a model cannot confirm anything: the loop overrides it
@@ -274,7 +273,7 @@ def test_a_suspicious_verdict_is_settled_by_a_confirming_evaluation_not_by_dropp
     assert suspicious == 1 and stored["confirmation"] == "held"
     assert "evaluator: confirmed with fresh inputs" in stored["feedback"]
     store = open_store(f"sqlite:///{db}")
-    key = mapping.EvalKey(detect_hardware("cpu"), EVALUATOR_VERSION, "smoke")
+    key = mapping.EvalKey.of(get_task("rmsnorm"), detect_hardware("cpu"), "smoke")
     with store.session() as session:
         kept = mapping.best_correct(session, key, "rmsnorm", "triton", 100, summary.run_id)  # not excluded
     store.close()
