@@ -1,0 +1,153 @@
+"""Mutation score of the correctness core: do the fast tests notice a broken checker?
+
+Applies each hand-made mutant of bench/mutants.py (file, exact old snippet, new snippet, why) to a
+private copy of the repository under /tmp, runs a fixed list of fast test files against that copy,
+and records whether they fail (killed) or pass (survived). The worktree is never written: the copy
+is imported as `warpsmith` through PYTHONPATH (checked before any mutant runs), and the hashes of the
+mutated files in the worktree are compared before and after. Usage (or `make mutation`):
+
+    python bench/mutation.py [--only ID ...] [--tests FILE ...] [--json PATH]
+
+Exit status: 0 when the score reaches --min-score (default 90 %), 1 below it, 2 on a setup problem
+(the unmutated copy fails its tests, a mutant's old snippet is not found exactly once, ...).
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from mutants import MUTANTS, Mutant  # noqa: E402  (a sibling script, not a package)
+
+ROOT = Path(__file__).resolve().parent.parent
+ROOMS = ("agents", "sandbox", "evaluator", "tasklib", "store", "dashboard", "cli", "tests")
+# Fast, sandbox-free tests that pin the correctness core (about 10 s together on 2 cores).
+TEST_FILES = (
+    "tests/test_correctness_clauses.py",
+    "tests/test_tasklib_checkers.py",
+    "tests/test_tasklib_inputs.py",
+    "tests/test_evaluator_protocol.py",
+)
+PER_MUTANT_TIMEOUT_S = 120
+
+
+class SetupError(Exception):
+    """The tool cannot give a meaningful score (stale mutant, failing baseline, wrong import)."""
+
+
+def _digest(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def _copy_tree(dest: Path) -> Path:
+    """The repository's rooms and tests under dest/warpsmith (imported from there via PYTHONPATH)."""
+    package = dest / "warpsmith"
+    ignore = shutil.ignore_patterns("__pycache__", "*.pyc", ".venv", ".git", "build", "*.egg-info")
+    for room in ROOMS:
+        shutil.copytree(ROOT / room, package / room, ignore=ignore)
+    shutil.copy2(ROOT / "pyproject.toml", package / "pyproject.toml")
+    return package
+
+
+def _env(dest: Path) -> dict[str, str]:
+    extra = os.environ.get("PYTHONPATH", "")
+    return {**os.environ, "PYTHONPATH": f"{dest}{os.pathsep}{extra}" if extra else str(dest),
+            "PYTHONDONTWRITEBYTECODE": "1"}  # a same-size mutant within one second must not hit a stale .pyc
+
+
+def _check_import_target(package: Path, env: dict[str, str]) -> None:
+    probe = "import warpsmith.tasklib, warpsmith.evaluator.correctness as c; print(c.__file__)"
+    out = subprocess.run([sys.executable, "-c", probe], cwd=package, env=env, capture_output=True, text=True,
+                         timeout=120, check=False)
+    where = out.stdout.strip()
+    if out.returncode != 0 or not where.startswith(str(package)):
+        raise SetupError(f"the copy is not what Python imports (got {where or out.stderr[-300:]!r})")
+
+
+def _run_tests(package: Path, env: dict[str, str], tests: tuple[str, ...]) -> tuple[int, float, str]:
+    command = [sys.executable, "-m", "pytest", "-x", "-q", "-p", "no:cacheprovider", "-o", "addopts=",
+               "--timeout", str(PER_MUTANT_TIMEOUT_S), *tests]
+    start = time.perf_counter()
+    try:
+        proc = subprocess.run(command, cwd=package, env=env, capture_output=True, text=True,
+                              timeout=PER_MUTANT_TIMEOUT_S + 30, check=False)
+    except subprocess.TimeoutExpired:
+        return 124, time.perf_counter() - start, "timed out"
+    tail = (proc.stdout + proc.stderr).strip().splitlines()
+    return proc.returncode, time.perf_counter() - start, tail[-1] if tail else ""
+
+
+def _apply(package: Path, mutant: Mutant) -> str:
+    """Write the mutated file into the copy; returns the original text to restore."""
+    target = package / mutant.file
+    text = target.read_text()
+    count = text.count(mutant.old)
+    if count != 1:
+        raise SetupError(f"mutant {mutant.id}: old snippet found {count} times in {mutant.file} (stale mutant)")
+    target.write_text(text.replace(mutant.old, mutant.new))
+    return text
+
+
+def run(selected: list[Mutant], tests: tuple[str, ...]) -> list[dict]:
+    guarded = {m.file: _digest(ROOT / m.file) for m in selected}
+    rows: list[dict] = []
+    with tempfile.TemporaryDirectory(prefix="warpsmith-mutation-") as tmp:
+        package = _copy_tree(Path(tmp))
+        env = _env(Path(tmp))
+        _check_import_target(package, env)
+        code, seconds, tail = _run_tests(package, env, tests)
+        if code != 0:
+            raise SetupError(f"the unmutated copy fails its tests ({tail})")
+        print(f"baseline: tests pass on the unmutated copy in {seconds:.1f} s", flush=True)
+        for mutant in selected:
+            original = _apply(package, mutant)
+            try:
+                code, seconds, tail = _run_tests(package, env, tests)
+            finally:
+                (package / mutant.file).write_text(original)
+            verdict = "survived" if code == 0 else "killed"
+            rows.append({"id": mutant.id, "file": mutant.file, "verdict": verdict, "exit": code,
+                         "seconds": round(seconds, 1), "why": mutant.why, "tests": tail})
+            print(f"{mutant.id:>3} {verdict:<8} {seconds:5.1f}s {mutant.file:<34} {mutant.why}", flush=True)
+    changed = [f for f, digest in guarded.items() if _digest(ROOT / f) != digest]
+    if changed:  # cannot happen (only the copy is written); said loudly if it ever does
+        raise SetupError(f"worktree files changed during the run: {changed}")
+    return rows
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--only", nargs="*", type=int, help="mutant ids to run (default: all)")
+    parser.add_argument("--tests", nargs="*", help="test files to run per mutant (default: the fixed list)")
+    parser.add_argument("--json", type=Path, help="also write the rows as JSON here")
+    parser.add_argument("--min-score", type=float, default=90.0, help="percent killed needed for exit 0")
+    args = parser.parse_args(argv)
+    selected = [m for m in MUTANTS if not args.only or m.id in args.only]
+    tests = tuple(args.tests) if args.tests else tuple(t for t in TEST_FILES if (ROOT / t).is_file())
+    try:
+        rows = run(selected, tests)
+    except SetupError as exc:
+        print(f"mutation: {exc}", file=sys.stderr)
+        return 2
+    killed = sum(r["verdict"] == "killed" for r in rows)
+    score = 100.0 * killed / len(rows) if rows else 0.0
+    print(f"\nmutation score: {killed}/{len(rows)} killed ({score:.1f} %) with {len(tests)} test files")
+    for row in rows:
+        if row["verdict"] == "survived":
+            print(f"  survived {row['id']}: {row['file']}: {row['why']}")
+    if args.json:
+        args.json.write_text(json.dumps({"killed": killed, "total": len(rows), "tests": tests, "rows": rows}, indent=1))
+    return 0 if score >= args.min_score else 1
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
