@@ -10,6 +10,7 @@ each segment, sentinels included.
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 from typing import Any
 
@@ -18,7 +19,9 @@ import torch
 from warpsmith.tasklib.base import CheckReport, Cost, Shape, Suite, Task
 from warpsmith.tasklib.checking import exact_mismatch, failed, structure_problem
 from warpsmith.tasklib.moe_common import (
+    actual_local_work,
     bench_moe_shapes,
+    expected_local_work,
     group_pairs,
     local_experts,
     moe_shape,
@@ -130,11 +133,17 @@ class MoeAlignBlockSize(Task):
         return CheckReport(ok=True, max_abs_err=0.0, max_rel_err=0.0)
 
     def cost(self, shape: Shape) -> Cost:
-        T, k, B, ep = (int(shape.dims.get(n, 1)) for n in ("T", "k", "B", "ep"))
-        pairs = T * k
-        valid = pairs // ep
+        """Expected over routings (the local share is E_local/E); `cost_of` counts one input set."""
+        return self._bytes(shape, expected_local_work(shape)[0])
+
+    def cost_of(self, shape: Shape, inputs: tuple[Any, ...]) -> Cost:
+        topk_ids, num_experts, _ = inputs
+        return self._bytes(shape, actual_local_work(topk_ids, num_experts)[0])
+
+    def _bytes(self, shape: Shape, valid: float) -> Cost:
+        pairs, B = int(shape["T"]) * int(shape["k"]), int(shape["B"])
         # read every id; write each valid pair's index, one expert id per block, the total
-        return Cost(bytes=pairs * 4 + valid * 4 + (valid + B - 1) // B * 4 + 4)
+        return Cost(bytes=round(pairs * 4 + valid * 4 + math.ceil(valid / B) * 4 + 4))
 
 
 TASK = MoeAlignBlockSize()

@@ -15,7 +15,14 @@ import torch
 
 from warpsmith.tasklib.base import CheckReport, Cost, Shape, Suite, Task
 from warpsmith.tasklib.checking import allclose_outputs
-from warpsmith.tasklib.moe_common import bench_moe_shapes, group_pairs, local_experts, moe_shape, topk_ids_for
+from warpsmith.tasklib.moe_common import (
+    bench_moe_shapes,
+    expected_local_work,
+    group_pairs,
+    local_experts,
+    moe_shape,
+    topk_ids_for,
+)
 from warpsmith.tasklib.values import random_values
 
 DESCRIPTION = """\
@@ -83,10 +90,16 @@ class MoeCombine(Task):
         return allclose_outputs(self.output_names, outputs, expected, tol=TOLERANCE)
 
     def cost(self, shape: Shape) -> Cost:
-        T, k, H, ep = (int(shape.dims.get(n, 1)) for n in ("T", "k", "H", "ep"))
-        valid = T * k // ep
+        """Expected over routings (the local share is E_local/E); `cost_of` counts one input set."""
+        return self._cost(shape, expected_local_work(shape)[0])
+
+    def cost_of(self, shape: Shape, inputs: tuple[Any, ...]) -> Cost:
+        return self._cost(shape, int((inputs[2] >= 0).sum()))
+
+    def _cost(self, shape: Shape, valid: float) -> Cost:
+        T, k, H = (int(shape.dims.get(n, 1)) for n in ("T", "k", "H"))
         # read the routed rows, the weights and inv_idx; write each token's row
-        return Cost(bytes=valid * H * 2 + T * k * 8 + T * H * 2, flops=2 * valid * H)
+        return Cost(bytes=round(valid * H * 2) + T * k * 8 + T * H * 2, flops=round(2 * valid * H))
 
 
 TASK = MoeCombine()
