@@ -71,7 +71,7 @@ class MoeAlignBlockSize(Task):
                 _align_shape("one hot expert T=37 E=16 k=4", 37, 4, 16, 8, routing="hot"),
                 _align_shape("E=257 T=20 k=8", 20, 8, 257, 16),
                 _align_shape("B=1 T=9 E=8 k=2", 9, 2, 8, 1),
-                _align_shape("big blocks T=13 E=64 k=6", 13, 6, 64, 128),
+                _align_shape("big blocks, odd pairs T=13 E=64 k=5", 13, 5, 64, 128),
                 _align_shape("exact multiples T=64 E=4 k=4 uniform", 64, 4, 4, 2, routing="uniform"),
                 _align_shape("zipf T=100 E=32 k=8", 100, 8, 32, 16),
                 _align_shape("ep8 T=24 E=64 k=6 (-1 ids)", 24, 6, 64, 4, ep=8),
