@@ -8,6 +8,8 @@ never whether a clause is covered. Fast and sandbox-free: bench/mutation.py runs
 
 from __future__ import annotations
 
+from types import SimpleNamespace
+
 import pytest
 import torch
 from pydantic import ValidationError
@@ -18,6 +20,7 @@ from warpsmith.evaluator.correctness import plan_trials, verify_outputs, verify_
 from warpsmith.tasklib import DISTRIBUTIONS, get_task, list_tasks
 from warpsmith.tasklib.base import CheckReport, Task
 from warpsmith.tasklib.checking import allclose_outputs, allclose_report
+from warpsmith.tasklib.routing import expert_parallel_view
 
 DISPATCH = get_task("moe_dispatch")
 ALIGN = get_task("moe_align_block_size")
@@ -26,10 +29,12 @@ RMSNORM = get_task("rmsnorm")
 SECRETS = (0, 1, 2, 3, 7, 11, 1234, 98765)
 
 
-def _check_inputs(task: Task, secret: int):
-    """(trial, inputs) of every check-suite trial an interpreter evaluation with this secret runs."""
+def _check_inputs(task: Task, secret: int, only: str = ""):
+    """(trial, inputs) of every check-suite trial an interpreter evaluation with this secret runs
+    (those whose shape label holds `only`)."""
     for trial in plan_trials(task, "check", "interpreter", secret):
-        yield trial, task.make_inputs(trial.shape, trial.seed, "cpu", distribution=trial.distribution)
+        if only in trial.shape.label:
+            yield trial, task.make_inputs(trial.shape, trial.seed, "cpu", distribution=trial.distribution)
 
 
 def _refused(task: Task, inputs, outputs) -> bool:
@@ -90,7 +95,7 @@ def _ignoring_eps(x: torch.Tensor, weight: torch.Tensor, eps: float) -> tuple[to
 
 def test_rmsnorm_kernel_that_ignores_eps_fails_in_every_evaluation() -> None:
     for secret in SECRETS:
-        relative = [(t, i) for t, i in _check_inputs(RMSNORM, secret) if t.shape.options.get("eps")]
+        relative = list(_check_inputs(RMSNORM, secret, "eps=mean(x^2)"))
         assert len(relative) == len(DISTRIBUTIONS)
         for trial, inputs in relative:  # refused on every trial of the eps-sized shape, every distribution
             assert _refused(RMSNORM, inputs, _ignoring_eps(*inputs)), trial
@@ -142,8 +147,34 @@ def test_moe_references_match_a_brute_force_grouping() -> None:
             start += padded[expert]
 
 
+def test_moe_references_drop_every_id_outside_the_local_range() -> None:
+    ids = torch.tensor([[4, 0], [-1, 2], [-7, 4], [9, 1]], dtype=torch.int32)  # num_experts = 4
+    _, offsets, src, inv = DISPATCH.reference(torch.zeros(4, 2, dtype=torch.bfloat16), ids, 4)
+    assert offsets.tolist() == [0, 1, 2, 3, 3] and src[:3].tolist() == [1, 7, 3]
+    assert inv.view(-1).tolist() == [-1, 0, -1, 2, -1, -1, -1, 1]
+    sorted_ids, expert_ids, total = ALIGN.reference(ids, 4, 2)
+    assert int(total) == 6 and expert_ids[:3].tolist() == [0, 1, 2]
+    assert sorted_ids[:6].tolist() == [1, 8, 7, 8, 3, 8]
+
+
+@pytest.mark.parametrize("dropped", ["out_of_range", "minus_one"])
+def test_expert_parallel_views_hold_every_kind_of_dropped_id_by_construction(dropped: str) -> None:
+    """Tiny routings where the draw alone would miss a side (rank 0 has no negatives, the last rank
+    nothing above, a rank holding every drawn expert drops nothing): the view adds what is missing."""
+    for ids in ([[3], [7]], [[0], [1], [2]], [[0], [1]], [[6, 7], [7, 6]], [[2, 3], [4, 5]]):
+        topk = torch.tensor(ids, dtype=torch.int32)
+        for seed in range(24):
+            view = expert_parallel_view(topk, 8, 4, torch.Generator().manual_seed(seed), dropped)
+            assert int(((view < 0) | (view >= 2)).sum()) >= 2, (ids, seed, view)
+            if dropped == "out_of_range":
+                assert bool((view < -1).any()) and bool((view >= 2).any()), (ids, seed, view)
+                assert all(len(set(row)) == len(row) for row in view.tolist()), "ids stay distinct per token"
+            else:
+                assert set(view.view(-1).tolist()) <= {-1, 0, 1}
+
+
 def test_combine_reference_adds_nothing_for_dropped_pairs() -> None:
-    for trial, (expert_out, weights, inv) in _check_inputs(COMBINE, 4):
+    for trial, (expert_out, weights, inv) in (*_check_inputs(COMBINE, 4, "ep8"), *_check_inputs(COMBINE, 4, "T=1 ")):
         want = torch.zeros(inv.shape[0], expert_out.shape[1], dtype=torch.float64)
         for t in range(inv.shape[0]):
             for j in range(inv.shape[1]):
@@ -170,22 +201,19 @@ def test_kernels_that_mishandle_out_of_range_ids_fail_every_evaluation(wrong_ids
     """Refused on every trial of the out-of-range shape (four per evaluation), for every secret."""
     for secret in SECRETS:
         judged = 0
-        for trial, (hidden, ids, num_experts) in _check_inputs(DISPATCH, secret):
-            if trial.shape.options.get("dropped") == "out_of_range":
-                wrong = DISPATCH.reference(hidden, wrong_ids(ids, num_experts), num_experts)
-                assert _refused(DISPATCH, (hidden, ids, num_experts), wrong), trial
-                judged += 1
-        for trial, (ids, num_experts, block) in _check_inputs(ALIGN, secret):
-            if trial.shape.options.get("dropped") == "out_of_range":
-                wrong = ALIGN.reference(wrong_ids(ids, num_experts), num_experts, block)
-                assert _refused(ALIGN, (ids, num_experts, block), wrong), trial
-                judged += 1
+        for trial, (hidden, ids, num_experts) in _check_inputs(DISPATCH, secret, "out-of-range"):
+            wrong = DISPATCH.reference(hidden, wrong_ids(ids, num_experts), num_experts)
+            assert _refused(DISPATCH, (hidden, ids, num_experts), wrong), trial
+            judged += 1
+        for trial, (ids, num_experts, block) in _check_inputs(ALIGN, secret, "out-of-range"):
+            wrong = ALIGN.reference(wrong_ids(ids, num_experts), num_experts, block)
+            assert _refused(ALIGN, (ids, num_experts, block), wrong), trial
+            judged += 1
         assert judged == 2 * len(DISTRIBUTIONS)
 
 
 def test_a_kernel_that_gives_empty_experts_a_row_fails() -> None:
-    trials = [(t, i) for t, i in _check_inputs(DISPATCH, 3) if "empty experts" in t.shape.label]
-    for _, inputs in trials:
+    for _, inputs in _check_inputs(DISPATCH, 3, "empty experts"):
         permuted, offsets, src, inv = DISPATCH.reference(*inputs)
         counts = torch.diff(offsets).clamp_min(1)  # every expert claims at least one row
         wrong = torch.zeros_like(offsets)
@@ -318,4 +346,6 @@ def test_allclose_outputs_judges_every_output() -> None:
     assert not allclose_outputs(names, (a.clone(), b + 1), (a, b)).ok
     assert not allclose_outputs(names, (a.clone(), b.clone(), b.clone()), (a, b)).ok
     assert not allclose_outputs(names, (a.clone(), b.numpy()), (a, b)).ok
+    look_alike = SimpleNamespace(shape=b.shape, dtype=b.dtype, device=b.device)
+    assert "expected a torch.Tensor" in allclose_outputs(names, (a.clone(), look_alike), (a, b)).first_mismatch
     assert not allclose_outputs(("m",), (torch.ones(2, 6),), (torch.ones(3, 4),)).ok
