@@ -75,7 +75,7 @@ def _check_import_target(package: Path, env: dict[str, str]) -> None:
 
 
 def _pytest_args(tests: tuple[str, ...]) -> list[str]:
-    return ["-x", "-q", "-p", "no:cacheprovider", "-o", "addopts=", "--timeout", str(PER_MUTANT_TIMEOUT_S), *tests]
+    return ["-x", "-q", "-rfE", "-p", "no:cacheprovider", "-o", "addopts=", "--timeout", str(PER_MUTANT_TIMEOUT_S), *tests]
 
 
 def _run_tests_forked(package: Path, tests: tuple[str, ...]) -> tuple[int, float, str]:
@@ -107,8 +107,14 @@ def _run_tests_forked(package: Path, tests: tuple[str, ...]) -> tuple[int, float
             os.waitpid(pid, 0)
             return 124, time.perf_counter() - start, "timed out"
         time.sleep(0.05)
-    tail = log.read_text(errors="replace").strip().splitlines()
-    return os.waitstatus_to_exitcode(status), time.perf_counter() - start, tail[-1] if tail else ""
+    return os.waitstatus_to_exitcode(status), time.perf_counter() - start, _summary(log.read_text(errors="replace"))
+
+
+def _summary(output: str) -> str:
+    """The first failing test (what killed the mutant), else pytest's last line."""
+    lines = output.strip().splitlines()
+    failed = [line for line in lines if line.startswith(("FAILED ", "ERROR "))]
+    return (failed or lines or [""])[0 if failed else -1][:300]
 
 
 def _run_tests(package: Path, env: dict[str, str], tests: tuple[str, ...]) -> tuple[int, float, str]:
@@ -121,8 +127,7 @@ def _run_tests(package: Path, env: dict[str, str], tests: tuple[str, ...]) -> tu
                               timeout=PER_MUTANT_TIMEOUT_S + 30, check=False)
     except subprocess.TimeoutExpired:
         return 124, time.perf_counter() - start, "timed out"
-    tail = (proc.stdout + proc.stderr).strip().splitlines()
-    return proc.returncode, time.perf_counter() - start, tail[-1] if tail else ""
+    return proc.returncode, time.perf_counter() - start, _summary(proc.stdout + proc.stderr)
 
 
 def _apply(package: Path, mutant: Mutant) -> str:
