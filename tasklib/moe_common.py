@@ -3,8 +3,8 @@
 Owns: the table of real MoE layers (experts, top-k, hidden size), turning a shape into its
 `topk_ids` (routing pattern, expert parallelism), the stable reference grouping of (token, slot)
 pairs by expert, the order-free "same multiset per segment" comparison, and how much local work
-(routed pairs, tokens) a shape implies, expected or in one input set (for the tasks' costs). Does not own: any
-one task's outputs, checks or seeds.
+(routed pairs, tokens) a shape implies, expected or in one input set (for the tasks' costs).
+Does not own: any one task's outputs, checks or seeds.
 
 Shape dims of the MoE tasks: T tokens, k slots, E experts seen by the router (global), ep the
 expert-parallel degree (the kernel gets num_experts = E // ep), optionally H and B. Options:

@@ -99,6 +99,8 @@ def test_rmsnorm_kernel_that_ignores_eps_fails_in_every_evaluation() -> None:
         assert len(relative) == len(DISTRIBUTIONS)
         for trial, inputs in relative:  # refused on every trial of the eps-sized shape, every distribution
             assert _refused(RMSNORM, inputs, _ignoring_eps(*inputs)), trial
+            mean_square = float(inputs[0].float().pow(2).mean())
+            assert inputs[2] == pytest.approx(mean_square, rel=1e-6), "eps follows the values, not a constant"
 
 
 def test_rmsnorm_reference_matches_the_formula_in_float64() -> None:
