@@ -68,7 +68,7 @@ class MoeAlignBlockSize(Task):
             return [
                 _align_shape("T=1 E=8 k=2", 1, 2, 8, 16),
                 _align_shape("T*k<E: T=3 k=2 E=16 (empty experts)", 3, 2, 16, 4, routing="uniform"),
-                _align_shape("one hot expert T=37 E=16 k=4", 37, 4, 16, 8, routing="hot"),
+                _align_shape("one hot expert T=13 E=16 k=4", 13, 4, 16, 8, routing="hot"),
                 _align_shape("E=257 T=20 k=8", 20, 8, 257, 16),
                 _align_shape("B=1 T=9 E=8 k=2", 9, 2, 8, 1),
                 _align_shape("big blocks, odd pairs T=13 E=64 k=5", 13, 5, 64, 128),

@@ -55,8 +55,8 @@ class MoeCombine(Task):
                 moe_shape("k=1 T=7 E=4 H=64", 7, 1, 4, H=64, routing="uniform"),
                 moe_shape("H=200 (not /128) T=17 E=8 k=2", 17, 2, 8, H=200),
                 moe_shape("H=1 T=5 E=4 k=2", 5, 2, 4, H=1),
-                moe_shape("one hot expert T=37 E=16 k=4 H=96", 37, 4, 16, H=96, routing="hot"),
-                moe_shape("zipf T=37 E=32 k=8 H=96", 37, 8, 32, H=96),
+                moe_shape("one hot expert T=13 E=16 k=4 H=96", 13, 4, 16, H=96, routing="hot"),
+                moe_shape("zipf T=13 E=32 k=8 H=96", 13, 8, 32, H=96),
                 moe_shape("ep8 T=24 E=64 k=6 H=80 (dropped pairs)", 24, 6, 64, ep=8, H=80),
             ]
         if suite == "bench":

@@ -57,13 +57,13 @@ class MoeDispatch(Task):
             return [
                 moe_shape("T=1 E=8 k=2 H=96", 1, 2, 8, H=96),
                 moe_shape("T*k<E: T=3 k=2 E=16 H=64 (empty experts)", 3, 2, 16, H=64, routing="uniform"),
-                moe_shape("one hot expert T=37 E=16 k=4 H=96", 37, 4, 16, H=96, routing="hot"),
-                moe_shape("E=257 T=20 k=8 H=72", 20, 8, 257, H=72),
-                moe_shape("odd sizes H=203 T=17 k=3 E=9", 17, 3, 9, H=203, routing="uniform"),
+                moe_shape("one hot expert T=13 E=16 k=4 H=96", 13, 4, 16, H=96, routing="hot"),
+                moe_shape("E=257 T=9 k=8 H=72", 9, 8, 257, H=72),
+                moe_shape("odd sizes H=203 T=7 k=3 E=9", 7, 3, 9, H=203, routing="uniform"),
                 moe_shape("H=1 T=5 E=4 k=2", 5, 2, 4, H=1),
-                moe_shape("zipf T=37 E=32 k=8 H=96", 37, 8, 32, H=96),
-                moe_shape("ep8 T=24 E=64 k=6 H=80 (-1 ids)", 24, 6, 64, ep=8, H=80),
-                moe_shape("ep4 T=16 E=32 k=4 H=48 (out-of-range ids)", 16, 4, 32, ep=4, H=48,
+                moe_shape("zipf T=13 E=32 k=8 H=96", 13, 8, 32, H=96),
+                moe_shape("ep8 T=12 E=64 k=6 H=80 (-1 ids)", 12, 6, 64, ep=8, H=80),
+                moe_shape("ep4 T=8 E=32 k=4 H=48 (out-of-range ids)", 8, 4, 32, ep=4, H=48,
                           dropped="out_of_range"),
             ]
         if suite == "bench":

@@ -59,13 +59,13 @@ class RmsNorm(Task):
                 _shape("T=1 H=128", 1, 128),
                 _shape("H=1 T=3", 3, 1),
                 _shape("H=7 T=5 (odd)", 5, 7),
-                _shape("H=200 (not /128) T=17", 17, 200),
-                _shape("H=1000 T=9 eps=1e-5", 9, 1000, 1e-5),
+                _shape("H=200 (not /128) T=5", 5, 200),
+                _shape("H=1000 T=3 eps=1e-5", 3, 1000, 1e-5),
                 _shape("H=2880 (gpt-oss) T=3", 3, 2880),
                 # eps as large as the inputs' mean square, whatever the distribution: ignoring it is
                 # ~40 % off on every trial (a fixed eps is negligible next to offset_scaled values)
                 _shape("T=3 H=96 eps=mean(x^2)", 3, 96, 1.0, relative=True),
-                _shape("T=37 H=96 eps=0.1", 37, 96, 0.1),
+                _shape("T=7 H=96 eps=0.1", 7, 96, 0.1),
             ]
         if suite == "bench":
             return [_shape(f"{model} H={H} T={T}", T, H) for model, H in RMSNORM_MODELS.items() for T in BENCH_TOKENS]
