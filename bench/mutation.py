@@ -19,6 +19,7 @@ import hashlib
 import json
 import os
 import shutil
+import signal
 import subprocess
 import sys
 import tempfile
@@ -39,6 +40,13 @@ TEST_FILES = (
 )
 PER_MUTANT_TIMEOUT_S = 120
 FORK = hasattr(os, "fork")  # --no-fork: a fresh interpreter per mutant instead
+_CHILDREN: set[int] = set()  # the fork running a mutant's tests, killed with us
+
+
+def _on_sigterm(*_: object) -> None:
+    for pid in list(_CHILDREN):
+        os.kill(pid, 9)
+    sys.exit(143)  # unwinds, so the copy under /tmp is removed
 
 
 class SetupError(Exception):
@@ -84,7 +92,9 @@ def _run_tests_forked(package: Path, tests: tuple[str, ...]) -> tuple[int, float
     start = time.perf_counter()
     log = package.parent / "pytest.log"
     pid = os.fork()
-    if pid == 0:  # the child: never returns
+    if pid:
+        _CHILDREN.add(pid)
+    else:  # the child: never returns
         code = 3
         try:
             os.chdir(package)
@@ -101,10 +111,12 @@ def _run_tests_forked(package: Path, tests: tuple[str, ...]) -> tuple[int, float
     while True:
         done, status = os.waitpid(pid, os.WNOHANG)
         if done:
+            _CHILDREN.discard(pid)
             break
         if time.perf_counter() > deadline:
             os.kill(pid, 9)
             os.waitpid(pid, 0)
+            _CHILDREN.discard(pid)
             return 124, time.perf_counter() - start, "timed out"
         time.sleep(0.05)
     return os.waitstatus_to_exitcode(status), time.perf_counter() - start, _summary(log.read_text(errors="replace"))
@@ -184,6 +196,7 @@ def main(argv: list[str] | None = None) -> int:
         import pydantic  # noqa: F401  (the heavy imports every fork shares)
         import pytest  # noqa: F401
         import torch  # noqa: F401
+    signal.signal(signal.SIGTERM, _on_sigterm)
     selected = [m for m in MUTANTS if not args.only or m.id in args.only]
     tests = tuple(args.tests) if args.tests else tuple(t for t in TEST_FILES if (ROOT / t).is_file())
     try:
