@@ -1,7 +1,8 @@
 """Correctness in the trusted parent: which trials to run, and judging what the child wrote back.
 
-Owns: the trial plan (shapes x seeds x value distributions, every seed offset by a secret
-drawn per evaluation so a candidate cannot precompute answers), and the verification of
+Owns: the trial plan (shapes x seeds x value distributions: every check shape under every
+distribution, every seed offset by a secret drawn per evaluation so a candidate cannot precompute
+answers), and the verification of
 one trial's file: outputs are exactly `torch.Tensor`, the right count, dtype, shape and
 device; they do not live in an input's storage or in the previous call's; the inputs are
 bitwise unchanged after each call; and the task's checker passes on the outputs of BOTH
@@ -40,10 +41,13 @@ class Trial(BaseModel):
 
 def plan_trials(task: Task, suite: str, mode: Mode, secret: int) -> list[Trial]:
     """Every shape of the suite (smoke, check: smoke + check, bench: + 5 trials per bench shape on a
-    device); in interpreter mode and for the smoke suite the smoke shapes get extra trials."""
+    device); in interpreter mode and for the smoke suite the smoke shapes get extra trials.
+
+    Every check shape runs once per value distribution: what a trial exercises is fixed by the plan,
+    and the secret only chooses the values (no seed leaves a distribution untried on a shape)."""
     groups: list[tuple[str, Shape, int]] = [(s, shape, 1) for s in ("smoke",) for shape in task.shapes("smoke")]
     if suite in ("check", "bench"):
-        groups += [("check", shape, 1) for shape in task.shapes("check")]
+        groups += [("check", shape, len(DISTRIBUTIONS)) for shape in task.shapes("check")]
     if suite == "bench" and mode == "device":
         groups += [("bench", shape, max(5, len(task.trial_seeds))) for shape in task.shapes("bench")]
     if mode == "interpreter" or suite == "smoke":

@@ -106,13 +106,19 @@ class Task(BaseModel):
         self, inputs: tuple[Any, ...], outputs: tuple[torch.Tensor, ...], expected: tuple[torch.Tensor, ...]
     ) -> CheckReport:
         """Default: each output allclose at its dtype's tolerance (fp32 1e-4, fp16/bf16 1e-2,
-        fp8 5e-2); NaN/Inf never pass; a wrong count, shape or dtype fails without raising."""
+        fp8 5e-2); NaN never passes, +-inf only where the reference holds the same infinity; a wrong
+        count, shape or dtype fails without raising."""
         from warpsmith.tasklib.checking import allclose_outputs  # checking imports this module
 
         return allclose_outputs(self.output_names, outputs, expected)
 
     def cost(self, shape: Shape) -> Cost:
         raise NotImplementedError
+
+    def cost_of(self, shape: Shape, inputs: tuple[Any, ...]) -> Cost:
+        """The least work for these very inputs. Default: `cost(shape)`; tasks whose work depends on
+        the values (MoE routing under expert parallelism) count it from the inputs."""
+        return self.cost(shape)
 
     # --- shared behaviour ------------------------------------------------------------
     def seed_path(self, language: str) -> Path | None:

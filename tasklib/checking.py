@@ -1,7 +1,8 @@
 """Comparisons shared by the tasks' checkers: output structure, dtype-aware allclose, exact equality.
 
 Owns: the default tolerances (fp32 1e-4, fp16/bf16 1e-2, fp8 5e-2, used as both atol and rtol),
-the rule that NaN or Inf in an output never passes, and turning a mismatch into a `CheckReport`
+the rules that NaN in an output never passes and that infinities compare as values (an output
+holds +-inf exactly where the reference does, with the same sign), and turning a mismatch into a `CheckReport`
 that says where it first differs. Does not own: task-specific rules (order-free MoE checks live
 in each task) or the evaluator's own output-type checks. Nothing here raises on a malformed
 output: a wrong count, type, shape or dtype is a failed report with a one-line reason.
@@ -65,14 +66,18 @@ def _index_text(flat_index: int, shape: torch.Size) -> str:
 def allclose_report(
     name: str, actual: torch.Tensor, expected: torch.Tensor, tol: float | None = None
 ) -> CheckReport:
-    """|actual - expected| <= tol + tol * |expected| everywhere, and actual finite everywhere."""
+    """|actual - expected| <= tol + tol * |expected| where expected is finite; where it is +-inf, actual
+    must be that same infinity (infinities are values: a finite number there fails). NaN never passes."""
     tol = tolerance_for(expected.dtype) if tol is None else tol
     # float32 arithmetic is exact enough for every tolerance here and halves the memory of float64
     work = torch.float32 if expected.dtype.is_floating_point and expected.dtype != torch.float64 else torch.float64
     act = actual.to(expected.device, work)
     exp = expected.to(work)
     diff = (act - exp).abs()
-    bad = ~(diff <= tol + tol * exp.abs()) | ~torch.isfinite(act)
+    infinite = torch.isinf(exp)
+    # tol * |inf| is inf, so the tolerance test alone would pass any finite value where inf is expected
+    close = torch.where(infinite, act == exp, diff <= tol + tol * exp.abs())
+    bad = ~close | torch.isnan(act) | (torch.isinf(act) & ~infinite)
     finite = torch.isfinite(diff)
     max_abs = float(diff[finite].max()) if bool(finite.any()) else None
     rel = diff / exp.abs().clamp_min(tol)
@@ -82,7 +87,8 @@ def allclose_report(
     first = int(bad.flatten().nonzero()[0])
     where = _index_text(first, actual.shape)
     mismatch = f"{name}{where}: got {act.flatten()[first].item()!r}, expected {exp.flatten()[first].item()!r}"
-    details = f"{int(bad.sum())} of {bad.numel()} elements of {name} outside atol=rtol={tol} (NaN/Inf never pass)"
+    details = (f"{int(bad.sum())} of {bad.numel()} elements of {name} outside atol=rtol={tol} "
+               "(NaN never passes; +-inf only where the reference holds it)")
     return CheckReport(ok=False, max_abs_err=max_abs, max_rel_err=max_rel, first_mismatch=mismatch, details=details)
 
 

@@ -2,8 +2,9 @@
 
 Owns: the table of real MoE layers (experts, top-k, hidden size), turning a shape into its
 `topk_ids` (routing pattern, expert parallelism), the stable reference grouping of (token, slot)
-pairs by expert, and the order-free "same multiset per segment" comparison. Does not own: any
-one task's outputs, checks or seeds.
+pairs by expert, the order-free "same multiset per segment" comparison, and how much local work
+(routed pairs, tokens) a shape implies, expected or in one input set (for the tasks' costs).
+Does not own: any one task's outputs, checks or seeds.
 
 Shape dims of the MoE tasks: T tokens, k slots, E experts seen by the router (global), ep the
 expert-parallel degree (the kernel gets num_experts = E // ep), optionally H and B. Options:
@@ -11,6 +12,8 @@ expert-parallel degree (the kernel gets num_experts = E // ep), optionally H and
 """
 
 from __future__ import annotations
+
+import math
 
 import torch
 
@@ -57,6 +60,25 @@ def bench_moe_shapes(with_hidden: bool) -> list[Shape]:
 def local_experts(shape: Shape) -> int:
     """The num_experts argument a kernel gets for this shape."""
     return int(shape["E"]) // int(shape.dims.get("ep", 1))
+
+
+def expected_local_work(shape: Shape) -> tuple[float, float]:
+    """(pairs routed to this rank's experts, tokens with at least one of them), expected over draws.
+
+    The rank is drawn uniformly, so the expected local share of pairs is exactly E_local / E for any
+    routing. A token holds k distinct experts, so it has no local one with probability
+    C(E - E_local, k) / C(E, k): exact for uniform routing, an estimate for zipf and hot."""
+    T, k, E = (int(shape.dims.get(n, 1)) for n in ("T", "k", "E"))
+    local = local_experts(shape)
+    no_local = math.comb(E - local, k) / math.comb(E, k)
+    return T * k * local / E, T * (1.0 - no_local)
+
+
+def actual_local_work(topk_ids: torch.Tensor, num_experts: int) -> tuple[int, int]:
+    """(pairs with an id in [0, num_experts), tokens with at least one such pair) of one input set."""
+    ids = topk_ids.detach().cpu()
+    valid = (ids >= 0) & (ids < num_experts)
+    return int(valid.sum()), int(valid.any(dim=1).sum())
 
 
 def topk_ids_for(shape: Shape, generator: torch.Generator) -> torch.Tensor:

@@ -14,7 +14,9 @@ A token never holds the same expert twice in its k slots (sampling without repla
 Expert parallelism (`ep` > 1): ids are drawn over all `num_experts` global experts and this rank
 keeps `num_experts // ep` of them. Ids of the other experts become -1 (`dropped="minus_one"`, the
 vLLM expert_map convention) or are left shifted into out-of-range values, negative or >= the
-local count (`dropped="out_of_range"`); kernels must drop both.
+local count (`dropped="out_of_range"`); kernels must drop both. Every view holds dropped ids, and
+every `out_of_range` view holds ids on both sides (< -1 and >= the local count), whatever the seed:
+coverage of those clauses is built in, the seed only picks which pairs.
 """
 
 from __future__ import annotations
@@ -25,6 +27,7 @@ ROUTINGS: tuple[str, ...] = ("zipf", "uniform", "hot")
 DROPPED_STYLES: tuple[str, ...] = ("minus_one", "out_of_range")
 ZIPF_EXPONENT = 1.2
 ZIPF_SHARE = 0.8
+MIN_DROPPED = 2  # pairs outside a rank's experts in every expert-parallel view: one per side for out_of_range
 
 
 def expert_popularity(num_experts: int, routing: str, generator: torch.Generator) -> torch.Tensor:
@@ -63,13 +66,68 @@ def router_topk_ids(
 def expert_parallel_view(
     topk_ids: torch.Tensor, num_experts: int, ep: int, generator: torch.Generator, dropped: str = "minus_one"
 ) -> torch.Tensor:
-    """The ids one rank of `ep` sees: local ids in [0, num_experts // ep), the rest dropped."""
+    """The ids one rank of `ep` sees: local ids in [0, num_experts // ep), the rest dropped.
+
+    Dropped ids are there by construction, whatever the generator's seed: at least two pairs route
+    outside this rank (`with_nonlocal_pairs`), and with `out_of_range` at least one id is negative
+    and at least one is >= the local count (`_both_sides`)."""
     if dropped not in DROPPED_STYLES:
         raise ValueError(f"unknown dropped style {dropped!r}; known: {', '.join(DROPPED_STYLES)}")
     local = num_experts // ep
     rank = int(torch.randint(ep, (1,), generator=generator))
-    shifted = topk_ids - rank * local
-    if dropped == "out_of_range":
-        return shifted.to(torch.int32)
+    ids = with_nonlocal_pairs(topk_ids, rank * local, (rank + 1) * local, num_experts, generator, MIN_DROPPED)
+    shifted = ids.long() - rank * local
     is_local = (shifted >= 0) & (shifted < local)
+    if dropped == "out_of_range":
+        return _both_sides(shifted, is_local, local, num_experts, generator).to(torch.int32)
     return torch.where(is_local, shifted, torch.full_like(shifted, -1)).to(torch.int32)
+
+
+def with_nonlocal_pairs(
+    topk_ids: torch.Tensor, lo: int, hi: int, num_experts: int, generator: torch.Generator, need: int
+) -> torch.Tensor:
+    """`topk_ids` with at least `need` ids outside [lo, hi): where the draw has fewer, random local
+    pairs are re-routed to a non-local expert their token does not hold yet (a draw a router could
+    have made). Raises ValueError when the shape has too few pairs for it."""
+    ids = topk_ids.clone()
+    missing = need - int(((ids < lo) | (ids >= hi)).sum())
+    if missing <= 0:
+        return ids
+    k = ids.shape[1]
+    for flat in torch.randperm(ids.numel(), generator=generator).tolist():
+        t, j = divmod(flat, k)
+        if missing == 0:
+            break
+        if not lo <= int(ids[t, j]) < hi:
+            continue
+        held = set(ids[t].tolist())
+        choices = [e for e in range(num_experts) if not lo <= e < hi and e not in held]
+        if choices:
+            ids[t, j] = choices[int(torch.randint(len(choices), (1,), generator=generator))]
+            missing -= 1
+    if missing > 0:
+        raise ValueError(f"{ids.numel()} pairs cannot hold {need} pairs outside this rank's experts")
+    return ids
+
+
+def _both_sides(
+    shifted: torch.Tensor, is_local: torch.Tensor, local: int, num_experts: int, generator: torch.Generator
+) -> torch.Tensor:
+    """Shifted ids with at least one below -1 (so -1 is not the only negative) and one >= `local`:
+    where the draw has none on a side, one random dropped id that the other side can spare moves down
+    by 2 * num_experts or up by num_experts. A moved id lands below or above every shifted id, so it
+    stays out of range and distinct within its token. Needs two dropped ids (`with_nonlocal_pairs`)."""
+    out = shifted.clone()
+    dropped = ~is_local
+    if not bool((out < -1).any()):
+        spare = dropped & (out == -1) if bool((dropped & (out == -1)).any()) else dropped
+        _move_one(out, spare, -2 * num_experts, generator)  # from [-1, E) to below -E: < -1 for sure
+    if not bool((out >= local).any()):
+        spare = dropped & (out == -1) if int((out < -1).sum()) < 2 else dropped
+        _move_one(out, spare, num_experts, generator)
+    return out
+
+
+def _move_one(ids: torch.Tensor, candidates: torch.Tensor, delta: int, generator: torch.Generator) -> None:
+    where = candidates.reshape(-1).nonzero().flatten()
+    ids.view(-1)[int(where[int(torch.randint(where.numel(), (1,), generator=generator))])] += delta

@@ -5,6 +5,7 @@ from __future__ import annotations
 import torch
 
 from warpsmith.tasklib import get_task
+from warpsmith.tasklib.checking import allclose_report
 
 DISPATCH = get_task("moe_dispatch")
 ALIGN = get_task("moe_align_block_size")
@@ -250,3 +251,89 @@ def test_rmsnorm_tolerance_nan_inf_and_structure() -> None:
     assert not _ok(RMSNORM, inputs, (unscaled.to(torch.bfloat16),), expected)  # forgot the weight
     assert "dtype" in RMSNORM.check(inputs, (expected[0].float(),), expected).first_mismatch
     assert "shape" in RMSNORM.check(inputs, (expected[0][:, :-1],), expected).first_mismatch
+
+
+# --- one clause broken at a time (issue 15: each must be refused) -----------------------------------
+
+
+def test_dispatch_refuses_a_wrong_first_offset_and_a_wrong_first_or_last_routed_row() -> None:
+    inputs, outputs, expected = _case(DISPATCH, "zipf")
+    first = tuple(t.clone() for t in outputs)
+    first[1][0] = 1  # an inclusive scan's off-by-one shows only in offsets[0]
+    assert "expert_offsets[0]" in DISPATCH.check(inputs, first, expected).first_mismatch
+    last = tuple(t.clone() for t in outputs)
+    last[1][-1] += 1  # claims one more row than there are pairs
+    assert "expert_offsets" in DISPATCH.check(inputs, last, expected).first_mismatch
+    n = int(expected[1][-1])
+    for row in (0, n - 1):
+        changed = tuple(t.clone() for t in outputs)
+        changed[0][row, -1] = changed[0][row, -1] + 1
+        report = DISPATCH.check(inputs, changed, expected)
+        assert not report.ok and f"permuted[{row}]" in report.first_mismatch
+
+
+def test_dispatch_refuses_a_pair_written_twice_in_its_expert() -> None:
+    inputs, outputs, expected = _case(DISPATCH, "hot")
+    a, b = next((a, b) for a, b in _dispatch_rows(expected[1]) if b - a >= 2)
+    permuted, offsets, src, inv = outputs
+    src[a + 1], permuted[a + 1] = src[a], permuted[a]  # a duplicate in place of another pair of the expert
+    assert not _ok(DISPATCH, inputs, (permuted, offsets, src, inv), expected)
+
+
+def _align_case(label: str = "zipf"):
+    inputs, outputs, expected = _case(ALIGN, label)
+    n, block, sentinel = int(expected[2][0]), inputs[2], inputs[0].numel()
+    return inputs, outputs, expected, n, block, sentinel
+
+
+def test_align_refuses_a_sentinel_spelled_as_another_large_value() -> None:
+    inputs, outputs, expected, n, _, sentinel = _align_case()
+    pad = int((outputs[0][:n] == sentinel).nonzero()[0])
+    for spelled in (sentinel + 5, 2**31 - 1):
+        wrong = tuple(t.clone() for t in outputs)
+        wrong[0][pad] = spelled
+        assert not _ok(ALIGN, inputs, wrong, expected), spelled
+
+
+def test_align_refuses_a_pair_duplicated_over_a_pad_slot() -> None:
+    inputs, outputs, expected, n, block, sentinel = _align_case()
+    for a, b in _segments(expected[1], n, block):
+        seg = outputs[0][a:b]
+        if bool((seg == sentinel).any()) and bool((seg != sentinel).any()):
+            pad, real = int((seg == sentinel).nonzero()[0]), int((seg != sentinel).nonzero()[0])
+            outputs[0][a + pad] = seg[real]  # same set of values in the segment, different multiset
+            break
+    assert not _ok(ALIGN, inputs, outputs, expected)
+
+
+def test_align_refuses_a_wrong_last_block_expert_and_wider_integers() -> None:
+    inputs, outputs, expected, n, block, _ = _align_case()
+    last = tuple(t.clone() for t in outputs)
+    last[1][n // block - 1] -= 1
+    assert "expert_ids" in ALIGN.check(inputs, last, expected).first_mismatch
+    wide = (outputs[0], outputs[1].long(), outputs[2])
+    assert "dtype" in ALIGN.check(inputs, wide, expected).first_mismatch
+
+
+def test_tolerances_are_the_contracts() -> None:
+    for task, label in ((RMSNORM, "H=200"), (COMBINE, "zipf")):
+        inputs, outputs, expected = _case(task, label)
+        off = (expected[0].float() * 1.03 + 0.025).to(torch.bfloat16)  # outside 1e-2 and 2e-2, inside 5e-2
+        assert not _ok(task, inputs, (off,), expected), task.name
+    exp32 = torch.linspace(-2, 2, 9)
+    assert allclose_report("o", exp32 * (1 + 5e-5), exp32).ok
+    assert not allclose_report("o", exp32 * (1 + 5e-4), exp32).ok
+    assert not allclose_report("o", exp32 * (1 + 2e-4), exp32).ok  # at |2|: 4e-4 > atol + rtol * 2
+    last = exp32.clone()
+    last[-1] += 1.0
+    assert "o[8]" in allclose_report("o", last, exp32).first_mismatch
+
+
+def test_infinities_compare_as_values_and_nan_never_passes() -> None:
+    inf = float("inf")
+    expected = torch.tensor([1.0, inf, -inf], dtype=torch.bfloat16)
+    assert allclose_report("o", expected.clone(), expected).ok
+    for wrong in ([1.0, 3.0e38, -inf], [1.0, inf, inf], [1.0, inf, -1.0e4], [inf, inf, -inf]):
+        assert not allclose_report("o", torch.tensor(wrong, dtype=torch.bfloat16), expected).ok, wrong
+    nan = torch.tensor([float("nan")])
+    assert not allclose_report("o", nan, nan).ok

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 import pytest
 import torch
 
@@ -145,3 +147,32 @@ def test_allclose_report_never_passes_nan_or_inf() -> None:
     assert bf16.ok, "one bf16 ulp is inside the 1e-2 tolerance"
     ints = torch.tensor([1, 2, 3], dtype=torch.int32)
     assert allclose_report("ids", ints, ints).ok and not allclose_report("ids", ints + 1, ints).ok
+
+
+def test_expert_parallel_costs_count_the_pairs_of_the_inputs() -> None:
+    """cost(shape) is the expectation over routings; cost_of(shape, inputs) counts the very pairs routed
+    to this rank, which differ from the expectation by up to ~2x (issue 8)."""
+    task = get_task("moe_dispatch")
+    shape = next(s for s in task.shapes("bench") if s.label == "ep8 qwen3-30b T=128")
+    T, k, E, H, local = 128, 8, 128, 2048, 16
+    no_local = math.comb(E - local, k) / math.comb(E, k)
+    assert task.cost(shape).bytes == round((T * (1 - no_local) + T * k / 8) * H * 2) + T * k * 12 + (local + 1) * 8
+    ratios = []
+    for seed in range(4):
+        inputs = task.make_inputs(shape, seed)
+        ids = inputs[1]
+        valid = (ids >= 0) & (ids < local)
+        rows = int(valid.any(dim=1).sum()) + int(valid.sum())
+        assert task.cost_of(shape, inputs).bytes == rows * H * 2 + T * k * 12 + (local + 1) * 8
+        ratios.append(task.cost_of(shape, inputs).bytes / task.cost(shape).bytes)
+    assert max(ratios) / min(ratios) > 1.2, "the routing of one evaluation moves the floor"
+    combine, align = get_task("moe_combine"), get_task("moe_align_block_size")
+    c_inputs = combine.make_inputs(shape, 0)
+    assert combine.cost_of(shape, c_inputs).flops == 2 * int((c_inputs[2] >= 0).sum()) * H
+    a_shape = next(s for s in align.shapes("bench") if s.label.startswith("ep8 qwen3-30b T=128"))
+    a_inputs = align.make_inputs(a_shape, 0)
+    a_valid = int(((a_inputs[0] >= 0) & (a_inputs[0] < local)).sum())
+    assert align.cost_of(a_shape, a_inputs).bytes == T * k * 4 + a_valid * 4 + math.ceil(a_valid / 64) * 4 + 4
+    rms = get_task("rmsnorm")
+    r_shape = rms.shapes("bench")[0]
+    assert rms.cost_of(r_shape, rms.make_inputs(r_shape, 0)) == rms.cost(r_shape)

@@ -10,6 +10,7 @@ each segment, sentinels included.
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 from typing import Any
 
@@ -18,7 +19,9 @@ import torch
 from warpsmith.tasklib.base import CheckReport, Cost, Shape, Suite, Task
 from warpsmith.tasklib.checking import exact_mismatch, failed, structure_problem
 from warpsmith.tasklib.moe_common import (
+    actual_local_work,
     bench_moe_shapes,
+    expected_local_work,
     group_pairs,
     local_experts,
     moe_shape,
@@ -65,10 +68,10 @@ class MoeAlignBlockSize(Task):
             return [
                 _align_shape("T=1 E=8 k=2", 1, 2, 8, 16),
                 _align_shape("T*k<E: T=3 k=2 E=16 (empty experts)", 3, 2, 16, 4, routing="uniform"),
-                _align_shape("one hot expert T=37 E=16 k=4", 37, 4, 16, 8, routing="hot"),
+                _align_shape("one hot expert T=13 E=16 k=4", 13, 4, 16, 8, routing="hot"),
                 _align_shape("E=257 T=20 k=8", 20, 8, 257, 16),
                 _align_shape("B=1 T=9 E=8 k=2", 9, 2, 8, 1),
-                _align_shape("big blocks T=13 E=64 k=6", 13, 6, 64, 128),
+                _align_shape("big blocks, odd pairs T=13 E=64 k=5", 13, 5, 64, 128),
                 _align_shape("exact multiples T=64 E=4 k=4 uniform", 64, 4, 4, 2, routing="uniform"),
                 _align_shape("zipf T=100 E=32 k=8", 100, 8, 32, 16),
                 _align_shape("ep8 T=24 E=64 k=6 (-1 ids)", 24, 6, 64, 4, ep=8),
@@ -130,11 +133,17 @@ class MoeAlignBlockSize(Task):
         return CheckReport(ok=True, max_abs_err=0.0, max_rel_err=0.0)
 
     def cost(self, shape: Shape) -> Cost:
-        T, k, B, ep = (int(shape.dims.get(n, 1)) for n in ("T", "k", "B", "ep"))
-        pairs = T * k
-        valid = pairs // ep
+        """Expected over routings (the local share is E_local/E); `cost_of` counts one input set."""
+        return self._bytes(shape, expected_local_work(shape)[0])
+
+    def cost_of(self, shape: Shape, inputs: tuple[Any, ...]) -> Cost:
+        topk_ids, num_experts, _ = inputs
+        return self._bytes(shape, actual_local_work(topk_ids, num_experts)[0])
+
+    def _bytes(self, shape: Shape, valid: float) -> Cost:
+        pairs, B = int(shape["T"]) * int(shape["k"]), int(shape["B"])
         # read every id; write each valid pair's index, one expert id per block, the total
-        return Cost(bytes=pairs * 4 + valid * 4 + (valid + B - 1) // B * 4 + 4)
+        return Cost(bytes=round(pairs * 4 + valid * 4 + math.ceil(valid / B) * 4 + 4))
 
 
 TASK = MoeAlignBlockSize()

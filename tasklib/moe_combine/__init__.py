@@ -15,7 +15,14 @@ import torch
 
 from warpsmith.tasklib.base import CheckReport, Cost, Shape, Suite, Task
 from warpsmith.tasklib.checking import allclose_outputs
-from warpsmith.tasklib.moe_common import bench_moe_shapes, group_pairs, local_experts, moe_shape, topk_ids_for
+from warpsmith.tasklib.moe_common import (
+    bench_moe_shapes,
+    expected_local_work,
+    group_pairs,
+    local_experts,
+    moe_shape,
+    topk_ids_for,
+)
 from warpsmith.tasklib.values import random_values
 
 DESCRIPTION = """\
@@ -48,8 +55,8 @@ class MoeCombine(Task):
                 moe_shape("k=1 T=7 E=4 H=64", 7, 1, 4, H=64, routing="uniform"),
                 moe_shape("H=200 (not /128) T=17 E=8 k=2", 17, 2, 8, H=200),
                 moe_shape("H=1 T=5 E=4 k=2", 5, 2, 4, H=1),
-                moe_shape("one hot expert T=37 E=16 k=4 H=96", 37, 4, 16, H=96, routing="hot"),
-                moe_shape("zipf T=37 E=32 k=8 H=96", 37, 8, 32, H=96),
+                moe_shape("one hot expert T=13 E=16 k=4 H=96", 13, 4, 16, H=96, routing="hot"),
+                moe_shape("zipf T=13 E=32 k=8 H=96", 13, 8, 32, H=96),
                 moe_shape("ep8 T=24 E=64 k=6 H=80 (dropped pairs)", 24, 6, 64, ep=8, H=80),
             ]
         if suite == "bench":
@@ -83,10 +90,16 @@ class MoeCombine(Task):
         return allclose_outputs(self.output_names, outputs, expected, tol=TOLERANCE)
 
     def cost(self, shape: Shape) -> Cost:
-        T, k, H, ep = (int(shape.dims.get(n, 1)) for n in ("T", "k", "H", "ep"))
-        valid = T * k // ep
+        """Expected over routings (the local share is E_local/E); `cost_of` counts one input set."""
+        return self._cost(shape, expected_local_work(shape)[0])
+
+    def cost_of(self, shape: Shape, inputs: tuple[Any, ...]) -> Cost:
+        return self._cost(shape, int((inputs[2] >= 0).sum()))
+
+    def _cost(self, shape: Shape, valid: float) -> Cost:
+        T, k, H = (int(shape.dims.get(n, 1)) for n in ("T", "k", "H"))
         # read the routed rows, the weights and inv_idx; write each token's row
-        return Cost(bytes=valid * H * 2 + T * k * 8 + T * H * 2, flops=2 * valid * H)
+        return Cost(bytes=round(valid * H * 2) + T * k * 8 + T * H * 2, flops=round(2 * valid * H))
 
 
 TASK = MoeCombine()
