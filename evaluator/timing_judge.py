@@ -35,8 +35,10 @@ def _iqr(samples: list[float]) -> tuple[float, float]:
 
 
 def check_timed_outputs(task: Task, m: Measurement, workdir: Path, device: str,
-                        load: Callable[[Path, str], Any]) -> tuple[str, str] | None:
-    """Every output the parent asked back, judged on inputs regenerated from the rep's seed."""
+                        load: Callable[[Path, str], Any], least_bytes: list[int] | None = None) -> tuple[str, str] | None:
+    """Every output the parent asked back, judged on inputs regenerated from the rep's seed. The
+    least work (task.cost_of) among those inputs is appended to `least_bytes` when given: MoE work
+    depends on the routing each rep draws, so the floor comes from inputs, not the shape alone."""
     label = m.plan.shape.label
     for block in m.blocks:
         saved = load(workdir, block_channel.outputs_file(block.index))
@@ -47,6 +49,9 @@ def check_timed_outputs(task: Task, m: Measurement, workdir: Path, device: str,
             if not isinstance(outputs, list):
                 return "rejected", f"{label}: the timed outputs of block {block.index} are not a list"
             inputs = task.make_inputs(m.plan.shape, block.seeds[i], device, distribution=block.distributions[i])
+            if least_bytes is not None:
+                work = task.cost_of(m.plan.shape, inputs).bytes
+                least_bytes[:] = [min(least_bytes[0], work)] if least_bytes else [work]
             moved = [o.to(device) if type(o) is torch.Tensor else o for o in outputs]
             problem = correctness.verify_outputs(task, inputs, moved, task.reference(*inputs))
             if problem:
@@ -69,7 +74,8 @@ def judge_timings(task: Task, result: EvalResult, conductor: Conductor, workdir:
         result.violations.append(Violation(rule="malformed-timing-block", message=why, severity="reject"))
         return "rejected", f"the child's timing could not be trusted: {why}"
     for m in measurements:
-        verdict = check_timed_outputs(task, m, workdir, device, load)
+        least_bytes: list[int] = []
+        verdict = check_timed_outputs(task, m, workdir, device, load, least_bytes)
         if verdict is not None:
             if verdict[0] == "rejected":
                 result.violations.append(Violation(rule="malformed-timing-block", message=verdict[1][:300]))
@@ -78,7 +84,8 @@ def judge_timings(task: Task, result: EvalResult, conductor: Conductor, workdir:
         floor = None
         if result.mode == "device":
             bandwidth = result.hardware.memory_bandwidth_gbps if result.hardware else None
-            floor = anticheat.memory_floor_us(task.cost(m.plan.shape).bytes, bandwidth)
+            work = least_bytes[0] if least_bytes else task.cost(m.plan.shape).bytes
+            floor = anticheat.memory_floor_us(work, bandwidth)
             if floor and timing.median_us > 0:
                 timing.pct_peak_bandwidth = round(100.0 * floor / timing.median_us, 2)
         result.timings.append(timing)
