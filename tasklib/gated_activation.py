@@ -4,10 +4,13 @@ Owns: the base class of both tasks (shapes from real MLPs, inputs, reference, ch
 sets only its activation, names and text. Does not own: the activations' formulas (the tasks) or
 the seeds.
 
-Inputs: the trial's distribution shapes both halves, then each half is rescaled to a fixed RMS
-(gate `gate_rms`, around `gate_center`; up `up_rms`): the op is linear in the up half, so a tiny
-scale (offset_scaled goes down to 1e-2) would put every output under the 1e-2 atol and any wrong
-answer would pass; a gate of RMS 3 always reaches the activation's curved part and negative tail.
+Inputs: the trial's distribution shapes both halves, then each half is standardized (mean 0, std 1
+over the tensor) and scaled (gate: `gate_center + gate_rms * z`; up: `up_rms * z`). The op is
+elementwise, so the distribution's scale and offset test nothing but they break the clauses: the op is
+linear in the up half, and a tiny scale (offset_scaled goes down to 1e-2) would put every output under
+the 1e-2 atol, while an offset-dominated gate (all near -3) makes every GELU output ~0; any wrong answer
+would pass such a trial. A gate of std 3 around 0 always reaches both the activation's curved part and
+its negative tail.
 Two check shapes build clauses in: saturated gates (RMS 60, and +-120 at row 0 whatever the draw:
 a sigmoid written exp(a) / (1 + exp(a)) overflows to NaN there) and a negative tail (gates around -3,
 up values of RMS 100, where tanh-GELU is 10 % to 45 % off exact GELU and the outputs exceed the atol).
@@ -41,10 +44,11 @@ def gated_shape(label: str, T: int, H: int, *, gate_center: float = 0.0, gate_rm
                                     "up_rms": up_rms})
 
 
-def _unit_rms(values: torch.Tensor) -> torch.Tensor:
-    """`values` (float32) scaled to root-mean-square 1 (all-zero stays zero)."""
-    rms = values.pow(2).mean().sqrt()
-    return values / rms if float(rms) > 0 else values
+def _standardized(values: torch.Tensor) -> torch.Tensor:
+    """`values` (float32) shifted and scaled to mean 0 and standard deviation 1 over the tensor."""
+    centered = values - values.mean()
+    std = centered.pow(2).mean().sqrt()
+    return centered / std if float(std) > 0 else centered
 
 
 class GatedActivation(Task):
@@ -79,9 +83,9 @@ class GatedActivation(Task):
         generator = torch.Generator().manual_seed(seed)
         T, H = int(shape["T"]), int(shape["H"])
         dist = self.pick_distribution(seed, distribution)
-        gate = _unit_rms(random_values((T, H), dist, generator, torch.float32))
+        gate = _standardized(random_values((T, H), dist, generator, torch.float32))
         gate = float(shape["gate_center"]) + float(shape["gate_rms"]) * gate
-        up = float(shape["up_rms"]) * _unit_rms(random_values((T, H), dist, generator, torch.float32))
+        up = float(shape["up_rms"]) * _standardized(random_values((T, H), dist, generator, torch.float32))
         if float(shape["gate_rms"]) >= 50 and H >= 2:
             gate[0, 0], gate[0, 1] = SATURATED_GATE, -SATURATED_GATE
         return (torch.cat([gate, up], dim=1).to(torch.bfloat16).to(device),)

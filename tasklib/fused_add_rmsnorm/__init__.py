@@ -4,7 +4,8 @@ Owns: the task's contract (docs/tasklib.md), its shapes, inputs, reference, chec
 live in seeds/ beside this file. Unlike vLLM's in-place op the kernel returns both tensors and leaves
 its inputs untouched (the evaluator refuses a mutated input). residual_out must be one of the two
 bf16 neighbours of the exact sum (see `check`). One check shape sets eps to the mean
-square of residual_out, so a kernel that ignores eps fails on every trial of every distribution.
+square of residual_out, so a kernel that ignores eps fails on every trial of every distribution; one
+sets residual = -2x + d, so a kernel that normalizes x instead of the sum fails likewise.
 """
 
 from __future__ import annotations
@@ -35,8 +36,14 @@ kernel(x[T,H] bf16, residual[T,H] bf16, weight[H] bf16, eps: float) -> (out[T,H]
 OUT_TOLERANCE = 2e-2  # two chained bf16 roundings, see FusedAddRmsNorm.check
 
 
-def _shape(label: str, T: int, H: int, eps: float = DEFAULT_EPS, *, relative: bool = False) -> Shape:
+FLIPPING_RESIDUAL = "minus_two_x"  # options["residual"]: residual = -2x + d, so the sum is ~ -x
+
+
+def _shape(label: str, T: int, H: int, eps: float = DEFAULT_EPS, *, relative: bool = False,
+           flipping: bool = False) -> Shape:
     options = {"eps": EPS_TIMES_MEAN_SQUARE} if relative else {}
+    if flipping:
+        options["residual"] = FLIPPING_RESIDUAL
     return Shape(label=label, dims={"T": T, "H": H, "eps": eps}, options=options)
 
 
@@ -86,6 +93,8 @@ class FusedAddRmsNorm(Task):
                 # eps as large as residual_out's mean square: ignoring it is ~40 % off on every trial
                 _shape("T=3 H=96 eps=mean(r^2)", 3, 96, 1.0, relative=True),
                 _shape("T=7 H=96 eps=0.1", 7, 96, 0.1),
+                # the sum is ~ -x whatever the distribution: normalizing x instead flips every output's sign
+                _shape("T=3 H=96 residual=-2x+d", 3, 96, flipping=True),
             ]
         if suite == "bench":
             return [_shape(f"{model} H={H} T={T}", T, H) for model, H in RMSNORM_MODELS.items() for T in BENCH_TOKENS]
@@ -99,6 +108,11 @@ class FusedAddRmsNorm(Task):
         dist = self.pick_distribution(seed, distribution)
         x = random_values((T, H), dist, generator, torch.bfloat16)
         residual = random_values((T, H), dist, generator, torch.bfloat16)
+        if shape.options.get("residual") == FLIPPING_RESIDUAL:
+            # d at a tenth of x's RMS: the sum -x + d points away from x even when x is offset-dominated
+            d = residual.float() - residual.float().mean()
+            d = d * (0.1 * float(x.float().pow(2).mean().sqrt()) / max(float(d.pow(2).mean().sqrt()), 1e-30))
+            residual = (-2 * x.float() + d).to(torch.bfloat16)
         weight = (1.0 + 0.5 * torch.randn(H, generator=generator)).to(torch.bfloat16)
         eps = float(shape["eps"])
         if shape.options.get("eps") == EPS_TIMES_MEAN_SQUARE:
