@@ -16,6 +16,8 @@ from pathlib import Path
 from warpsmith.tasklib.base import Task
 
 BUILTIN_TASKS: tuple[str, ...] = ("moe_dispatch", "moe_align_block_size", "moe_combine", "rmsnorm")
+# issue 13, first four serving kernels
+BUILTIN_TASKS += ("fused_add_rmsnorm", "silu_and_mul", "gelu_and_mul", "topk_softmax")
 
 
 class UnknownTaskError(ValueError):

@@ -20,6 +20,7 @@ pytestmark = [
 # Realistic sizes, a few per task: every model at a mid-size batch, expert parallelism, big T.
 BENCH_SAMPLE = ("deepseek-v3 T=128", "qwen3-30b T=2048", "mixtral T=1", "gpt-oss-120b T=512",
                 "ep8 deepseek-v3 T=512", "deepseek-v3 H=7168 T=2048", "llama3-8b H=4096 T=1")
+BENCH_SAMPLE += ("llama3-8b H=14336 T=1", "llama3-70b H=28672 T=2048")  # silu_and_mul, gelu_and_mul
 
 
 def _bench_sample(task) -> list:
