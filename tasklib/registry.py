@@ -17,6 +17,9 @@ from warpsmith.tasklib.base import Task
 
 BUILTIN_TASKS: tuple[str, ...] = ("moe_dispatch", "moe_align_block_size", "moe_combine", "rmsnorm")
 
+# issue 13, second batch (kept on its own line so parallel additions merge cleanly)
+BUILTIN_TASKS += ("moe_fused_gate", "per_token_group_quant_fp8", "merge_attn_states", "rotary_embedding")
+
 
 class UnknownTaskError(ValueError):
     """No built-in task has this name; the message lists the known ones."""
