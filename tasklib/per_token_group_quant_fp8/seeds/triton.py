@@ -4,10 +4,11 @@ Each program loads its groups as a [BLOCK_G, BLOCK_N] tile, takes max |x| per ro
 writes scale = amax / 448 and q = clamp(x / scale, -448, 448) rounded to e4m3.
 
 The rounding to e4m3 is done by hand (round to nearest even on the e4m3 grid, then the bits
-assembled) and stored through a uint8 view of q: Triton's interpreter converts float32 to fp8e4nv
-wrongly (31.9994 becomes 16; 230 of 20001 values in [-500, 500] off), so `.to(tl.float8e4nv)`
-cannot be used on the CPU. On a GPU the native conversion is round-to-nearest-even and is the
-faster choice.
+assembled as uint8) and stored with a bitcast to fp8: Triton's interpreter (3.9) converts float32
+to fp8e4nv wrongly (31.9994 becomes 16; 230 of 20001 values in [-500, 500] off), so
+`.to(tl.float8e4nv)` cannot be used on the CPU. (A uint8 `q.view(torch.uint8)` would work too, but
+`view(dtype)` dispatches aten.detach, outside the allowed torch ops.) On a GPU the native
+conversion rounds to nearest even and is the faster choice.
 """
 
 import torch
@@ -51,7 +52,7 @@ def _quant_kernel(x_ptr, q_ptr, scales_ptr, num_groups, group_size, BLOCK_G: tl.
     amax = tl.maximum(tl.max(tl.abs(x), axis=1), 1e-10)
     scale = amax / 448.0
     y = tl.minimum(tl.maximum(x / scale[:, None], -448.0), 448.0)
-    tl.store(q_ptr + offs, _e4m3_bits(y), mask=mask)
+    tl.store(q_ptr + offs, _e4m3_bits(y).to(q_ptr.dtype.element_ty, bitcast=True), mask=mask)
     tl.store(scales_ptr + rows, scale, mask=rows < num_groups)
 
 
@@ -63,7 +64,7 @@ def kernel(x, group_size):
     num_groups = num_tokens * (hidden // group_size)
     block_g = CONFIG["BLOCK_G"]
     _quant_kernel[(triton.cdiv(num_groups, block_g),)](
-        x, q.view(torch.uint8), scales, num_groups, group_size, BLOCK_G=block_g,
+        x, q, scales, num_groups, group_size, BLOCK_G=block_g,
         BLOCK_N=triton.next_power_of_2(group_size), num_warps=CONFIG["num_warps"],
     )
     return q, scales
