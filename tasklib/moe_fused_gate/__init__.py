@@ -75,7 +75,8 @@ class MoeFusedGate(Task):
                 gate_shape("all groups kept: E=64 G=4 TG=4 k=8 T=2", 2, 64, 4, 4, 8, 1.0, trap=False),
             ]
         if suite == "bench":
-            return [gate_shape(f"{model} T={T}", T, *dims) for model, dims in GATE_MODELS.items()
+            # no traps: bench routing is the plain draw
+            return [gate_shape(f"{model} T={T}", T, *dims, trap=False) for model, dims in GATE_MODELS.items()
                     for T in BENCH_TOKENS]
         raise ValueError(f"unknown suite {suite!r}")
 
