@@ -33,9 +33,9 @@ kernel(v_a[T,Hh,D] bf16, lse_a[T,Hh] float32, v_b[T,Hh,D] bf16, lse_b[T,Hh] floa
   -> v[T,Hh,D] bf16, lse[T,Hh] float32"""
 
 BENCH_TOKENS: tuple[int, ...] = (1, 16, 128, 512, 2048, 8192)
-# model -> (heads per GPU, head dim of v)
+# model -> (heads per GPU, head dim of v); deepseek-v3: MLA prefill, 128 heads at TP8, v_head_dim 128
 MERGE_MODELS: dict[str, tuple[int, int]] = {
-    "llama3-8b": (32, 128), "qwen3-32b": (64, 128), "deepseek-v3-mla tp8": (16, 128), "llama3-70b tp8": (8, 128),
+    "llama3-8b": (32, 128), "qwen3-32b": (64, 128), "deepseek-v3": (16, 128), "llama3-70b tp8": (8, 128),
 }
 # (lse_a, lse_b) planted at distinct (token, head) slots of shapes with T*Hh >= len(SPECIAL_SLOTS)
 SPECIAL_SLOTS: tuple[tuple[float, float], ...] = (

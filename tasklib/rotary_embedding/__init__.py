@@ -42,7 +42,7 @@ ROPE_MODELS: dict[str, tuple[int, int, int, int, int, float]] = {
     "llama3-8b": (32, 8, 128, 128, 1, 500000.0),
     "qwen3-32b": (64, 8, 128, 128, 1, 1000000.0),
     "glm4-9b (partial, gptj)": (32, 2, 128, 64, 0, 10000.0),
-    "deepseek-v3 mla rope tp8": (16, 1, 64, 64, 0, 10000.0),
+    "deepseek-v3": (16, 1, 64, 64, 0, 10000.0),  # MLA's rope part: 128 heads at TP8, one shared k_pe head
 }
 
 
