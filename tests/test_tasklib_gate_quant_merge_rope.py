@@ -263,3 +263,20 @@ def test_rope_reference_matches_complex_rotation() -> None:
             want[..., 0:rot:2], want[..., 1:rot:2] = turned.real, turned.imag
         got = ROPE.reference(positions, q, k, cache, D, neox)[0].double().view_as(want)
         assert torch.allclose(got, want, rtol=1e-2, atol=1e-2), trial
+
+
+@pytest.mark.slow  # one sandboxed evaluation under the interpreter
+def test_rope_in_place_kernel_is_refused_by_the_evaluator() -> None:
+    """The serving convention (rotate q and k in place) is not the evaluated contract: the seed changed
+    to write into its inputs is stopped by the evaluator's input check."""
+    from warpsmith.evaluator.evaluate import evaluate
+    from warpsmith.evaluator.records import Candidate
+
+    source = ROPE.seed_path("triton").read_text()
+    for old, new in (("q_out = torch.empty_like(q)", "q_out = q"), ("k_out = torch.empty_like(k)", "k_out = k")):
+        assert old in source
+        source = source.replace(old, new)
+    result = evaluate(Candidate(task=ROPE.name, language="triton", source=source, origin="user"), ROPE,
+                      suite="smoke", device="cpu")
+    assert result.status != "correct"
+    assert "input-mutated" in {v.rule for v in result.violations}, (result.status, result.message)
