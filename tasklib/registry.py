@@ -19,6 +19,9 @@ BUILTIN_TASKS: tuple[str, ...] = ("moe_dispatch", "moe_align_block_size", "moe_c
 # issue 13, first four serving kernels
 BUILTIN_TASKS += ("fused_add_rmsnorm", "silu_and_mul", "gelu_and_mul", "topk_softmax")
 
+# issue 13, second batch (kept on its own line so parallel additions merge cleanly)
+BUILTIN_TASKS += ("moe_fused_gate", "per_token_group_quant_fp8", "merge_attn_states", "rotary_embedding")
+
 
 class UnknownTaskError(ValueError):
     """No built-in task has this name; the message lists the known ones."""

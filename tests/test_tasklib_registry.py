@@ -26,6 +26,7 @@ def test_builtin_tasks_by_name() -> None:
     assert names == list(BUILTIN_TASKS)
     assert names[:4] == ["moe_dispatch", "moe_align_block_size", "moe_combine", "rmsnorm"]
     assert {"fused_add_rmsnorm", "silu_and_mul", "gelu_and_mul", "topk_softmax"} <= set(names)
+    assert {"moe_fused_gate", "per_token_group_quant_fp8", "merge_attn_states", "rotary_embedding"} <= set(names)
     for name in names:
         task = get_task(name)
         assert isinstance(task, Task) and task.name == name
