@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
 from _agents_llm_helpers import EDIT_ANSWER, PARENT_SOURCE
 
-from warpsmith.agents.edits import EditBlock, apply_edits, new_source, parse_edit_blocks
+from warpsmith.agents.edits import EditBlock, apply_answer, apply_edits, new_source, parse_edit_blocks
 from warpsmith.agents.protocols import FormatError
 from warpsmith.agents.records import Plan, Verdict
 from warpsmith.agents.structured import find_json_object, parse_model, schema_text
@@ -41,13 +43,17 @@ def test_whitespace_tolerant_match_reindents_the_replacement():
 
 def test_trailing_whitespace_only_difference_matches():
     blocks = [EditBlock(search="def kernel(x, weight, eps):  \n", replace="def kernel(x, weight, eps):\n    pass\n")]
-    assert "def kernel(x, weight, eps):\n    pass\n    out = " in apply_edits(PARENT_SOURCE, blocks)
+    assert "def kernel(x, weight, eps):\n    pass\n    out = " in apply_edits(PARENT_SOURCE, blocks).source
 
 
-def test_a_search_block_that_does_not_match_names_the_block():
-    answer = EDIT_ANSWER + "\n<<<<<<< SEARCH\n    y = tl.exp(x)\n=======\n    y = tl.exp2(x)\n>>>>>>> REPLACE\n"
-    with pytest.raises(FormatError, match=r"edit block 2: .*do not match.*'y = tl.exp\(x\)'"):
-        new_source(answer, PARENT_SOURCE, "triton")
+def test_a_search_block_that_does_not_match_names_the_block_and_the_others_still_apply():
+    miss = "\n<<<<<<< SEARCH\n    y = tl.exp(x)\n=======\n    y = tl.exp2(x)\n>>>>>>> REPLACE\n"
+    applied = apply_answer(EDIT_ANSWER + miss, PARENT_SOURCE, "triton")
+    assert "num_warps=8" in applied.source
+    (line,) = applied.failed
+    assert re.search(r"edit block 2: .*do not match.*'y = tl.exp\(x\)'.*closest parent lines \d+-\d+", line)
+    with pytest.raises(FormatError, match=r"edit block 1: .*do not match"):  # nothing fits: unusable
+        new_source(miss, PARENT_SOURCE, "triton")
 
 
 def test_unchanged_or_empty_results_are_format_errors():
