@@ -78,8 +78,11 @@ def code_blocks(answer: str, language: str) -> list[CodeBlock]:
             continue
         fence, indent, lang = opened["fence"], len(opened["indent"]), opened["lang"].lower()
         closers = [j for j in range(i + 1, len(lines)) if _closes(lines[j], fence, indent)]
-        if not closers:  # an unclosed block runs to the end (a cut-off answer is judged by the caller)
-            blocks.append(CodeBlock(lang, "".join(lines[i + 1 :])))
+        if not closers:  # never closed: a forgotten fence after whole code, or an answer cut off
+            body = "".join(lines[i + 1 :])
+            if lang in LANGUAGE_TAGS.get(language, set()) | {""} and not is_whole_source(body, language):
+                raise FormatError(f"the ```{lang} block never closes and its code is incomplete (cut off?)")
+            blocks.append(CodeBlock(lang, body))
             break
         body_of = {j: "".join(lines[i + 1 : j]) for j in closers}
         check_as = language if lang in LANGUAGE_TAGS.get(language, set()) or not lang else ""

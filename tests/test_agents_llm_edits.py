@@ -111,3 +111,25 @@ def test_overrides_fill_fields_the_caller_owns_and_the_schema_hides_them():
     verdict = parse_model('{"bottleneck": "dram", "source_hash": "forged"}', Verdict, {"source_hash": "abc"})
     assert verdict.source_hash == "abc" and verdict.bottleneck == "dram"
     assert "source_hash" not in schema_text(Verdict, exclude={"source_hash"})
+
+
+def test_the_block_tagged_with_the_runs_language_wins_over_a_longer_compatible_one():
+    cuda = "#include <ATen/ATen.h>\n__global__ void k() {}\n"
+    cpp = "// a host-side sketch, longer than the kernel\n" * 5
+    answer = f"```cpp\n{cpp}```\nThe kernel:\n```cuda\n{cuda}```\n"
+    assert new_source(answer, None, "cuda") == cuda
+    assert new_source(f"```cpp\n{cpp}```\n", None, "cuda") == cpp  # a compatible tag when nothing better
+
+
+def test_a_longer_fence_holds_three_backtick_lines_and_an_unclosed_cut_block_is_refused():
+    body = 'DOC = """\n```\nexample\n```\n"""\n' + PARENT_SOURCE
+    assert new_source("````python\n" + body + "````\n", None, "triton") == body
+    with pytest.raises(FormatError, match="never closes and its code is incomplete"):
+        new_source("```python\ndef kernel(x, w", None, "triton")
+    assert new_source("```python\n" + PARENT_SOURCE, None, "triton") == PARENT_SOURCE  # forgot the fence only
+
+
+def test_a_search_matching_twice_ignoring_whitespace_names_both_lines():
+    twice = "def f():\n    a = 1\n    b = 2\n\ndef g():\n  a = 1\n  b = 2\n"
+    with pytest.raises(FormatError, match=r"edit block 1: .* 2 times \(at lines 2 and 6\)"):
+        apply_edits(twice, [EditBlock("a = 1\nb = 2\n", "a = 3\n")])
