@@ -119,3 +119,25 @@ def test_the_coder_gets_a_long_answer_limit_by_default():
     _, _, srv, _ = _propose([EDIT_ANSWER])
     planner, coder = (r["max_tokens"] for r in srv.requests)
     assert planner == 8192 and 16384 <= coder <= 32768
+
+
+def test_the_cli_wires_per_role_limits_and_warpsmith_api_key_into_the_strategy(monkeypatch):
+    from warpsmith.agents.coordinator_records import RunSettings
+    from warpsmith.cli.optimize_cmd import _max_tokens, _strategy
+    from warpsmith.tasklib import get_task
+
+    monkeypatch.setenv("WARPSMITH_API_KEY", "sk-from-warpsmith-env")
+    limits = _max_tokens(["coder=20000", "4000"])
+    assert limits == {"coder": 20000, "*": 4000}
+    ctx = make_ctx(width=1)
+    calls: list[LLMCall] = []
+    with ScriptedLLMServer([plan_json(ctx.beam[0].candidate.source_hash, n=1), EDIT_ANSWER]) as srv:
+        settings = RunSettings(model="openai/scripted", api_base=srv.base_url, max_tokens=limits)
+        (candidate,) = _strategy(get_task("rmsnorm"), settings, False, {}, calls.append).propose(ctx)
+    assert "num_warps=8" in candidate.source
+    assert [r["max_tokens"] for r in srv.requests] == [4000, 20000]
+    assert {h["authorization"] for h in srv.headers} == {"Bearer sk-from-warpsmith-env"}
+    import typer
+
+    with pytest.raises(typer.Exit):  # a usage error, one line on stderr
+        _max_tokens(["painter=9000"])
