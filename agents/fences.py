@@ -58,8 +58,11 @@ def is_whole_source(text: str, language: str) -> bool:
         except (SyntaxError, ValueError):
             return False
         return True
+    code = re.sub(r'"(?:[^"\\\n]|\\.)*"|\'(?:[^\'\\\n]|\\.)*\'|//[^\n]*|/\*.*?\*/', "", text, flags=re.S)
+    if "/*" in code or 'R"' in code:  # inside an unclosed comment or raw string: not the end of the file
+        return False
     depth = 0
-    for ch in re.sub(r'"(?:[^"\\\n]|\\.)*"|\'(?:[^\'\\\n]|\\.)*\'|//[^\n]*|/\*.*?\*/', "", text, flags=re.S):
+    for ch in code:
         depth += {"{": 1, "}": -1}.get(ch, 0)
         if depth < 0:
             return False

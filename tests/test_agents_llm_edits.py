@@ -133,3 +133,11 @@ def test_a_search_matching_twice_ignoring_whitespace_names_both_lines():
     twice = "def f():\n    a = 1\n    b = 2\n\ndef g():\n  a = 1\n  b = 2\n"
     with pytest.raises(FormatError, match=r"edit block 1: .* 2 times \(at lines 2 and 6\)"):
         apply_edits(twice, [EditBlock("a = 1\nb = 2\n", "a = 3\n")])
+
+
+def test_a_fence_line_inside_a_cuda_comment_does_not_cut_the_file():
+    cuda = (
+        "#include <ATen/ATen.h>\n__global__ void k(float* x) { x[0] = 1.0f; }\n/* usage:\n```\n"
+        "kernel(x)\n```\n*/\nat::Tensor kernel(const at::Tensor& x) { return at::empty_like(x); }\n"
+    )
+    assert new_source(f"Rewritten.\n```cuda\n{cuda}```\nDone.\n", None, "cuda") == cuda
