@@ -26,6 +26,9 @@ from warpsmith.agents.protocols import ChatModel, FormatError
 from warpsmith.agents.records import CandidateSummary, LLMCall, PlanItem, RoundContext, Verdict
 from warpsmith.evaluator.records import Candidate, EvalResult, Status
 
+FAILURE_LINES = 12
+"""How many failure lines the run's message keeps (the newest; every unusable answer is stored with its call)."""
+
 
 class LLMStrategyConfig(BaseModel):
     planner: PlannerConfig = Field(default_factory=PlannerConfig)
@@ -61,6 +64,8 @@ class LLMStrategy:
         """One line per failure (unusable answers, edit blocks that did not fit), for the run's log."""
         self.role_failures: dict[str, int] = {}
         """How often each role's answer was unusable (or partly so) in this process."""
+        self.failures: list[str] = []
+        """One line per such failure (what `failure_summary` stores with the run)."""
         self._items: dict[str, PlanItem] = {}
         self._repairs: dict[str, int] = {}
 
@@ -75,7 +80,9 @@ class LLMStrategy:
         return self._summary(ctx, item.parent_hash) or (ctx.beam[0] if ctx.beam else None)
 
     def _failed(self, role: str, line: str) -> None:
-        self.skipped.append(" ".join(line.split()))
+        line = " ".join(line.split())
+        self.skipped.append(line)
+        self.failures.append(line)
         self.role_failures[role] = self.role_failures.get(role, 0) + 1
 
     def _unapplied(self, ctx: RoundContext, candidate: Candidate, role: str) -> None:
@@ -83,10 +90,12 @@ class LLMStrategy:
             self._failed(role, f"round {ctx.round_index}: {role} {candidate.source_hash[:12]}: {line}")
 
     def failure_summary(self) -> str:
-        """'role failures: planner 2, judge 1' (empty when every answer was usable)."""
+        """'role failures: planner 1, judge 1: <line> | <line>' for the run's stored message ('' when none);
+        the last FAILURE_LINES lines, each one failure."""
         if not self.role_failures:
             return ""
-        return "role failures: " + ", ".join(f"{role} {n}" for role, n in self.role_failures.items())
+        counts = ", ".join(f"{role} {n}" for role, n in self.role_failures.items())
+        return f"role failures: {counts}: " + " | ".join(self.failures[-FAILURE_LINES:])
 
     def propose(self, ctx: RoundContext) -> list[Candidate]:
         try:

@@ -71,7 +71,7 @@ def test_a_plan_unusable_twice_falls_back_to_the_default_plan_and_the_coder_stil
     assert "Tune the parent's declared tunable parameters" in _request_text(srv.requests[2])
     (line,) = strategy.skipped
     assert line.startswith("round 1: default plan used: planner:") and "unusable 2 times" in line
-    assert strategy.failure_summary() == "role failures: planner 1"
+    assert strategy.failure_summary() == f"role failures: planner 1: {line}"
 
 
 def test_a_search_block_that_misses_is_fed_back_then_the_item_is_skipped():

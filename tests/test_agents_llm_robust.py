@@ -101,7 +101,7 @@ def test_one_bad_block_among_three_is_reported_and_the_two_good_ones_are_applied
     assert line.startswith(f"round 1: coder {candidate.source_hash[:12]}: edit block 2: ")
     assert "closest parent lines 12-13" in line and "var = tl.sum(x * x, axis=0) / H" in line
     assert "(of 3 blocks; the others were applied)" in line
-    assert strategy.failure_summary() == "role failures: coder 1"
+    assert strategy.failure_summary() == f"role failures: coder 1: {line}"
 
 
 def test_an_answer_cut_at_max_tokens_is_followed_by_a_request_for_edits():

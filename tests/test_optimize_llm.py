@@ -310,7 +310,7 @@ def test_a_planner_answer_unusable_twice_gives_the_default_plan_and_the_round_st
     assert idea == DEFAULT_IDEAS[0].idea and parent is not None
     assert query(db, "SELECT status FROM evaluations WHERE source_hash=?", child) == [("correct",)]
     assert summary.role_failures == {"planner": 1}
-    assert summary.message.startswith("role failures: planner 1")
+    assert summary.message.startswith("role failures: planner 1: round 1: default plan used: planner: unusable")
     assert "Round 1 of 1;" in srv.requests[0]["messages"][1]["content"]  # the first round is round 1
     errors = query(db, "SELECT role, error FROM llm_calls WHERE run_id=? ORDER BY seq", summary.run_id)
     assert [role for role, _ in errors] == ["planner", "planner", "coder", "judge"]
@@ -326,7 +326,9 @@ def test_an_unusable_judge_answer_leaves_the_evaluation_standing_without_a_verdi
     ((child, _, _),) = _produced(db, summary.run_id)
     assert query(db, "SELECT status FROM evaluations WHERE source_hash=?", child) == [("correct",)]
     assert query(db, "SELECT COUNT(*) FROM verdicts WHERE run_id=?", summary.run_id) == [(0,)]
-    assert summary.role_failures == {"judge": 1} and summary.message == "role failures: judge 1"
+    assert summary.role_failures == {"judge": 1}
+    assert summary.message == f"role failures: judge 1: round 1: no verdict on {child[:12]}: judge: unusable answer: " \
+        "no JSON object in the answer; expected one {...}, ideally in a ```json block (answer unusable 2 times)"
     judged = query(db, "SELECT error FROM llm_calls WHERE run_id=? AND role='judge'", summary.run_id)
     assert len(judged) == 2 and all("unusable answer: no JSON object" in e for (e,) in judged)
 
