@@ -1,7 +1,8 @@
 """The coder: one plan item plus the parent's source becomes a new candidate; it repairs its own failures.
 
 Owns: the coder's and the repair prompts and turning the answer (SEARCH/REPLACE edits on
-the parent or a whole file, see edits.py) into a `Candidate` with origin 'coder'. Does
+the parent or a whole file, see edits.py) into a `Candidate` with origin 'coder', noting
+the edit blocks that did not fit (`unapplied`). Does
 not own: deciding how many repairs a candidate gets (llm_strategy.py counts them) or
 evaluating anything.
 
@@ -16,7 +17,7 @@ from typing import Any
 
 from pydantic import BaseModel
 
-from warpsmith.agents.edits import new_source
+from warpsmith.agents.edits import apply_answer
 from warpsmith.agents.prompting import render
 from warpsmith.agents.protocols import ChatModel
 from warpsmith.agents.records import CandidateSummary, LLMCall, PlanItem, Role, RoundContext
@@ -63,17 +64,29 @@ class Coder:
         self.model = model
         self.config = config or CoderConfig()
         self.produced_by: dict[str, LLMCall] = {}
+        self.unapplied: dict[str, list[str]] = {}
+        """Per candidate hash: the edit blocks of its answer that did not fit (the others were applied)."""
 
     def _ask_code(
-        self, role: Role, messages: list[dict[str, str]], parse: Callable[[str], str]
-    ) -> tuple[str, LLMCall | None]:
+        self, role: Role, messages: list[dict[str, str]], parent: str | None, language: str
+    ) -> tuple[str, list[str], LLMCall | None]:
         recorder = _LastCall(self.model)
-        source = ask(recorder, role, messages, parse, expects="code", retries=self.config.format_retries)
-        return source, recorder.last
+        applied = ask(
+            recorder,
+            role,
+            messages,
+            lambda text: apply_answer(text, parent, language),
+            expects="code",
+            retries=self.config.format_retries,
+            can_edit=parent is not None,
+        )
+        return applied.source, applied.failed, recorder.last
 
-    def _produced(self, candidate: Candidate, call: LLMCall | None) -> Candidate:
+    def _produced(self, candidate: Candidate, call: LLMCall | None, failed: list[str]) -> Candidate:
         if call is not None:
             self.produced_by[candidate.source_hash] = call
+        if failed:
+            self.unapplied[candidate.source_hash] = failed
         return candidate
 
     def _system(self, ctx: RoundContext) -> dict[str, str]:
@@ -94,10 +107,8 @@ class Coder:
     def write(self, ctx: RoundContext, item: PlanItem, parent: CandidateSummary | None) -> Candidate:
         """The new candidate for `item`; FormatError when the answer stays unusable."""
         parent_source = parent.candidate.source if parent else None
-        source, call = self._ask_code(
-            "coder",
-            self.write_messages(ctx, item, parent),
-            lambda text: new_source(text, parent_source, ctx.language),
+        source, failed, call = self._ask_code(
+            "coder", self.write_messages(ctx, item, parent), parent_source, ctx.language
         )
         candidate = Candidate(
             task=ctx.task_name,
@@ -107,7 +118,7 @@ class Coder:
             origin="coder",
             plan_item=item.idea,
         )
-        return self._produced(candidate, call)
+        return self._produced(candidate, call, failed)
 
     def repair_messages(
         self, ctx: RoundContext, candidate: Candidate, result: EvalResult, attempt: int, max_repairs: int
@@ -128,10 +139,11 @@ class Coder:
         self, ctx: RoundContext, candidate: Candidate, result: EvalResult, attempt: int = 1, max_repairs: int = 1
     ) -> Candidate:
         """A fixed version of `candidate` (its child); FormatError when the answer stays unusable."""
-        source, call = self._ask_code(
+        source, failed, call = self._ask_code(
             "repair",
             self.repair_messages(ctx, candidate, result, attempt, max_repairs),
-            lambda text: new_source(text, candidate.source, candidate.language),
+            candidate.source,
+            candidate.language,
         )
         fixed = Candidate(
             task=candidate.task,
@@ -141,4 +153,4 @@ class Coder:
             origin="coder",
             plan_item=candidate.plan_item,
         )
-        return self._produced(fixed, call)
+        return self._produced(fixed, call, failed)

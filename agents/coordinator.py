@@ -25,9 +25,9 @@ Steps and their commits (each `with store.session()` is one transaction):
    `strategy.review` -> verdict + lessons (a suspicious verdict not yet confirmed is confirmed
    then; warpsmith.agents.scrutiny); then the run's best (warpsmith.agents.ranking) and heartbeat.
 4. rounds_done = r after the round's last candidate.
-Control flow is by exceptions: AgentError subclasses end the run with their message and a
-status; KeyboardInterrupt marks it 'interrupted' (resumable); any other exception marks it
-'failed' and propagates. The run row is updated in a `finally` after every step.
+Control flow is by exceptions: AgentError subclasses end the run with their message and a status;
+KeyboardInterrupt marks it 'interrupted' (resumable); any other exception marks it 'failed' and
+propagates. The run row is updated in a `finally`; its message names the roles that failed.
 """
 
 from __future__ import annotations
@@ -127,7 +127,8 @@ class Coordinator:
             status, message = "failed", f"{type(error).__name__}: {error}"
             raise
         finally:
-            self._finish(status, message or "; ".join(self.notes))
+            failures = getattr(self.strategy, "failure_summary", lambda: "")()  # which roles failed, how often
+            self._finish(status, "; ".join(filter(None, [message or "; ".join(self.notes), failures])))
         return self.summary()
 
     def _round(self) -> None:
@@ -365,6 +366,7 @@ class Coordinator:
             rounds_done=row.rounds_done, rounds_total=self.settings.rounds, evaluated=self.evaluated,
             hardware=self.hardware, best=best, seed_hash=self.seed_hash, seed=seed, claim=ranking.claim(best, seed),
             cost_usd=row.cost_usd, prompt_tokens=row.prompt_tokens, completion_tokens=row.completion_tokens,
+            role_failures=dict(getattr(self.strategy, "role_failures", {})),
         )
 
 

@@ -54,6 +54,12 @@ class RunSettings(BaseModel):
     """The Python file the task came from (--task-file), which the evaluator's child loads too."""
     model: str | None = None
     """The model behind the strategy (None for offline)."""
+    api_base: str | None = None
+    """The model's OpenAI-compatible server (--api-base), so that --resume reaches it again."""
+    max_tokens: dict[str, int] = Field(default_factory=dict)
+    """Answer limits per role ('planner', 'coder', 'judge', 'repair'; '*' for all) set with --max-tokens."""
+    from_seed: bool = False
+    """Offline strategy: write configs into the shipped seed, whatever the store's best is (--from-seed)."""
     budget_usd: float | None = None
     budget_tokens: int | None = None
 
@@ -102,6 +108,9 @@ class RunSummary(BaseModel):
     cost_usd: float = 0.0
     prompt_tokens: int = 0
     completion_tokens: int = 0
+    role_failures: dict[str, int] = Field(
+        default_factory=dict, description="How often each role's answer was unusable (LLM strategies; this process)."
+    )
 
 
 class CallLog:

@@ -27,6 +27,8 @@ from warpsmith.agents.protocols import BudgetExceeded, FormatError, LLMUnavailab
 from warpsmith.agents.records import LLMCall, Role
 
 OnCall = Callable[[LLMCall], None]
+ROLE_MAX_TOKENS = {"coder": 24576, "repair": 24576}
+"""The coder's and the repair's default answer limit (a whole file; 16-32k is what peers use)."""
 
 
 class Budget(BaseModel):
@@ -65,7 +67,10 @@ class LiteLLMConfig(BaseModel):
     temperature: float | None = 0.2
     """Sampling temperature; None leaves the provider's default."""
     max_tokens: int = 8192
-    """Most tokens one answer may have."""
+    """Most tokens one answer may have (the planner's and the judge's; see role_max_tokens)."""
+    role_max_tokens: dict[str, int] = Field(default_factory=lambda: dict(ROLE_MAX_TOKENS))
+    """Per-role limits that replace max_tokens: a whole kernel file is long, and reasoning models
+    count their hidden tokens against the limit too."""
     timeout_s: float = 300.0
     """Seconds one attempt may take."""
     max_retries: int = 3
@@ -135,10 +140,13 @@ class LiteLLMModel:
             raise LLMUnavailable(f"{self._where()}: environment variable {name} (the API key) is not set")
         return key
 
-    def _request_kwargs(self, litellm: Any, response_model: type[BaseModel] | None) -> dict[str, Any]:
+    def max_tokens(self, role: Role) -> int:
+        return self.config.role_max_tokens.get(role, self.config.max_tokens)
+
+    def _request_kwargs(self, litellm: Any, response_model: type[BaseModel] | None, role: Role) -> dict[str, Any]:
         kwargs: dict[str, Any] = {
             "model": self.config.model,
-            "max_tokens": self.config.max_tokens,
+            "max_tokens": self.max_tokens(role),
             "timeout": self.config.timeout_s,
             "max_retries": 0,  # retries are ours, so that every attempt is recorded
             "num_retries": 0,
@@ -195,7 +203,10 @@ class LiteLLMModel:
     def _describe(self, litellm: Any, exc: BaseException) -> str:
         code = _status_code(exc)
         if _MISSING_KEY in str(exc):
-            return "no API key: name its environment variable in api_key_env or set the provider's"
+            return (
+                "no API key: set WARPSMITH_API_KEY, or the provider's own variable (e.g. OPENAI_API_KEY, "
+                "ANTHROPIC_API_KEY)"
+            )
         if isinstance(exc, litellm.Timeout):
             return f"timed out after {self.config.timeout_s:g} s"
         if isinstance(exc, litellm.AuthenticationError):
@@ -223,7 +234,7 @@ class LiteLLMModel:
         check: Callable[[str], object] | None = None,
     ) -> LLMCall:
         litellm = _litellm()
-        kwargs = self._request_kwargs(litellm, response_model)
+        kwargs = self._request_kwargs(litellm, response_model, role)
         attempts = 1 + self.config.max_retries
         last = ""
         for attempt in range(1, attempts + 1):
@@ -246,6 +257,7 @@ class LiteLLMModel:
                 continue
             call.latency_s = time.monotonic() - started
             self._fill(call, litellm, response)
+            call.truncated = self._truncated(response)
             self.config.budget.add(call)
             if call.response is None:
                 call.error = "unusable answer: the response had no text"
@@ -253,7 +265,7 @@ class LiteLLMModel:
                 try:
                     check(call.response)
                 except FormatError as exc:
-                    cut = " (cut off at max_tokens)" if self._truncated(response) else ""
+                    cut = " (cut off at max_tokens)" if call.truncated else ""
                     call.error = f"unusable answer{cut}: {exc}"
             self.on_call(call)
             return call

@@ -3,10 +3,13 @@
 Owns: composing the three agents for the loop (`Strategy` protocol): a round's plan and
 the candidates coded from it, bounded repairs of failed candidates, and verdicts. An
 answer that stays unusable (FormatError, already recorded through the model's `on_call`
-and fed back once) costs that item and nothing more; LLMUnavailable and BudgetExceeded
-propagate so the loop can end the run with a clear status. `build_llm_strategy` is the
-one-call constructor `warpsmith optimize --model` uses. Does not own: the loop, the
-evaluator or the store.
+and fed back once) degrades, it does not end the round: the planner's gives the default
+plan (planner.default_plan), a coder's costs that item, the judge's leaves the evaluation
+without an LLM verdict (only the automatic one). Each such failure is one line in
+`skipped`, counted per role (`role_failures`, `failure_summary` for the run's message).
+LLMUnavailable and BudgetExceeded propagate so the loop can end the run with a clear
+status. `build_llm_strategy` is the one constructor `warpsmith optimize --model` uses
+(it reads WARPSMITH_API_KEY). Does not own: the loop, the evaluator or the store.
 """
 
 from __future__ import annotations
@@ -18,10 +21,13 @@ from pydantic import BaseModel, Field
 from warpsmith.agents.coder import Coder, CoderConfig
 from warpsmith.agents.judge import Judge, JudgeConfig
 from warpsmith.agents.llm import Budget, LiteLLMConfig, LiteLLMModel, OnCall
-from warpsmith.agents.planner import Planner, PlannerConfig
+from warpsmith.agents.planner import Planner, PlannerConfig, default_plan
 from warpsmith.agents.protocols import ChatModel, FormatError
 from warpsmith.agents.records import CandidateSummary, LLMCall, PlanItem, RoundContext, Verdict
 from warpsmith.evaluator.records import Candidate, EvalResult, Status
+
+FAILURE_LINES = 12
+"""How many failure lines the run's message keeps (the newest; every unusable answer is stored with its call)."""
 
 
 class LLMStrategyConfig(BaseModel):
@@ -55,7 +61,11 @@ class LLMStrategy:
         self.coder = Coder(coder_model or model, self.config.coder)
         self.judge = Judge(judge_model or model, self.config.judge)
         self.skipped: list[str] = []
-        """One line per item given up on (unusable answers), for the run's log."""
+        """One line per failure (unusable answers, edit blocks that did not fit), for the run's log."""
+        self.role_failures: dict[str, int] = {}
+        """How often each role's answer was unusable (or partly so) in this process."""
+        self.failures: list[str] = []
+        """One line per such failure (what `failure_summary` stores with the run)."""
         self._items: dict[str, PlanItem] = {}
         self._repairs: dict[str, int] = {}
 
@@ -69,20 +79,39 @@ class LLMStrategy:
     def _parent(self, ctx: RoundContext, item: PlanItem) -> CandidateSummary | None:
         return self._summary(ctx, item.parent_hash) or (ctx.beam[0] if ctx.beam else None)
 
+    def _failed(self, role: str, line: str) -> None:
+        line = " ".join(line.split())
+        self.skipped.append(line)
+        self.failures.append(line)
+        self.role_failures[role] = self.role_failures.get(role, 0) + 1
+
+    def _unapplied(self, ctx: RoundContext, candidate: Candidate, role: str) -> None:
+        for line in self.coder.unapplied.get(candidate.source_hash, []):
+            self._failed(role, f"round {ctx.round_index}: {role} {candidate.source_hash[:12]}: {line}")
+
+    def failure_summary(self) -> str:
+        """'role failures: planner 1, judge 1: <line> | <line>' for the run's stored message ('' when none);
+        the last FAILURE_LINES lines, each one failure."""
+        if not self.role_failures:
+            return ""
+        counts = ", ".join(f"{role} {n}" for role, n in self.role_failures.items())
+        return f"role failures: {counts}: " + " | ".join(self.failures[-FAILURE_LINES:])
+
     def propose(self, ctx: RoundContext) -> list[Candidate]:
         try:
             plan = self.planner.plan(ctx)
         except FormatError as exc:
-            self.skipped.append(f"round {ctx.round_index}: no plan: {exc}")
-            return []
+            plan = default_plan(ctx)
+            self._failed("planner", f"round {ctx.round_index}: default plan used: {exc}")
         seen = {s.candidate.source_hash for s in [*ctx.beam, *ctx.failures]}
         candidates: list[Candidate] = []
         for item in plan.items[: ctx.width]:
             try:
                 candidate = self.coder.write(ctx, item, self._parent(ctx, item))
             except FormatError as exc:
-                self.skipped.append(f"round {ctx.round_index}: idea {item.idea!r} skipped: {exc}")
+                self._failed("coder", f"round {ctx.round_index}: idea {item.idea[:80]!r} skipped: {exc}")
                 continue
+            self._unapplied(ctx, candidate, "coder")
             if candidate.source_hash in seen:
                 self.skipped.append(f"round {ctx.round_index}: idea {item.idea!r} gave a known kernel")
                 continue
@@ -98,8 +127,9 @@ class LLMStrategy:
         try:
             fixed = self.coder.repair(ctx, candidate, result, attempt=done + 1, max_repairs=self.config.max_repairs)
         except FormatError as exc:
-            self.skipped.append(f"repair of {candidate.source_hash[:12]} skipped: {exc}")
+            self._failed("repair", f"round {ctx.round_index}: repair of {candidate.source_hash[:12]} skipped: {exc}")
             return None
+        self._unapplied(ctx, fixed, "repair")
         self._repairs[fixed.source_hash] = done + 1
         if (item := self._items.get(candidate.source_hash)) is not None:
             self._items[fixed.source_hash] = item
@@ -114,8 +144,8 @@ class LLMStrategy:
         parent = self._summary(ctx, candidate.parent_hash)
         try:
             return self.judge.review(ctx, candidate, result, parent, item.predicted_effect if item else "")
-        except FormatError as exc:
-            self.skipped.append(f"verdict on {candidate.source_hash[:12]} skipped: {exc}")
+        except FormatError as exc:  # the evaluation stands; only the automatic verdict, if any
+            self._failed("judge", f"round {ctx.round_index}: no verdict on {candidate.source_hash[:12]}: {exc}")
             return self.judge.automatic_verdict(candidate, result)
 
 

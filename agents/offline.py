@@ -11,6 +11,9 @@ The search is successive halving over a beam of configs, keyed by measured time:
   values, then two keys, then random unexplored configs), and the number of parents it
   draws from halves every round: round 1 explores around the whole beam, the last rounds
   refine the winner.
+The parents are the best candidates that declare tunables: a kernel an LLM wrote without a
+CONFIG is skipped, and when none of the best declares any (or with `from_seed`), the shipped
+seed's tunables are the start.
 A config whose source hash the loop reports as already evaluated (any run, same task,
 hardware and suite) is never proposed again. Candidates are ranked as everywhere in the
 agents (warpsmith.agents.ranking.rank): a later candidate goes ahead of an earlier one only
@@ -43,6 +46,9 @@ class OfflineStrategyConfig(BaseModel):
     random_tries: int = Field(
         default=400, description="Random draws before giving up on finding unexplored configs."
     )
+    from_seed: bool = Field(
+        default=False, description="Start from the shipped seed's tunables even when the store's best declares some."
+    )
 
 
 def measured_time_us(result: EvalResult | None) -> float | None:
@@ -70,22 +76,42 @@ class OfflineStrategy:
 
     name = "offline"
 
-    def __init__(self, config: OfflineStrategyConfig | None = None) -> None:
+    def __init__(self, config: OfflineStrategyConfig | None = None, seed: Candidate | None = None) -> None:
         self.config = config or OfflineStrategyConfig()
+        self.seed = seed
+        """The shipped seed: the start when the store's best declare no tunables (an LLM's kernel), or always
+        with `config.from_seed`."""
+
+    def _seed_summary(self, ctx: RoundContext) -> CandidateSummary | None:
+        if self.seed is None:
+            return None
+        known = [s for s in [*ctx.beam, *ctx.failures] if s.candidate.source_hash == self.seed.source_hash]
+        return known[0] if known else CandidateSummary(candidate=self.seed)
+
+    def _parents(self, ctx: RoundContext, bases: list[CandidateSummary]) -> list[tuple[CandidateSummary, Tunables]]:
+        """The bases that declare tunables, best first; the seed first when forced or when none does."""
+        parsed = []
+        for summary in bases:  # a hand- or LLM-written kernel may declare no tunables
+            try:
+                parsed.append((summary, read_tunables(summary.candidate.source, summary.candidate.language)))
+            except (NoTunables, SyntaxError):
+                continue
+        seed = self._seed_summary(ctx)
+        if seed is not None and (self.config.from_seed or not parsed):
+            others = [p for p in parsed if p[0].candidate.source_hash != seed.candidate.source_hash]
+            return [(seed, self._tunables(seed.candidate)), *others]
+        if not parsed:  # says what the best kernel lacks
+            self._tunables(bases[0].candidate)
+        return parsed
 
     # --- propose ------------------------------------------------------------------------
     def propose(self, ctx: RoundContext) -> list[Candidate]:
         # the beam comes best first; ranking again keeps that order and drops failed members
         ranked = [s for s in ranking.rank(ctx.beam) if s.result is not None and s.result.ok]
         bases = ranked or list(ctx.beam) or list(ctx.failures)
-        if not bases:
+        if not bases and self.seed is None:
             raise AgentError("the offline strategy has no candidate to start from (not even the seed)")
-        parsed = [(bases[0], self._tunables(bases[0].candidate))]
-        for summary in bases[1:]:  # a hand- or LLM-written beam member may declare no tunables
-            try:
-                parsed.append((summary, read_tunables(summary.candidate.source, summary.candidate.language)))
-            except (NoTunables, SyntaxError):
-                continue
+        parsed = self._parents(ctx, bases)
         known = set(ctx.known_hashes) | {s.candidate.source_hash for s in bases}
         rng = random.Random(f"{ctx.task_name}|{ctx.language}|{ctx.round_index}|{self.config.seed}")
 
@@ -124,7 +150,8 @@ class OfflineStrategy:
         try:
             return read_tunables(candidate.source, candidate.language)
         except (NoTunables, SyntaxError) as error:
-            raise AgentError(f"offline strategy: {error}") from None
+            hint = "" if self.seed is not None else " (give the strategy the task's seed, or use --from-seed)"
+            raise AgentError(f"offline strategy: {error}{hint}") from None
 
     def _candidates(
         self,

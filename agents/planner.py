@@ -3,7 +3,9 @@
 Owns: building the planner's prompt from a `RoundContext` (task, language contract,
 hardware, the beam with timings, profiles and judge notes, failures, lessons, feedback)
 and turning its answer into a `Plan` of at most `ctx.width` items whose parents are
-known candidates. Does not own: implementing the ideas (coder.py) or the model (llm.py).
+known candidates; `default_plan`, the generic ideas a round falls back to when the
+planner's answer stays unusable (so a weak model's coder still works). Does not own:
+implementing the ideas (coder.py) or the model (llm.py).
 """
 
 from __future__ import annotations
@@ -12,7 +14,7 @@ from pydantic import BaseModel
 
 from warpsmith.agents.prompting import render
 from warpsmith.agents.protocols import ChatModel, FormatError
-from warpsmith.agents.records import Plan, RoundContext
+from warpsmith.agents.records import Plan, PlanItem, RoundContext
 from warpsmith.agents.structured import ask, parse_model, schema_text
 
 
@@ -24,7 +26,36 @@ class PlannerConfig(BaseModel):
     show_best_source: bool = True
     """Include the best candidate's source (ideas grounded in the actual code)."""
     format_retries: int = 1
-    """How often an unusable answer is fed back before the round goes without a plan."""
+    """How often an unusable answer is fed back before the round falls back to `default_plan`."""
+
+
+DEFAULT_IDEAS = [
+    PlanItem(
+        idea="Tune the parent's declared tunable parameters (the CONFIG / SEARCH_SPACE values, or the "
+        "TUNABLE constexpr lines: block sizes, warps, threads per block) for the measured shapes",
+        predicted_effect="a modest gain where the current values fit the shapes badly",
+    ),
+    PlanItem(
+        idea="Improve memory access: coalesced, vectorized (16-byte) loads and stores, each input read "
+        "once, intermediates kept in registers",
+        predicted_effect="closer to the bandwidth floor on the large shapes",
+    ),
+    PlanItem(
+        idea="Balance the parallelism: more work per program on the large shapes, enough programs to fill "
+        "the GPU on the small ones, fewer launches",
+        predicted_effect="lower time on the small, launch-bound shapes",
+    ),
+    PlanItem(
+        idea="Cut the work per element: hoist index math and loads out of inner loops, fuse passes over the data",
+        predicted_effect="a small gain across shapes",
+    ),
+]
+
+
+def default_plan(ctx: RoundContext) -> Plan:
+    """Generic ideas on the best candidate, for a round whose planner answer stayed unusable."""
+    items = [DEFAULT_IDEAS[i % len(DEFAULT_IDEAS)] for i in range(max(1, ctx.width))]
+    return Plan(items=items, notes="default plan: the planner's answer was unusable")
 
 
 def known_hashes(ctx: RoundContext) -> list[str]:

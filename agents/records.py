@@ -34,6 +34,7 @@ class LLMCall(BaseModel):
     latency_s: float = 0.0
     error: str | None = Field(default=None, description="Why the call failed or its answer was unusable.")
     attempt: int = Field(default=1, description="1 for the first try of a request, 2.. for its retries.")
+    truncated: bool = Field(default=False, description="The answer was cut off at max_tokens (finish_reason 'length').")
     replayed: bool = Field(default=False, description="Served from a stored run, not by a model.")
     created_at: datetime = Field(default_factory=utcnow)
 

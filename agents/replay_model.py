@@ -65,6 +65,7 @@ class ReplayModel:
             completion_tokens=recorded.completion_tokens,
             cost_usd=0.0,
             replayed=True,
+            truncated=recorded.truncated or "(cut off at max_tokens)" in (recorded.error or ""),
         )
         if check is not None and call.response is not None:
             try:

@@ -104,11 +104,15 @@ def ask(
     expects: Literal["json", "code"],
     response_model: type[BaseModel] | None = None,
     retries: int = 1,
+    can_edit: bool = False,
 ) -> T:
     """One request, parsed; an unusable answer is recorded, fed back `retries` times, then raised.
 
     The model records every call through its `on_call` (with `error` set when `parse`
     rejected the answer); the FormatError raised at the end carries the last reason.
+    An answer cut off at max_tokens is not asked for again as it was (it would be cut
+    again): the follow-up asks for SEARCH/REPLACE edits when `can_edit` (there is a
+    parent to edit), else for a shorter answer.
     """
     for attempt in range(retries + 1):
         call = model.complete(role, messages, response_model=response_model, check=parse)
@@ -119,6 +123,11 @@ def ask(
         messages = [
             *messages,
             {"role": "assistant", "content": call.response or ""},
-            {"role": "user", "content": render("format_retry", error=call.error, expects=expects)},
+            {
+                "role": "user",
+                "content": render(
+                    "format_retry", error=call.error, expects=expects, truncated=call.truncated, can_edit=can_edit
+                ),
+            },
         ]
     raise AssertionError("unreachable")

@@ -1,7 +1,8 @@
 """`warpsmith optimize`: make one task's kernel faster, keeping everything in the store.
 
 Owns: the command's options, choosing the strategy (offline parameter search when no
-model is configured, the LLM agents with --model or WARPSMITH_MODEL), the defaults for a
+model is configured, the LLM agents with --model or WARPSMITH_MODEL, keyed by WARPSMITH_API_KEY
+when it is set, else the provider's own variable), the defaults for a
 CPU-only machine, the progress display wiring, writing the best kernel's source and the
 exit code. Does not own: the loop (warpsmith.agents.coordinator) or any measurement.
 
@@ -59,18 +60,18 @@ def _device(requested: str) -> str:
     return requested
 
 
-def _strategy(
-    offline: bool, model: str | None, api_base: str | None, settings: Any, stored: dict, call_log: Any
-) -> Any:
-    if offline or not model:
-        from warpsmith.agents.offline import OfflineStrategy
+def _strategy(task: Any, settings: Any, offline: bool, stored: dict, call_log: Any) -> Any:
+    if offline or not settings.model:
+        from warpsmith.agents.coordinator import seed_candidate
+        from warpsmith.agents.offline import OfflineStrategy, OfflineStrategyConfig
 
         if not offline:
             err.print("no model configured: running the offline strategy (parameter search, no LLM)")
-        return OfflineStrategy()
+        seed = seed_candidate(task, settings.language)  # the start when the store's best declares no tunables
+        return OfflineStrategy(OfflineStrategyConfig(from_seed=settings.from_seed), seed=seed)
     try:
-        from warpsmith.agents.llm import Budget, LiteLLMConfig, LiteLLMModel
-        from warpsmith.agents.llm_strategy import LLMStrategy
+        from warpsmith.agents.llm import Budget
+        from warpsmith.agents.llm_strategy import build_llm_strategy
     except ModuleNotFoundError as error:
         if not (error.name or "").startswith("warpsmith.agents"):
             raise
@@ -81,9 +82,35 @@ def _strategy(
         spent_usd=stored.get("cost_usd", 0.0),
         spent_tokens=stored.get("tokens", 0),
     )
-    chat = LiteLLMModel(LiteLLMConfig(model=model, api_base=api_base, budget=budget), on_call=call_log)
-    err.print(f"LLM strategy: planner, coder and judge on {model}" + (f" at {api_base}" if api_base else ""))
-    return LLMStrategy(chat)
+    limits = dict(settings.max_tokens)
+    options: dict[str, Any] = {"max_tokens": limits.pop("*")} if "*" in limits else {}
+    if limits:
+        from warpsmith.agents.llm import ROLE_MAX_TOKENS
+
+        options["role_max_tokens"] = {**ROLE_MAX_TOKENS, **limits}
+    strategy = build_llm_strategy(
+        settings.model, api_base=settings.api_base, budget=budget, on_call=call_log, **options
+    )
+    where = f" at {settings.api_base}" if settings.api_base else ""
+    err.print(f"LLM strategy: planner, coder and judge on {settings.model}{where}")
+    return strategy
+
+
+ROLES = ("planner", "coder", "repair", "judge")
+
+
+def _max_tokens(values: list[str] | None) -> dict[str, int]:
+    """--max-tokens N (every role) or ROLE=N, repeatable."""
+    limits: dict[str, int] = {}
+    for value in values or []:
+        role, _, number = value.rpartition("=")
+        role = role or "*"
+        if role != "*" and role not in ROLES:
+            raise usage_error(f"--max-tokens {value}: the role must be one of {', '.join(ROLES)}")
+        if not number.isdigit() or int(number) < 256:
+            raise usage_error(f"--max-tokens {value}: give a whole number of tokens, at least 256")
+        limits[role] = int(number)
+    return limits
 
 
 def _write_source(summary: Any, out_file: Path | None, language: str) -> Path | None:
@@ -130,6 +157,12 @@ def optimize(
     suite: str | None = typer.Option(None, "--suite", help="smoke | check | bench (GPU bench, CPU smoke)."),
     device: str = typer.Option("auto", "--device", help="auto | cpu | cuda."),
     task_file: Path | None = typer.Option(None, "--task-file", help="A Python file defining a Task."),
+    max_tokens: list[str] | None = typer.Option(
+        None, "--max-tokens", help="Answer limit: N for every role, or ROLE=N (planner, coder, repair, judge)."
+    ),
+    from_seed: bool = typer.Option(
+        False, "--from-seed", help="Offline: search the shipped seed's tunables, whatever the store's best is."
+    ),
 ) -> None:
     """Optimize one kernel: rounds of plan -> code -> evaluate -> judge, all stored."""
     from warpsmith.agents.coordinator import RunNotResumable, run_optimization
@@ -193,6 +226,9 @@ def optimize(
         device=device,
         task_file=str(task_file.resolve()) if task_file else None,
         model=model,
+        api_base=api_base or stored.get("api_base"),
+        max_tokens=_max_tokens(max_tokens) or stored.get("max_tokens", {}),
+        from_seed=from_seed or stored.get("from_seed", False),
         budget_usd=budget_usd if budget_usd is not None else stored.get("budget_usd"),
         budget_tokens=budget_tokens if budget_tokens is not None else stored.get("budget_tokens"),
     )
@@ -213,7 +249,7 @@ def optimize(
             highlight=False,
         )
     call_log = CallLog()
-    strategy = _strategy(offline, model, api_base, settings, stored, call_log)
+    strategy = _strategy(task, settings, offline, stored, call_log)
     err.print(f"store: {store.url}", highlight=False)
     try:
         with ProgressView(err, settings.rounds) as view:

@@ -12,7 +12,7 @@ from warpsmith.agents.coder import Coder
 from warpsmith.agents.judge import Judge
 from warpsmith.agents.llm import Budget
 from warpsmith.agents.llm_strategy import LLMStrategy, LLMStrategyConfig, build_llm_strategy
-from warpsmith.agents.planner import Planner
+from warpsmith.agents.planner import DEFAULT_IDEAS, Planner
 from warpsmith.agents.protocols import BudgetExceeded, LLMUnavailable
 from warpsmith.agents.records import LLMCall, PlanItem
 from warpsmith.evaluator.records import EvalResult, Violation
@@ -58,15 +58,20 @@ def test_an_unusable_plan_is_recorded_and_fed_back_once(bad):
     assert retry[-1]["content"].startswith("Your answer could not be used:") and "JSON" in retry[-1]["content"]
 
 
-def test_a_plan_unusable_twice_skips_the_round_without_crashing():
-    ctx = make_ctx()
+def test_a_plan_unusable_twice_falls_back_to_the_default_plan_and_the_coder_still_works():
+    ctx = make_ctx(width=1)
     calls: list[LLMCall] = []
-    with ScriptedLLMServer(["no json here", '{"items": []}']) as srv:
+    with ScriptedLLMServer(["no json here", '{"items": []}', EDIT_ANSWER]) as srv:
         strategy = LLMStrategy(scripted_model(srv, calls))
-        assert strategy.propose(ctx) == []
-        assert len(srv.requests) == 2
+        (candidate,) = strategy.propose(ctx)
+        assert len(srv.requests) == 3
     assert "no JSON object" in (calls[0].error or "") and "no items" in (calls[1].error or "")
-    assert len(strategy.skipped) == 1 and "no plan" in strategy.skipped[0]
+    assert candidate.plan_item == DEFAULT_IDEAS[0].idea and "num_warps=8" in candidate.source
+    assert candidate.parent_hash == ctx.beam[0].candidate.source_hash
+    assert "Tune the parent's declared tunable parameters" in _request_text(srv.requests[2])
+    (line,) = strategy.skipped
+    assert line.startswith("round 1: default plan used: planner:") and "unusable 2 times" in line
+    assert strategy.failure_summary() == f"role failures: planner 1: {line}"
 
 
 def test_a_search_block_that_misses_is_fed_back_then_the_item_is_skipped():

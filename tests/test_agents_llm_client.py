@@ -167,3 +167,15 @@ def test_import_of_the_agents_does_not_import_litellm():
 def test_the_key_env_name_not_the_key_is_in_the_config():
     config = LiteLLMConfig(model="openai/x", api_key_env=KEY_ENV)
     assert DUMMY_KEY not in config.model_dump_json()
+
+
+def test_no_key_at_all_says_where_to_put_one_in_a_whole_sentence(monkeypatch):
+    for name in ("OPENAI_API_KEY", "WARPSMITH_API_KEY"):
+        monkeypatch.delenv(name, raising=False)
+    model = LiteLLMModel(LiteLLMConfig(model="openai/gpt-4o-mini", max_retries=0))
+    with pytest.raises(LLMUnavailable) as info:
+        model.complete("planner", HELLO)
+    assert str(info.value) == (
+        "model openai/gpt-4o-mini: no API key: set WARPSMITH_API_KEY, or the provider's own variable "
+        "(e.g. OPENAI_API_KEY, ANTHROPIC_API_KEY)"
+    )

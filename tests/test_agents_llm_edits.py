@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
 from _agents_llm_helpers import EDIT_ANSWER, PARENT_SOURCE
 
-from warpsmith.agents.edits import EditBlock, apply_edits, new_source, parse_edit_blocks
+from warpsmith.agents.edits import EditBlock, apply_answer, apply_edits, new_source, parse_edit_blocks
 from warpsmith.agents.protocols import FormatError
 from warpsmith.agents.records import Plan, Verdict
 from warpsmith.agents.structured import find_json_object, parse_model, schema_text
@@ -41,13 +43,17 @@ def test_whitespace_tolerant_match_reindents_the_replacement():
 
 def test_trailing_whitespace_only_difference_matches():
     blocks = [EditBlock(search="def kernel(x, weight, eps):  \n", replace="def kernel(x, weight, eps):\n    pass\n")]
-    assert "def kernel(x, weight, eps):\n    pass\n    out = " in apply_edits(PARENT_SOURCE, blocks)
+    assert "def kernel(x, weight, eps):\n    pass\n    out = " in apply_edits(PARENT_SOURCE, blocks).source
 
 
-def test_a_search_block_that_does_not_match_names_the_block():
-    answer = EDIT_ANSWER + "\n<<<<<<< SEARCH\n    y = tl.exp(x)\n=======\n    y = tl.exp2(x)\n>>>>>>> REPLACE\n"
-    with pytest.raises(FormatError, match=r"edit block 2: .*do not match.*'y = tl.exp\(x\)'"):
-        new_source(answer, PARENT_SOURCE, "triton")
+def test_a_search_block_that_does_not_match_names_the_block_and_the_others_still_apply():
+    miss = "\n<<<<<<< SEARCH\n    y = tl.exp(x)\n=======\n    y = tl.exp2(x)\n>>>>>>> REPLACE\n"
+    applied = apply_answer(EDIT_ANSWER + miss, PARENT_SOURCE, "triton")
+    assert "num_warps=8" in applied.source
+    (line,) = applied.failed
+    assert re.search(r"edit block 2: .*do not match.*'y = tl.exp\(x\)'.*closest parent lines \d+-\d+", line)
+    with pytest.raises(FormatError, match=r"edit block 1: .*do not match"):  # nothing fits: unusable
+        new_source(miss, PARENT_SOURCE, "triton")
 
 
 def test_unchanged_or_empty_results_are_format_errors():
@@ -105,3 +111,33 @@ def test_overrides_fill_fields_the_caller_owns_and_the_schema_hides_them():
     verdict = parse_model('{"bottleneck": "dram", "source_hash": "forged"}', Verdict, {"source_hash": "abc"})
     assert verdict.source_hash == "abc" and verdict.bottleneck == "dram"
     assert "source_hash" not in schema_text(Verdict, exclude={"source_hash"})
+
+
+def test_the_block_tagged_with_the_runs_language_wins_over_a_longer_compatible_one():
+    cuda = "#include <ATen/ATen.h>\n__global__ void k() {}\n"
+    cpp = "// a host-side sketch, longer than the kernel\n" * 5
+    answer = f"```cpp\n{cpp}```\nThe kernel:\n```cuda\n{cuda}```\n"
+    assert new_source(answer, None, "cuda") == cuda
+    assert new_source(f"```cpp\n{cpp}```\n", None, "cuda") == cpp  # a compatible tag when nothing better
+
+
+def test_a_longer_fence_holds_three_backtick_lines_and_an_unclosed_cut_block_is_refused():
+    body = 'DOC = """\n```\nexample\n```\n"""\n' + PARENT_SOURCE
+    assert new_source("````python\n" + body + "````\n", None, "triton") == body
+    with pytest.raises(FormatError, match="never closes and its code is incomplete"):
+        new_source("```python\ndef kernel(x, w", None, "triton")
+    assert new_source("```python\n" + PARENT_SOURCE, None, "triton") == PARENT_SOURCE  # forgot the fence only
+
+
+def test_a_search_matching_twice_ignoring_whitespace_names_both_lines():
+    twice = "def f():\n    a = 1\n    b = 2\n\ndef g():\n  a = 1\n  b = 2\n"
+    with pytest.raises(FormatError, match=r"edit block 1: .* 2 times \(at lines 2 and 6\)"):
+        apply_edits(twice, [EditBlock("a = 1\nb = 2\n", "a = 3\n")])
+
+
+def test_a_fence_line_inside_a_cuda_comment_does_not_cut_the_file():
+    cuda = (
+        "#include <ATen/ATen.h>\n__global__ void k(float* x) { x[0] = 1.0f; }\n/* usage:\n```\n"
+        "kernel(x)\n```\n*/\nat::Tensor kernel(const at::Tensor& x) { return at::empty_like(x); }\n"
+    )
+    assert new_source(f"Rewritten.\n```cuda\n{cuda}```\nDone.\n", None, "cuda") == cuda

@@ -123,16 +123,6 @@ def test_a_good_answer_becomes_a_stored_evaluated_candidate(db: Path) -> None:
 @pytest.mark.parametrize(
     ("script", "status", "words"),
     [
-        (
-            ["I would make it faster.", "Still no JSON, sorry."],
-            "failed",
-            "produced no candidate: round 1: no new",
-        ),
-        (
-            [Reply('```json\n{"items": [{"idea": "fewer', finish_reason="length")] * 2,
-            "failed",
-            "no plan: planner: unusable answer (cut off",
-        ),
         ([429, 429], "llm_unavailable", "HTTP 429"),
         ([500, 500], "llm_unavailable", "HTTP 500"),
         ([Garbage(), Garbage()], "llm_unavailable", "Expecting value"),
@@ -140,8 +130,6 @@ def test_a_good_answer_becomes_a_stored_evaluated_candidate(db: Path) -> None:
         ([Delay(4.0, "late"), Delay(4.0, "late")], "llm_unavailable", "timed out"),
     ],
     ids=[
-        "garbage-text",
-        "cut-off",
         "http-429",
         "http-500",
         "non-completion-body",
@@ -180,16 +168,24 @@ def test_the_cli_runs_the_llm_strategy_and_reports_a_dead_model_in_one_red_line(
     env = private_env(tmp_path) | {
         "WARPSMITH_DB": f"sqlite:///{db}",
         "OPENAI_API_KEY": "sk-test-not-a-secret",
+        "WARPSMITH_API_KEY": "sk-warpsmith-not-a-secret",
     }
     args = ["optimize", "--kernel", "rmsnorm", "--rounds", "1", "--width", "1", "--suite", "smoke"]
     edit = GOOD_EDIT.replace('"num_warps": 2', '"num_warps": 8')
     with ScriptedLLMServer([plan(seed_hash()), edit, VERDICT]) as srv:
         good = warpsmith([*args, "--model", "openai/scripted", "--api-base", srv.base_url], env)
-    assert good.returncode == 0, good.stderr
+        assert good.returncode == 0, good.stderr
+        run_id = good.stdout.split("warpsmith runs show ")[1].split()[0]
+        # --resume reaches the same server without --api-base (the run stored it)
+        srv.push(plan(seed_hash()), ANY_PARENT_EDIT.format(note="resumed"), VERDICT)
+        resumed = warpsmith(["optimize", "--resume", run_id, "--rounds", "2"], env)
+    assert resumed.returncode == 0, resumed.stderr
+    assert srv.remaining == 0 and srv.unscripted == 0
+    assert {h["authorization"] for h in srv.headers} == {"Bearer sk-warpsmith-not-a-secret"}  # WARPSMITH_API_KEY
+    assert "Round 2 of 2;" in srv.requests[3]["messages"][1]["content"]
     assert "LLM strategy: planner, coder and judge on openai/scripted" in good.stderr
-    run_id = good.stdout.split("warpsmith runs show ")[1].split()[0]
     doc = json.loads(warpsmith(["runs", "show", run_id, "--json"], env).stdout)
-    assert [c["role"] for c in doc["llm_calls"]] == ["planner", "coder", "judge"]
+    assert [c["role"] for c in doc["llm_calls"]] == ["planner", "coder", "judge"] * 2
     assert doc["run"]["strategy"] == "llm" and doc["run"]["model"] == "openai/scripted"
     assert any(c["origin"] == "coder" and c["status"] == "correct" for c in doc["candidates"])
 
@@ -278,3 +274,86 @@ def test_a_suspicious_verdict_is_settled_by_a_confirming_evaluation_not_by_dropp
         kept = mapping.best_correct(session, key, "rmsnorm", "triton", 100, summary.run_id)  # not excluded
     store.close()
     assert child in {s.candidate.source_hash for s in kept}
+
+
+def _produced(db: Path, run_id: str) -> list[tuple]:
+    return query(
+        db,
+        "SELECT c.source_hash, c.parent_hash, c.plan_item FROM candidates c JOIN run_candidates rc "
+        "ON rc.source_hash = c.source_hash WHERE rc.run_id=? AND rc.relation='produced'",
+        run_id,
+    )
+
+
+# A change any beam member takes (the line is the same in every CONFIG variant): the default plan
+# names no parent, so the coder edits whichever kernel is best now.
+ANY_PARENT_EDIT = """Read each row once.
+
+<<<<<<< SEARCH
+    x = x.contiguous()
+=======
+    x = x.contiguous()  # {note}
+>>>>>>> REPLACE
+"""
+
+
+def test_a_planner_answer_unusable_twice_gives_the_default_plan_and_the_round_still_codes(db: Path) -> None:
+    from warpsmith.agents.planner import DEFAULT_IDEAS
+
+    edit = ANY_PARENT_EDIT.format(note="default plan")
+    script = ["I would make it faster.", Reply('```json\n{"items": [{"idea": "fewer', finish_reason="length"),
+              edit, VERDICT]
+    summary, srv = run_with_script(db, script)
+    assert summary.status == "completed", summary.message
+    assert srv.remaining == 0 and srv.unscripted == 0
+    ((child, parent, idea),) = _produced(db, summary.run_id)
+    assert idea == DEFAULT_IDEAS[0].idea and parent is not None
+    assert query(db, "SELECT status FROM evaluations WHERE source_hash=?", child) == [("correct",)]
+    assert summary.role_failures == {"planner": 1}
+    assert summary.message.startswith("role failures: planner 1: round 1: default plan used: planner: unusable")
+    assert "Round 1 of 1;" in srv.requests[0]["messages"][1]["content"]  # the first round is round 1
+    errors = query(db, "SELECT role, error FROM llm_calls WHERE run_id=? ORDER BY seq", summary.run_id)
+    assert [role for role, _ in errors] == ["planner", "planner", "coder", "judge"]
+    assert "no JSON object" in errors[0][1] and "(cut off at max_tokens)" in errors[1][1]
+    assert all("\n" not in e for _, e in errors if e)  # each failure one stored line
+
+
+def test_an_unusable_judge_answer_leaves_the_evaluation_standing_without_a_verdict(db: Path) -> None:
+    edit = ANY_PARENT_EDIT.format(note="judge garbage")
+    summary, srv = run_with_script(db, [plan(seed_hash()), edit, "Looks fine to me.", "Really, it is fine."])
+    assert summary.status == "completed", summary.message
+    assert srv.remaining == 0
+    ((child, _, _),) = _produced(db, summary.run_id)
+    assert query(db, "SELECT status FROM evaluations WHERE source_hash=?", child) == [("correct",)]
+    assert query(db, "SELECT COUNT(*) FROM verdicts WHERE run_id=?", summary.run_id) == [(0,)]
+    assert summary.role_failures == {"judge": 1}
+    assert summary.message == f"role failures: judge 1: round 1: no verdict on {child[:12]}: judge: unusable answer: " \
+        "no JSON object in the answer; expected one {...}, ideally in a ```json block (answer unusable 2 times)"
+    judged = query(db, "SELECT error FROM llm_calls WHERE run_id=? AND role='judge'", summary.run_id)
+    assert len(judged) == 2 and all("unusable answer: no JSON object" in e for (e,) in judged)
+
+
+def _no_config_kernel() -> str:
+    """The seed rewritten by a model: same kernel, its CONFIG inlined (no tunables left)."""
+    path = get_task("rmsnorm").seed_path("triton")
+    assert path is not None
+    source = path.read_text()
+    head, rest = source.split("CONFIG = ", 1)
+    rest = rest.split("}\n", 2)[2]  # drop CONFIG and SEARCH_SPACE
+    return (head + rest).replace('CONFIG["BLOCK_H"]', "1024").replace('CONFIG["num_warps"]', "4")
+
+
+def test_offline_optimize_after_an_llm_run_starts_from_the_seed(tmp_path: Path) -> None:
+    db = tmp_path / "store.db"
+    whole = "The same kernel with its parameters inlined.\n\n```python\n" + _no_config_kernel() + "```\n"
+    llm, _ = run_with_script(db, [plan(seed_hash()), whole, VERDICT])
+    assert llm.status == "completed", llm.message
+    ((written, _, _),) = _produced(db, llm.run_id)
+    assert query(db, "SELECT status FROM evaluations WHERE source_hash=?", written) == [("correct",)]
+    env = private_env(tmp_path) | {"WARPSMITH_DB": f"sqlite:///{db}"}
+    args = ["optimize", "--kernel", "rmsnorm", "--rounds", "1", "--width", "1", "--suite", "smoke", "--offline"]
+    done = warpsmith([*args, "--from-seed"], env)
+    assert done.returncode == 0, done.stderr
+    run_id = done.stdout.split("warpsmith runs show ")[1].split()[0]
+    ((child, parent, idea),) = _produced(db, run_id)
+    assert parent == seed_hash() and idea.startswith("config ")

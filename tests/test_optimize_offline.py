@@ -167,3 +167,35 @@ def test_a_kernel_without_tunables_stops_the_offline_strategy_clearly() -> None:
     plain = Candidate(task="rmsnorm", language="triton", source="def kernel(x, w, eps):\n    return x\n")
     with pytest.raises(AgentError, match="offline strategy.*CONFIG"):
         OfflineStrategy().propose(context([timed(plain, 1.0)]))
+
+
+def _llm_kernel(task: str = "rmsnorm") -> Candidate:
+    """What an LLM run leaves in the store: a correct kernel with no CONFIG / SEARCH_SPACE."""
+    source = seed(task).source
+    return Candidate(task=task, language="triton", source="# rewritten by a model\n" + source.split("CONFIG =")[0],
+                     origin="coder")
+
+
+def test_after_an_llm_run_the_search_starts_from_the_seed_when_the_best_declares_no_tunables() -> None:
+    shipped = seed("rmsnorm")
+    best, seeded = timed(_llm_kernel(), 50.0), timed(shipped, 100.0)
+    # the seed in the beam behind the model's kernel: the search writes configs into the seed, not the best
+    for beam, strategy in (([best, seeded], OfflineStrategy()), ([best], OfflineStrategy(seed=shipped))):
+        candidates = strategy.propose(context(beam, width=2))
+        assert len(candidates) == 2
+        assert {c.parent_hash for c in candidates} == {shipped.source_hash}
+        assert all(read_triton(c.source).config != read_triton(shipped.source).config for c in candidates)
+    with pytest.raises(AgentError, match="CONFIG.*--from-seed"):  # no seed given, none in the beam: says the way out
+        OfflineStrategy().propose(context([best]))
+
+
+def test_from_seed_forces_the_seed_even_when_the_best_declares_tunables() -> None:
+    from warpsmith.agents.offline import OfflineStrategyConfig
+
+    shipped = seed("rmsnorm")
+    tuned = Candidate(task="rmsnorm", language="triton", origin="offline",
+                      source=write_triton(shipped.source, {"BLOCK_H": 512, "num_warps": 2}))
+    beam = [timed(tuned, 50.0)]
+    assert {c.parent_hash for c in OfflineStrategy(seed=shipped).propose(context(beam))} == {tuned.source_hash}
+    forced = OfflineStrategy(OfflineStrategyConfig(from_seed=True), seed=shipped).propose(context(beam))
+    assert forced and {c.parent_hash for c in forced} == {shipped.source_hash}
