@@ -207,8 +207,8 @@ _RAW: list[tuple[str, str, str, str]] = [
      "    if len(saved[\"args_after_a\"]) != input_count:", "trial file: the second call's inputs not counted"),
     (CHILD_REPORT, "    if not all(isinstance(saved[k], list) for k in TRIAL_FILE_KEYS):", "    if False:",
      "trial file: non-list entries accepted"),
-    (CHILD_REPORT, "    method: Literal[\"cuda_events\", \"wall_clock\"]", "    method: str",
-     "report: any timing method name accepted"),
+    (CHILD_REPORT, "    model_config = ConfigDict(extra=\"forbid\")", "    model_config = ConfigDict(extra=\"ignore\")",
+     "report: unknown keys (a forged timings list claiming cuda_events) accepted"),
 ]
 
 MUTANTS: list[Mutant] = [Mutant(i + 1, *entry) for i, entry in enumerate(_RAW)]
