@@ -15,6 +15,7 @@ from sqlalchemy import and_, func, select
 from sqlalchemy.orm import Session, defer
 
 from warpsmith.store.schema import (
+    CandidateRow,
     EvaluationRow,
     LLMCallRow,
     RunCandidateRow,
@@ -177,3 +178,93 @@ def run_rounds(session: Session, run_id: str, hardware_fingerprint: str | None) 
         .order_by(RunCandidateRow.round_index)
     )
     return [RoundStats(*row) for row in session.execute(statement)]
+
+
+@dataclass
+class BoardEntry:
+    """One kernel on a task's leaderboard: its best evaluation on one (hardware, mode, suite)."""
+
+    hardware_fingerprint: str
+    mode: str
+    suite: str
+    rank: int
+    source_hash: str
+    language: str
+    origin: str
+    speedup: float | None
+    time_us: float | None
+    evaluator_version: str
+    run_id: str | None
+    created_at: Any
+
+
+def leaderboards(session: Session, task: str, size: int = 10) -> list[BoardEntry]:
+    """A task's top `size` kernels per (hardware, timing mode, suite), ranked in SQL.
+
+    Order: highest speedup first; where none was measured (interpreter mode) lowest summed time
+    first; then the older evaluation. One entry per kernel (its best evaluation). Whole results
+    are never loaded: only the ranked columns.
+    """
+    board = (EvaluationRow.hardware_fingerprint, EvaluationRow.mode, EvaluationRow.suite)
+    order = (
+        EvaluationRow.speedup.is_(None),
+        EvaluationRow.speedup.desc(),
+        EvaluationRow.median_us_total.is_(None),
+        EvaluationRow.median_us_total,
+        EvaluationRow.id,
+    )
+    per_kernel = func.row_number().over(partition_by=(*board, EvaluationRow.source_hash), order_by=order)
+    best = (
+        select(
+            *board,
+            EvaluationRow.source_hash,
+            EvaluationRow.speedup,
+            EvaluationRow.median_us_total,
+            EvaluationRow.evaluator_version,
+            EvaluationRow.run_id,
+            EvaluationRow.created_at,
+            EvaluationRow.id,
+            per_kernel.label("kernel_rank"),
+        )
+        .join(CandidateRow, CandidateRow.source_hash == EvaluationRow.source_hash)
+        .where(
+            CandidateRow.task == task,
+            func.coalesce(EvaluationRow.status, "") == "correct",  # not planned on the status index
+            EvaluationRow.speedup.is_not(None) | EvaluationRow.median_us_total.is_not(None),
+        )
+        .subquery()
+    )
+    ranked_order = (
+        best.c.speedup.is_(None),
+        best.c.speedup.desc(),
+        best.c.median_us_total.is_(None),
+        best.c.median_us_total,
+        best.c.id,
+    )
+    place = func.row_number().over(
+        partition_by=(best.c.hardware_fingerprint, best.c.mode, best.c.suite), order_by=ranked_order
+    )
+    ranked = select(best, place.label("place")).where(best.c.kernel_rank == 1).subquery()
+    statement = (
+        select(ranked, CandidateRow.language, CandidateRow.origin)
+        .join(CandidateRow, CandidateRow.source_hash == ranked.c.source_hash)
+        .where(ranked.c.place <= size)
+        .order_by(ranked.c.hardware_fingerprint, ranked.c.mode, ranked.c.suite, ranked.c.place)
+    )
+    return [
+        BoardEntry(
+            hardware_fingerprint=row.hardware_fingerprint,
+            mode=row.mode,
+            suite=row.suite,
+            rank=row.place,
+            source_hash=row.source_hash,
+            language=row.language,
+            origin=row.origin,
+            speedup=row.speedup,
+            time_us=row.median_us_total,
+            evaluator_version=row.evaluator_version,
+            run_id=row.run_id,
+            created_at=row.created_at,
+        )
+        for row in session.execute(statement)
+    ]

@@ -97,6 +97,10 @@ class CandidateDetail:
     verdicts: list[VerdictRow]
     llm_calls: list[LLMCallRow]
     runs: list[RunCandidateRow]
+    children_total: int = 0
+
+
+SHOWN_PER_CANDIDATE = 200  # children, linked calls, runs: a seed may have thousands
 
 
 def get_run(session: Session, run_id: str) -> RunRow | None:
@@ -303,8 +307,11 @@ def run_detail(session: Session, run_id: str) -> RunDetail | None:
     return RunDetail(run, views, llm_calls_of_run(session, run_id))
 
 
-def candidate_detail(session: Session, source_hash: str) -> CandidateDetail | None:
-    """A candidate with its parent, children, evaluations, verdicts, the LLM calls that produced it, its runs."""
+def candidate_detail(
+    session: Session, source_hash: str, shown: int = SHOWN_PER_CANDIDATE
+) -> CandidateDetail | None:
+    """A candidate with its parent, children, evaluations, verdicts, the LLM calls that produced it,
+    its runs (children, calls and runs: the first `shown`; children_total counts them all)."""
     candidate = session.get(CandidateRow, source_hash)
     if candidate is None:
         return None
@@ -314,8 +321,14 @@ def candidate_detail(session: Session, source_hash: str) -> CandidateDetail | No
             select(CandidateRow.source_hash)
             .filter_by(parent_hash=source_hash)
             .order_by(CandidateRow.created_at)
+            .limit(shown)
         )
     )
+    children_total = len(children)
+    if children_total == shown:
+        children_total = session.scalar(
+            select(func.count()).select_from(CandidateRow).filter_by(parent_hash=source_hash)
+        )
     return CandidateDetail(
         candidate=candidate,
         parent=parent,
@@ -333,7 +346,16 @@ def candidate_detail(session: Session, source_hash: str) -> CandidateDetail | No
                 select(LLMCallRow)
                 .filter_by(candidate_hash=source_hash)
                 .order_by(LLMCallRow.run_id, LLMCallRow.seq)
+                .limit(shown)
             )
         ),
-        runs=list(session.scalars(select(RunCandidateRow).filter_by(source_hash=source_hash))),
+        runs=list(
+            session.scalars(
+                select(RunCandidateRow)
+                .filter_by(source_hash=source_hash)
+                .order_by(RunCandidateRow.created_at)
+                .limit(shown)
+            )
+        ),
+        children_total=children_total or 0,
     )

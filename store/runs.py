@@ -43,6 +43,7 @@ from warpsmith.store.schema import (
     VerdictRow,
     utcnow,
 )
+from warpsmith.store.writes import valid_text
 
 
 class RunIdError(LookupError):
@@ -177,7 +178,7 @@ def update_run_progress(
     if best_speedup is not None:
         row.best_speedup = best_speedup
     if status_message is not None:
-        row.status_message = status_message
+        row.status_message = valid_text(status_message)[0]
     row.updated_at = utcnow()
     session.flush()
     return row
@@ -190,7 +191,7 @@ def mark_run_status(session: Session, run_id: str, status: str, message: str = "
     row = _get(session, run_id)
     now = utcnow()
     row.status = status
-    row.status_message = message
+    row.status_message = valid_text(message)[0]
     row.updated_at = now
     row.finished_at = now if status in TERMINAL_RUN_STATUSES else None
     session.flush()

@@ -258,7 +258,7 @@ def test_dashboard_shows_the_conversation_and_links_the_replay(recorded: tuple[P
     from warpsmith.dashboard.readonly import open_readonly
 
     db, _, original = recorded
-    client = TestClient(create_app(open_readonly(f"sqlite:///{db}")))
+    client = TestClient(create_app(open_readonly(f"sqlite:///{db}")), base_url="http://127.0.0.1")
     detail = client.get(f"/api/runs/{original}").json()
     assert [c["role"] for c in detail["llm_calls"]] == ["planner", "coder", "judge"]
     assert detail["replays"], "the replays made above are linked to the original"
