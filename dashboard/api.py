@@ -148,7 +148,7 @@ def tasks(session: Session = Depends(read_session)) -> list[str]:
 
 
 @router.get(
-    "/tasks/{name}", response_model=TaskDetail, summary="A task's leaderboards per hardware and its runs"
+    "/tasks/{name:path}", response_model=TaskDetail, summary="A task's leaderboards per hardware and its runs"
 )
 def task(name: str, session: Session = Depends(read_session)) -> TaskDetail:
     detail = leaderboard.task_detail(session, task_or_404(name))

@@ -60,6 +60,7 @@ def run_page(
     run_id: str,
     request: Request,
     offset: int = 0,
+    limit: int = 0,
     calls_offset: int = 0,
     session: Session = Depends(read_session),
 ) -> Response:
@@ -67,7 +68,7 @@ def run_page(
     if found != run_id:  # a prefix or `latest`: the page lives at the whole id
         query = f"?{request.url.query}" if request.url.query else ""
         return RedirectResponse(f"/runs/{found}{query}", status_code=307)
-    offset, limit = page_of(offset, 0, queries.CANDIDATES_PAGE)
+    offset, limit = page_of(offset, limit, queries.CANDIDATES_PAGE)
     calls_offset, calls_limit = page_of(calls_offset, 0, queries.CALLS_PAGE)
     detail = queries.run_detail(
         session,
@@ -134,7 +135,7 @@ def candidate_page(
     )
 
 
-@router.get("/tasks/{name}", response_class=HTMLResponse)
+@router.get("/tasks/{name:path}", response_class=HTMLResponse)
 def task_page(name: str, request: Request, session: Session = Depends(read_session)) -> HTMLResponse:
     detail = leaderboard.task_detail(session, task_or_404(name))
     if detail is None:
