@@ -402,3 +402,43 @@ def test_an_export_holds_the_whole_run(seeded: Store) -> None:
     )
     assert document["evaluations"][0]["source_hash"] == digest
     assert document["llm_calls"][0]["messages"] == [{"role": "user", "content": "hi"}]
+
+
+def test_the_cli_takes_prefixes_and_latest_and_deletes_and_exports(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """`warpsmith runs show|export|delete` in a subprocess, over a SQLite store."""
+    import json
+
+    url = f"sqlite:///{tmp_path / 'cli.db'}"
+    with open_store(url) as store:
+        seed_task_and_hardware(store)
+        older = _named_run(store, "r-20261130-090000-aaaaaa", minutes_ago=5)
+        newest = _named_run(store, "r-20261130-090000-abbbbb")
+        _evaluated(store, older, "a kernel\n")
+        with store.session() as s:
+            mark_run_status(s, older, "completed")
+            mark_run_status(s, newest, "completed")
+
+    def cli(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [sys.executable, "-m", "warpsmith.cli", *args, "--db", url],
+            capture_output=True, text=True, timeout=120, env={**os.environ, "COLUMNS": "200"},
+        )  # fmt: skip
+
+    shown = json.loads(cli("runs", "show", "latest", "--json").stdout)
+    assert shown["run"]["id"] == newest
+    assert json.loads(cli("runs", "show", "r-20261130-090000-aa", "--json").stdout)["run"]["id"] == older
+    ambiguous = cli("runs", "show", "r-2026")
+    assert (
+        ambiguous.returncode == 2 and newest in ambiguous.stderr and len(ambiguous.stderr.splitlines()) == 1
+    )
+    exported = tmp_path / "run.json"
+    assert cli("runs", "export", "r-20261130-090000-aa", "--out", str(exported)).returncode == 0
+    assert json.loads(exported.read_text())["candidates"][0]["source"] == "a kernel\n"
+    again = cli("runs", "export", older, "--out", str(exported))
+    assert again.returncode == 2 and "exists" in again.stderr
+    unconfirmed = cli("runs", "delete", older)
+    assert unconfirmed.returncode == 2 and "--yes" in unconfirmed.stderr
+    deleted = cli("runs", "delete", "r-20261130-090000-aa", "--yes")
+    assert deleted.returncode == 0 and f"deleted run {older}" in deleted.stdout
+    gone = cli("runs", "show", older)
+    assert gone.returncode == 2 and "no run" in gone.stderr
