@@ -53,6 +53,7 @@ def create_app(store: Store, hosts: frozenset[str] | None = None) -> FastAPI:
         redoc_url=None,
     )
     app.state.store = store
+    app.state.memos = {"counts": {}, "boards": {}}  # see queries.py: valid by construction, never stale
     app.mount("/static", StaticFiles(directory=HERE / "static"), name="static")
     app.include_router(api.router)
     app.include_router(pages.router)

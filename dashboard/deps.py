@@ -34,9 +34,11 @@ MAX_PAGE = 1000
 
 
 def read_session(request: Request) -> Iterator[Session]:
-    """One read transaction per request, on the store the app was given."""
+    """One read transaction per request, on the store the app was given (with the app's memos in
+    `session.info`: what a long-lived reader need not count again, see queries.py)."""
     store: Store = request.app.state.store
     with store.session() as session:
+        session.info.update(request.app.state.memos)
         yield session
 
 

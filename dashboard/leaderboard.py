@@ -11,15 +11,16 @@ from __future__ import annotations
 
 from itertools import groupby
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from warpsmith.dashboard.queries import hardware_names, list_runs
 from warpsmith.dashboard.views import HardwareBoard, LeaderboardEntry, TaskDetail
-from warpsmith.store.listing import leaderboards
-from warpsmith.store.schema import TaskRow
+from warpsmith.store.listing import BoardEntry, leaderboards
+from warpsmith.store.schema import EvaluationRow, TaskRow
 
 LEADERBOARD_SIZE = 10
+MEMO_SIZE = 256
 TASK_RUNS_SHOWN = 50
 
 
@@ -28,7 +29,7 @@ def task_detail(session: Session, name: str) -> TaskDetail | None:
     if task is None:
         return None
     names = hardware_names(session)
-    entries = leaderboards(session, name, LEADERBOARD_SIZE)
+    entries = _leaderboards(session, name)
     boards = [
         HardwareBoard(
             hardware_fingerprint=fingerprint,
@@ -61,6 +62,22 @@ def task_detail(session: Session, name: str) -> TaskDetail | None:
         boards=boards,
         runs=list_runs(session, task=name, limit=TASK_RUNS_SHOWN),
     )
+
+
+def _leaderboards(session: Session, task: str) -> list[BoardEntry]:
+    """The ranked entries, remembered (in the app's memo, when the session carries one) until an
+    evaluation is added or removed: evaluations are appended, never updated, and candidates are
+    immutable, so (newest evaluation id, number of evaluations) says whether anything changed."""
+    memo = session.info.get("boards")
+    if memo is None:
+        return leaderboards(session, task, LEADERBOARD_SIZE)
+    version = session.execute(select(func.max(EvaluationRow.id), func.count(EvaluationRow.id))).one()
+    key = (task, *version)
+    if key not in memo:
+        if len(memo) > MEMO_SIZE:
+            memo.clear()
+        memo[key] = leaderboards(session, task, LEADERBOARD_SIZE)
+    return memo[key]
 
 
 def task_names(session: Session) -> list[str]:

@@ -111,7 +111,8 @@ def list_runs(
     session: Session, task: str | None = None, limit: int = RUNS_PAGE, offset: int = 0
 ) -> list[RunSummary]:
     """A page of runs, newest first (of one task when given)."""
-    return _summaries(session, listing.list_runs(session, limit=limit, offset=offset, task=task))
+    found = listing.list_runs(session, limit=limit, offset=offset, task=task, memo=session.info.get("counts"))
+    return _summaries(session, found)
 
 
 def count_runs(session: Session, task: str | None = None) -> int:
@@ -120,7 +121,7 @@ def count_runs(session: Session, task: str | None = None) -> int:
 
 def run_summary(session: Session, run_id: str) -> RunSummary | None:
     """One run's summary: its row and two counts in SQL (what the polled fragment costs)."""
-    found = listing.run_summary(session, run_id)
+    found = listing.run_summary(session, run_id, memo=session.info.get("counts"))
     return _summaries(session, [found])[0] if found is not None else None
 
 

@@ -23,6 +23,9 @@ from warpsmith.store.schema import (
     RunRow,
 )
 
+CountsMemo = dict[tuple[str, Any, str], tuple[int, int]]
+MEMO_SIZE = 10_000
+
 
 @dataclass
 class RunSummary:
@@ -83,17 +86,34 @@ def list_runs(
     offset: int = 0,
     task: str | None = None,
     status: str | None = None,
+    memo: CountsMemo | None = None,
 ) -> list[RunSummary]:
     """Runs, newest first (a page: `limit` from `offset`), with how many candidates each produced
-    and how many of those were correct."""
+    and how many of those were correct.
+
+    `memo`: a dict a long-lived reader (the dashboard) keeps between calls. Every step of a run
+    bumps its `updated_at`, so counts remembered under (id, updated_at, status) stay true and
+    only runs that moved are counted again.
+    """
     statement = runs_filtered(
         select(RunRow).order_by(RunRow.created_at.desc(), RunRow.id.desc()).limit(limit).offset(offset),
         task,
         status,
     )
-    runs = list(session.scalars(statement))
-    counts = produced_and_correct(session, [run.id for run in runs])
-    return [RunSummary(run, *counts[run.id]) for run in runs]
+    return _counted(session, list(session.scalars(statement)), memo)
+
+
+def _counted(session: Session, runs: list[RunRow], memo: CountsMemo | None) -> list[RunSummary]:
+    """The runs with their counts; with a memo, counted again only for runs that changed since."""
+    key = {run.id: (run.id, run.updated_at, run.status) for run in runs}
+    known = {k: memo[k] for k in key.values() if memo is not None and k in memo}
+    missing = [run.id for run in runs if key[run.id] not in known]
+    counted = produced_and_correct(session, missing) if missing else {}
+    if memo is not None:
+        if len(memo) > MEMO_SIZE:
+            memo.clear()
+        memo.update({key[run_id]: counts for run_id, counts in counted.items()})
+    return [RunSummary(run, *(known.get(key[run.id]) or counted[run.id])) for run in runs]
 
 
 def llm_calls_of_run(
@@ -123,10 +143,10 @@ def count_runs(session: Session, *, task: str | None = None, status: str | None 
     return session.scalar(runs_filtered(select(func.count()).select_from(RunRow), task, status)) or 0
 
 
-def run_summary(session: Session, run_id: str) -> RunSummary | None:
+def run_summary(session: Session, run_id: str, memo: CountsMemo | None = None) -> RunSummary | None:
     """One run with its counts, computed in SQL (what a polled fragment needs, nothing more)."""
     run = session.get(RunRow, run_id)
-    return None if run is None else RunSummary(run, *produced_and_correct(session, [run_id])[run_id])
+    return None if run is None else _counted(session, [run], memo)[0]
 
 
 def count_llm_calls(session: Session, run_id: str) -> int:
@@ -214,6 +234,8 @@ def leaderboards(session: Session, task: str, size: int = 10) -> list[BoardEntry
         EvaluationRow.id,
     )
     per_kernel = func.row_number().over(partition_by=(*board, EvaluationRow.source_hash), order_by=order)
+    # Only columns stored before `result` in the row: reading run_id or created_at of every
+    # evaluation would walk each row's whole result (tens of KB) off its overflow pages.
     best = (
         select(
             *board,
@@ -221,8 +243,6 @@ def leaderboards(session: Session, task: str, size: int = 10) -> list[BoardEntry
             EvaluationRow.speedup,
             EvaluationRow.median_us_total,
             EvaluationRow.evaluator_version,
-            EvaluationRow.run_id,
-            EvaluationRow.created_at,
             EvaluationRow.id,
             per_kernel.label("kernel_rank"),
         )
@@ -246,8 +266,15 @@ def leaderboards(session: Session, task: str, size: int = 10) -> list[BoardEntry
     )
     ranked = select(best, place.label("place")).where(best.c.kernel_rank == 1).subquery()
     statement = (
-        select(ranked, CandidateRow.language, CandidateRow.origin)
+        select(
+            ranked,
+            CandidateRow.language,
+            CandidateRow.origin,
+            EvaluationRow.run_id.label("evaluation_run_id"),
+            EvaluationRow.created_at.label("evaluated_at"),
+        )
         .join(CandidateRow, CandidateRow.source_hash == ranked.c.source_hash)
+        .join(EvaluationRow, EvaluationRow.id == ranked.c.id)
         .where(ranked.c.place <= size)
         .order_by(ranked.c.hardware_fingerprint, ranked.c.mode, ranked.c.suite, ranked.c.place)
     )
@@ -263,8 +290,8 @@ def leaderboards(session: Session, task: str, size: int = 10) -> list[BoardEntry
             speedup=row.speedup,
             time_us=row.median_us_total,
             evaluator_version=row.evaluator_version,
-            run_id=row.run_id,
-            created_at=row.created_at,
+            run_id=row.evaluation_run_id,
+            created_at=row.evaluated_at,
         )
         for row in session.execute(statement)
     ]
