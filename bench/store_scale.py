@@ -6,10 +6,9 @@ prompt and the kernel's source) and half offline; CANDIDATES_PER_RUN candidates 
 rounds, each with an evaluation of 40 shape timings and correctness checks, parents chained
 deep (half the candidates descend from the one just before). Then serves it with the real
 `warpsmith dashboard` in a subprocess, times every page and API endpoint (median of REPEAT
-requests, with the response size), `warpsmith runs list`, and a concurrent load (CLIENTS
-threads for SECONDS), and prints a table against the targets of issue 16: every page and
-endpoint <= 300 ms median, `runs list` <= 1 s, a run page <= 2 MB, server memory <= 500 MB,
-no error under load. Usage:
+requests, and the first), `warpsmith runs list`, a concurrent load (CLIENTS threads for
+SECONDS); prints a table against issue 16's targets (every endpoint <= 300 ms median, `runs
+list` <= 1 s, a run page <= 2 MB, server memory <= 500 MB, no error under load). Usage:
 
     python bench/store_scale.py --build /tmp/scale.db --runs 20 --candidates-per-run 500 --llm-calls 3
     python bench/store_scale.py --db /tmp/scale.db          # time an existing store
@@ -58,23 +57,16 @@ SYSTEM_PROMPT = "You are an expert GPU kernel engineer. " * 60
 
 def _source(run: int, index: int) -> str:
     body = "\n".join(f"    acc{k} = tl.load(x_ptr + offs + {k}) * {run}.{index}" for k in range(40))
-    return f"import triton\nimport triton.language as tl\n\n@triton.jit\ndef kernel_{run}_{index}(x_ptr):\n{body}\n"
+    return f"import triton\n\n@triton.jit\ndef kernel_{run}_{index}(x_ptr):\n{body}\n"
 
 
 def _result(rng: random.Random, status: str, speedup: float) -> dict[str, Any]:
-    timings = [
-        {
-            "shape": f"n={2**k}",
-            "median_us": rng.uniform(5, 500),
-            "spread_us": rng.uniform(0.1, 3),
-            "reps": 100,
-            "method": "cuda_graph",
-            "samples_us": [rng.uniform(5, 500) for _ in range(20)],
-            "reference_median_us": rng.uniform(5, 500),
-            "speedup": speedup * rng.uniform(0.9, 1.1),
-        }
-        for k in range(SHAPES)
-    ]
+    def timing(k: int) -> dict[str, Any]:
+        us = {key: rng.uniform(5, 500) for key in ("median_us", "reference_median_us", "call_median_us")}
+        samples = [rng.uniform(5, 500) for _ in range(20)]
+        return {"shape": f"n={2**k}", **us, "samples_us": samples, "reps": 100, "speedup": speedup}
+
+    timings = [timing(k) for k in range(SHAPES)]
     checks = [{"shape": f"n={2**k}", "trial": 0, "ok": status == "correct"} for k in range(SHAPES)]
     return {"status": status, "timings": timings, "correctness": checks, "compile_log": "ok\n" * 50}
 
@@ -193,6 +185,12 @@ def _get(url: str) -> tuple[int, int, float]:
     except urllib.error.HTTPError as error:
         body, status = error.read(), error.code
     return status, len(body), time.perf_counter() - started
+
+
+def _seconds(action: Any) -> float:
+    started = time.perf_counter()
+    action()
+    return time.perf_counter() - started
 
 
 def _rss_mb(pid: int) -> float:
@@ -326,19 +324,14 @@ def measure(db: Path, repeat: int, clients: int, seconds: float) -> dict[str, An
     from warpsmith.store.listing import list_runs
 
     with open_readonly(f"sqlite:///{db}") as store, store.session() as s:
-        started = time.perf_counter()
-        list_runs(s, limit=50)
-        query_s = time.perf_counter() - started
-    started = time.perf_counter()
-    subprocess.run([sys.executable, "-m", "warpsmith.cli", "--help"], capture_output=True)
-    startup_s = time.perf_counter() - started
-    started = time.perf_counter()
-    listed = subprocess.run(
-        [sys.executable, "-m", "warpsmith.cli", "runs", "list", "--json", "--db", f"sqlite:///{db}"],
-        capture_output=True,
-        text=True,
+        query_s = _seconds(lambda: list_runs(s, limit=50))
+    cli = [sys.executable, "-m", "warpsmith.cli"]
+    startup_s = _seconds(lambda: subprocess.run([*cli, "--help"], capture_output=True))
+    listed: list[Any] = []
+    db_url = f"sqlite:///{db}"
+    runs_list_s = _seconds(
+        lambda: listed.append(subprocess.run([*cli, "runs", "list", "--db", db_url], capture_output=True))
     )
-    runs_list_s = time.perf_counter() - started
     return {
         "endpoints": rows,
         "load": {"clients": clients, "seconds": seconds, **load},
@@ -347,7 +340,7 @@ def measure(db: Path, repeat: int, clients: int, seconds: float) -> dict[str, An
         "runs_list_s": round(runs_list_s, 2),
         "runs_list_query_s": round(query_s, 3),
         "cli_startup_s": round(startup_s, 2),
-        "runs_list_ok": listed.returncode == 0,
+        "runs_list_ok": listed[0].returncode == 0,
     }
 
 
