@@ -100,7 +100,7 @@ def run_candidates(
     nodes = queries.run_candidates(session, run_id, limit, offset)
     if nodes is None:
         raise not_found(f"no run {run_id!r}")
-    response.headers["X-Total-Count"] = str(queries.listing.count_run_candidates(session, run_id))
+    response.headers["X-Total-Count"] = str(queries.count_candidates(session, run_id))
     return nodes
 
 
@@ -118,7 +118,7 @@ def run_llm_calls(
     session: Session = Depends(read_session),
 ) -> list[LLMCallView]:
     run_id = run_id_of(session, run_id)
-    response.headers["X-Total-Count"] = str(queries.listing.count_llm_calls(session, run_id))
+    response.headers["X-Total-Count"] = str(queries.count_llm_calls(session, run_id))
     return queries.llm_calls(session, run_id, limit, offset, with_messages=messages)
 
 

@@ -27,8 +27,9 @@ async def _http_error(request: Request, error: Exception) -> Response:
     if request.url.path.startswith("/api/") or error.status_code not in (400, 404):
         return JSONResponse({"detail": error.detail}, status_code=error.status_code, headers=error.headers)
     detail = error.detail if error.detail != "Not Found" else f"no page at {request.url.path[:200]}"
+    title = "Not found" if error.status_code == 404 else "Bad request"
     return templates.TemplateResponse(
-        request, "not_found.html", {"detail": detail}, status_code=error.status_code
+        request, "not_found.html", {"detail": detail, "title": title}, status_code=error.status_code
     )
 
 

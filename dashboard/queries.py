@@ -119,6 +119,14 @@ def count_runs(session: Session, task: str | None = None) -> int:
     return listing.count_runs(session, task=task)
 
 
+def count_candidates(session: Session, run_id: str) -> int:
+    return listing.count_run_candidates(session, run_id)
+
+
+def count_llm_calls(session: Session, run_id: str) -> int:
+    return listing.count_llm_calls(session, run_id)
+
+
 def run_summary(session: Session, run_id: str) -> RunSummary | None:
     """One run's summary: its row and two counts in SQL (what the polled fragment costs)."""
     found = listing.run_summary(session, run_id, memo=session.info.get("counts"))
@@ -256,10 +264,10 @@ def run_detail(
         config=run.config,
         rounds=_rounds(listing.run_rounds(session, run_id, run.hardware_fingerprint)),
         candidates=run_candidates(session, run_id, candidates_limit, candidates_offset) or [],
-        candidates_total=listing.count_run_candidates(session, run_id),
+        candidates_total=count_candidates(session, run_id),
         candidates_offset=candidates_offset,
         llm_calls=llm_calls(session, run_id, calls_limit, calls_offset),
-        llm_calls_total=listing.count_llm_calls(session, run_id),
+        llm_calls_total=count_llm_calls(session, run_id),
         llm_calls_offset=calls_offset,
         replays=list(replays),
     )
