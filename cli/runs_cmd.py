@@ -305,8 +305,10 @@ def export_run(
         out_file.write_text(json.dumps(document, indent=1) + "\n")
     except OSError as error:
         raise usage_error(f"cannot write {out_file}: {error.strerror}") from None
-    print(f"exported run {run_id} to {out_file} ({len(document['candidates'])} candidates, "
-          f"{len(document['llm_calls'])} LLM calls)")
+    print(
+        f"exported run {run_id} to {out_file} ({len(document['candidates'])} candidates, "
+        f"{len(document['llm_calls'])} LLM calls)"
+    )
 
 
 def register(app: typer.Typer) -> None:
