@@ -190,6 +190,7 @@ def test_an_export_holds_the_whole_run(seeded: Store) -> None:
     assert document["llm_calls"][0]["messages"] == [{"role": "user", "content": "hi"}]
 
 
+@pytest.mark.slow  # eight CLI processes
 def test_the_cli_takes_prefixes_and_latest_and_deletes_and_exports(tmp_path) -> None:  # type: ignore[no-untyped-def]
     """`warpsmith runs show|export|delete` in a subprocess, over a SQLite store."""
     import json
