@@ -1,18 +1,41 @@
 """`warpsmith dashboard`: serve the read-only web dashboard over a store.
 
-Owns: the command's options and starting uvicorn. Does not own: the app
-(warpsmith.dashboard.app) or how the store is opened read-only (warpsmith.dashboard.readonly).
-Binds 127.0.0.1 by default: the dashboard has no authentication, so exposing it on another
-interface is the user's explicit choice (--host 0.0.0.0).
+Owns: the command's options and running uvicorn: which Host names are served (loopback names,
+the interface given with --host, any --allow-host), and a clean stop on SIGTERM or Ctrl-C
+(requests still running get a few seconds, then the process exits whatever they do). Does
+not own: the app (warpsmith.dashboard.app) or how the store is opened read-only
+(warpsmith.dashboard.readonly). Binds 127.0.0.1 by default: the dashboard has no
+authentication, so exposing it on another interface is the user's explicit choice (--host 0.0.0.0).
 """
 
 from __future__ import annotations
+
+import os
+import threading
+from types import FrameType
 
 import typer
 
 from warpsmith.cli.errors import usage_error
 
 LOOPBACK = "127.0.0.1"
+GRACE_S = 3  # requests in flight at SIGTERM get this long; then the process exits regardless
+
+
+def _server(app: object, host: str, port: int) -> object:
+    import uvicorn
+
+    class Server(uvicorn.Server):
+        """uvicorn, with a hard stop: a request abandoned by its client cannot hold the process."""
+
+        def handle_exit(self, sig: int, frame: FrameType | None) -> None:
+            super().handle_exit(sig, frame)
+            timer = threading.Timer(GRACE_S + 2, os._exit, args=(0,))
+            timer.daemon = True
+            timer.start()
+
+    config = uvicorn.Config(app, host=host, port=port, log_level="warning", timeout_graceful_shutdown=GRACE_S)
+    return Server(config)
 
 
 def dashboard(
@@ -23,15 +46,21 @@ def dashboard(
         LOOPBACK, "--host", help="Interface to bind; loopback unless you mean otherwise."
     ),
     port: int = typer.Option(8000, "--port", min=1, max=65535, help="TCP port."),
+    allow_host: list[str] = typer.Option(
+        [],
+        "--allow-host",
+        help="Another Host name the browser may use (e.g. this machine's DNS name with --host 0.0.0.0).",
+    ),
 ) -> None:
     """Serve the dashboard (runs, candidates, evaluations, LLM calls) read-only over the store."""
     try:
-        import uvicorn
+        import uvicorn  # noqa: F401
 
         from warpsmith.dashboard.app import create_app
     except ModuleNotFoundError as error:
         raise usage_error(f"the dashboard needs {error.name}: pip install 'warpsmith[dashboard]'") from None
     from warpsmith.dashboard.readonly import open_readonly
+    from warpsmith.dashboard.security import allowed_hosts
     from warpsmith.store.db import StoreError
 
     try:
@@ -46,7 +75,7 @@ def dashboard(
         )
     typer.echo(f"warpsmith dashboard (read-only) over {store.url} at http://{host}:{port}/")
     try:
-        uvicorn.run(create_app(store), host=host, port=port, log_level="warning")
+        _server(create_app(store, allowed_hosts(host, allow_host)), host, port).run()  # type: ignore[attr-defined]
     finally:
         store.close()
 

@@ -184,8 +184,13 @@ def optimize(
     stored: dict[str, Any] = {}
     if resume is not None:
         from warpsmith.store.reads import get_run
+        from warpsmith.store.runs import RunIdError, resolve_run_id
 
         with store.session() as session:
+            try:  # a whole id, a unique prefix or `latest`
+                resume = resolve_run_id(session, resume)
+            except RunIdError as error:
+                raise usage_error(f"{error} ({store.url})") from None
             row = get_run(session, resume)
             if row is None:
                 raise usage_error(f"no run {resume!r} in the store {store.url} (see `warpsmith runs list`)")

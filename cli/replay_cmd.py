@@ -80,7 +80,7 @@ def replay(
     from warpsmith.agents.reevaluate import reevaluate_run
     from warpsmith.agents.replay import is_reevaluation_only, load_original, replay_run
     from warpsmith.store.db import StoreError, open_store, upgrade_note
-    from warpsmith.store.runs import RunNotFoundError
+    from warpsmith.store.runs import RunIdError, resolve_run_id
 
     if device not in ("auto", "cpu", "cuda"):
         raise usage_error(f"--device must be auto, cpu or cuda, not {device!r}")
@@ -91,8 +91,10 @@ def replay(
     if note := upgrade_note(store):
         err.print(note, style="yellow", markup=False, highlight=False)
     try:
+        with store.session() as session:  # a whole id, a unique prefix or `latest`
+            run_id = resolve_run_id(session, run_id)
         original = load_original(store, run_id)
-    except RunNotFoundError as error:
+    except RunIdError as error:
         raise usage_error(f"{error} in {store.url}") from None
     task = _task(original.task, original.config.get("task_file"))
     device, hardware = _hardware(device)

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import json
 from datetime import datetime
+from pathlib import Path
 from typing import Any
 
 import typer
@@ -25,6 +26,7 @@ from rich.table import Table
 from warpsmith.cli.errors import usage_error
 
 out = Console()
+RUN_ID_HELP = "The run: its id, a unique prefix of it, or `latest` (see `warpsmith runs list`)."
 runs_app = typer.Typer(help="List and inspect optimization runs.", no_args_is_help=True)
 
 
@@ -225,7 +227,7 @@ def _print_llm_calls(calls: list[dict[str, Any]]) -> None:
 
 @runs_app.command("show")
 def show_run(
-    run_id: str = typer.Argument(..., help="The run id (see `warpsmith runs list`)."),
+    run_id: str = typer.Argument(..., help=RUN_ID_HELP),
     as_json: bool = typer.Option(False, "--json", help="One JSON document on stdout."),
     db: str | None = typer.Option(None, "--db", help="SQLAlchemy URL of the store (or WARPSMITH_DB)."),
     transcript: bool = typer.Option(
@@ -238,6 +240,7 @@ def show_run(
     store = _open(db)
     with store.session() as session:
         mark_stale_runs(session)
+        run_id = _resolve(session, run_id, store.url)
         doc = run_document(session, run_id)
     if doc is None:
         raise usage_error(f"no run {run_id!r} in the store {store.url} (see `warpsmith runs list`)")
@@ -250,6 +253,62 @@ def show_run(
 
         with store.session() as session:
             print_transcript(session, run_id, out)
+
+
+def _resolve(session: Any, text: str, url: str) -> str:
+    from warpsmith.store.runs import RunIdError, resolve_run_id
+
+    try:
+        return resolve_run_id(session, text)
+    except RunIdError as error:
+        raise usage_error(f"{error} ({url})") from None
+
+
+@runs_app.command("delete")
+def delete_run(
+    run_id: str = typer.Argument(..., help=RUN_ID_HELP),
+    yes: bool = typer.Option(False, "--yes", help="Really delete (without it, only say what would go)."),
+    db: str | None = typer.Option(None, "--db", help="SQLAlchemy URL of the store (or WARPSMITH_DB)."),
+) -> None:
+    """Delete a run with its links, LLM calls and verdicts; kernels and evaluations other runs use stay."""
+    from warpsmith.store.runs import delete_run as delete
+
+    store = _open(db)
+    with store.session() as session:
+        run_id = _resolve(session, run_id, store.url)
+        if not yes:
+            raise usage_error(f"this deletes run {run_id} from {store.url}: run again with --yes to do it")
+        try:
+            counts = delete(session, run_id)
+        except ValueError as error:
+            raise usage_error(str(error)) from None
+    gone = ", ".join(f"{n} {what}" for what, n in counts.items() if n)
+    print(f"deleted run {run_id}" + (f" ({gone})" if gone else ""))
+
+
+@runs_app.command("export")
+def export_run(
+    run_id: str = typer.Argument(..., help=RUN_ID_HELP),
+    out_file: Path = typer.Option(..., "--out", help="The JSON file to write (refused if it exists)."),
+    db: str | None = typer.Option(None, "--db", help="SQLAlchemy URL of the store (or WARPSMITH_DB)."),
+) -> None:
+    """Write a whole run (candidates with sources, evaluations, verdicts, LLM calls) as one JSON file."""
+    from warpsmith.store.runs import export_run as export
+
+    if out_file.exists():
+        raise usage_error(f"{out_file} exists: choose another --out (nothing is overwritten)")
+    store = _open(db)
+    with store.session() as session:
+        run_id = _resolve(session, run_id, store.url)
+        document = export(session, run_id)
+    try:
+        out_file.write_text(json.dumps(document, indent=1) + "\n")
+    except OSError as error:
+        raise usage_error(f"cannot write {out_file}: {error.strerror}") from None
+    print(
+        f"exported run {run_id} to {out_file} ({len(document['candidates'])} candidates, "
+        f"{len(document['llm_calls'])} LLM calls)"
+    )
 
 
 def register(app: typer.Typer) -> None:

@@ -9,6 +9,7 @@ run-level reads (queries.py).
 from __future__ import annotations
 
 import difflib
+import re
 
 from sqlalchemy import and_, or_, select
 from sqlalchemy.orm import Session
@@ -19,10 +20,14 @@ from warpsmith.store import reads
 from warpsmith.store.schema import CandidateRow, LLMCallRow, RunCandidateRow
 
 MIN_HASH_PREFIX = 8
+_HEX = re.compile(r"[0-9a-f]{1,64}")
 
 
 def resolve_candidate_hash(session: Session, hash_or_prefix: str) -> str | None:
-    """The full hash for a full hash or a unique prefix of at least 8 hex digits."""
+    """The full hash for a full hash or a unique prefix of at least 8 hex digits (None otherwise:
+    anything else never reaches SQL)."""
+    if not _HEX.fullmatch(hash_or_prefix):
+        return None
     if session.get(CandidateRow, hash_or_prefix) is not None:
         return hash_or_prefix
     if len(hash_or_prefix) < MIN_HASH_PREFIX:
@@ -30,7 +35,7 @@ def resolve_candidate_hash(session: Session, hash_or_prefix: str) -> str | None:
     found = list(
         session.scalars(
             select(CandidateRow.source_hash)
-            .where(CandidateRow.source_hash.startswith(hash_or_prefix))
+            .where(CandidateRow.source_hash.startswith(hash_or_prefix, autoescape=True))
             .limit(2)
         )
     )
@@ -57,6 +62,7 @@ def _conversation(
         select(LLMCallRow)
         .where(or_(*(and_(LLMCallRow.run_id == run, LLMCallRow.round_index == r) for run, r in rounds)))
         .order_by(LLMCallRow.run_id, LLMCallRow.seq)
+        .limit(reads.SHOWN_PER_CANDIDATE)
     )
     return list(calls), "round"
 
@@ -95,6 +101,7 @@ def candidate_detail(session: Session, hash_or_prefix: str) -> CandidateDetail |
             for link in links
         ],
         children=found.children,
+        children_total=found.children_total,
         evaluations=[
             EvaluationView(
                 id=e.id,

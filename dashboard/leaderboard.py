@@ -1,82 +1,83 @@
 """A task's page: its leaderboards per hardware, timing mode and suite, and its runs.
 
-Owns: ranking a task's correct kernels (speedup first; lowest time where no speedup was
-measured, as in interpreter mode; warpsmith.store.reads.best_candidates ranks by speedup
-only, which is what the loop needs). SELECT only. Does not own: run-level reads (queries.py).
+Owns: turning a task's ranked kernels (speedup first; lowest time where no speedup was
+measured, as in interpreter mode) into views. The ranking itself is a top-N query in SQL
+(warpsmith.store.listing.leaderboards): whole results are never loaded, so the page costs the
+same for ten kernels or ten thousand. warpsmith.store.reads.best_candidates ranks by speedup
+only, which is what the loop needs. SELECT only. Does not own: run-level reads (queries.py).
 """
 
 from __future__ import annotations
 
-import math
-from collections import defaultdict
+from itertools import groupby
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from warpsmith.dashboard.queries import hardware_names, list_runs
 from warpsmith.dashboard.views import HardwareBoard, LeaderboardEntry, TaskDetail
-from warpsmith.store.schema import CandidateRow, EvaluationRow, TaskRow
+from warpsmith.store.listing import BoardEntry, leaderboards
+from warpsmith.store.schema import EvaluationRow, TaskRow
 
 LEADERBOARD_SIZE = 10
+MEMO_SIZE = 256
+TASK_RUNS_SHOWN = 50
 
 
 def task_detail(session: Session, name: str) -> TaskDetail | None:
     task = session.get(TaskRow, name)
     if task is None:
         return None
-    rows = session.execute(
-        select(EvaluationRow, CandidateRow)
-        .join(CandidateRow, CandidateRow.source_hash == EvaluationRow.source_hash)
-        .where(
-            CandidateRow.task == name,
-            EvaluationRow.status == "correct",
-            (EvaluationRow.speedup.is_not(None)) | (EvaluationRow.median_us_total.is_not(None)),
-        )
-    ).all()
-    best: dict[tuple[str, str, str], dict[str, LeaderboardEntry]] = defaultdict(dict)
-    for evaluation, candidate in rows:
-        board = best[(evaluation.hardware_fingerprint, evaluation.mode, evaluation.suite)]
-        entry = LeaderboardEntry(
-            source_hash=candidate.source_hash,
-            language=candidate.language,
-            origin=candidate.origin,
-            speedup=evaluation.speedup,
-            time_us=evaluation.median_us_total,
-            evaluator_version=evaluation.evaluator_version,
-            suite=evaluation.suite,
-            run_id=evaluation.run_id,
-            created_at=evaluation.created_at,
-        )
-        known = board.get(candidate.source_hash)
-        if known is None or _rank(entry) < _rank(known):
-            board[candidate.source_hash] = entry
     names = hardware_names(session)
+    entries = _leaderboards(session, name)
     boards = [
         HardwareBoard(
             hardware_fingerprint=fingerprint,
             hardware_name=names.get(fingerprint),
             mode=mode,
             suite=suite,
-            entries=sorted(entries.values(), key=_rank)[:LEADERBOARD_SIZE],
+            entries=[
+                LeaderboardEntry(
+                    source_hash=e.source_hash,
+                    language=e.language,
+                    origin=e.origin,
+                    speedup=e.speedup,
+                    time_us=e.time_us,
+                    evaluator_version=e.evaluator_version,
+                    suite=e.suite,
+                    run_id=e.run_id,
+                    created_at=e.created_at,
+                )
+                for e in group
+            ],
         )
-        for (fingerprint, mode, suite), entries in sorted(best.items())
+        for (fingerprint, mode, suite), group in groupby(
+            entries, key=lambda e: (e.hardware_fingerprint, e.mode, e.suite)
+        )
     ]
     return TaskDetail(
         name=task.name,
         description=task.description,
         signature=task.signature,
         boards=boards,
-        runs=list_runs(session, task=name, limit=50),
+        runs=list_runs(session, task=name, limit=TASK_RUNS_SHOWN),
     )
 
 
-def _rank(entry: LeaderboardEntry) -> tuple[bool, float, float]:
-    """Leaderboard order: highest speedup first; without speedups (interpreter mode) lowest time first."""
-    return (
-        entry.speedup is None,
-        -(entry.speedup or 0.0),
-        entry.time_us if entry.time_us is not None else math.inf,
-    )
+def _leaderboards(session: Session, task: str) -> list[BoardEntry]:
+    """The ranked entries, remembered (in the app's memo, when the session carries one) until an
+    evaluation is added or removed: evaluations are appended, never updated, and candidates are
+    immutable, so (newest evaluation id, number of evaluations) says whether anything changed."""
+    memo = session.info.get("boards")
+    if memo is None:
+        return leaderboards(session, task, LEADERBOARD_SIZE)
+    version = session.execute(select(func.max(EvaluationRow.id), func.count(EvaluationRow.id))).one()
+    key = (task, *version)
+    if key not in memo:
+        if len(memo) > MEMO_SIZE:
+            memo.clear()
+        memo[key] = leaderboards(session, task, LEADERBOARD_SIZE)
+    return memo[key]
 
 
 def task_names(session: Session) -> list[str]:

@@ -1,17 +1,28 @@
-"""The HTML pages and the htmx fragments they poll.
+"""The HTML pages and the htmx fragments they poll or fetch.
 
-Owns: page routes: runs (/), a run, a candidate, a task, and the fragments that refresh a
-running run's numbers. Does not own: queries or formatting (render.py, templates/).
+Owns: page routes: runs (/), a run, a candidate, a task; the fragments that refresh a running
+run's numbers (a few small queries each: they are polled every few seconds) and the one that
+brings an LLM call's messages when it is opened. Lists are paged (`?offset=`); a run named by a
+prefix or `latest` is redirected to its whole id. Does not own: queries or formatting
+(render.py, templates/).
 """
 
 from __future__ import annotations
 
 from fastapi import APIRouter, Depends, Request
-from fastapi.responses import HTMLResponse
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from sqlalchemy.orm import Session
 
 from warpsmith.dashboard import candidates, leaderboard, queries, render
-from warpsmith.dashboard.deps import not_found, read_session, templates
+from warpsmith.dashboard.deps import (
+    hash_or_404,
+    not_found,
+    page_of,
+    read_session,
+    run_id_of,
+    task_or_404,
+    templates,
+)
 
 router = APIRouter(include_in_schema=False)
 POLL_SECONDS = 3
@@ -21,29 +32,70 @@ def _page(request: Request, name: str, **context: object) -> HTMLResponse:
     return templates.TemplateResponse(request, name, {"poll_seconds": POLL_SECONDS, **context})
 
 
+def _runs_context(session: Session, offset: int, limit: int) -> dict[str, object]:
+    offset, limit = page_of(offset, limit, queries.RUNS_PAGE)
+    return {
+        "runs": queries.list_runs(session, limit=limit, offset=offset),
+        "pager": {"offset": offset, "limit": limit, "total": queries.count_runs(session), "base": "/"},
+    }
+
+
 @router.get("/", response_class=HTMLResponse)
-def runs_page(request: Request, session: Session = Depends(read_session)) -> HTMLResponse:
-    runs = queries.list_runs(session)
-    return _page(request, "runs.html", runs=runs, tasks=leaderboard.task_names(session))
+def runs_page(
+    request: Request, offset: int = 0, limit: int = 0, session: Session = Depends(read_session)
+) -> HTMLResponse:
+    context = _runs_context(session, offset, limit)
+    return _page(request, "runs.html", tasks=leaderboard.task_names(session), **context)
 
 
 @router.get("/fragments/runs", response_class=HTMLResponse)
-def runs_fragment(request: Request, session: Session = Depends(read_session)) -> HTMLResponse:
-    return _page(request, "_runs_table.html", runs=queries.list_runs(session))
+def runs_fragment(
+    request: Request, offset: int = 0, limit: int = 0, session: Session = Depends(read_session)
+) -> HTMLResponse:
+    return _page(request, "_runs_table.html", **_runs_context(session, offset, limit))
 
 
 @router.get("/runs/{run_id}", response_class=HTMLResponse)
-def run_page(run_id: str, request: Request, session: Session = Depends(read_session)) -> HTMLResponse:
-    detail = queries.run_detail(session, run_id)
+def run_page(
+    run_id: str,
+    request: Request,
+    offset: int = 0,
+    limit: int = 0,
+    calls_offset: int = 0,
+    session: Session = Depends(read_session),
+) -> Response:
+    found = run_id_of(session, run_id)
+    if found != run_id:  # a prefix or `latest`: the page lives at the whole id
+        query = f"?{request.url.query}" if request.url.query else ""
+        return RedirectResponse(f"/runs/{found}{query}", status_code=307)
+    offset, limit = page_of(offset, limit, queries.CANDIDATES_PAGE)
+    calls_offset, calls_limit = page_of(calls_offset, 0, queries.CALLS_PAGE)
+    detail = queries.run_detail(
+        session,
+        found,
+        candidates_limit=limit,
+        candidates_offset=offset,
+        calls_limit=calls_limit,
+        calls_offset=calls_offset,
+    )
     if detail is None:
         raise not_found(f"no run {run_id!r} in this store")
+    base = f"/runs/{found}"
     return _page(
         request,
         "run.html",
         detail=detail,
         run=detail.run,
-        tree=render.lineage_tree(detail.candidates),
+        tree=render.lineage_steps(detail.candidates),
         chart=render.chart_data(detail.rounds),
+        pager={"offset": offset, "limit": limit, "total": detail.candidates_total, "base": base},
+        calls_pager={
+            "offset": calls_offset,
+            "limit": calls_limit,
+            "total": detail.llm_calls_total,
+            "base": base,
+            "param": "calls_offset",
+        },
     )
 
 
@@ -51,17 +103,27 @@ def run_page(run_id: str, request: Request, session: Session = Depends(read_sess
 def run_summary_fragment(
     run_id: str, request: Request, session: Session = Depends(read_session)
 ) -> HTMLResponse:
-    run = queries.run_summary(session, run_id)
+    run = queries.run_summary(session, run_id_of(session, run_id))
     if run is None:
         raise not_found(f"no run {run_id!r} in this store")
     return _page(request, "_run_summary.html", run=run)
+
+
+@router.get("/fragments/runs/{run_id}/llm_calls/{seq}", response_class=HTMLResponse)
+def llm_call_fragment(
+    run_id: str, seq: int, request: Request, session: Session = Depends(read_session)
+) -> HTMLResponse:
+    call = queries.llm_call(session, run_id_of(session, run_id), seq)
+    if call is None:
+        raise not_found(f"no LLM call {seq} in run {run_id!r}")
+    return _page(request, "_llm_call.html", call=call)
 
 
 @router.get("/candidates/{source_hash}", response_class=HTMLResponse)
 def candidate_page(
     source_hash: str, request: Request, session: Session = Depends(read_session)
 ) -> HTMLResponse:
-    detail = candidates.candidate_detail(session, source_hash)
+    detail = candidates.candidate_detail(session, hash_or_404(source_hash))
     if detail is None:
         raise not_found(f"no candidate {source_hash!r} in this store")
     return _page(
@@ -73,9 +135,9 @@ def candidate_page(
     )
 
 
-@router.get("/tasks/{name}", response_class=HTMLResponse)
+@router.get("/tasks/{name:path}", response_class=HTMLResponse)
 def task_page(name: str, request: Request, session: Session = Depends(read_session)) -> HTMLResponse:
-    detail = leaderboard.task_detail(session, name)
+    detail = leaderboard.task_detail(session, task_or_404(name))
     if detail is None:
         raise not_found(f"no task {name!r} in this store")
     return _page(request, "task.html", task=detail)

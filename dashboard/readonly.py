@@ -15,11 +15,15 @@ from typing import Any
 
 from sqlalchemy import Engine, create_engine, exc
 from sqlalchemy.engine import URL, make_url
+from sqlalchemy.pool import QueuePool
 
 from warpsmith.store.db import SQLITE_BUSY_TIMEOUT_MS, Store, StoreError, default_database_url, mask_url
 from warpsmith.store.migrate import current_revision, head_revision
 
 POSTGRES_CONNECT_TIMEOUT_S = 5
+# uvicorn runs sync routes on a thread pool of 40: enough connections that requests rarely wait.
+POOL_SIZE = 8
+POOL_OVERFLOW = 32
 
 
 def _sqlite_engine(parsed: URL) -> Engine:
@@ -40,7 +44,12 @@ def _sqlite_engine(parsed: URL) -> Engine:
         connection.execute("PRAGMA query_only = ON")
         return connection
 
-    return create_engine("sqlite://", creator=connect)
+    # A `sqlite://` URL would get a SingletonThreadPool, whose cleanup closes other threads'
+    # connections while they are in use (a threaded server then crashes): a queue pool hands each
+    # request its own connection (check_same_thread=False above: they move between threads).
+    return create_engine(
+        "sqlite://", creator=connect, poolclass=QueuePool, pool_size=POOL_SIZE, max_overflow=POOL_OVERFLOW
+    )
 
 
 def _server_engine(parsed: URL) -> Engine:
@@ -50,6 +59,7 @@ def _server_engine(parsed: URL) -> Engine:
         if "connect_timeout" not in parsed.query:
             connect_args["connect_timeout"] = POSTGRES_CONNECT_TIMEOUT_S
         kwargs["connect_args"] = connect_args
+        kwargs.update(pool_size=POOL_SIZE, max_overflow=POOL_OVERFLOW, pool_pre_ping=True)
     try:
         engine = create_engine(parsed, **kwargs)
     except (exc.NoSuchModuleError, ModuleNotFoundError) as error:

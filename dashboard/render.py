@@ -1,6 +1,7 @@
 """Presentation helpers for the templates: highlighting, the lineage tree, number formats.
 
-Owns: turning view models into what templates print. Highlighting is server-side with
+Owns: turning view models into what templates print: the lineage as flat drawing steps,
+invisible and direction-changing characters made visible, names encoded for URLs. Highlighting is server-side with
 Pygments (already installed: rich depends on it), so pages need no highlighter script.
 Does not own: queries (queries.py) or page routes (pages.py).
 """
@@ -8,16 +9,19 @@ Does not own: queries (queries.py) or page routes (pages.py).
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
+from urllib.parse import quote
 
-from markupsafe import Markup
+from markupsafe import Markup, escape
 from pygments import highlight
 from pygments.formatters import HtmlFormatter
 from pygments.lexers import CudaLexer, DiffLexer, PythonLexer
 
 from warpsmith.dashboard.views import CandidateNode
+from warpsmith.store.writes import valid_text
 
 _LEXERS = {"triton": PythonLexer, "cuda": CudaLexer, "hip": CudaLexer}
 
@@ -42,11 +46,16 @@ STATUS_CLASSES = {
 def highlight_source(source: str, language: str) -> Markup:
     lexer = _LEXERS.get(language, PythonLexer)()
     formatter = HtmlFormatter(linenos="table", cssclass="highlight", lineanchors="L")
-    return Markup(highlight(source, lexer, formatter))
+    return reveal(highlight(source, lexer, formatter))
 
 
 def highlight_diff(diff: str) -> Markup:
-    return Markup(highlight(diff, DiffLexer(), HtmlFormatter(cssclass="highlight diff")))
+    return reveal(highlight(diff, DiffLexer(), HtmlFormatter(cssclass="highlight diff")))
+
+
+def url_part(value: str | None) -> str:
+    """A name as one URL path segment: `/`, `?`, `#`, `%` and the rest percent-encoded."""
+    return quote(value or "", safe="")
 
 
 def status_class(status: str | None) -> str:
@@ -102,8 +111,16 @@ class TreeNode:
     children: list[TreeNode] = field(default_factory=list)
 
 
+@dataclass
+class TreeStep:
+    """One step of drawing the lineage: open a list ('ul'), an item ('li', with its node), close them."""
+
+    kind: str
+    node: CandidateNode | None = None
+
+
 def lineage_tree(nodes: list[CandidateNode]) -> list[TreeNode]:
-    """Candidates of a run as a forest: a root's parent is outside the run (or none)."""
+    """Candidates of a run as a forest: a root's parent is outside the run (or this page of it)."""
     by_hash = {n.source_hash: TreeNode(n) for n in nodes}
     roots: list[TreeNode] = []
     for tree_node in by_hash.values():
@@ -121,6 +138,68 @@ def lineage_tree(nodes: list[CandidateNode]) -> list[TreeNode]:
     # A parent cycle (possible in principle: first stored row wins) would hide nodes; show them as roots.
     roots += [t for h, t in by_hash.items() if h not in reachable]
     return roots
+
+
+def lineage_steps(nodes: list[CandidateNode]) -> list[TreeStep]:
+    """The forest as a flat list of steps (nested <ul>/<li> opened and closed in order).
+
+    Drawn by a loop, not a recursive template: a parent chain thousands deep draws like a
+    flat one (a recursive macro stops at Python's recursion limit, about 240 levels of Jinja).
+    """
+    steps: list[TreeStep] = []
+    stack: list[list[TreeNode]] = [list(reversed(lineage_tree(nodes)))]
+    if not stack[0]:
+        return steps
+    steps.append(TreeStep("ul"))
+    while stack:
+        siblings = stack[-1]
+        if not siblings:
+            stack.pop()
+            steps.append(TreeStep("/ul"))
+            if stack:
+                steps.append(TreeStep("/li"))
+            continue
+        current = siblings.pop()
+        steps.append(TreeStep("li", current.node))
+        if current.children:
+            steps.append(TreeStep("ul"))
+            stack.append(list(reversed(current.children)))
+        else:
+            steps.append(TreeStep("/li"))
+    return steps
+
+
+# Characters that change how text reads without being seen: C0/C1 controls (not tab or newline),
+# bidirectional overrides and isolates (the "Trojan Source" trick), zero-width and other format
+# characters. Shown as a visible marker naming the code point.
+_INVISIBLE = re.compile(
+    "[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\u00ad\u061c\u180e\u200b-\u200f\u202a-\u202e"
+    "\u2028\u2029\u2060-\u2064\u2066-\u206f\ufeff\ufff9-\ufffb]"
+)
+
+
+def _marker(match: re.Match[str]) -> str:
+    code = f"U+{ord(match.group()):04X}"
+    return f'<span class="invisible" title="invisible character {code}">⟦{code}⟧</span>'
+
+
+def reveal(markup: str) -> Markup:
+    """Escaped HTML with every invisible or direction-changing character replaced by a marker.
+
+    Only for markup whose text nodes hold the characters (our templates and Pygments never put
+    user text inside attributes).
+    """
+    return Markup(_INVISIBLE.sub(_marker, str(markup)))
+
+
+def printable(value: Any) -> Any:
+    """Jinja's finalize: a string printed by a template, made encodable (lone surrogates as
+    U+FFFD), escaped, with invisible characters shown. Markup and non-strings pass as they are."""
+    if isinstance(value, Markup):
+        return reveal(valid_text(str(value))[0])
+    if isinstance(value, str):
+        return reveal(escape(valid_text(value)[0]))
+    return value
 
 
 def chart_data(rounds: list[Any]) -> Markup:
@@ -150,4 +229,5 @@ FILTERS = {
     "status_class": status_class,
     "pretty_json": pretty_json,
     "message_text": message_text,
+    "url_part": url_part,
 }

@@ -78,8 +78,14 @@ class LLMCallView(BaseModel):
     round_index: int | None = None
     role: str
     model: str
-    messages: list[dict[str, Any]] = Field(description="The request in chat format.")
+    messages: list[dict[str, Any]] = Field(
+        default_factory=list, description="The request in chat format (empty unless messages_included)."
+    )
     response: str | None = None
+    messages_included: bool = Field(
+        default=True,
+        description="False in lists: fetch /api/runs/{run_id}/llm_calls/{seq} for the messages and answer.",
+    )
     prompt_tokens: int = 0
     completion_tokens: int = 0
     cost_usd: float = 0.0
@@ -109,11 +115,17 @@ class CandidateNode(BaseModel):
 
 
 class RunDetail(BaseModel):
+    """A run with a page of its candidates and a page of its LLM calls (headers only)."""
+
     run: RunSummary
     config: dict[str, Any] = Field(default_factory=dict)
     rounds: list[RoundPoint]
-    candidates: list[CandidateNode]
-    llm_calls: list[LLMCallView]
+    candidates: list[CandidateNode] = Field(description="One page, from candidates_offset.")
+    candidates_total: int = 0
+    candidates_offset: int = 0
+    llm_calls: list[LLMCallView] = Field(description="One page, from llm_calls_offset, without messages.")
+    llm_calls_total: int = 0
+    llm_calls_offset: int = 0
     replays: list[str] = Field(default_factory=list, description="Runs that replay this one.")
 
 
@@ -163,7 +175,8 @@ class CandidateDetail(BaseModel):
     created_at: datetime
     diff_from_parent: str | None = Field(default=None, description="Unified diff parent -> this source.")
     runs: list[RunLink]
-    children: list[str]
+    children: list[str] = Field(description="The first children (children_total says how many there are).")
+    children_total: int = 0
     evaluations: list[EvaluationView]
     verdicts: list[VerdictView]
     llm_calls: list[LLMCallView] = Field(

@@ -27,7 +27,7 @@ import platformdirs
 from sqlalchemy import Engine, create_engine, event, exc
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.orm import Session, sessionmaker
-from sqlalchemy.pool import StaticPool
+from sqlalchemy.pool import QueuePool, StaticPool
 
 from warpsmith.store.migrate import SchemaTooNewError, current_revision, upgrade_to_head
 
@@ -126,6 +126,11 @@ def _make_engine(parsed: URL) -> Engine:
     backend = parsed.get_backend_name()
     if backend == "sqlite" and (parsed.database or ":memory:") == ":memory:":
         kwargs["poolclass"] = StaticPool  # one shared in-memory database, not one per connection
+        kwargs["connect_args"] = {"check_same_thread": False}
+    elif backend == "sqlite":
+        # A queue pool, explicitly: each thread of a threaded server gets its own connection
+        # (never SingletonThreadPool, which closes connections other threads still use).
+        kwargs["poolclass"] = QueuePool
         kwargs["connect_args"] = {"check_same_thread": False}
     if backend == "postgresql" and "connect_timeout" not in parsed.query:
         kwargs["connect_args"] = {"connect_timeout": POSTGRES_CONNECT_TIMEOUT_S}

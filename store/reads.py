@@ -2,9 +2,10 @@
 
 Owns: the questions asked of the store: the evaluation cache lookup (the newest row of an
 evaluation's identity; evaluations are history, see schema.py), the best known
-candidates for (task, hardware, language) across runs, lessons, the runs list, a run's
-detail (candidates by round with their evaluations and verdicts, LLM calls in `seq` order),
-a candidate's detail. Results are ORM rows (read them inside the session, or after it:
+candidates for (task, hardware, language) across runs, lessons, a run's candidates (paged)
+and detail (candidates by round with their evaluations and verdicts, LLM calls in `seq`
+order), a candidate's detail. The runs list and paged LLM calls live in listing.py (and are
+re-exported here). Results are ORM rows (read them inside the session, or after it:
 their columns stay loaded) grouped in small dataclasses. Does not own: any write.
 """
 
@@ -14,8 +15,11 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 
 from sqlalchemy import ColumnElement, and_, exists, func, select
-from sqlalchemy.orm import Session, aliased
+from sqlalchemy.orm import Session, aliased, defer
 
+from warpsmith.store.listing import RunSummary as RunSummary
+from warpsmith.store.listing import list_runs as list_runs
+from warpsmith.store.listing import llm_calls_of_run
 from warpsmith.store.schema import (
     CandidateRow,
     EvaluationRow,
@@ -41,13 +45,6 @@ class RankedCandidate:
     def speedup(self) -> float:
         assert self.evaluation.speedup is not None
         return self.evaluation.speedup
-
-
-@dataclass
-class RunSummary:
-    run: RunRow
-    candidates: int
-    correct: int
 
 
 @dataclass
@@ -100,6 +97,10 @@ class CandidateDetail:
     verdicts: list[VerdictRow]
     llm_calls: list[LLMCallRow]
     runs: list[RunCandidateRow]
+    children_total: int = 0
+
+
+SHOWN_PER_CANDIDATE = 200  # children, linked calls, runs: a seed may have thousands
 
 
 def get_run(session: Session, run_id: str) -> RunRow | None:
@@ -239,58 +240,35 @@ def lessons_for(session: Session, task: str, hardware_fingerprint: str, limit: i
     return list(session.scalars(statement))
 
 
-def list_runs(
-    session: Session, *, limit: int = 50, task: str | None = None, status: str | None = None
-) -> list[RunSummary]:
-    """Runs, newest first, with how many candidates each produced and how many were correct."""
-    statement = select(RunRow).order_by(RunRow.created_at.desc(), RunRow.id.desc()).limit(limit)
-    if task is not None:
-        statement = statement.where(RunRow.task == task)
-    if status is not None:
-        statement = statement.where(RunRow.status == status)
-    runs = list(session.scalars(statement))
-    ids = [run.id for run in runs]
-    produced = dict(
-        session.execute(
-            select(RunCandidateRow.run_id, func.count())
-            .where(RunCandidateRow.run_id.in_(ids), RunCandidateRow.relation == "produced")
-            .group_by(RunCandidateRow.run_id)
-        ).all()
-    )
-    correct_candidate = exists().where(  # correct in an evaluation the run itself saw
-        RunEvaluationRow.run_id == RunCandidateRow.run_id,
-        EvaluationRow.id == RunEvaluationRow.evaluation_id,
-        EvaluationRow.source_hash == RunCandidateRow.source_hash,
-        EvaluationRow.status == "correct",
-    )
-    correct = dict(
-        session.execute(
-            select(RunCandidateRow.run_id, func.count())
-            .where(RunCandidateRow.run_id.in_(ids), RunCandidateRow.relation == "produced", correct_candidate)
-            .group_by(RunCandidateRow.run_id)
-        ).all()
-    )
-    return [RunSummary(run, produced.get(run.id, 0), correct.get(run.id, 0)) for run in runs]
-
-
-def llm_calls_of_run(session: Session, run_id: str) -> list[LLMCallRow]:
-    """The run's LLM calls in the order they were made (`seq`): what replay serves back."""
-    return list(session.scalars(select(LLMCallRow).filter_by(run_id=run_id).order_by(LLMCallRow.seq)))
-
-
 def run_candidates(
-    session: Session, run_id: str, round_index: int | None = None, hardware_fingerprint: str | None = None
+    session: Session,
+    run_id: str,
+    round_index: int | None = None,
+    hardware_fingerprint: str | None = None,
+    *,
+    limit: int | None = None,
+    offset: int = 0,
+    with_texts: bool = True,
 ) -> list[CandidateView]:
     """The run's candidates in (round, position) order, with the evaluations the run saw (on one
-    hardware if given; oldest first) and its verdicts."""
+    hardware if given; oldest first) and its verdicts.
+
+    A page with `limit`/`offset`; `with_texts=False` leaves sources and whole results unloaded
+    (reading them then is an error): what a list of thousands of candidates needs.
+    """
     statement = (
         select(RunCandidateRow, CandidateRow)
         .join(CandidateRow, CandidateRow.source_hash == RunCandidateRow.source_hash)
         .where(RunCandidateRow.run_id == run_id)
         .order_by(RunCandidateRow.round_index, RunCandidateRow.position, RunCandidateRow.created_at)
+        .offset(offset)
     )
+    if limit is not None:
+        statement = statement.limit(limit)
     if round_index is not None:
         statement = statement.where(RunCandidateRow.round_index == round_index)
+    if not with_texts:
+        statement = statement.options(defer(CandidateRow.source, raiseload=True))
     views = {
         link.source_hash: CandidateView(candidate, link.round_index, link.position, link.relation)
         for link, candidate in session.execute(statement)
@@ -300,16 +278,23 @@ def run_candidates(
     evaluations = (  # what this run saw, not later re-evaluations of the same candidates
         select(EvaluationRow)
         .join(RunEvaluationRow, RunEvaluationRow.evaluation_id == EvaluationRow.id)
-        .where(RunEvaluationRow.run_id == run_id, EvaluationRow.source_hash.in_(views))
+        .where(RunEvaluationRow.run_id == run_id)
         .order_by(EvaluationRow.id)
     )
+    verdicts = select(VerdictRow).where(VerdictRow.run_id == run_id).order_by(VerdictRow.id)
+    if limit is not None or round_index is not None:  # a part of the run: ask for its candidates only
+        evaluations = evaluations.where(EvaluationRow.source_hash.in_(views))
+        verdicts = verdicts.where(VerdictRow.source_hash.in_(views))
     if hardware_fingerprint is not None:
         evaluations = evaluations.where(EvaluationRow.hardware_fingerprint == hardware_fingerprint)
+    if not with_texts:
+        evaluations = evaluations.options(defer(EvaluationRow.result, raiseload=True))
     for evaluation in session.scalars(evaluations):
-        views[evaluation.source_hash].evaluations.append(evaluation)
-    verdicts = select(VerdictRow).where(VerdictRow.run_id == run_id, VerdictRow.source_hash.in_(views))
-    for verdict in session.scalars(verdicts.order_by(VerdictRow.id)):
-        views[verdict.source_hash].verdicts.append(verdict)
+        if evaluation.source_hash in views:
+            views[evaluation.source_hash].evaluations.append(evaluation)
+    for verdict in session.scalars(verdicts):
+        if verdict.source_hash in views:
+            views[verdict.source_hash].verdicts.append(verdict)
     return list(views.values())
 
 
@@ -322,8 +307,11 @@ def run_detail(session: Session, run_id: str) -> RunDetail | None:
     return RunDetail(run, views, llm_calls_of_run(session, run_id))
 
 
-def candidate_detail(session: Session, source_hash: str) -> CandidateDetail | None:
-    """A candidate with its parent, children, evaluations, verdicts, the LLM calls that produced it, its runs."""
+def candidate_detail(
+    session: Session, source_hash: str, shown: int = SHOWN_PER_CANDIDATE
+) -> CandidateDetail | None:
+    """A candidate with its parent, children, evaluations, verdicts, the LLM calls that produced it,
+    its runs (children, calls and runs: the first `shown`; children_total counts them all)."""
     candidate = session.get(CandidateRow, source_hash)
     if candidate is None:
         return None
@@ -333,8 +321,14 @@ def candidate_detail(session: Session, source_hash: str) -> CandidateDetail | No
             select(CandidateRow.source_hash)
             .filter_by(parent_hash=source_hash)
             .order_by(CandidateRow.created_at)
+            .limit(shown)
         )
     )
+    children_total = len(children)
+    if children_total == shown:
+        children_total = session.scalar(
+            select(func.count()).select_from(CandidateRow).filter_by(parent_hash=source_hash)
+        )
     return CandidateDetail(
         candidate=candidate,
         parent=parent,
@@ -352,7 +346,16 @@ def candidate_detail(session: Session, source_hash: str) -> CandidateDetail | No
                 select(LLMCallRow)
                 .filter_by(candidate_hash=source_hash)
                 .order_by(LLMCallRow.run_id, LLMCallRow.seq)
+                .limit(shown)
             )
         ),
-        runs=list(session.scalars(select(RunCandidateRow).filter_by(source_hash=source_hash))),
+        runs=list(
+            session.scalars(
+                select(RunCandidateRow)
+                .filter_by(source_hash=source_hash)
+                .order_by(RunCandidateRow.created_at)
+                .limit(shown)
+            )
+        ),
+        children_total=children_total or 0,
     )

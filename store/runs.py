@@ -1,6 +1,7 @@
 """A run's lifecycle in the store: create, heartbeat, progress, status, stale detection, resume.
 
-Owns: run ids, the `runs` row's status transitions, and the convention that tells a run
+Owns: run ids (and resolving what a user typed to one), the `runs` row's status transitions,
+deleting and exporting a whole run, and the convention that tells a run
 whose writer was killed from one still going. Does not own: what a run does (the
 coordinator in warpsmith.agents) or the rows it produces (warpsmith.store.writes).
 
@@ -10,6 +11,7 @@ The convention (one writer per run):
 - `mark_stale_runs` turns 'running' runs whose writer is gone into 'interrupted': on this
   host, when the pid no longer exists; on another host, when no heartbeat came for
   `stale_after`. Call it before listing runs or resuming.
+- a run is named by its whole id, a unique prefix or `latest` (`resolve_run_id`).
 - an 'interrupted' run is resumed with `resume_run` (the new process becomes its writer);
   `rounds_done` says how many rounds completed, and run_candidates holds each round's
   candidates, so the loop restarts at round `rounds_done` without losing anything committed.
@@ -18,20 +20,90 @@ The convention (one writer per run):
 from __future__ import annotations
 
 import os
+import re
 import secrets
 import socket
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import delete, select, update
 from sqlalchemy.orm import Session
 
-from warpsmith.store.schema import RUN_STATUSES, STRATEGIES, TERMINAL_RUN_STATUSES, RunRow, utcnow
+from warpsmith.store.schema import (
+    RUN_STATUSES,
+    STRATEGIES,
+    TERMINAL_RUN_STATUSES,
+    CandidateRow,
+    EvaluationRow,
+    LessonRow,
+    LLMCallRow,
+    RunCandidateRow,
+    RunEvaluationRow,
+    RunRow,
+    VerdictRow,
+    utcnow,
+)
+from warpsmith.store.writes import valid_text
 
 
-class RunNotFoundError(LookupError):
+class RunIdError(LookupError):
+    """A run id the user typed does not name exactly one run; the message is one line."""
+
+
+class RunNotFoundError(RunIdError):
     def __init__(self, run_id: str) -> None:
-        super().__init__(f"no run {run_id!r} in the store (see `warpsmith runs`)")
+        super().__init__(f"no run {_shown(run_id)} in the store (see `warpsmith runs list`)")
+
+
+class AmbiguousRunIdError(RunIdError):
+    def __init__(self, prefix: str, matches: list[str], more: bool) -> None:
+        listed = ", ".join(matches) + (", ..." if more else "")
+        super().__init__(f"run id prefix {prefix!r} matches several runs: {listed}; type more of the id")
+
+
+LATEST = "latest"
+MAX_RUN_ID = 40  # runs.id is String(40)
+_RUN_ID_CHARS = re.compile(r"[A-Za-z0-9._:-]+")
+AMBIGUOUS_SHOWN = 5
+
+
+def _shown(text: str) -> str:
+    """A typed id for an error line: quoted, and cut when it is absurdly long."""
+    return repr(text) if len(text) <= 60 else repr(text[:60]) + f"... ({len(text)} characters)"
+
+
+def resolve_run_id(session: Session, text: str) -> str:
+    """The id of the run that `text` names: a whole id, a unique prefix of one, or `latest`
+    (the newest run). Raises RunIdError (one line; up to 5 matches for an ambiguous prefix).
+
+    Checked before any SQL: an id too long or with characters no run id has is simply unknown,
+    and the prefix goes into LIKE escaped (`_` and `%` match only themselves).
+    """
+    text = text.strip()
+    if text.lower() == LATEST:
+        newest = session.scalar(
+            select(RunRow.id).order_by(RunRow.created_at.desc(), RunRow.id.desc()).limit(1)
+        )
+        if newest is None:
+            raise RunIdError("there are no runs in the store yet: `latest` names none")
+        return newest
+    if not text or len(text) > MAX_RUN_ID or not _RUN_ID_CHARS.fullmatch(text):
+        raise RunNotFoundError(text)
+    if session.get(RunRow, text) is not None:
+        return text
+    matches = list(
+        session.scalars(
+            select(RunRow.id)
+            .where(RunRow.id.startswith(text, autoescape=True))
+            .order_by(RunRow.created_at.desc(), RunRow.id.desc())
+            .limit(AMBIGUOUS_SHOWN + 1)
+        )
+    )
+    if not matches:
+        raise RunNotFoundError(text)
+    if len(matches) > 1:
+        raise AmbiguousRunIdError(text, matches[:AMBIGUOUS_SHOWN], len(matches) > AMBIGUOUS_SHOWN)
+    return matches[0]
 
 
 def new_run_id(now: datetime | None = None) -> str:
@@ -106,7 +178,7 @@ def update_run_progress(
     if best_speedup is not None:
         row.best_speedup = best_speedup
     if status_message is not None:
-        row.status_message = status_message
+        row.status_message = valid_text(status_message)[0]
     row.updated_at = utcnow()
     session.flush()
     return row
@@ -119,7 +191,7 @@ def mark_run_status(session: Session, run_id: str, status: str, message: str = "
     row = _get(session, run_id)
     now = utcnow()
     row.status = status
-    row.status_message = message
+    row.status_message = valid_text(message)[0]
     row.updated_at = now
     row.finished_at = now if status in TERMINAL_RUN_STATUSES else None
     session.flush()
@@ -174,3 +246,120 @@ def mark_stale_runs(session: Session, *, stale_after: timedelta = timedelta(hour
         stale.append(row.id)
     session.flush()
     return stale
+
+
+def delete_run(session: Session, run_id: str) -> dict[str, int]:
+    """Delete a run, its links, its LLM calls and verdicts; returns how many rows of each went.
+
+    What other runs still use stays: a candidate or evaluation is deleted only when no other
+    run links it (and, for a candidate, nothing else points at it: an evaluation, a verdict,
+    another run's best, a child). Lessons it taught stay, without their source run. A run that
+    is still being written, or that replays point at, is refused (ValueError, one line).
+    """
+    row = _get(session, run_id)
+    if row.status == "running" and _writer_alive(row, utcnow(), timedelta(hours=1)):
+        raise ValueError(f"run {run_id} is still running (pid {row.pid} on {row.host}); stop it first")
+    replays = list(session.scalars(select(RunRow.id).where(RunRow.parent_run_id == run_id).limit(3)))
+    if replays:
+        raise ValueError(f"run {run_id} is replayed by {', '.join(replays)}: delete those first")
+    seen = select(RunEvaluationRow.evaluation_id).where(RunEvaluationRow.run_id == run_id)
+    elsewhere = select(RunEvaluationRow.evaluation_id).where(RunEvaluationRow.run_id != run_id)
+    own_evaluations = set(session.scalars(seen.except_(elsewhere)))
+    linked = set(session.scalars(select(RunCandidateRow.source_hash).where(RunCandidateRow.run_id == run_id)))
+    counts = {
+        "run_evaluations": session.execute(
+            delete(RunEvaluationRow).where(RunEvaluationRow.run_id == run_id)
+        ).rowcount,
+        "run_candidates": session.execute(
+            delete(RunCandidateRow).where(RunCandidateRow.run_id == run_id)
+        ).rowcount,
+        "llm_calls": session.execute(delete(LLMCallRow).where(LLMCallRow.run_id == run_id)).rowcount,
+        "verdicts": session.execute(delete(VerdictRow).where(VerdictRow.run_id == run_id)).rowcount,
+    }
+    session.execute(update(LessonRow).where(LessonRow.source_run_id == run_id).values(source_run_id=None))
+    # measured by this run but seen by others too: kept, no longer attributed to a run that is gone
+    session.execute(update(EvaluationRow).where(EvaluationRow.run_id == run_id).values(run_id=None))
+    counts["evaluations"] = _delete_in(session, EvaluationRow, EvaluationRow.id, own_evaluations)
+    row.best_candidate_hash = None
+    session.flush()
+    counts["candidates"] = _delete_in(
+        session, CandidateRow, CandidateRow.source_hash, _unused(session, linked)
+    )
+    session.delete(row)
+    session.flush()
+    return counts
+
+
+def _unused(session: Session, hashes: set[str]) -> set[str]:
+    """Of these candidates, those nothing in the store points at any more."""
+    unused = set(hashes)
+    for column in (
+        RunCandidateRow.source_hash,
+        EvaluationRow.source_hash,
+        VerdictRow.source_hash,
+        RunRow.best_candidate_hash,
+    ):
+        for chunk in _chunks(sorted(unused)):
+            unused -= set(session.scalars(select(column).where(column.in_(chunk)).distinct()))
+    parents: set[str] = set()  # a parent of a candidate that stays, stays (one going too may go)
+    for chunk in _chunks(sorted(unused)):
+        children = session.execute(
+            select(CandidateRow.source_hash, CandidateRow.parent_hash).where(
+                CandidateRow.parent_hash.in_(chunk)
+            )
+        )
+        parents |= {parent for child, parent in children if child not in unused}
+    return unused - parents
+
+
+def _chunks(items: list[Any], size: int = 500) -> list[list[Any]]:
+    return [items[i : i + size] for i in range(0, len(items), size)]
+
+
+def _delete_in(session: Session, row_class: type[Any], column: Any, keys: set[Any]) -> int:
+    deleted = 0
+    for chunk in _chunks(sorted(keys)):
+        deleted += session.execute(delete(row_class).where(column.in_(chunk))).rowcount
+    return deleted
+
+
+def export_run(session: Session, run_id: str) -> dict[str, Any]:
+    """The whole run as one JSON-ready document: the run row, its candidates (with sources), the
+    evaluations it saw (whole results), its verdicts and its LLM calls (whole messages)."""
+    row = _get(session, run_id)
+    links = session.scalars(
+        select(RunCandidateRow)
+        .where(RunCandidateRow.run_id == run_id)
+        .order_by(RunCandidateRow.round_index, RunCandidateRow.position)
+    ).all()
+    sources = {
+        c.source_hash: c
+        for chunk in _chunks([link.source_hash for link in links])
+        for c in session.scalars(select(CandidateRow).where(CandidateRow.source_hash.in_(chunk)))
+    }
+    evaluations = session.scalars(
+        select(EvaluationRow)
+        .join(RunEvaluationRow, RunEvaluationRow.evaluation_id == EvaluationRow.id)
+        .where(RunEvaluationRow.run_id == run_id)
+        .order_by(EvaluationRow.id)
+    )
+    verdicts = session.scalars(select(VerdictRow).where(VerdictRow.run_id == run_id).order_by(VerdictRow.id))
+    calls = session.scalars(select(LLMCallRow).where(LLMCallRow.run_id == run_id).order_by(LLMCallRow.seq))
+    return {
+        "format": "warpsmith-run-export/1",
+        "run": _columns(row),
+        "candidates": [
+            {**_columns(sources[link.source_hash]), **_columns(link, ("round_index", "position", "relation"))}
+            for link in links
+        ],
+        "evaluations": [_columns(e) for e in evaluations],
+        "verdicts": [_columns(v) for v in verdicts],
+        "llm_calls": [_columns(c) for c in calls],
+    }
+
+
+def _columns(row: Any, names: tuple[str, ...] | None = None) -> dict[str, Any]:
+    """A row's columns as JSON-ready values (times as ISO 8601 UTC)."""
+    names = names or tuple(column.key for column in row.__table__.columns)
+    values = {name: getattr(row, name) for name in names}
+    return {k: v.isoformat() if isinstance(v, datetime) else v for k, v in values.items()}

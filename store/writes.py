@@ -14,6 +14,7 @@ Every function takes the caller's Session and does not commit: the caller's
 from __future__ import annotations
 
 import hashlib
+import logging
 from datetime import datetime
 from typing import Any
 
@@ -36,6 +37,43 @@ from warpsmith.store.schema import (
     VerdictRow,
     utcnow,
 )
+
+log = logging.getLogger("warpsmith.store")
+
+
+def valid_text(value: Any) -> tuple[Any, int]:
+    """`value` (a str, or lists and dicts of them) with every lone surrogate replaced by U+FFFD,
+    and how many were replaced.
+
+    Python strings may hold lone surrogates (an LLM answer decoded with surrogateescape, a
+    JSON `\\ud800` escape); UTF-8 cannot. Replacing them where text is stored means storing never
+    fails (a run is not lost to one bad character) and what is stored can always be shown. A
+    well-formed pair that arrived as two code points is joined into its character.
+    """
+    if isinstance(value, str):
+        try:
+            value.encode()
+            return value, 0
+        except UnicodeEncodeError:
+            fixed = value.encode("utf-16", "surrogatepass").decode("utf-16", "replace")
+            return fixed, fixed.count("\ufffd") - value.count("\ufffd")
+    if isinstance(value, list | tuple):
+        cleaned = [valid_text(item) for item in value]
+        return [item for item, _ in cleaned], sum(n for _, n in cleaned)
+    if isinstance(value, dict):
+        cleaned_items = {key: valid_text(item) for key, item in value.items()}
+        return {key: item for key, (item, _) in cleaned_items.items()}, sum(
+            n for _, n in cleaned_items.values()
+        )
+    return value, 0
+
+
+def _stored_text(value: Any, where: str) -> Any:
+    """valid_text, with a one-line warning when something had to be replaced."""
+    cleaned, replaced = valid_text(value)
+    if replaced:
+        log.warning("%s: %d invalid Unicode character(s) (lone surrogates) stored as U+FFFD", where, replaced)
+    return cleaned
 
 
 def content_hash(text: str) -> str:
@@ -120,6 +158,10 @@ def add_candidate(
 
     `source_hash`, when given, must equal sha256(source): a mismatch is a caller bug.
     """
+    if valid_text(source)[1]:
+        raise ValueError(
+            "the kernel source holds invalid Unicode (a lone surrogate): it cannot be hashed or stored"
+        )
     digest = content_hash(source)
     if source_hash is not None and source_hash != digest:
         raise ValueError(
@@ -192,6 +234,7 @@ def record_evaluation(
     """
     if stage not in STAGES:
         raise ValueError(f"evaluation stage {stage!r} is not one of {', '.join(STAGES)}")
+    message, result = (_stored_text(v, f"evaluation of {source_hash[:12]}") for v in (message, result))
     row = EvaluationRow(
         source_hash=source_hash,
         hardware_fingerprint=hardware_fingerprint,
@@ -242,7 +285,13 @@ def record_llm_call(
     candidate_hash: str | None = None,
     created_at: datetime | None = None,
 ) -> LLMCallRow:
-    """Append a call to the run with the next `seq` (0, 1, ...) and add its tokens and cost to the run."""
+    """Append a call to the run with the next `seq` (0, 1, ...) and add its tokens and cost to the run.
+
+    Invalid Unicode in the messages, the answer or the error is stored as U+FFFD (a warning
+    says so): an odd character in a model's answer never ends a run.
+    """
+    where = f"LLM call of run {run_id} ({role})"
+    messages, response, error = (_stored_text(v, where) for v in (messages, response, error))
     last = session.scalar(select(func.max(LLMCallRow.seq)).where(LLMCallRow.run_id == run_id))
     row = LLMCallRow(
         run_id=run_id,
@@ -293,6 +342,8 @@ def record_verdict(
     round_index: int | None = None,
 ) -> VerdictRow:
     """Store the judge's verdict (the whole Verdict as JSON, plus the columns that are queried)."""
+    where = f"verdict of run {run_id}"
+    verdict, bottleneck, feedback = (_stored_text(v, where) for v in (verdict, bottleneck, feedback))
     row = VerdictRow(
         run_id=run_id,
         source_hash=source_hash,
@@ -313,6 +364,7 @@ def add_lessons(
 ) -> int:
     """Store lessons for (task, hardware), skipping ones already known (exact text, trimmed); returns how many are new."""
     added = 0
+    texts = _stored_text(list(texts), f"lessons for {task}")
     for text in dict.fromkeys(t.strip() for t in texts if t.strip()):
         values = {
             "task": task,

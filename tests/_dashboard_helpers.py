@@ -254,3 +254,75 @@ def headless_chromium() -> Iterator[WebDriver]:
         driver.terminate()
         driver.wait(timeout=10)
         shutil.rmtree(profile, ignore_errors=True)
+
+
+def synthetic_store(
+    path: Path, *, runs: int = 2, per_run: int = 30, chain: bool = False, task: str = "rmsnorm"
+) -> list[str]:
+    """A small store written through the store's own API (no evaluator): `runs` runs of `per_run`
+    candidates, every third incorrect, each run's candidates a parent chain when `chain`, else
+    children of the first; LLM runs (even-numbered) with two calls per candidate. Returns the run ids."""
+    from warpsmith.store import (
+        add_candidate,
+        create_run,
+        ensure_hardware,
+        ensure_task,
+        link_candidate,
+        mark_run_status,
+        open_store,
+        record_evaluation,
+        record_llm_call,
+        update_run_progress,
+    )
+
+    ids = []
+    with open_store(f"sqlite:///{path}") as store:
+        with store.session() as s:
+            ensure_task(s, task, "synthetic", "def f(x)")
+            ensure_hardware(s, "hw-synthetic", "Synthetic GPU", "cuda", "sm_90", {})
+        for r in range(runs):
+            with store.session() as s:
+                run_id = create_run(
+                    s,
+                    task=task,
+                    language="triton",
+                    strategy="llm" if r % 2 == 0 else "offline",
+                    hardware_fingerprint="hw-synthetic",
+                    config={"rounds": per_run},
+                ).id
+                parent = first = None
+                for i in range(per_run):
+                    row = add_candidate(
+                        s, task=task, language="triton", source=f"# run {r} kernel {i}\n", parent_hash=parent
+                    )
+                    first = first or row.source_hash
+                    link_candidate(s, run_id, row.source_hash, round_index=i)
+                    correct = i % 3 != 2
+                    record_evaluation(
+                        s,
+                        source_hash=row.source_hash,
+                        hardware_fingerprint="hw-synthetic",
+                        evaluator_version="1",
+                        suite="bench",
+                        mode="device",
+                        status="correct" if correct else "incorrect",
+                        result={"timings": [{"shape": "n=1", "median_us": 10.0 + i}]},
+                        speedup=1.0 + i / 10 if correct else None,
+                        median_us_total=10.0 + i if correct else None,
+                        run_id=run_id,
+                    )
+                    for role in ("planner", "coder") if r % 2 == 0 else ():
+                        record_llm_call(
+                            s,
+                            run_id,
+                            role=role,
+                            model="openai/synthetic",
+                            messages=[{"role": "user", "content": f"SECRET-PROMPT-{i}-{role}"}],
+                            response=f"answer {i}",
+                            round_index=i,
+                        )
+                    parent = row.source_hash if chain else first
+                update_run_progress(s, run_id, rounds_done=per_run, best_speedup=1.0 + (per_run - 1) / 10)
+                mark_run_status(s, run_id, "completed")
+            ids.append(run_id)
+    return ids

@@ -41,7 +41,7 @@ def run_id(tmp_path_factory: pytest.TempPathFactory) -> str:
 @pytest.fixture(scope="module")
 def client(db_path: Path, run_id: str) -> TestClient:
     store = open_readonly(f"sqlite:///{db_path}")
-    return TestClient(create_app(store))
+    return TestClient(create_app(store), base_url="http://127.0.0.1")
 
 
 def page_text(markup: str) -> str:
@@ -191,7 +191,7 @@ def test_a_running_run_polls_and_a_finished_one_does_not(tmp_path: Path, client:
         with writer.session() as session:
             ensure_task(session, "rmsnorm")
             live = create_run(session, task="rmsnorm", language="triton", strategy="offline").id
-        live_client = TestClient(create_app(open_readonly(url)))
+        live_client = TestClient(create_app(open_readonly(url)), base_url="http://127.0.0.1")
         first = live_client.get("/")
         assert 'hx-get="/fragments/runs"' in first.text and 'hx-trigger="every' in first.text
         assert 'hx-trigger="every' in live_client.get(f"/runs/{live}").text

@@ -258,12 +258,14 @@ def test_dashboard_shows_the_conversation_and_links_the_replay(recorded: tuple[P
     from warpsmith.dashboard.readonly import open_readonly
 
     db, _, original = recorded
-    client = TestClient(create_app(open_readonly(f"sqlite:///{db}")))
+    client = TestClient(create_app(open_readonly(f"sqlite:///{db}")), base_url="http://127.0.0.1")
     detail = client.get(f"/api/runs/{original}").json()
     assert [c["role"] for c in detail["llm_calls"]] == ["planner", "coder", "judge"]
     assert detail["replays"], "the replays made above are linked to the original"
     run_page = html.unescape(client.get(f"/runs/{original}").text)
-    assert "Fewer warps per row" in run_page and f'href="/runs/{detail["replays"][0]}"' in run_page
+    assert f'href="/runs/{detail["replays"][0]}"' in run_page
+    opened = client.get(f"/fragments/runs/{original}/llm_calls/1").text  # a call's text comes when opened
+    assert "Fewer warps per row" in html.unescape(opened)
     replay_page = client.get(f"/runs/{detail['replays'][0]}").text
     assert f'href="/runs/{original}"' in replay_page and "replay of" in replay_page
 
