@@ -22,13 +22,13 @@ from pathlib import Path
 from typing import Any
 
 import typer
-from rich.console import Console
 from rich.markup import escape
 
 from warpsmith.cli.errors import usage_error
+from warpsmith.cli.output import stderr_console, stdout_console
 
-err = Console(stderr=True)
-out = Console()
+err = stderr_console()
+out = stdout_console()
 
 EXTENSIONS = {"triton": "py", "cuda": "cu", "hip": "hip"}
 GPU_DEFAULTS = {"rounds": 5, "width": 4, "suite": "bench"}

@@ -14,12 +14,12 @@ from pathlib import Path
 from typing import Any
 
 import typer
-from rich.console import Console
 
 from warpsmith.cli.errors import usage_error
+from warpsmith.cli.output import stderr_console, stdout_console
 
-err = Console(stderr=True)
-out = Console()
+err = stderr_console()
+out = stdout_console()
 
 
 def _task(name: str, task_file: str | None) -> Any:

@@ -19,12 +19,12 @@ from datetime import datetime
 from typing import Any
 
 import typer
-from rich.console import Console
 from rich.table import Table
 
 from warpsmith.cli.errors import usage_error
+from warpsmith.cli.output import stderr_console, stdout_console
 
-out = Console()
+out = stdout_console()
 runs_app = typer.Typer(help="List and inspect optimization runs.", no_args_is_help=True)
 
 
@@ -41,7 +41,7 @@ def _open(db: str | None) -> Any:
         raise usage_error(str(error)) from None
     note = upgrade_note(store)
     if note:  # on stderr: --json keeps stdout one document
-        Console(stderr=True).print(note, style="yellow", markup=False, highlight=False)
+        stderr_console().print(note, style="yellow", markup=False, highlight=False)
     return store
 
 

@@ -13,12 +13,12 @@ from pathlib import Path
 from typing import Any
 
 import typer
-from rich.console import Console
 from rich.table import Table
 
 from warpsmith.cli.optimize_cmd import usage_error
+from warpsmith.cli.output import stdout_console
 
-out = Console()
+out = stdout_console()
 tasks_app = typer.Typer(help="List and inspect the kernel tasks.", no_args_is_help=True)
 
 TASK_FILE_HELP = "A Python file defining TASK (see docs/user_tasks.md); its seeds lie in seeds/ beside it."

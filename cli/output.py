@@ -1,0 +1,96 @@
+"""How every command writes: output that survives any width and pipes, and a closed pipe that is not an error.
+
+Owns: `table` (columns that fold instead of eliding with "…"), `print_table` (on a terminal
+the terminal's width; off a terminal the table's natural width, so nothing wraps or is cut in
+a log or a pipe), `cell` (data as plain text: `out[t] = x[t]` is never read as rich markup),
+`short` (a hash shortened on a terminal only; piped, the full form), the consoles every
+command prints with (`stdout_console`, `stderr_console`) and `run_app` (the entry point: `warpsmith tasks show X | head -1` exits 0, not 1 with a traceback). Does not own: what
+any command prints.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from typing import Any
+
+from rich.console import Console
+from rich.measure import Measurement
+from rich.table import Table
+from rich.text import Text
+
+SHORT_HASH = 12  # on a terminal; `--json` (and any pipe) gives the full hash
+
+
+class _Console(Console):
+    """A rich Console whose closed pipe ends the command with 0 (rich's own answer is exit 1)."""
+
+    def on_broken_pipe(self) -> None:
+        _silence_stdout()
+        raise SystemExit(0)
+
+
+def stdout_console() -> Console:
+    return _Console()
+
+
+def stderr_console() -> Console:
+    return _Console(stderr=True)
+
+
+def cell(value: object) -> Text:
+    """A table cell holding data: printed as is, never interpreted as markup."""
+    return Text("" if value is None else str(value))
+
+
+def table(title: str | None, columns: list[str], *, right: tuple[str, ...] = (), **kwargs: Any) -> Table:
+    """A table whose every column folds (wraps, mid-word if it must) rather than eliding with '…'."""
+    made = Table(title=title, title_justify="left", **kwargs)
+    for name in columns:
+        made.add_column(name, overflow="fold", justify="right" if name in right else "left")
+    return made
+
+
+def print_table(console: Console, rendered: Table) -> None:
+    """On a terminal, fit the terminal; otherwise print at the table's natural width (nothing cut)."""
+    if console.is_terminal:
+        console.print(rendered)
+        return
+    natural = Measurement.get(console, console.options.update(max_width=1_000_000), rendered).maximum
+    console.print(rendered, width=max(natural, console.width))
+
+
+def short(source_hash: str | None, console: Console) -> str:
+    """A candidate hash: its first 12 characters on a terminal, the whole hash anywhere else."""
+    if not source_hash:
+        return "-"
+    return source_hash[:SHORT_HASH] if console.is_terminal else source_hash
+
+
+def _silence_stdout() -> None:
+    # Python's advice for SIGPIPE: point stdout at /dev/null so the flush at exit cannot fail again.
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+    except (OSError, ValueError):
+        pass
+
+
+def run_app(app: Any) -> None:
+    """Run the typer app; a reader that closed the pipe early (`| head`) ends the command with 0."""
+    try:
+        app()
+    except SystemExit:
+        # click/typer answer EPIPE by wrapping stdout in PacifyFlushWrapper and exiting 1: that is no error.
+        if type(sys.stdout).__name__.endswith("PacifyFlushWrapper"):  # typer vendors its own click
+            _silence_stdout()
+            raise SystemExit(0) from None
+        try:
+            sys.stdout.flush()
+        except BrokenPipeError:
+            _silence_stdout()
+            raise SystemExit(0) from None
+        raise
+    except BrokenPipeError:
+        _silence_stdout()
+        raise SystemExit(0) from None
