@@ -43,21 +43,38 @@ def cell(value: object) -> Text:
     return Text("" if value is None else str(value))
 
 
-def table(title: str | None, columns: list[str], *, right: tuple[str, ...] = (), **kwargs: Any) -> Table:
-    """A table whose every column folds (wraps, mid-word if it must) rather than eliding with '…'."""
+def table(title: str | None, columns: list[str], *, right: tuple[str, ...] = (), whole: tuple[str, ...] = (),
+          **kwargs: Any) -> Table:
+    """A table whose every column folds (wraps, mid-word if it must) rather than eliding with '…'.
+
+    Columns named in `whole` (ids, task names) keep each value on one line on a terminal as long
+    as that leaves room for the others (print_table sizes them)."""
     made = Table(title=title, title_justify="left", **kwargs)
     for name in columns:
-        made.add_column(name, overflow="fold", justify="right" if name in right else "left")
+        made.add_column(name, overflow="fold", justify="right" if name in right else "left", no_wrap=name in whole)
     return made
+
+
+def _keep_whole(console: Console, rendered: Table) -> None:
+    budget = console.width // 2  # the whole-value columns together never take more than half the width
+    for column in rendered.columns:
+        if column.no_wrap:
+            longest = max((len(str(c)) for c in column.cells), default=0)
+            column.min_width = min(longest, budget)
+            budget -= column.min_width
 
 
 def print_table(console: Console, rendered: Table) -> None:
     """On a terminal, fit the terminal; otherwise print at the table's natural width (nothing cut)."""
     if console.is_terminal:
+        _keep_whole(console, rendered)
         console.print(rendered)
         return
     natural = Measurement.get(console, console.options.update(max_width=1_000_000), rendered).maximum
-    console.print(rendered, width=max(natural, console.width))
+    # Console.print(width=) is capped at the console's width: a console as wide as the table is not
+    wide = _Console(file=console.file, width=max(natural, console.width), color_system=console.color_system,
+                    no_color=console.no_color, highlight=False)
+    wide.print(rendered)
 
 
 def short(source_hash: str | None, console: Console) -> str:
