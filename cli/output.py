@@ -3,7 +3,8 @@
 Owns: `table` (columns that fold instead of eliding with "…"), `print_table` (on a terminal
 the terminal's width; off a terminal the table's natural width, so nothing wraps or is cut in
 a log or a pipe), `cell` (data as plain text: `out[t] = x[t]` is never read as rich markup),
-`short` (a hash shortened on a terminal only; piped, the full form), the consoles every
+on a terminal too narrow for a table's columns, one record per row instead of columns folded
+into letter-wide stacks; `short` (a hash shortened on a terminal only; piped, the full form), the consoles every
 command prints with (`stdout_console`, `stderr_console`) and `run_app` (the entry point: `warpsmith tasks show X | head -1` exits 0, not 1 with a traceback). Does not own: what
 any command prints.
 """
@@ -55,6 +56,51 @@ def table(title: str | None, columns: list[str], *, right: tuple[str, ...] = (),
     return made
 
 
+def _as_text(value: Any) -> Text:
+    return value if isinstance(value, Text) else Text.from_markup(str(value))
+
+
+def _needed_width(rendered: Table) -> int:
+    """Columns at their header's width or their longest word, whichever is wider, with borders."""
+    widths = []
+    for column in rendered.columns:
+        words = [len(w) for c in column.cells for w in _as_text(c).plain.split()]
+        header = len(str(column.header)) if rendered.show_header else 0
+        widths.append(max([header, *words]) + 3 if column.no_wrap is False else
+                      max([header, *(len(_as_text(c).plain) for c in column.cells)]) + 3)
+    return sum(widths) + 1
+
+
+def _print_records(console: Console, rendered: Table) -> None:
+    """One record per row, `header value` pairs wrapped at the terminal's width: for tables that
+    would otherwise fold every column into a letter-wide stack."""
+    if rendered.title:
+        console.print(_as_text(rendered.title), style="italic")
+    columns = [(str(c.header), list(c.cells)) for c in rendered.columns]
+    for row in range(rendered.row_count):
+        fields = []
+        for index, (header, cells) in enumerate(columns):
+            value = _as_text(cells[row])
+            if not value.plain.strip():
+                continue
+            field = Text(f"{header} " if header else "", style="dim")
+            field.append_text(value)
+            if index == 0:
+                field.stylize("bold")
+            fields.append(field)
+        line, lines = Text(), []
+        for field in fields:  # whole fields per line; a field longer than the width folds on its own
+            if line.plain and len(line.plain) + 2 + len(field.plain) > console.width:
+                lines.append(line)
+                line = Text("  ")
+            elif line.plain.strip():
+                line.append("  ")
+            line.append_text(field)
+        lines.append(line)
+        for text in lines:
+            console.print(text, overflow="fold")
+
+
 def _keep_whole(console: Console, rendered: Table) -> None:
     budget = console.width // 2  # the whole-value columns together never take more than half the width
     for column in rendered.columns:
@@ -67,6 +113,9 @@ def _keep_whole(console: Console, rendered: Table) -> None:
 def print_table(console: Console, rendered: Table) -> None:
     """On a terminal, fit the terminal; otherwise print at the table's natural width (nothing cut)."""
     if console.is_terminal:
+        if _needed_width(rendered) > console.width:
+            _print_records(console, rendered)
+            return
         _keep_whole(console, rendered)
         console.print(rendered)
         return
