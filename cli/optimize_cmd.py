@@ -25,12 +25,13 @@ import typer
 from rich.markup import escape
 
 from warpsmith.cli.errors import usage_error
-from warpsmith.cli.output import stderr_console, stdout_console
+from warpsmith.cli.output import print_table, stderr_console, stdout_console
 
 err = stderr_console()
 out = stdout_console()
 
 EXTENSIONS = {"triton": "py", "cuda": "cu", "hip": "hip"}
+EXIT_CODES = "Exit codes: 0 completed (or budget spent), 1 the run failed, 2 a usage error, 130 interrupted."
 GPU_DEFAULTS = {"rounds": 5, "width": 4, "suite": "bench"}
 CPU_DEFAULTS = {"rounds": 3, "width": 3, "suite": "smoke"}
 
@@ -60,14 +61,20 @@ def _device(requested: str) -> str:
 
 
 def _strategy(
-    offline: bool, model: str | None, api_base: str | None, settings: Any, stored: dict, call_log: Any
-) -> Any:
+    offline: bool, model: str | None, api_base: str | None, settings: Any, stored: dict, call_log: Any,
+    llm_timeout: float | None = None,
+) -> tuple[Any, Any]:
+    """The strategy, and for an LLM run its watched chat model (None offline)."""
     if offline or not model:
         from warpsmith.agents.offline import OfflineStrategy
 
         if not offline:
             err.print("no model configured: running the offline strategy (parameter search, no LLM)")
-        return OfflineStrategy()
+        return OfflineStrategy(), None
+    from warpsmith.cli.llm_setup import WatchedChat, preflight
+
+    preflight(model, api_base, settings.budget_usd, settings.budget_tokens,
+              warn=lambda line: err.print(line, style="yellow", markup=False, highlight=False, soft_wrap=True))
     try:
         from warpsmith.agents.llm import Budget, LiteLLMConfig, LiteLLMModel
         from warpsmith.agents.llm_strategy import LLMStrategy
@@ -81,9 +88,11 @@ def _strategy(
         spent_usd=stored.get("cost_usd", 0.0),
         spent_tokens=stored.get("tokens", 0),
     )
-    chat = LiteLLMModel(LiteLLMConfig(model=model, api_base=api_base, budget=budget), on_call=call_log)
+    timeout = {"timeout_s": llm_timeout} if llm_timeout is not None else {}
+    chat = WatchedChat(LiteLLMModel(LiteLLMConfig(model=model, api_base=api_base, budget=budget, **timeout),
+                                    on_call=call_log))
     err.print(f"LLM strategy: planner, coder and judge on {model}" + (f" at {api_base}" if api_base else ""))
-    return LLMStrategy(chat)
+    return LLMStrategy(chat), chat
 
 
 def _write_source(summary: Any, out_file: Path | None, language: str) -> Path | None:
@@ -98,8 +107,11 @@ def _write_source(summary: Any, out_file: Path | None, language: str) -> Path | 
     return out_file
 
 
-def _check_writable(out_file: Path) -> None:
-    """Refuse an --out path that cannot be written before the run spends any time."""
+def _check_writable(out_file: Path, force: bool = False) -> None:
+    """Refuse an --out path that cannot be written, or that exists (without --force), before the run
+    spends any time."""
+    if out_file.exists() and not out_file.is_dir() and not force:
+        raise usage_error(f"--out {out_file} exists; pass --force to overwrite it")
     try:
         out_file.parent.mkdir(parents=True, exist_ok=True)
     except OSError as error:
@@ -130,6 +142,10 @@ def optimize(
     suite: str | None = typer.Option(None, "--suite", help="smoke | check | bench (GPU bench, CPU smoke)."),
     device: str = typer.Option("auto", "--device", help="auto | cpu | cuda."),
     task_file: Path | None = typer.Option(None, "--task-file", help="A Python file defining a Task."),
+    llm_timeout: float | None = typer.Option(
+        None, "--llm-timeout", min=1, help="Seconds one LLM request may take (default 300)."
+    ),
+    force: bool = typer.Option(False, "--force", help="Let --out overwrite an existing file."),
 ) -> None:
     """Optimize one kernel: rounds of plan -> code -> evaluate -> judge, all stored."""
     from warpsmith.agents.coordinator import RunNotResumable, run_optimization
@@ -175,7 +191,7 @@ def optimize(
         known = ", ".join(task.seeds()) or "none"
         raise usage_error(f"task {task.name} ships no {language} seed kernel to start from (seeds: {known})")
     if out_file is not None:
-        _check_writable(out_file)
+        _check_writable(out_file, force)
     from warpsmith.evaluator.hardware import detect_hardware
 
     device = _device(stored.get("device", device))
@@ -213,19 +229,23 @@ def optimize(
             highlight=False,
         )
     call_log = CallLog()
-    strategy = _strategy(offline, model, api_base, settings, stored, call_log)
+    strategy, chat = _strategy(offline, model, api_base, settings, stored, call_log, llm_timeout)
     err.print(f"store: {store.url}", highlight=False)
     try:
-        with ProgressView(err, settings.rounds) as view:
+        planned = 1 + settings.rounds * settings.width  # the seed, then each round's candidates
+        shape_bytes = {shape.label: task.cost(shape).bytes for shape in task.shapes(settings.suite)}
+        with ProgressView(err, settings.rounds, planned=planned, shape_bytes=shape_bytes) as view:
+            if chat is not None:
+                chat.watch = view.waiting
             summary = run_optimization(
                 task, strategy, store, settings, hardware, run_id=resume, call_log=call_log, on_progress=view
             )
     except RunNotResumable as error:
         raise usage_error(str(error)) from None
     source_path = _write_source(summary, out_file, settings.language)
-    out.print(summary_table(summary))
+    print_table(out, summary_table(summary, settings.language))
     if (table := timings_table(summary)) is not None:
-        out.print(table)
+        print_table(out, table)
     if source_path is not None:
         out.print(f"best kernel source: {source_path}", highlight=False, soft_wrap=True)
     out.print(
@@ -247,4 +267,4 @@ def optimize(
 
 
 def register(app: typer.Typer) -> None:
-    app.command("optimize")(optimize)
+    app.command("optimize", epilog=EXIT_CODES)(optimize)

@@ -32,11 +32,12 @@ class _Console(Console):
 
 
 def stdout_console() -> Console:
-    return _Console()
+    """Off a terminal, lines are not broken at 80 columns (a log line stays one line)."""
+    return _Console(soft_wrap=not sys.stdout.isatty())
 
 
 def stderr_console() -> Console:
-    return _Console(stderr=True)
+    return _Console(stderr=True, soft_wrap=not sys.stderr.isatty())
 
 
 def cell(value: object) -> Text:
@@ -120,6 +121,7 @@ def print_table(console: Console, rendered: Table) -> None:
         console.print(rendered)
         return
     natural = Measurement.get(console, console.options.update(max_width=1_000_000), rendered).maximum
+    natural = max(natural, len(_as_text(rendered.title).plain) if rendered.title else 0)
     # Console.print(width=) is capped at the console's width: a console as wide as the table is not
     wide = _Console(file=console.file, width=max(natural, console.width), color_system=console.color_system,
                     no_color=console.no_color, highlight=False)
