@@ -52,4 +52,6 @@ def dashboard(
 
 
 def register(app: typer.Typer) -> None:
-    app.command("dashboard")(dashboard)
+    app.command("dashboard", epilog="Exit codes: 0 stopped cleanly, 2 a usage error (bad store, missing extra).")(
+        dashboard
+    )

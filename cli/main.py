@@ -8,6 +8,7 @@ import, so `warpsmith --help` is instant. Every command's `--help` ends with its
 from __future__ import annotations
 
 import importlib
+from typing import Any
 
 import typer
 
@@ -15,7 +16,14 @@ from warpsmith.cli.output import run_app
 
 EXIT_CODES = "Exit codes: 0 success, 1 a command's own failure (see each command's --help), 2 a usage error."
 
-app = typer.Typer(
+class _Warpsmith(typer.Typer):
+    """The app; calling it (the installed `warpsmith` script does) goes through run_app."""
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        return run_app(lambda: super(_Warpsmith, self).__call__(*args, **kwargs))
+
+
+app = _Warpsmith(
     name="warpsmith",
     help="Make GPU kernels faster with LLM agents and a sandboxed evaluator you can trust.",
     epilog=EXIT_CODES,
@@ -65,7 +73,7 @@ for _name in _COMMAND_MODULES:
 
 
 def main() -> None:
-    run_app(app)
+    app()
 
 
 if __name__ == "__main__":

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import os
 import sys
+from collections.abc import Callable
 from typing import Any
 
 from rich.console import Console
@@ -144,10 +145,10 @@ def _silence_stdout() -> None:
         pass
 
 
-def run_app(app: Any) -> None:
+def run_app(app: Callable[[], Any]) -> Any:
     """Run the typer app; a reader that closed the pipe early (`| head`) ends the command with 0."""
     try:
-        app()
+        return app()
     except SystemExit:
         # click/typer answer EPIPE by wrapping stdout in PacifyFlushWrapper and exiting 1: that is no error.
         if type(sys.stdout).__name__.endswith("PacifyFlushWrapper"):  # typer vendors its own click

@@ -18,6 +18,8 @@ import typer
 from warpsmith.cli.errors import usage_error
 from warpsmith.cli.output import stderr_console, stdout_console
 
+EXIT_CODES = ("Exit codes: 0 the replay (or re-evaluation) completed, 1 it diverged or failed, 2 a usage error, "
+              "130 interrupted.")
 err = stderr_console()
 out = stdout_console()
 
@@ -131,4 +133,4 @@ def replay(
 
 
 def register(app: typer.Typer) -> None:
-    app.command("replay")(replay)
+    app.command("replay", epilog=EXIT_CODES)(replay)
