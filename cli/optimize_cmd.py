@@ -71,10 +71,8 @@ def _strategy(
         if not offline:
             err.print("no model configured: running the offline strategy (parameter search, no LLM)")
         return OfflineStrategy(), None
-    from warpsmith.cli.llm_setup import WatchedChat, preflight
+    from warpsmith.cli.llm_setup import WatchedChat
 
-    preflight(model, api_base, settings.budget_usd, settings.budget_tokens,
-              warn=lambda line: err.print(line, style="yellow", markup=False, highlight=False, soft_wrap=True))
     try:
         from warpsmith.agents.llm import Budget, LiteLLMConfig, LiteLLMModel
         from warpsmith.agents.llm_strategy import LLMStrategy
@@ -212,6 +210,11 @@ def optimize(
         budget_usd=budget_usd if budget_usd is not None else stored.get("budget_usd"),
         budget_tokens=budget_tokens if budget_tokens is not None else stored.get("budget_tokens"),
     )
+    if model and not offline:  # model, key and server checked before anything is said or stored
+        from warpsmith.cli.llm_setup import preflight
+
+        preflight(model, api_base, settings.budget_usd, settings.budget_tokens,
+                  warn=lambda line: err.print(line, style="yellow", markup=False, highlight=False))
     if on_cpu and settings.language == "triton":
         err.print(
             f"no GPU: candidates run under the Triton interpreter on the CPU; timings are interpreter "
