@@ -14,6 +14,8 @@ runtime_error, compile_error); 2 a usage error (nothing was evaluated).
 from __future__ import annotations
 
 import re
+import shutil
+import subprocess
 from pathlib import Path
 from typing import Any
 
@@ -85,11 +87,26 @@ def where_it_ran(result: Any) -> str:
     return hardware.device_name if hardware else "?"
 
 
+def demangled(symbols: list[str]) -> dict[str, str]:
+    """C++ symbols as a reader writes them (`rmsnorm_kernel(...)`), through c++filt when it is here."""
+    tool = shutil.which("cu++filt") or shutil.which("c++filt")
+    if tool is None or not symbols:
+        return {}
+    try:
+        done = subprocess.run([tool], input="\n".join(symbols), capture_output=True, text=True, timeout=10)
+    except (OSError, subprocess.TimeoutExpired):
+        return {}
+    names = done.stdout.splitlines()
+    return dict(zip(symbols, names, strict=False)) if done.returncode == 0 and len(names) == len(symbols) else {}
+
+
 def render(result: Any, console: Console) -> None:
     """The human view of an EvalResult; every piece of data is printed as is, never as markup."""
     colour = STATUS_COLOUR.get(result.status, "white")
-    console.print(f"[bold {colour}]{result.status}[/] [dim]({result.mode} mode on {escape(where_it_ran(result))})[/]  "
-                  f"{escape(result.message)}", soft_wrap=True)
+    where = where_it_ran(result)
+    where = where if where.startswith("built for") else f"{result.mode} mode on {where}"
+    console.print(f"[bold {colour}]{result.status}[/] [dim]({escape(where)})[/]  {escape(result.message)}",
+                  soft_wrap=True)
     if result.correctness:
         checks = table("correctness", ["shape", "trial", "values", "ok", "max abs err", "details"])
         for c in result.correctness:
@@ -112,8 +129,9 @@ def render(result: Any, console: Console) -> None:
         report = table("registers and spills (compiler report)",
                        ["kernel", "registers", "shared B", "spill stores B", "spill loads B", "stack B"],
                        right=("registers", "shared B", "spill stores B", "spill loads B", "stack B"))
+        names = demangled([r.kernel for r in result.resources])
         for r in result.resources:
-            report.add_row(cell(r.kernel), *(cell("-" if v is None else v) for v in (
+            report.add_row(cell(names.get(r.kernel, r.kernel)), *(cell("-" if v is None else v) for v in (
                 r.registers, r.shared_bytes, r.spill_stores_bytes, r.spill_loads_bytes, r.stack_bytes)))
         print_table(console, report)
     for v in result.violations:

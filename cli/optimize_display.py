@@ -26,6 +26,7 @@ from rich.text import Text
 
 from warpsmith.agents.coordinator_records import Progress as RunProgress
 from warpsmith.agents.coordinator_records import RunSummary
+from warpsmith.cli.eval_cmd import demangled
 from warpsmith.cli.output import cell, table
 from warpsmith.evaluator.records import EvalResult, ShapeTiming
 
@@ -58,10 +59,13 @@ def largest_shape_timing(result: EvalResult, shape_bytes: dict[str, int]) -> Sha
 
 
 def candidate_line(result: EvalResult, shape_bytes: dict[str, int]) -> str:
-    """`<hash> <status>: <median> us on <largest shape> (<mode>)` for one evaluation."""
+    """`<hash> <status>: <median> us on <largest shape> (<mode>)` for one evaluation; a native
+    kernel adds its registers and spills."""
     timing = largest_shape_timing(result, shape_bytes) if result.ok else None
     timed = f": {timing.median_us:,.1f} us median on {timing.shape} ({result.mode})" if timing else ""
-    return f"  {result.source_hash[:12]} {result.status}{timed}"
+    built = "".join(f"; {r.registers} registers, {r.spill_stores_bytes or 0}/{r.spill_loads_bytes or 0} B spilled"
+                    for r in result.resources[:1])  # native: the compiler's report of its (first) kernel
+    return f"  {result.source_hash[:12]} {result.status}{timed}{built}"
 
 
 class ProgressView:
@@ -200,7 +204,8 @@ def summary_table(summary: RunSummary, language: str = "triton") -> Table:
         rows.append(("best kernel", f"{best.candidate.source_hash[:12]} ({about})"))
         if best.result is not None:
             rows.append(("timing mode", MODE_LABEL.get(best.result.mode, best.result.mode)))
-            rows += [("registers", f"{r.kernel}: {r.registers} registers, {r.shared_bytes} B shared, spills "
+            names = demangled([r.kernel for r in best.result.resources])
+            rows += [("registers", f"{names.get(r.kernel, r.kernel)}: {r.registers} registers, {r.shared_bytes} B shared, spills "
                                    f"{r.spill_stores_bytes}/{r.spill_loads_bytes} B") for r in best.result.resources]
         rows.append(("result", summary.claim))
     made = table(f"warpsmith optimize {summary.task}: run {summary.run_id}", ["", ""], show_header=False)

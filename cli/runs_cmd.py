@@ -90,6 +90,7 @@ def _candidate_fields(view: Any) -> dict[str, Any]:
         "evaluated_at": _time(evaluation.created_at) if evaluation else None,
         "evaluated_by_run": evaluation.run_id if evaluation else None,
         "verdicts": [v.feedback for v in view.verdicts if v.feedback],
+        "resources": (evaluation.result.get("resources") or []) if evaluation else [],  # native: the compiler's
     }
 
 
@@ -200,6 +201,7 @@ def _print_run(doc: dict[str, Any]) -> None:
             medians or "-", f"{c['speedup']:.3g}x" if c["speedup"] is not None else "-",
         )  # fmt: skip
     print_table(out, candidates)
+    _print_resources(doc["candidates"])
     ideas = [c for c in doc["candidates"] if c["plan_item"]]
     if ideas:
         out.print("ideas", style="italic")
@@ -208,6 +210,23 @@ def _print_run(doc: dict[str, Any]) -> None:
                   soft_wrap=True)
     out.print("[dim]* inherited: a seed or an earlier run's kernel the run started from[/dim]")
     _print_llm_calls(doc["llm_calls"])
+
+
+def _print_resources(candidates: list[dict[str, Any]]) -> None:
+    """The compiler's register / shared memory / spill report of each native candidate."""
+    from warpsmith.cli.eval_cmd import demangled
+
+    reports = [(c["source_hash"], r) for c in candidates for r in c.get("resources", [])]
+    if not reports:
+        return
+    names = demangled([r["kernel"] for _, r in reports])
+    listing = table("registers and spills (compiler report)", ["hash", "kernel", "registers", "shared B",
+                                                               "spill stores B", "spill loads B"], whole=("hash",))
+    for source_hash, r in reports:
+        listing.add_row(short(source_hash, out), cell(names.get(r["kernel"], r["kernel"])),
+                        *(cell("-" if r.get(k) is None else r[k])
+                          for k in ("registers", "shared_bytes", "spill_stores_bytes", "spill_loads_bytes")))
+    print_table(out, listing)
 
 
 def _print_llm_calls(calls: list[dict[str, Any]]) -> None:
