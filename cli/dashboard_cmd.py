@@ -8,11 +8,30 @@ interface is the user's explicit choice (--host 0.0.0.0).
 
 from __future__ import annotations
 
+import errno
+import socket
+
 import typer
 
 from warpsmith.cli.errors import usage_error
 
 LOOPBACK = "127.0.0.1"
+
+
+def _port_problem(host: str, port: int) -> str | None:
+    """Why uvicorn could not listen there (in use, no such address), asked before the URL is printed."""
+    try:
+        family = socket.AF_INET6 if ":" in host else socket.AF_INET
+        with socket.socket(family, socket.SOCK_STREAM) as probe:
+            probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as uvicorn binds
+            probe.bind((host, port))
+    except socket.gaierror:
+        return f"--host {host}: not an address of this machine"
+    except OSError as error:
+        if error.errno == errno.EADDRINUSE:
+            return f"port {port} on {host} is in use; pick another with --port"
+        return f"cannot listen on {host}:{port}: {error.strerror or error}"
+    return None
 
 
 def dashboard(
@@ -44,6 +63,9 @@ def dashboard(
             fg=typer.colors.YELLOW,
             err=True,
         )
+    if problem := _port_problem(host, port):
+        store.close()
+        raise usage_error(problem)
     typer.echo(f"warpsmith dashboard (read-only) over {store.url} at http://{host}:{port}/")
     try:
         uvicorn.run(create_app(store), host=host, port=port, log_level="warning")

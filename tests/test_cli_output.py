@@ -277,3 +277,15 @@ def test_a_cuda_kernel_without_a_gpu_is_compiled_exit_zero_with_a_note(tmp_path:
     assert "triton interpreter" not in done.stdout
     assert "note: compiled only" in done.stderr
     assert "registers and spills" in done.stdout
+
+
+def test_dashboard_on_a_busy_port_is_one_line_before_any_url(tmp_path: Path) -> None:
+    pytest.importorskip("uvicorn")
+    env = narrow_env(tmp_path)
+    assert cli(["runs", "list"], env).returncode == 0  # creates the store the dashboard reads
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        done = cli(["dashboard", "--port", str(busy.getsockname()[1])], env, timeout=120)
+    line = one_error_line(done)
+    assert "is in use" in line and done.stdout == ""
