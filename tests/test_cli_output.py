@@ -289,3 +289,56 @@ def test_dashboard_on_a_busy_port_is_one_line_before_any_url(tmp_path: Path) -> 
         done = cli(["dashboard", "--port", str(busy.getsockname()[1])], env, timeout=120)
     line = one_error_line(done)
     assert "is in use" in line and done.stdout == ""
+
+
+def test_a_table_too_wide_for_a_terminal_becomes_records_not_letter_columns() -> None:
+    import io
+
+    from rich.console import Console
+
+    from warpsmith.cli.output import cell, print_table, table
+
+    terminal = Console(width=80, file=io.StringIO(), force_terminal=True, color_system=None)
+    run_id = "r-20261130-095001-b8f248"
+    listing = table("runs", ["id", "task", "status", "strategy", "model", "rounds", "correct", "best", "cost",
+                             "started"], whole=("id",))
+    listing.add_row(cell(run_id), cell("moe_align_block_size"), "completed", "llm",
+                    cell("anthropic/claude-sonnet-4-5"), "3/3", "7/9", "1.25x", "$0.4210", "2026-11-30T09:50")
+    print_table(terminal, listing)
+    text = terminal.file.getvalue()  # type: ignore[attr-defined]
+    assert f"id {run_id}" in text and "task moe_align_block_size" in text and "model anthropic/claude-sonnet-4-5" in text
+    assert "…" not in text and all(len(line) <= 80 for line in text.splitlines())
+
+
+def test_the_live_block_moves_every_second_and_names_what_it_waits_on() -> None:
+    import io
+
+    from rich.console import Console
+
+    from warpsmith.agents.coordinator_records import Progress
+    from warpsmith.cli.optimize_display import ProgressView
+
+    terminal = Console(width=80, file=io.StringIO(), force_terminal=True, color_system=None)
+    view = ProgressView(terminal, 3, planned=10)
+    view(Progress(run_id="r-1", round_index=1, rounds_total=3, evaluated=4, cost_usd=0.0123,
+                  message="round 1: llm proposing 3 candidates"))
+    with view.waiting("planner on anthropic/claude-sonnet-4-5"):
+        first = view.__rich__().plain
+        time.sleep(1.1)
+        second = view.__rich__().plain
+    assert first.splitlines()[0].startswith("round 1/3 | 4/10 evaluated | $0.0123 | 0:0")
+    assert "best: none yet" in first
+    assert "waiting: planner on anthropic/claude-sonnet-4-5: 0 s" in first
+    assert "waiting: planner on anthropic/claude-sonnet-4-5: 1 s" in second and first != second
+    assert "waiting" not in view.__rich__().plain  # the request ended
+
+
+@pytest.mark.slow
+def test_reevaluation_says_each_status_once(offline_run: tuple) -> None:
+    env, _ = offline_run
+    run_id = json.loads(cli(["runs", "list", "--json"], env).stdout)["runs"][-1]["id"]
+    done = cli(["replay", run_id, "--reevaluate", "--device", "cpu"], env)
+    assert done.returncode == 0, done.stderr
+    steps = [line for line in done.stderr.splitlines() if line.startswith("[") and ": correct" in line]
+    assert len(steps) == 3 and all(": correct on " in line for line in steps), done.stderr
+    assert "correct correct" not in done.stderr + done.stdout
