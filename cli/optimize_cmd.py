@@ -10,7 +10,9 @@ interpreter) 3 rounds x 3 candidates on the `smoke` suite, so that `make run` fi
 a few minutes on 2 cores. Timings on a CPU are interpreter wall-clock and labelled so: the
 run names no wall-clock winner there (warpsmith.agents.ranking). The summary gives the best
 with its interval and verdict, or says that no candidate beat the seed.
-The best kernel's source goes to --out, else to <user data dir>/kernels/<run id>/.
+The best kernel's source goes to --out (never over an existing file without --force), else to
+<user data dir>/kernels/<run id>/. With --model, the model, its key and --api-base are checked
+(warpsmith.cli.llm_setup) before the run is created or anything is printed.
 Exit codes: 0 completed (or budget spent), 1 the run failed, 2 a usage error, 130 interrupted.
 """
 

@@ -178,6 +178,7 @@ def _closed_port() -> int:
         return probe.getsockname()[1]
 
 
+@pytest.mark.slow  # each imports litellm: seconds apiece
 @pytest.mark.parametrize(
     ("extra", "needle"),
     [
@@ -201,6 +202,7 @@ def test_model_key_and_api_base_are_checked_before_a_run_exists(
     assert not (tmp_path / "store.db").exists() or _runs(tmp_path / "store.db") == []
 
 
+@pytest.mark.slow
 def test_a_dollar_budget_for_a_model_without_a_price_needs_a_token_budget(tmp_path: Path) -> None:
     with ScriptedLLMServer([]) as srv:
         args = ["optimize", "--kernel", "rmsnorm", "--model", "openai/scripted", "--api-base", srv.base_url,
