@@ -21,7 +21,6 @@ from rich.markup import escape
 from rich.rule import Rule
 from sqlalchemy import select
 
-from warpsmith.cli.output import short
 from warpsmith.store.schema import CandidateRow, LLMCallRow, RunCandidateRow
 
 
@@ -66,7 +65,7 @@ def _print_call(console: Console, call: LLMCallRow) -> None:
     if call.error:
         console.print(f"[red]error:[/red] {escape(call.error)}", soft_wrap=True)
     if call.candidate_hash:
-        console.print(f"[yellow]-> produced candidate {short(call.candidate_hash, console)}[/yellow]")
+        console.print(f"[yellow]-> produced candidate {call.candidate_hash[:12]}[/yellow]")
 
 
 def print_transcript(session: Any, run_id: str, console: Console) -> bool:
@@ -87,6 +86,5 @@ def print_transcript(session: Any, run_id: str, console: Console) -> bool:
             console.print("[bold]candidates produced this round:[/bold]")
             for candidate in made:
                 idea = f"  {escape(candidate.plan_item)}" if candidate.plan_item else ""
-                console.print(f"  {short(candidate.source_hash, console)} ({escape(candidate.origin)}){idea}",
-                              highlight=False, soft_wrap=True)
+                console.print(f"  {candidate.source_hash[:12]} ({candidate.origin}){idea}", highlight=False)
     return True
