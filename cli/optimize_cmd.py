@@ -88,8 +88,10 @@ def _strategy(
         spent_usd=stored.get("cost_usd", 0.0),
         spent_tokens=stored.get("tokens", 0),
     )
-    timeout = {"timeout_s": llm_timeout} if llm_timeout is not None else {}
-    chat = WatchedChat(LiteLLMModel(LiteLLMConfig(model=model, api_base=api_base, budget=budget, **timeout),
+    options: dict[str, Any] = {"timeout_s": llm_timeout} if llm_timeout is not None else {}
+    if os.environ.get("WARPSMITH_API_KEY"):  # as the README promises, and as preflight assumed
+        options["api_key_env"] = "WARPSMITH_API_KEY"
+    chat = WatchedChat(LiteLLMModel(LiteLLMConfig(model=model, api_base=api_base, budget=budget, **options),
                                     on_call=call_log))
     err.print(f"LLM strategy: planner, coder and judge on {model}" + (f" at {api_base}" if api_base else ""))
     return LLMStrategy(chat), chat
