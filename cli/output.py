@@ -1,12 +1,12 @@
-"""How every command writes: output that survives any width and pipes, and a closed pipe that is not an error.
+"""How every command writes: output that survives any width and pipes; a closed pipe is no error.
 
-Owns: `table` (columns that fold instead of eliding with "…"), `print_table` (on a terminal
-the terminal's width; off a terminal the table's natural width, so nothing wraps or is cut in
-a log or a pipe), `cell` (data as plain text: `out[t] = x[t]` is never read as rich markup),
-on a terminal too narrow for a table's columns, one record per row instead of columns folded
-into letter-wide stacks; `short` (a hash shortened on a terminal only; piped, the full form), the consoles every
-command prints with (`stdout_console`, `stderr_console`) and `run_app` (the entry point: `warpsmith tasks show X | head -1` exits 0, not 1 with a traceback). Does not own: what
-any command prints.
+Owns: the consoles every command prints with (`stdout_console`, `stderr_console`); `table`
+(columns that fold instead of eliding with "…"); `print_table` (on a terminal, the terminal's
+width, and one record per row when the columns would fold into letter-wide stacks; off a
+terminal, the table's natural width, so nothing wraps or is cut in a log or a pipe); `cell`
+(data as plain text: `out[t] = x[t]` is never read as rich markup); `short` (a hash shortened
+on a terminal only; piped, the whole hash); and `run_app` (around the app: `warpsmith tasks
+show X | head -1` exits 0, not 1). Does not own: what any command prints.
 """
 
 from __future__ import annotations
