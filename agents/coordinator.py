@@ -190,7 +190,7 @@ class Coordinator:
             parent = self._parent_result(session, candidate)
         self.evaluated += 1
         if cached is not None and (cached.stage == "full" or not self.measure.screens):
-            self._progress(f"{candidate.source_hash[:10]} cached: {cached.status}")
+            self._progress(f"{candidate.source_hash[:10]} cached: {cached.status}", cached)
             return cached, False
         result = self.measure.staged(candidate, parent, screened=cached, screen=screen)
         return result, result is not cached
@@ -211,7 +211,7 @@ class Coordinator:
             mapping.store_evaluation(session, self.run_id, self.key, result)
             store_runs.heartbeat(session, self.run_id)
         said = result.message if result.message.startswith(result.status) else f"{result.status}: {result.message}"
-        self._progress(f"{result.source_hash[:10]}: {said}".strip(" :"))
+        self._progress(f"{result.source_hash[:10]}: {said}".strip(" :"), result)
 
     # --- setup and teardown ---------------------------------------------------------------
     def _open(self, resume_id: str | None) -> None:
@@ -334,7 +334,7 @@ class Coordinator:
         )
         return (best[0] if best else None), seed_summary
 
-    def _progress(self, message: str) -> None:
+    def _progress(self, message: str, result: EvalResult | None = None) -> None:
         with self.store.session() as session:
             row = session.get(RunRow, self.run_id)
             assert row is not None
@@ -353,6 +353,7 @@ class Coordinator:
                 cost_usd=row.cost_usd,
                 tokens=row.prompt_tokens + row.completion_tokens,
                 message=message,
+                result=result,
             )
         )
 

@@ -14,7 +14,7 @@ from pydantic import BaseModel, Field
 
 from warpsmith.agents.records import CandidateSummary, LLMCall
 from warpsmith.evaluator.anticheat import SPEEDUP_REVIEW
-from warpsmith.evaluator.records import Hardware, Mode
+from warpsmith.evaluator.records import EvalResult, Hardware, Mode
 
 CANDIDATE_OUTCOMES = frozenset({"correct", "incorrect", "rejected", "compile_error", "compiled"})
 """Evaluation outcomes that belong to the candidate: cached for an evaluator version, and lessons.
@@ -79,6 +79,9 @@ class Progress(BaseModel):
     cost_usd: float = 0.0
     tokens: int = 0
     message: str = ""
+    result: EvalResult | None = Field(
+        default=None, description="The evaluation this step reports (a display's per-candidate line); else None."
+    )
 
 
 class RunSummary(BaseModel):

@@ -15,6 +15,8 @@ status. `build_llm_strategy` is the one constructor `warpsmith optimize --model`
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
+from typing import Any
 
 from pydantic import BaseModel, Field
 
@@ -157,6 +159,7 @@ def build_llm_strategy(
     on_call: OnCall | None = None,
     api_key_env: str | None = None,
     config: LLMStrategyConfig | None = None,
+    wrap_model: Callable[[Any], Any] | None = None,
     **model_options: object,
 ) -> LLMStrategy:
     """The 'llm' strategy over one litellm model (what `warpsmith optimize --model` runs).
@@ -165,6 +168,7 @@ def build_llm_strategy(
     `api_key_env`: the variable holding the key; default WARPSMITH_API_KEY when it is set,
     else litellm's provider default (OPENAI_API_KEY, ANTHROPIC_API_KEY, ...).
     `model_options`: further LiteLLMConfig fields (temperature, timeout_s, max_retries, ...).
+    `wrap_model`: wraps the chat model every role uses (the CLI's watcher of requests in flight).
     """
     if not isinstance(budget, Budget):
         budget = Budget(
@@ -175,4 +179,5 @@ def build_llm_strategy(
     llm_config = LiteLLMConfig.model_validate(
         {"model": model, "api_base": api_base, "api_key_env": api_key_env, "budget": budget, **model_options}
     )
-    return LLMStrategy(LiteLLMModel(llm_config, on_call=on_call), config=config)
+    model_client: Any = LiteLLMModel(llm_config, on_call=on_call)
+    return LLMStrategy(wrap_model(model_client) if wrap_model else model_client, config=config)

@@ -94,9 +94,8 @@ def reevaluate_run(
                 timeout_s=settings.eval_timeout_s,
             )
             _store_fresh(store, new_id, key, result)
-            say(
-                f"[{index}/{len(links)}] {candidate.source_hash[:12]}: {result.status} {result.message}".rstrip()
-            )
+            said = result.message if result.message.startswith(result.status) else f"{result.status} {result.message}"
+            say(f"[{index}/{len(links)}] {candidate.source_hash[:12]}: {said}".rstrip())
             if _rank(result, best):
                 best = result
                 with store.session() as session:

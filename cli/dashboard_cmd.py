@@ -10,7 +10,9 @@ authentication, so exposing it on another interface is the user's explicit choic
 
 from __future__ import annotations
 
+import errno
 import os
+import socket
 import threading
 from types import FrameType
 
@@ -36,6 +38,22 @@ def _server(app: object, host: str, port: int) -> object:
 
     config = uvicorn.Config(app, host=host, port=port, log_level="warning", timeout_graceful_shutdown=GRACE_S)
     return Server(config)
+
+
+def _port_problem(host: str, port: int) -> str | None:
+    """Why uvicorn could not listen there (in use, no such address), asked before the URL is printed."""
+    try:
+        family = socket.AF_INET6 if ":" in host else socket.AF_INET
+        with socket.socket(family, socket.SOCK_STREAM) as probe:
+            probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as uvicorn binds
+            probe.bind((host, port))
+    except socket.gaierror:
+        return f"--host {host}: not an address of this machine"
+    except OSError as error:
+        if error.errno == errno.EADDRINUSE:
+            return f"port {port} on {host} is in use; pick another with --port"
+        return f"cannot listen on {host}:{port}: {error.strerror or error}"
+    return None
 
 
 def dashboard(
@@ -73,6 +91,9 @@ def dashboard(
             fg=typer.colors.YELLOW,
             err=True,
         )
+    if problem := _port_problem(host, port):
+        store.close()
+        raise usage_error(problem)
     typer.echo(f"warpsmith dashboard (read-only) over {store.url} at http://{host}:{port}/")
     try:
         _server(create_app(store, allowed_hosts(host, allow_host)), host, port).run()  # type: ignore[attr-defined]
@@ -81,4 +102,6 @@ def dashboard(
 
 
 def register(app: typer.Typer) -> None:
-    app.command("dashboard")(dashboard)
+    app.command("dashboard", epilog="Exit codes: 0 stopped cleanly, 2 a usage error (bad store, missing extra).")(
+        dashboard
+    )

@@ -162,7 +162,7 @@ def render(checks: list[Check], color: bool = True) -> list[str]:
 
 
 def register(app: typer.Typer) -> None:
-    @app.command("doctor")
+    @app.command("doctor", epilog="Exit codes: 0 always (a missing tool is a finding), 2 a usage error.")
     def doctor(
         as_json: bool = typer.Option(False, "--json", help="Print the checks as JSON."),
         live: bool = typer.Option(True, "--live/--no-live", help="Also run a probe inside a real sandbox."),

@@ -9,10 +9,11 @@ is a user error (each command catches what it can explain).
 from __future__ import annotations
 
 import typer
-from rich.console import Console
 from rich.markup import escape
 
-err = Console(stderr=True)
+from warpsmith.cli.output import stderr_console
+
+err = stderr_console()
 
 
 def usage_error(message: str) -> typer.Exit:

@@ -1,28 +1,39 @@
 """`warpsmith eval`: evaluate one kernel file against a task and print the verdict.
 
-Owns: the command's arguments, usage errors (one red line, exit code 2) and the human
-table. Does not own: the evaluation (warpsmith.evaluator.evaluate). Exit code 0 whenever the
-evaluator reached a verdict, whatever it is; `--json` prints exactly one JSON object
-(the EvalResult) on stdout and nothing else there.
+Owns: the command's arguments, usage errors (one red line, exit code 2), the human view and
+the exit code. Does not own: the evaluation (warpsmith.evaluator.evaluate). `--json` prints
+exactly one JSON object (the EvalResult) on stdout and nothing else there.
+
+Exit codes (so that CI can gate on a kernel): 0 `correct`; 0 `compiled` too, with a note on
+stderr: a CUDA/HIP kernel on a machine without that GPU is built for real but cannot run, so
+the build is all this machine can check (a CPU-only CI job gates on "it builds"; the
+correctness verdict needs a GPU runner); 1 any other verdict (incorrect, rejected, timeout,
+runtime_error, compile_error); 2 a usage error (nothing was evaluated).
 """
 
 from __future__ import annotations
 
+import re
+import shutil
+import subprocess
 from pathlib import Path
 from typing import Any
 
 import typer
 from rich.console import Console
-from rich.table import Table
+from rich.markup import escape
+
+from warpsmith.cli.errors import usage_error as _usage_error
+from warpsmith.cli.output import cell, print_table, stderr_console, stdout_console, table
 
 EXTENSIONS = {"triton": (".py",), "cuda": (".cu", ".cuh"), "hip": (".hip", ".cpp")}
 STATUS_COLOUR = {"correct": "green", "compiled": "cyan", "incorrect": "red", "rejected": "red",
                  "runtime_error": "red", "compile_error": "red", "timeout": "yellow"}
-
-
-def _usage_error(message: str) -> typer.Exit:
-    Console(stderr=True).print(f"[red]error:[/red] {message}", highlight=False)
-    return typer.Exit(2)
+PASSING = ("correct", "compiled")
+EXIT_CODES = ("Exit codes: 0 correct (or compiled: built, but no GPU here to run it; a note says so), "
+              "1 incorrect, rejected, timeout, runtime_error or compile_error, 2 a usage error.")
+COMPILE_LOG_CHARS = 3000
+_FIRST_ERROR = re.compile(r"\berror\b", re.IGNORECASE)
 
 
 def _load_task(kernel: str | None, task_file: Path | None) -> Any:
@@ -44,6 +55,8 @@ def _load_task(kernel: str | None, task_file: Path | None) -> Any:
 def _read_source(file: Path, lang: str) -> str:
     if lang not in EXTENSIONS:
         raise _usage_error(f"unknown --lang {lang!r}; use triton, cuda or hip")
+    if file.is_dir():
+        raise _usage_error(f"kernel file {file} is a directory; give the kernel's source file")
     if not file.is_file():
         raise _usage_error(f"kernel file {file} does not exist")
     if file.suffix not in EXTENSIONS[lang]:
@@ -54,46 +67,91 @@ def _read_source(file: Path, lang: str) -> str:
         raise _usage_error(f"cannot read {file}: {exc}") from None
 
 
+def compile_log_excerpt(log: str, limit: int = COMPILE_LOG_CHARS) -> str:
+    """The compile log from its first line that names an error (the first real error, not the
+    include chain printed above it), at most `limit` characters; the whole log is in --json."""
+    lines = log.splitlines()
+    first = next((i for i, line in enumerate(lines) if _FIRST_ERROR.search(line) and not line.startswith("$ ")),
+                 None)
+    text = "\n".join(lines[first:]) if first is not None else log[-limit:]
+    return text if len(text) <= limit else text[:limit] + "\n... (the whole log: --json, compile_log)"
+
+
+def where_it_ran(result: Any) -> str:
+    """The hardware, or for a CUDA/HIP kernel without its GPU, the target it was built for."""
+    hardware = result.hardware
+    if result.language != "triton" and (hardware is None or hardware.backend == "cpu"):
+        from warpsmith.evaluator.build_toolchain import default_arch
+
+        return f"built for {default_arch(result.language)}, no {result.language} GPU here"
+    return hardware.device_name if hardware else "?"
+
+
+def demangled(symbols: list[str]) -> dict[str, str]:
+    """C++ symbols as a reader writes them (`rmsnorm_kernel(...)`), through c++filt when it is here."""
+    tool = shutil.which("cu++filt") or shutil.which("c++filt")
+    if tool is None or not symbols:
+        return {}
+    try:
+        done = subprocess.run([tool], input="\n".join(symbols), capture_output=True, text=True, timeout=10)
+    except (OSError, subprocess.TimeoutExpired):
+        return {}
+    names = done.stdout.splitlines()
+    return dict(zip(symbols, names, strict=False)) if done.returncode == 0 and len(names) == len(symbols) else {}
+
+
 def render(result: Any, console: Console) -> None:
-    """The human view of an EvalResult."""
+    """The human view of an EvalResult; every piece of data is printed as is, never as markup."""
     colour = STATUS_COLOUR.get(result.status, "white")
-    hardware = result.hardware.device_name if result.hardware else "?"
-    console.print(f"[bold {colour}]{result.status}[/] [dim]({result.mode} mode on {hardware})[/]  {result.message}")
+    where = where_it_ran(result)
+    where = where if where.startswith("built for") else f"{result.mode} mode on {where}"
+    console.print(f"[bold {colour}]{result.status}[/] [dim]({escape(where)})[/]  {escape(result.message)}",
+                  soft_wrap=True)
     if result.correctness:
-        table = Table(title="correctness", title_justify="left")
-        for column in ("shape", "trial", "values", "ok", "max abs err", "details"):
-            table.add_column(column)
+        checks = table("correctness", ["shape", "trial", "values", "ok", "max abs err", "details"])
         for c in result.correctness:
             err = "" if c.max_abs_err is None else f"{c.max_abs_err:.3g}"
-            table.add_row(c.shape, str(c.trial), c.distribution or "", "[green]yes[/]" if c.ok else "[red]no[/]",
-                          err, c.details[:80])
-        console.print(table)
+            checks.add_row(cell(c.shape), str(c.trial), cell(c.distribution or ""),
+                           "[green]yes[/]" if c.ok else "[red]no[/]", err, cell(c.details))
+        print_table(console, checks)
     if result.timings:
         label = "wall clock under the interpreter: not comparable" if result.mode == "interpreter" else "CUDA events"
-        table = Table(title=f"timing ({label})", title_justify="left")
-        for column in ("shape", "median us", "IQR us", "reps", "reference us", "speedup", "% peak BW"):
-            table.add_column(column, justify="right")
+        timing = table(f"timing ({label})", ["shape", "median us", "IQR us", "reps", "reference us", "speedup",
+                                               "% peak BW"], right=("median us", "IQR us", "reps", "reference us",
+                                                                    "speedup", "% peak BW"))
         for t in result.timings:
-            table.add_row(t.shape, f"{t.median_us:.1f}", f"{t.spread_us:.1f}", str(t.reps),
-                          "" if t.reference_median_us is None else f"{t.reference_median_us:.1f}",
-                          "" if t.speedup is None else f"{t.speedup:.2f}x",
-                          "" if t.pct_peak_bandwidth is None else f"{t.pct_peak_bandwidth:.0f}%")
-        console.print(table)
-    for r in result.resources:
-        console.print(f"[dim]resources[/] {r.kernel}: {r.registers} registers, {r.shared_bytes} B shared, "
-                      f"spills {r.spill_stores_bytes}/{r.spill_loads_bytes} B")
+            timing.add_row(cell(t.shape), f"{t.median_us:.1f}", f"{t.spread_us:.1f}", str(t.reps),
+                           "" if t.reference_median_us is None else f"{t.reference_median_us:.1f}",
+                           "" if t.speedup is None else f"{t.speedup:.2f}x",
+                           "" if t.pct_peak_bandwidth is None else f"{t.pct_peak_bandwidth:.0f}%")
+        print_table(console, timing)
+    if result.resources:  # the compiler's report, for native kernels: what a GPU would have to hold
+        report = table("registers and spills (compiler report)",
+                       ["kernel", "registers", "shared B", "spill stores B", "spill loads B", "stack B"],
+                       right=("registers", "shared B", "spill stores B", "spill loads B", "stack B"))
+        names = demangled([r.kernel for r in result.resources])
+        for r in result.resources:
+            report.add_row(cell(names.get(r.kernel, r.kernel)), *(cell("-" if v is None else v) for v in (
+                r.registers, r.shared_bytes, r.spill_stores_bytes, r.spill_loads_bytes, r.stack_bytes)))
+        print_table(console, report)
     for v in result.violations:
         tone = "red" if v.severity == "reject" else "yellow"
         line = f" (line {v.line})" if v.line else ""
-        console.print(f"[{tone}]{v.severity}[/] {v.rule}{line}: {v.message}", highlight=False)
+        console.print(f"[{tone}]{v.severity}[/] {escape(v.rule)}{line}: {escape(v.message)}", highlight=False,
+                      soft_wrap=True)
     if result.isolation:
-        console.print("[dim]isolation: " + "; ".join(result.isolation) + "[/]")
+        console.print("isolation: " + "; ".join(result.isolation), style="dim", markup=False, highlight=False,
+                      soft_wrap=True)
     if result.status == "compile_error" and result.compile_log:
-        console.print(result.compile_log[-3000:], markup=False, highlight=False)
+        console.print(compile_log_excerpt(result.compile_log), markup=False, highlight=False, soft_wrap=True)
+
+
+def exit_code(status: str) -> int:
+    return 0 if status in PASSING else 1
 
 
 def register(app: typer.Typer) -> None:
-    @app.command("eval")
+    @app.command("eval", epilog=EXIT_CODES)
     def eval_command(
         file: Path = typer.Argument(..., help="The kernel source file."),
         kernel: str = typer.Option(None, "--kernel", "-k", help="Task name, e.g. moe_dispatch."),
@@ -116,6 +174,8 @@ def register(app: typer.Typer) -> None:
 
             if not torch.cuda.is_available():
                 raise _usage_error("--device cuda, but torch sees no CUDA device here")
+        # the sandboxed child starts in its own working directory: a relative path must not reach it
+        task_file = task_file.expanduser().resolve() if task_file is not None else None
         task = _load_task(kernel, task_file)
         if lang not in task.languages:
             raise _usage_error(f"task {task.name} has no {lang} form")
@@ -129,4 +189,9 @@ def register(app: typer.Typer) -> None:
         if json_output:
             typer.echo(result.model_dump_json())
         else:
-            render(result, Console())
+            render(result, stdout_console())
+        if result.status == "compiled":
+            stderr_console().print(
+                f"note: compiled only ({where_it_ran(result)}): correctness and speed are not checked on this "
+                "machine; exit code 0 says it builds", style="cyan", markup=False, highlight=False, soft_wrap=True)
+        raise typer.Exit(exit_code(result.status))

@@ -11,7 +11,9 @@ interpreter) 3 rounds x 3 candidates on the `smoke` suite, so that `make run` fi
 a few minutes on 2 cores. Timings on a CPU are interpreter wall-clock and labelled so: the
 run names no wall-clock winner there (warpsmith.agents.ranking). The summary gives the best
 with its interval and verdict, or says that no candidate beat the seed.
-The best kernel's source goes to --out, else to <user data dir>/kernels/<run id>/.
+The best kernel's source goes to --out (never over an existing file without --force), else to
+<user data dir>/kernels/<run id>/. With --model, the model, its key and --api-base are checked
+(warpsmith.cli.llm_setup) before the run is created or anything is printed.
 Exit codes: 0 completed (or budget spent), 1 the run failed, 2 a usage error, 130 interrupted.
 """
 
@@ -23,15 +25,16 @@ from pathlib import Path
 from typing import Any
 
 import typer
-from rich.console import Console
 from rich.markup import escape
 
 from warpsmith.cli.errors import usage_error
+from warpsmith.cli.output import print_table, stderr_console, stdout_console
 
-err = Console(stderr=True)
-out = Console()
+err = stderr_console()
+out = stdout_console()
 
 EXTENSIONS = {"triton": "py", "cuda": "cu", "hip": "hip"}
+EXIT_CODES = "Exit codes: 0 completed (or budget spent), 1 the run failed, 2 a usage error, 130 interrupted."
 GPU_DEFAULTS = {"rounds": 5, "width": 4, "suite": "bench"}
 CPU_DEFAULTS = {"rounds": 3, "width": 3, "suite": "smoke"}
 
@@ -60,7 +63,10 @@ def _device(requested: str) -> str:
     return requested
 
 
-def _strategy(task: Any, settings: Any, offline: bool, stored: dict, call_log: Any) -> Any:
+def _strategy(
+    task: Any, settings: Any, offline: bool, stored: dict, call_log: Any, llm_timeout: float | None = None
+) -> tuple[Any, Any]:
+    """The strategy, and for an LLM run its watched chat model (None offline)."""
     if offline or not settings.model:
         from warpsmith.agents.coordinator import seed_candidate
         from warpsmith.agents.offline import OfflineStrategy, OfflineStrategyConfig
@@ -68,7 +74,9 @@ def _strategy(task: Any, settings: Any, offline: bool, stored: dict, call_log: A
         if not offline:
             err.print("no model configured: running the offline strategy (parameter search, no LLM)")
         seed = seed_candidate(task, settings.language)  # the start when the store's best declares no tunables
-        return OfflineStrategy(OfflineStrategyConfig(from_seed=settings.from_seed), seed=seed)
+        return OfflineStrategy(OfflineStrategyConfig(from_seed=settings.from_seed), seed=seed), None
+    from warpsmith.cli.llm_setup import WatchedChat
+
     try:
         from warpsmith.agents.llm import Budget
         from warpsmith.agents.llm_strategy import build_llm_strategy
@@ -88,12 +96,15 @@ def _strategy(task: Any, settings: Any, offline: bool, stored: dict, call_log: A
         from warpsmith.agents.llm import ROLE_MAX_TOKENS
 
         options["role_max_tokens"] = {**ROLE_MAX_TOKENS, **limits}
+    if llm_timeout is not None:
+        options["timeout_s"] = llm_timeout
     strategy = build_llm_strategy(
-        settings.model, api_base=settings.api_base, budget=budget, on_call=call_log, **options
+        settings.model, api_base=settings.api_base, budget=budget, on_call=call_log, wrap_model=WatchedChat,
+        **options,
     )
     where = f" at {settings.api_base}" if settings.api_base else ""
     err.print(f"LLM strategy: planner, coder and judge on {settings.model}{where}")
-    return strategy
+    return strategy, strategy.planner.model
 
 
 ROLES = ("planner", "coder", "repair", "judge")
@@ -125,8 +136,11 @@ def _write_source(summary: Any, out_file: Path | None, language: str) -> Path | 
     return out_file
 
 
-def _check_writable(out_file: Path) -> None:
-    """Refuse an --out path that cannot be written before the run spends any time."""
+def _check_writable(out_file: Path, force: bool = False) -> None:
+    """Refuse an --out path that cannot be written, or that exists (without --force), before the run
+    spends any time."""
+    if out_file.exists() and not out_file.is_dir() and not force:
+        raise usage_error(f"--out {out_file} exists; pass --force to overwrite it")
     try:
         out_file.parent.mkdir(parents=True, exist_ok=True)
     except OSError as error:
@@ -163,6 +177,10 @@ def optimize(
     from_seed: bool = typer.Option(
         False, "--from-seed", help="Offline: search the shipped seed's tunables, whatever the store's best is."
     ),
+    llm_timeout: float | None = typer.Option(
+        None, "--llm-timeout", min=1, help="Seconds one LLM request may take (default 300)."
+    ),
+    force: bool = typer.Option(False, "--force", help="Let --out overwrite an existing file."),
 ) -> None:
     """Optimize one kernel: rounds of plan -> code -> evaluate -> judge, all stored."""
     from warpsmith.agents.coordinator import RunNotResumable, run_optimization
@@ -213,7 +231,7 @@ def optimize(
         known = ", ".join(task.seeds()) or "none"
         raise usage_error(f"task {task.name} ships no {language} seed kernel to start from (seeds: {known})")
     if out_file is not None:
-        _check_writable(out_file)
+        _check_writable(out_file, force)
     from warpsmith.evaluator.hardware import detect_hardware
 
     device = _device(stored.get("device", device))
@@ -237,6 +255,11 @@ def optimize(
         budget_usd=budget_usd if budget_usd is not None else stored.get("budget_usd"),
         budget_tokens=budget_tokens if budget_tokens is not None else stored.get("budget_tokens"),
     )
+    if model and not offline:  # model, key and server checked before anything is said or stored
+        from warpsmith.cli.llm_setup import preflight
+
+        preflight(model, settings.api_base, settings.budget_usd, settings.budget_tokens,
+                  warn=lambda line: err.print(line, style="yellow", markup=False, highlight=False))
     if on_cpu and settings.language == "triton":
         err.print(
             f"no GPU: candidates run under the Triton interpreter on the CPU; timings are interpreter "
@@ -254,19 +277,23 @@ def optimize(
             highlight=False,
         )
     call_log = CallLog()
-    strategy = _strategy(task, settings, offline, stored, call_log)
+    strategy, chat = _strategy(task, settings, offline, stored, call_log, llm_timeout)
     err.print(f"store: {store.url}", highlight=False)
     try:
-        with ProgressView(err, settings.rounds) as view:
+        planned = 1 + settings.rounds * settings.width  # the seed, then each round's candidates
+        shape_bytes = {shape.label: task.cost(shape).bytes for shape in task.shapes(settings.suite)}
+        with ProgressView(err, settings.rounds, planned=planned, shape_bytes=shape_bytes) as view:
+            if chat is not None:
+                chat.watch = view.waiting
             summary = run_optimization(
                 task, strategy, store, settings, hardware, run_id=resume, call_log=call_log, on_progress=view
             )
     except RunNotResumable as error:
         raise usage_error(str(error)) from None
     source_path = _write_source(summary, out_file, settings.language)
-    out.print(summary_table(summary))
+    print_table(out, summary_table(summary, settings.language))
     if (table := timings_table(summary)) is not None:
-        out.print(table)
+        print_table(out, table)
     if source_path is not None:
         out.print(f"best kernel source: {source_path}", highlight=False, soft_wrap=True)
     out.print(
@@ -288,4 +315,4 @@ def optimize(
 
 
 def register(app: typer.Typer) -> None:
-    app.command("optimize")(optimize)
+    app.command("optimize", epilog=EXIT_CODES)(optimize)

@@ -14,12 +14,14 @@ from pathlib import Path
 from typing import Any
 
 import typer
-from rich.console import Console
 
 from warpsmith.cli.errors import usage_error
+from warpsmith.cli.output import stderr_console, stdout_console
 
-err = Console(stderr=True)
-out = Console()
+EXIT_CODES = ("Exit codes: 0 the replay (or re-evaluation) completed, 1 it diverged or failed, 2 a usage error, "
+              "130 interrupted.")
+err = stderr_console()
+out = stdout_console()
 
 
 def _task(name: str, task_file: str | None) -> Any:
@@ -133,4 +135,4 @@ def replay(
 
 
 def register(app: typer.Typer) -> None:
-    app.command("replay")(replay)
+    app.command("replay", epilog=EXIT_CODES)(replay)

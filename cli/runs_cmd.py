@@ -20,13 +20,13 @@ from pathlib import Path
 from typing import Any
 
 import typer
-from rich.console import Console
-from rich.table import Table
 
 from warpsmith.cli.errors import usage_error
+from warpsmith.cli.output import cell, print_table, short, stderr_console, stdout_console, table
 
-out = Console()
+out = stdout_console()
 RUN_ID_HELP = "The run: its id, a unique prefix of it, or `latest` (see `warpsmith runs list`)."
+EXIT_CODES = "Exit codes: 0 success, 2 a usage error (unknown run, a store that cannot be opened)."
 runs_app = typer.Typer(help="List and inspect optimization runs.", no_args_is_help=True)
 
 
@@ -43,7 +43,7 @@ def _open(db: str | None) -> Any:
         raise usage_error(str(error)) from None
     note = upgrade_note(store)
     if note:  # on stderr: --json keeps stdout one document
-        Console(stderr=True).print(note, style="yellow", markup=False, highlight=False)
+        stderr_console().print(note, style="yellow", markup=False, highlight=False)
     return store
 
 
@@ -92,6 +92,7 @@ def _candidate_fields(view: Any) -> dict[str, Any]:
         "evaluated_at": _time(evaluation.created_at) if evaluation else None,
         "evaluated_by_run": evaluation.run_id if evaluation else None,
         "verdicts": [v.feedback for v in view.verdicts if v.feedback],
+        "resources": (evaluation.result.get("resources") or []) if evaluation else [],  # native: the compiler's
     }
 
 
@@ -132,7 +133,7 @@ def run_document(session: Any, run_id: str) -> dict[str, Any] | None:
     }
 
 
-@runs_app.command("list")
+@runs_app.command("list", epilog=EXIT_CODES)
 def list_runs(
     as_json: bool = typer.Option(False, "--json", help="One JSON document on stdout."),
     db: str | None = typer.Option(None, "--db", help="SQLAlchemy URL of the store (or WARPSMITH_DB)."),
@@ -152,18 +153,17 @@ def list_runs(
     if as_json:
         print(json.dumps({"runs": rows}, indent=2))
         return
-    table = Table(title=f"runs in {store.url}", title_justify="left")
-    for name in ("id", "task", "status", "strategy", "model", "rounds", "correct", "best", "cost", "started"):
-        table.add_column(name, no_wrap=name in ("id", "status", "best"))
+    listing = table(f"runs in {store.url}", ["id", "task", "status", "strategy", "model", "rounds", "correct",
+                                              "best", "cost", "started"], whole=("id", "task", "status"))
     for r in rows:
-        table.add_row(
-            r["id"], r["task"], r["status"], r["strategy"], r["model"] or "-",
+        listing.add_row(
+            cell(r["id"]), cell(r["task"]), cell(r["status"]), cell(r["strategy"]), cell(r["model"] or "-"),
             f"{r['rounds_done']}/{r['rounds_total'] if r['rounds_total'] is not None else '?'}",
             f"{r['correct']}/{r['candidates']}",
             f"{r['best_speedup']:.3g}x" if r["best_speedup"] is not None else "-",
             f"${r['cost_usd']:.4f}", (r["created_at"] or "")[:16],
         )  # fmt: skip
-    out.print(table)
+    print_table(out, listing)
 
 
 def _best_text(best: dict[str, Any] | None) -> str:
@@ -172,14 +172,12 @@ def _best_text(best: dict[str, Any] | None) -> str:
     measured = f"{best['speedup']:.3g}x" if best["speedup"] is not None else ""
     if not measured and best["median_us"]:
         measured = f"{sum(best['median_us'].values()):,.0f} us total"
-    return f"{best['source_hash'][:12]} {measured} ({best['mode']}; {best['plan_item'] or best['origin']})"
+    return f"{short(best['source_hash'], out)} {measured} ({best['mode']}; {best['plan_item'] or best['origin']})"
 
 
 def _print_run(doc: dict[str, Any]) -> None:
     run = doc["run"]
-    head = Table(title=f"run {run['id']}", title_justify="left", show_header=False)
-    head.add_column("")
-    head.add_column("")
+    head = table(f"run {run['id']}", ["", ""], show_header=False)
     hardware = doc["hardware"] or {}
     best = doc["best"]
     for key, value in (
@@ -192,40 +190,62 @@ def _print_run(doc: dict[str, Any]) -> None:
         ("best", _best_text(best)),
         ("started / finished", f"{run['created_at']} / {run['finished_at'] or '-'}"),
     ):
-        head.add_row(key, value)
-    out.print(head)
-    table = Table(title="candidates", title_justify="left")
-    for name in ("rnd", "hash", "parent", "origin", "status", "mode", "median us", "speedup", "idea"):
-        table.add_column(name, no_wrap=name in ("rnd", "hash", "parent", "status", "speedup"))
+        head.add_row(key, cell(value))
+    print_table(out, head)
+    # Ideas get lines of their own under the table: as a column they would be 4 characters wide at 80.
+    candidates = table("candidates", ["rnd", "hash", "parent", "origin", "status", "mode", "median us", "speedup"],
+                       whole=("hash", "parent"))
     for c in doc["candidates"]:
         medians = ", ".join(f"{v:,.0f}" for v in c["median_us"].values())
-        table.add_row(
-            str(c["round"]) + ("*" if c["relation"] == "inherited" else ""), c["source_hash"][:8],
-            (c["parent_hash"] or "-")[:8], c["origin"], c["status"], c["mode"] or "-", medians or "-",
-            f"{c['speedup']:.3g}x" if c["speedup"] is not None else "-", (c["plan_item"] or "")[:50],
+        candidates.add_row(
+            str(c["round"]) + ("*" if c["relation"] == "inherited" else ""), short(c["source_hash"], out),
+            short(c["parent_hash"], out), cell(c["origin"]), cell(c["status"]), cell(c["mode"] or "-"),
+            medians or "-", f"{c['speedup']:.3g}x" if c["speedup"] is not None else "-",
         )  # fmt: skip
-    out.print(table)
+    print_table(out, candidates)
+    _print_resources(doc["candidates"])
+    ideas = [c for c in doc["candidates"] if c["plan_item"]]
+    if ideas:
+        out.print("ideas", style="italic")
+    for c in ideas:
+        out.print(f"  {short(c['source_hash'], out)}  {c['plan_item']}", markup=False, highlight=False,
+                  soft_wrap=True)
     out.print("[dim]* inherited: a seed or an earlier run's kernel the run started from[/dim]")
     _print_llm_calls(doc["llm_calls"])
+
+
+def _print_resources(candidates: list[dict[str, Any]]) -> None:
+    """The compiler's register / shared memory / spill report of each native candidate."""
+    from warpsmith.cli.eval_cmd import demangled
+
+    reports = [(c["source_hash"], r) for c in candidates for r in c.get("resources", [])]
+    if not reports:
+        return
+    names = demangled([r["kernel"] for _, r in reports])
+    listing = table("registers and spills (compiler report)", ["hash", "kernel", "registers", "shared B",
+                                                               "spill stores B", "spill loads B"], whole=("hash",))
+    for source_hash, r in reports:
+        listing.add_row(short(source_hash, out), cell(names.get(r["kernel"], r["kernel"])),
+                        *(cell("-" if r.get(k) is None else r[k])
+                          for k in ("registers", "shared_bytes", "spill_stores_bytes", "spill_loads_bytes")))
+    print_table(out, listing)
 
 
 def _print_llm_calls(calls: list[dict[str, Any]]) -> None:
     if not calls:
         out.print("no LLM calls")
         return
-    table = Table(title="LLM calls", title_justify="left")
-    for name in ("seq", "round", "role", "model", "tokens in/out", "cost", "latency s", "error"):
-        table.add_column(name)
+    listing = table("LLM calls", ["seq", "round", "role", "model", "tokens in/out", "cost", "latency s", "error"])
     for c in calls:
-        table.add_row(
-            str(c["seq"]), str(c["round"]), c["role"], c["model"],
+        listing.add_row(
+            str(c["seq"]), str(c["round"]), cell(c["role"]), cell(c["model"]),
             f"{c['prompt_tokens']}/{c['completion_tokens']}", f"${c['cost_usd']:.4f}",
-            f"{c['latency_s']:.2f}", c["error"] or "",
+            f"{c['latency_s']:.2f}", cell(c["error"] or ""),
         )  # fmt: skip
-    out.print(table)
+    print_table(out, listing)
 
 
-@runs_app.command("show")
+@runs_app.command("show", epilog=EXIT_CODES)
 def show_run(
     run_id: str = typer.Argument(..., help=RUN_ID_HELP),
     as_json: bool = typer.Option(False, "--json", help="One JSON document on stdout."),

@@ -3,7 +3,8 @@
 Owns: one plain document per task (`task_document`), shown as rich tables or, with --json, as
 JSON on stdout. Does not own: the tasks themselves (warpsmith.tasklib). `--task-file PATH`
 adds (list) or picks (show) a user's task file. An unknown task or a bad task file is one red
-line on stderr and exit code 2.
+line on stderr and exit code 2. Off a terminal, tables print at their natural width (nothing
+wrapped or cut); task data is never read as rich markup.
 """
 
 from __future__ import annotations
@@ -13,14 +14,15 @@ from pathlib import Path
 from typing import Any
 
 import typer
-from rich.console import Console
-from rich.table import Table
+from rich.markup import escape
 
 from warpsmith.cli.optimize_cmd import usage_error
+from warpsmith.cli.output import cell, print_table, stdout_console, table
 
-out = Console()
+out = stdout_console()
 tasks_app = typer.Typer(help="List and inspect the kernel tasks.", no_args_is_help=True)
 
+EXIT_CODES = "Exit codes: 0 success, 2 a usage error (unknown task, bad task file)."
 TASK_FILE_HELP = "A Python file defining TASK (see docs/user_tasks.md); its seeds lie in seeds/ beside it."
 
 
@@ -66,7 +68,7 @@ def _load(name: str | None, task_file: Path | None) -> list[Any]:
     return tasks
 
 
-@tasks_app.command("list")
+@tasks_app.command("list", epilog=EXIT_CODES)
 def list_command(
     as_json: bool = typer.Option(False, "--json", help="Print one JSON array instead of a table."),
     task_file: Path | None = typer.Option(None, "--task-file", help=TASK_FILE_HELP),
@@ -78,16 +80,14 @@ def list_command(
     if as_json:
         print(json.dumps(docs, indent=2))
         return
-    table = Table(title="tasks")
-    for column in ("name", "description", "seeds", *SUITES):
-        table.add_column(column, overflow="fold")
-    for doc in docs:
-        table.add_row(doc["name"], doc["summary"], ", ".join(doc["languages"]) or "-",
-                      *(str(doc["shapes"][suite]) for suite in SUITES))
-    out.print(table)
+    listing = table("tasks", ["name", "description", "seeds", *SUITES], whole=("name",))
+    for doc in docs:  # cells are data: a description's `x[t]` is not rich markup
+        listing.add_row(cell(doc["name"]), cell(doc["summary"]), cell(", ".join(doc["languages"]) or "-"),
+                        *(cell(doc["shapes"][suite]) for suite in SUITES))
+    print_table(out, listing)
 
 
-@tasks_app.command("show")
+@tasks_app.command("show", epilog=EXIT_CODES)
 def show_command(
     name: str | None = typer.Argument(None, help="A built-in task (see `warpsmith tasks list`)."),
     as_json: bool = typer.Option(False, "--json", help="Print one JSON document instead of tables."),
@@ -100,25 +100,25 @@ def show_command(
     if as_json:
         print(json.dumps(doc, indent=2))
         return
-    out.print(f"[bold]{doc['name']}[/bold]")
+    out.print(doc["name"], style="bold", markup=False, highlight=False)
     out.print(f"{doc['description']}\n", markup=False, highlight=False)  # shapes like x[t] are not markup
-    out.print(f"[bold]signature[/bold]\n{doc['signature']}\n", highlight=False)
-    out.print(f"[bold]inputs[/bold] {', '.join(doc['inputs'])}   [bold]outputs[/bold] {', '.join(doc['outputs'])}")
-    out.print(f"[bold]allowed torch ops[/bold] {', '.join(doc['allowed_torch_ops'])}\n")
+    out.print("signature", style="bold")
+    out.print(f"{doc['signature']}\n", markup=False, highlight=False, soft_wrap=True)
+    out.print(f"[bold]inputs[/bold] {escape(', '.join(doc['inputs']))}   "
+              f"[bold]outputs[/bold] {escape(', '.join(doc['outputs']))}", highlight=False)
+    out.print(f"[bold]allowed torch ops[/bold] {escape(', '.join(doc['allowed_torch_ops']))}\n", highlight=False)
     for suite, rows in doc["shapes"].items():
-        table = Table(title=f"{suite} shapes")
-        for column in ("label", "dims", "bytes", "flops"):
-            table.add_column(column, overflow="fold")
+        shapes = table(f"{suite} shapes", ["label", "dims", "bytes", "flops"], right=("bytes", "flops"))
         for row in rows:
             dims = ", ".join(f"{k}={v}" for k, v in {**row["dims"], **row["options"]}.items())
-            table.add_row(row["label"], dims, f"{row['bytes']:,}", f"{row['flops']:,}")
-        out.print(table)
-    seeds = Table(title="seeds")
-    seeds.add_column("language")
-    seeds.add_column("path", overflow="fold")
+            shapes.add_row(cell(row["label"]), cell(dims), f"{row['bytes']:,}", f"{row['flops']:,}")
+        print_table(out, shapes)
+    seeds = table("seeds (the kernels a search starts from)", ["language", "path"])
     for lang, path in doc["seeds"].items():
-        seeds.add_row(lang, path)
-    out.print(seeds)
+        seeds.add_row(cell(lang), cell(path))
+    if not doc["seeds"]:
+        seeds.add_row("-", cell("this task ships no seed kernel"))
+    print_table(out, seeds)
 
 
 def register(app: typer.Typer) -> None:

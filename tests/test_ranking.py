@@ -298,9 +298,11 @@ def test_optimize_shows_the_best_with_its_interval_and_verdict_at_80_columns() -
             view(Progress(run_id="r-1", round_index=1, rounds_total=1, evaluated=2, best_hash=fast.source_hash,
                           mode="device", best_claim=claim, message=message))
     printed = log.file.getvalue()  # type: ignore[attr-defined]
-    assert all(len(line) <= 80 for line in printed.splitlines())
-    joined = " ".join(line.strip() for line in printed.splitlines())
-    assert joined.count(f"best {fast.source_hash[:8]}: {claim}") == 1  # once: the best did not change
+    lines = printed.splitlines()  # a log: one whole line per event, however wide, never a wrapped bar
+    assert [line for line in lines if line.startswith("[round 1/1 | 2 evaluated")] == [
+        line for line in lines if line.endswith(("] evaluating", "] done"))
+    ] and len(lines) == 3
+    assert lines.count(f"  best {fast.source_hash[:12]}: {claim}") == 1  # once: the best did not change
 
 
 class Bench:
