@@ -133,7 +133,8 @@ def test_the_cli_wires_per_role_limits_and_warpsmith_api_key_into_the_strategy(m
     calls: list[LLMCall] = []
     with ScriptedLLMServer([plan_json(ctx.beam[0].candidate.source_hash, n=1), EDIT_ANSWER]) as srv:
         settings = RunSettings(model="openai/scripted", api_base=srv.base_url, max_tokens=limits)
-        (candidate,) = _strategy(get_task("rmsnorm"), settings, False, {}, calls.append).propose(ctx)
+        strategy, _chat = _strategy(get_task("rmsnorm"), settings, False, {}, calls.append)
+        (candidate,) = strategy.propose(ctx)
     assert "num_warps=8" in candidate.source
     assert [r["max_tokens"] for r in srv.requests] == [4000, 20000]
     assert {h["authorization"] for h in srv.headers} == {"Bearer sk-from-warpsmith-env"}
