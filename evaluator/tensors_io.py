@@ -77,6 +77,21 @@ def to_host(values: tuple[Any, ...]) -> list[Any]:
     return [v.detach().cpu() if isinstance(v, torch.Tensor) else v for v in values]
 
 
+def layout_problem(t: torch.Tensor, device_type: str) -> str | None:
+    """Why a tensor the child wrote is not a plain dense tensor on `device_type` (None: it is). Sparse,
+    mkldnn, nested and quantized tensors are all `type(t) is torch.Tensor`, yet their storage and bytes
+    cannot be read like a dense tensor's (untyped_storage() raises): checked before anything else."""
+    if t.layout != torch.strided:
+        return f"a {str(t.layout).removeprefix('torch.')} tensor, not a dense (strided) one"
+    if t.is_nested:
+        return "a nested tensor"
+    if t.is_quantized:
+        return "a quantized tensor"
+    if t.device.type != device_type:
+        return f"on {t.device}, expected {device_type}"
+    return None
+
+
 def bitwise_equal(a: torch.Tensor, b: torch.Tensor) -> bool:
     """Same dtype, shape and bytes (NaN equals the same NaN; +0 differs from -0)."""
     if a.dtype != b.dtype or a.shape != b.shape:
@@ -90,7 +105,8 @@ def bitwise_equal(a: torch.Tensor, b: torch.Tensor) -> bool:
 
 def values_equal(a: Any, b: Any) -> bool:
     if isinstance(a, torch.Tensor) or isinstance(b, torch.Tensor):
-        return isinstance(a, torch.Tensor) and isinstance(b, torch.Tensor) and bitwise_equal(a, b)
+        return type(a) is torch.Tensor and type(b) is torch.Tensor and layout_problem(b, a.device.type) is None \
+            and bitwise_equal(a, b)
     return type(a) is type(b) and a == b
 
 
@@ -104,7 +120,8 @@ def shares_storage(t: torch.Tensor, others: list[Any]) -> bool:
     if t.untyped_storage().nbytes() == 0:
         return False
     key = storage_key(t)
-    return any(isinstance(o, torch.Tensor) and o.untyped_storage().nbytes() and storage_key(o) == key for o in others)
+    return any(type(o) is torch.Tensor and layout_problem(o, o.device.type) is None and o.untyped_storage().nbytes()
+               and storage_key(o) == key for o in others)
 
 
 def nbytes(values: Any) -> int:
