@@ -10,6 +10,7 @@ on a FIFO), bitwise equality and storage identity. Does not own: what the files 
 from __future__ import annotations
 
 import errno
+import hashlib
 import os
 import stat
 from pathlib import Path
@@ -136,3 +137,40 @@ def describe(t: Any) -> str:
     if isinstance(t, torch.Tensor):
         return f"{tuple(t.shape)} {str(t.dtype).removeprefix('torch.')} on {t.device}"
     return type(t).__name__
+
+
+# Commit-before-reveal of timed outputs (timing_parent.py): the child sends a digest of every rep's outputs
+# with the block's numbers, before the parent draws which reps come back; the parent recomputes the digest
+# of what comes back. "sha256": on host bytes (the interpreter); "mix64": a cheap non-linear 64-bit checksum
+# in int64 torch ops, computed where the tensor lives (a device) and identically on the parent's CPU copy.
+DIGEST_KINDS = ("sha256", "mix64")
+_MIX = (0x2545F4914F6CDD1D, 0x165667B19E3779F9, 0x27D4EB2F165667C5)
+_MIX_CHUNK = 1 << 24
+
+
+def _mix64(flat: torch.Tensor) -> int:
+    total = 0
+    for start in range(0, flat.numel(), _MIX_CHUNK):
+        x = flat[start:start + _MIX_CHUNK].to(torch.int64)
+        h = (x + 1) * _MIX[0] + torch.arange(start, start + x.numel(), dtype=torch.int64, device=x.device) * _MIX[1]
+        h = h ^ (h >> 29)
+        h = h * _MIX[2]
+        h = h ^ (h >> 32)
+        total = (total + int(h.sum().item())) % (1 << 64)
+    return total
+
+
+def outputs_digest(items: list[Any], kind: str) -> str:
+    """One rep's outputs (tensors or the harness's marker strings) as a short string: dtype, shape, bytes."""
+    parts = []
+    for item in items:
+        if type(item) is not torch.Tensor:
+            parts.append(f"value:{item!r}"[:300])
+        elif (odd := layout_problem(item, item.device.type)) is not None:
+            parts.append(f"odd:{odd}")
+        else:
+            flat = item.detach().contiguous().reshape(-1).view(torch.uint8)
+            data = hashlib.sha256(flat.cpu().numpy().tobytes()).hexdigest() if kind == "sha256" \
+                else f"{_mix64(flat):016x}"
+            parts.append(f"{item.dtype}:{tuple(item.shape)}:{data}")
+    return hashlib.sha256("|".join(parts).encode()).hexdigest()

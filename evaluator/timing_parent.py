@@ -28,7 +28,8 @@ PARENT_SLACK_US = 2000.0  # the parent's polling and the scheduler: how late it 
 BLOCK_BYTES = 4 << 30  # a block keeps every rep's inputs and outputs alive on the device
 MAX_REPS_PER_BLOCK = 20
 # All a block's answer may hold: no method, no reference time; the parent knows those itself.
-BLOCK_KEYS = frozenset({"device_us", "call_us", "flush_us", "capture_failed"})
+BLOCK_KEYS = frozenset({"device_us", "call_us", "flush_us", "capture_failed", "commits"})
+MAX_COMMIT_CHARS = 128
 
 
 @dataclass
@@ -56,6 +57,9 @@ class Block:
     call_us: list[float]
     flush_us: float | None
     verify: list[int]
+    commits: list[str] = field(default_factory=list)  # the child's digest of each rep's outputs (tensors_io)
+    digest: str = "sha256"  # the digest kind the parent commanded and recomputes
+    warmup: int = 0
 
 
 @dataclass
@@ -133,6 +137,8 @@ class Conductor(threading.Thread):
             m.blocks.append(block)
             if m.problem:
                 break
+            if m.method == "wall_clock" and block.warmup:
+                continue  # the parent's clock spanned the warm-up calls too: checked, never published
             m.device_us += block.device_us
             m.call_us += block.call_us
             enough = len(m.device_us) >= plan.min_reps and rse(m.device_us) < plan.target_rse
@@ -148,8 +154,9 @@ class Conductor(threading.Thread):
         n = plan.reps_per_block
         seeds = [rng.randrange(2**31) for _ in range(n)]
         dists = [DISTRIBUTIONS[rng.randrange(len(DISTRIBUTIONS))] for _ in range(n)]
+        digest = "sha256" if method == "wall_clock" else "mix64"
         cmd = {"shape": plan.shape.model_dump(), "seeds": seeds, "distributions": dists, "method": method,
-               "warmup": warmup, "replays": plan.replays, "guard_seed": rng.randrange(2**31)}
+               "warmup": warmup, "replays": plan.replays, "guard_seed": rng.randrange(2**31), "digest": digest}
         k = self.k
         t0 = time.monotonic()
         block_channel.write_json(self.workdir / block_channel.cmd_file(k), cmd)
@@ -158,12 +165,17 @@ class Conductor(threading.Thread):
             return None
         wall_us = (time.monotonic() - t0) * 1e6
         self.k += 1
-        # Which reps come back is drawn only now, after the block ran.
+        try:  # read once, BEFORE the verify set exists: the answer's commitments are fixed from here on
+            numbers: object = block_channel.read_json(self.workdir / block_channel.block_file(k))
+        except ValueError as exc:
+            numbers = exc
+        # Which reps come back is drawn only now, after the block ran and its outputs were committed.
         count = n if plan.verify_share >= 1.0 else max(1, round(plan.verify_share * n))
         verify = sorted(rng.sample(range(n), count))
         block_channel.write_json(self.workdir / block_channel.verify_file(k), {"reps": verify})
         try:
-            numbers = block_channel.read_json(self.workdir / block_channel.block_file(k))
+            if isinstance(numbers, ValueError):
+                raise numbers
             if not isinstance(numbers, dict) or not set(numbers) <= BLOCK_KEYS:
                 raise ValueError(f"the block's answer is not an object of {sorted(BLOCK_KEYS)} (a forged method?)")
             if numbers.get("capture_failed") and method == "cuda_graph":
@@ -176,6 +188,10 @@ class Conductor(threading.Thread):
             expected = plan.replays if method == "cuda_graph" else n
             if len(device_us) > expected or (method != "cuda_events" and len(device_us) != expected):
                 raise ValueError(f"{len(device_us)} samples for a block of {expected}")
+            commits = numbers.get("commits")
+            if not isinstance(commits, list) or len(commits) != n \
+                    or not all(isinstance(c, str) and len(c) <= MAX_COMMIT_CHARS for c in commits):
+                raise ValueError(f"the answer does not commit to {n} output digests before the verify set is drawn")
         except ValueError as exc:
             m.problem = f"timing block {k} of {plan.shape.label}: {exc}"
             return None
@@ -183,12 +199,26 @@ class Conductor(threading.Thread):
             self.failed = "the child did not write back the timed outputs"
             return None
         block = Block(index=k, method=method, seeds=seeds, distributions=dists, wall_us=wall_us,
-                      device_us=device_us, call_us=call_us, flush_us=flush_us, verify=verify)
+                      device_us=device_us, call_us=call_us, flush_us=flush_us, verify=verify,
+                      commits=commits, digest=digest, warmup=warmup)
         busy = block_busy_us(block, n)
         if busy > wall_us + PARENT_SLACK_US:
             m.problem = (f"{plan.shape.label}: block {k} claims {busy:.0f} us of device time in "
                          f"{wall_us:.0f} us of the parent's clock")
+        elif method == "wall_clock":
+            block.device_us = block.call_us = parent_wall_samples(device_us, wall_us)
         return block
+
+
+def parent_wall_samples(claimed: list[float], wall_us: float) -> list[float]:
+    """Interpreter samples published from the parent's clock: the block's wall time (command written ->
+    answer seen, which needs every rep's committed outputs) shared out in the proportions the child
+    reported. The child's numbers decide only the shape of the distribution, never the total: a child
+    that claims tiny times still publishes the parent's wall time (inputs generation included)."""
+    total = sum(claimed)
+    if total <= 0:
+        return [wall_us / len(claimed)] * len(claimed)
+    return [wall_us * c / total for c in claimed]
 
 
 def block_busy_us(block: Block, reps: int) -> float:
