@@ -49,6 +49,13 @@ def test_pickle_polyglot_is_rejected_before_anything_runs() -> None:
     assert {"import-rebound", "forbidden-keyword"} <= rules(result) and result.correctness == []
 
 
+@pytest.mark.slow
+def test_the_candidate_file_is_gone_once_imported() -> None:
+    # Defence in depth under the polyglot with the static layer off: torch.load finds no candidate.py.
+    result = run_file("rt2_pickle_polyglot.py", static_checks=False)
+    assert result.status == "runtime_error" and "FileNotFoundError" in result.message, result.message
+
+
 HEAD = "import torch\nimport triton\nimport triton.language as tl\n"
 JIT = "\n@triton.jit\ndef _k(x_ptr):\n    tl.store(x_ptr, tl.load(x_ptr))\n"
 KERNEL = "\ndef kernel(x, weight, eps):\n    out = torch.empty_like(x)\n    _k[(1,)](out)\n{body}    return out\n"
