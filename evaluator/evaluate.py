@@ -10,7 +10,8 @@ on the last batch, commanded and clocked by the parent while the child runs
 Does not own: any of those steps' rules, the stage's shapes (stages.py), or persistence.
 
 Nothing a candidate does makes `evaluate` raise: every failure becomes a status and a
-one-line message. Errors in the task or in the evaluator itself do raise.
+one-line message; anything raised while judging what the child wrote is `rejected`
+(`malformed-child-report`). Errors in the task or the evaluator outside judging do raise.
 """
 
 from __future__ import annotations

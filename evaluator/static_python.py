@@ -24,7 +24,11 @@ import torch
 import triton.language as tl
 
 from warpsmith.evaluator.records import Violation
-from warpsmith.evaluator.static_python_bindings import binding_violations, import_aliases, torch_and_keyword_violations
+from warpsmith.evaluator.static_python_bindings import (
+    binding_violations,
+    import_aliases,
+    torch_and_keyword_violations,
+)
 from warpsmith.evaluator.static_python_names import (
     FORBIDDEN_ATTRS,
     chain_problem,

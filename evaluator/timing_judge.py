@@ -3,7 +3,7 @@
 Owns: turning the conductor's measurements (timing_parent.py) into `ShapeTiming`s and a
 verdict: every output the parent asked for is checked against the reference on inputs the
 parent regenerates from the rep's seed (interpreter: every timed call; device: the secret
-share), the method label is the one the parent commanded, device time and call time are
+share), each matching the digest the child committed to before the share was drawn, the method label is the one the parent commanded, device time and call time are
 reported apart, and in device mode the trusted reference times (reference_timing.py) give
 the speedups vs eager and vs torch.compile, each with a bootstrap interval (stats.py).
 Interpreter mode: a labelled wall clock, no reference, no speedup.

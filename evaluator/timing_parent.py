@@ -3,8 +3,10 @@
 Owns: `Conductor`, a thread of the trusted parent that runs while the sandboxed child lives.
 Per shape it commands blocks (block_channel.py) with per-rep seeds drawn from the
 evaluation's secret (fresh inputs every rep, the parent can regenerate any of them), times
-each block with ITS OWN clock from writing the command to seeing the answer, picks AFTER the
-block which reps' outputs come back (interpreter: all; device: a secret random share), and
+each block with ITS OWN clock from writing the command to seeing the answer, reads the answer
+once (with its commitment to every rep's outputs) and only then picks which reps' outputs come
+back (interpreter: all; device: a secret random share), publishes interpreter samples from its
+own clock (`parent_wall_samples`), and
 decides how long to go on (enough reps at a low relative standard error, a cap on blocks and
 seconds; a noisy shape is re-measured once). The method label is what the parent commanded,
 never what the child says. What it collects is judged by timing_judge.py after the child ends.
