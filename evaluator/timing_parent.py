@@ -214,13 +214,10 @@ class Conductor(threading.Thread):
 
 def parent_wall_samples(claimed: list[float], wall_us: float) -> list[float]:
     """Interpreter samples published from the parent's clock: the block's wall time (command written ->
-    answer seen, which needs every rep's committed outputs) shared out in the proportions the child
-    reported. The child's numbers decide only the shape of the distribution, never the total: a child
-    that claims tiny times still publishes the parent's wall time (inputs generation included)."""
-    total = sum(claimed)
-    if total <= 0:
-        return [wall_us / len(claimed)] * len(claimed)
-    return [wall_us * c / total for c in claimed]
+    answer seen, which needs every rep's committed outputs) in equal shares, one per rep. The child's
+    numbers are only cross-checked (they must fit the wall time); even their proportions are ignored, or
+    a child could claim [0, 0, 1] and publish a median of 0. Includes generating the inputs: an upper bound."""
+    return [wall_us / len(claimed)] * len(claimed) if claimed else []
 
 
 def block_busy_us(block: Block, reps: int) -> float:

@@ -184,7 +184,7 @@ def test_interpreter_samples_come_from_the_parents_clock(tmp_path: Path) -> None
     assert verdict is None, verdict
     (timing,) = result.timings
     assert timing.reps == 3 and sum(timing.samples_us) >= 0.3e6  # the warm-up block is not published
-    assert timing.samples_us[2] == pytest.approx(2 * timing.samples_us[0])  # the child's shares, the parent's total
+    assert len(set(timing.samples_us)) == 1 and timing.median_us >= 0.1e6  # equal shares: no child-made median
 
 
 # --- 5: durations ---------------------------------------------------------------------------------------------
