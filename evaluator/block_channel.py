@@ -9,8 +9,10 @@ Does not own: what the blocks measure (timing.py) or what the parent makes of th
 Protocol: the child writes timing_ready.json once its correctness calls are done; then per
 block k (the parent drives it, the child only answers):
   parent writes  cmd_k.json     what to run: shape index, per-rep seeds and distributions, method;
-  child writes   block_k.json   per-rep device (and call) times, the candidate's word;
-  parent writes  verify_k.json  which reps' outputs it wants (chosen only after the block ran);
+  child writes   block_k.json   per-rep device (and call) times, the candidate's word, and a digest
+                                of every rep's outputs (`commits`: commit before reveal);
+  parent reads it once, then
+  parent writes  verify_k.json  which reps' outputs it wants (chosen only after the answer was read);
   child writes   outputs_k.pt then saved_k.json.
 A final cmd with {"stop": true} ends the child's loop. The parent timestamps each step with
 its own clock; nothing here carries the child's clock.

@@ -55,7 +55,8 @@ def tampered_names() -> list[str]:
 def _import_triton_candidate(path: Path) -> Any:
     """Run exactly the text the parent checked: the file's bytes decoded as strict UTF-8 (no coding
     cookie applies), compiled from that str into a fresh module; inspect/linecache get the same text
-    under the code's filename, so Triton re-reads what was checked, never the file. Under the
+    under the code's filename, so Triton re-reads what was checked, never the file, which is deleted
+    once read (a file that is also a pickle cannot be handed to any loader later). Under the
     interpreter, raw loads and stores are bounds-checked from here on (interpreter_bounds)."""
     import os
     import sys
@@ -64,6 +65,7 @@ def _import_triton_candidate(path: Path) -> Any:
     from warpsmith.evaluator import interpreter_bounds, static_python_source
 
     text = path.read_bytes().decode("utf-8")
+    path.unlink()  # from here only the checked text exists: the candidate cannot read its own file back (a5)
     if os.environ.get("TRITON_INTERPRET") == "1":
         interpreter_bounds.install()
     filename = str(path)

@@ -37,9 +37,11 @@ class ChildReport(BaseModel):
     timing_blocks: int = 0
     tampered: list[str] = Field(default_factory=list)
     error: ChildError | None = None
-    import_s: float = 0.0
-    correctness_s: float = 0.0
-    timing_s: float = 0.0
+    # The child's own clock, so the candidate's word: finite and non-negative here (NaN or a negative
+    # number makes the report malformed), bounded by the parent's wall time of the run in evaluate.py.
+    import_s: float = Field(default=0.0, ge=0.0, allow_inf_nan=False)
+    correctness_s: float = Field(default=0.0, ge=0.0, allow_inf_nan=False)
+    timing_s: float = Field(default=0.0, ge=0.0, allow_inf_nan=False)
 
 
 TRIAL_FILE_KEYS = frozenset({"out_a", "out_b", "args_after_a", "args_after_b"})

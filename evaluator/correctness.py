@@ -82,10 +82,13 @@ def verify_trial(
         for name, before, after in zip(task.input_names, inputs, args_after, strict=True):
             if not tensors_io.values_equal(before, after):
                 violations.append(_reject("input-mutated", f"kernel() modified input {name!r} on {where}"))
+        device_type = expected[0].device.type if expected else "cpu"
         for i, out in enumerate(outputs):
             if isinstance(out, str) or type(out) is not torch.Tensor:
                 kind = out.removeprefix(tensors_io.NOT_A_TENSOR) if isinstance(out, str) else type(out).__name__
                 violations.append(_reject("output-not-plain-tensor", f"output {i} is a {kind}, not a torch.Tensor"))
+            elif (odd := tensors_io.layout_problem(out, device_type)) is not None:
+                violations.append(_reject("output-not-plain-tensor", f"output {i} is {odd} on {where}"))
             elif tensors_io.shares_storage(out, args_after):
                 violations.append(_reject("output-aliases-input", f"output {i} shares memory with an input on {where}"))
             elif tag == "b" and tensors_io.shares_storage(out, list(saved["out_a"])):
@@ -125,6 +128,10 @@ def verify_outputs(task: Task, inputs: tuple[Any, ...], outputs: list, expected:
     """Re-check outputs of a timed call; None when they pass, else why not."""
     if any(type(o) is not torch.Tensor for o in outputs):
         return "a timed call returned something that is not a torch.Tensor"
+    device_type = expected[0].device.type if expected else "cpu"
+    for odd in (tensors_io.layout_problem(o, device_type) for o in outputs):
+        if odd:
+            return f"a timed call returned {odd}"
     problem = _structure_problem(task, outputs, expected)
     if problem:
         return problem

@@ -10,11 +10,13 @@ on the last batch, commanded and clocked by the parent while the child runs
 Does not own: any of those steps' rules, the stage's shapes (stages.py), or persistence.
 
 Nothing a candidate does makes `evaluate` raise: every failure becomes a status and a
-one-line message. Errors in the task or in the evaluator itself do raise.
+one-line message; anything raised while judging what the child wrote is `rejected`
+(`malformed-child-report`). Errors in the task or the evaluator outside judging do raise.
 """
 
 from __future__ import annotations
 
+import math
 import os
 import secrets
 import shutil
@@ -197,6 +199,7 @@ class _Run:
         self.conductor: Conductor | None = None
         self.batches_run = 0
         self.durations = result.durations_s
+        self._wall = math.inf  # the parent's wall time of the current child; trusted durations are unbounded
 
     def execute(self) -> tuple[str, str]:
         """Trials in batches of at most BATCH_BYTES of files, each batch one sandboxed child; the
@@ -256,6 +259,9 @@ class _Run:
                 update={"max_file_bytes": self._quota, "workdir_quota_bytes": self._quota})
             sandboxed = launch(CHILD_ENTRY, payload, workdir, config)
             self._stop_conductor()
+            # Durations on the parent's clock, or the child's bounded by it (the child's clock is its word).
+            self._wall = sandboxed.wall_s if math.isfinite(sandboxed.wall_s) and sandboxed.wall_s > 0 else 0.0
+            self._add_duration("sandbox", self._wall)
             self._add_duration("sandbox_start", sandboxed.startup_s)
             self.result.isolation = sandboxed.isolation
             if sandboxed.status == "timeout":
@@ -267,7 +273,7 @@ class _Run:
                 how = sandboxed.error or f"exit code {sandboxed.exit_code}, signal {sandboxed.signal}"
                 return "runtime_error", f"the candidate's process ended without a result ({sandboxed.status}): {how}"[:500]
             value = sandboxed.value
-            return parent_view.judge_bounded(self, lambda run: run._judge(value, batch.trials, batch.expected, workdir))
+            return parent_view.judge_bounded(self, lambda run: run._judge_safely(value, batch, workdir))
         finally:
             self._stop_conductor()
             remove_tree(workdir)
@@ -287,6 +293,14 @@ class _Run:
             return str(exc)[:300]
         except Exception as exc:  # a file the parent cannot load safely is the candidate's doing
             return f"{type(exc).__name__}: {exc}"[:300]
+
+    def _judge_safely(self, value: dict, batch: _Batch, workdir: Path) -> tuple[str, str] | None:
+        """Judging reads only what the child wrote: whatever raises while doing so (a sparse or nested
+        tensor torch.load accepted, an odd file) is the candidate's doing, a verdict, never an exception."""
+        try:
+            return self._judge(value, batch.trials, batch.expected, workdir)
+        except Exception as exc:  # noqa: BLE001 - evaluate() never raises because of a candidate
+            return self._malformed(f"judging the child's files raised {type(exc).__name__}: {exc}")
 
     def _judge(self, value: dict, batch: list[correctness.Trial], expected: dict, workdir: Path) -> tuple[str, str] | None:
         try:
@@ -347,7 +361,9 @@ class _Run:
                              gpu_index=self.options.gpu_index if device_mode else None, env_extra=env, readable_paths=readable)
 
     def _add_duration(self, key: str, seconds: float) -> None:
-        self.durations[key] = round(self.durations.get(key, 0.0) + float(seconds), 4)
+        """Add a run's seconds to `key`, within [0, the parent's wall time of the child]: NaN counts as 0."""
+        bounded = min(max(float(seconds), 0.0), self._wall) if math.isfinite(seconds) else 0.0
+        self.durations[key] = round(self.durations.get(key, 0.0) + bounded, 4)
 
     def profile(self) -> str:
         """Profiler metrics for one call on the largest timed shape, in a sandboxed child of its own."""

@@ -24,6 +24,11 @@ import torch
 import triton.language as tl
 
 from warpsmith.evaluator.records import Violation
+from warpsmith.evaluator.static_python_bindings import (
+    binding_violations,
+    import_aliases,
+    torch_and_keyword_violations,
+)
 from warpsmith.evaluator.static_python_names import (
     FORBIDDEN_ATTRS,
     chain_problem,
@@ -113,12 +118,7 @@ class _Checker(ast.NodeVisitor):
             if not isinstance(resolve(alias.name.split(".")), ModuleType):
                 self.violations.append(_v("forbidden-import", f"{alias.name!r} is not a module the evaluator has "
                                           "loaded (importing it would run code the checks never saw)", node))
-                continue
-            if alias.asname:
-                self.aliases[alias.asname] = alias.name
-            else:
-                root = alias.name.split(".")[0]
-                self.aliases[root] = root
+                continue  # the alias table is built before the walk (static_python_bindings.import_aliases)
 
     def visit_ImportFrom(self, node: ast.ImportFrom) -> None:
         module = node.module or ""
@@ -129,9 +129,7 @@ class _Checker(ast.NodeVisitor):
             if alias.name == "*":
                 self.violations.append(_v("forbidden-import", "star imports are not allowed", node))
                 continue
-            full = f"{module}.{alias.name}"
-            self.aliases[alias.asname or alias.name] = full
-            self._check_module_attr(full.split("."), node)
+            self._check_module_attr(f"{module}.{alias.name}".split("."), node)
 
     # --- names and attributes ------------------------------------------------------
     def visit_Name(self, node: ast.Name) -> None:
@@ -319,6 +317,7 @@ def _check(source: str, allowed_torch_ops: frozenset[str]) -> list[Violation]:
     except SyntaxError as exc:
         return [Violation(rule="syntax-error", message=f"{exc.msg} (line {exc.lineno})", line=exc.lineno)]
     checker = _Checker(allowed_torch_ops)
+    checker.aliases = import_aliases(tree)  # flow-insensitive: every import is top-level and bound once
     checker.constant_globals = _constant_globals(tree)
     checker.jit_names = _jit_function_names(tree)
     for parent in ast.walk(tree):
@@ -326,6 +325,7 @@ def _check(source: str, allowed_torch_ops: frozenset[str]) -> list[Violation]:
             child.parent = parent  # type: ignore[attr-defined]
     checker.visit(tree)
     found = checker.violations + unbound_name_violations(source, tree, FORBIDDEN_NAMES) + statement_violations(tree)
+    found += binding_violations(tree) + torch_and_keyword_violations(tree, checker.aliases)
     found += replay_violations(source, tree)
     if not checker.defines_kernel:
         found.append(_v("no-kernel-function", "the module must define a top-level kernel(...) function", None))

@@ -48,6 +48,7 @@ FORBIDDEN_ATTRS = frozenset({
     "cache", "kernel_cache", "device_caches", "run", "warmup", "params", "arg_names", "pre_run_hooks",
     "add_pre_run_hook", "modules", "builtins", "globals", "getframe", "signature", "base_fn", "create_binder",
     "preload", "parse", "do_bench", "check_disk_cache", "prune_configs", "cache_key", "launch_metadata",
+    "DisableTorchFunction", "DisableTorchFunctionSubclass",  # turn the run-time op guard off (torch._C)
 })
 
 _JIT_TYPES = tuple(t for t in (getattr(triton_jit, "JITCallable", None), triton_jit.KernelInterface) if t)

@@ -10,6 +10,7 @@ on a FIFO), bitwise equality and storage identity. Does not own: what the files 
 from __future__ import annotations
 
 import errno
+import hashlib
 import os
 import stat
 from pathlib import Path
@@ -77,6 +78,21 @@ def to_host(values: tuple[Any, ...]) -> list[Any]:
     return [v.detach().cpu() if isinstance(v, torch.Tensor) else v for v in values]
 
 
+def layout_problem(t: torch.Tensor, device_type: str) -> str | None:
+    """Why a tensor the child wrote is not a plain dense tensor on `device_type` (None: it is). Sparse,
+    mkldnn, nested and quantized tensors are all `type(t) is torch.Tensor`, yet their storage and bytes
+    cannot be read like a dense tensor's (untyped_storage() raises): checked before anything else."""
+    if t.layout != torch.strided:
+        return f"a {str(t.layout).removeprefix('torch.')} tensor, not a dense (strided) one"
+    if t.is_nested:
+        return "a nested tensor"
+    if t.is_quantized:
+        return "a quantized tensor"
+    if t.device.type != device_type:
+        return f"on {t.device}, expected {device_type}"
+    return None
+
+
 def bitwise_equal(a: torch.Tensor, b: torch.Tensor) -> bool:
     """Same dtype, shape and bytes (NaN equals the same NaN; +0 differs from -0)."""
     if a.dtype != b.dtype or a.shape != b.shape:
@@ -90,7 +106,8 @@ def bitwise_equal(a: torch.Tensor, b: torch.Tensor) -> bool:
 
 def values_equal(a: Any, b: Any) -> bool:
     if isinstance(a, torch.Tensor) or isinstance(b, torch.Tensor):
-        return isinstance(a, torch.Tensor) and isinstance(b, torch.Tensor) and bitwise_equal(a, b)
+        return type(a) is torch.Tensor and type(b) is torch.Tensor and layout_problem(b, a.device.type) is None \
+            and bitwise_equal(a, b)
     return type(a) is type(b) and a == b
 
 
@@ -104,7 +121,8 @@ def shares_storage(t: torch.Tensor, others: list[Any]) -> bool:
     if t.untyped_storage().nbytes() == 0:
         return False
     key = storage_key(t)
-    return any(isinstance(o, torch.Tensor) and o.untyped_storage().nbytes() and storage_key(o) == key for o in others)
+    return any(type(o) is torch.Tensor and layout_problem(o, o.device.type) is None and o.untyped_storage().nbytes()
+               and storage_key(o) == key for o in others)
 
 
 def nbytes(values: Any) -> int:
@@ -119,3 +137,40 @@ def describe(t: Any) -> str:
     if isinstance(t, torch.Tensor):
         return f"{tuple(t.shape)} {str(t.dtype).removeprefix('torch.')} on {t.device}"
     return type(t).__name__
+
+
+# Commit-before-reveal of timed outputs (timing_parent.py): the child sends a digest of every rep's outputs
+# with the block's numbers, before the parent draws which reps come back; the parent recomputes the digest
+# of what comes back. "sha256": on host bytes (the interpreter); "mix64": a cheap non-linear 64-bit checksum
+# in int64 torch ops, computed where the tensor lives (a device) and identically on the parent's CPU copy.
+DIGEST_KINDS = ("sha256", "mix64")
+_MIX = (0x2545F4914F6CDD1D, 0x165667B19E3779F9, 0x27D4EB2F165667C5)
+_MIX_CHUNK = 1 << 24
+
+
+def _mix64(flat: torch.Tensor) -> int:
+    total = 0
+    for start in range(0, flat.numel(), _MIX_CHUNK):
+        x = flat[start:start + _MIX_CHUNK].to(torch.int64)
+        h = (x + 1) * _MIX[0] + torch.arange(start, start + x.numel(), dtype=torch.int64, device=x.device) * _MIX[1]
+        h = h ^ (h >> 29)
+        h = h * _MIX[2]
+        h = h ^ (h >> 32)
+        total = (total + int(h.sum().item())) % (1 << 64)
+    return total
+
+
+def outputs_digest(items: list[Any], kind: str) -> str:
+    """One rep's outputs (tensors or the harness's marker strings) as a short string: dtype, shape, bytes."""
+    parts = []
+    for item in items:
+        if type(item) is not torch.Tensor:
+            parts.append(f"value:{item!r}"[:300])
+        elif (odd := layout_problem(item, item.device.type)) is not None:
+            parts.append(f"odd:{odd}")
+        else:
+            flat = item.detach().contiguous().reshape(-1).view(torch.uint8)
+            data = hashlib.sha256(flat.cpu().numpy().tobytes()).hexdigest() if kind == "sha256" \
+                else f"{_mix64(flat):016x}"
+            parts.append(f"{item.dtype}:{tuple(item.shape)}:{data}")
+    return hashlib.sha256("|".join(parts).encode()).hexdigest()

@@ -191,6 +191,8 @@ def serve_blocks(fn: Any, task: Any, device: str, workdir: Path, clock: dict[str
         numbers, outs = measure_block(fn, inputs, cmd["method"], clock, guard, flush, replays=cmd.get("replays", 5),
                                       guard_seed=cmd.get("guard_seed"), warmup=cmd.get("warmup", 0))
         del inputs
+        # Commit to every rep's outputs before the parent names the reps it wants (outside the timed region).
+        numbers["commits"] = [tensors_io.outputs_digest(_as_list(o), cmd.get("digest", "sha256")) for o in outs]
         block_channel.write_json(workdir / block_channel.block_file(k), numbers)
         if block_channel.wait_for(workdir / block_channel.verify_file(k), time.monotonic() + COMMAND_WAIT_S,
                                   lambda: True):

@@ -3,7 +3,7 @@
 Owns: turning the conductor's measurements (timing_parent.py) into `ShapeTiming`s and a
 verdict: every output the parent asked for is checked against the reference on inputs the
 parent regenerates from the rep's seed (interpreter: every timed call; device: the secret
-share), the method label is the one the parent commanded, device time and call time are
+share), each matching the digest the child committed to before the share was drawn, the method label is the one the parent commanded, device time and call time are
 reported apart, and in device mode the trusted reference times (reference_timing.py) give
 the speedups vs eager and vs torch.compile, each with a bootstrap interval (stats.py).
 Interpreter mode: a labelled wall clock, no reference, no speedup.
@@ -19,7 +19,7 @@ from typing import Any
 
 import torch
 
-from warpsmith.evaluator import anticheat, block_channel, correctness, stats
+from warpsmith.evaluator import anticheat, block_channel, correctness, stats, tensors_io
 from warpsmith.evaluator.records import EvalResult, ShapeTiming, Violation
 from warpsmith.evaluator.timing_parent import Conductor, Measurement
 from warpsmith.tasklib.base import Task
@@ -48,6 +48,9 @@ def check_timed_outputs(task: Task, m: Measurement, workdir: Path, device: str,
             outputs = saved[f"r{i}"]
             if not isinstance(outputs, list):
                 return "rejected", f"{label}: the timed outputs of block {block.index} are not a list"
+            if i >= len(block.commits) or tensors_io.outputs_digest(outputs, block.digest) != block.commits[i]:
+                return "rejected", (f"{label}: the outputs of block {block.index} rep {i} sent back are not the ones "
+                                    "committed before the verify set was drawn")
             inputs = task.make_inputs(m.plan.shape, block.seeds[i], device, distribution=block.distributions[i])
             if least_bytes is not None:
                 work = task.cost_of(m.plan.shape, inputs).bytes
@@ -78,7 +81,8 @@ def judge_timings(task: Task, result: EvalResult, conductor: Conductor, workdir:
         verdict = check_timed_outputs(task, m, workdir, device, load, least_bytes)
         if verdict is not None:
             if verdict[0] == "rejected":
-                result.violations.append(Violation(rule="malformed-timing-block", message=verdict[1][:300]))
+                rule = "timing-commitment-mismatch" if "committed before" in verdict[1] else "malformed-timing-block"
+                result.violations.append(Violation(rule=rule, message=verdict[1][:300]))
             return verdict
         timing = shape_timing(m, references.get(m.plan.shape.label) if result.mode == "device" else None)
         floor = None

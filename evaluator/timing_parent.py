@@ -3,8 +3,10 @@
 Owns: `Conductor`, a thread of the trusted parent that runs while the sandboxed child lives.
 Per shape it commands blocks (block_channel.py) with per-rep seeds drawn from the
 evaluation's secret (fresh inputs every rep, the parent can regenerate any of them), times
-each block with ITS OWN clock from writing the command to seeing the answer, picks AFTER the
-block which reps' outputs come back (interpreter: all; device: a secret random share), and
+each block with ITS OWN clock from writing the command to seeing the answer, reads the answer
+once (with its commitment to every rep's outputs) and only then picks which reps' outputs come
+back (interpreter: all; device: a secret random share), publishes interpreter samples from its
+own clock (`parent_wall_samples`), and
 decides how long to go on (enough reps at a low relative standard error, a cap on blocks and
 seconds; a noisy shape is re-measured once). The method label is what the parent commanded,
 never what the child says. What it collects is judged by timing_judge.py after the child ends.
@@ -28,7 +30,8 @@ PARENT_SLACK_US = 2000.0  # the parent's polling and the scheduler: how late it 
 BLOCK_BYTES = 4 << 30  # a block keeps every rep's inputs and outputs alive on the device
 MAX_REPS_PER_BLOCK = 20
 # All a block's answer may hold: no method, no reference time; the parent knows those itself.
-BLOCK_KEYS = frozenset({"device_us", "call_us", "flush_us", "capture_failed"})
+BLOCK_KEYS = frozenset({"device_us", "call_us", "flush_us", "capture_failed", "commits"})
+MAX_COMMIT_CHARS = 128
 
 
 @dataclass
@@ -56,6 +59,9 @@ class Block:
     call_us: list[float]
     flush_us: float | None
     verify: list[int]
+    commits: list[str] = field(default_factory=list)  # the child's digest of each rep's outputs (tensors_io)
+    digest: str = "sha256"  # the digest kind the parent commanded and recomputes
+    warmup: int = 0
 
 
 @dataclass
@@ -133,6 +139,8 @@ class Conductor(threading.Thread):
             m.blocks.append(block)
             if m.problem:
                 break
+            if m.method == "wall_clock" and block.warmup:
+                continue  # the parent's clock spanned the warm-up calls too: checked, never published
             m.device_us += block.device_us
             m.call_us += block.call_us
             enough = len(m.device_us) >= plan.min_reps and rse(m.device_us) < plan.target_rse
@@ -148,8 +156,9 @@ class Conductor(threading.Thread):
         n = plan.reps_per_block
         seeds = [rng.randrange(2**31) for _ in range(n)]
         dists = [DISTRIBUTIONS[rng.randrange(len(DISTRIBUTIONS))] for _ in range(n)]
+        digest = "sha256" if method == "wall_clock" else "mix64"
         cmd = {"shape": plan.shape.model_dump(), "seeds": seeds, "distributions": dists, "method": method,
-               "warmup": warmup, "replays": plan.replays, "guard_seed": rng.randrange(2**31)}
+               "warmup": warmup, "replays": plan.replays, "guard_seed": rng.randrange(2**31), "digest": digest}
         k = self.k
         t0 = time.monotonic()
         block_channel.write_json(self.workdir / block_channel.cmd_file(k), cmd)
@@ -158,12 +167,17 @@ class Conductor(threading.Thread):
             return None
         wall_us = (time.monotonic() - t0) * 1e6
         self.k += 1
-        # Which reps come back is drawn only now, after the block ran.
+        try:  # read once, BEFORE the verify set exists: the answer's commitments are fixed from here on
+            numbers: object = block_channel.read_json(self.workdir / block_channel.block_file(k))
+        except ValueError as exc:
+            numbers = exc
+        # Which reps come back is drawn only now, after the block ran and its outputs were committed.
         count = n if plan.verify_share >= 1.0 else max(1, round(plan.verify_share * n))
         verify = sorted(rng.sample(range(n), count))
         block_channel.write_json(self.workdir / block_channel.verify_file(k), {"reps": verify})
         try:
-            numbers = block_channel.read_json(self.workdir / block_channel.block_file(k))
+            if isinstance(numbers, ValueError):
+                raise numbers
             if not isinstance(numbers, dict) or not set(numbers) <= BLOCK_KEYS:
                 raise ValueError(f"the block's answer is not an object of {sorted(BLOCK_KEYS)} (a forged method?)")
             if numbers.get("capture_failed") and method == "cuda_graph":
@@ -176,6 +190,10 @@ class Conductor(threading.Thread):
             expected = plan.replays if method == "cuda_graph" else n
             if len(device_us) > expected or (method != "cuda_events" and len(device_us) != expected):
                 raise ValueError(f"{len(device_us)} samples for a block of {expected}")
+            commits = numbers.get("commits")
+            if not isinstance(commits, list) or len(commits) != n \
+                    or not all(isinstance(c, str) and len(c) <= MAX_COMMIT_CHARS for c in commits):
+                raise ValueError(f"the answer does not commit to {n} output digests before the verify set is drawn")
         except ValueError as exc:
             m.problem = f"timing block {k} of {plan.shape.label}: {exc}"
             return None
@@ -183,12 +201,23 @@ class Conductor(threading.Thread):
             self.failed = "the child did not write back the timed outputs"
             return None
         block = Block(index=k, method=method, seeds=seeds, distributions=dists, wall_us=wall_us,
-                      device_us=device_us, call_us=call_us, flush_us=flush_us, verify=verify)
+                      device_us=device_us, call_us=call_us, flush_us=flush_us, verify=verify,
+                      commits=commits, digest=digest, warmup=warmup)
         busy = block_busy_us(block, n)
         if busy > wall_us + PARENT_SLACK_US:
             m.problem = (f"{plan.shape.label}: block {k} claims {busy:.0f} us of device time in "
                          f"{wall_us:.0f} us of the parent's clock")
+        elif method == "wall_clock":
+            block.device_us = block.call_us = parent_wall_samples(device_us, wall_us)
         return block
+
+
+def parent_wall_samples(claimed: list[float], wall_us: float) -> list[float]:
+    """Interpreter samples published from the parent's clock: the block's wall time (command written ->
+    answer seen, which needs every rep's committed outputs) in equal shares, one per rep. The child's
+    numbers are only cross-checked (they must fit the wall time); even their proportions are ignored, or
+    a child could claim [0, 0, 1] and publish a median of 0. Includes generating the inputs: an upper bound."""
+    return [wall_us / len(claimed)] * len(claimed) if claimed else []
 
 
 def block_busy_us(block: Block, reps: int) -> float:

@@ -31,7 +31,7 @@ SHAPE = TASK.shapes("smoke")[0]
 
 
 def _attacker(workdir: Path, numbers: dict, wrong_rep: int | None = None, drop_outputs: bool = False,
-              sleep_s: float = 0.0) -> threading.Thread:
+              sleep_s: float = 0.0, late: bool = False) -> threading.Thread:
     """A child that speaks the block protocol with forged numbers; its outputs are right (it can compute
     them) unless told otherwise."""
 
@@ -43,14 +43,17 @@ def _attacker(workdir: Path, numbers: dict, wrong_rep: int | None = None, drop_o
             if cmd.get("stop"):
                 return
             time.sleep(sleep_s)
-            block_channel.write_json(workdir / block_channel.block_file(k), numbers)
+            answers = []  # it commits to the outputs it will send (commit-before-reveal)
+            for i, (seed, dist) in enumerate(zip(cmd["seeds"], cmd["distributions"], strict=True)):
+                outs = list(TASK.reference(*TASK.make_inputs(SHAPE, seed, "cpu", distribution=dist)))
+                answers.append([torch.zeros_like(o) for o in outs] if i == wrong_rep else outs)
+            # `late`: it commits to placeholders and computes only the reps the parent then asks for
+            committed = [[torch.zeros_like(o) for o in a] for a in answers] if late else answers
+            commits = [tensors_io.outputs_digest(a, cmd["digest"]) for a in committed]
+            block_channel.write_json(workdir / block_channel.block_file(k), {"commits": commits, **numbers})
             block_channel.wait_for(workdir / block_channel.verify_file(k), time.monotonic() + 20, lambda: True)
             wanted = block_channel.read_json(workdir / block_channel.verify_file(k))["reps"]
-            saved = {}
-            for i in wanted[1:] if drop_outputs else wanted:
-                inputs = TASK.make_inputs(SHAPE, cmd["seeds"][i], "cpu", distribution=cmd["distributions"][i])
-                outs = list(TASK.reference(*inputs))
-                saved[f"r{i}"] = [torch.zeros_like(o) for o in outs] if i == wrong_rep else outs
+            saved = {f"r{i}": answers[i] for i in (wanted[1:] if drop_outputs else wanted)}
             tensors_io.save(workdir / block_channel.outputs_file(k), saved)
             block_channel.write_json(workdir / block_channel.saved_file(k), {"reps": wanted})
             k += 1
