@@ -63,7 +63,7 @@ def _sqlite_engine(path: Path) -> Engine:
         try:
             connection.execute("SELECT count(*) FROM sqlite_master").fetchone()
         except sqlite3.OperationalError as error:
-            if "readonly" not in str(error):
+            if "readonly" not in str(error) and "unable to open" not in str(error):
                 raise
             # A WAL store in a folder we cannot write: SQLite cannot make its -shm file. Nobody
             # with our rights can change it, so it is read as an immutable file.

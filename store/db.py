@@ -19,6 +19,8 @@ from __future__ import annotations
 import json
 import math
 import os
+import sqlite3
+import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -95,6 +97,25 @@ def _prepare_sqlite_file(parsed: URL) -> URL:
             "choose a writable path with --db or WARPSMITH_DB"
         ) from None
     return parsed.set(database=str(path))
+
+
+def _refuse_foreign_sqlite(path: Path, shown: str) -> None:
+    """Before any PRAGMA touches the file (WAL rewrites its header): refuse a database that is not ours."""
+    if not path.is_file() or path.stat().st_size == 0:
+        return
+    try:
+        probe = sqlite3.connect(f"{path.as_uri()}?mode=ro", uri=True)
+        try:
+            tables = [row[0] for row in probe.execute("SELECT name FROM sqlite_master WHERE type = 'table'")]
+        finally:
+            probe.close()
+    except sqlite3.Error:
+        return  # not a database, or unreadable: the open below says so in one line
+    if tables and "alembic_version" not in tables:
+        raise StoreError(
+            f"{shown} is not a warpsmith store ({len(tables)} other table(s), no warpsmith schema version); "
+            "nothing was changed; pass --db with a warpsmith store or a new path"
+        )
 
 
 def _json_safe(value: Any) -> Any:
@@ -197,6 +218,15 @@ def _readonly_error(shown: str) -> StoreError:
     )
 
 
+def _sqlite_file_writable(path: Path) -> bool:
+    """Whether this process may write the file and create files beside it (WAL's -wal and -shm)."""
+    try:
+        with path.open("r+b"), tempfile.TemporaryFile(dir=path.parent):
+            return True
+    except OSError:
+        return False
+
+
 def _check_writable(engine: Engine, shown: str) -> None:
     """Take the write lock and let it go: a read-only store is one line now, not a traceback mid-run."""
     with engine.connect() as raw:
@@ -222,6 +252,8 @@ def open_store(url: str | None = None) -> Store:
     shown = mask_url(parsed)
     if parsed.get_backend_name() == "sqlite":
         parsed = _prepare_sqlite_file(parsed)
+        if parsed.database and not parsed.database.startswith("file:") and parsed.database != ":memory:":
+            _refuse_foreign_sqlite(Path(parsed.database), shown)
     engine = _make_engine(parsed)
     try:
         upgraded_from = upgrade_to_head(engine)
@@ -243,7 +275,9 @@ def open_store(url: str | None = None) -> Store:
         raise
     except exc.OperationalError as error:
         engine.dispose()
-        if "readonly" in _first_line(error) or "read-only" in _first_line(error):
+        file = Path(parsed.database or "") if parsed.get_backend_name() == "sqlite" else None
+        readonly = "readonly" in _first_line(error) or "read-only" in _first_line(error)
+        if readonly or (file is not None and file.is_file() and not _sqlite_file_writable(file)):
             raise _readonly_error(shown) from None
         hint = (
             "check that the file and its folder are readable and writable"
