@@ -8,6 +8,7 @@ import subprocess
 import sys
 
 import pytest
+from _store_helpers import postgres_cluster  # noqa: F401  (the PostgreSQL server fixture)
 
 from warpsmith.cli.doctor_cmd import Check, render
 
@@ -135,3 +136,17 @@ def test_migrate_needs_db():
     done = subprocess.run([sys.executable, "-m", "warpsmith.cli", "doctor", "--migrate"], capture_output=True,
                           text=True, timeout=120)
     assert done.returncode == 2 and "--migrate needs --db" in done.stderr
+
+
+@pytest.mark.postgres
+def test_doctor_db_on_postgres_connects_reads_the_revision_and_never_creates(request):
+    from warpsmith.store import open_store
+    from warpsmith.store.migrate import head_revision
+
+    url = request.getfixturevalue("postgres_cluster").new_database()
+    empty = _doctor_db(url)  # an empty database is not a store: doctor leaves it so
+    assert empty.returncode == 1 and "not a warpsmith store (an empty database" in empty.stdout, empty.stdout
+    open_store(url).close()
+    done = _doctor_db(url)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert f"integrity ok, schema {head_revision()} (current), writable" in done.stdout
