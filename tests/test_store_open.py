@@ -321,8 +321,10 @@ def test_a_read_only_store_reads_and_refuses_writes_in_one_line(tmp_path: Path) 
         _one_error_line(_cli("runs", "delete", "latest", "--yes", "--db", url), "is read-only here")
         doctor = _cli("doctor", "--db", url)
         assert doctor.returncode == 0 and "read-only (read commands work" in doctor.stdout, doctor.stdout
+        optimize = _cli("optimize", "--kernel", "rmsnorm", "--offline", "--rounds", "0", "--db", url)
+        _one_error_line(optimize, "is read-only here")
         with pytest.raises(StoreError, match="is read-only here"):
-            open_store(url)  # what optimize and replay open
+            open_store(url)
         assert _sha(path) == before
     finally:
         _freeze([folder, path], False)
