@@ -1,10 +1,12 @@
 """`warpsmith doctor`: what this machine offers warpsmith, one line per check.
 
 Owns: the checks (Python, torch, triton and its interpreter, GPU, nvcc / hipcc / ncu / rocprof,
-which API keys are set, the store's location, the sandbox's isolation, probed live) and their
-display; `--json` for machines. Each check is `ok` or `missing` with what to do about it.
-Never prints a key's value, nor a database password. Always exits 0: a missing tool is a
-finding, not an error. Does not own: fixing anything.
+which API keys are set, the store (opened read-only: integrity, schema revision, writable;
+`check_store`), the sandbox's isolation, probed live) and their display; `--json`
+for machines. Each check is `ok`, `missing` or `bad` with what to do about it. `--db URL`
+checks only that store (exit 1 when it is bad); `--migrate` carries an older one forward.
+Never prints a key's value, nor a database password. Without --db always exits 0: a missing
+tool is a finding, not an error. Does not own: fixing anything but the schema (--migrate).
 """
 
 from __future__ import annotations
@@ -13,11 +15,16 @@ import json
 import os
 import re
 import shutil
+import sqlite3
 import subprocess
 import sys
 from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
 
 import typer
+
+from warpsmith.cli.errors import usage_error
 
 API_KEYS = ["OPENAI_API_KEY", "ANTHROPIC_API_KEY", "GEMINI_API_KEY", "DEEPSEEK_API_KEY", "OPENROUTER_API_KEY",
             "MISTRAL_API_KEY", "TOGETHER_API_KEY", "GROQ_API_KEY", "XAI_API_KEY", "HOSTED_VLLM_API_KEY"]
@@ -40,6 +47,8 @@ class Check:
     ok: bool
     detail: str
     hint: str = ""
+    bad: bool = False
+    """Found but broken (a corrupt store), not merely missing: shown as `bad`."""
 
 
 def _tool_version(binary: str, args: list[str], hint: str, label: str | None = None) -> Check:
@@ -109,18 +118,88 @@ def _api_keys() -> list[Check]:
                   "" if present else "export one (e.g. OPENAI_API_KEY) or use the offline strategy")]
 
 
-def _store() -> Check:
+def _store(url: str | None = None, required: bool = False) -> Check:
+    """The store at `url` (default: WARPSMITH_DB or the user store), opened read-only and checked.
+
+    A default store that does not exist yet is fine (the first run creates it); one given with
+    --db (`required`) must exist. Never shows a password.
+    """
     try:
         from warpsmith.store import default_database_url, mask_url
     except ImportError as exc:
-        return Check("store", False, f"warpsmith.store not importable: {exc}", "reinstall warpsmith")
+        return Check("store", False, f"warpsmith.store not importable: {exc}", "reinstall warpsmith", bad=True)
     from sqlalchemy.exc import ArgumentError
 
-    source = "WARPSMITH_DB" if os.environ.get("WARPSMITH_DB", "").strip() else "default"
+    source = "--db" if url else "WARPSMITH_DB" if os.environ.get("WARPSMITH_DB", "").strip() else "default"
+    url = url or default_database_url()
     try:
-        return Check("store", True, f"{mask_url(default_database_url())} ({source})")
+        shown = mask_url(url)
     except ArgumentError:
-        return Check("store", False, f"{source} is not a database URL", "set WARPSMITH_DB to a SQLAlchemy URL")
+        return Check("store", False, f"{source} is not a database URL", "set WARPSMITH_DB to a SQLAlchemy URL",
+                     bad=True)
+    ok, bad, detail, hint = check_store(url, required)
+    return Check("store", ok, f"{shown} ({source}): {detail}", hint, bad=bad)
+
+
+def _writable(engine: Any, path: Path | None) -> bool:
+    """Whether a write command could write here: SQLite takes (and drops) the write lock."""
+    if path is not None:
+        try:
+            with sqlite3.connect(f"{path.as_uri()}?mode=rw", uri=True, timeout=2) as probe:
+                probe.isolation_level = None
+                probe.execute("BEGIN IMMEDIATE")
+                probe.execute("ROLLBACK")
+            return True
+        except sqlite3.Error:
+            return False
+    with engine.connect() as connection:
+        if engine.dialect.name == "postgresql":
+            query = "SELECT has_table_privilege('runs', 'INSERT') AND NOT pg_is_in_recovery()"
+            return bool(connection.exec_driver_sql(query).scalar())
+    return True
+
+
+def check_store(url: str, required: bool) -> tuple[bool, bool, str, str]:
+    """(ok, bad, what was found, what to do) for the store at `url`, opened read-only; changes nothing.
+
+    bad: broken or not a store (corrupt, unreadable, someone else's, missing when --db named it);
+    an older or newer schema is not ok but not bad either (it needs a migration or a newer warpsmith).
+    """
+    from sqlalchemy import exc, text
+
+    from warpsmith.dashboard.readonly import check_revision, read_revision, readonly_engine
+    from warpsmith.store.db import StoreError
+
+    try:
+        engine, shown, path = readonly_engine(url)
+    except StoreError as error:
+        if "no warpsmith store at" in str(error) and not required:
+            return True, False, "not created yet (the first run creates it)", ""
+        return False, True, str(error), "pass --db with a warpsmith store"
+    try:
+        with engine.connect() as connection:
+            if engine.dialect.name == "sqlite":
+                rows = [row[0] for row in connection.execute(text("PRAGMA integrity_check"))]
+                if rows != ["ok"]:
+                    return False, True, f"integrity check failed: {'; '.join(rows[:3])}", "restore it from a backup"
+            else:
+                connection.execute(text("SELECT 1"))
+        revision = read_revision(engine, shown)
+        writable = _writable(engine, path)
+    except exc.DBAPIError as error:
+        first = (str(getattr(error, "orig", error)).strip().splitlines() or [type(error).__name__])[0]
+        return False, True, f"cannot read it: {first}", "is it a warpsmith store? restore it from a backup"
+    except StoreError as error:
+        return False, True, str(error), "pass --db with a warpsmith store"
+    finally:
+        engine.dispose()
+    access = "writable" if writable else "read-only (read commands work; write commands need another --db)"
+    try:
+        check_revision(revision, shown)
+    except StoreError as error:
+        hint = "upgrade warpsmith" if "newer" in str(error) else f"warpsmith doctor --db {shown} --migrate"
+        return False, False, f"integrity ok, {access}; {error}", hint
+    return True, False, f"integrity ok, schema {revision} (current), {access}", ""
 
 
 def _sandbox(live: bool) -> list[Check]:
@@ -149,28 +228,57 @@ def run_checks(live: bool = True) -> list[Check]:
 
 
 def render(checks: list[Check], color: bool = True) -> list[str]:
-    """One line per check: `ok` or `missing`, the name, what was found, and what to do."""
+    """One line per check: `ok`, `missing` or `bad`, the name, what was found, and what to do."""
     width = max(len(c.name) for c in checks)
     lines = []
     for c in checks:
-        mark = "ok     " if c.ok else "missing"
+        mark = "ok     " if c.ok else "bad    " if c.bad else "missing"
         if color:
-            mark = typer.style(mark, fg="green" if c.ok else "yellow")
+            mark = typer.style(mark, fg="green" if c.ok else "red" if c.bad else "yellow")
         hint = f"  -> {c.hint}" if c.hint and not c.ok else ""
         lines.append(f"{mark} {c.name.ljust(width)}  {c.detail}{hint}")
     return lines
 
 
 def register(app: typer.Typer) -> None:
-    @app.command("doctor", epilog="Exit codes: 0 always (a missing tool is a finding), 2 a usage error.")
+    @app.command(
+        "doctor",
+        epilog="Exit codes: 0 (without --db: always; a missing tool is a finding; with --db: the store is ok), "
+        "1 with --db: the store is bad, 2 a usage error.",
+    )
     def doctor(
         as_json: bool = typer.Option(False, "--json", help="Print the checks as JSON."),
         live: bool = typer.Option(True, "--live/--no-live", help="Also run a probe inside a real sandbox."),
+        db: str | None = typer.Option(
+            None, "--db", help="Check only this store (SQLAlchemy URL): integrity, schema revision, writable."
+        ),
+        migrate: bool = typer.Option(
+            False, "--migrate", help="With --db: carry an older store forward to this warpsmith's schema."
+        ),
     ) -> None:
         """Check Python, torch, triton, GPUs, compilers, profilers, API keys, the store and the sandbox."""
-        checks = run_checks(live)
+        if migrate and not db:
+            raise usage_error("--migrate needs --db: the store to carry forward")
+        if migrate:
+            _migrate(db)
+        checks = [_store(db, required=True)] if db else run_checks(live)
         if as_json:
             typer.echo(json.dumps([asdict(c) for c in checks], indent=2))
-            return
-        for line in render(checks):
-            typer.echo(line)
+        else:
+            for line in render(checks):
+                typer.echo(line)
+        if db and not checks[0].ok:
+            raise typer.Exit(1)
+
+
+def _migrate(db: str) -> None:
+    from warpsmith.dashboard.readonly import check_existing
+    from warpsmith.store.db import StoreError, open_store, upgrade_note
+
+    try:
+        check_existing(db, allow_older=True)  # --migrate upgrades a store; it never creates one
+        store = open_store(db)
+    except StoreError as error:
+        raise usage_error(str(error)) from None
+    typer.echo(upgrade_note(store) or f"store {store.url} is at this warpsmith's schema already", err=True)
+    store.close()

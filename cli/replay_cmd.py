@@ -81,13 +81,15 @@ def replay(
     """Re-execute a stored run on this machine and evaluator, answering its LLM calls from the store."""
     from warpsmith.agents.reevaluate import reevaluate_run
     from warpsmith.agents.replay import is_reevaluation_only, load_original, replay_run
+    from warpsmith.dashboard.readonly import check_existing
     from warpsmith.store.db import StoreError, open_store, upgrade_note
     from warpsmith.store.runs import RunIdError, resolve_run_id
 
     if device not in ("auto", "cpu", "cuda"):
         raise usage_error(f"--device must be auto, cpu or cuda, not {device!r}")
     try:
-        store = open_store(db)
+        check_existing(db, allow_older=True)  # the source run's store: never created here
+        store = open_store(db)  # replay writes its own run: an older store is migrated
     except StoreError as error:
         raise usage_error(str(error)) from None
     if note := upgrade_note(store):

@@ -2,8 +2,10 @@
 
 Owns: turning store rows into one plain document per run (`run_document`), shown as rich
 tables or, with --json, printed as one JSON document on stdout. Does not own: queries
-(warpsmith.store.reads) or writing anything (this command only reads; it does mark runs
-whose writer died as 'interrupted', as every reader of run status should).
+(warpsmith.store.reads) or writing anything (list/show/export only read, and never create or
+migrate a store: a missing path, a foreign database, an older or newer schema is one line; on a
+writable store they do mark runs whose writer died as 'interrupted', as every reader of run
+status should). `runs delete` writes: its store must exist, and an older one is migrated.
 
 A run's document: task, status (+ message), strategy, model, cost, tokens, rounds, its
 hardware, its best candidate, its candidates (short hash, parent, origin, round, relation,
@@ -35,9 +37,12 @@ def _time(value: datetime | None) -> str | None:
 
 
 def _open(db: str | None) -> Any:
+    """The store for writing (`runs delete`): it must exist already; an older one is migrated."""
+    from warpsmith.dashboard.readonly import check_existing
     from warpsmith.store.db import StoreError, open_store, upgrade_note
 
     try:
+        check_existing(db, allow_older=True)  # never create a store just to say 'no run'
         store = open_store(db)
     except StoreError as error:
         raise usage_error(str(error)) from None
@@ -45,6 +50,34 @@ def _open(db: str | None) -> Any:
     if note:  # on stderr: --json keeps stdout one document
         stderr_console().print(note, style="yellow", markup=False, highlight=False)
     return store
+
+
+def _open_to_read(db: str | None) -> tuple[Any, bool]:
+    """The store for a read command, never created nor migrated; and whether it may be written.
+
+    Readable and writable: opened as usual (at head already, so nothing changes but the marking
+    of runs whose writer died). Read-only: opened read-only, and stale runs stay as recorded.
+    """
+    from warpsmith.dashboard.readonly import open_readonly
+    from warpsmith.store.db import StoreError, open_store
+
+    try:
+        reader = open_readonly(db)  # one line for: missing, not ours, newer, older, unreadable
+    except StoreError as error:
+        raise usage_error(str(error)) from None
+    try:
+        store = open_store(db)
+    except StoreError:
+        return reader, False
+    reader.close()
+    return store, True
+
+
+def _mark_stale(session: Any, writable: bool) -> None:
+    from warpsmith.store.runs import mark_stale_runs
+
+    if writable:
+        mark_stale_runs(session)
 
 
 def _run_fields(run: Any) -> dict[str, Any]:
@@ -141,11 +174,10 @@ def list_runs(
 ) -> None:
     """The runs in the store, newest first."""
     from warpsmith.store.reads import list_runs as query_runs
-    from warpsmith.store.runs import mark_stale_runs
 
-    store = _open(db)
+    store, writable = _open_to_read(db)
     with store.session() as session:
-        mark_stale_runs(session)
+        _mark_stale(session, writable)
         rows = [
             {**_run_fields(s.run), "candidates": s.candidates, "correct": s.correct}
             for s in query_runs(session, limit=limit)
@@ -255,11 +287,9 @@ def show_run(
     ),
 ) -> None:
     """One run: its settings, hardware, best kernel, candidates and LLM calls."""
-    from warpsmith.store.runs import mark_stale_runs
-
-    store = _open(db)
+    store, writable = _open_to_read(db)
     with store.session() as session:
-        mark_stale_runs(session)
+        _mark_stale(session, writable)
         run_id = _resolve(session, run_id, store.url)
         doc = run_document(session, run_id)
     if doc is None:
@@ -317,7 +347,7 @@ def export_run(
 
     if out_file.exists():
         raise usage_error(f"{out_file} exists: choose another --out (nothing is overwritten)")
-    store = _open(db)
+    store, _writable = _open_to_read(db)
     with store.session() as session:
         run_id = _resolve(session, run_id, store.url)
         document = export(session, run_id)

@@ -1,7 +1,8 @@
 """Opening a store: the database URL, the engine, sessions, and one-line errors.
 
 Owns: `default_database_url()` (WARPSMITH_DB, else a SQLite file in the user's data
-directory), `open_store()` (create the folder, the engine, apply migrations), `Store`
+directory), `open_store()` (for writing: create the folder, the engine, apply migrations,
+check the store is writable), `Store`
 (sessions that commit on success and roll back on error; the URL with its password
 masked) and `StoreError`, the one exception a user sees, always a single line saying what
 is wrong and what to do. Does not own: tables (schema), migrations (migrate) or queries.
@@ -18,6 +19,8 @@ from __future__ import annotations
 import json
 import math
 import os
+import sqlite3
+import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -29,7 +32,7 @@ from sqlalchemy.engine import URL, make_url
 from sqlalchemy.orm import Session, sessionmaker
 from sqlalchemy.pool import QueuePool, StaticPool
 
-from warpsmith.store.migrate import SchemaTooNewError, current_revision, upgrade_to_head
+from warpsmith.store.migrate import NotAStoreError, SchemaTooNewError, current_revision, upgrade_to_head
 
 ENV_VAR = "WARPSMITH_DB"
 SQLITE_BUSY_TIMEOUT_MS = 10_000
@@ -94,6 +97,25 @@ def _prepare_sqlite_file(parsed: URL) -> URL:
             "choose a writable path with --db or WARPSMITH_DB"
         ) from None
     return parsed.set(database=str(path))
+
+
+def _refuse_foreign_sqlite(path: Path, shown: str) -> None:
+    """Before any PRAGMA touches the file (WAL rewrites its header): refuse a database that is not ours."""
+    if not path.is_file() or path.stat().st_size == 0:
+        return
+    try:
+        probe = sqlite3.connect(f"{path.as_uri()}?mode=ro", uri=True)
+        try:
+            tables = [row[0] for row in probe.execute("SELECT name FROM sqlite_master WHERE type = 'table'")]
+        finally:
+            probe.close()
+    except sqlite3.Error:
+        return  # not a database, or unreadable: the open below says so in one line
+    if tables and "alembic_version" not in tables:
+        raise StoreError(
+            f"{shown} is not a warpsmith store ({len(tables)} other table(s), no warpsmith schema version); "
+            "nothing was changed; pass --db with a warpsmith store or a new path"
+        )
 
 
 def _json_safe(value: Any) -> Any:
@@ -188,29 +210,75 @@ class Store:
         return f"Store({self.url!r})"
 
 
+def _readonly_error(shown: str) -> StoreError:
+    return StoreError(
+        f"the store {shown} is read-only here (the file or its folder cannot be written): this command "
+        "writes to the store; make it writable or pass --db with another store "
+        "(`warpsmith runs list/show` and the dashboard read it as it is)"
+    )
+
+
+def _sqlite_file_writable(path: Path) -> bool:
+    """Whether this process may write the file and create files beside it (WAL's -wal and -shm)."""
+    try:
+        with path.open("r+b"), tempfile.TemporaryFile(dir=path.parent):
+            return True
+    except OSError:
+        return False
+
+
+def _check_writable(engine: Engine, shown: str) -> None:
+    """Take the write lock and let it go: a read-only store is one line now, not a traceback mid-run."""
+    with engine.connect() as raw:
+        if engine.dialect.name == "sqlite":
+            conn = raw.execution_options(isolation_level="AUTOCOMMIT")
+            conn.exec_driver_sql("BEGIN IMMEDIATE")  # needs the file and (WAL) its folder writable
+            conn.exec_driver_sql("ROLLBACK")
+        elif engine.dialect.name == "postgresql":
+            if raw.exec_driver_sql("SHOW transaction_read_only").scalar() == "on":
+                raise _readonly_error(shown)
+
+
 def open_store(url: str | None = None) -> Store:
-    """Open (creating if needed) the store at `url` or `default_database_url()`, migrated to head.
+    """Open (creating if needed) the store at `url` or `default_database_url()`, migrated to head, for writing.
 
     Raises StoreError, one line, when the URL is malformed, its driver is missing, the
-    server cannot be reached, the file cannot be created or is not a database, or the
-    database was written by a newer warpsmith.
+    server cannot be reached, the file cannot be created, is not a database or not a
+    warpsmith store (left untouched), the store is read-only, or it was written by a newer
+    warpsmith. Read commands open with warpsmith.dashboard.readonly instead: never creating.
     """
     url = url or default_database_url()
     parsed = _parse(url)
     shown = mask_url(parsed)
     if parsed.get_backend_name() == "sqlite":
         parsed = _prepare_sqlite_file(parsed)
+        if parsed.database and not parsed.database.startswith("file:") and parsed.database != ":memory:":
+            _refuse_foreign_sqlite(Path(parsed.database), shown)
     engine = _make_engine(parsed)
     try:
         upgraded_from = upgrade_to_head(engine)
+        _check_writable(engine, shown)
     except SchemaTooNewError as error:
         engine.dispose()
         raise StoreError(
             f"the store {shown} has schema revision {error} which this warpsmith does not know: "
             "it was written by a newer version; upgrade warpsmith or use another --db"
         ) from None
+    except NotAStoreError as error:
+        engine.dispose()
+        raise StoreError(
+            f"{shown} is not a warpsmith store ({error}, no warpsmith schema version); "
+            "nothing was changed; pass --db with a warpsmith store or a new path"
+        ) from None
+    except StoreError:
+        engine.dispose()
+        raise
     except exc.OperationalError as error:
         engine.dispose()
+        file = Path(parsed.database or "") if parsed.get_backend_name() == "sqlite" else None
+        readonly = "readonly" in _first_line(error) or "read-only" in _first_line(error)
+        if readonly or (file is not None and file.is_file() and not _sqlite_file_writable(file)):
+            raise _readonly_error(shown) from None
         hint = (
             "check that the file and its folder are readable and writable"
             if parsed.get_backend_name() == "sqlite"

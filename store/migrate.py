@@ -1,7 +1,8 @@
 """Applies the Alembic migrations shipped in store/migrations/ to a database.
 
 Owns: bringing a database to the schema head, atomically and safely when several processes
-open a fresh store at once, and refusing a database written by a newer warpsmith. Does not
+open a fresh store at once, refusing a database written by a newer warpsmith, and refusing
+to add tables to a database that has tables but no warpsmith schema version (not ours). Does not
 own: the tables (warpsmith.store.schema) or engines and errors shown to users
 (warpsmith.store.db). No alembic.ini: the Config is built here and points at the package.
 
@@ -25,7 +26,7 @@ from alembic import command
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from sqlalchemy import Connection, Engine, create_engine, text
+from sqlalchemy import Connection, Engine, create_engine, inspect, text
 
 MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
 # Any constant works; it only has to be the same in every warpsmith process.
@@ -49,17 +50,28 @@ def head_revision() -> str:
     return head
 
 
+def known_revisions() -> set[str]:
+    """Every revision this warpsmith ships (a store at any other was written by a newer one)."""
+    return {script.revision for script in ScriptDirectory.from_config(alembic_config()).walk_revisions()}
+
+
 def current_revision(connection: Connection) -> str | None:
     return MigrationContext.configure(connection).get_current_revision()
 
 
+class NotAStoreError(RuntimeError):
+    """The database has tables but no warpsmith schema version: someone else's; never migrated."""
+
+
 def _check_known(connection: Connection) -> bool:
-    """True when the database is already at head; raises when its revision is unknown."""
+    """True when the database is already at head; raises when its revision is unknown or it is not ours."""
     current = current_revision(connection)
     if current is None:
+        tables = inspect(connection).get_table_names()
+        if tables:  # adding our ten tables to someone else's database is never what the user meant
+            raise NotAStoreError(f"{len(tables)} other table(s)")
         return False
-    known = {script.revision for script in ScriptDirectory.from_config(alembic_config()).walk_revisions()}
-    if current not in known:
+    if current not in known_revisions():
         raise SchemaTooNewError(current)
     return current == head_revision()
 

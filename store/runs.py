@@ -32,6 +32,7 @@ from sqlalchemy.orm import Session
 from warpsmith.store.schema import (
     RUN_STATUSES,
     STRATEGIES,
+    STRATEGY_NAME,
     TERMINAL_RUN_STATUSES,
     CandidateRow,
     EvaluationRow,
@@ -131,8 +132,11 @@ def create_run(
     run_id: str | None = None,
 ) -> RunRow:
     """A new 'running' run owned by this process (the task and hardware rows must exist)."""
-    if strategy not in STRATEGIES:
-        raise ValueError(f"strategy {strategy!r} is not one of {', '.join(STRATEGIES)}")
+    if not re.fullmatch(STRATEGY_NAME, strategy):
+        raise ValueError(
+            f"strategy {strategy!r} is not a strategy name: lowercase letters, digits, '_' or '-', "
+            f"starting with a letter, at most 20 characters (e.g. {', '.join(STRATEGIES)})"
+        )
     now = utcnow()
     row = RunRow(
         id=run_id or new_run_id(now),

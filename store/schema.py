@@ -57,7 +57,11 @@ TERMINAL_RUN_STATUSES = (
     "diverged",
 )
 RUN_STATUSES = ("running", *TERMINAL_RUN_STATUSES)
+# The strategies warpsmith ships. The column is open: any name matching STRATEGY_NAME is stored
+# (a new strategy such as `evolve` needs no migration). At most 20 characters: the column's width
+# since revision 0001 (widening it would rebuild `runs` on SQLite; no CHECK constraint ever existed).
 STRATEGIES = ("offline", "llm", "replay")
+STRATEGY_NAME = r"^[a-z][a-z0-9_-]{0,19}$"
 # screen: check + a few regime-spanning bench shapes; full: the whole suite. A screen never serves as full.
 STAGES = ("screen", "full")
 
@@ -125,7 +129,7 @@ class RunRow(Base):
     id: Mapped[str] = mapped_column(String(40), primary_key=True)
     task: Mapped[str] = mapped_column(ForeignKey("tasks.name"), index=True)
     language: Mapped[str] = mapped_column(String(20))
-    strategy: Mapped[str] = mapped_column(String(20), doc="offline | llm | replay")
+    strategy: Mapped[str] = mapped_column(String(20), doc="a name matching STRATEGY_NAME, e.g. offline | llm | replay")
     model: Mapped[str | None] = mapped_column(String(200))
     status: Mapped[str] = mapped_column(String(30), default="running", index=True)
     status_message: Mapped[str] = mapped_column(Text, default="")

@@ -292,6 +292,20 @@ def record_llm_call(
     """
     where = f"LLM call of run {run_id} ({role})"
     messages, response, error = (_stored_text(v, where) for v in (messages, response, error))
+    # Lock the run's row first (the UPDATE): on Postgres a row lock, on SQLite the database's
+    # write lock, so concurrent writers to one run take turns and MAX(seq) below sees every
+    # committed call: numbers stay unique without a retry. (On SQLite, a session that already
+    # read before this call could not upgrade to writing: callers give each call its own session.)
+    session.execute(
+        update(RunRow)
+        .where(RunRow.id == run_id)
+        .values(
+            cost_usd=RunRow.cost_usd + cost_usd,
+            prompt_tokens=RunRow.prompt_tokens + prompt_tokens,
+            completion_tokens=RunRow.completion_tokens + completion_tokens,
+            updated_at=utcnow(),
+        )
+    )
     last = session.scalar(select(func.max(LLMCallRow.seq)).where(LLMCallRow.run_id == run_id))
     row = LLMCallRow(
         run_id=run_id,
@@ -310,16 +324,6 @@ def record_llm_call(
         created_at=created_at or utcnow(),
     )
     session.add(row)
-    session.execute(
-        update(RunRow)
-        .where(RunRow.id == run_id)
-        .values(
-            cost_usd=RunRow.cost_usd + cost_usd,
-            prompt_tokens=RunRow.prompt_tokens + prompt_tokens,
-            completion_tokens=RunRow.completion_tokens + completion_tokens,
-            updated_at=utcnow(),
-        )
-    )
     session.flush()
     return row
 

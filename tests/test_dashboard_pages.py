@@ -224,7 +224,7 @@ def test_the_dashboard_cannot_write_and_does_not_change_the_store(
 
 
 def test_open_readonly_refuses_a_missing_store_in_one_line(tmp_path: Path) -> None:
-    with pytest.raises(StoreError, match="no store at"):
+    with pytest.raises(StoreError, match="no warpsmith store at"):
         open_readonly(f"sqlite:///{tmp_path / 'missing.db'}")
     assert not (tmp_path / "missing.db").exists(), "a read-only opener never creates a store"
 
@@ -238,5 +238,5 @@ def test_cli_dashboard_with_a_missing_store_says_so_and_exits_2(tmp_path: Path) 
         timeout=60,
     )
     assert result.returncode == 2
-    assert "no store at" in result.stderr and "Traceback" not in result.stderr
+    assert "no warpsmith store at" in result.stderr and "Traceback" not in result.stderr
     assert len(result.stderr.strip().splitlines()) == 1

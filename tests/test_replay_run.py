@@ -233,6 +233,7 @@ def test_replaying_an_offline_run_says_it_re_evaluates(tmp_path_factory: pytest.
 
 
 def test_replay_of_an_unknown_run_is_a_usage_error(tmp_path: Path) -> None:
+    open_store(f"sqlite:///{tmp_path / 'store.db'}").close()  # an empty store (a missing one: test_store_open)
     result = warpsmith("replay", "r-nope", "--db", f"sqlite:///{tmp_path / 'store.db'}")
     assert result.returncode == 2
     assert "no run 'r-nope'" in result.stderr and "Traceback" not in result.stderr

@@ -186,3 +186,145 @@ def test_sigkill_during_the_first_migration_leaves_a_store_that_opens(store_url:
     assert TABLES <= set(inspect(store.engine).get_table_names())
     assert store.schema_revision() == head_revision()
     store.close()
+
+
+# --- read commands never create or migrate a store; write commands refuse what they cannot use ---
+
+REPO = Path(__file__).resolve().parent.parent
+
+
+def _cli(*args: str) -> subprocess.CompletedProcess[str]:
+    """The `warpsmith` CLI as a user runs it."""
+    return subprocess.run(
+        [sys.executable, "-m", "warpsmith.cli", *args], cwd=REPO, capture_output=True, text=True, timeout=120
+    )
+
+
+def _one_error_line(done: subprocess.CompletedProcess[str], says: str) -> None:
+    assert done.returncode == 2, done.stdout + done.stderr
+    lines = done.stderr.strip().splitlines()
+    assert len(lines) == 1 and says in lines[0] and "Traceback" not in done.stderr, done.stderr
+
+
+def _sha(path: Path) -> str:
+    import hashlib
+
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def _head_store(path: Path) -> str:
+    url = f"sqlite:///{path}"
+    open_store(url).close()
+    return url
+
+
+READ_COMMANDS = [("runs", "list"), ("runs", "show", "latest"), ("runs", "export", "latest", "--out", "X"),
+                 ("replay", "latest"), ("runs", "delete", "latest", "--yes")]
+
+
+def _argv(command: tuple[str, ...], url: str, tmp_path: Path) -> list[str]:
+    return [str(tmp_path / "out.json") if part == "X" else part for part in command] + ["--db", url]
+
+
+@pytest.mark.parametrize("command", READ_COMMANDS, ids=lambda c: " ".join(c[:2]))
+def test_a_typo_path_is_one_line_and_creates_nothing(tmp_path: Path, command: tuple[str, ...]) -> None:
+    missing = tmp_path / "typo" / "warpsmith.db"
+    done = _cli(*_argv(command, f"sqlite:///{missing}", tmp_path))
+    _one_error_line(done, f"no warpsmith store at {missing}; a run creates one, or pass --db")
+    assert not missing.exists() and not missing.parent.exists()
+
+
+@pytest.mark.parametrize("command", READ_COMMANDS, ids=lambda c: " ".join(c[:2]))
+def test_an_unrelated_sqlite_file_is_left_byte_for_byte(tmp_path: Path, command: tuple[str, ...]) -> None:
+    other = tmp_path / "accounts.db"
+    with sqlite3.connect(other) as connection:
+        connection.execute("CREATE TABLE accounts (id INTEGER PRIMARY KEY, name TEXT)")
+        connection.execute("INSERT INTO accounts (name) VALUES ('ana')")
+    connection.close()
+    before = _sha(other)
+    _one_error_line(_cli(*_argv(command, f"sqlite:///{other}", tmp_path)), "is not a warpsmith store")
+    assert _sha(other) == before
+    with sqlite3.connect(other) as connection:
+        assert [r[0] for r in connection.execute("SELECT name FROM sqlite_master WHERE type='table'")] == ["accounts"]
+    connection.close()
+
+
+def test_a_write_opener_never_adds_tables_to_someone_elses_database(tmp_path: Path) -> None:
+    other = tmp_path / "accounts.db"
+    with sqlite3.connect(other) as connection:
+        connection.execute("CREATE TABLE accounts (id INTEGER PRIMARY KEY)")
+    connection.close()
+    before = _sha(other)
+    with pytest.raises(StoreError, match="is not a warpsmith store .*nothing was changed"):
+        open_store(f"sqlite:///{other}")
+    assert _sha(other) == before
+
+
+def test_a_newer_store_is_one_line_for_read_commands(tmp_path: Path) -> None:
+    path = tmp_path / "future.db"
+    url = _head_store(path)
+    with sqlite3.connect(path) as connection:
+        connection.execute("UPDATE alembic_version SET version_num = '9999_from_the_future'")
+    connection.close()
+    before = _sha(path)
+    _one_error_line(_cli("runs", "list", "--db", url), "newer than this warpsmith knows")
+    assert "upgrade warpsmith" in _cli("runs", "show", "latest", "--db", url).stderr
+    assert _sha(path) == before
+
+
+def test_an_older_store_is_refused_by_reads_and_carried_forward_by_doctor_migrate(tmp_path: Path) -> None:
+    from alembic import command
+    from sqlalchemy import create_engine
+
+    from warpsmith.store.migrate import alembic_config
+
+    path = tmp_path / "old.db"
+    engine = create_engine(f"sqlite:///{path}")
+    with engine.begin() as connection:
+        command.upgrade(alembic_config(connection), "0001")
+    engine.dispose()
+    url = f"sqlite:///{path}"
+    before = _sha(path)
+    done = _cli("runs", "list", "--db", url)
+    _one_error_line(done, "older schema revision 0001")
+    assert f"warpsmith doctor --db {url} --migrate" in done.stderr and _sha(path) == before
+    migrated = _cli("doctor", "--db", url, "--migrate")
+    assert migrated.returncode == 0, migrated.stdout + migrated.stderr
+    assert "carried forward from schema revision 0001" in migrated.stderr
+    assert f"schema {head_revision()} (current)" in migrated.stdout
+    listed = _cli("runs", "list", "--db", url, "--json")
+    assert listed.returncode == 0 and '"runs": []' in listed.stdout
+
+
+def _freeze(paths: list[Path], frozen: bool) -> None:
+    """Make files and folders unwritable: file modes for a user, `chattr +i` for root (root ignores modes)."""
+    for path in paths:
+        if os.getuid() != 0:
+            path.chmod((0o555 if path.is_dir() else 0o444) if frozen else 0o755)
+            continue
+        done = subprocess.run(["chattr", "+i" if frozen else "-i", str(path)], capture_output=True, text=True)
+        if done.returncode != 0:
+            pytest.skip(f"root cannot make {path} read-only here (chattr: {done.stderr.strip()})")
+
+
+@pytest.mark.skipif(not hasattr(os, "getuid"), reason="POSIX file modes")
+def test_a_read_only_store_reads_and_refuses_writes_in_one_line(tmp_path: Path) -> None:
+    folder = tmp_path / "frozen"
+    folder.mkdir()
+    path = folder / "store.db"
+    url = _head_store(path)
+    _freeze([path, folder], True)
+    try:
+        before = _sha(path)
+        listed = _cli("runs", "list", "--db", url, "--json")
+        assert listed.returncode == 0 and '"runs": []' in listed.stdout, listed.stderr
+        _one_error_line(_cli("runs", "delete", "latest", "--yes", "--db", url), "is read-only here")
+        doctor = _cli("doctor", "--db", url)
+        assert doctor.returncode == 0 and "read-only (read commands work" in doctor.stdout, doctor.stdout
+        optimize = _cli("optimize", "--kernel", "rmsnorm", "--offline", "--rounds", "0", "--db", url)
+        _one_error_line(optimize, "is read-only here")
+        with pytest.raises(StoreError, match="is read-only here"):
+            open_store(url)
+        assert _sha(path) == before
+    finally:
+        _freeze([folder, path], False)

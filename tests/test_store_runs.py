@@ -104,7 +104,7 @@ def test_status_transitions_and_validation(seeded: Store) -> None:
     with pytest.raises(ValueError, match="not one of"), seeded.session() as s:
         mark_run_status(s, run_id, "exploded")
     with pytest.raises(ValueError, match="strategy"), seeded.session() as s:
-        create_run(s, task="rmsnorm", language="triton", strategy="magic")
+        create_run(s, task="rmsnorm", language="triton", strategy="Magic!")
     with pytest.raises(RunNotFoundError, match="warpsmith runs"), seeded.session() as s:
         mark_run_status(s, "r-nope", "completed")
 

@@ -1,0 +1,95 @@
+"""Several processes writing one store: LLM-call sequence numbers stay unique, nothing is lost.
+
+Real processes, a real SQLite file (and a real PostgreSQL server where one can start: the
+`postgres` marker). Also: the strategy column is an open name, not a closed list.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+from _store_helpers import *  # noqa: F403  (the store fixtures: store, store_url, postgres_cluster, ...)
+from _store_helpers import HW, seed_task_and_hardware
+from sqlalchemy import select
+
+from warpsmith.store import Store, create_run, open_store
+from warpsmith.store.schema import LLMCallRow, RunRow
+
+CALLS_PER_WRITER = 40
+WRITERS = 2
+
+# Waits for a shared start time, then appends calls to one run as fast as it can, each call in
+# its own session (as the coordinator does), with tokens that identify the writer and the call.
+WRITER = """
+import sys, time
+from warpsmith.store import open_store, record_llm_call
+url, run_id, writer, count, start = sys.argv[1], sys.argv[2], int(sys.argv[3]), int(sys.argv[4]), float(sys.argv[5])
+store = open_store(url)
+time.sleep(max(0.0, start - time.time()))
+for i in range(count):
+    with store.session() as s:
+        record_llm_call(s, run_id, role="coder", model=f"w{writer}", messages=[{"role": "user", "content": str(i)}],
+                        response=f"{writer}:{i}", prompt_tokens=1, completion_tokens=writer * 1000 + i)
+store.close()
+print("done", flush=True)
+"""
+
+
+def _new_run(store: Store) -> str:
+    seed_task_and_hardware(store)
+    with store.session() as s:
+        return create_run(s, task="rmsnorm", language="triton", strategy="offline", hardware_fingerprint=HW).id
+
+
+def test_two_processes_appending_calls_to_one_run_get_unique_gapless_seqs(store_url: str) -> None:
+    store = open_store(store_url)
+    run_id = _new_run(store)
+    start = time.time() + 3.0  # both children are up and connected before either writes
+    children = [
+        subprocess.Popen(
+            [sys.executable, "-c", WRITER, store_url, run_id, str(w), str(CALLS_PER_WRITER), str(start)],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for w in range(1, WRITERS + 1)
+    ]
+    for child in children:
+        out, err = child.communicate(timeout=300)
+        assert child.returncode == 0 and "done" in out, err[-2000:]
+    with store.session() as s:
+        rows = list(s.scalars(select(LLMCallRow).where(LLMCallRow.run_id == run_id).order_by(LLMCallRow.seq)))
+        run = s.get(RunRow, run_id)
+    store.close()
+    total = WRITERS * CALLS_PER_WRITER
+    assert [r.seq for r in rows] == list(range(total)), "a sequence number was lost or given twice"
+    assert sorted(r.response for r in rows) == sorted(
+        f"{w}:{i}" for w in range(1, WRITERS + 1) for i in range(CALLS_PER_WRITER)
+    )
+    for w in range(1, WRITERS + 1):  # each writer's calls keep their own order within the run's sequence
+        mine = [int(r.response.split(":")[1]) for r in rows if r.model == f"w{w}"]
+        assert mine == list(range(CALLS_PER_WRITER))
+    assert run.prompt_tokens == total  # the run's totals count every call exactly once
+    assert run.completion_tokens == sum(w * 1000 + i for w in range(1, WRITERS + 1) for i in range(CALLS_PER_WRITER))
+
+
+@pytest.mark.parametrize("name", ["evolve", "offline", "island-evolve_2", "a", "x" * 20])
+def test_any_strategy_name_is_stored(store: Store, name: str) -> None:
+    seed_task_and_hardware(store)
+    with store.session() as s:
+        run_id = create_run(s, task="rmsnorm", language="triton", strategy=name).id
+    with store.session() as s:
+        assert s.get(RunRow, run_id).strategy == name
+
+
+@pytest.mark.parametrize("name", ["Evolve", "1st", "", "has space", "x" * 21, "evolve;drop"])
+def test_a_strategy_that_is_not_a_name_is_refused(tmp_path: Path, name: str) -> None:
+    store = open_store(f"sqlite:///{tmp_path / 's.db'}")
+    seed_task_and_hardware(store)
+    with pytest.raises(ValueError, match="is not a strategy name"), store.session() as s:
+        create_run(s, task="rmsnorm", language="triton", strategy=name)
+    store.close()
