@@ -103,7 +103,7 @@ def _evaluate(candidate: Candidate, task: Task, suite: str, device: DeviceChoice
                         status="correct", mode="none", suite=suite, hardware=detect_hardware(where, options.gpu_index),
                         stage=options.stage, task_definition_hash=task_definition_hash(task),
                         evaluator_version=evaluator_version())
-    violations = _static_violations(candidate, task) if static_checks else []
+    violations = _text_violations(candidate.source) or (_static_violations(candidate, task) if static_checks else [])
     if violations:
         result.violations = violations
         return _finish(result, "rejected", f"static check: {violations[0].message}", started)
@@ -130,6 +130,17 @@ def _evaluate(candidate: Candidate, task: Task, suite: str, device: DeviceChoice
     if profile and status == "correct":
         message += run.profile()
     return _finish(result, status, message, started)
+
+
+def _text_violations(source: str) -> list[Violation]:
+    """A source that is not text a file can hold (a lone surrogate from a model's JSON answer) is
+    refused before anything writes, hashes or compiles it, whatever the language and the checks."""
+    try:
+        source.encode("utf-8")
+    except UnicodeEncodeError as exc:
+        return [Violation(rule="invalid-source-text", message=f"the source is not valid UTF-8 text: {exc.reason} "
+                          f"at character {exc.start}")]
+    return []
 
 
 def _static_violations(candidate: Candidate, task: Task) -> list[Violation]:

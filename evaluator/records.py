@@ -24,8 +24,10 @@ LanguageName = Literal["triton", "cuda", "hip"]
 
 
 def source_hash(source: str) -> str:
-    """The identity of a kernel: sha256 of its exact source text."""
-    return hashlib.sha256(source.encode()).hexdigest()
+    """The identity of a kernel: sha256 of its exact source text (a lone surrogate, which no UTF-8
+    file can hold but a model's JSON answer can, is hashed as it stands instead of raising; the
+    evaluator refuses such a source)."""
+    return hashlib.sha256(source.encode("utf-8", "surrogatepass")).hexdigest()
 
 
 class Candidate(BaseModel):

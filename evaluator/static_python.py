@@ -27,6 +27,7 @@ from warpsmith.evaluator.records import Violation
 from warpsmith.evaluator.static_python_bindings import (
     binding_violations,
     import_aliases,
+    jit_value_violations,
     torch_and_keyword_violations,
 )
 from warpsmith.evaluator.static_python_names import (
@@ -326,6 +327,7 @@ def _check(source: str, allowed_torch_ops: frozenset[str]) -> list[Violation]:
     checker.visit(tree)
     found = checker.violations + unbound_name_violations(source, tree, FORBIDDEN_NAMES) + statement_violations(tree)
     found += binding_violations(tree) + torch_and_keyword_violations(tree, checker.aliases)
+    found += jit_value_violations(tree, checker.jit_names)
     found += replay_violations(source, tree)
     if not checker.defines_kernel:
         found.append(_v("no-kernel-function", "the module must define a top-level kernel(...) function", None))

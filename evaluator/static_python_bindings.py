@@ -138,3 +138,23 @@ def torch_and_keyword_violations(tree: ast.Module, aliases: dict[str, str]) -> l
             found.append(_v("forbidden-keyword", "a string naming 'weights_only' (a **kwargs key for "
                             "torch.load's pickle switch)", node))
     return found
+
+
+def jit_value_violations(tree: ast.Module, jit_names: set[str]) -> list[Violation]:
+    """A @triton.jit / autotuned function may only be called or launched (`fn(...)`, `fn[grid](...)`),
+    or head its own decorators: never bound to another name, stored, passed or returned. An alias
+    (`g = kernel_fn`) would escape the rule that refuses attributes on a jit function's own name, and
+    the autotuner's hooks (`g.pre_hook`, `g.restore_value`) run torch ops from Triton's code, where the
+    run-time op guard takes them for the launcher's (second red team)."""
+    found = []
+    for node in ast.walk(tree):
+        if not (isinstance(node, ast.Name) and node.id in jit_names and isinstance(node.ctx, ast.Load)):
+            continue
+        parent = getattr(node, "parent", None)
+        if isinstance(parent, ast.Call) and parent.func is node:
+            continue
+        if isinstance(parent, ast.Subscript) and parent.value is node:
+            continue
+        found.append(_v("jit-function-as-value", f"{node.id!r} is a jit function: call or launch it "
+                        "(fn[grid](...)); it may not be bound, stored, passed or returned", node))
+    return found

@@ -49,6 +49,11 @@ FORBIDDEN_ATTRS = frozenset({
     "add_pre_run_hook", "modules", "builtins", "globals", "getframe", "signature", "base_fn", "create_binder",
     "preload", "parse", "do_bench", "check_disk_cache", "prune_configs", "cache_key", "launch_metadata",
     "DisableTorchFunction", "DisableTorchFunctionSubclass",  # turn the run-time op guard off (torch._C)
+    # The autotuner's and heuristics' internals: their hooks run torch ops from Triton's own frames.
+    "pre_hook", "post_hook", "user_defined_pre_hook", "user_defined_post_hook", "restore_value",
+    "restore_copies", "reset_to_zero", "configs", "configs_timings", "configs_top_k", "best_config",
+    "early_config_prune", "perf_model", "bench_time", "cache_results", "nargs", "ir_override", "hasher",
+    "constexprs", "do_not_specialize", "supported_modules", "supported_python_builtins", "nonlocals",
 })
 
 _JIT_TYPES = tuple(t for t in (getattr(triton_jit, "JITCallable", None), triton_jit.KernelInterface) if t)

@@ -196,11 +196,19 @@ def test_forged_child_durations_never_reach_the_result() -> None:
     assert result.model_dump_json()
 
 
-# --- device: the commitment digest is the same on the device and on the parent's host copy ---------------
+# --- the commitment digest is binding: a tolerance-sized nudge changes it ----------------------------
+def test_the_commitment_digest_changes_with_any_output_byte_and_refuses_weak_kinds() -> None:
+    out = torch.randn(128, 768).to(torch.bfloat16)
+    nudged = out.clone()
+    nudged.view(torch.int16)[0, 0] += 1  # one ulp on one element: inside every bf16 tolerance
+    assert tensors_io.outputs_digest([out], "sha256") != tensors_io.outputs_digest([nudged], "sha256")
+    assert tensors_io.outputs_digest([out], "sha256") == tensors_io.outputs_digest([out.clone()], "sha256")
+    with pytest.raises(ValueError):  # the forgeable per-element checksum is gone
+        tensors_io.outputs_digest([out], "mix64")
+
+
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
-def test_mix64_digest_matches_between_device_and_host() -> None:
+def test_the_digest_is_the_same_on_the_device_and_on_the_host_copy() -> None:
     for dtype in (torch.bfloat16, torch.float32, torch.int32, torch.uint8):
         t = (torch.randn(3000, 37, device="cuda") * 100).to(dtype)
-        assert tensors_io.outputs_digest([t], "mix64") == tensors_io.outputs_digest([t.cpu()], "mix64")
-    big = torch.randn((1 << 24) + 5, device="cuda")  # more than one chunk
-    assert tensors_io.outputs_digest([big], "mix64") == tensors_io.outputs_digest([big.cpu()], "mix64")
+        assert tensors_io.outputs_digest([t], "sha256") == tensors_io.outputs_digest([t.cpu()], "sha256")

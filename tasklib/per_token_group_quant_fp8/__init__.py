@@ -36,6 +36,7 @@ kernel(x[T,H] bf16, group_size: int) -> q[T,H] float8_e4m3fn, scales[T, H/group_
 
 FP8_MAX = 448.0
 EPS = 1e-10
+MAX_ROUNDING_DIFFERENCES = 0.01  # share of values whose e4m3 code may differ by one ulp
 SCALE_RTOL = 1e-6  # amax is exact; only the division by 448 may round differently (GPU div is ~2 ulp)
 BENCH_TOKENS: tuple[int, ...] = (1, 16, 128, 512, 2048, 8192)
 # model -> hidden sizes whose activations are quantized (attention/MLP inputs, MoE intermediate)
@@ -121,6 +122,13 @@ class PerTokenGroupQuantFp8(Task):
             t, h = (int(v) for v in bad.nonzero()[0])
             return failed(f"q[{t}, {h}]: got {float(got[t, h])!r}, expected {float(want[t, h])!r} "
                           f"({int(bad.sum())} values beyond one e4m3 ulp)")
+        # One ulp per value would still let a kernel bias every value (quantize with a scale ~6% off and
+        # report the exact one: the second red team). With a scale within SCALE_RTOL, rounding x / scale
+        # differs from the reference only where it sits on a rounding boundary: a rare value, never most.
+        differ = int((got != want).sum())
+        if differ > MAX_ROUNDING_DIFFERENCES * max(1, got.numel()):
+            return failed(f"{differ} of {got.numel()} values differ from round-to-nearest of x / scale "
+                          f"(at most {MAX_ROUNDING_DIFFERENCES:.0%} may, each by one ulp at a rounding boundary)")
         return CheckReport(ok=True, max_abs_err=float((got - want).abs().max()) if got.numel() else 0.0,
                            max_rel_err=report.max_rel_err)
 
