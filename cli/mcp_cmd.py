@@ -6,8 +6,6 @@ the tools (mcp_server.py, imported only when the command runs: it needs the `mcp
 
 from __future__ import annotations
 
-import importlib.util
-
 import typer
 
 from warpsmith.cli.errors import usage_error
@@ -20,9 +18,15 @@ def mcp(
     db: str | None = typer.Option(None, "--db", help="SQLAlchemy URL of the store (or WARPSMITH_DB)."),
 ) -> None:
     """Serve tasks, evaluation, optimize runs and best kernels as MCP tools over stdio."""
-    if importlib.util.find_spec("mcp") is None:
-        raise usage_error(MISSING_SDK)
-    from warpsmith.cli.mcp_server import serve
+    try:
+        from warpsmith.cli.mcp_server import serve
+    except ModuleNotFoundError as error:
+        missing = error.name or ""
+        if missing == "mcp":
+            raise usage_error(MISSING_SDK) from None
+        if missing.startswith("mcp."):  # an mcp 1.x: MCPServer is the 2.x name of FastMCP
+            raise usage_error(f"{MISSING_SDK} (the installed mcp has no {missing}; warpsmith needs mcp 2.x)") from None
+        raise
 
     serve(db)
 

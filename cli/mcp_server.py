@@ -7,7 +7,7 @@ the evaluator, the store, `warpsmith optimize` run as a child process). Needs th
 SDK (`pip install warpsmith[mcp]`, mcp 2.x: `MCPServer`); mcp_cmd.py says so when it is missing.
 
 Lives in cli/, not in a folder named `mcp/`: a top-level `mcp` would shadow the SDK itself.
-A tool's failure is one line (a ValueError), which the SDK returns as the tool's error result.
+A failure a user can fix is one line (a ToolError), which the SDK returns as the tool's error result.
 """
 
 from __future__ import annotations
@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from mcp.server.mcpserver import MCPServer
+from mcp.server.mcpserver.exceptions import ToolError
 
 from warpsmith.cli.runs_cmd import _run_fields, run_document
 from warpsmith.cli.tasks_cmd import task_document
@@ -34,7 +35,7 @@ def _task(name: str) -> Any:
     try:
         return get_task(name)
     except UnknownTaskError as error:
-        raise ValueError(str(error)) from None
+        raise ToolError(str(error)) from None
 
 
 def build_server(db: str | None = None) -> MCPServer:
@@ -56,7 +57,7 @@ def build_server(db: str | None = None) -> MCPServer:
         try:
             return open_(db)
         except StoreError as error:
-            raise ValueError(str(error)) from None
+            raise ToolError(str(error)) from None
 
     @server.tool()
     def list_tasks() -> dict[str, Any]:
@@ -81,12 +82,12 @@ def build_server(db: str | None = None) -> MCPServer:
         from warpsmith.evaluator.records import Candidate
 
         if suite not in ("smoke", "check", "bench"):
-            raise ValueError(f"unknown suite {suite!r}; use smoke, check or bench")
+            raise ToolError(f"unknown suite {suite!r}; use smoke, check or bench")
         if device not in ("auto", "cpu", "cuda"):
-            raise ValueError(f"unknown device {device!r}; use auto, cpu or cuda")
+            raise ToolError(f"unknown device {device!r}; use auto, cpu or cuda")
         spec = _task(task)
         if language not in spec.languages:
-            raise ValueError(f"task {task} has no {language} form; languages: {', '.join(spec.languages)}")
+            raise ToolError(f"task {task} has no {language} form; languages: {', '.join(spec.languages)}")
         candidate = Candidate(task=spec.name, language=language, source=source, origin="user")
         return evaluate(candidate, spec, suite=suite, device=device).model_dump(mode="json")
 
@@ -140,7 +141,7 @@ def build_server(db: str | None = None) -> MCPServer:
                 try:
                     document = run_document(session, resolve_run_id(session, run))
                 except RunIdError as error:
-                    raise ValueError(str(error)) from None
+                    raise ToolError(str(error)) from None
                 assert document is not None  # resolve_run_id found it
                 return document
         finally:
@@ -160,7 +161,7 @@ def build_server(db: str | None = None) -> MCPServer:
         finally:
             store.close()
         if found is None:
-            raise ValueError(f"no correct kernel of task {task} is stored yet; start_optimize finds one")
+            raise ToolError(f"no correct kernel of task {task} is stored yet; start_optimize finds one")
         return found
 
     return server
@@ -186,9 +187,9 @@ def _wait_for_run(open_store: Any, child: subprocess.Popen[bytes], log_path: Pat
             return found
         if child.poll() is not None:
             tail = " ".join(log_path.read_text().split()[-40:])
-            raise ValueError(f"warpsmith optimize exited ({child.returncode}) before creating a run: {tail}")
+            raise ToolError(f"warpsmith optimize exited ({child.returncode}) before creating a run: {tail}")
         time.sleep(0.5)
-    raise ValueError(f"warpsmith optimize (pid {child.pid}) created no run within {START_WAIT_S:.0f} s; see {log_path}")
+    raise ToolError(f"warpsmith optimize (pid {child.pid}) created no run within {START_WAIT_S:.0f} s; see {log_path}")
 
 
 def serve(db: str | None = None) -> None:
