@@ -67,3 +67,39 @@ def test_a_client_session_initializes_lists_tools_and_evaluates_the_rmsnorm_seed
     assert evaluated["status"] == "correct" and evaluated["mode"] == "interpreter", evaluated.get("message")
     assert evaluated["task"] == "rmsnorm" and evaluated["source_hash"]
     assert unknown["is_error"] and "unknown task 'no_such_task'" in unknown["text"]
+
+
+async def _optimize_through_mcp(env: dict[str, str]) -> tuple[dict, dict, dict, dict]:
+    import anyio
+    from mcp.client.session import ClientSession
+    from mcp.client.stdio import StdioServerParameters, stdio_client
+
+    params = StdioServerParameters(command=sys.executable, args=["-m", "warpsmith.cli", "mcp"], env=env)
+    async with stdio_client(params) as (read, write), ClientSession(read, write) as session:
+        await session.initialize()
+        started = await session.call_tool("start_optimize", {"task": "rmsnorm", "rounds": 1, "width": 1,
+                                                             "suite": "smoke"})
+        assert not started.is_error, started.content
+        run_id = started.structured_content["run_id"]
+        shown: dict = {}
+        with anyio.fail_after(600):
+            while shown.get("run", {}).get("status") not in ("completed", "failed", "interrupted"):
+                await anyio.sleep(1)
+                shown = (await session.call_tool("show_run", {"run": run_id})).structured_content
+        runs = (await session.call_tool("list_runs", {"task": "rmsnorm"})).structured_content
+        best = await session.call_tool("best_kernel", {"task": "rmsnorm"})
+        assert not best.is_error, best.content
+    return started.structured_content, shown, runs, best.structured_content
+
+
+@NEEDS_MCP
+@pytest.mark.slow
+def test_start_optimize_runs_in_the_background_and_its_best_kernel_is_served(tmp_path: Path) -> None:
+    import anyio
+
+    started, shown, runs, best = anyio.run(_optimize_through_mcp, private_env(tmp_path))
+    assert started["run_id"].startswith("r-") and started["command"][:3] == ["warpsmith", "optimize", "--kernel"]
+    assert shown["run"]["id"] == started["run_id"] and shown["run"]["status"] == "completed"
+    assert [run["id"] for run in runs["runs"]] == [started["run_id"]]
+    assert best["source_hash"] == shown["run"]["best_candidate_hash"] and best["evaluation"]["status"] == "correct"
+    assert best["source"].lstrip().startswith('"""') and "warpsmith export" in best["export"]
