@@ -181,3 +181,36 @@ def test_the_package_builds_as_a_wheel(offline_run: tuple, tmp_path: Path) -> No
     for needed in ("_kernel.py", "_op.py", "_fake.py", "provenance.json", "_tasklib/rmsnorm/__init__.py",
                    "_tasklib/base.py"):
         assert f"{package}/{needed}" in names, needed
+
+
+@pytest.mark.slow
+def test_without_the_interpreter_the_op_is_a_triton_op_whose_launches_go_through_wrap_triton(
+    offline_run: tuple, tmp_path: Path
+) -> None:
+    """The GPU registration, checked on a CPU: no kernel runs (no driver), but a fake call and a
+    functionalized trace do, and the trace holds the kernel's launch as torch's Triton HOP."""
+    _, env = offline_run
+    out = tmp_path / "pkg"
+    assert warpsmith(["export", "latest", "--out", str(out)], env).returncode == 0
+    package = next(p.name for p in out.iterdir() if p.name.startswith("warpsmith_rmsnorm_"))
+    script = f"""
+import torch
+from torch._subclasses.fake_tensor import FakeTensorMode
+from torch._subclasses.functional_tensor import dispatch_functionalize
+from torch.fx.experimental.proxy_tensor import make_fx
+import {package} as pkg
+from {package}._tasklib.rmsnorm import TASK
+x, w, eps = TASK.make_inputs(TASK.shapes("smoke")[0], 0)
+mode = FakeTensorMode()
+with mode:
+    fake = torch.ops.warpsmith.rmsnorm(mode.from_tensor(x), mode.from_tensor(w), eps)
+graph = make_fx(dispatch_functionalize(lambda a, b: torch.ops.warpsmith.rmsnorm(a, b, eps)), tracing_mode="fake")(x, w)
+print("MODE", pkg.MODE, "FAKE", tuple(fake.shape), fake.dtype)
+print(graph.code)
+"""
+    env = {k: v for k, v in _fresh_env(out).items() if k != "TRITON_INTERPRET"}
+    child = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, env=env,
+                           cwd=tmp_path, timeout=600)
+    assert child.returncode == 0, child.stderr[-3000:]
+    assert "MODE triton_op FAKE (4, 64) torch.bfloat16" in child.stdout, child.stdout
+    assert "triton_kernel_wrapper_functional" in child.stdout and "'out_ptr'" in child.stdout, child.stdout
