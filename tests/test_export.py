@@ -49,8 +49,8 @@ def offline_run(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict[st
     return tmp_path, env
 
 
-def _store_with(tmp_path: Path, status: str) -> tuple[dict[str, str], str]:
-    """A private store holding the rmsnorm seed with one evaluation of `status`."""
+def _store_with(tmp_path: Path, status: str, **evaluation: object) -> tuple[dict[str, str], str]:
+    """A private store holding the rmsnorm seed with one evaluation of `status` (and `evaluation`'s fields)."""
     env = private_env(tmp_path)
     store = open_store(env["WARPSMITH_DB"])
     with store.session() as s:
@@ -58,8 +58,9 @@ def _store_with(tmp_path: Path, status: str) -> tuple[dict[str, str], str]:
         ensure_hardware(s, "f" * 16, "cpu (triton interpreter)", "cpu", None, {})
         row = add_candidate(s, task=TASK.name, language="triton", source=SEED, origin="seed")
         source_hash = row.source_hash
+        fields = {"suite": "smoke", "mode": "interpreter", "result": {}} | evaluation
         record_evaluation(s, source_hash=source_hash, hardware_fingerprint="f" * 16, evaluator_version="test",
-                          suite="smoke", mode="interpreter", status=status, result={})
+                          status=status, **fields)  # type: ignore[arg-type]
     store.close()
     return env, source_hash
 
@@ -90,6 +91,26 @@ def test_unknown_refs_and_kinds_are_one_line(tmp_path: Path) -> None:
     assert "run" in _one_error_line(warpsmith(["export", "r-nope", "--out", str(tmp_path / "b")], env))
     line = _one_error_line(warpsmith(["export", source_hash, "--as", "wheel", "--out", str(tmp_path / "c")], env))
     assert "unknown export kind 'wheel'" in line
+
+
+def test_the_readme_carries_the_stored_timings_and_their_intervals(tmp_path: Path) -> None:
+    from warpsmith.evaluator.records import Comparison, ShapeTiming
+
+    timing = ShapeTiming(shape="llama3-8b H=4096 T=512", median_us=12.5, spread_us=0.4, reps=100,
+                         reference_median_us=30.0, compile_median_us=20.0, speedup=2.4, method="cuda_events",
+                         comparisons=[Comparison(baseline="eager", ratio=2.4, low=2.31, high=2.52, verdict="faster")])
+    env, source_hash = _store_with(tmp_path, "correct", suite="bench", mode="device", speedup=2.4,
+                                   speedup_min=2.4, speedup_max=2.4, task_definition_hash="d" * 64,
+                                   result={"timings": [timing.model_dump(mode="json")]})
+    out = tmp_path / "pkg"
+    done = warpsmith(["export", source_hash[:12], "--out", str(out)], env)
+    assert done.returncode == 0, done.stderr
+    readme = (out / "README.md").read_text()
+    assert "| llama3-8b H=4096 T=512 | 12.5 | 0.4 | 30.0 | 20.0 | 2.400 [2.310, 2.520] | faster |" in readme, readme
+    assert "evaluator version `test`" in readme and "d" * 64 in readme and "Triton interpreter on a CPU" not in readme
+    record = json.loads((out / f"warpsmith_rmsnorm_{source_hash[:8]}" / "provenance.json").read_text())
+    assert record["evaluation"]["timings"][0]["comparisons"][0]["low"] == 2.31
+    assert record["evaluation"]["mode"] == "device" and record["hardware"]["fingerprint"] == "f" * 16
 
 
 @pytest.mark.slow
