@@ -4,9 +4,10 @@ Owns: resolving a run id (whole, unique prefix, `latest`) to the run's best cand
 hash (whole or a unique prefix of at least 6 hex digits) to that candidate; refusing a candidate the
 store does not hold as `correct`. Does not own: writing anything (package.py).
 
-The vouching evaluation is the newest `correct` one: of the run that named it when a run is given,
-else of any run. A candidate whose newest evaluation on that hardware is not `correct` (a later
-re-evaluation under a newer evaluator failed it) is refused too: the store's latest word counts.
+The vouching evaluation is the newest evaluation of the candidate by the named run (for a bare
+hash, or a run that never evaluated it itself: the newest of all), and it must be `correct`: a
+candidate whose newest such evaluation says anything else (a re-evaluation under a newer evaluator
+failed it) is refused, since the store's latest word counts.
 """
 
 from __future__ import annotations
