@@ -235,3 +235,9 @@ print(graph.code)
     assert child.returncode == 0, child.stderr[-3000:]
     assert "MODE triton_op FAKE (4, 64) torch.bfloat16" in child.stdout, child.stdout
     assert "triton_kernel_wrapper_functional" in child.stdout and "'out_ptr'" in child.stdout, child.stdout
+
+
+def test_export_and_mcp_document_their_exit_codes(tmp_path: Path) -> None:
+    for command in (["export", "--help"], ["mcp", "--help"]):
+        done = warpsmith(command, private_env(tmp_path))
+        assert done.returncode == 0 and "Exit codes" in done.stdout, command
