@@ -15,7 +15,8 @@ $(STAMP): pyproject.toml
 	@if ! $(PY) -c "import torch" 2>/dev/null; then \
 	  if nvidia-smi -L >/dev/null 2>&1; then $(PY) -m pip install -q torch; \
 	  else $(PY) -m pip install -q "torch==2.13.0"; fi; fi
-	$(PY) -m pip install -q -e ".[dev]"
+	@# the mcp extra (warpsmith mcp) adds ~22 MB (mcp, cryptography, pyjwt, ...): light enough to install always
+	$(PY) -m pip install -q -e ".[dev,mcp]"
 	@touch $(STAMP)
 
 run: $(STAMP)

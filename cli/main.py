@@ -66,6 +66,8 @@ _COMMAND_MODULES = [
     "dashboard_cmd",
     "tasks_cmd",
     "doctor_cmd",
+    "export_cmd",
+    "mcp_cmd",
 ]
 
 for _name in _COMMAND_MODULES:
