@@ -36,6 +36,42 @@ COMPILE_LOG_CHARS = 3000
 _FIRST_ERROR = re.compile(r"\berror\b", re.IGNORECASE)
 
 
+
+def _versus(t: Any, baseline: str) -> str:
+    """'2.31x [2.2, 2.4] faster' against one baseline, from the comparison the evaluator made."""
+    found = next((c for c in t.comparisons if c.baseline == baseline), None)
+    if found is None:
+        return ""
+    bounds = "" if found.low <= 0 and found.high == float("inf") else f" [{found.low:.3g}, {found.high:.3g}]"
+    return f"{found.ratio:.3g}x{bounds} {found.verdict}"
+
+
+def _timing_table(result: Any) -> Any:
+    """Per shape: device time and call time apart, the trusted eager and torch.compile references, and
+    the speedup over each with its interval and verdict. Interpreter runs get only the labelled clock."""
+    if result.mode == "interpreter":
+        timing = table("timing (wall clock under the interpreter, the parent's clock: a label, not comparable)",
+                       ["shape", "median us", "IQR us", "reps", "noisy"],
+                       right=("median us", "IQR us", "reps"))
+        for t in result.timings:
+            timing.add_row(cell(t.shape), f"{t.median_us:.1f}", f"{t.spread_us:.1f}", str(t.reps),
+                           "yes" if t.noisy else "")
+        return timing
+    columns = ["shape", "method", "device us", "IQR us", "call us", "reps", "eager us", "compile us",
+               "vs eager", "vs compile", "% peak BW"]
+    timing = table("timing (device time: events queued behind the L2 flush; call time: host clock, launch "
+                   "included)", columns, right=("device us", "IQR us", "call us", "reps", "eager us", "compile us",
+                                                "% peak BW"))
+    for t in result.timings:
+        method = (t.method or "") + (" noisy" if t.noisy else "")
+        timing.add_row(cell(t.shape), method, f"{t.median_us:.2f}", f"{t.spread_us:.2f}",
+                       "" if t.call_median_us is None else f"{t.call_median_us:.1f}", str(t.reps),
+                       "" if t.reference_median_us is None else f"{t.reference_median_us:.2f}",
+                       "" if t.compile_median_us is None else f"{t.compile_median_us:.2f}",
+                       _versus(t, "eager"), _versus(t, "compile"),
+                       "" if t.pct_peak_bandwidth is None else f"{t.pct_peak_bandwidth:.0f}%")
+    return timing
+
 def _load_task(kernel: str | None, task_file: Path | None) -> Any:
     from warpsmith.tasklib import TaskFileError, UnknownTaskError, get_task, load_task_file
 
@@ -115,16 +151,7 @@ def render(result: Any, console: Console) -> None:
                            "[green]yes[/]" if c.ok else "[red]no[/]", err, cell(c.details))
         print_table(console, checks)
     if result.timings:
-        label = "wall clock under the interpreter: not comparable" if result.mode == "interpreter" else "CUDA events"
-        timing = table(f"timing ({label})", ["shape", "median us", "IQR us", "reps", "reference us", "speedup",
-                                               "% peak BW"], right=("median us", "IQR us", "reps", "reference us",
-                                                                    "speedup", "% peak BW"))
-        for t in result.timings:
-            timing.add_row(cell(t.shape), f"{t.median_us:.1f}", f"{t.spread_us:.1f}", str(t.reps),
-                           "" if t.reference_median_us is None else f"{t.reference_median_us:.1f}",
-                           "" if t.speedup is None else f"{t.speedup:.2f}x",
-                           "" if t.pct_peak_bandwidth is None else f"{t.pct_peak_bandwidth:.0f}%")
-        print_table(console, timing)
+        print_table(console, _timing_table(result))
     if result.resources:  # the compiler's report, for native kernels: what a GPU would have to hold
         report = table("registers and spills (compiler report)",
                        ["kernel", "registers", "shared B", "spill stores B", "spill loads B", "stack B"],
