@@ -34,6 +34,7 @@ RMSNORM = "tasklib/rmsnorm/__init__.py"
 CORRECTNESS = "evaluator/correctness.py"
 ANTICHEAT = "evaluator/anticheat.py"
 CHILD_REPORT = "evaluator/child_report.py"
+TENSORS_IO = "evaluator/tensors_io.py"
 
 _RAW: list[tuple[str, str, str, str]] = [
     # --- tasklib/checking.py ---------------------------------------------------------------------
@@ -188,8 +189,8 @@ _RAW: list[tuple[str, str, str, str]] = [
      "    for tag, poison in ((\"a\", \"0xFF\"),):", "verify: the second (0x7F-poisoned) call never judged"),
     (CORRECTNESS, "        if out.dtype != ref.dtype:\n            return f\"{name}: dtype",
      "        if False:\n            return f\"{name}: dtype", "verify: structure check skips dtype"),
-    (CORRECTNESS, "        if out.device.type != ref.device.type:", "        if False:",
-     "verify: structure check skips device"),
+    (TENSORS_IO, "    if t.device.type != device_type:", "    if False:",
+     "verify: an output on another device accepted (tensors_io.layout_problem)"),
     (CORRECTNESS, "    if len(outputs) != len(expected):\n        return f\"returned",
      "    if len(outputs) < len(expected):\n        return f\"returned", "verify: extra outputs accepted"),
     (CORRECTNESS, "    if any(type(o) is not torch.Tensor for o in outputs):",
