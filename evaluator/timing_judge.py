@@ -111,7 +111,8 @@ def shape_timing(m: Measurement, reference: dict[str, Any] | None) -> ShapeTimin
     median, spread = _iqr(m.device_us)
     timing = ShapeTiming(shape=m.plan.shape.label, median_us=median, spread_us=spread, reps=len(m.device_us),
                          samples_us=[round(s, 4) for s in m.device_us[:MAX_SAMPLES]], method=m.method,  # type: ignore[arg-type]
-                         noisy=stats.is_noisy(m.device_us))
+                         # the interpreter's clock is a label, never re-measured: noise is a device notion
+                         noisy=m.method != "wall_clock" and stats.is_noisy(m.device_us))
     if m.method == "wall_clock":
         return timing  # a label: no call time apart, no reference, no speedup
     timing.call_median_us = statistics.median(m.call_us) if m.call_us else None
