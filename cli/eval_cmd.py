@@ -187,6 +187,7 @@ def register(app: typer.Typer) -> None:
         suite: str = typer.Option("check", "--suite", help="smoke, check or bench."),
         profile: bool = typer.Option(False, "--profile", help="Collect profiler metrics (device only)."),
         device: str = typer.Option("auto", "--device", help="auto, cpu or cuda."),
+        gpu: int = typer.Option(0, "--gpu", min=0, help="Index of the GPU that evaluates (device mode)."),
         task_file: Path = typer.Option(None, "--task-file", help="A Python file defining TASK."),
         timeout: float = typer.Option(None, "--timeout", help="Seconds per sandboxed run."),
     ) -> None:
@@ -201,6 +202,8 @@ def register(app: typer.Typer) -> None:
 
             if not torch.cuda.is_available():
                 raise _usage_error("--device cuda, but torch sees no CUDA device here")
+            if gpu >= torch.cuda.device_count():
+                raise _usage_error(f"--gpu {gpu}, but torch sees {torch.cuda.device_count()} CUDA device(s)")
         # the sandboxed child starts in its own working directory: a relative path must not reach it
         task_file = task_file.expanduser().resolve() if task_file is not None else None
         task = _load_task(kernel, task_file)
@@ -212,7 +215,7 @@ def register(app: typer.Typer) -> None:
 
         candidate = Candidate(task=task.name, language=lang, source=source, origin="user")
         result = evaluate(candidate, task, suite=suite, device=device, profile=profile, timeout_s=timeout,
-                          task_file=task_file)
+                          task_file=task_file, gpu_index=gpu)
         if json_output:
             typer.echo(result.model_dump_json())
         else:

@@ -170,6 +170,7 @@ def optimize(
     out_file: Path | None = typer.Option(None, "--out", help="Write the best kernel's source here."),
     suite: str | None = typer.Option(None, "--suite", help="smoke | check | bench (GPU bench, CPU smoke)."),
     device: str = typer.Option("auto", "--device", help="auto | cpu | cuda."),
+    gpu: int | None = typer.Option(None, "--gpu", min=0, help="Index of the GPU that evaluates candidates."),
     task_file: Path | None = typer.Option(None, "--task-file", help="A Python file defining a Task."),
     max_tokens: list[str] | None = typer.Option(
         None, "--max-tokens", help="Answer limit: N for every role, or ROLE=N (planner, coder, repair, judge)."
@@ -235,7 +236,13 @@ def optimize(
     from warpsmith.evaluator.hardware import detect_hardware
 
     device = _device(stored.get("device", device))
-    hardware = detect_hardware(device)
+    gpu_index = gpu if gpu is not None else stored.get("gpu_index")
+    if device == "cuda" and gpu_index is not None:
+        import torch
+
+        if gpu_index >= torch.cuda.device_count():
+            raise usage_error(f"--gpu {gpu_index}, but torch sees {torch.cuda.device_count()} CUDA device(s)")
+    hardware = detect_hardware(device, gpu_index or 0)
     on_cpu = hardware.backend == "cpu"
     defaults = CPU_DEFAULTS if on_cpu else GPU_DEFAULTS
     model = model or stored.get("model") or os.environ.get("WARPSMITH_MODEL") or None
@@ -252,6 +259,7 @@ def optimize(
         api_base=api_base or stored.get("api_base"),
         max_tokens=_max_tokens(max_tokens) or stored.get("max_tokens", {}),
         from_seed=from_seed or stored.get("from_seed", False),
+        gpu_index=gpu_index,
         budget_usd=budget_usd if budget_usd is not None else stored.get("budget_usd"),
         budget_tokens=budget_tokens if budget_tokens is not None else stored.get("budget_tokens"),
     )
