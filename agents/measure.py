@@ -1,8 +1,7 @@
 """How the loop measures one candidate: screened, promoted, measured again when noisy, confirmed when doubtful.
 
-Owns: `Measurer`: the one adapter that calls evaluate() with the options it accepts
-(`stage`, `confirm`, `gpu_index`: looked up once with inspect.signature, so the loop works
-with an evaluator that has them and with one that does not yet), the staged evaluation of a
+Owns: `Measurer`: the one place the loop calls evaluate() (with the run's suite, device, GPU
+index and task file; `stage` where a screen differs from the full suite), the staged evaluation of a
 new candidate (screen -> promote when not 'slower' than its parent -> full suite), one more
 measurement of a device result with noisy shapes, and the confirming re-evaluation of a
 doubtful one. Every measurement goes to the `record` callback (the loop stores it) as it
@@ -12,7 +11,6 @@ decide (warpsmith.agents.ranking, warpsmith.agents.scrutiny) or storage.
 
 from __future__ import annotations
 
-import inspect
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -21,23 +19,6 @@ from warpsmith.agents import ranking, scrutiny
 from warpsmith.agents.coordinator_records import RunSettings
 from warpsmith.evaluator.records import Candidate, EvalResult
 from warpsmith.tasklib.base import Task
-
-OPTIONS = ("stage", "confirm", "gpu_index")
-
-
-def accepted_options(evaluate_fn: Callable[..., EvalResult]) -> frozenset[str]:
-    """Which of OPTIONS `evaluate_fn` takes: those it names; if it forwards **kwargs (the loop's
-    default and the tests' recorders do), also those warpsmith's evaluate() takes."""
-    try:
-        own = inspect.signature(evaluate_fn).parameters.values()
-    except (TypeError, ValueError):
-        own = []
-    named = {p.name for p in own if p.name in OPTIONS}
-    if any(p.kind is inspect.Parameter.VAR_KEYWORD for p in own):
-        from warpsmith.evaluator.evaluate import evaluate
-
-        named |= {name for name in OPTIONS if name in inspect.signature(evaluate).parameters}
-    return frozenset(named)
 
 
 def promotion(screen: EvalResult, parent: EvalResult | None) -> str:
@@ -66,14 +47,13 @@ class Measurer:
     ) -> None:
         self.evaluate_fn, self.task, self.settings = evaluate_fn, task, settings
         self.record, self.say = record, say
-        self.accepted = accepted_options(evaluate_fn)
         self.device_mode = device_mode
 
     @property
     def screens(self) -> bool:
         """A screen differs from the full suite only for the bench suite on a device (on the CPU
         interpreter both time the smoke shapes): anywhere else screening would measure twice."""
-        return "stage" in self.accepted and self.device_mode and self.settings.suite == "bench"
+        return self.device_mode and self.settings.suite == "bench"
 
     def call(self, candidate: Candidate, *, stage: str = "full", confirm: bool = False) -> EvalResult:
         """One evaluation, recorded."""
@@ -82,9 +62,9 @@ class Measurer:
             extra["task_file"] = Path(self.settings.task_file)
         if self.screens:
             extra["stage"] = stage
-        if confirm and "confirm" in self.accepted:
+        if confirm:
             extra["confirm"] = True
-        if self.settings.gpu_index is not None and "gpu_index" in self.accepted:
+        if self.settings.gpu_index is not None:
             extra["gpu_index"] = self.settings.gpu_index
         result = self.evaluate_fn(
             candidate,

@@ -14,9 +14,8 @@ import pytest
 
 from warpsmith.agents import mapping, ranking, scrutiny
 from warpsmith.agents.coordinator_records import RunSettings
-from warpsmith.agents.measure import Measurer, accepted_options, promotion
+from warpsmith.agents.measure import Measurer, promotion
 from warpsmith.agents.records import CandidateSummary, Verdict
-from warpsmith.evaluator.evaluate import evaluate
 from warpsmith.evaluator.records import (
     EVALUATOR_VERSION,
     Candidate,
@@ -177,22 +176,7 @@ def test_an_unconfirmed_suspicion_from_before_still_excludes_and_a_bare_flag_doe
     assert scrutiny.excluded_reason([(False, None)]) == ""
 
 
-# --- staged evaluation and the evaluate() adapter --------------------------------------
-def test_the_adapter_passes_only_options_the_evaluator_takes() -> None:
-    def plain(candidate, task, *, suite, device, timeout_s):  # noqa: ANN001, ANN202
-        raise AssertionError("not called")
-
-    def staged(candidate, task, *, suite, device, timeout_s, stage="full", confirm=False):  # noqa: ANN001, ANN202
-        raise AssertionError("not called")
-
-    def forwarding(candidate, task, **kwargs):  # noqa: ANN001, ANN202, ANN003
-        return evaluate(candidate, task, **kwargs)
-
-    assert accepted_options(plain) == frozenset()
-    assert accepted_options(staged) == {"stage", "confirm"}
-    assert accepted_options(forwarding) == accepted_options(evaluate)  # whatever evaluate() takes today
-
-
+# --- staged evaluation --------------------------------------------------------------
 class Device:
     """Evaluations as a GPU would report them, one queued result per call (data, not a model of the evaluator)."""
 
