@@ -22,7 +22,7 @@ from warpsmith.agents.prompting import render
 from warpsmith.agents.protocols import ChatModel
 from warpsmith.agents.records import CandidateSummary, LLMCall, PlanItem, Role, RoundContext
 from warpsmith.agents.structured import ask
-from warpsmith.evaluator.records import Candidate, EvalResult
+from warpsmith.records.evaluation import Candidate, EvalResult
 
 FENCE_TAG = {"triton": "python", "cuda": "cuda", "hip": "cpp"}
 

@@ -40,7 +40,7 @@ from warpsmith.agents.measure import Measurer
 from warpsmith.agents.offline import measured_time_us
 from warpsmith.agents.protocols import AgentError, BudgetExceeded, LLMUnavailable, ReplayDiverged, Strategy
 from warpsmith.agents.records import CandidateSummary, LLMCall, RoundContext
-from warpsmith.evaluator.records import Candidate, EvalResult, Hardware
+from warpsmith.records.evaluation import Candidate, EvalResult, Hardware
 from warpsmith.store import runs as store_runs
 from warpsmith.store.db import Store
 from warpsmith.store.schema import CandidateRow, RunRow

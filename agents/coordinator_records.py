@@ -14,7 +14,7 @@ from pydantic import BaseModel, Field
 
 from warpsmith.agents.records import CandidateSummary, LLMCall
 from warpsmith.evaluator.anticheat import SPEEDUP_REVIEW
-from warpsmith.evaluator.records import EvalResult, Hardware, Mode
+from warpsmith.records.evaluation import EvalResult, Hardware, Mode
 
 CANDIDATE_OUTCOMES = frozenset({"correct", "incorrect", "rejected", "compile_error", "compiled"})
 """Evaluation outcomes that belong to the candidate: cached for an evaluator version, and lessons.

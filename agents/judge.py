@@ -21,7 +21,7 @@ from warpsmith.agents.records import CandidateSummary, RoundContext, Verdict
 from warpsmith.agents.scrutiny import automatic_suspicion, questions
 from warpsmith.agents.structured import ask, parse_model, schema_text
 from warpsmith.evaluator.anticheat import SPEEDUP_REVIEW
-from warpsmith.evaluator.records import Candidate, EvalResult
+from warpsmith.records.evaluation import Candidate, EvalResult
 
 FENCE_TAG = {"triton": "python", "cuda": "cuda", "hip": "cpp"}
 

@@ -26,7 +26,7 @@ from warpsmith.agents.llm import Budget, LiteLLMConfig, LiteLLMModel, OnCall
 from warpsmith.agents.planner import Planner, PlannerConfig, default_plan
 from warpsmith.agents.protocols import ChatModel, FormatError
 from warpsmith.agents.records import CandidateSummary, LLMCall, PlanItem, RoundContext, Verdict
-from warpsmith.evaluator.records import Candidate, EvalResult, Status
+from warpsmith.records.evaluation import Candidate, EvalResult, Status
 
 FAILURE_LINES = 12
 """How many failure lines the run's message keeps (the newest; every unusable answer is stored with its call)."""

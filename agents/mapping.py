@@ -18,7 +18,8 @@ from sqlalchemy.orm import Session
 from warpsmith.agents import ranking, scrutiny
 from warpsmith.agents.coordinator_records import CANDIDATE_OUTCOMES
 from warpsmith.agents.records import CandidateSummary, LLMCall, Verdict
-from warpsmith.evaluator.records import EVALUATOR_VERSION, Candidate, EvalResult, Hardware
+from warpsmith.evaluator.version import evaluator_version
+from warpsmith.records.evaluation import Candidate, EvalResult, Hardware
 from warpsmith.store import reads, runs, writes
 from warpsmith.store.schema import (
     CandidateRow,
@@ -55,7 +56,7 @@ class EvalKey:
     @classmethod
     def of(cls, task: Task, hardware: Hardware, suite: str, stage: str = "full") -> EvalKey:
         """The key for evaluating `task` here with this evaluator (its version derived from its sources)."""
-        return cls(hardware, EVALUATOR_VERSION, suite, task_definition_hash(task), stage)
+        return cls(hardware, evaluator_version(), suite, task_definition_hash(task), stage)
 
     def where(self) -> tuple[ColumnElement[bool], ...]:
         """Rows of this identity, and of those only each candidate's newest (re-evaluations supersede)."""

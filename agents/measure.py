@@ -17,7 +17,7 @@ from typing import Any
 
 from warpsmith.agents import ranking, scrutiny
 from warpsmith.agents.coordinator_records import RunSettings
-from warpsmith.evaluator.records import Candidate, EvalResult
+from warpsmith.records.evaluation import Candidate, EvalResult
 from warpsmith.tasklib.base import Task
 
 

@@ -36,7 +36,7 @@ from warpsmith.agents.coordinator_records import CANDIDATE_OUTCOMES
 from warpsmith.agents.offline_config import Config, NoTunables, Tunables, read_tunables, write_tunables
 from warpsmith.agents.protocols import AgentError
 from warpsmith.agents.records import CandidateSummary, RoundContext, Verdict
-from warpsmith.evaluator.records import Candidate, EvalResult
+from warpsmith.records.evaluation import Candidate, EvalResult
 
 
 class OfflineStrategyConfig(BaseModel):

@@ -13,7 +13,7 @@ from typing import Any, Protocol
 from pydantic import BaseModel
 
 from warpsmith.agents.records import LLMCall, Role, RoundContext, Verdict
-from warpsmith.evaluator.records import Candidate, EvalResult
+from warpsmith.records.evaluation import Candidate, EvalResult
 
 
 class ChatModel(Protocol):

@@ -32,7 +32,7 @@ from collections.abc import Sequence
 
 from warpsmith.agents.records import CandidateSummary
 from warpsmith.evaluator import stats
-from warpsmith.evaluator.records import Comparison, EvalResult
+from warpsmith.records.evaluation import Comparison, EvalResult
 
 _COMPARISONS: dict[tuple[str, str, str], Comparison | None] = {}
 _CACHE_LIMIT = 4096  # comparisons are pure functions of the samples: remembered, the loop ranks often

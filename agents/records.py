@@ -2,7 +2,7 @@
 
 Owns: the pydantic models produced by the planner, coder, judge and the LLM client, and
 the round context a strategy reads. Does not own: candidates and evaluation results
-(warpsmith.evaluator.records) or their rows (warpsmith.store).
+(warpsmith.records.evaluation) or their rows (warpsmith.store).
 """
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, Field
 
-from warpsmith.evaluator.records import Candidate, EvalResult, Hardware
+from warpsmith.records.evaluation import Candidate, EvalResult, Hardware
 
 Role = Literal["planner", "coder", "judge", "repair"]
 

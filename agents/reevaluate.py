@@ -21,7 +21,7 @@ from warpsmith.agents import mapping, ranking
 from warpsmith.agents.coordinator import Evaluate, default_evaluate
 from warpsmith.agents.coordinator_records import RunSettings
 from warpsmith.agents.replay import ReplayOutcome, load_original
-from warpsmith.evaluator.records import EvalResult, Hardware
+from warpsmith.records.evaluation import EvalResult, Hardware
 from warpsmith.store import runs as store_runs
 from warpsmith.store import writes
 from warpsmith.store.db import Store

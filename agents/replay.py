@@ -41,7 +41,7 @@ from warpsmith.agents.llm_strategy import LLMStrategy
 from warpsmith.agents.protocols import ReplayDiverged
 from warpsmith.agents.records import CandidateSummary, LLMCall, RoundContext, Verdict
 from warpsmith.agents.replay_model import ReplayModel
-from warpsmith.evaluator.records import Candidate, EvalResult, Hardware
+from warpsmith.records.evaluation import Candidate, EvalResult, Hardware
 from warpsmith.store import runs as store_runs
 from warpsmith.store.db import Store
 from warpsmith.store.schema import LLMCallRow, RunCandidateRow, RunRow

@@ -22,7 +22,7 @@ from dataclasses import dataclass
 
 from warpsmith.agents.records import Verdict
 from warpsmith.evaluator.anticheat import SPEEDUP_REVIEW
-from warpsmith.evaluator.records import EvalResult
+from warpsmith.records.evaluation import EvalResult
 
 CONFIRM_FRACTION = 0.7
 """A confirming re-evaluation holds when its speedup keeps at least this fraction of the claimed one."""

@@ -59,7 +59,7 @@ def copy_bandwidth_gbps() -> float:
 
 def evaluate_seed(task_name: str, language: str, suite: str = "bench") -> dict[str, Any]:
     from warpsmith.evaluator.evaluate import evaluate
-    from warpsmith.evaluator.records import Candidate
+    from warpsmith.records.evaluation import Candidate
     from warpsmith.tasklib import get_task
 
     task = get_task(task_name)
@@ -76,7 +76,7 @@ def prebuild_native_seeds() -> None:
     """Warm the build cache for the CUDA seeds while Triton seeds are being timed (CPU-only work)."""
     from warpsmith.evaluator.hardware import detect_hardware
     from warpsmith.evaluator.native import build_native
-    from warpsmith.evaluator.records import Candidate
+    from warpsmith.records.evaluation import Candidate
     from warpsmith.tasklib import get_task
 
     hardware = detect_hardware("cuda")

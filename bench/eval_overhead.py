@@ -25,7 +25,7 @@ import sys
 import time
 
 from warpsmith.evaluator.evaluate import evaluate
-from warpsmith.evaluator.records import Candidate
+from warpsmith.records.evaluation import Candidate
 from warpsmith.sandbox import warm
 from warpsmith.tasklib import get_task, list_tasks
 

@@ -38,7 +38,7 @@ def _kernel(task: Any, language: str, source: str, path: Path) -> Any:
         return module.kernel
     from warpsmith.evaluator.hardware import detect_hardware
     from warpsmith.evaluator.native import build_native
-    from warpsmith.evaluator.records import Candidate
+    from warpsmith.records.evaluation import Candidate
 
     built, _ = build_native(Candidate(task=task.name, language=language, source=source, origin="seed"),
                             detect_hardware("cuda"), 600.0)
@@ -52,7 +52,7 @@ def fidelity(task_name: str, language: str, suite: str, stage: str) -> dict[str,
     import triton.testing
 
     from warpsmith.evaluator.evaluate import evaluate
-    from warpsmith.evaluator.records import Candidate
+    from warpsmith.records.evaluation import Candidate
     from warpsmith.tasklib import get_task
 
     task = get_task(task_name)
@@ -80,7 +80,7 @@ def fidelity(task_name: str, language: str, suite: str, stage: str) -> dict[str,
 
 def repeats(task_name: str, suite: str, stage: str, times: int = 3) -> dict[str, Any]:
     from warpsmith.evaluator.evaluate import evaluate
-    from warpsmith.evaluator.records import Candidate
+    from warpsmith.records.evaluation import Candidate
     from warpsmith.tasklib import get_task
 
     task = get_task(task_name)

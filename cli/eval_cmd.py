@@ -211,7 +211,7 @@ def register(app: typer.Typer) -> None:
             raise _usage_error(f"task {task.name} has no {lang} form")
 
         from warpsmith.evaluator.evaluate import evaluate
-        from warpsmith.evaluator.records import Candidate
+        from warpsmith.records.evaluation import Candidate
 
         candidate = Candidate(task=task.name, language=lang, source=source, origin="user")
         result = evaluate(candidate, task, suite=suite, device=device, profile=profile, timeout_s=timeout,

@@ -79,7 +79,7 @@ def build_server(db: str | None = None) -> MCPServer:
         trusted parent): status, per-shape correctness, timings (device mode) or interpreter wall
         clock, violations. suite: smoke | check | bench; device: auto | cpu | cuda."""
         from warpsmith.evaluator.evaluate import evaluate
-        from warpsmith.evaluator.records import Candidate
+        from warpsmith.records.evaluation import Candidate
 
         if suite not in ("smoke", "check", "bench"):
             raise ToolError(f"unknown suite {suite!r}; use smoke, check or bench")

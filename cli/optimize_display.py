@@ -28,7 +28,7 @@ from warpsmith.agents.coordinator_records import Progress as RunProgress
 from warpsmith.agents.coordinator_records import RunSummary
 from warpsmith.cli.eval_cmd import demangled
 from warpsmith.cli.output import cell, table
-from warpsmith.evaluator.records import EvalResult, ShapeTiming
+from warpsmith.records.evaluation import EvalResult, ShapeTiming
 
 MODE_LABEL = {
     "device": "GPU device timing",

@@ -18,7 +18,7 @@ the search does with a 'review' finding.
 
 from __future__ import annotations
 
-from warpsmith.evaluator.records import ShapeTiming, Violation
+from warpsmith.records.evaluation import ShapeTiming, Violation
 
 SPEEDUP_REVIEW = 10.0
 FLOOR_REJECT_FRACTION = 0.5

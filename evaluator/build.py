@@ -60,7 +60,7 @@ from warpsmith.evaluator.build_toolchain import (
     torch_flavor,
     validate_arch,
 )
-from warpsmith.evaluator.records import ResourceReport, Violation
+from warpsmith.records.evaluation import ResourceReport, Violation
 from warpsmith.evaluator.symbol_audit import AuditUnavailable, audit_library
 
 __all__ = ["BuildResult", "build_extension", "build_many", "resource_report", "toolchain_info"]

@@ -22,7 +22,7 @@ from __future__ import annotations
 import re
 from typing import Literal
 
-from warpsmith.evaluator.records import ResourceReport
+from warpsmith.records.evaluation import ResourceReport
 
 _PTX_ENTRY = re.compile(r"Compiling entry function '([^']+)'")
 _PTX_PROPERTIES = re.compile(r"Function properties for (\S+)")

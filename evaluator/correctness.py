@@ -23,7 +23,7 @@ import torch
 from pydantic import BaseModel
 
 from warpsmith.evaluator import tensors_io
-from warpsmith.evaluator.records import Mode, ShapeCorrectness, Violation
+from warpsmith.records.evaluation import Mode, ShapeCorrectness, Violation
 from warpsmith.tasklib.base import DISTRIBUTIONS, Shape, Task
 
 # In interpreter mode bench shapes are far too slow, so the small shapes get extra random trials.

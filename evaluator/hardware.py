@@ -17,7 +17,7 @@ from pathlib import Path
 
 import torch
 
-from warpsmith.evaluator.records import Hardware
+from warpsmith.records.evaluation import Hardware
 
 # Datasheet HBM bandwidth in GB/s, matched by substring of the device name (first match wins).
 PEAK_BANDWIDTH_GBPS: tuple[tuple[str, float], ...] = (

@@ -14,7 +14,7 @@ from typing import Any
 import torch
 
 from warpsmith.evaluator.build_toolchain import arch_specific
-from warpsmith.evaluator.records import Candidate, Hardware
+from warpsmith.records.evaluation import Candidate, Hardware
 
 
 def compute_methods(allowed_torch_ops: Iterable[str]) -> frozenset[str]:

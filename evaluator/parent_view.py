@@ -16,7 +16,7 @@ from typing import Any
 import torch
 
 from warpsmith.evaluator import tensors_io
-from warpsmith.evaluator.records import Violation
+from warpsmith.records.evaluation import Violation
 from warpsmith.sandbox.deadline import DeadlineExceeded, call_with_deadline
 from warpsmith.sandbox.workdir import usage
 from warpsmith.tasklib.base import Task

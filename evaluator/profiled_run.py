@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from warpsmith.evaluator import tensors_io
-from warpsmith.evaluator.records import Candidate
+from warpsmith.records.evaluation import Candidate
 
 
 def profile_candidate(candidate: Candidate, task: Any, shape: Any, seed: int, device: str,

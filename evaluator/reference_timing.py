@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from warpsmith.evaluator.hardware import cache_dir
-from warpsmith.evaluator.records import Hardware
+from warpsmith.records.evaluation import Hardware
 from warpsmith.sandbox.environment import pinned_gpu
 from warpsmith.tasklib.base import DISTRIBUTIONS, Shape, Task
 from warpsmith.tasklib.identity import task_definition_hash

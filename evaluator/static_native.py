@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import re
 
-from warpsmith.evaluator.records import Violation
+from warpsmith.records.evaluation import Violation
 
 # Host functions that reach files, processes, the network, the environment or raw memory of other
 # processes: refused wherever the identifier appears (a call, `&system`, `#define RUN system`).

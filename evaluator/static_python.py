@@ -23,7 +23,7 @@ from types import ModuleType
 import torch
 import triton.language as tl
 
-from warpsmith.evaluator.records import Violation
+from warpsmith.records.evaluation import Violation
 from warpsmith.evaluator.static_python_bindings import (
     binding_violations,
     import_aliases,

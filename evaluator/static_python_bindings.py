@@ -22,7 +22,7 @@ from __future__ import annotations
 import ast
 from collections.abc import Iterator
 
-from warpsmith.evaluator.records import Violation
+from warpsmith.records.evaluation import Violation
 from warpsmith.evaluator.static_python_names import module_allowed
 
 # torch.<name> refused even when a task lists it: each loads or runs code the checks never saw

@@ -24,7 +24,7 @@ import torch
 import triton.language as tl
 import triton.runtime.jit as triton_jit
 
-from warpsmith.evaluator.records import Violation
+from warpsmith.records.evaluation import Violation
 
 # typing is not here: typing.get_type_hints evaluates annotation strings, and typing re-exports sys.
 ALLOWED_MODULES = frozenset({"torch", "triton", "triton.language", "math", "__future__"})

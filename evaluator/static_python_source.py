@@ -25,7 +25,7 @@ import types
 
 from triton.runtime.interpreter import FunctionRewriter
 
-from warpsmith.evaluator.records import Violation
+from warpsmith.records.evaluation import Violation
 
 # PEP 263: a comment on line 1 or 2 matching this names the encoding the file's bytes are read in.
 CODING_COOKIE = re.compile(r"^[ \t\f]*#.*?coding[:=][ \t]*([-\w.]+)")

@@ -25,7 +25,7 @@ import statistics
 import struct
 from collections.abc import Sequence
 
-from warpsmith.evaluator.records import Comparison, ShapeTiming, SpeedVerdict
+from warpsmith.records.evaluation import Comparison, ShapeTiming, SpeedVerdict
 
 CONFIDENCE = 0.95
 MIN_EFFECT = 0.02  # differences under 2% are 'same' whatever the interval says

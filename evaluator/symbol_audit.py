@@ -29,7 +29,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 
-from warpsmith.evaluator.records import Violation
+from warpsmith.records.evaluation import Violation
 from warpsmith.evaluator.symbol_allowlist import classify, denial, kind_of
 
 # readelf -W: "  12: 0000000000000000     0 FUNC    WEAK   DEFAULT  UND name@VER (3)"

@@ -20,7 +20,7 @@ from typing import Any
 import torch
 
 from warpsmith.evaluator import anticheat, block_channel, correctness, stats, tensors_io
-from warpsmith.evaluator.records import EvalResult, ShapeTiming, Violation
+from warpsmith.records.evaluation import EvalResult, ShapeTiming, Violation
 from warpsmith.evaluator.timing_parent import Conductor, Measurement
 from warpsmith.tasklib.base import Task
 

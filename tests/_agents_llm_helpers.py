@@ -13,7 +13,7 @@ import os
 
 from warpsmith.agents.llm import Budget, LiteLLMConfig, LiteLLMModel
 from warpsmith.agents.records import CandidateSummary, LLMCall, RoundContext, Verdict
-from warpsmith.evaluator.records import Candidate, EvalResult, Hardware, ShapeTiming
+from warpsmith.records.evaluation import Candidate, EvalResult, Hardware, ShapeTiming
 
 os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
 KEY_ENV = "WARPSMITH_TEST_SCRIPTED_KEY"

@@ -106,7 +106,7 @@ def recorded_llm_run(db_url: str, task_file: Path) -> str:
     from warpsmith.agents.llm import LiteLLMConfig, LiteLLMModel
     from warpsmith.agents.llm_strategy import LLMStrategy
     from warpsmith.evaluator.hardware import detect_hardware
-    from warpsmith.evaluator.records import source_hash
+    from warpsmith.records.evaluation import source_hash
     from warpsmith.store.db import open_store
     from warpsmith.tasklib import load_task_file
 

@@ -11,7 +11,7 @@ import functools
 from pathlib import Path
 
 from warpsmith.evaluator.evaluate import evaluate
-from warpsmith.evaluator.records import Candidate, EvalResult
+from warpsmith.records.evaluation import Candidate, EvalResult
 from warpsmith.tasklib import get_task
 
 ADVERSARIAL = Path(__file__).parent / "adversarial"

@@ -15,7 +15,7 @@ import pytest
 
 from warpsmith.agents.prompting import render
 from warpsmith.evaluator.evaluate import evaluate
-from warpsmith.evaluator.records import Candidate
+from warpsmith.records.evaluation import Candidate
 from warpsmith.tasklib import get_task
 
 

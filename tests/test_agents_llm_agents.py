@@ -15,7 +15,7 @@ from warpsmith.agents.llm_strategy import LLMStrategy, LLMStrategyConfig, build_
 from warpsmith.agents.planner import DEFAULT_IDEAS, Planner
 from warpsmith.agents.protocols import BudgetExceeded, LLMUnavailable
 from warpsmith.agents.records import LLMCall, PlanItem
-from warpsmith.evaluator.records import EvalResult, Violation
+from warpsmith.records.evaluation import EvalResult, Violation
 
 
 def _request_text(request: dict) -> str:

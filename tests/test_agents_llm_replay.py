@@ -10,7 +10,7 @@ from warpsmith.agents.llm_strategy import LLMStrategy
 from warpsmith.agents.protocols import ReplayDiverged
 from warpsmith.agents.records import LLMCall, Verdict
 from warpsmith.agents.replay_model import ReplayModel
-from warpsmith.evaluator.records import Candidate
+from warpsmith.records.evaluation import Candidate
 
 
 @pytest.fixture(scope="module")

@@ -96,7 +96,7 @@ def test_evaluator_builds_for_the_h100s_arch_specific_target(tmp_path: Path) -> 
     so both share one cache entry."""
     from warpsmith.evaluator.build_toolchain import DEFAULT_ARCH, arch_specific, compile_command
     from warpsmith.evaluator.native import target_arch
-    from warpsmith.evaluator.records import Hardware
+    from warpsmith.records.evaluation import Hardware
 
     h100 = Hardware(device_name="NVIDIA H100 80GB HBM3", backend="cuda", arch="sm_90")
     arch = target_arch("cuda", h100)

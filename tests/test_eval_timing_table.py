@@ -6,7 +6,7 @@ from __future__ import annotations
 from rich.console import Console
 
 from warpsmith.cli.eval_cmd import _timing_table
-from warpsmith.evaluator.records import Comparison, EvalResult, ShapeTiming
+from warpsmith.records.evaluation import Comparison, EvalResult, ShapeTiming
 
 
 def _text(result: EvalResult) -> str:

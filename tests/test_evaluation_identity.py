@@ -14,8 +14,9 @@ from pathlib import Path
 import pytest
 from _optimize_helpers import ROOT, private_env, query, warpsmith
 
-from warpsmith.evaluator.records import EvalResult, Hardware
+from warpsmith.evaluator.evaluate import evaluate
 from warpsmith.evaluator.version import UPDATE_COMMAND, evaluator_version, manifest_drift
+from warpsmith.records.evaluation import Candidate, Hardware
 from warpsmith.tasklib import get_task, load_task_file
 from warpsmith.tasklib.identity import task_definition_hash
 
@@ -43,8 +44,10 @@ def test_the_evaluator_version_matches_its_recorded_manifest() -> None:
 def test_the_evaluator_version_is_derived_and_every_result_carries_it() -> None:
     version = evaluator_version()
     assert version.startswith("2+") and len(version) == 14 and int(version[2:], 16) >= 0
-    result = EvalResult(task="t", language="triton", source_hash="x", status="correct", mode="none")
-    assert result.evaluator_version == version
+    # A source refused by the static checks still comes back stamped with the version that refused it.
+    refused = Candidate(task="rmsnorm", language="triton", source="import os\ndef kernel(*a):\n    return os\n")
+    result = evaluate(refused, get_task("rmsnorm"), suite="smoke", device="cpu")
+    assert result.status == "rejected" and result.evaluator_version == version
 
 
 def test_the_same_task_file_imported_twice_or_elsewhere_has_one_definition_hash(tmp_path: Path) -> None:

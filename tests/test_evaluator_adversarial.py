@@ -82,7 +82,7 @@ def test_output_relying_on_poison_pattern_fails_the_second_call() -> None:
 def test_profile_request_on_cpu_says_why_it_was_skipped() -> None:
     from tests._evaluator_helpers import source_of
     from warpsmith.evaluator.evaluate import evaluate
-    from warpsmith.evaluator.records import Candidate
+    from warpsmith.records.evaluation import Candidate
     from warpsmith.tasklib import get_task
 
     candidate = Candidate(task="rmsnorm", language="triton", source=source_of("honest_rmsnorm.py"))

@@ -14,7 +14,7 @@ import torch
 from tests._evaluator_helpers import rules, source_of
 from warpsmith.evaluator import timing
 from warpsmith.evaluator.evaluate import evaluate
-from warpsmith.evaluator.records import Candidate
+from warpsmith.records.evaluation import Candidate
 from warpsmith.tasklib import get_task
 
 pytestmark = [pytest.mark.gpu, pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")]

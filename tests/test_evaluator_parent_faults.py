@@ -15,7 +15,7 @@ import pytest
 
 from tests._evaluator_helpers import rules, run_source, source_of
 from warpsmith.evaluator import parent_view
-from warpsmith.evaluator.records import EvalResult
+from warpsmith.records.evaluation import EvalResult
 from warpsmith.sandbox.deadline import DeadlineExceeded, call_with_deadline
 from warpsmith.sandbox.isolation import host_support
 

@@ -12,7 +12,7 @@ from warpsmith.evaluator import anticheat, aten_guard, tensors_io
 from warpsmith.evaluator.correctness import plan_trials
 from warpsmith.evaluator.evaluate import _finish
 from warpsmith.evaluator.hardware import detect_hardware
-from warpsmith.evaluator.records import EvalResult, ShapeTiming
+from warpsmith.records.evaluation import EvalResult, ShapeTiming
 from warpsmith.tasklib import BASE_ALLOWED_TORCH_OPS, DISTRIBUTIONS, get_task
 
 

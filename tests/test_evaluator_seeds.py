@@ -9,7 +9,7 @@ import shutil
 import pytest
 
 from warpsmith.evaluator.evaluate import evaluate
-from warpsmith.evaluator.records import Candidate
+from warpsmith.records.evaluation import Candidate
 from warpsmith.tasklib import list_tasks
 
 pytestmark = pytest.mark.slow

@@ -5,7 +5,7 @@ from __future__ import annotations
 import math
 import random
 
-from warpsmith.evaluator.records import ShapeTiming
+from warpsmith.records.evaluation import ShapeTiming
 from warpsmith.evaluator.stats import compare_samples, compare_timings, is_noisy, verdict_of
 
 

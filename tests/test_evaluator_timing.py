@@ -20,7 +20,7 @@ from tests._evaluator_helpers import rules, run_file
 from warpsmith.evaluator import anticheat, block_channel, stages, tensors_io
 from warpsmith.evaluator.child_report import ChildReport
 from warpsmith.evaluator.hardware import detect_hardware
-from warpsmith.evaluator.records import EvalResult, ShapeTiming
+from warpsmith.records.evaluation import EvalResult, ShapeTiming
 from warpsmith.evaluator.reference_timing import _task_key, reference_timings
 from warpsmith.evaluator.timing_judge import judge_timings
 from warpsmith.evaluator.timing_parent import Conductor, ShapePlan
@@ -234,7 +234,7 @@ def test_commands_are_never_written_through_a_planted_link(tmp_path: Path) -> No
 def test_confirming_screen_evaluation_doubles_the_trials_and_says_so() -> None:
     from tests._evaluator_helpers import source_of
     from warpsmith.evaluator.evaluate import evaluate
-    from warpsmith.evaluator.records import Candidate
+    from warpsmith.records.evaluation import Candidate
 
     candidate = Candidate(task="rmsnorm", language="triton", source=source_of("honest_rmsnorm.py"))
     plain = run_file("honest_rmsnorm.py")

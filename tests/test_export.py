@@ -94,7 +94,7 @@ def test_unknown_refs_and_kinds_are_one_line(tmp_path: Path) -> None:
 
 
 def test_the_readme_carries_the_stored_timings_and_their_intervals(tmp_path: Path) -> None:
-    from warpsmith.evaluator.records import Comparison, ShapeTiming
+    from warpsmith.records.evaluation import Comparison, ShapeTiming
 
     timing = ShapeTiming(shape="llama3-8b H=4096 T=512", median_us=12.5, spread_us=0.4, reps=100,
                          reference_median_us=30.0, compile_median_us=20.0, speedup=2.4, method="cuda_events",

@@ -74,7 +74,7 @@ def run_with_script(
 
 
 def seed_hash() -> str:
-    from warpsmith.evaluator.records import source_hash
+    from warpsmith.records.evaluation import source_hash
 
     path = get_task("rmsnorm").seed_path("triton")
     assert path is not None

@@ -14,7 +14,7 @@ from warpsmith.agents.offline import OfflineStrategy, measured_time_us
 from warpsmith.agents.offline_config import NoTunables, read_cuda, read_triton, write_cuda, write_triton
 from warpsmith.agents.protocols import AgentError
 from warpsmith.agents.records import CandidateSummary, RoundContext
-from warpsmith.evaluator.records import Candidate, EvalResult, Hardware, ShapeTiming
+from warpsmith.records.evaluation import Candidate, EvalResult, Hardware, ShapeTiming
 from warpsmith.tasklib import get_task
 
 CPU = Hardware(device_name="cpu (interpreter)", backend="cpu")

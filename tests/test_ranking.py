@@ -16,8 +16,8 @@ from warpsmith.agents import mapping, ranking, scrutiny
 from warpsmith.agents.coordinator_records import RunSettings
 from warpsmith.agents.measure import Measurer, promotion
 from warpsmith.agents.records import CandidateSummary, Verdict
-from warpsmith.evaluator.records import (
-    EVALUATOR_VERSION,
+from warpsmith.evaluator.version import evaluator_version
+from warpsmith.records.evaluation import (
     Candidate,
     Comparison,
     EvalResult,
@@ -107,7 +107,7 @@ def store_with_run(tmp_path: Path):  # noqa: ANN201
         mapping.store_hardware(session, H100)
         run_id = store_runs.create_run(session, task="rmsnorm", language="triton", strategy="offline",
                                        hardware_fingerprint=H100.fingerprint).id
-    return store, run_id, mapping.EvalKey(H100, EVALUATOR_VERSION, "bench")
+    return store, run_id, mapping.EvalKey(H100, evaluator_version(), "bench")
 
 
 def keep(store, run_id: str, key: mapping.EvalKey, candidate: Candidate, *results: EvalResult,  # noqa: ANN001

@@ -23,7 +23,7 @@ from _dashboard_helpers import REPO, recorded_llm_run, rmsnorm_task_file, shared
 from _scripted_llm_server import ScriptedLLMServer
 
 from warpsmith.agents.replay import replay_run
-from warpsmith.evaluator.records import Hardware
+from warpsmith.records.evaluation import Hardware
 from warpsmith.store.db import open_store
 from warpsmith.store.schema import RUN_STATUSES
 from warpsmith.tasklib import load_task_file

@@ -11,8 +11,8 @@ from _store_helpers import HW, OTHER_HW, seed_task_and_hardware
 from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 
-from warpsmith.evaluator.records import EvalResult, ShapeCorrectness
-from warpsmith.evaluator.records import source_hash as evaluator_source_hash
+from warpsmith.records.evaluation import EvalResult, ShapeCorrectness
+from warpsmith.records.evaluation import source_hash as evaluator_source_hash
 from warpsmith.store import (
     CandidateRow,
     EvaluationRow,

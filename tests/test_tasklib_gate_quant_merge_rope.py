@@ -274,7 +274,7 @@ def test_rope_in_place_kernel_is_refused_by_the_evaluator() -> None:
     """The serving convention (rotate q and k in place) is not the evaluated contract: the seed changed
     to write into its inputs is stopped by the evaluator's input check."""
     from warpsmith.evaluator.evaluate import evaluate
-    from warpsmith.evaluator.records import Candidate
+    from warpsmith.records.evaluation import Candidate
 
     source = ROPE.seed_path("triton").read_text()
     for old, new in (("q_out = torch.empty_like(q)", "q_out = q"), ("k_out = torch.empty_like(k)", "k_out = k")):

@@ -1,8 +1,9 @@
-"""The evaluator's records: `Candidate` in, `EvalResult` out.
+"""The evaluation's records: `Candidate` in, `EvalResult` out, and their vocabularies.
 
 Owns: the pydantic models that cross the evaluator's boundary (and are stored by the
-coordinator, shown by the CLI and the dashboard). Does not own: how they are computed
-(the other evaluator modules) or how they are persisted (warpsmith.store, via agents).
+writer, shown by the CLI and the dashboard), the status/mode/origin/language vocabularies and
+`source_hash`, the one identity function of a kernel. Does not own: how they are computed
+(warpsmith.evaluator) or how they are persisted (warpsmith.store). Imports nothing of ours.
 """
 
 from __future__ import annotations
@@ -11,11 +12,6 @@ import hashlib
 from typing import Literal
 
 from pydantic import BaseModel, Field, computed_field
-
-from warpsmith.evaluator.version import evaluator_version
-
-# Derived from the evaluator's and sandbox's sources (evaluator/version.py), never bumped by hand.
-EVALUATOR_VERSION = evaluator_version()
 
 Status = Literal["compile_error", "compiled", "runtime_error", "timeout", "incorrect", "rejected", "correct"]
 Mode = Literal["device", "interpreter", "none"]
@@ -162,7 +158,8 @@ class EvalResult(BaseModel):
     hardware: Hardware | None = None
     isolation: list[str] = Field(default_factory=list, description="What the sandbox could and could not enforce.")
     durations_s: dict[str, float] = Field(default_factory=dict, description="sandbox_start, compile, correctness, timing.")
-    evaluator_version: str = EVALUATOR_VERSION
+    evaluator_version: str = Field(default="", description="Set by the evaluator (evaluator/version.py): a hash of "
+                                   "its and the sandbox's sources, never bumped by hand.")
     task_definition_hash: str | None = Field(default=None, description="Hash of the task's definition (reference "
                                              "source, shapes, checker, tolerances) this result was measured against.")
     stage: Literal["screen", "full"] = Field(default="full", description="screen: check + a few regime-spanning "
