@@ -60,8 +60,8 @@ from warpsmith.evaluator.build_toolchain import (
     torch_flavor,
     validate_arch,
 )
-from warpsmith.records.evaluation import ResourceReport, Violation
 from warpsmith.evaluator.symbol_audit import AuditUnavailable, audit_library
+from warpsmith.records.evaluation import ResourceReport, Violation
 
 __all__ = ["BuildResult", "build_extension", "build_many", "resource_report", "toolchain_info"]
 

@@ -32,13 +32,13 @@ from warpsmith.evaluator import anticheat, correctness, parent_view, stages, ten
 from warpsmith.evaluator.child_report import ChildReport, trial_file_problem
 from warpsmith.evaluator.hardware import detect_hardware
 from warpsmith.evaluator.native import build_native, compute_methods, native_device_matches
-from warpsmith.records.evaluation import Candidate, EvalResult, Violation
 from warpsmith.evaluator.reference_timing import reference_timings
 from warpsmith.evaluator.static_native import check_native_source
 from warpsmith.evaluator.static_python import check_python_source
 from warpsmith.evaluator.timing_judge import judge_timings
 from warpsmith.evaluator.timing_parent import Conductor
 from warpsmith.evaluator.version import evaluator_version
+from warpsmith.records.evaluation import Candidate, EvalResult, Violation
 from warpsmith.sandbox import SandboxConfig, run_pooled, run_sandboxed
 from warpsmith.sandbox.workdir import remove_tree
 from warpsmith.tasklib.base import Task

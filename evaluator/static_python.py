@@ -23,7 +23,6 @@ from types import ModuleType
 import torch
 import triton.language as tl
 
-from warpsmith.records.evaluation import Violation
 from warpsmith.evaluator.static_python_bindings import (
     binding_violations,
     import_aliases,
@@ -40,6 +39,7 @@ from warpsmith.evaluator.static_python_names import (
     unbound_name_violations,
 )
 from warpsmith.evaluator.static_python_source import replay_violations, text_violations
+from warpsmith.records.evaluation import Violation
 
 # What a candidate may reach under `triton.`: decorators, configs and integer helpers.
 ALLOWED_TRITON_ATTRS = frozenset(

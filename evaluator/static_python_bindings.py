@@ -22,8 +22,8 @@ from __future__ import annotations
 import ast
 from collections.abc import Iterator
 
-from warpsmith.records.evaluation import Violation
 from warpsmith.evaluator.static_python_names import module_allowed
+from warpsmith.records.evaluation import Violation
 
 # torch.<name> refused even when a task lists it: each loads or runs code the checks never saw
 # (pickles, shared libraries, TorchScript, compiled graphs), turns the run-time op guard off, or

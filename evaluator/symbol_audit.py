@@ -29,8 +29,8 @@ from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 
-from warpsmith.records.evaluation import Violation
 from warpsmith.evaluator.symbol_allowlist import classify, denial, kind_of
+from warpsmith.records.evaluation import Violation
 
 # readelf -W: "  12: 0000000000000000     0 FUNC    WEAK   DEFAULT  UND name@VER (3)"
 _ROW = re.compile(r"^\s*\d+:\s+[0-9a-fA-F]+\s+\S+\s+(\w+)\s+(\w+)\s+(\w+)\s+(\S+)\s+(\S+)")

@@ -20,8 +20,8 @@ from typing import Any
 import torch
 
 from warpsmith.evaluator import anticheat, block_channel, correctness, stats, tensors_io
-from warpsmith.records.evaluation import EvalResult, ShapeTiming, Violation
 from warpsmith.evaluator.timing_parent import Conductor, Measurement
+from warpsmith.records.evaluation import EvalResult, ShapeTiming, Violation
 from warpsmith.tasklib.base import Task
 
 MAX_SAMPLES = 256

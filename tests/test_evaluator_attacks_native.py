@@ -18,8 +18,8 @@ from tests._build_helpers import needs_nvcc
 from warpsmith.evaluator.build import BuildResult, build_extension
 from warpsmith.evaluator.evaluate import evaluate
 from warpsmith.evaluator.native import compute_methods
-from warpsmith.records.evaluation import Candidate
 from warpsmith.evaluator.static_native import check_native_source
+from warpsmith.records.evaluation import Candidate
 from warpsmith.tasklib import get_task
 from warpsmith.tasklib.base import BASE_ALLOWED_TORCH_OPS
 

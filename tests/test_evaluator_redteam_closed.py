@@ -17,9 +17,9 @@ from tests._evaluator_helpers import rules, run_file, source_of
 from tests.test_evaluator_timing import SHAPE, WALL_PLAN, _attacker, _judge
 from warpsmith.evaluator import tensors_io
 from warpsmith.evaluator.evaluate import evaluate
-from warpsmith.records.evaluation import Candidate
 from warpsmith.evaluator.static_python import check_python_source
 from warpsmith.evaluator.timing_parent import Conductor, ShapePlan
+from warpsmith.records.evaluation import Candidate
 from warpsmith.tasklib import get_task, list_tasks
 from warpsmith.tasklib.rmsnorm import RmsNorm
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 import math
 import random
 
-from warpsmith.records.evaluation import ShapeTiming
 from warpsmith.evaluator.stats import compare_samples, compare_timings, is_noisy, verdict_of
+from warpsmith.records.evaluation import ShapeTiming
 
 
 def _samples(center: float, spread: float, n: int = 60, seed: int = 0) -> list[float]:

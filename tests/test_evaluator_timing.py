@@ -20,10 +20,10 @@ from tests._evaluator_helpers import rules, run_file
 from warpsmith.evaluator import anticheat, block_channel, stages, tensors_io
 from warpsmith.evaluator.child_report import ChildReport
 from warpsmith.evaluator.hardware import detect_hardware
-from warpsmith.records.evaluation import EvalResult, ShapeTiming
 from warpsmith.evaluator.reference_timing import _task_key, reference_timings
 from warpsmith.evaluator.timing_judge import judge_timings
 from warpsmith.evaluator.timing_parent import Conductor, ShapePlan
+from warpsmith.records.evaluation import EvalResult, ShapeTiming
 from warpsmith.tasklib import get_task
 
 TASK = get_task("rmsnorm")
