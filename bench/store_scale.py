@@ -12,6 +12,7 @@ list` <= 1 s, a run page <= 2 MB, server memory <= 500 MB, no error under load).
 
     python bench/store_scale.py --build /tmp/scale.db --runs 20 --candidates-per-run 500 --llm-calls 3
     python bench/store_scale.py --db /tmp/scale.db          # time an existing store
+    python bench/store_scale.py --build postgresql+psycopg://u@127.0.0.1:5432/scale ...  # the same on PostgreSQL
     [--clients 20] [--seconds 30] [--repeat 5] [--json]
 """
 
@@ -71,14 +72,20 @@ def _result(rng: random.Random, status: str, speedup: float) -> dict[str, Any]:
     return {"status": status, "timings": timings, "correctness": checks, "compile_log": "ok\n" * 50}
 
 
-def build(path: Path, runs: int, per_run: int, llm_calls: int, seed: int = 0) -> dict[str, Any]:
-    """The synthetic store at `path` (must not exist); returns how much was written and how long it took."""
-    if path.exists():
-        raise SystemExit(f"{path} exists: --build makes a new store (remove it, or time it with --db)")
+def store_url(where: str) -> str:
+    """A SQLAlchemy URL as given, or a SQLite file's path made into one."""
+    return where if "://" in where else f"sqlite:///{Path(where).resolve()}"
+
+
+def build(where: str, runs: int, per_run: int, llm_calls: int, seed: int = 0) -> dict[str, Any]:
+    """The synthetic store at `where` (a new SQLite file or an empty database URL); returns how much was
+    written and how long it took."""
+    if "://" not in where and Path(where).exists():
+        raise SystemExit(f"{where} exists: --build makes a new store (remove it, or time it with --db)")
     rng = random.Random(seed)
     started = time.perf_counter()
     totals = {"runs": runs, "candidates": 0, "evaluations": 0, "llm_calls": 0}
-    with open_store(f"sqlite:///{path}") as store:
+    with open_store(store_url(where)) as store:
         with store.session() as s:
             ensure_task(s, TASK, "rmsnorm at scale", "def rmsnorm(x, w) -> y")
             ensure_hardware(s, HARDWARE, "NVIDIA H100 (synthetic)", "cuda", "sm_90", {"device_name": "H100"})
@@ -172,7 +179,8 @@ def build(path: Path, runs: int, per_run: int, llm_calls: int, seed: int = 0) ->
                 mark_run_status(s, run_id, "completed")
             print(f"  built run {r + 1}/{runs}", file=sys.stderr, flush=True)
     totals["seconds"] = round(time.perf_counter() - started, 1)
-    totals["mib"] = round(path.stat().st_size / 2**20, 1)
+    if "://" not in where:
+        totals["mib"] = round(Path(where).stat().st_size / 2**20, 1)
     return totals
 
 
@@ -200,12 +208,12 @@ def _rss_mb(pid: int) -> float:
     return float("nan")
 
 
-def _targets(db: Path) -> list[tuple[str, str]]:
+def _targets(db: str) -> list[tuple[str, str]]:
     from warpsmith.dashboard.readonly import open_readonly
     from warpsmith.store.listing import list_runs
     from warpsmith.store.schema import CandidateRow, RunCandidateRow
 
-    with open_readonly(f"sqlite:///{db}") as store, store.session() as s:
+    with open_readonly(store_url(db)) as store, store.session() as s:
         from sqlalchemy import func, select
 
         runs = list_runs(s, limit=1000)
@@ -277,7 +285,7 @@ def _load(base: str, paths: list[str], clients: int, seconds: float) -> dict[str
     }
 
 
-def measure(db: Path, repeat: int, clients: int, seconds: float) -> dict[str, Any]:
+def measure(db: str, repeat: int, clients: int, seconds: float) -> dict[str, Any]:
     sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
     from _dashboard_helpers import free_port, wait_for_http
 
@@ -289,7 +297,7 @@ def measure(db: Path, repeat: int, clients: int, seconds: float) -> dict[str, An
         "warpsmith.cli",
         "dashboard",
         "--db",
-        f"sqlite:///{db}",
+        store_url(db),
         "--port",
         str(port),
     ]
@@ -323,12 +331,12 @@ def measure(db: Path, repeat: int, clients: int, seconds: float) -> dict[str, An
     from warpsmith.dashboard.readonly import open_readonly
     from warpsmith.store.listing import list_runs
 
-    with open_readonly(f"sqlite:///{db}") as store, store.session() as s:
+    with open_readonly(store_url(db)) as store, store.session() as s:
         query_s = _seconds(lambda: list_runs(s, limit=50))
     cli = [sys.executable, "-m", "warpsmith.cli"]
     startup_s = _seconds(lambda: subprocess.run([*cli, "--help"], capture_output=True))
     listed: list[Any] = []
-    db_url = f"sqlite:///{db}"
+    db_url = store_url(db)
     runs_list_s = _seconds(
         lambda: listed.append(subprocess.run([*cli, "runs", "list", "--db", db_url], capture_output=True))
     )
@@ -371,8 +379,8 @@ def report(result: dict[str, Any]) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     where = parser.add_mutually_exclusive_group(required=True)
-    where.add_argument("--build", type=Path, help="Build a new synthetic store here, then time it.")
-    where.add_argument("--db", type=Path, help="Time an existing store (a SQLite file).")
+    where.add_argument("--build", help="Build a new synthetic store here (a SQLite path or an empty database's URL).")
+    where.add_argument("--db", help="Time an existing store (a SQLite path or a database URL).")
     parser.add_argument("--runs", type=int, default=20)
     parser.add_argument("--candidates-per-run", type=int, default=500)
     parser.add_argument(
