@@ -16,7 +16,7 @@ from fastapi.responses import JSONResponse, Response
 from fastapi.staticfiles import StaticFiles
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from warpsmith.dashboard import api, pages
+from warpsmith.dashboard import api, live, pages
 from warpsmith.dashboard.deps import HERE, templates
 from warpsmith.dashboard.security import SecurityMiddleware
 from warpsmith.store.db import Store
@@ -57,6 +57,7 @@ def create_app(store: Store, hosts: frozenset[str] | None = None) -> FastAPI:
     app.state.memos = {"counts": {}, "boards": {}}  # see queries.py: valid by construction, never stale
     app.mount("/static", StaticFiles(directory=HERE / "static"), name="static")
     app.include_router(api.router)
+    app.include_router(live.router)
     app.include_router(pages.router)
     app.add_exception_handler(StarletteHTTPException, _http_error)
     app.add_exception_handler(RequestValidationError, _invalid_request)

@@ -13,7 +13,7 @@ from fastapi import APIRouter, Depends, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from sqlalchemy.orm import Session
 
-from warpsmith.dashboard import candidates, leaderboard, queries, render
+from warpsmith.dashboard import candidates, leaderboard, live, queries, render
 from warpsmith.dashboard.deps import (
     hash_or_404,
     not_found,
@@ -25,7 +25,7 @@ from warpsmith.dashboard.deps import (
 )
 
 router = APIRouter(include_in_schema=False)
-POLL_SECONDS = 3
+POLL_SECONDS = live.POLL_SECONDS
 
 
 def _page(request: Request, name: str, **context: object) -> HTMLResponse:
@@ -81,13 +81,16 @@ def run_page(
     if detail is None:
         raise not_found(f"no run {run_id!r} in this store")
     base = f"/runs/{found}"
+    live_run = live.live_context(session, found)
+    assert live_run is not None
     return _page(
         request,
         "run.html",
         detail=detail,
         run=detail.run,
         tree=render.lineage_steps(detail.candidates),
-        chart=render.chart_data(detail.rounds),
+        live=live_run,
+        chart=live.chart_json(live_run),
         pager={"offset": offset, "limit": limit, "total": detail.candidates_total, "base": base},
         calls_pager={
             "offset": calls_offset,
