@@ -16,7 +16,7 @@ from sqlalchemy.orm import Session
 
 from warpsmith.dashboard.numbers import BaselineTime, TimeUnit, baselines, time_unit
 from warpsmith.dashboard.views import TaskDetail
-from warpsmith.store.dashboard_reads import board_evaluation, producing_runs
+from warpsmith.store.dashboard_reads import best_relations, board_evaluation, producing_runs
 
 
 class BaselineRow(BaseModel):
@@ -36,6 +36,7 @@ class TaskExtras(BaseModel):
     found_by: dict[str, str] = Field(description="Kernel hash -> the run that first produced it.")
     baselines: dict[str, BoardBaselines] = Field(description="By board key (see board_key).")
     units: dict[str, TimeUnit] = Field(description="By board key: the one time unit of that board's table.")
+    relations: dict[str, str] = Field(description="Run id -> how the run holds its best (produced | inherited).")
 
 
 def board_key(hardware_fingerprint: str, mode: str, suite: str) -> str:
@@ -70,4 +71,5 @@ def task_extras(session: Session, detail: TaskDetail) -> TaskExtras:
         found = _board_baselines(session, board.entries[0].source_hash, board.hardware_fingerprint, board.mode, board.suite)
         if found is not None:
             boards[board_key(board.hardware_fingerprint, board.mode, board.suite)] = found
-    return TaskExtras(found_by=producing_runs(session, hashes), baselines=boards, units=units)
+    relations = best_relations(session, [(r.id, r.best_candidate_hash) for r in detail.runs if r.best_candidate_hash])
+    return TaskExtras(found_by=producing_runs(session, hashes), baselines=boards, units=units, relations=relations)
