@@ -135,11 +135,12 @@ def chart_json(view: RunComparison) -> Markup | None:
         values = [by_round.get(i) for i in rounds]
         series.append({"label": run.run.id, "values": [unit.of(v) for v in values] if unit else values})
     label = (
-        "best so far: speedup over eager PyTorch, × (axis from 0)"
+        "best so far: speedup over eager PyTorch, × (axis from 0; dashed line: 1.0× = eager)"
         if kind == "speedup"
         else f"best so far: time, {unit.name if unit else ''} (from 0; lower is better)"
     )
-    data = {"kind": kind, "rounds": rounds, "label": label, "series": series}
+    axis = "speedup ×" if kind == "speedup" else f"time, {unit.name if unit else ''}"
+    data = {"kind": kind, "rounds": rounds, "label": label, "axis": axis, "series": series}
     return Markup(json.dumps(data).replace("<", "\\u003c"))
 
 
@@ -149,10 +150,10 @@ def compare_page(
 ) -> HTMLResponse:
     typed = run_ids(runs)
     view = comparison(session, typed)
+    chart = chart_json(view) if len(view.runs) >= 2 else None
+    caption = json.loads(str(chart))["label"] if chart is not None else ""  # \u003c is a JSON escape
     return templates.TemplateResponse(
-        request,
-        "compare.html",
-        {"view": view, "chart": chart_json(view) if len(view.runs) >= 2 else None, "typed": ", ".join(typed)},
+        request, "compare.html", {"view": view, "chart": chart, "chart_label": caption, "typed": ", ".join(typed)}
     )
 
 

@@ -103,13 +103,23 @@ def live_context(session: Session, run_id: str) -> LiveRun | None:
     )
 
 
+def chart_caption(live: LiveRun) -> str:
+    if live.kind == "speedup":
+        return (
+            "speedup over eager PyTorch, × (axis from 0; dashed line: 1.0× = eager; whiskers: 95% interval "
+            "of the round's best; higher is better)"
+        )
+    return f"time of the round's best, {live.unit.name} (axis from 0; lower is better)"
+
+
 def chart_json(live: LiveRun) -> Markup:
     """The series for static/charts.js: speedup over eager (with its interval band) on a device;
     the time in the block's unit (from zero) in interpreter mode."""
     data: dict[str, Any] = {"kind": live.kind, "rounds": [r.round_index for r in live.rounds]}
     if live.kind == "speedup":
         data.update(
-            label="speedup over eager PyTorch, × (axis from 0; higher is better)",
+            label=chart_caption(live),
+            axis="speedup ×",
             unit="×",
             best=[r.speedup.ratio if r.speedup else None for r in live.rounds],
             low=[r.speedup.low if r.speedup and r.speedup.bounded else None for r in live.rounds],
@@ -118,7 +128,8 @@ def chart_json(live: LiveRun) -> Markup:
         )
     else:
         data.update(
-            label=f"time of the round's best, {live.unit.name} (from 0; lower is better)",
+            label=chart_caption(live),
+            axis=f"time, {live.unit.name}",
             unit=live.unit.name,
             best=[live.unit.of(r.time_us) for r in live.rounds],
             best_so_far=[live.unit.of(r.best_so_far) for r in live.rounds],
@@ -135,5 +146,11 @@ def live_fragment(run_id: str, request: Request, session: Session = Depends(read
     if live is None:
         raise not_found(f"no run {run_id!r} in this store")
     return templates.TemplateResponse(
-        request, "_run_live.html", {"live": live, "run": live.run, "chart": chart_json(live), "poll_seconds": POLL_SECONDS}
+        request, "_run_live.html", {
+            "live": live,
+            "run": live.run,
+            "chart": chart_json(live),
+            "chart_label": chart_caption(live),
+            "poll_seconds": POLL_SECONDS,
+        },
     )

@@ -69,6 +69,7 @@ def run_page(
         tree=render.lineage_steps(detail.candidates),
         live=live_run,
         chart=live.chart_json(live_run),
+        chart_label=live.chart_caption(live_run),
         pager={"offset": offset, "limit": limit, "total": detail.candidates_total, "base": base},
         calls_pager={
             "offset": calls_offset,

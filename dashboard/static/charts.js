@@ -4,8 +4,8 @@
 //   swaps the live block.
 // - #compare-chart / #compare-data: best so far per round of several runs (dashboard/compare.py).
 // Honest axes: the value axis always starts at 0; a speedup chart draws the 1.0x line (eager
-// PyTorch) and the 95% interval of each round's best as a band; the unit is in the axis label;
-// the legend names the series (no empty "Value: --" readout).
+// PyTorch) and each round's 95% interval as a whisker; the unit is in the axis label; the legend
+// names the series (no empty "Value: --" readout).
 (function () {
   const COLORS = ["#1f6feb", "#cf222e", "#1a7f37", "#9a6700", "#8250df", "#0a7ea4", "#bc4c00", "#57606a"];
 
@@ -17,33 +17,73 @@
     return top;
   }
 
-  function yScale(data, all) {
-    const top = Math.max(upper(all), data.kind === "speedup" ? 1 : 0) || 1;
-    return { range: function () { return [0, top * 1.12]; } };
+  // The 1.0x line: eager PyTorch, the baseline every speedup is measured against.
+  function eagerLine(u) {
+    const ctx = u.ctx;
+    const y = u.valToPos(1, "y", true);
+    ctx.save();
+    ctx.strokeStyle = "#6e7781";
+    ctx.lineWidth = 1.5 * devicePixelRatio;
+    ctx.setLineDash([6 * devicePixelRatio, 4 * devicePixelRatio]);
+    ctx.beginPath();
+    ctx.moveTo(u.bbox.left, y);
+    ctx.lineTo(u.bbox.left + u.bbox.width, y);
+    ctx.stroke();
+    ctx.setLineDash([]);
+    ctx.fillStyle = "#6e7781";
+    ctx.font = 11 * devicePixelRatio + "px sans-serif";
+    ctx.textAlign = "left";
+    ctx.textBaseline = "bottom";
+    ctx.fillText("1.0× eager", u.bbox.left + 4 * devicePixelRatio, y - 4 * devicePixelRatio);
+    ctx.restore();
   }
 
-  function chart(target, data, series, values, bands) {
+  // Each round's 95% interval (low..high) as a vertical whisker with caps.
+  function whiskers(rounds, low, high) {
+    return function (u) {
+      const ctx = u.ctx;
+      const cap = 4 * devicePixelRatio;
+      ctx.save();
+      ctx.strokeStyle = "rgba(31,111,235,0.7)";
+      ctx.lineWidth = 1.5 * devicePixelRatio;
+      rounds.forEach(function (r, i) {
+        if (low[i] === null || high[i] === null) return;
+        const x = u.valToPos(r, "x", true);
+        const y0 = u.valToPos(low[i], "y", true);
+        const y1 = u.valToPos(high[i], "y", true);
+        ctx.beginPath();
+        ctx.moveTo(x, y0); ctx.lineTo(x, y1);
+        ctx.moveTo(x - cap, y0); ctx.lineTo(x + cap, y0);
+        ctx.moveTo(x - cap, y1); ctx.lineTo(x + cap, y1);
+        ctx.stroke();
+      });
+      ctx.restore();
+    };
+  }
+
+  function chart(target, data, series, values, hooks) {
     target.textContent = "";
     if (!data.rounds.length) { target.textContent = "No rounds yet."; return; }
-    const width = Math.max(280, Math.min(target.clientWidth || 720, 900));
+    const top = Math.max(upper(values), data.kind === "speedup" ? 1 : 0) || 1;
+    const first = data.rounds[0];
+    const last = data.rounds[data.rounds.length - 1];
     const opts = {
-      width: width,
+      width: Math.max(280, Math.min(target.clientWidth || 720, 900)),
       height: 260,
       legend: { live: false },
       cursor: { drag: { x: false, y: false } },
-      scales: { x: { time: false }, y: yScale(data, values) },
+      scales: {
+        x: { time: false, range: function () { return [first - 0.5, last + 0.5]; } },
+        y: { range: function () { return [0, top * 1.12]; } },
+      },
       axes: [
         { label: "round", values: function (u, ticks) { return ticks.map(function (t) { return Number.isInteger(t) ? t : ""; }); } },
-        { label: data.label, size: 64 },
+        { label: data.axis, size: 56 },
       ],
       series: [{ label: "round" }].concat(series),
+      hooks: { draw: hooks },
     };
-    if (bands) opts.bands = bands;
     new uPlot(opts, [data.rounds].concat(values), target);
-  }
-
-  function eagerLine(data) {
-    return data.rounds.map(function () { return 1; });
   }
 
   function drawRun() {
@@ -53,21 +93,16 @@
     const data = JSON.parse(source.textContent);
     const series = [
       { label: "best so far", stroke: COLORS[0], width: 2, points: { show: true } },
-      { label: "best this round", stroke: "#57606a", dash: [4, 4], points: { show: true } },
+      { label: "best this round", stroke: "#57606a", dash: [4, 4], points: { show: true, size: 7 } },
     ];
     const values = [data.best_so_far, data.best];
-    let bands = null;
+    const hooks = [];
     if (data.kind === "speedup") {
-      series.push({ label: "1.0× = eager PyTorch", stroke: "#8c959f", width: 1, dash: [2, 6], points: { show: false } });
-      values.push(eagerLine(data));
-      if (data.high.some(function (v) { return v !== null; })) {
-        series.push({ label: "95% interval (high)", stroke: "rgba(31,111,235,0.35)", width: 1, points: { show: false } });
-        series.push({ label: "95% interval (low)", stroke: "rgba(31,111,235,0.35)", width: 1, points: { show: false } });
-        values.push(data.high, data.low);
-        bands = [{ series: [4, 5], fill: "rgba(31,111,235,0.12)" }];
-      }
+      values.push(data.high.map(function (v) { return v === null ? null : v; }));  // the range covers the whiskers
+      series.push({ label: "95% interval", stroke: "rgba(31,111,235,0.7)", width: 0, points: { show: false } });
+      hooks.push(eagerLine, whiskers(data.rounds, data.low, data.high));
     }
-    chart(target, data, series, values, bands);
+    chart(target, data, series, values, hooks);
   }
 
   function drawCompare() {
@@ -79,11 +114,7 @@
       return { label: s.label, stroke: COLORS[i % COLORS.length], width: 2, points: { show: true } };
     });
     const values = data.series.map(function (s) { return s.values; });
-    if (data.kind === "speedup") {
-      series.push({ label: "1.0× = eager PyTorch", stroke: "#8c959f", width: 1, dash: [2, 6], points: { show: false } });
-      values.push(eagerLine(data));
-    }
-    chart(target, data, series, values, null);
+    chart(target, data, series, values, data.kind === "speedup" ? [eagerLine] : []);
   }
 
   function drawAll() { drawRun(); drawCompare(); }
