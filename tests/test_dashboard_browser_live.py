@@ -161,3 +161,8 @@ def test_compare_and_every_page_read_at_800_pixels(tmp_path: Path) -> None:
         assert browser.execute(
             "const box = document.querySelector('#runs-table .scroll'); return box.scrollWidth >= box.clientWidth"
         ), "the wide runs table scrolls inside its box"
+        broken = browser.execute(
+            "return Array.from(document.querySelectorAll('a.run-id, a.task-name'))"
+            ".filter((a) => a.getClientRects().length > 1 || a.offsetHeight > 30).map((a) => a.textContent)"
+        )
+        assert broken == [], f"ids and task names read whole, never broken over lines: {broken}"

@@ -41,7 +41,7 @@ def text(markup: str) -> str:
 
 
 def listed(page: str) -> set[str]:
-    return set(re.findall(r'<td><a href="/runs/(r-[0-9a-f-]+)">', page))
+    return set(re.findall(r'<td><a class="run-id" href="/runs/(r-[0-9a-f-]+)">', page))
 
 
 def test_runs_filters_narrow_the_list_and_live_in_the_query_string(
