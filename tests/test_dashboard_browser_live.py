@@ -15,17 +15,13 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from _dashboard_helpers import (
-    CHROMEDRIVER,
-    CHROMIUM,
-    WebDriver,
-    device_store,
-    headless_chromium,
-    serve_dashboard,
-)
+from _dashboard_helpers import CHROMEDRIVER, CHROMIUM, WebDriver, headless_chromium, serve_dashboard
+from _dashboard_stores import device_store
+from sqlalchemy import select
 
 from warpsmith.store import create_run, link_candidate, mark_run_status, open_store, update_run_progress
 from warpsmith.store.reads import get_run
+from warpsmith.store.schema import EvaluationRow
 from warpsmith.store.writes import record_evaluation
 
 pytestmark = [
@@ -79,18 +75,11 @@ def test_the_run_page_updates_while_the_run_runs_and_stops_polling_when_it_ends(
     with open_store(url) as writer:
         with writer.session() as s:
             fast = get_run(s, ids["fast"]).best_candidate_hash
-            fast_result = next(e for e in get_run(s, ids["fast"]).evaluations if e.source_hash == fast).result \
-                if hasattr(get_run(s, ids["fast"]), "evaluations") else None
+            fast_result = s.scalars(  # what the fast run measured for its best: intervals included
+                select(EvaluationRow.result).where(EvaluationRow.source_hash == fast, EvaluationRow.run_id == ids["fast"])
+            ).one()
             run_id = create_run(s, task="rmsnorm", language="triton", strategy="offline",
                                 hardware_fingerprint="hw-h100", config={"rounds": 2}).id
-        from sqlalchemy import select
-
-        from warpsmith.store.schema import EvaluationRow
-
-        with writer.session() as s:
-            fast_result = fast_result or s.scalars(
-                select(EvaluationRow.result).where(EvaluationRow.source_hash == fast, EvaluationRow.run_id == ids["fast"])
-            ).first()
         with serve_dashboard(url) as base, headless_chromium() as browser:
             assert 700 < narrow(browser) <= 800
             browser.get(f"{base}/runs/{run_id}")

@@ -14,7 +14,7 @@ import re
 from pathlib import Path
 
 import pytest
-from _dashboard_helpers import device_store
+from _dashboard_stores import device_store
 from fastapi.testclient import TestClient
 
 from warpsmith.dashboard.app import create_app
