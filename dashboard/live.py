@@ -52,18 +52,11 @@ class LiveRun(BaseModel):
 
 def _rounds(session: Session, run_id: str) -> list[LiveRound]:
     found: list[LiveRound] = []
-    best_speedup: float | None = None
-    best_time: float | None = None
     for entry in round_bests(session, run_id):
         best = entry.best
-        speedup = speedup_over(best.timings) if best is not None and best.mode == "device" else None
-        if speedup is None and best is not None and best.speedup is not None and best.mode == "device":
-            speedup = Interval(ratio=best.speedup)
-        time_us = best.median_us_total if best is not None else None
-        if speedup is not None:
-            best_speedup = speedup.ratio if best_speedup is None else max(best_speedup, speedup.ratio)
-        if time_us is not None:
-            best_time = time_us if best_time is None else min(best_time, time_us)
+        speedup = None
+        if best is not None and best.mode == "device":  # interpreter wall clock: no speedups
+            speedup = speedup_over(best.timings) or (Interval(ratio=best.speedup) if best.speedup else None)
         found.append(
             LiveRound(
                 round_index=entry.round_index,
@@ -72,11 +65,20 @@ def _rounds(session: Session, run_id: str) -> list[LiveRound]:
                 best_hash=best.source_hash if best is not None else None,
                 mode=best.mode if best is not None else None,
                 speedup=speedup,
-                time_us=time_us,
-                best_so_far=best_speedup if speedup is not None else best_time,
+                time_us=best.median_us_total if best is not None else None,
             )
         )
     return found
+
+
+def _so_far(rounds: list[LiveRound], kind: str) -> None:
+    """Best so far: the highest speedup on a device, else the lowest time (rounds with none keep the last)."""
+    best: float | None = None
+    for r in rounds:
+        value = (r.speedup.ratio if r.speedup else None) if kind == "speedup" else r.time_us
+        if value is not None:
+            best = value if best is None else max(best, value) if kind == "speedup" else min(best, value)
+        r.best_so_far = best
 
 
 def live_context(session: Session, run_id: str) -> LiveRun | None:
@@ -85,12 +87,7 @@ def live_context(session: Session, run_id: str) -> LiveRun | None:
         return None
     rounds = _rounds(session, run_id)
     kind = "speedup" if any(r.speedup for r in rounds) else "time" if any(r.time_us for r in rounds) else "none"
-    if kind == "speedup":  # a device run: rounds without a speedup (none correct) keep no so-far value
-        best = None
-        for r in rounds:
-            if r.speedup is not None:
-                best = r.speedup.ratio if best is None else max(best, r.speedup.ratio)
-            r.best_so_far = best
+    _so_far(rounds, kind)
     return LiveRun(
         run=run,
         rounds=rounds,
