@@ -11,14 +11,17 @@ interpreter) 3 rounds x 3 candidates on the `smoke` suite, so that `make run` fi
 a few minutes on 2 cores. Timings on a CPU are interpreter wall-clock and labelled so: the
 run names no wall-clock winner there (warpsmith.agents.ranking). The summary gives the best
 with its interval and verdict, or says that no candidate beat the seed.
-The best kernel's source goes to --out (never over an existing file without --force), else to
-<user data dir>/kernels/<run id>/. With --model, the model, its key and --api-base are checked
+The best kernel's source goes to --out (never over an existing file without --force), else
+beside the store's SQLite file in kernels/<run id>/ (the user data dir for a PostgreSQL store:
+optimize_result.py); the summary says where. `--json` prints one JSON object on stdout
+(optimize_result.result_document) and keeps every progress line on stderr. With --model, the model, its key and --api-base are checked
 (warpsmith.cli.llm_setup) before the run is created or anything is printed.
 Exit codes: 0 completed (or budget spent), 1 the run failed, 2 a usage error, 130 interrupted.
 """
 
 from __future__ import annotations
 
+import json
 import os
 import sys
 from pathlib import Path
@@ -28,12 +31,12 @@ import typer
 from rich.markup import escape
 
 from warpsmith.cli.errors import usage_error
+from warpsmith.cli.optimize_result import EXTENSIONS, result_document, write_kernel
 from warpsmith.cli.output import print_table, stderr_console, stdout_console
 
 err = stderr_console()
 out = stdout_console()
 
-EXTENSIONS = {"triton": "py", "cuda": "cu", "hip": "hip"}
 EXIT_CODES = "Exit codes: 0 completed (or budget spent), 1 the run failed, 2 a usage error, 130 interrupted."
 GPU_DEFAULTS = {"rounds": 5, "width": 4, "suite": "bench"}
 CPU_DEFAULTS = {"rounds": 3, "width": 3, "suite": "smoke"}
@@ -124,18 +127,6 @@ def _max_tokens(values: list[str] | None) -> dict[str, int]:
     return limits
 
 
-def _write_source(summary: Any, out_file: Path | None, language: str) -> Path | None:
-    if summary.best is None:
-        return None
-    if out_file is None:
-        from warpsmith.store.db import default_data_dir
-
-        out_file = default_data_dir() / "kernels" / summary.run_id / f"{summary.task}.{EXTENSIONS[language]}"
-    out_file.parent.mkdir(parents=True, exist_ok=True)
-    out_file.write_text(summary.best.candidate.source)
-    return out_file
-
-
 def _check_writable(out_file: Path, force: bool = False) -> None:
     """Refuse an --out path that cannot be written, or that exists (without --force), before the run
     spends any time."""
@@ -182,11 +173,14 @@ def optimize(
         None, "--llm-timeout", min=1, help="Seconds one LLM request may take (default 300)."
     ),
     force: bool = typer.Option(False, "--force", help="Let --out overwrite an existing file."),
+    as_json: bool = typer.Option(
+        False, "--json", help="Print the result as one JSON object on stdout (progress stays on stderr)."
+    ),
 ) -> None:
     """Optimize one kernel: rounds of plan -> code -> evaluate -> judge, all stored."""
     from warpsmith.agents.coordinator import RunNotResumable, run_optimization
     from warpsmith.agents.coordinator_records import CallLog, RunSettings
-    from warpsmith.cli.optimize_display import ProgressView, summary_table, timings_table
+    from warpsmith.cli.optimize_display import ProgressView
     from warpsmith.store.db import StoreError, open_store
 
     if device not in ("auto", "cpu", "cuda"):
@@ -298,8 +292,36 @@ def optimize(
             )
     except RunNotResumable as error:
         raise usage_error(str(error)) from None
-    source_path = _write_source(summary, out_file, settings.language)
-    print_table(out, summary_table(summary, settings.language))
+    source_path = write_kernel(summary, out_file, settings.language, store)
+    code = _exit_code(summary.status)
+    if as_json:
+        document = result_document(summary, kernel=source_path, store_url=store.url, exit_code=code)
+        print(json.dumps(document, indent=2))
+    else:
+        _print_summary(summary, settings.language, source_path, db)
+    if code == 130:
+        err.print(
+            f"interrupted: continue with `warpsmith optimize --resume {summary.run_id}`", style="yellow"
+        )
+    elif code == 1:
+        err.print(
+            f"[red]run {summary.status}:[/red] {escape(summary.message)}", highlight=False, soft_wrap=True
+        )
+    sys.stdout.flush()
+    if code:
+        raise typer.Exit(code)
+
+
+def _exit_code(status: str) -> int:
+    if status == "interrupted":
+        return 130
+    return 0 if status in ("completed", "budget_exhausted") else 1
+
+
+def _print_summary(summary: Any, language: str, source_path: Path | None, db: str | None) -> None:
+    from warpsmith.cli.optimize_display import summary_table, timings_table
+
+    print_table(out, summary_table(summary, language))
     if (table := timings_table(summary)) is not None:
         print_table(out, table)
     if source_path is not None:
@@ -309,17 +331,6 @@ def optimize(
         highlight=False,
         soft_wrap=True,
     )
-    if summary.status == "interrupted":
-        err.print(
-            f"interrupted: continue with `warpsmith optimize --resume {summary.run_id}`", style="yellow"
-        )
-        raise typer.Exit(130)
-    if summary.status not in ("completed", "budget_exhausted"):
-        err.print(
-            f"[red]run {summary.status}:[/red] {escape(summary.message)}", highlight=False, soft_wrap=True
-        )
-        raise typer.Exit(1)
-    sys.stdout.flush()
 
 
 def register(app: typer.Typer) -> None:

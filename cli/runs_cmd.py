@@ -314,7 +314,7 @@ def _resolve(session: Any, text: str, url: str) -> str:
         raise usage_error(f"{error} ({url})") from None
 
 
-@runs_app.command("delete")
+@runs_app.command("delete", epilog=EXIT_CODES)
 def delete_run(
     run_id: str = typer.Argument(..., help=RUN_ID_HELP),
     yes: bool = typer.Option(False, "--yes", help="Really delete (without it, only say what would go)."),
@@ -336,7 +336,7 @@ def delete_run(
     print(f"deleted run {run_id}" + (f" ({gone})" if gone else ""))
 
 
-@runs_app.command("export")
+@runs_app.command("export", epilog=EXIT_CODES)
 def export_run(
     run_id: str = typer.Argument(..., help=RUN_ID_HELP),
     out_file: Path = typer.Option(..., "--out", help="The JSON file to write (refused if it exists)."),

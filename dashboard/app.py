@@ -16,7 +16,7 @@ from fastapi.responses import JSONResponse, Response
 from fastapi.staticfiles import StaticFiles
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from warpsmith.dashboard import api, pages
+from warpsmith.dashboard import api, compare, live, pages, runs_list
 from warpsmith.dashboard.deps import HERE, templates
 from warpsmith.dashboard.security import SecurityMiddleware
 from warpsmith.store.db import Store
@@ -57,6 +57,10 @@ def create_app(store: Store, hosts: frozenset[str] | None = None) -> FastAPI:
     app.state.memos = {"counts": {}, "boards": {}}  # see queries.py: valid by construction, never stale
     app.mount("/static", StaticFiles(directory=HERE / "static"), name="static")
     app.include_router(api.router)
+    app.include_router(compare.api_router)
+    app.include_router(compare.router)
+    app.include_router(live.router)
+    app.include_router(runs_list.router)
     app.include_router(pages.router)
     app.add_exception_handler(StarletteHTTPException, _http_error)
     app.add_exception_handler(RequestValidationError, _invalid_request)

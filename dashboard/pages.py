@@ -1,6 +1,7 @@
 """The HTML pages and the htmx fragments they poll or fetch.
 
-Owns: page routes: runs (/), a run, a candidate, a task; the fragments that refresh a running
+Owns: page routes: a run, a candidate, a task (the runs list is runs_list.py, a run's live
+block live.py, the compare page compare.py); the fragments that refresh a running
 run's numbers (a few small queries each: they are polled every few seconds) and the one that
 brings an LLM call's messages when it is opened. Lists are paged (`?offset=`); a run named by a
 prefix or `latest` is redirected to its whole id. Does not own: queries or formatting
@@ -13,7 +14,7 @@ from fastapi import APIRouter, Depends, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from sqlalchemy.orm import Session
 
-from warpsmith.dashboard import candidates, leaderboard, queries, render
+from warpsmith.dashboard import candidates, leaderboard, live, queries, render, task_extras
 from warpsmith.dashboard.deps import (
     hash_or_404,
     not_found,
@@ -25,34 +26,11 @@ from warpsmith.dashboard.deps import (
 )
 
 router = APIRouter(include_in_schema=False)
-POLL_SECONDS = 3
+POLL_SECONDS = live.POLL_SECONDS
 
 
 def _page(request: Request, name: str, **context: object) -> HTMLResponse:
     return templates.TemplateResponse(request, name, {"poll_seconds": POLL_SECONDS, **context})
-
-
-def _runs_context(session: Session, offset: int, limit: int) -> dict[str, object]:
-    offset, limit = page_of(offset, limit, queries.RUNS_PAGE)
-    return {
-        "runs": queries.list_runs(session, limit=limit, offset=offset),
-        "pager": {"offset": offset, "limit": limit, "total": queries.count_runs(session), "base": "/"},
-    }
-
-
-@router.get("/", response_class=HTMLResponse)
-def runs_page(
-    request: Request, offset: int = 0, limit: int = 0, session: Session = Depends(read_session)
-) -> HTMLResponse:
-    context = _runs_context(session, offset, limit)
-    return _page(request, "runs.html", tasks=leaderboard.task_names(session), **context)
-
-
-@router.get("/fragments/runs", response_class=HTMLResponse)
-def runs_fragment(
-    request: Request, offset: int = 0, limit: int = 0, session: Session = Depends(read_session)
-) -> HTMLResponse:
-    return _page(request, "_runs_table.html", **_runs_context(session, offset, limit))
 
 
 @router.get("/runs/{run_id}", response_class=HTMLResponse)
@@ -81,13 +59,17 @@ def run_page(
     if detail is None:
         raise not_found(f"no run {run_id!r} in this store")
     base = f"/runs/{found}"
+    live_run = live.live_context(session, found)
+    assert live_run is not None
     return _page(
         request,
         "run.html",
         detail=detail,
         run=detail.run,
         tree=render.lineage_steps(detail.candidates),
-        chart=render.chart_data(detail.rounds),
+        live=live_run,
+        chart=live.chart_json(live_run),
+        chart_label=live.chart_caption(live_run),
         pager={"offset": offset, "limit": limit, "total": detail.candidates_total, "base": base},
         calls_pager={
             "offset": calls_offset,
@@ -140,4 +122,5 @@ def task_page(name: str, request: Request, session: Session = Depends(read_sessi
     detail = leaderboard.task_detail(session, task_or_404(name))
     if detail is None:
         raise not_found(f"no task {name!r} in this store")
-    return _page(request, "task.html", task=detail)
+    extras = task_extras.task_extras(session, detail)
+    return _page(request, "task.html", task=detail, extras=extras, board_key=task_extras.board_key)

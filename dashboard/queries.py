@@ -107,6 +107,11 @@ def _summaries(session: Session, summaries: list[listing.RunSummary]) -> list[Ru
     ]
 
 
+def summaries_of(session: Session, found: list[listing.RunSummary]) -> list[RunSummary]:
+    """Runs a store query found (e.g. warpsmith.store.dashboard_reads.filtered_runs), as listed."""
+    return _summaries(session, found)
+
+
 def list_runs(
     session: Session, task: str | None = None, limit: int = RUNS_PAGE, offset: int = 0
 ) -> list[RunSummary]:

@@ -202,24 +202,6 @@ def printable(value: Any) -> Any:
     return value
 
 
-def chart_data(rounds: list[Any]) -> Markup:
-    """The per-round series as JSON for static/charts.js (safe inside a <script type=application/json>)."""
-    if any(p.best_speedup is not None for p in rounds):
-        data = {
-            "label": "speedup × (higher is better)",
-            "best": [p.best_speedup for p in rounds],
-            "best_so_far": [p.best_so_far for p in rounds],
-        }
-    else:  # interpreter mode times only the candidate: plot its time instead
-        data = {
-            "label": "time µs (lower is better)",
-            "best": [p.best_time_us for p in rounds],
-            "best_so_far": [p.best_time_so_far_us for p in rounds],
-        }
-    data["rounds"] = [p.round_index for p in rounds]
-    return Markup(json.dumps(data).replace("<", "\\u003c"))
-
-
 FILTERS = {
     "speedup": speedup,
     "micros": micros,

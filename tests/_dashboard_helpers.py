@@ -326,3 +326,4 @@ def synthetic_store(
                 mark_run_status(s, run_id, "completed")
             ids.append(run_id)
     return ids
+

@@ -53,7 +53,8 @@ def test_every_command_documents_its_exit_codes(tmp_path: Path) -> None:
     env = narrow_env(tmp_path)
     for command in (["--help"], ["eval", "--help"], ["optimize", "--help"], ["tasks", "list", "--help"],
                     ["tasks", "show", "--help"], ["runs", "list", "--help"], ["runs", "show", "--help"],
-                    ["replay", "--help"], ["doctor", "--help"], ["dashboard", "--help"]):
+                    ["replay", "--help"], ["doctor", "--help"], ["dashboard", "--help"], ["runs", "delete", "--help"],
+                    ["runs", "export", "--help"], ["export", "--help"], ["mcp", "--help"]):
         done = cli(command, env)
         assert done.returncode == 0 and "Exit codes" in done.stdout, command
 

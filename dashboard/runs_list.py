@@ -1,0 +1,103 @@
+"""The runs list (/) and its polled fragment, narrowed by filters kept in the query string.
+
+Owns: the routes `/` and `/fragments/runs`, reading the filters (`?task=&status=&strategy=&
+hardware=`, each an exact match; empty means any) so that a filtered view is a link, the
+filters' choices (the values this store holds), paging within a filter, and how a run's best is
+held (`produced` by the run or `inherited` from an earlier one: a failed run that found nothing
+shows its inherited best as such). Does not own: the queries (warpsmith.store.dashboard_reads),
+the run summaries (queries.py) or the table's markup (templates/).
+"""
+
+from __future__ import annotations
+
+from urllib.parse import urlencode
+
+from fastapi import APIRouter, Depends, Request
+from fastapi.responses import HTMLResponse
+from sqlalchemy.orm import Session
+
+from warpsmith.dashboard import queries
+from warpsmith.dashboard.deps import MAX_TASK_NAME, page_of, read_session, templates
+from warpsmith.dashboard.live import POLL_SECONDS
+from warpsmith.store.dashboard_reads import (
+    RunFilters,
+    best_relations,
+    count_filtered_runs,
+    filter_choices,
+    filtered_runs,
+)
+
+router = APIRouter(include_in_schema=False)
+FILTERS = ("task", "status", "strategy", "hardware")
+
+
+def _value(text: str | None) -> str | None:
+    """A filter as typed: empty is 'any'; absurdly long text matches nothing (no id is that long)."""
+    if text is None or not text.strip():
+        return None
+    return text.strip()[: MAX_TASK_NAME + 1]
+
+
+def filters_of(task: str | None, status: str | None, strategy: str | None, hardware: str | None) -> RunFilters:
+    return RunFilters(task=_value(task), status=_value(status), strategy=_value(strategy), hardware=_value(hardware))
+
+
+def query_of(filters: RunFilters) -> str:
+    """The filters as a query string (without '?'), in a fixed order: the link to this view."""
+    return urlencode([(name, getattr(filters, name)) for name in FILTERS if getattr(filters, name) is not None])
+
+
+def runs_context(session: Session, filters: RunFilters, offset: int, limit: int) -> dict[str, object]:
+    offset, limit = page_of(offset, limit, queries.RUNS_PAGE)
+    runs = queries.summaries_of(session, filtered_runs(session, filters, limit=limit, offset=offset))
+    query = query_of(filters)
+    fragment = "/fragments/runs" + (f"?{query}" if query else "")
+    if offset:
+        fragment += ("&" if query else "?") + f"offset={offset}"
+    return {
+        "runs": runs,
+        "relations": best_relations(session, [(r.id, r.best_candidate_hash) for r in runs if r.best_candidate_hash]),
+        "filters": filters,
+        "filter_query": query,
+        "fragment_url": fragment,
+        "pager": {
+            "offset": offset,
+            "limit": limit,
+            "total": count_filtered_runs(session, filters),
+            "base": "/",
+            "query": query,
+        },
+        "poll_seconds": POLL_SECONDS,
+    }
+
+
+@router.get("/", response_class=HTMLResponse)
+def runs_page(
+    request: Request,
+    task: str | None = None,
+    status: str | None = None,
+    strategy: str | None = None,
+    hardware: str | None = None,
+    offset: int = 0,
+    limit: int = 0,
+    session: Session = Depends(read_session),
+) -> HTMLResponse:
+    filters = filters_of(task, status, strategy, hardware)
+    context = runs_context(session, filters, offset, limit)
+    choices = filter_choices(session)
+    return templates.TemplateResponse(request, "runs.html", {"tasks": choices.tasks, "choices": choices, **context})
+
+
+@router.get("/fragments/runs", response_class=HTMLResponse)
+def runs_fragment(
+    request: Request,
+    task: str | None = None,
+    status: str | None = None,
+    strategy: str | None = None,
+    hardware: str | None = None,
+    offset: int = 0,
+    limit: int = 0,
+    session: Session = Depends(read_session),
+) -> HTMLResponse:
+    filters = filters_of(task, status, strategy, hardware)
+    return templates.TemplateResponse(request, "_runs_table.html", runs_context(session, filters, offset, limit))
