@@ -29,7 +29,7 @@ from warpsmith.records.evaluation import Hardware
 from warpsmith.sandbox.environment import pinned_gpu
 from warpsmith.tasklib.base import DISTRIBUTIONS, Shape, Task
 from warpsmith.tasklib.identity import task_definition_hash
-from warpsmith.tasklib.vendors import declared_vendor_kernels
+from warpsmith.tasklib.vendors import declared_vendor_kernels, vendor_module_path
 
 CACHE_VERSION = "2"  # bump when the method below changes: old cached times are not comparable
 # Launch-bound shapes are also timed as CUDA graphs: eager device time under LAUNCH_BOUND_US, or
@@ -43,6 +43,12 @@ def _task_key(task: Task) -> str:
     """The task's definition (reference, inputs, checker, shapes, tolerances): the same hash that keys
     evaluations in the store."""
     return task_definition_hash(task)
+
+
+def _adapter_digest(task: Task) -> str | None:
+    """The task's vendor adapters (tasklib/<task>/vendor.py): a changed adapter is measured again."""
+    path = vendor_module_path(task)
+    return hashlib.sha256(path.read_bytes()).hexdigest()[:16] if path else None
 
 
 def _plain(value: Any) -> Any:
@@ -73,7 +79,7 @@ def reference_timings(task: Task, shapes: list[Shape], device: str, hardware: Ha
     task_key = _task_key(task)
     extra = vendor_baselines.test_paths()
     vendors = {"versions": {k.name: vendor_baselines.version(k) for k in declared_vendor_kernels(task)},
-               "test_paths": extra}  # a new vendor release, or a test's package, is measured again
+               "adapters": _adapter_digest(task), "test_paths": extra}  # a new release, adapter or test package
     keys = {s.label: _shape_key(task_key, s, hardware, vendors) for s in shapes}
     found: dict[str, dict[str, Any]] = {}
     for shape in shapes:

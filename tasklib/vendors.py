@@ -13,9 +13,13 @@ Nothing here imports a vendor library: `load` does, and only the trusted timing 
 
 from __future__ import annotations
 
-import importlib
+import functools
+import importlib.util
+import sys
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
+from types import ModuleType
 from typing import Any
 
 
@@ -34,18 +38,33 @@ class VendorKernel:
     distribution: str | None = None  # the installed distribution's name when it differs from `name`
 
 
+def vendor_module_path(task: Any) -> Path | None:
+    """tasklib/<task>/vendor.py of a shipped task, when there is one."""
+    module = sys.modules.get(type(task).__module__)
+    where = getattr(module, "__file__", None)
+    if not type(task).__module__.startswith("warpsmith.tasklib.") or not where:
+        return None
+    path = Path(where).parent / "vendor.py"
+    return path if Path(where).name == "__init__.py" and path.is_file() else None
+
+
+@functools.cache
+def _load_vendor_module(path: Path, name: str) -> ModuleType:
+    # Loaded by path, never bound as an attribute of the task's package: the task's definition hash
+    # (tasklib/identity.py) follows the package's globals, and declaring baselines changes no task.
+    spec = importlib.util.spec_from_file_location(name, path)
+    assert spec is not None and spec.loader is not None, path
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
 def declared_vendor_kernels(task: Any) -> list[VendorKernel]:
     """The task's vendor kernels, [] when it declares none."""
     own = getattr(task, "vendor_kernels", None)
     if own is not None:
         return list(own)
-    package = type(task).__module__
-    if not package.startswith("warpsmith.tasklib."):
+    path = vendor_module_path(task)
+    if path is None:
         return []
-    try:
-        module = importlib.import_module(f"{package}.vendor")
-    except ModuleNotFoundError as exc:
-        if exc.name != f"{package}.vendor":
-            raise
-        return []
-    return list(getattr(module, "VENDOR_KERNELS", []))
+    return list(getattr(_load_vendor_module(path, f"{type(task).__module__}.vendor"), "VENDOR_KERNELS", []))
