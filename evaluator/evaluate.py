@@ -108,6 +108,7 @@ def _evaluate(candidate: Candidate, task: Task, suite: str, device: DeviceChoice
         result.violations = violations
         return _finish(result, "rejected", f"static check: {violations[0].message}", started)
 
+    result.vendor_baselines = vendor_baselines.detected(task, where)  # device mode: the trusted process's word
     library = None
     if candidate.language != "triton":
         built, t_compile = build_native(candidate, result.hardware, timeout_s or 600.0)
@@ -123,7 +124,6 @@ def _evaluate(candidate: Candidate, task: Task, suite: str, device: DeviceChoice
         library = (str(built.library_path), built.op_namespace)
 
     result.mode = "device" if where != "cpu" else "interpreter"
-    result.vendor_baselines = vendor_baselines.detected(task, where)  # device mode: the trusted process's word
     run = _Run(candidate, task, result, where, library, timeout_s or DEFAULT_TIMEOUT_S[result.mode], task_file, options)
     status, message = run.execute()
     if options.confirm:

@@ -168,3 +168,14 @@ def test_eval_on_cpu_shows_each_vendor_skipped_with_its_reason(tmp_path: Path) -
                            env={**os.environ, "COLUMNS": "200"})
     assert human.returncode == 0, human.stderr
     assert "vendor baselines" in human.stdout and "sgl-kernel not installed" in human.stdout
+
+
+def test_a_vendor_that_kills_the_process_costs_only_itself(vendor_task, tmp_path: Path) -> None:
+    task_file, task = vendor_task
+    (tmp_path / "site" / "tinyvendor_right" / "__init__.py").write_text(
+        "import os\n\ndef silu_and_mul(x):\n    os._exit(3)\n")
+    shapes = task.shapes("smoke")
+    entry = reference_timings(task, shapes, "cpu", detect_hardware("cpu"), task_file=task_file)[shapes[0].label]
+    assert entry["wall_clock"]["eager"]  # the eager baseline is still measured
+    assert {v["state"] for v in entry["vendors"].values()} == {"failed"}
+    assert "with the vendor kernels loaded" in entry["vendors"]["tinyvendor-right"]["reason"]
