@@ -93,7 +93,7 @@ def render(doc: dict[str, Any]) -> str:
                          "-" if row["pct_of_floor"] is None else f"{row['pct_of_floor']:.0f}%"]
                 lines.append("| " + " | ".join(cells) + " |")
         else:
-            lines.append(f"{run['mode']} mode: {run['message']} (device timing unavailable)")
+            lines.append(f"{run['message']}; device timing unavailable")
         for vendor in run["vendors"]:
             where = f" ({', '.join(vendor['shapes'][:3])})" if vendor["shapes"] else ""
             lines.append(f"- {vendor['name']} `{vendor['op']}`: {vendor['state']}"

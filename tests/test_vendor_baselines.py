@@ -5,6 +5,7 @@ one that computes the wrong thing is shown as "disagrees" and never timed."""
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import os
 import subprocess
@@ -69,6 +70,13 @@ class SiluWithVendors(SiluAndMul):
 
 TASK = SiluWithVendors()
 '''
+
+
+def _bench_module():
+    spec = importlib.util.spec_from_file_location("serving_tasks_bench", ROOT / "bench" / "serving_tasks.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
 
 
 @pytest.fixture
@@ -142,6 +150,14 @@ def test_trusted_process_checks_then_times_a_real_vendor_package_and_refuses_a_w
     console.print(_timing_table(result))
     assert f"{timing.vendor_median_us['tinyvendor-right']:.2f} us" in console.export_text()
 
+    # bench/serving_tasks.py's table has the vendor beside eager and compile
+    bench = _bench_module()
+    run = {"task": task.name, "language": "triton", "status": "correct", "mode": "device", "seconds": 1.0,
+           "message": "", "vendors": [v.model_dump() for v in summary.values()], "shapes": [bench._row(timing)]}
+    markdown = bench.render({"suite": "bench", "device": "test", "runs": [run]})
+    assert "| tinyvendor-right us |" in markdown and "vs tinyvendor-right" in markdown
+    assert "tinyvendor-wrong `tinyvendor_wrong.silu_and_mul`: disagrees" in markdown
+
 
 def test_a_vendor_package_that_raises_is_failed_not_timed(vendor_task, tmp_path: Path) -> None:
     task_file, task = vendor_task
@@ -179,3 +195,16 @@ def test_a_vendor_that_kills_the_process_costs_only_itself(vendor_task, tmp_path
     assert entry["wall_clock"]["eager"]  # the eager baseline is still measured
     assert {v["state"] for v in entry["vendors"].values()} == {"failed"}
     assert "with the vendor kernels loaded" in entry["vendors"]["tinyvendor-right"]["reason"]
+
+
+@pytest.mark.slow  # two seeds' smoke suites under the interpreter
+def test_bench_script_on_cpu_says_device_timing_is_unavailable_and_runs_the_smoke_suite(tmp_path: Path) -> None:
+    out = tmp_path / "serving.json"
+    done = subprocess.run([sys.executable, str(ROOT / "bench" / "serving_tasks.py"), "--tasks", "silu_and_mul",
+                           "rotary_embedding", "--out", str(out)], capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, done.stderr
+    assert "device timing unavailable" in done.stderr
+    doc = json.loads(out.read_text())
+    assert [(r["task"], r["status"], r["mode"]) for r in doc["runs"]] == [
+        ("silu_and_mul", "correct", "interpreter"), ("rotary_embedding", "correct", "interpreter")]
+    assert "vllm `torch.ops._C.rotary_embedding`: skipped: vllm not installed" in done.stdout
