@@ -207,4 +207,4 @@ def test_bench_script_on_cpu_says_device_timing_is_unavailable_and_runs_the_smok
     doc = json.loads(out.read_text())
     assert [(r["task"], r["status"], r["mode"]) for r in doc["runs"]] == [
         ("silu_and_mul", "correct", "interpreter"), ("rotary_embedding", "correct", "interpreter")]
-    assert "vllm `torch.ops._C.rotary_embedding`: skipped: vllm not installed" in done.stdout
+    assert "sgl-kernel `sgl_kernel.apply_rope_with_cos_sin_cache_inplace`: skipped: sgl-kernel not installed" in done.stdout
