@@ -23,6 +23,7 @@ import typer
 from rich.console import Console
 from rich.markup import escape
 
+from warpsmith.cli.baselines_view import timed_vendors, vendor_table, versus_vendor
 from warpsmith.cli.errors import usage_error as _usage_error
 from warpsmith.cli.output import cell, print_table, stderr_console, stdout_console, table
 
@@ -57,8 +58,9 @@ def _timing_table(result: Any) -> Any:
             timing.add_row(cell(t.shape), f"{t.median_us:.1f}", f"{t.spread_us:.1f}", str(t.reps),
                            "yes" if t.noisy else "")
         return timing
+    vendors = timed_vendors(result.timings)  # vendor kernels that agreed with the reference, side by side
     columns = ["shape", "method", "device us", "IQR us", "call us", "reps", "eager us", "compile us",
-               "vs eager", "vs compile", "% peak BW"]
+               "vs eager", "vs compile", *(f"vs {name}" for name in vendors), "% peak BW"]
     timing = table("timing (device time: events queued behind the L2 flush; call time: host clock, launch "
                    "included)", columns, right=("device us", "IQR us", "call us", "reps", "eager us", "compile us",
                                                 "% peak BW"))
@@ -68,7 +70,7 @@ def _timing_table(result: Any) -> Any:
                        "" if t.call_median_us is None else f"{t.call_median_us:.1f}", str(t.reps),
                        "" if t.reference_median_us is None else f"{t.reference_median_us:.2f}",
                        "" if t.compile_median_us is None else f"{t.compile_median_us:.2f}",
-                       _versus(t, "eager"), _versus(t, "compile"),
+                       _versus(t, "eager"), _versus(t, "compile"), *(versus_vendor(t, name) for name in vendors),
                        "" if t.pct_peak_bandwidth is None else f"{t.pct_peak_bandwidth:.0f}%")
     return timing
 
@@ -152,6 +154,8 @@ def render(result: Any, console: Console) -> None:
         print_table(console, checks)
     if result.timings:
         print_table(console, _timing_table(result))
+    if (vendors := vendor_table(result.vendor_baselines)) is not None:
+        print_table(console, vendors)
     if result.resources:  # the compiler's report, for native kernels: what a GPU would have to hold
         report = table("registers and spills (compiler report)",
                        ["kernel", "registers", "shared B", "spill stores B", "spill loads B", "stack B"],

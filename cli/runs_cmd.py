@@ -23,11 +23,13 @@ from typing import Any
 
 import typer
 
+from warpsmith.cli.baselines_view import side_by_side, vendor_table
 from warpsmith.cli.errors import usage_error
 from warpsmith.cli.output import cell, print_table, short, stderr_console, stdout_console, table
 
 out = stdout_console()
 RUN_ID_HELP = "The run: its id, a unique prefix of it, or `latest` (see `warpsmith runs list`)."
+BASELINE_KEYS = ("shape", "median_us", "reference_median_us", "compile_median_us", "vendor_median_us", "comparisons")
 EXIT_CODES = "Exit codes: 0 success, 2 a usage error (unknown run, a store that cannot be opened)."
 runs_app = typer.Typer(help="List and inspect optimization runs.", no_args_is_help=True)
 
@@ -126,6 +128,9 @@ def _candidate_fields(view: Any) -> dict[str, Any]:
         "evaluated_by_run": evaluation.run_id if evaluation else None,
         "verdicts": [v.feedback for v in view.verdicts if v.feedback],
         "resources": (evaluation.result.get("resources") or []) if evaluation else [],  # native: the compiler's
+        # per shape: the kernel beside eager, torch.compile and each vendor kernel (the trusted process's times)
+        "baselines": [{k: t.get(k) for k in BASELINE_KEYS} for t in timings],
+        "vendor_baselines": (evaluation.result.get("vendor_baselines") or []) if evaluation else [],
     }
 
 
@@ -235,6 +240,7 @@ def _print_run(doc: dict[str, Any]) -> None:
             medians or "-", f"{c['speedup']:.3g}x" if c["speedup"] is not None else "-",
         )  # fmt: skip
     print_table(out, candidates)
+    _print_baselines(best)
     _print_resources(doc["candidates"])
     ideas = [c for c in doc["candidates"] if c["plan_item"]]
     if ideas:
@@ -244,6 +250,17 @@ def _print_run(doc: dict[str, Any]) -> None:
                   soft_wrap=True)
     out.print("[dim]* inherited: a seed or an earlier run's kernel the run started from[/dim]")
     _print_llm_calls(doc["llm_calls"])
+
+
+def _print_baselines(best: dict[str, Any] | None) -> None:
+    """The best kernel beside eager, torch.compile and the vendor kernels, per shape (device runs)."""
+    if best is None:
+        return
+    timed = [t for t in best["baselines"] if t.get("reference_median_us") is not None]
+    if timed:
+        print_table(out, side_by_side(timed, f"best kernel {short(best['source_hash'], out)} beside its baselines"))
+    if (vendors := vendor_table(best["vendor_baselines"])) is not None:
+        print_table(out, vendors)
 
 
 def _print_resources(candidates: list[dict[str, Any]]) -> None:

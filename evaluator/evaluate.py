@@ -28,7 +28,7 @@ from typing import Any, Literal
 import torch
 from pydantic import ValidationError
 
-from warpsmith.evaluator import anticheat, correctness, parent_view, stages, tensors_io
+from warpsmith.evaluator import anticheat, correctness, parent_view, stages, tensors_io, vendor_baselines
 from warpsmith.evaluator.child_report import ChildReport, trial_file_problem
 from warpsmith.evaluator.hardware import detect_hardware
 from warpsmith.evaluator.native import build_native, compute_methods, native_device_matches
@@ -108,6 +108,7 @@ def _evaluate(candidate: Candidate, task: Task, suite: str, device: DeviceChoice
         result.violations = violations
         return _finish(result, "rejected", f"static check: {violations[0].message}", started)
 
+    result.vendor_baselines = vendor_baselines.detected(task, where)  # device mode: the trusted process's word
     library = None
     if candidate.language != "triton":
         built, t_compile = build_native(candidate, result.hardware, timeout_s or 600.0)
@@ -221,6 +222,7 @@ class _Run:
             self.references = reference_timings(self.task, self.timed_shapes, self.child_device, self.result.hardware,
                                                 self.options.gpu_index, self.task_file)
             self._add_duration("reference_timing", time.perf_counter() - t0)
+            self.result.vendor_baselines = vendor_baselines.summarize(self.task, self.references, self.child_device)
         workroot = work_root()
         try:
             batch: _Batch | None = None

@@ -130,4 +130,9 @@ def shape_timing(m: Measurement, reference: dict[str, Any] | None) -> ShapeTimin
         if median > 0:
             timing.speedup_vs_compile = timing.compile_median_us / median
             timing.comparisons.append(stats.compare_samples(m.device_us, compiled, "compile"))
+    for name, samples in (row.get("vendors") or {}).items():  # only vendors that agreed were timed
+        if samples:
+            timing.vendor_median_us[name] = _iqr(samples)[0]
+            if median > 0:
+                timing.comparisons.append(stats.compare_samples(m.device_us, samples, name))
     return timing

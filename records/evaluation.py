@@ -115,6 +115,23 @@ class Comparison(BaseModel):
     verdict: SpeedVerdict
 
 
+VendorState = Literal["timed", "skipped", "disagrees", "failed"]
+
+
+class VendorBaseline(BaseModel):
+    """A vendor library's kernel for the task (sgl-kernel, vllm, flashinfer, liger-kernel, ...), as the
+    trusted reference timing process found it. Its per-shape times are `ShapeTiming.vendor_median_us`
+    and a `Comparison` whose `baseline` is `name`; only a vendor whose output passed the task's
+    checker against the reference is ever timed."""
+
+    name: str = Field(description="The package, e.g. 'sgl-kernel'; also the Comparison.baseline label.")
+    op: str = Field(description="What is called, e.g. 'sgl_kernel.fused_add_rmsnorm'.")
+    state: VendorState = Field(description="timed; skipped (not installed, no such device); disagrees (the "
+                               "task's checker refused its output: never timed); failed (it raised).")
+    reason: str = Field(default="", description="Why skipped, where it disagrees, or the error, one line.")
+    shapes: list[str] = Field(default_factory=list, description="The shapes it disagrees or fails on.")
+
+
 class ShapeTiming(BaseModel):
     shape: str
     median_us: float = Field(description="Device time (device mode) or the labelled wall clock (interpreter).")
@@ -130,7 +147,10 @@ class ShapeTiming(BaseModel):
     compile_median_us: float | None = Field(default=None, description="torch.compile of the reference, same way.")
     speedup: float | None = Field(default=None, description="vs eager, on device time (device mode only).")
     speedup_vs_compile: float | None = None
-    comparisons: list[Comparison] = Field(default_factory=list, description="vs eager / compile, with intervals.")
+    vendor_median_us: dict[str, float] = Field(default_factory=dict, description="Vendor kernels that passed "
+                                               "the checker, by package, timed like the eager reference.")
+    comparisons: list[Comparison] = Field(default_factory=list, description="vs eager / compile / each timed "
+                                          "vendor kernel, with intervals.")
     noisy: bool = Field(default=False, description="Spread above the noise threshold: re-measured, never ranked.")
     pct_peak_bandwidth: float | None = None
     method: TimingMethod | None = Field(
@@ -154,6 +174,8 @@ class EvalResult(BaseModel):
     correctness: list[ShapeCorrectness] = Field(default_factory=list)
     timings: list[ShapeTiming] = Field(default_factory=list)
     violations: list[Violation] = Field(default_factory=list)
+    vendor_baselines: list[VendorBaseline] = Field(default_factory=list, description="The task's declared vendor "
+                                                   "kernels: timed, skipped (with why), disagrees or failed.")
     profile: dict[str, float | str] = Field(default_factory=dict)
     hardware: Hardware | None = None
     isolation: list[str] = Field(default_factory=list, description="What the sandbox could and could not enforce.")
