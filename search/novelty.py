@@ -1,0 +1,91 @@
+"""Novelty rejection: a proposed source too close to one already known is dropped before evaluation.
+
+Owns: `normalize` (comments and docstrings out, whitespace collapsed: Python through its own
+parser, CUDA/HIP by stripping `//` and `/* */` comments) and `NoveltyFilter`, which rejects
+a source whose normalized token sequence is the same as a known one, or at least `threshold`
+similar (difflib ratio over tokens). Stuffing a copy with comments or reformatting it buys nothing.
+
+Thresholds: an LLM-written kernel is compared with `threshold` (default 0.97); the offline
+strategy's candidates differ from each other only in a few tunable literals, which are the
+whole point of them, so for it only an identical normalized source is a duplicate
+(threshold 1.0). Does not own: which sources are known (search.population).
+"""
+
+from __future__ import annotations
+
+import ast
+import difflib
+import io
+import re
+import tokenize
+
+_C_COMMENT = re.compile(r"//[^\n]*|/\*.*?\*/", re.S)
+_TOKEN = re.compile(r"\w+|[^\w\s]")
+
+
+def _python(source: str) -> str:
+    tree = ast.parse(source)
+    for node in ast.walk(tree):  # docstrings are comments by another name
+        body = getattr(node, "body", None)
+        if isinstance(body, list) and body and isinstance(body[0], ast.Expr) \
+                and isinstance(body[0].value, ast.Constant) and isinstance(body[0].value.value, str):
+            node.body = body[1:] or [ast.Pass()]  # type: ignore[attr-defined]
+    return ast.unparse(tree)
+
+
+def _python_tokens(source: str) -> str:
+    """Fallback for a source Python cannot parse: drop comment tokens."""
+    try:
+        tokens = [t.string for t in tokenize.generate_tokens(io.StringIO(source).readline)
+                  if t.type not in (tokenize.COMMENT, tokenize.NL, tokenize.NEWLINE, tokenize.INDENT,
+                                    tokenize.DEDENT)]
+    except (tokenize.TokenError, IndentationError, SyntaxError):
+        return source
+    return " ".join(tokens)
+
+
+def normalize(source: str, language: str) -> str:
+    """The source with comments (and Python docstrings) removed and whitespace collapsed."""
+    if language == "triton":
+        try:
+            text = _python(source)
+        except (SyntaxError, ValueError, RecursionError):
+            text = _python_tokens(source)
+    else:
+        text = _C_COMMENT.sub(" ", source)
+    return " ".join(_TOKEN.findall(text))
+
+
+def similarity(a: str, b: str) -> float:
+    """Similarity of two normalized sources (1.0: the same tokens in the same order)."""
+    if a == b:
+        return 1.0
+    left, right = a.split(" "), b.split(" ")
+    matcher = difflib.SequenceMatcher(None, left, right, autojunk=False)
+    if matcher.real_quick_ratio() < 0.5 or matcher.quick_ratio() < 0.5:
+        return matcher.quick_ratio()
+    return matcher.ratio()
+
+
+class NoveltyFilter:
+    """The normalized sources of one task's population; `admit` says whether a new one is novel."""
+
+    def __init__(self, threshold: float = 0.97) -> None:
+        self.threshold = threshold
+        self._known: dict[str, str] = {}  # normalized -> source hash
+
+    def add(self, source: str, language: str, source_hash: str) -> None:
+        self._known.setdefault(normalize(source, language), source_hash)
+
+    def near_duplicate(self, source: str, language: str, threshold: float | None = None) -> str | None:
+        """The hash of a known source this one nearly duplicates, or None when it is novel."""
+        limit = self.threshold if threshold is None else threshold
+        text = normalize(source, language)
+        if text in self._known:
+            return self._known[text]
+        if limit >= 1.0:
+            return None
+        for known, source_hash in self._known.items():
+            if similarity(text, known) >= limit:
+                return source_hash
+        return None
