@@ -46,8 +46,7 @@ class RunWriter:
             if resume_id is None:
                 row = store_runs.create_run(
                     session, task=self.settings.tasks[0], language=self.settings.language, strategy=STRATEGY,
-                    model=self.settings.model, config=self.settings.model_dump(mode="json"),
-                    hardware_fingerprint=self.hardware.fingerprint,
+                    model=self.settings.model, config=self._config(), hardware_fingerprint=self.hardware.fingerprint,
                 )
                 row.status_message = f"evolving {len(self.tasks)} task(s): {', '.join(self.settings.tasks)}"
             else:
@@ -62,9 +61,13 @@ class RunWriter:
                 if row.hardware_fingerprint != self.hardware.fingerprint:
                     raise RunNotResumable(f"run {resume_id} evolved on hardware {row.hardware_fingerprint}; "
                                           f"this machine is {self.hardware.fingerprint}")
-                row.config = self.settings.model_dump(mode="json")  # --generations may extend it
+                row.config = self._config()  # --generations may extend it
             self.run_id = row.id
             return row.rounds_done
+
+    def _config(self) -> dict:
+        """The settings, plus `rounds` (= generations) so run listings show progress as rounds done / planned."""
+        return {**self.settings.model_dump(mode="json"), "rounds": self.settings.generations}
 
     def finish(self, status: str, message: str) -> None:
         with self.store.session() as session:
