@@ -23,13 +23,17 @@ _C_COMMENT = re.compile(r"//[^\n]*|/\*.*?\*/", re.S)
 _TOKEN = re.compile(r"\w+|[^\w\s]")
 
 
+def _is_bare_string(node: ast.stmt) -> bool:
+    return isinstance(node, ast.Expr) and isinstance(node.value, ast.Constant) and isinstance(node.value.value, str)
+
+
 def _python(source: str) -> str:
     tree = ast.parse(source)
-    for node in ast.walk(tree):  # docstrings are comments by another name
-        body = getattr(node, "body", None)
-        if isinstance(body, list) and body and isinstance(body[0], ast.Expr) \
-                and isinstance(body[0].value, ast.Constant) and isinstance(body[0].value.value, str):
-            node.body = body[1:] or [ast.Pass()]  # type: ignore[attr-defined]
+    for node in ast.walk(tree):  # a bare string statement (a docstring or not) is a comment by another name
+        for name in ("body", "orelse", "finalbody"):
+            body = getattr(node, name, None)
+            if isinstance(body, list) and any(isinstance(s, ast.stmt) and _is_bare_string(s) for s in body):
+                setattr(node, name, [s for s in body if not _is_bare_string(s)] or [ast.Pass()])
     return ast.unparse(tree)
 
 
