@@ -1,14 +1,13 @@
 """Novelty rejection: a proposed source too close to one already known is dropped before evaluation.
 
 Owns: `normalize` (comments and docstrings out, whitespace collapsed: Python through its own
-parser, CUDA/HIP by stripping `//` and `/* */` comments) and `NoveltyFilter`, which rejects
-a source whose normalized token sequence is the same as a known one, or at least `threshold`
-similar (difflib ratio over tokens). Stuffing a copy with comments or reformatting it buys nothing.
-
-Thresholds: an LLM-written kernel is compared with `threshold` (default 0.97); the offline
-strategy's candidates differ from each other only in a few tunable literals, which are the
-whole point of them, so for it only an identical normalized source is a duplicate
-(threshold 1.0). Does not own: which sources are known (search.population).
+parser, CUDA/HIP by stripping `//` and `/* */` comments) and `NoveltyFilter`, which rejects a
+source whose normalized token sequence is at least `threshold` similar (difflib ratio over tokens,
+default 0.97) to a known one AND carries the same numeric literals. Stuffing a copy with comments,
+reformatting it or renaming a few variables buys nothing; changing a block size, a warp count or
+a vector width is a real new kernel (the offline strategy's candidates differ only in such
+literals, and so do many good LLM edits), and is evaluated. Does not own: which sources are known
+(search.taskpop).
 """
 
 from __future__ import annotations
@@ -60,6 +59,11 @@ def normalize(source: str, language: str) -> str:
     return " ".join(_TOKEN.findall(text))
 
 
+def numbers(text: str) -> tuple[str, ...]:
+    """The numeric literals of a normalized source, in order."""
+    return tuple(token for token in text.split(" ") if token[:1].isdigit())
+
+
 def similarity(a: str, b: str) -> float:
     """Similarity of two normalized sources (1.0: the same tokens in the same order)."""
     if a == b:
@@ -72,7 +76,7 @@ def similarity(a: str, b: str) -> float:
 
 
 class NoveltyFilter:
-    """The normalized sources of one task's population; `admit` says whether a new one is novel."""
+    """The normalized sources of one task's population; `near_duplicate` says whether a new one is novel."""
 
     def __init__(self, threshold: float = 0.97) -> None:
         self.threshold = threshold
@@ -81,15 +85,13 @@ class NoveltyFilter:
     def add(self, source: str, language: str, source_hash: str) -> None:
         self._known.setdefault(normalize(source, language), source_hash)
 
-    def near_duplicate(self, source: str, language: str, threshold: float | None = None) -> str | None:
+    def near_duplicate(self, source: str, language: str) -> str | None:
         """The hash of a known source this one nearly duplicates, or None when it is novel."""
-        limit = self.threshold if threshold is None else threshold
         text = normalize(source, language)
         if text in self._known:
             return self._known[text]
-        if limit >= 1.0:
-            return None
+        mine = numbers(text)
         for known, source_hash in self._known.items():
-            if similarity(text, known) >= limit:
+            if numbers(known) == mine and similarity(text, known) >= self.threshold:
                 return source_hash
         return None

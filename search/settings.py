@@ -37,8 +37,8 @@ class EvolveSettings(BaseModel):
     api_base: str | None = None
     budget_usd: float | None = None
     budget_tokens: int | None = None
-    novelty_threshold: float = Field(default=0.97, description="LLM candidates at least this similar to a "
-                                     "known source (normalized) are rejected unevaluated; offline: identical only.")
+    novelty_threshold: float = Field(default=0.97, description="A candidate at least this similar to a known "
+                                     "source (normalized) with the same numeric literals is rejected unevaluated.")
     beam_size: int = Field(default=4, description="Parents and inspirations a strategy sees per island.")
     max_repairs: int = 1
     eval_timeout_s: float = 300.0

@@ -44,9 +44,8 @@ class TaskPopulation:
         return Member(candidate=candidate, kind=kind)
 
     def near_duplicate(self, candidate: Candidate) -> str | None:
-        """The known source this proposal nearly duplicates (None: novel). Offline configs: identical only."""
-        threshold = 1.0 if candidate.origin == "offline" else None
-        return self.novelty.near_duplicate(candidate.source, candidate.language, threshold)
+        """The known source this proposal nearly duplicates (None: novel)."""
+        return self.novelty.near_duplicate(candidate.source, candidate.language)
 
     def measured(self, member: Member, result: EvalResult, island: int | None, excluded: bool = False) -> None:
         """Take a measured member in: its cell, its island (None: every island) and the archive."""
