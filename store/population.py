@@ -7,7 +7,9 @@ snapshot of each task's archive after every generation: cell -> elite), the writ
 and the reads that resume a run or draw its evolution page. Does not own: candidates,
 evaluations or runs (warpsmith.store.writes / runs), what a cell means or who is an elite
 (warpsmith.search). Migration 0004 creates both tables; the ORM classes live here, on the shared
-`Base`, and warpsmith.store imports this module so that the metadata always holds them.
+`Base`, and warpsmith.store imports this module so that the metadata always holds them. Their
+foreign keys to the run and the candidate cascade on delete, so `warpsmith runs delete` (which
+knows nothing of these tables) removes an evolve run's population and archive with it.
 
 Every function takes the caller's Session and does not commit (one transaction per step).
 """
@@ -32,11 +34,11 @@ class PopulationRow(Base):
     __table_args__ = (UniqueConstraint("run_id", "task", "island", "source_hash"),)
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
-    run_id: Mapped[str] = mapped_column(ForeignKey("runs.id"), index=True)
+    run_id: Mapped[str] = mapped_column(ForeignKey("runs.id", ondelete="CASCADE"), index=True)
     task: Mapped[str] = mapped_column(ForeignKey("tasks.name"))
     island: Mapped[int] = mapped_column(Integer)
     generation: Mapped[int] = mapped_column(Integer, doc="The generation it joined this island (0: seeding).")
-    source_hash: Mapped[str] = mapped_column(ForeignKey("candidates.source_hash"), index=True)
+    source_hash: Mapped[str] = mapped_column(ForeignKey("candidates.source_hash", ondelete="CASCADE"), index=True)
     role: Mapped[str] = mapped_column(String(20), doc="seed | inherited | offspring | repair | migrant")
     from_island: Mapped[int | None] = mapped_column(Integer, doc="A migrant's island of origin.")
     kind: Mapped[str] = mapped_column(String(60), default="", doc="Algorithm kind: a label from the plan.")
@@ -50,11 +52,11 @@ class ArchiveRow(Base):
 
     __tablename__ = "archive"
 
-    run_id: Mapped[str] = mapped_column(ForeignKey("runs.id"), primary_key=True)
+    run_id: Mapped[str] = mapped_column(ForeignKey("runs.id", ondelete="CASCADE"), primary_key=True)
     task: Mapped[str] = mapped_column(ForeignKey("tasks.name"), primary_key=True)
     generation: Mapped[int] = mapped_column(Integer, primary_key=True)
     cell: Mapped[str] = mapped_column(String(200), primary_key=True)
-    source_hash: Mapped[str] = mapped_column(ForeignKey("candidates.source_hash"))
+    source_hash: Mapped[str] = mapped_column(ForeignKey("candidates.source_hash", ondelete="CASCADE"))
     time_us: Mapped[float | None] = mapped_column(Float, doc="Sum of per-shape medians (same mode only).")
     floor_fraction: Mapped[float | None] = mapped_column(Float, doc="Of the bytes floor, large shapes; device only.")
     created_at: Mapped[datetime] = mapped_column(default=utcnow)

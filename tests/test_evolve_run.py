@@ -16,6 +16,7 @@ from warpsmith.search.engine import run_evolution
 from warpsmith.search.settings import EvolveProgress, EvolveSettings
 from warpsmith.search.strategies import offline_strategies
 from warpsmith.store.db import open_store
+from warpsmith.store.runs import delete_run
 from warpsmith.tasklib import get_task
 
 pytestmark = pytest.mark.slow
@@ -71,6 +72,14 @@ def test_two_tasks_evolve_through_the_pool_into_the_store(tmp_path: Path) -> Non
     assert query(db, "SELECT rounds_done FROM runs WHERE id = ?", run) == [(3,)]
     new = query(db, "SELECT COUNT(DISTINCT source_hash) FROM population WHERE run_id = ? AND generation = 3", run)[0][0]
     assert more.evaluated == new > 0
+    assert_consistent(db)
+
+    # `warpsmith runs delete` knows nothing of population and archive: their rows go with the run
+    store = open_store(f"sqlite:///{db}")
+    with store.session() as session:
+        delete_run(session, run)
+    store.close()
+    assert query(db, "SELECT COUNT(*) FROM population") == query(db, "SELECT COUNT(*) FROM archive") == [(0,)]
     assert_consistent(db)
 
 

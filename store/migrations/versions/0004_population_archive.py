@@ -33,9 +33,12 @@ def upgrade() -> None:
         sa.Column("cell", sa.String(length=200), nullable=True),
         sa.Column("status", sa.String(length=30), nullable=True),
         sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
-        sa.ForeignKeyConstraint(["run_id"], ["runs.id"], name=op.f("fk_population_run_id_runs")),
         sa.ForeignKeyConstraint(
-            ["source_hash"], ["candidates.source_hash"], name=op.f("fk_population_source_hash_candidates")
+            ["run_id"], ["runs.id"], name=op.f("fk_population_run_id_runs"), ondelete="CASCADE"
+        ),
+        sa.ForeignKeyConstraint(
+            ["source_hash"], ["candidates.source_hash"], name=op.f("fk_population_source_hash_candidates"),
+            ondelete="CASCADE",
         ),
         sa.ForeignKeyConstraint(["task"], ["tasks.name"], name=op.f("fk_population_task_tasks")),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_population")),
@@ -56,9 +59,12 @@ def upgrade() -> None:
         sa.Column("time_us", sa.Float(), nullable=True),
         sa.Column("floor_fraction", sa.Float(), nullable=True),
         sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
-        sa.ForeignKeyConstraint(["run_id"], ["runs.id"], name=op.f("fk_archive_run_id_runs")),
         sa.ForeignKeyConstraint(
-            ["source_hash"], ["candidates.source_hash"], name=op.f("fk_archive_source_hash_candidates")
+            ["run_id"], ["runs.id"], name=op.f("fk_archive_run_id_runs"), ondelete="CASCADE"
+        ),
+        sa.ForeignKeyConstraint(
+            ["source_hash"], ["candidates.source_hash"], name=op.f("fk_archive_source_hash_candidates"),
+            ondelete="CASCADE",
         ),
         sa.ForeignKeyConstraint(["task"], ["tasks.name"], name=op.f("fk_archive_task_tasks")),
         sa.PrimaryKeyConstraint("run_id", "task", "generation", "cell", name=op.f("pk_archive")),
