@@ -141,3 +141,35 @@ def test_selection_is_elitist_and_migration_moves_each_best_around_the_ring() ->
     assert migrate([Island(index=0, capacity=2)]) == []
     again = migrate(islands)  # every target already holds the best it would receive, or gets it once
     assert all(not islands[t].members.count(m) > 1 for _, t, m in again)
+
+
+def test_staged_evaluation_promotes_remeasures_and_stops_as_the_rules_say(tmp_path) -> None:  # noqa: ANN001
+    """The batch's decisions after each outcome (device + bench suite): a screen not slower than the parent
+    goes on to the full suite, a slower one stops; a noisy full result is measured once more, never twice."""
+    from warpsmith.pool.inline import InlinePool
+    from warpsmith.records.evaluation import Hardware
+    from warpsmith.search.batch import BatchEvaluator, Entry
+    from warpsmith.search.writer import RunWriter
+    from warpsmith.store.db import open_store
+
+    store = open_store(f"sqlite:///{tmp_path / 'store.db'}")
+    hardware = Hardware(device_name="H100", backend="cuda", arch="sm_90", memory_bandwidth_gbps=3350.0)
+    writer = RunWriter(store, EvolveSettings(tasks=["rmsnorm"], suite="bench"), hardware, {"rmsnorm": TASK})
+    with InlinePool(device="cpu") as pool:
+        batch = BatchEvaluator(pool, writer, device_mode=True)
+        assert batch.screens
+        member = Member(Candidate(task="rmsnorm", language="triton", source=SEED))
+        parent = device_result(SEED, scale=1.0)
+        screen_fast = device_result(SEED, scale=0.5).model_copy(update={"stage": "screen"})
+        screen_slow = device_result(SEED, scale=2.0).model_copy(update={"stage": "screen"})
+        assert batch._next_stage(Entry("rmsnorm", member, parent=parent), "screen", screen_fast) == "full"
+        assert batch._next_stage(Entry("rmsnorm", member, parent=parent), "screen", screen_slow) is None
+        assert batch._next_stage(Entry("rmsnorm", member, parent=None), "screen", screen_slow) == "full"
+        noisy = device_result(SEED)
+        noisy.timings[0].noisy = True
+        entry = Entry("rmsnorm", member, parent=parent)
+        assert batch._next_stage(entry, "full", noisy) == "full" and entry.retried
+        assert batch._next_stage(entry, "full", noisy) is None  # still noisy: kept, never ranked
+        assert batch._next_stage(Entry("rmsnorm", member, confirm=True), "full", noisy) is None
+        assert batch._next_stage(Entry("rmsnorm", member), "full", device_result(SEED)) is None
+    store.close()
