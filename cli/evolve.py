@@ -251,5 +251,34 @@ def evolve(
     sys.stdout.flush()
 
 
+def replay_evolve(store: Any, original: Any, device: str, reevaluate: bool = False) -> None:
+    """`warpsmith replay RUN` for an evolve run (called by warpsmith.cli.replay_cmd): the recorded answers
+    served to the same engine, a new run; one line and exit 2 for an offline evolve run or --reevaluate."""
+    from warpsmith.cli.replay_cmd import _hardware, _report
+    from warpsmith.search.pools import make_pool
+    from warpsmith.search.replay import RunNotReplayable, replay_evolution
+
+    if reevaluate:
+        raise usage_error(f"run {original.id} is an evolve run: --reevaluate is not supported for it yet "
+                          "(replay it without --reevaluate, or evolve again)")
+    config = original.config
+    tasks = _tasks(None if config.get("task_file") else ",".join(config.get("tasks", [])), None,
+                   Path(config["task_file"]) if config.get("task_file") else None)
+    device, hardware = _hardware(device)
+    err.print(f"store: {store.url}; hardware: {hardware.device_name}", highlight=False)
+    try:
+        with make_pool(1, device=device) as pool, EvolveView() as view:
+            outcome = replay_evolution(store, original, tasks, hardware, pool, device=device, on_progress=view)
+    except RunNotReplayable as error:
+        raise usage_error(str(error)) from None
+    except KeyboardInterrupt:
+        err.print("interrupted", style="yellow")
+        raise typer.Exit(130) from None
+    _report(outcome)
+    out.print(f"details: warpsmith runs show {outcome.run_id} --transcript", highlight=False)
+    if outcome.status != "completed":
+        raise typer.Exit(1)
+
+
 def register(app: typer.Typer) -> None:
     app.command("evolve", epilog=EXIT_CODES)(evolve)

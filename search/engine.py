@@ -39,8 +39,11 @@ from warpsmith.tasklib.base import Task
 class Evolution:
     def __init__(self, tasks: list[Task], settings: EvolveSettings, store: Store, hardware: Hardware,
                  pool: EvaluationPool, strategy_for: StrategyFor, *, call_log: CallLog | None = None,
-                 on_progress: Callable[[EvolveProgress], None] | None = None) -> None:
+                 on_progress: Callable[[EvolveProgress], None] | None = None,
+                 inherit_only: set[str] | None = None) -> None:
         self.tasks = {task.name: task for task in tasks}
+        self.inherit_only = inherit_only
+        """Of the store's best kernels, only these may be inherited (a replay: what the original started from)."""
         self.settings, self.hardware, self.pool = settings, hardware, pool
         self.strategy_for = strategy_for
         self.writer = RunWriter(store, settings, hardware, self.tasks)
@@ -56,8 +59,8 @@ class Evolution:
         self.cost = 0.0
 
     # --- the run ---------------------------------------------------------------------------
-    def run(self, resume_id: str | None = None) -> EvolveSummary:
-        done = self.writer.open(resume_id)
+    def run(self, resume_id: str | None = None, parent_run_id: str | None = None) -> EvolveSummary:
+        done = self.writer.open(resume_id, parent_run_id)
         if self.call_log is not None:
             self.call_log.bind(self.writer.llm_call)
         status, message = "completed", ""
@@ -95,7 +98,8 @@ class Evolution:
             entries = [(island.index, seed, "seed") for island in pop.islands]
             proposals.append(Proposal(name, 0, seed, role="seed"))
             for inherited in self.writer.inherited(name):
-                if inherited.source_hash != seed.source_hash:
+                if inherited.source_hash != seed.source_hash and (
+                        self.inherit_only is None or inherited.source_hash in self.inherit_only):
                     member = pop.member(inherited.candidate)
                     entries.append((0, member, "inherited"))
                     proposals.append(Proposal(name, 0, member, role="inherited"))
@@ -194,8 +198,11 @@ class _NoWrites:
 def run_evolution(tasks: list[Task], settings: EvolveSettings, store: Store, hardware: Hardware,
                   pool: EvaluationPool, strategy_for: StrategyFor, *, run_id: str | None = None,
                   call_log: CallLog | None = None,
-                  on_progress: Callable[[EvolveProgress], None] | None = None) -> EvolveSummary:
-    """Run (or with `run_id`, resume) one evolution over `tasks`; returns how it ended."""
+                  on_progress: Callable[[EvolveProgress], None] | None = None,
+                  parent_run_id: str | None = None, inherit_only: set[str] | None = None) -> EvolveSummary:
+    """Run (or with `run_id`, resume) one evolution over `tasks`; returns how it ended.
+    `parent_run_id`: the run a replay re-executes (stored with the new run); `inherit_only`: the
+    earlier kernels it may start from (default: the store's best for each task)."""
     evolution = Evolution(tasks, settings, store, hardware, pool, strategy_for, call_log=call_log,
-                          on_progress=on_progress)
-    return evolution.run(resume_id=run_id)
+                          on_progress=on_progress, inherit_only=inherit_only)
+    return evolution.run(resume_id=run_id, parent_run_id=parent_run_id)

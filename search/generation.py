@@ -110,12 +110,15 @@ def _repair(pops: dict[str, TaskPopulation], strategy_for: StrategyFor, writer: 
     """Fixes of failed candidates (strategies that repair), evaluated; returns the new proposals."""
     added: list[Proposal] = []
     todo = proposals
+    repaired = {p.member.candidate.parent_hash for p in proposals if p.role == "repair"}  # a resumed generation
     for _ in range(next(iter(pops.values())).settings.max_repairs if pops else 0):
         fixes: list[Proposal] = []
         for proposal in todo:
             result = proposal.entry.result if proposal.entry else None
-            if result is None or result.ok or result.status == "timeout" or not proposal.entry.fresh:
+            # a cached failure is repaired too (as in the optimize loop): a replay asks what the original asked
+            if result is None or result.ok or result.status == "timeout" or proposal.member.source_hash in repaired:
                 continue
+            repaired.add(proposal.member.source_hash)
             pop = pops[proposal.task]
             ctx = pop.context(proposal.island, generation, hardware, [], [])
             fixed = strategy_for(proposal.task, proposal.island).repair(ctx, proposal.member.candidate, result)

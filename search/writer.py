@@ -37,8 +37,9 @@ class RunWriter:
         self.generation = 0
 
     # --- the run row ---------------------------------------------------------------------
-    def open(self, resume_id: str | None) -> int:
-        """Create the run, or take over `resume_id`; returns the generations already done."""
+    def open(self, resume_id: str | None, parent_run_id: str | None = None) -> int:
+        """Create the run (`parent_run_id`: the run it replays), or take over `resume_id`; returns the
+        generations already done."""
         with self.store.session() as session:
             for task in self.tasks.values():
                 mapping.store_task(session, task)
@@ -47,6 +48,7 @@ class RunWriter:
                 row = store_runs.create_run(
                     session, task=self.settings.tasks[0], language=self.settings.language, strategy=STRATEGY,
                     model=self.settings.model, config=self._config(), hardware_fingerprint=self.hardware.fingerprint,
+                    parent_run_id=parent_run_id,
                 )
                 row.status_message = f"evolving {len(self.tasks)} task(s): {', '.join(self.settings.tasks)}"
             else:

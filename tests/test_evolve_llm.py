@@ -7,7 +7,7 @@ import os
 from pathlib import Path
 
 import pytest
-from _optimize_helpers import GOOD_EDIT, VERDICT, assert_consistent, query
+from _optimize_helpers import GOOD_EDIT, VERDICT, assert_consistent, private_env, query, warpsmith
 from _scripted_llm_server import ScriptedLLMServer
 from test_optimize_llm import plan, seed_hash
 
@@ -56,4 +56,14 @@ def test_an_llm_generation_is_planned_coded_judged_and_stored(tmp_path: Path) ->
         ("fewer warps did not hurt; try larger blocks",)]
     assert query(db, "SELECT strategy, model, rounds_done FROM runs WHERE id = ?", run) == [
         ("evolve", "openai/scripted", 1)]
+    assert_consistent(db)
+
+    # replay: the same engine with the recorded answers, no request (the server is gone), a new run
+    replayed = warpsmith(["replay", run, "--db", f"sqlite:///{db}", "--device", "cpu"], private_env(tmp_path))
+    assert replayed.returncode == 0, replayed.stdout[-1500:] + replayed.stderr[-1500:]
+    assert "completed" in replayed.stdout and "the same as the original's 1" in replayed.stdout
+    ((new_run, parent),) = query(db, "SELECT id, parent_run_id FROM runs WHERE id != ?", run)
+    assert parent == run
+    assert query(db, "SELECT source_hash FROM population WHERE run_id = ? AND role = 'offspring'", new_run) == [
+        (child,)]
     assert_consistent(db)
