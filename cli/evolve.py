@@ -140,7 +140,7 @@ def evolve(
     task_file: Path | None = typer.Option(None, "--task-file", help="A Python file defining a Task."),
     generations: int | None = typer.Option(None, "--generations", min=0, help="Generations after seeding (GPU 5, CPU 3)."),
     population: int | None = typer.Option(None, "--population", min=1, help="Candidates per island per generation (4)."),
-    islands: int | None = typer.Option(None, "--islands", min=1, help="Islands per task (2)."),
+    islands: int | None = typer.Option(None, "--islands", min=1, help="Islands per task (1)."),
     migrate_every: int | None = typer.Option(None, "--migrate-every", min=1, help="Ring migration every K generations (2)."),
     workers: int = typer.Option(1, "--workers", min=1, help="Evaluations in parallel on this machine."),
     ray: str | None = typer.Option(None, "--ray", help="Evaluate on a Ray cluster: auto or its address."),
