@@ -66,10 +66,11 @@ class Evolution:
         status, message = "completed", ""
         try:
             stored: dict[str, list[Proposal]] = {}
-            if done == 0:
-                self._seed()
+            rows = self.writer.stored_members() if resume_id is not None else []
+            if not any(row.generation > 0 for row in rows):
+                self._seed()  # new, or killed while seeding: seeding again is idempotent (the cache serves)
             else:
-                stored = self._replay(done)
+                stored = self._replay(done, rows)
             for generation in range(done + 1, self.settings.generations + 1):
                 self.generation = self.writer.generation = generation
                 self._progress(f"generation {generation}: proposing")
@@ -111,9 +112,9 @@ class Evolution:
         select(self.pops, self.writer, proposals)
         self._end(0)
 
-    def _replay(self, done: int) -> dict[str, list[Proposal]]:
-        """Rebuild islands, archive and novelty from the store; returns the interrupted generation's proposals."""
-        rows = self.writer.stored_members()
+    def _replay(self, done: int, rows: list) -> dict[str, list[Proposal]]:
+        """Rebuild islands, archive and novelty from the stored population `rows`; returns the interrupted
+        generation's proposals."""
         hashes = list(dict.fromkeys(r.source_hash for r in rows))
         candidates = self.writer.stored_candidates(hashes)
         excluded = self.writer.excluded(hashes)
