@@ -34,6 +34,8 @@ class Entry:
     member: Member
     parent: EvalResult | None = None
     confirm: bool = False
+    screen: bool = True
+    """False for a seed: nothing to screen it against, it goes to the full suite at once."""
     result: EvalResult | None = None
     fresh: bool = False
     retried: bool = False
@@ -75,7 +77,12 @@ class BatchEvaluator:
                 if cached is not None and (cached.stage == "full" or not self.screens):
                     entry.result = cached
                     continue
-            stage = "screen" if self.screens and not entry.confirm else "full"
+            stage = "screen" if self.screens and entry.screen and not entry.confirm else "full"
+            if stage == "screen" and (screened := self.writer.cached_screen(entry.task, entry.member.candidate)):
+                if not promotion(screened, entry.parent):  # measured before a kill: not measured again
+                    entry.result = screened
+                    continue
+                stage = "full"
             job = self._job(entry, stage)
             inflight[job.job_id] = (entry, stage)
             self.pool.submit(job)

@@ -97,7 +97,8 @@ def _parent_result(pops: dict[str, TaskPopulation], proposal: Proposal):  # noqa
 def evaluate(pops: dict[str, TaskPopulation], batch: BatchEvaluator, proposals: list[Proposal]) -> None:
     entries = []
     for proposal in proposals:
-        proposal.entry = Entry(proposal.task, proposal.member, parent=_parent_result(pops, proposal))
+        proposal.entry = Entry(proposal.task, proposal.member, parent=_parent_result(pops, proposal),
+                               screen=proposal.role not in ("seed", "inherited"))
         entries.append(proposal.entry)
     batch.run(entries)
     for proposal in proposals:

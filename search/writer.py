@@ -107,6 +107,12 @@ class RunWriter:
         with self.store.session() as session:
             return mapping.reusable_result(session, self.keys[task], candidate.source_hash, self.run_id)
 
+    def cached_screen(self, task: str, candidate: Candidate) -> EvalResult | None:
+        """A stored screen result of this candidate (a resumed generation decides promotion from it)."""
+        key = mapping.EvalKey.of(self.tasks[task], self.hardware, self.settings.suite, stage="screen")
+        with self.store.session() as session:
+            return mapping.reusable_result(session, key, candidate.source_hash, self.run_id)
+
     def newest(self, task: str, source_hash: str) -> EvalResult | None:
         """The newest stored full result (what a resume replays), whatever its status."""
         with self.store.session() as session:
