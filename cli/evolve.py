@@ -67,10 +67,11 @@ def _stored_settings(store: Any, resume: str) -> tuple[str, dict[str, Any]]:
             kind = row.strategy if row is not None else "missing"
             raise usage_error(f"run {run_id} is not an evolve run ({kind}); continue it with `warpsmith optimize "
                               f"--resume {run_id}`")
-        return run_id, dict(row.config)
+        spent = {"spent_usd": row.cost_usd, "spent_tokens": row.prompt_tokens + row.completion_tokens}
+        return run_id, {**row.config, "_spent": spent}
 
 
-def _strategy_for(tasks: list[Any], settings: Any, call_log: Any) -> Any:
+def _strategy_for(tasks: list[Any], settings: Any, call_log: Any, spent: dict[str, Any]) -> Any:
     from warpsmith.search.strategies import offline_strategies, shared_strategy
 
     if settings.strategy == "offline":
@@ -78,7 +79,7 @@ def _strategy_for(tasks: list[Any], settings: Any, call_log: Any) -> Any:
     from warpsmith.agents.llm import Budget
     from warpsmith.agents.llm_strategy import build_llm_strategy
 
-    budget = Budget(max_usd=settings.budget_usd, max_tokens=settings.budget_tokens)
+    budget = Budget(max_usd=settings.budget_usd, max_tokens=settings.budget_tokens, **spent)  # a resumed run spent some
     strategy = build_llm_strategy(settings.model, api_base=settings.api_base, budget=budget, on_call=call_log)
     err.print(f"LLM strategy: planner, coder and judge on {settings.model}", highlight=False)
     return shared_strategy(strategy)
@@ -201,7 +202,7 @@ def evolve(
     defaults = CPU_DEFAULTS if hardware.backend == "cpu" else GPU_DEFAULTS
     model = None if offline or stored.get("strategy") == "offline" else (
         model or stored.get("model") or os.environ.get("WARPSMITH_MODEL") or None)
-    base = {**stored, "tasks": [t.name for t in tasks]}
+    base = {**{k: v for k, v in stored.items() if k != "_spent"}, "tasks": [t.name for t in tasks]}
     given = {"generations": generations, "population": population, "islands": islands, "migrate_every": migrate_every,
              "workers": workers, "ray": ray, "budget_usd": budget_usd, "api_base": api_base}
     base.update({k: v for k, v in given.items() if v is not None})
@@ -226,7 +227,7 @@ def evolve(
     except PoolUnavailable as error:
         raise usage_error(str(error)) from None
     call_log = CallLog()
-    strategy_for = _strategy_for(tasks, settings, call_log)
+    strategy_for = _strategy_for(tasks, settings, call_log, stored.get("_spent", {}))
     err.print(f"store: {store.url}", highlight=False)
     try:
         with pool, EvolveView() as view:
