@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 from _optimize_helpers import assert_consistent, query
+from _store_helpers import *  # noqa: F403  (the store fixtures: postgres_cluster, ...)
 
 from warpsmith.evaluator.hardware import detect_hardware
 from warpsmith.pool.inline import InlinePool
@@ -96,3 +97,26 @@ def test_the_inline_pool_runs_jobs_and_says_why_one_could_not_run(tmp_path: Path
     assert outcomes["missing"].result is None and outcomes["missing"].attempts == 2
     assert "does not exist" in (outcomes["missing"].error or "")
     assert (stats.workers, stats.done, stats.failed) == (1, 2, 1)
+
+
+@pytest.mark.postgres
+def test_an_evolve_run_on_a_postgres_store(postgres_cluster) -> None:  # noqa: ANN001
+    """The store of runs that span machines: the same run, population and archive rows on Postgres."""
+    from sqlalchemy import func, select
+
+    from warpsmith.store.population import ArchiveRow, PopulationRow
+
+    store = open_store(postgres_cluster.new_database())
+    tasks = [get_task("rmsnorm")]
+    settings = EvolveSettings(tasks=["rmsnorm"], generations=1, population=1, islands=2, device="cpu", suite="smoke")
+    with InlinePool(device="cpu") as pool:
+        summary = run_evolution(tasks, settings, store, detect_hardware("cpu", 0), pool,
+                                offline_strategies(tasks, "triton"))
+    assert summary.status == "completed", summary.message
+    with store.session() as session:
+        assert session.scalar(select(func.count()).select_from(PopulationRow)) == 2 + 2  # seed x 2 islands + 2
+        assert session.scalar(select(func.count()).select_from(ArchiveRow)) == 2  # generations 0 and 1
+        delete_run(session, summary.run_id)
+    with store.session() as session:
+        assert session.scalar(select(func.count()).select_from(PopulationRow)) == 0
+    store.close()
