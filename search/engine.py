@@ -47,7 +47,7 @@ class Evolution:
         self.settings, self.hardware, self.pool = settings, hardware, pool
         self.strategy_for = strategy_for
         self.writer = RunWriter(store, settings, hardware, self.tasks)
-        self.writer.call_log = call_log  # type: ignore[attr-defined]
+        self.writer.call_log = call_log
         self.call_log = call_log
         self.on_progress = on_progress or (lambda progress: None)
         self.pops = {name: TaskPopulation(task, settings) for name, task in self.tasks.items()}

@@ -79,8 +79,7 @@ def _propose(pops: dict[str, TaskPopulation], strategy_for: StrategyFor, writer:
 def _producing_call(strategy: Strategy, writer: RunWriter, candidate: Candidate) -> int | None:
     producing = getattr(strategy, "producing_call", None)  # LLM strategies only
     call = producing(candidate.source_hash) if producing else None
-    log = getattr(writer, "call_log", None)
-    return log.stored_id(call) if call is not None and log is not None else None
+    return writer.call_log.stored_id(call) if call is not None and writer.call_log is not None else None
 
 
 def _parent_result(pops: dict[str, TaskPopulation], proposal: Proposal):  # noqa: ANN202 (EvalResult | None)

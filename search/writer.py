@@ -12,6 +12,7 @@ run lifecycle) and warpsmith.store.population (the new tables). Does not own: wh
 from __future__ import annotations
 
 from warpsmith.agents import mapping
+from warpsmith.agents.coordinator_records import CallLog
 from warpsmith.agents.records import LLMCall, Verdict
 from warpsmith.records.evaluation import Candidate, EvalResult, Hardware
 from warpsmith.search.archive import Member
@@ -35,6 +36,8 @@ class RunWriter:
         self.keys = {name: mapping.EvalKey.of(task, hardware, settings.suite) for name, task in tasks.items()}
         self.run_id = ""
         self.generation = 0
+        self.call_log: CallLog | None = None
+        """Where the chat model hands its calls (bound to `llm_call`): gives a produced candidate its call's id."""
 
     # --- the run row ---------------------------------------------------------------------
     def open(self, resume_id: str | None, parent_run_id: str | None = None) -> int:
