@@ -28,7 +28,7 @@ from dataclasses import dataclass, field
 
 from warpsmith.agents import scrutiny
 from warpsmith.agents.protocols import Strategy
-from warpsmith.records.evaluation import Candidate, Hardware
+from warpsmith.records.evaluation import Candidate, EvalResult, Hardware
 from warpsmith.search.archive import Member
 from warpsmith.search.batch import BatchEvaluator, Entry
 from warpsmith.search.islands import migrate
@@ -82,7 +82,7 @@ def _producing_call(strategy: Strategy, writer: RunWriter, candidate: Candidate)
     return writer.call_log.stored_id(call) if call is not None and writer.call_log is not None else None
 
 
-def _parent_result(pops: dict[str, TaskPopulation], proposal: Proposal):  # noqa: ANN202 (EvalResult | None)
+def _parent_result(pops: dict[str, TaskPopulation], proposal: Proposal) -> EvalResult | None:
     pop = pops[proposal.task]
     parent = proposal.member.candidate.parent_hash
     for island in pop.islands:
