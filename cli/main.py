@@ -60,6 +60,7 @@ def root(
 # Each module defines `register(app)`. Order here is the order in --help.
 _COMMAND_MODULES = [
     "optimize_cmd",
+    "evolve",
     "eval_cmd",
     "runs_cmd",
     "replay_cmd",

@@ -100,6 +100,10 @@ def replay(
         original = load_original(store, run_id)
     except RunIdError as error:
         raise usage_error(f"{error} in {store.url}") from None
+    if original.strategy == "evolve":  # many tasks, islands: the evolve engine replays it
+        from warpsmith.cli.evolve import replay_evolve
+
+        return replay_evolve(store, original, device, reevaluate)
     task = _task(original.task, original.config.get("task_file"))
     device, hardware = _hardware(device)
     err.print(f"store: {store.url}; hardware: {hardware.device_name}", highlight=False)

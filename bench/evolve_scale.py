@@ -1,0 +1,92 @@
+"""How `evolve` scales with workers: the same run with --workers 1 and --workers 2 (issue 11's CPU benchmark).
+
+Runs the evolution engine in this process over TASKS (default rmsnorm, silu_and_mul) for GENERATIONS
+generations (3) with POPULATION candidates per island (4), one island, the offline strategy, on the
+CPU (Triton interpreter), once per worker count, each into its own fresh SQLite store (so the
+evaluation cache serves nothing across runs). Prints a table: wall time, candidates evaluated,
+candidates evaluated per minute, and the wall-time ratio against the first worker count (issue 11's
+target: >= 1.6x with 2 workers on 2 cores). The pool comes from a factory, `module:function` taking
+(workers, ray=None, *, device=..., gpu_index=...) like warpsmith.search.pools.make_pool (the default);
+a worker count the factory cannot serve is reported as such, not measured. Usage:
+
+    python bench/evolve_scale.py [--workers 1,2] [--tasks rmsnorm,silu_and_mul] [--generations 3]
+        [--population 4] [--islands 1] [--pool-factory warpsmith.search.pools:make_pool] [--json]
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import json
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+from warpsmith.evaluator.hardware import detect_hardware
+from warpsmith.search.engine import run_evolution
+from warpsmith.search.settings import EvolveSettings
+from warpsmith.search.strategies import offline_strategies
+from warpsmith.store.db import open_store
+from warpsmith.tasklib import get_task
+
+
+def factory_of(spec: str) -> Any:
+    module, _, name = spec.partition(":")
+    return getattr(importlib.import_module(module), name or "make_pool")
+
+
+def measure(workers: int, args: argparse.Namespace, make_pool: Any) -> dict[str, Any]:
+    tasks = [get_task(name) for name in args.tasks.split(",")]
+    settings = EvolveSettings(tasks=[t.name for t in tasks], generations=args.generations,
+                              population=args.population, islands=args.islands, device="cpu", suite="smoke",
+                              workers=workers)
+    try:
+        pool = make_pool(workers, None, device="cpu")
+    except Exception as error:  # noqa: BLE001 (the factory says why it cannot serve this count)
+        return {"workers": workers, "error": " ".join(str(error).split())}
+    with tempfile.TemporaryDirectory() as scratch:
+        store = open_store(f"sqlite:///{Path(scratch) / 'evolve.db'}")
+        started = time.perf_counter()
+        with pool:
+            summary = run_evolution(tasks, settings, store, detect_hardware("cpu", 0), pool,
+                                    offline_strategies(tasks, "triton"))
+            stats = pool.stats()
+        wall = time.perf_counter() - started
+        store.close()
+    return {"workers": workers, "status": summary.status, "wall_s": round(wall, 2), "evaluated": summary.evaluated,
+            "per_minute": round(60.0 * summary.evaluated / wall, 1) if wall else None,
+            "busy_fraction": round(stats.busy_seconds / (wall * stats.workers), 2) if wall else None}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--workers", default="1,2")
+    parser.add_argument("--tasks", default="rmsnorm,silu_and_mul")
+    parser.add_argument("--generations", type=int, default=3)
+    parser.add_argument("--population", type=int, default=4)
+    parser.add_argument("--islands", type=int, default=1)
+    parser.add_argument("--pool-factory", default="warpsmith.search.pools:make_pool")
+    parser.add_argument("--json", action="store_true")
+    args = parser.parse_args()
+    make_pool = factory_of(args.pool_factory)
+    rows = [measure(int(w), args, make_pool) for w in args.workers.split(",")]
+    base = next((r["wall_s"] for r in rows if "wall_s" in r), None)
+    for row in rows:
+        if "wall_s" in row and base:
+            row["speedup_vs_first"] = round(base / row["wall_s"], 2)
+    if args.json:
+        print(json.dumps(rows, indent=1))
+        return
+    print("| workers | status | wall s | evaluated | per minute | busy fraction | wall ratio vs first |")
+    print("| --- | --- | --- | --- | --- | --- | --- |")
+    for row in rows:
+        if "error" in row:
+            print(f"| {row['workers']} | unavailable: {row['error']} | | | | | |")
+        else:
+            print(f"| {row['workers']} | {row['status']} | {row['wall_s']} | {row['evaluated']} | {row['per_minute']} "
+                  f"| {row['busy_fraction']} | {row.get('speedup_vs_first', '')} |")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,209 @@
+"""`evolve`: many tasks, each a population of islands with a MAP-Elites archive, generation by generation.
+
+Owns: `Evolution` / `run_evolution`: open (or take over) the run, seed it (generation 0: every
+task's shipped seed starts every island, the store's best kernels from earlier runs join island 0),
+then generations 1..N (search.generation), each ended in the store (archive snapshots and
+`rounds_done`, one transaction), progress after every outcome, and how the run ends.
+
+Resume (`resume_id`): the stored population rows are replayed generation by generation through
+the same island and archive code, with the stored results (nothing is evaluated); the generation
+that was interrupted continues from its stored candidates, whose stored evaluations the cache
+serves: a SIGKILL loses only the evaluations in flight, and nothing is evaluated twice.
+Control flow as in the optimize loop: AgentError subclasses end the run with their message and a
+status (budget_exhausted, llm_unavailable, ...); KeyboardInterrupt marks it 'interrupted'; anything
+else 'failed' and propagates. Does not own: the pool (chosen by the caller: search.pools),
+strategies (made by the caller's `strategy_for(task, island)`) or rows (search.writer).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from warpsmith.agents import mapping
+from warpsmith.agents.coordinator import STATUS_OF, seed_candidate
+from warpsmith.agents.coordinator_records import CallLog
+from warpsmith.agents.offline import measured_time_us
+from warpsmith.agents.protocols import AgentError
+from warpsmith.pool.protocol import EvaluationPool
+from warpsmith.records.evaluation import Hardware
+from warpsmith.search.archive import Member
+from warpsmith.search.batch import BatchEvaluator
+from warpsmith.search.generation import Proposal, StrategyFor, run_generation, select
+from warpsmith.search.settings import EvolveProgress, EvolveSettings, EvolveSummary, TaskProgress
+from warpsmith.search.taskpop import TaskPopulation
+from warpsmith.search.writer import RunWriter
+from warpsmith.store.db import Store
+from warpsmith.tasklib.base import Task
+
+
+class Evolution:
+    def __init__(self, tasks: list[Task], settings: EvolveSettings, store: Store, hardware: Hardware,
+                 pool: EvaluationPool, strategy_for: StrategyFor, *, call_log: CallLog | None = None,
+                 on_progress: Callable[[EvolveProgress], None] | None = None,
+                 inherit_only: set[str] | None = None) -> None:
+        self.tasks = {task.name: task for task in tasks}
+        self.inherit_only = inherit_only
+        """Of the store's best kernels, only these may be inherited (a replay: what the original started from)."""
+        self.settings, self.hardware, self.pool = settings, hardware, pool
+        self.strategy_for = strategy_for
+        self.writer = RunWriter(store, settings, hardware, self.tasks)
+        self.writer.call_log = call_log
+        self.call_log = call_log
+        self.on_progress = on_progress or (lambda progress: None)
+        self.pops = {name: TaskPopulation(task, settings) for name, task in self.tasks.items()}
+        self.batch = BatchEvaluator(pool, self.writer, device_mode=hardware.backend != "cpu",
+                                    on_outcome=lambda entry, result: self._progress(
+                                        f"{entry.task} {result.source_hash[:10]}: {result.status}"),
+                                    on_wait=lambda: self._progress(""))
+        self.generation = 0
+        self.cost = 0.0
+
+    # --- the run ---------------------------------------------------------------------------
+    def run(self, resume_id: str | None = None, parent_run_id: str | None = None) -> EvolveSummary:
+        done = self.writer.open(resume_id, parent_run_id)
+        if self.call_log is not None:
+            self.call_log.bind(self.writer.llm_call)
+        status, message = "completed", ""
+        try:
+            stored: dict[str, list[Proposal]] = {}
+            rows = self.writer.stored_members() if resume_id is not None else []
+            if not any(row.generation > 0 for row in rows):
+                self._seed()  # new, or killed while seeding: seeding again is idempotent (the cache serves)
+            else:
+                stored = self._replay(done, rows)
+            for generation in range(done + 1, self.settings.generations + 1):
+                self.generation = self.writer.generation = generation
+                self._progress(f"generation {generation}: proposing")
+                run_generation(self.pops, self.strategy_for, self.writer, self.batch, self.hardware, generation,
+                               self._context_extra, stored)
+                stored = {}
+                self._end(generation)
+        except (AgentError, KeyboardInterrupt) as error:
+            status = next(s for kind, s in STATUS_OF if isinstance(error, kind))
+            message = str(error) or f"interrupted by the user; continue with --resume {self.writer.run_id}"
+        except BaseException as error:
+            status, message = "failed", f"{type(error).__name__}: {error}"
+            raise
+        finally:
+            self.writer.finish(status, message or self._standing())
+            self._progress(f"run {status}")
+        return EvolveSummary(run_id=self.writer.run_id, status=status, message=message or self._standing(),
+                             generations_done=self.generation, evaluated=self.batch.evaluated,
+                             tasks=self._task_rows(), cost_usd=self.cost)
+
+    def _seed(self) -> None:
+        self.generation = self.writer.generation = 0
+        proposals = []
+        for name, pop in self.pops.items():
+            seed = pop.member(seed_candidate(self.tasks[name], self.settings.language), kind="seed")
+            entries = [(island.index, seed, "seed") for island in pop.islands]
+            proposals.append(Proposal(name, 0, seed, role="seed"))
+            for inherited in self.writer.inherited(name):
+                if inherited.source_hash != seed.source_hash and (
+                        self.inherit_only is None or inherited.source_hash in self.inherit_only):
+                    member = pop.member(inherited.candidate)
+                    entries.append((0, member, "inherited"))
+                    proposals.append(Proposal(name, 0, member, role="inherited"))
+            self.writer.add_members(name, 0, entries)
+        self._progress(f"seeding {len(self.pops)} task(s)")
+        from warpsmith.search.generation import evaluate
+
+        evaluate(self.pops, self.batch, proposals)
+        select(self.pops, self.writer, proposals)
+        self._end(0)
+
+    def _replay(self, done: int, rows: list) -> dict[str, list[Proposal]]:
+        """Rebuild islands, archive and novelty from the stored population `rows`; returns the interrupted
+        generation's proposals."""
+        hashes = list(dict.fromkeys(r.source_hash for r in rows))
+        candidates = self.writer.stored_candidates(hashes)
+        excluded = self.writer.excluded(hashes)
+        members: dict[tuple[str, str], Member] = {}
+        interrupted: dict[str, list[Proposal]] = {}
+        for generation in range(0, done + 2):
+            mine = [r for r in rows if r.generation == generation and r.task in self.pops]
+            for row in mine:
+                key = (row.task, row.source_hash)
+                if key not in members:
+                    members[key] = self.pops[row.task].member(candidates[row.source_hash], kind=row.kind or None)
+                if generation > done and row.role != "migrant":
+                    interrupted.setdefault(row.task, []).append(
+                        Proposal(row.task, row.island, members[key], role=row.role))
+            if generation > done:
+                break
+            proposals = [Proposal(r.task, r.island, members[(r.task, r.source_hash)], role=r.role)
+                         for r in mine if r.role != "migrant"]
+            for proposal in proposals:
+                proposal.member.result = self.writer.newest(proposal.task, proposal.member.source_hash)
+                proposal.excluded = proposal.member.source_hash in excluded
+            select(self.pops, _NoWrites(), proposals)
+            for row in mine:
+                if row.role == "migrant":
+                    self.pops[row.task].islands[row.island].join(members[(row.task, row.source_hash)])
+        self.generation = done
+        self._progress(f"resumed after generation {done}")
+        return interrupted
+
+    def _end(self, generation: int) -> None:
+        archives = {name: pop.archive.elites() for name, pop in self.pops.items()}
+        best = self.pops[self.settings.tasks[0]].best() if self.settings.tasks[0] in self.pops else None
+        message = f"generation {generation}/{self.settings.generations}: {self._standing()}"
+        self.writer.end_generation(generation, archives, message, best)
+        self.cost = self.writer.cost()
+        self._progress(f"generation {generation} done")
+
+    # --- helpers -----------------------------------------------------------------------------
+    def _context_extra(self, task: str) -> tuple[list[str], list[str]]:
+        """Lessons for this task and hardware, and every source hash already evaluated here (any run)."""
+        with self.writer.store.session() as session:
+            lessons = mapping.lessons(session, task, self.hardware.fingerprint)
+            known = mapping.known_hashes(session, self.writer.keys[task], task)
+        return lessons, known
+
+    def _task_rows(self) -> list[TaskProgress]:
+        rows = []
+        for name, pop in self.pops.items():
+            best = pop.best()
+            rows.append(TaskProgress(
+                task=name, generation=self.generation, best_hash=best.source_hash if best else None,
+                best_time_us=measured_time_us(best.result) if best else None,
+                floor_fraction=best.floor_fraction if best else None,
+                mode=best.result.mode if best and best.result else None,
+                evaluated=pop.evaluated, rejected=pop.rejected, cells=len(pop.archive.cells),
+            ))
+        return rows
+
+    def _standing(self) -> str:
+        parts = []
+        for row in self._task_rows():
+            if row.best_hash is None:
+                parts.append(f"{row.task}: no correct kernel")
+            else:
+                floor = f", {100 * row.floor_fraction:.0f}% of floor" if row.floor_fraction is not None else ""
+                parts.append(f"{row.task}: best {row.best_hash[:10]} ({row.cells} cell(s){floor})")
+        return "; ".join(parts)
+
+    def _progress(self, message: str) -> None:
+        self.on_progress(EvolveProgress(run_id=self.writer.run_id, generation=self.generation,
+                                        generations=self.settings.generations, tasks=self._task_rows(),
+                                        pool=self.pool.stats(), cost_usd=self.cost, message=message))
+
+
+class _NoWrites:
+    """A writer that writes nothing: a replay only rebuilds state from what is stored."""
+
+    def set_outcome(self, task: str, member: Member) -> None:
+        return None
+
+
+def run_evolution(tasks: list[Task], settings: EvolveSettings, store: Store, hardware: Hardware,
+                  pool: EvaluationPool, strategy_for: StrategyFor, *, run_id: str | None = None,
+                  call_log: CallLog | None = None,
+                  on_progress: Callable[[EvolveProgress], None] | None = None,
+                  parent_run_id: str | None = None, inherit_only: set[str] | None = None) -> EvolveSummary:
+    """Run (or with `run_id`, resume) one evolution over `tasks`; returns how it ended.
+    `parent_run_id`: the run a replay re-executes (stored with the new run); `inherit_only`: the
+    earlier kernels it may start from (default: the store's best for each task)."""
+    evolution = Evolution(tasks, settings, store, hardware, pool, strategy_for, call_log=call_log,
+                          on_progress=on_progress, inherit_only=inherit_only)
+    return evolution.run(resume_id=run_id, parent_run_id=parent_run_id)

@@ -1,0 +1,78 @@
+"""What an evolution run was asked to do, and how it reports progress.
+
+Owns: `EvolveSettings` (stored as the run's config and reused by --resume), `TASK_SUITES`
+(the named groups `--suite` selects), `TaskProgress` / `EvolveProgress` (what the engine hands
+its `on_progress` after every step) and `EvolveSummary`. Does not own: the engine (search.engine).
+"""
+
+from __future__ import annotations
+
+from pydantic import BaseModel, Field
+
+from warpsmith.records.jobs import PoolStats
+
+TASK_SUITES: dict[str, tuple[str, ...]] = {
+    "serving": ("rmsnorm", "fused_add_rmsnorm", "silu_and_mul", "gelu_and_mul", "topk_softmax",
+                "rotary_embedding", "merge_attn_states", "per_token_group_quant_fp8"),
+    "moe": ("moe_dispatch", "moe_align_block_size", "moe_combine", "moe_fused_gate", "topk_softmax"),
+    "norms": ("rmsnorm", "fused_add_rmsnorm"),
+}
+
+
+class EvolveSettings(BaseModel):
+    """How one evolution run searches (runs.config of a run with strategy 'evolve')."""
+
+    tasks: list[str] = Field(description="Task names, in order (a --task-file task by its name).")
+    task_file: str | None = Field(default=None, description="The file a user's task came from.")
+    generations: int = 3
+    population: int = Field(default=4, description="Candidates proposed per island per generation; "
+                            "also how many elites an island keeps.")
+    islands: int = 1
+    migrate_every: int = Field(default=2, description="Ring migration of each island's best every K generations.")
+    language: str = "triton"
+    suite: str = "smoke"
+    device: str = "auto"
+    strategy: str = Field(default="offline", description="offline | llm")
+    model: str | None = None
+    api_base: str | None = None
+    budget_usd: float | None = None
+    budget_tokens: int | None = None
+    novelty_threshold: float = Field(default=0.97, description="A candidate at least this similar to a known "
+                                     "source (normalized) with the same numeric literals is rejected unevaluated.")
+    beam_size: int = Field(default=4, description="Parents and inspirations a strategy sees per island.")
+    max_repairs: int = 1
+    eval_timeout_s: float = 300.0
+    workers: int = 1
+    ray: str | None = None
+
+
+class TaskProgress(BaseModel):
+    task: str
+    generation: int
+    best_hash: str | None = None
+    best_time_us: float | None = None
+    floor_fraction: float | None = Field(default=None, description="Best's fraction of the bytes floor (device).")
+    mode: str | None = None
+    evaluated: int = 0
+    rejected: int = Field(default=0, description="Proposals rejected as near-duplicates, unevaluated.")
+    cells: int = 0
+
+
+class EvolveProgress(BaseModel):
+    run_id: str
+    generation: int
+    generations: int
+    tasks: list[TaskProgress]
+    pool: PoolStats | None = None
+    cost_usd: float = 0.0
+    message: str = ""
+
+
+class EvolveSummary(BaseModel):
+    run_id: str
+    status: str
+    message: str = ""
+    generations_done: int
+    evaluated: int
+    tasks: list[TaskProgress]
+    cost_usd: float = 0.0
