@@ -180,7 +180,7 @@ def _compile_and_link(source: str, language: Literal["cuda", "hip"], arch: str, 
         (work / "shim" / relative).write_text(content)
     env = compiler_env({"TMPDIR": str(work), "HOME": str(work), **(hip_env() if language == "hip" else {})})
     base = BuildResult(ok=False, library_path=None, op_namespace=None, log="", language=language, arch=arch)
-    limits = BuildLimits.from_env()
+    limits = BuildLimits.from_settings()
 
     command = compile_command(language, arch, candidate, work / "kernel.o", work / "shim")
     rc, compile_log = _run(command, cwd=work, env=env, timeout_s=deadline - time.monotonic(), limits=limits)
