@@ -39,16 +39,10 @@ def cli_settings(overrides: Mapping[str, Any] | None = None) -> Settings:
         raise usage_error(str(error)) from None
 
 
-def _value(settings: Settings, key: str) -> Any:
-    value: Any = settings.stored()
-    for part in key.split("."):
-        value = value[part]
-    return value
-
-
 def rows(settings: Settings, sources: Mapping[str, str]) -> list[tuple[str, Any, str]]:
     """(dotted key, value as stored with a run, source) for every setting."""
-    return [(key, _value(settings, key), sources.get(key, "default")) for key, _ in fields()]
+    stored = settings.stored()
+    return [(key, _value_in(stored, key), sources.get(key, "default")) for key, _ in fields()]
 
 
 @config_app.command("show")
@@ -83,6 +77,70 @@ def env() -> None:
     for key, _ in fields():
         short = [name for name, target in ALIASES.items() if target == key]
         typer.echo(f"{env_name(key)}  -> {key}" + (f"  (also {', '.join(short)})" if short else ""))
+
+
+_DOC_HEAD = """# Settings
+
+Every setting warpsmith reads, generated from `warpsmith.records.settings.Settings` by
+`warpsmith config docs > docs/settings.md` (tests/test_settings.py checks it is current).
+
+Where they come from, later wins: the defaults below, `warpsmith.toml` in the user config dir
+(`~/.config/warpsmith/warpsmith.toml` on Linux), `warpsmith.toml` in the project (the current
+directory), the `WARPSMITH_*` environment variables, then a command's flags (`--model`,
+`--db`, ...). `warpsmith config show` prints each effective value and its source;
+`warpsmith config files` the files looked for; `warpsmith doctor` says when one is broken.
+A file is TOML with one table per section, e.g.
+
+```toml
+[llm]
+model = "openai/gpt-4.1"
+
+[llm.coder]
+model = "anthropic/claude-sonnet-4-5"
+max_tokens = 32000
+
+[evaluator]
+cache_dir = "/scratch/warpsmith-cache"
+```
+
+An unknown key, a malformed file or a bad value stops every command with one line naming
+the file (or variable) and the key. API keys are not settings: they stay in the environment
+(`llm.api_key_env` names the variable). Each optimize run stores the whole effective settings
+in its `runs.config["settings"]` (a store password masked).
+"""
+
+
+def markdown() -> str:
+    """docs/settings.md: every setting with its default, environment variable and description."""
+    defaults = Settings().stored()
+    lines = [_DOC_HEAD]
+    section = None
+    for key, info in fields():
+        top = key.split(".")[0]
+        if top != section:
+            section = top
+            lines += [f"## [{top}]", "", Settings.model_fields[top].description or "", "",
+                      "| key | default | environment | what it sets |", "| --- | --- | --- | --- |"]
+        default = _value_in(defaults, key)
+        names = " ".join(f"`{n}`" for n in [env_name(key), *(a for a, t in ALIASES.items() if t == key)])
+        about = " ".join((info.description or "").split()).replace("|", "\\|")
+        lines.append(f"| `{key}` | `{json.dumps(default)}` | {names} | {about} |")
+        nxt = [k for k, _ in fields()]
+        if key == nxt[-1] or nxt[nxt.index(key) + 1].split(".")[0] != top:
+            lines.append("")
+    return "\n".join(lines)
+
+
+def _value_in(data: dict[str, Any], key: str) -> Any:
+    for part in key.split("."):
+        data = data[part]
+    return data
+
+
+@config_app.command("docs")
+def docs() -> None:
+    """Print docs/settings.md (every setting, generated from the model)."""
+    typer.echo(markdown(), nl=False)
 
 
 def settings_check() -> tuple[bool, str, str]:
