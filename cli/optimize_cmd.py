@@ -88,9 +88,9 @@ def _strategy(task: Any, settings: Any, offline: bool, stored: dict, call_log: A
         spent_tokens=stored.get("tokens", 0),
     )
     from warpsmith.cli.llm_setup import WatchedRoles, role_models
-    from warpsmith.records.settings import Settings
+    from warpsmith.cli.optimize_settings import run_llm_settings
 
-    models = role_models(Settings.model_validate(settings.settings).llm, budget, call_log)
+    models = role_models(run_llm_settings(settings), budget, call_log)
     strategy = LLMStrategy(models["planner"], coder_model=models["coder"], judge_model=models["judge"])
     where = f" at {settings.api_base}" if settings.api_base else ""
     names = {role: chat.model_name for role, chat in models.items()}

@@ -12,7 +12,7 @@ from __future__ import annotations
 from typing import Any
 
 from warpsmith.cli.llm_setup import max_tokens_overrides
-from warpsmith.records.settings import Settings
+from warpsmith.records.settings import Settings, load_settings
 
 
 def flag_overrides(model: str | None, api_base: str | None, budget_usd: float | None, budget_tokens: int | None,
@@ -35,3 +35,10 @@ def with_run_values(user: Settings, run: Any) -> Settings:
             node = node[part]
         node[leaf] = value
     return Settings.model_validate(data)
+
+
+def run_llm_settings(run: Any) -> Any:
+    """The [llm] section the run's models are built from: its stored settings (the user's when a
+    caller made the RunSettings by hand), with the run's model, server and limits written in."""
+    base = Settings.model_validate(run.settings) if run.settings else load_settings()
+    return with_run_values(base, run).llm
