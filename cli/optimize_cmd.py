@@ -28,7 +28,7 @@ from typing import Any
 import typer
 from rich.markup import escape
 
-from warpsmith.cli.errors import usage_error
+from warpsmith.cli.errors import resolved_device, usage_error
 from warpsmith.cli.output import print_table, stderr_console, stdout_console
 
 err = stderr_console()
@@ -51,17 +51,6 @@ def _task(kernel: str | None, task_file: Path | None) -> Any:
         return get_task(kernel)
     except (UnknownTaskError, TaskFileError) as error:
         raise usage_error(str(error)) from None
-
-
-def _device(requested: str) -> str:
-    """'auto' becomes cuda when torch sees a GPU (CUDA or ROCm), else cpu."""
-    import torch
-
-    if requested == "auto":
-        return "cuda" if torch.cuda.is_available() else "cpu"
-    if requested == "cuda" and not torch.cuda.is_available():
-        raise usage_error("--device cuda: torch sees no GPU on this machine (use --device cpu)")
-    return requested
 
 
 def _strategy(task: Any, settings: Any, offline: bool, stored: dict, call_log: Any) -> tuple[Any, Any]:
@@ -231,7 +220,7 @@ def optimize(
     from warpsmith.evaluator.hardware import detect_hardware
 
     user = cli_settings(flag_overrides(model, api_base, budget_usd, budget_tokens, gpu, llm_timeout, db))
-    device = _device(stored.get("device", device))
+    device = resolved_device(stored.get("device", device))
     gpu_index = gpu if gpu is not None else stored.get("gpu_index", user.evaluator.gpu_index)
     if device == "cuda" and gpu_index is not None:
         import torch
