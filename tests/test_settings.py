@@ -130,3 +130,13 @@ def test_an_optimize_run_stores_the_whole_settings(tmp_path: Path) -> None:
     stored = json.loads(config)["settings"]
     assert stored["budget"]["tokens"] == 1234 and stored["evaluator"]["build_cache_mb"] == 77
     assert stored["store"]["url"] == env["WARPSMITH_DB"] and stored["llm"]["model"] is None
+
+
+def test_doctor_names_a_broken_settings_file(dirs) -> None:
+    from warpsmith.cli.doctor_cmd import _settings
+
+    project, _ = dirs
+    assert _settings().ok and "no warpsmith.toml" in _settings().detail
+    (project / "warpsmith.toml").write_text("[store]\nurl = 3\n")
+    check = _settings()
+    assert check.bad and str(project / "warpsmith.toml") in check.detail and "store.url" in check.detail
