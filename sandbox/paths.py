@@ -74,7 +74,7 @@ def system_read_paths(kind: Literal["run", "build"]) -> list[str]:
 
 def store_files() -> list[str]:
     """The store's SQLite file named by the settings (store.url: WARPSMITH_DB or warpsmith.toml).
-    Called in the trusted parent only: the build jail gets the list on its command line."""
+    Called in the trusted parent only: the build jail is given every protected path on its command line."""
     # imported here: the jail imports this module without pydantic
     from warpsmith.records.settings import load_settings
 
@@ -82,13 +82,14 @@ def store_files() -> list[str]:
     return [url.removeprefix("sqlite:///")] if url.startswith("sqlite:///") else []
 
 
-def protected_paths(stores: list[str], env: Mapping[str, str] | None = None) -> list[Path]:
+def protected_paths(extra: list[str], env: Mapping[str, str] | None = None) -> list[Path]:
     """What no confined process may read: PROTECTED, the user's home, the default data folder
-    (platformdirs' rule, mirrored: the sandbox may not import the store) and the `stores` files."""
+    (platformdirs' rule, mirrored: the sandbox may not import the store) and `extra`: the store
+    files (`store_files`), or in the build jail what the parent named with --protect."""
     env = os.environ if env is None else env
     data_home = Path(env.get("XDG_DATA_HOME") or Path.home() / ".local" / "share")
     found = [Path(p) for p in PROTECTED] + [Path.home(), data_home / "warpsmith"]
-    found += [Path(p).expanduser() for p in stores]
+    found += [Path(p).expanduser() for p in extra]
     return [p.resolve() for p in found if p.is_absolute()]
 
 
@@ -98,9 +99,9 @@ def exposes_protected(path: str | Path, protected: list[Path]) -> bool:
     return any(resolved == p or resolved in p.parents for p in protected)
 
 
-def without_protected(candidates: set[str] | list[str], stores: list[str]) -> list[str]:
-    """The existing absolute paths among `candidates` that expose nothing protected."""
-    protected = protected_paths(stores)
+def without_protected(candidates: set[str] | list[str], extra: list[str]) -> list[str]:
+    """The existing absolute paths among `candidates` that expose nothing protected (`extra`: see protected_paths)."""
+    protected = protected_paths(extra)
     return sorted(p for p in candidates
                   if Path(p).is_absolute() and Path(p).exists() and not exposes_protected(p, protected))
 

@@ -67,3 +67,19 @@ def test_one_definition_and_only_the_kernel_view_differs() -> None:
     protected = paths.protected_paths(paths.store_files())
     assert not [p for p in [*run, *build] if paths.exposes_protected(p, protected)]
     assert paths.exposes_protected("/", protected) and paths.exposes_protected(Path.home(), protected)
+
+
+def test_build_jail_protects_the_parents_home_whatever_home_the_compiler_has(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, tmp_path_factory: pytest.TempPathFactory
+) -> None:
+    # A home outside /root and /home; the compiler runs with HOME set to its build folder (as
+    # build.py runs it), so only the parent can say where the user's home is.
+    home = tmp_path_factory.mktemp("users") / "ann"
+    home.mkdir()
+    secret = home / ".netrc"
+    secret.write_text("machine x password hunter2")
+    monkeypatch.setenv("HOME", str(home))
+    done = subprocess.run(jailed_command(["cat", str(secret)], read=[home.parent], write=[tmp_path]),
+                          env=compiler_env({"HOME": str(tmp_path), "TMPDIR": str(tmp_path)}),
+                          cwd=tmp_path, capture_output=True, text=True, timeout=60, check=False)
+    assert done.returncode != 0 and "hunter2" not in done.stdout, done.stdout
