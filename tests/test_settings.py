@@ -140,3 +140,32 @@ def test_doctor_names_a_broken_settings_file(dirs) -> None:
     (project / "warpsmith.toml").write_text("[store]\nurl = 3\n")
     check = _settings()
     assert check.bad and str(project / "warpsmith.toml") in check.detail and "store.url" in check.detail
+
+
+def test_each_role_reaches_its_own_model_with_its_own_limits(dirs, monkeypatch) -> None:
+    """[llm.coder] / [llm.judge] in warpsmith.toml: the real litellm client sends each role's
+    request with that role's model name, answer limit and temperature."""
+    from _agents_llm_helpers import EDIT_ANSWER, VERDICT_JSON, make_ctx, plan_json
+    from _scripted_llm_server import ScriptedLLMServer
+
+    from warpsmith.agents.coordinator_records import RunSettings
+    from warpsmith.cli.optimize_cmd import _strategy
+    from warpsmith.tasklib import get_task
+
+    project, _ = dirs
+    monkeypatch.setenv("WARPSMITH_API_KEY", "sk-roles")
+    ctx = make_ctx(width=1)
+    with ScriptedLLMServer([plan_json(ctx.beam[0].candidate.source_hash, n=1), EDIT_ANSWER, VERDICT_JSON]) as srv:
+        (project / "warpsmith.toml").write_text(
+            f'[llm]\nmodel = "openai/main"\napi_base = "{srv.base_url}"\n'
+            '[llm.coder]\nmodel = "openai/coder-big"\nmax_tokens = 30000\n'
+            '[llm.judge]\nmodel = "openai/judge-small"\ntemperature = 0.0\nmax_tokens = 1000\n')
+        user = load_settings()
+        run = RunSettings(model=user.llm.model, api_base=user.llm.api_base, settings=user.stored())
+        strategy, chat = _strategy(get_task("rmsnorm"), run, False, {}, lambda call: None)
+        (candidate,) = strategy.propose(ctx)
+        strategy.review(ctx, candidate, ctx.beam[0].result.model_copy(update={"source_hash": candidate.source_hash}))
+    sent = [(r["model"], r["max_tokens"], r.get("temperature")) for r in srv.requests]
+    assert sent == [("main", 8192, 0.2), ("coder-big", 30000, 0.2), ("judge-small", 1000, 0.0)]
+    assert {h["authorization"] for h in srv.headers} == {"Bearer sk-roles"}
+    assert len(chat.chats) == 3
