@@ -12,6 +12,7 @@ import sys
 from pathlib import Path
 
 import pytest
+from _build_helpers import SYNTAX_ERROR_KERNEL, needs_nvcc
 from _optimize_helpers import private_env, query
 from typer.testing import CliRunner
 
@@ -169,3 +170,17 @@ def test_each_role_reaches_its_own_model_with_its_own_limits(dirs, monkeypatch) 
     assert sent == [("main", 8192, 0.2), ("coder-big", 30000, 0.2), ("judge-small", 1000, 0.0)]
     assert {h["authorization"] for h in srv.headers} == {"Bearer sk-roles"}
     assert len(chat.chats) == 3
+
+
+@needs_nvcc
+def test_a_build_lands_in_the_cache_the_settings_name(dirs, tmp_path: Path, monkeypatch) -> None:
+    from warpsmith.evaluator.build import build_extension
+
+    project, _ = dirs
+    (project / "warpsmith.toml").write_text(f'[evaluator]\ncache_dir = "{tmp_path / "from-toml"}"\n')
+    monkeypatch.setenv("WARPSMITH_CACHE", str(tmp_path / "from-env"))  # the variable wins over the file
+    result = build_extension(SYNTAX_ERROR_KERNEL, "cuda", arch="sm_90a")  # a compile error is cached too
+    assert not result.ok and not result.refused
+    entries = [p for p in (tmp_path / "from-env" / "builds").iterdir() if not p.name.startswith(".")]
+    assert len(entries) == 1 and (entries[0] / "result.json").is_file()
+    assert not (tmp_path / "from-toml").exists()
