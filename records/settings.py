@@ -201,9 +201,12 @@ def user_config_file() -> Path:
 
 def config_files(cwd: Path | None = None) -> list[Path]:
     """The files read, lowest precedence first: the user's, then the project's."""
-    project = (cwd or Path.cwd()) / FILE_NAME
-    user = user_config_file()
-    return [p for p in dict.fromkeys([user, project]) if p.is_file()]
+    try:
+        project: Path | None = (cwd or Path.cwd()) / FILE_NAME
+    except OSError:  # the working directory was deleted under the process: no project file
+        project = None
+    candidates = [user_config_file(), *([project] if project else [])]
+    return [p for p in dict.fromkeys(candidates) if p.is_file()]
 
 
 def _flatten(data: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
