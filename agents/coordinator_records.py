@@ -9,6 +9,7 @@ the loop). Does not own: the loop (warpsmith.agents.coordinator) or storage (map
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import Any
 
 from pydantic import BaseModel, Field
 
@@ -62,6 +63,9 @@ class RunSettings(BaseModel):
     """Offline strategy: write configs into the shipped seed, whatever the store's best is (--from-seed)."""
     budget_usd: float | None = None
     budget_tokens: int | None = None
+    settings: dict[str, Any] = Field(default_factory=dict)
+    """The whole effective settings the run started with (warpsmith.records.settings.Settings.stored():
+    files, WARPSMITH_* variables and flags resolved; a store password masked)."""
 
 
 class Progress(BaseModel):

@@ -60,10 +60,10 @@ def dashboard(
     db: str | None = typer.Option(
         None, "--db", help="SQLAlchemy URL of the store (default: WARPSMITH_DB or the user store)."
     ),
-    host: str = typer.Option(
-        LOOPBACK, "--host", help="Interface to bind; loopback unless you mean otherwise."
+    host: str | None = typer.Option(
+        None, "--host", help="Interface to bind; loopback unless you mean otherwise (default: dashboard.host)."
     ),
-    port: int = typer.Option(8000, "--port", min=1, max=65535, help="TCP port."),
+    port: int | None = typer.Option(None, "--port", min=1, max=65535, help="TCP port (default: dashboard.port, 8000)."),
     allow_host: list[str] = typer.Option(
         [],
         "--allow-host",
@@ -71,6 +71,10 @@ def dashboard(
     ),
 ) -> None:
     """Serve the dashboard (runs, candidates, evaluations, LLM calls) read-only over the store."""
+    from warpsmith.cli.config_cmd import cli_settings
+
+    shown = cli_settings({"dashboard.host": host, "dashboard.port": port}).dashboard
+    host, port = shown.host, shown.port
     try:
         import uvicorn  # noqa: F401
 

@@ -1,7 +1,7 @@
 """`warpsmith doctor`: what this machine offers warpsmith, one line per check.
 
 Owns: the checks (Python, torch, triton and its interpreter, GPU, nvcc / hipcc / ncu / rocprof,
-which API keys are set, the store (opened read-only: integrity, schema revision, writable;
+the settings (files read, or what is wrong), which API keys are set, the store (opened read-only: integrity, schema revision, writable;
 `check_store`), the sandbox's isolation, probed live) and their display; `--json`
 for machines. Each check is `ok`, `missing` or `bad` with what to do about it. `--db URL`
 checks only that store (exit 1 when it is bad); `--migrate` carries an older one forward.
@@ -130,7 +130,7 @@ def _store(url: str | None = None, required: bool = False) -> Check:
         return Check("store", False, f"warpsmith.store not importable: {exc}", "reinstall warpsmith", bad=True)
     from sqlalchemy.exc import ArgumentError
 
-    source = "--db" if url else "WARPSMITH_DB" if os.environ.get("WARPSMITH_DB", "").strip() else "default"
+    source = "--db" if url else _store_source()
     url = url or default_database_url()
     try:
         shown = mask_url(url)
@@ -139,6 +139,16 @@ def _store(url: str | None = None, required: bool = False) -> Check:
                      bad=True)
     ok, bad, detail, hint = check_store(url, required)
     return Check("store", ok, f"{shown} ({source}): {detail}", hint, bad=bad)
+
+
+def _store_source() -> str:
+    """Where the default store's URL comes from: a warpsmith.toml, an environment variable, or the default."""
+    from warpsmith.records.settings import SettingsError, settings_with_sources
+
+    try:
+        return settings_with_sources()[1].get("store.url", "default").removeprefix("env ")
+    except SettingsError:
+        return "default (the settings are unreadable: see the settings line)"
 
 
 def _writable(engine: Any, path: Path | None) -> bool:
@@ -224,7 +234,14 @@ def run_checks(live: bool = True) -> list[Check]:
         if shutil.which("rocprofv3") else
         _tool_version("rocprof", ["--version"], "install rocprofiler for profiles on AMD GPUs"),
     ]
-    return checks + _api_keys() + [_store()] + _sandbox(live)
+    return checks + [_settings()] + _api_keys() + [_store()] + _sandbox(live)
+
+
+def _settings() -> Check:
+    from warpsmith.cli.config_cmd import settings_check
+
+    ok, detail, hint = settings_check()
+    return Check("settings", ok, detail, hint, bad=not ok)
 
 
 def render(checks: list[Check], color: bool = True) -> list[str]:

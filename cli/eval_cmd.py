@@ -191,7 +191,9 @@ def register(app: typer.Typer) -> None:
         suite: str = typer.Option("check", "--suite", help="smoke, check or bench."),
         profile: bool = typer.Option(False, "--profile", help="Collect profiler metrics (device only)."),
         device: str = typer.Option("auto", "--device", help="auto, cpu or cuda."),
-        gpu: int = typer.Option(0, "--gpu", min=0, help="Index of the GPU that evaluates (device mode)."),
+        gpu: int | None = typer.Option(
+            None, "--gpu", min=0, help="Index of the GPU that evaluates (device mode; default evaluator.gpu_index or 0)."
+        ),
         task_file: Path = typer.Option(None, "--task-file", help="A Python file defining TASK."),
         timeout: float = typer.Option(None, "--timeout", help="Seconds per sandboxed run."),
     ) -> None:
@@ -201,6 +203,9 @@ def register(app: typer.Typer) -> None:
         if device not in ("auto", "cpu", "cuda"):
             raise _usage_error(f"unknown --device {device!r}; use auto, cpu or cuda")
         source = _read_source(file, lang)
+        from warpsmith.cli.config_cmd import cli_settings
+
+        gpu = cli_settings({"evaluator.gpu_index": gpu}).evaluator.gpu_index or 0
         if device == "cuda":
             import torch
 

@@ -5,7 +5,9 @@ a model string litellm cannot place with a provider, a missing API key, an --api
 refuses connections or does not resolve; and a dollar budget for a model litellm has no
 price for) and `WatchedChat` (a chat model that tells the progress display which role waits
 on which model, so a slow call shows as "planner on openai/gpt-4.1: 41 s"). Does not own:
-sending requests, retries or budgets (warpsmith.agents.llm).
+sending requests, retries or budgets (warpsmith.agents.llm). Also builds the models of each role
+from the settings (`role_models`: planner, coder and judge may each have their own model, server,
+temperature, answer limit and timeout; see docs/settings.md).
 
 A dollar budget needs a price: litellm prices a call from its model map, and a model it does
 not know (a local server, a fine-tune) costs $0 per call, so `--budget-usd` alone would never
@@ -46,9 +48,11 @@ def _provider(litellm: Any, model: str, api_base: str | None) -> str:
         ) from None
 
 
-def _check_key(litellm: Any, model: str, provider: str, api_base: str | None) -> None:
-    if os.environ.get("WARPSMITH_API_KEY"):
-        return  # the agents read WARPSMITH_API_KEY first
+def _check_key(litellm: Any, model: str, provider: str, api_base: str | None, api_key_env: str | None) -> None:
+    if api_key_env:
+        if os.environ.get(api_key_env):
+            return  # the models are given this variable's key
+        raise usage_error(f"--model {model}: llm.api_key_env names {api_key_env}, which is not set")
     if api_base and provider in KEYLESS_WITH_API_BASE:
         return  # a local OpenAI-compatible server rarely checks keys
     try:
@@ -88,12 +92,20 @@ def has_price(litellm: Any, model: str) -> bool:
     return bool(info.get("input_cost_per_token") or info.get("output_cost_per_token"))
 
 
+def distinct_models(settings: dict[str, Any]) -> set[tuple[str, str | None]]:
+    """The (model, api_base) pairs the roles of the stored `settings` use: each is checked once."""
+    from warpsmith.records.settings import Settings
+
+    llm = Settings.model_validate(settings).llm
+    return {(llm.role(role)["model"], llm.role(role)["api_base"]) for role in ROLE_MODELS}
+
+
 def preflight(model: str, api_base: str | None, budget_usd: float | None, budget_tokens: int | None,
-              warn: Callable[[str], None]) -> None:
+              api_key_env: str | None, warn: Callable[[str], None]) -> None:
     """Raise a usage error (exit 2) for a model that cannot work, before any run is stored."""
     litellm = _litellm()
     provider = _provider(litellm, model, api_base)
-    _check_key(litellm, model, provider, api_base)
+    _check_key(litellm, model, provider, api_base, api_key_env)
     if api_base:
         check_api_base(api_base)
     if budget_usd is not None and not has_price(litellm, model):
@@ -120,3 +132,46 @@ class WatchedChat:
 
     def __getattr__(self, name: str) -> Any:  # anything else a strategy asks of its model
         return getattr(self.inner, name)
+
+
+ROLE_MODELS = ("planner", "coder", "judge")  # repairs go to the coder's model
+
+
+class WatchedRoles:
+    """The watched models of every role; setting `watch` sets it on each."""
+
+    def __init__(self, chats: list[WatchedChat]) -> None:
+        self.chats = chats
+
+    @property
+    def watch(self) -> Callable[[str], AbstractContextManager[None]]:
+        return self.chats[0].watch
+
+    @watch.setter
+    def watch(self, value: Callable[[str], AbstractContextManager[None]]) -> None:
+        for chat in self.chats:
+            chat.watch = value
+
+
+def role_models(llm: Any, budget: Any, on_call: Any) -> dict[str, WatchedChat]:
+    """One watched litellm model per role from the settings' [llm] section (`llm`: LLMSettings),
+    all spending from the one `budget`."""
+    from warpsmith.agents.llm import LiteLLMConfig, LiteLLMModel
+
+    models: dict[str, WatchedChat] = {}
+    for role in ROLE_MODELS:
+        resolved = llm.role(role)
+        limits = {role: resolved["max_tokens"], **({"repair": llm.repair_max_tokens} if role == "coder" else {})}
+        config = LiteLLMConfig(**resolved, role_max_tokens=limits, api_key_env=llm.api_key_env,
+                               max_retries=llm.max_retries, budget=budget)
+        models[role] = WatchedChat(LiteLLMModel(config, on_call=on_call))
+    return models
+
+
+def max_tokens_overrides(limits: dict[str, int]) -> dict[str, int]:
+    """--max-tokens (N for every role, or ROLE=N) as settings keys."""
+    keys = {"planner": "llm.planner.max_tokens", "coder": "llm.coder.max_tokens",
+            "judge": "llm.judge.max_tokens", "repair": "llm.repair_max_tokens"}
+    every = limits.get("*")
+    found = {key: every for key in [*keys.values(), "llm.max_tokens"]} if every is not None else {}
+    return found | {keys[role]: n for role, n in limits.items() if role in keys}

@@ -67,6 +67,7 @@ _COMMAND_MODULES = [
     "dashboard_cmd",
     "tasks_cmd",
     "doctor_cmd",
+    "config_cmd",
     "export_cmd",
     "mcp_cmd",
 ]

@@ -1,8 +1,9 @@
 """`warpsmith optimize`: make one task's kernel faster, keeping everything in the store.
 
 Owns: the command's options, choosing the strategy (offline parameter search when no
-model is configured, the LLM agents with --model or WARPSMITH_MODEL, keyed by WARPSMITH_API_KEY
-when it is set, else the provider's own variable), the defaults for a
+model is configured, the LLM agents with --model or the settings' llm.model (WARPSMITH_MODEL,
+warpsmith.toml), keyed by llm.api_key_env (WARPSMITH_API_KEY when it is set), else the provider's
+own variable), the defaults for a
 CPU-only machine, the progress display wiring, writing the best kernel's source and the
 exit code. Does not own: the loop (warpsmith.agents.coordinator) or any measurement.
 
@@ -30,7 +31,7 @@ from typing import Any
 import typer
 from rich.markup import escape
 
-from warpsmith.cli.errors import usage_error
+from warpsmith.cli.errors import resolved_device, usage_error
 from warpsmith.cli.optimize_result import EXTENSIONS, result_document, write_kernel
 from warpsmith.cli.output import print_table, stderr_console, stdout_console
 
@@ -55,20 +56,7 @@ def _task(kernel: str | None, task_file: Path | None) -> Any:
         raise usage_error(str(error)) from None
 
 
-def _device(requested: str) -> str:
-    """'auto' becomes cuda when torch sees a GPU (CUDA or ROCm), else cpu."""
-    import torch
-
-    if requested == "auto":
-        return "cuda" if torch.cuda.is_available() else "cpu"
-    if requested == "cuda" and not torch.cuda.is_available():
-        raise usage_error("--device cuda: torch sees no GPU on this machine (use --device cpu)")
-    return requested
-
-
-def _strategy(
-    task: Any, settings: Any, offline: bool, stored: dict, call_log: Any, llm_timeout: float | None = None
-) -> tuple[Any, Any]:
+def _strategy(task: Any, settings: Any, offline: bool, stored: dict, call_log: Any) -> tuple[Any, Any]:
     """The strategy, and for an LLM run its watched chat model (None offline)."""
     if offline or not settings.model:
         from warpsmith.agents.coordinator import seed_candidate
@@ -78,11 +66,9 @@ def _strategy(
             err.print("no model configured: running the offline strategy (parameter search, no LLM)")
         seed = seed_candidate(task, settings.language)  # the start when the store's best declares no tunables
         return OfflineStrategy(OfflineStrategyConfig(from_seed=settings.from_seed), seed=seed), None
-    from warpsmith.cli.llm_setup import WatchedChat
-
     try:
         from warpsmith.agents.llm import Budget
-        from warpsmith.agents.llm_strategy import build_llm_strategy
+        from warpsmith.agents.llm_strategy import LLMStrategy
     except ModuleNotFoundError as error:
         if not (error.name or "").startswith("warpsmith.agents"):
             raise
@@ -93,21 +79,17 @@ def _strategy(
         spent_usd=stored.get("cost_usd", 0.0),
         spent_tokens=stored.get("tokens", 0),
     )
-    limits = dict(settings.max_tokens)
-    options: dict[str, Any] = {"max_tokens": limits.pop("*")} if "*" in limits else {}
-    if limits:
-        from warpsmith.agents.llm import ROLE_MAX_TOKENS
+    from warpsmith.cli.llm_setup import WatchedRoles, role_models
+    from warpsmith.cli.optimize_settings import run_llm_settings
 
-        options["role_max_tokens"] = {**ROLE_MAX_TOKENS, **limits}
-    if llm_timeout is not None:
-        options["timeout_s"] = llm_timeout
-    strategy = build_llm_strategy(
-        settings.model, api_base=settings.api_base, budget=budget, on_call=call_log, wrap_model=WatchedChat,
-        **options,
-    )
+    models = role_models(run_llm_settings(settings), budget, call_log)
+    strategy = LLMStrategy(models["planner"], coder_model=models["coder"], judge_model=models["judge"])
     where = f" at {settings.api_base}" if settings.api_base else ""
-    err.print(f"LLM strategy: planner, coder and judge on {settings.model}{where}")
-    return strategy, strategy.planner.model
+    names = {role: chat.model_name for role, chat in models.items()}
+    on = f"on {settings.model}{where}" if set(names.values()) == {settings.model} else \
+        ", ".join(f"{role} on {name}" for role, name in names.items())
+    err.print(f"LLM strategy: planner, coder and judge {on}")
+    return strategy, WatchedRoles(list(models.values()))
 
 
 ROLES = ("planner", "coder", "repair", "judge")
@@ -180,7 +162,9 @@ def optimize(
     """Optimize one kernel: rounds of plan -> code -> evaluate -> judge, all stored."""
     from warpsmith.agents.coordinator import RunNotResumable, run_optimization
     from warpsmith.agents.coordinator_records import CallLog, RunSettings
+    from warpsmith.cli.config_cmd import cli_settings
     from warpsmith.cli.optimize_display import ProgressView
+    from warpsmith.cli.optimize_settings import flag_overrides, with_run_values
     from warpsmith.store.db import StoreError, open_store
 
     if device not in ("auto", "cpu", "cuda"):
@@ -229,8 +213,9 @@ def optimize(
         _check_writable(out_file, force)
     from warpsmith.evaluator.hardware import detect_hardware
 
-    device = _device(stored.get("device", device))
-    gpu_index = gpu if gpu is not None else stored.get("gpu_index")
+    user = cli_settings(flag_overrides(model, api_base, budget_usd, budget_tokens, gpu, llm_timeout, db))
+    device = resolved_device(stored.get("device", device))
+    gpu_index = gpu if gpu is not None else stored.get("gpu_index", user.evaluator.gpu_index)
     if device == "cuda" and gpu_index is not None:
         import torch
 
@@ -239,7 +224,7 @@ def optimize(
     hardware = detect_hardware(device, gpu_index or 0)
     on_cpu = hardware.backend == "cpu"
     defaults = CPU_DEFAULTS if on_cpu else GPU_DEFAULTS
-    model = model or stored.get("model") or os.environ.get("WARPSMITH_MODEL") or None
+    model = model or stored.get("model") or user.llm.model
     if offline or stored.get("strategy") == "offline":
         model = None
     settings = RunSettings(
@@ -250,18 +235,21 @@ def optimize(
         device=device,
         task_file=str(task_file.resolve()) if task_file else None,
         model=model,
-        api_base=api_base or stored.get("api_base"),
+        api_base=api_base or stored.get("api_base") or user.llm.api_base,
         max_tokens=_max_tokens(max_tokens) or stored.get("max_tokens", {}),
         from_seed=from_seed or stored.get("from_seed", False),
         gpu_index=gpu_index,
-        budget_usd=budget_usd if budget_usd is not None else stored.get("budget_usd"),
-        budget_tokens=budget_tokens if budget_tokens is not None else stored.get("budget_tokens"),
+        eval_timeout_s=user.evaluator.timeout_s,
+        budget_usd=budget_usd if budget_usd is not None else stored.get("budget_usd", user.budget.usd),
+        budget_tokens=budget_tokens if budget_tokens is not None else stored.get("budget_tokens", user.budget.tokens),
     )
+    settings.settings = with_run_values(user, settings).stored()  # the whole settings, kept with the run
     if model and not offline:  # model, key and server checked before anything is said or stored
-        from warpsmith.cli.llm_setup import preflight
+        from warpsmith.cli.llm_setup import distinct_models, preflight
 
-        preflight(model, settings.api_base, settings.budget_usd, settings.budget_tokens,
-                  warn=lambda line: err.print(line, style="yellow", markup=False, highlight=False))
+        for role_model, role_base in distinct_models(settings.settings):
+            preflight(role_model, role_base, settings.budget_usd, settings.budget_tokens, user.llm.api_key_env,
+                      warn=lambda line: err.print(line, style="yellow", markup=False, highlight=False))
     if on_cpu and settings.language == "triton":
         err.print(
             f"no GPU: candidates run under the Triton interpreter on the CPU; timings are interpreter "
@@ -279,7 +267,7 @@ def optimize(
             highlight=False,
         )
     call_log = CallLog()
-    strategy, chat = _strategy(task, settings, offline, stored, call_log, llm_timeout)
+    strategy, chat = _strategy(task, settings, offline, stored, call_log)
     err.print(f"store: {store.url}", highlight=False)
     try:
         planned = 1 + settings.rounds * settings.width  # the seed, then each round's candidates

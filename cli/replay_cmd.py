@@ -15,7 +15,7 @@ from typing import Any
 
 import typer
 
-from warpsmith.cli.errors import usage_error
+from warpsmith.cli.errors import resolved_device, usage_error
 from warpsmith.cli.output import stderr_console, stdout_console
 
 EXIT_CODES = ("Exit codes: 0 the replay (or re-evaluation) completed, 1 it diverged or failed, 2 a usage error, "
@@ -35,14 +35,9 @@ def _task(name: str, task_file: str | None) -> Any:
 
 def _hardware(requested: str) -> tuple[str, Any]:
     """The device candidates run on ('auto' resolved) and its Hardware fingerprint."""
-    import torch
-
-    from warpsmith.evaluator.evaluate import resolve_device
     from warpsmith.evaluator.hardware import detect_hardware
 
-    if requested == "cuda" and not torch.cuda.is_available():
-        raise usage_error("--device cuda: torch sees no GPU on this machine (use --device cpu)")
-    device = resolve_device(requested)  # type: ignore[arg-type]
+    device = resolved_device(requested)
     try:
         return device, detect_hardware(device)
     except (RuntimeError, ValueError) as error:

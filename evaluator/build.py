@@ -1,7 +1,6 @@
 """Compile a CUDA / HIP candidate into a library torch can load, with a cache.
 
-Owns: `build_extension` (preflight, compile, link, cache), `build_many` (several
-candidates at once), `BuildResult`, and the glue appended to every candidate (a
+Owns: `build_extension` (preflight, compile, link, cache), `BuildResult`, and the glue appended to every candidate (a
 TORCH_LIBRARY registration of its host function `kernel` under a namespace derived
 from the build key). Does not own: the source preflight and environment
 (build_guard.py), the file-system confinement (build_jail.py), the compiler commands
@@ -35,7 +34,6 @@ import subprocess
 import tempfile
 import time
 from collections.abc import Iterator
-from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Literal
@@ -63,7 +61,7 @@ from warpsmith.evaluator.build_toolchain import (
 from warpsmith.evaluator.symbol_audit import AuditUnavailable, audit_library
 from warpsmith.records.evaluation import ResourceReport, Violation
 
-__all__ = ["BuildResult", "build_extension", "build_many", "resource_report", "toolchain_info"]
+__all__ = ["BuildResult", "build_extension", "resource_report", "toolchain_info"]
 
 LOG_LIMIT_CHARS = 20_000
 SUFFIX = {"cuda": ".cu", "hip": ".hip"}
@@ -180,7 +178,7 @@ def _compile_and_link(source: str, language: Literal["cuda", "hip"], arch: str, 
         (work / "shim" / relative).write_text(content)
     env = compiler_env({"TMPDIR": str(work), "HOME": str(work), **(hip_env() if language == "hip" else {})})
     base = BuildResult(ok=False, library_path=None, op_namespace=None, log="", language=language, arch=arch)
-    limits = BuildLimits.from_env()
+    limits = BuildLimits.from_settings()
 
     command = compile_command(language, arch, candidate, work / "kernel.o", work / "shim")
     rc, compile_log = _run(command, cwd=work, env=env, timeout_s=deadline - time.monotonic(), limits=limits)
@@ -277,12 +275,3 @@ def build_extension(source: str, language: Literal["cuda", "hip"], *, arch: str 
         os.rename(work, final)
     build_cache.evict(cache, keep=key)
     return _audited(_load_cached(final, started).model_copy(update={"cached": False}))
-
-
-def build_many(sources: list[str], language: Literal["cuda", "hip"], *, jobs: int | None = None,
-               **options: object) -> list[BuildResult]:
-    """Build several candidates at once, at most `jobs` compilers running together."""
-    workers = jobs or os.cpu_count() or 1
-    with ThreadPoolExecutor(max_workers=workers) as pool:
-        futures = [pool.submit(build_extension, s, language, jobs=workers, **options) for s in sources]  # type: ignore[arg-type]
-        return [f.result() for f in futures]

@@ -1,7 +1,8 @@
 """Where built libraries are kept, and how big that folder may grow.
 
-Owns: the cache folder (`default_cache_dir`: $WARPSMITH_CACHE/builds, else the user cache
-folder), the quota (`quota_bytes`: WARPSMITH_BUILD_CACHE_MB, default 2048 MiB), marking an
+Owns: the cache folder (`default_cache_dir`: <evaluator.cache_dir>/builds, i.e. $WARPSMITH_CACHE/builds
+or the user cache folder), the quota (`quota_bytes`: evaluator.build_cache_mb, i.e.
+WARPSMITH_BUILD_CACHE_MB, default 2048 MiB; both from warpsmith.records.settings), marking an
 entry used (`touch`) and evicting least-recently-used entries past the quota (`evict`).
 Does not own: what an entry holds or how it is built (build.py).
 
@@ -20,26 +21,18 @@ import os
 import shutil
 from pathlib import Path
 
-DEFAULT_QUOTA_MB = 2048
+from warpsmith.records.settings import load_settings
+
 MIB = 1 << 20
 
 
 def default_cache_dir() -> Path:
-    """$WARPSMITH_CACHE/builds when set (the same root the rest of warpsmith uses), else the user cache."""
-    if root := os.environ.get("WARPSMITH_CACHE", "").strip():
-        return Path(root).expanduser() / "builds"
-    import platformdirs
-
-    return Path(platformdirs.user_cache_dir("warpsmith")) / "builds"
+    """builds/ under the settings' cache root (the same root the rest of warpsmith uses)."""
+    return load_settings().evaluator.cache_root() / "builds"
 
 
 def quota_bytes() -> int:
-    text = os.environ.get("WARPSMITH_BUILD_CACHE_MB", "").strip()
-    if not text:
-        return DEFAULT_QUOTA_MB * MIB
-    if not text.isdigit():
-        raise ValueError(f"WARPSMITH_BUILD_CACHE_MB must be a whole number of MiB, not {text!r}")
-    return int(text) * MIB
+    return load_settings().evaluator.build_cache_mb * MIB
 
 
 def touch(entry: Path) -> None:

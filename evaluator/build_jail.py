@@ -18,7 +18,7 @@ runs unconfined: `landlock_status` says so, the caller records it in the build l
 the jail itself prints one line on stderr (which the build log captures); it never fails
 the build for that.
 
-Usage: python -m warpsmith.evaluator.build_jail --read DIR ... --write DIR -- cmd ...
+Usage: python -m warpsmith.evaluator.build_jail --read DIR ... --write DIR [--protect PATH ...] -- cmd ...
 """
 
 from __future__ import annotations
@@ -43,6 +43,10 @@ def landlock_status() -> tuple[bool, str]:
 def jailed_command(command: list[str], *, read: list[Path], write: list[Path]) -> list[str]:
     """`command` wrapped so that it runs confined to `read` (+ system dirs) and `write`."""
     wrapper = [sys.executable, "-m", "warpsmith.evaluator.build_jail"]
+    # The compiler's environment names neither the user's home (HOME is the build folder there) nor
+    # the store: the parent, which knows both, names what is protected.
+    for protected in paths.protected_paths(paths.store_files()):
+        wrapper += ["--protect", str(protected)]
     for path in read:
         wrapper += ["--read", str(path)]
     for path in write:
@@ -50,10 +54,10 @@ def jailed_command(command: list[str], *, read: list[Path], write: list[Path]) -
     return [*wrapper, "--", *command]
 
 
-def _apply(read: list[str], write: list[str]) -> None:
+def _apply(read: list[str], write: list[str], protected: list[str]) -> None:
     """Enter a Landlock domain: read (and execute) the toolchain and `read`, write only `write`."""
     rules = landlock_abi.Ruleset(landlock_abi.abi_version(), deny_tcp=False)
-    for path in paths.without_protected({*paths.system_read_paths("build"), *read}):
+    for path in paths.without_protected({*paths.system_read_paths("build"), *read}, protected):
         rules.allow_path(path, landlock_abi.READ_ONLY)  # masked to file rights on a file
     for path in write:
         rules.allow_path(path, rules.fs_rights)
@@ -67,6 +71,7 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--read", action="append", default=[])
     parser.add_argument("--write", action="append", default=[])
+    parser.add_argument("--protect", action="append", default=[])
     parser.add_argument("command", nargs=argparse.REMAINDER)
     args = parser.parse_args(argv)
     command = args.command[1:] if args.command[:1] == ["--"] else args.command
@@ -74,7 +79,7 @@ def main(argv: list[str] | None = None) -> None:
         parser.error("no command given")
     available, why = landlock_status()
     if available:
-        _apply(args.read, args.write)
+        _apply(args.read, args.write, args.protect)
     else:
         print(f"warpsmith build_jail: {why}", file=sys.stderr)  # ends up in the build log
     os.execvp(command[0], command)

@@ -1,7 +1,7 @@
 """Resource limits for every compiler and linker a build runs, and the one line that says which was hit.
 
-Owns: `BuildLimits` (output-file size and address-space caps, from WARPSMITH_BUILD_OUTPUT_MB
-and WARPSMITH_BUILD_MEMORY_MB), `limited_command` (the argv that applies them), the tiny
+Owns: `BuildLimits` (output-file size and address-space caps, from the settings'
+evaluator.build_output_mb and build_memory_mb), `limited_command` (the argv that applies them), the tiny
 `main` that calls setrlimit and then execs the command (so the limits hold for the compiler
 and everything it starts, and are set before it runs: no race, no preexec_fn in a threaded
 parent), and `limit_message` (what the build log says when a limit stopped the compiler).
@@ -44,19 +44,13 @@ class BuildLimits:
     memory_bytes: int = DEFAULT_MEMORY_MB * MIB
 
     @classmethod
-    def from_env(cls) -> BuildLimits:
-        """Limits from WARPSMITH_BUILD_OUTPUT_MB / WARPSMITH_BUILD_MEMORY_MB (MiB), else the defaults."""
-        return cls(output_bytes=_mib("WARPSMITH_BUILD_OUTPUT_MB", DEFAULT_OUTPUT_MB) * MIB,
-                   memory_bytes=_mib("WARPSMITH_BUILD_MEMORY_MB", DEFAULT_MEMORY_MB) * MIB)
+    def from_settings(cls) -> BuildLimits:
+        """Limits from evaluator.build_output_mb / build_memory_mb (WARPSMITH_BUILD_OUTPUT_MB /
+        WARPSMITH_BUILD_MEMORY_MB, warpsmith.toml), else the defaults."""
+        from warpsmith.records.settings import load_settings  # here: the exec wrapper stays pydantic-free
 
-
-def _mib(name: str, default: int) -> int:
-    text = os.environ.get(name, "").strip()
-    if not text:
-        return default
-    if not text.isdigit() or int(text) <= 0:
-        raise ValueError(f"{name} must be a positive number of MiB, not {text!r}")
-    return int(text)
+        evaluator = load_settings().evaluator
+        return cls(output_bytes=evaluator.build_output_mb * MIB, memory_bytes=evaluator.build_memory_mb * MIB)
 
 
 def limited_command(command: list[str], limits: BuildLimits) -> list[str]:

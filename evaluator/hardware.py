@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import functools
 import json
-import os
 import shutil
 import subprocess
 from pathlib import Path
@@ -18,6 +17,7 @@ from pathlib import Path
 import torch
 
 from warpsmith.records.evaluation import Hardware
+from warpsmith.records.settings import load_settings
 
 # Datasheet HBM bandwidth in GB/s, matched by substring of the device name (first match wins).
 PEAK_BANDWIDTH_GBPS: tuple[tuple[str, float], ...] = (
@@ -29,8 +29,8 @@ PEAK_BANDWIDTH_GBPS: tuple[tuple[str, float], ...] = (
 
 
 def cache_dir() -> Path:
-    root = Path(os.environ.get("WARPSMITH_CACHE", Path.home() / ".cache" / "warpsmith"))
-    path = root / "evaluator"
+    """evaluator/ under the settings' cache root (evaluator.cache_dir, i.e. WARPSMITH_CACHE)."""
+    path = load_settings().evaluator.cache_root() / "evaluator"
     path.mkdir(parents=True, exist_ok=True)
     return path
 

@@ -1,7 +1,7 @@
 """Static checks for native (CUDA / HIP) candidates: text rules on comment- and string-free source.
 
-Owns: stripping C++ comments and literals properly, and the rules a `.cu` / `.hip`
-candidate must pass. Does not own: compiling it (build.py) or running it (child.py).
+Owns: the rules a `.cu` / `.hip` candidate must pass, read on the text that the one C++
+lexer (static_cpp_lexer.py) leaves without comments and literals. Does not own: compiling it (build.py) or running it (child.py).
 
 What text checks cannot catch, and why the sandbox is the line there: token pasting
 (`##`) and macros that assemble a forbidden name, function pointers fetched at run time
@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import re
 
+from warpsmith.evaluator.static_cpp_lexer import strip_comments, strip_literals
 from warpsmith.records.evaluation import Violation
 
 # Host functions that reach files, processes, the network, the environment or raw memory of other
@@ -80,101 +81,6 @@ ALLOWED_METHODS = frozenset(
         "at", "front", "back", "empty", "resize", "reserve", "min", "max", "x", "y", "z", "w",
     }
 )
-
-
-def splice_lines(source: str) -> str:
-    """Translation phase 2: a backslash-newline joins lines (`sys\\<newline>tem` is `system`); the
-    removed newline is put back after the joined line, so line numbers stay right after it."""
-    lines = source.split("\n")
-    out: list[str] = []
-    pending = 0
-    for line in lines:
-        if line.endswith("\\"):
-            out.append(line[:-1])
-            pending += 1
-            continue
-        out.append(line + "\n" * pending + "\n")
-        pending = 0
-    return "".join(out)[:-1]
-
-
-def _is_digit_separator(s: str, i: int) -> bool:
-    """C++14 `1'000`: an apostrophe between digits is not a char literal."""
-    return 0 < i < len(s) - 1 and s[i] == "'" and s[i - 1].isalnum() and s[i + 1].isalnum() \
-        and _in_number(s, i)
-
-
-def _in_number(s: str, i: int) -> bool:
-    j = i - 1
-    while j >= 0 and (s[j].isalnum() or s[j] in "'."):
-        j -= 1
-    return s[j + 1].isdigit()
-
-
-def strip_comments(source: str) -> str:
-    """Remove // and /* */ comments, keeping string and char literals and line numbers."""
-    source = splice_lines(source)
-    out: list[str] = []
-    i, n = 0, len(source)
-    while i < n:
-        c = source[i]
-        two = source[i : i + 2]
-        if two == "//":
-            j = source.find("\n", i)
-            i = n if j < 0 else j
-        elif two == "/*":
-            j = source.find("*/", i + 2)
-            end = n if j < 0 else j + 2
-            out.append("\n" * source.count("\n", i, end) or " ")
-            i = end
-        elif c in "\"'" and not _is_digit_separator(source, i):
-            j = _literal_end(source, i)
-            out.append(source[i:j])
-            i = j
-        elif source.startswith('R"', i) and (i == 0 or not (source[i - 1].isalnum() or source[i - 1] == "_")):
-            j = _raw_literal_end(source, i)
-            out.append(source[i:j])
-            i = j
-        else:
-            out.append(c)
-            i += 1
-    return "".join(out)
-
-
-def strip_literals(code: str) -> str:
-    """Replace string and char literals (comments already gone) by empty ones."""
-    out: list[str] = []
-    i, n = 0, len(code)
-    while i < n:
-        c = code[i]
-        if code.startswith('R"', i) and (i == 0 or not (code[i - 1].isalnum() or code[i - 1] == "_")):
-            j = _raw_literal_end(code, i)
-            out.append('""' + "\n" * code.count("\n", i, j))
-            i = j
-        elif c in "\"'" and not _is_digit_separator(code, i):
-            j = _literal_end(code, i)
-            out.append(c + c + "\n" * code.count("\n", i, j))
-            i = j
-        else:
-            out.append(c)
-            i += 1
-    return "".join(out)
-
-
-def _literal_end(s: str, i: int) -> int:
-    quote, j = s[i], i + 1
-    while j < len(s) and s[j] != quote and s[j] != "\n":
-        j += 2 if s[j] == "\\" else 1
-    return min(j + 1, len(s))
-
-
-def _raw_literal_end(s: str, i: int) -> int:
-    open_paren = s.find("(", i)
-    if open_paren < 0:
-        return len(s)
-    delimiter = s[i + 2 : open_paren]
-    close = s.find(")" + delimiter + '"', open_paren)
-    return len(s) if close < 0 else close + len(delimiter) + 2
 
 
 def _line_of(text: str, pos: int) -> int:

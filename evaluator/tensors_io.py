@@ -133,12 +133,6 @@ def nbytes(values: Any) -> int:
     return 0
 
 
-def describe(t: Any) -> str:
-    if isinstance(t, torch.Tensor):
-        return f"{tuple(t.shape)} {str(t.dtype).removeprefix('torch.')} on {t.device}"
-    return type(t).__name__
-
-
 # Commit-before-reveal of timed outputs (timing_parent.py): the child sends a digest of every rep's outputs
 # with the block's numbers, before the parent draws which reps come back; the parent recomputes the digest
 # of what comes back. sha256 over the host bytes, on a device too: a commitment must be binding, and any

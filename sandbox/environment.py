@@ -1,6 +1,8 @@
 """The child's environment: an allow-list of the parent's variables, minus anything secret.
 
-Owns: which variables the child sees and the paths it is pointed at (HOME, TMPDIR and the
+Owns: the one environment scrubber (`inherited`: an allow-list minus secret-looking names),
+used by the evaluation sandbox and the compiler (evaluator/build_guard.py); which variables
+the child sees and the paths it is pointed at (HOME, TMPDIR and the
 Triton / torch / XDG caches all inside the workdir; the GPU pin). Does not own: enforcement
 of file access (confine.py) or process launch (process.py).
 """
@@ -19,7 +21,7 @@ _ALLOWED_NAMES = {
     "PATH", "LANG", "LANGUAGE", "TZ", "TERM", "PYTHONPATH", "VIRTUAL_ENV", "LD_LIBRARY_PATH",
     "CUDA_HOME", "CUDA_PATH", "CUDA_ROOT", "ROCM_PATH", "ROCM_HOME", "HIP_PATH", "HIP_PLATFORM",
     "CC", "CXX", "NVCC_PREPEND_FLAGS", "NVCC_APPEND_FLAGS", "TORCH_CUDA_ARCH_LIST",
-    "PYTORCH_ROCM_ARCH", "OMP_NUM_THREADS", "MKL_NUM_THREADS", "MAX_JOBS",
+    "PYTORCH_ROCM_ARCH", "OMP_NUM_THREADS", "MKL_NUM_THREADS", "MAX_JOBS", "TMPDIR",
     "CUDA_VISIBLE_DEVICES", "HIP_VISIBLE_DEVICES", "ROCR_VISIBLE_DEVICES",
 }
 _ALLOWED_PREFIXES = ("LC_", "TRITON_")
@@ -42,6 +44,14 @@ def _allowed(name: str) -> bool:
     return name in _ALLOWED_NAMES or name.startswith(_ALLOWED_PREFIXES)
 
 
+def inherited(parent_env: Mapping[str, str] | None = None, only: tuple[str, ...] | None = None) -> dict[str, str]:
+    """The one scrubber: the parent's variables on the allow-list (narrowed to `only` when given:
+    the compiler's few), never one whose name looks secret."""
+    parent_env = os.environ if parent_env is None else parent_env
+    return {k: v for k, v in parent_env.items()
+            if _allowed(k) and (only is None or k in only) and not is_secret_name(k)}
+
+
 def pinned_gpu(gpu_index: int | None, parent_env: Mapping[str, str]) -> str:
     """The device string for the child: "" for none, else the parent's gpu_index-th device."""
     if gpu_index is None:
@@ -60,7 +70,7 @@ def child_environment(
 ) -> tuple[dict[str, str], list[str]]:
     """Return (environment, names dropped from env_extra because they look secret)."""
     parent_env = os.environ if parent_env is None else parent_env
-    env = {k: v for k, v in parent_env.items() if _allowed(k) and not is_secret_name(k)}
+    env = inherited(parent_env)
     env.setdefault("PATH", "/usr/local/bin:/usr/bin:/bin")
     device = pinned_gpu(config.gpu_index, parent_env)
     env.update({name: device for name in _GPU_VARIABLES})

@@ -5,8 +5,8 @@ sandbox here and in confine.py, the compiler's jail in evaluator/build_jail.py):
 (/usr, /lib*, /bin, /opt, CUDA/ROCm homes), the few /etc files the loader and Python need,
 a view of the kernel (/proc and /sys for a run child, which has its own pid namespace; only
 /proc/self and the CPU list for the compiler, which runs beside the user's other processes),
-and `PROTECTED`: /etc/passwd, /etc/shadow, the users' homes and the store, which no readable
-path may contain. On top, for a run: the Python installation and venv, the folders warpsmith's
+and `PROTECTED`: /etc/passwd, /etc/shadow, the users' homes and the store (wherever the settings
+put it), which no readable path may contain. On top, for a run: the Python installation and venv, the folders warpsmith's
 own packages live in, the entry's package, PYTHONPATH entries. Writes: the workdir and
 config.writable_paths only. Devices: /dev/null and friends always; GPU device files (and, in
 confine.py, /proc writes) only when a GPU is pinned. Everything else, including the rest of
@@ -72,16 +72,24 @@ def system_read_paths(kind: Literal["run", "build"]) -> list[str]:
     return [*SYSTEM_DIRS, *ETC_FILES, *KERNEL_VIEWS[kind]]
 
 
-def protected_paths(env: Mapping[str, str] | None = None) -> list[Path]:
-    """What no confined process may read: PROTECTED, the user's home and the store: its SQLite
-    file (WARPSMITH_DB) and the default data folder (platformdirs' rule, mirrored: the sandbox
-    may not import the store)."""
+def store_files() -> list[str]:
+    """The store's SQLite file named by the settings (store.url: WARPSMITH_DB or warpsmith.toml).
+    Called in the trusted parent only: the build jail is given every protected path on its command line."""
+    # imported here: the jail imports this module without pydantic
+    from warpsmith.records.settings import load_settings
+
+    url = load_settings().store.url or ""
+    return [url.removeprefix("sqlite:///")] if url.startswith("sqlite:///") else []
+
+
+def protected_paths(extra: list[str], env: Mapping[str, str] | None = None) -> list[Path]:
+    """What no confined process may read: PROTECTED, the user's home, the default data folder
+    (platformdirs' rule, mirrored: the sandbox may not import the store) and `extra`: the store
+    files (`store_files`), or in the build jail what the parent named with --protect."""
     env = os.environ if env is None else env
     data_home = Path(env.get("XDG_DATA_HOME") or Path.home() / ".local" / "share")
     found = [Path(p) for p in PROTECTED] + [Path.home(), data_home / "warpsmith"]
-    database = env.get("WARPSMITH_DB", "")
-    if database.startswith("sqlite:///"):
-        found.append(Path(database.removeprefix("sqlite:///")).expanduser())
+    found += [Path(p).expanduser() for p in extra]
     return [p.resolve() for p in found if p.is_absolute()]
 
 
@@ -91,9 +99,9 @@ def exposes_protected(path: str | Path, protected: list[Path]) -> bool:
     return any(resolved == p or resolved in p.parents for p in protected)
 
 
-def without_protected(candidates: set[str] | list[str]) -> list[str]:
-    """The existing absolute paths among `candidates` that expose nothing protected."""
-    protected = protected_paths()
+def without_protected(candidates: set[str] | list[str], extra: list[str]) -> list[str]:
+    """The existing absolute paths among `candidates` that expose nothing protected (`extra`: see protected_paths)."""
+    protected = protected_paths(extra)
     return sorted(p for p in candidates
                   if Path(p).is_absolute() and Path(p).exists() and not exposes_protected(p, protected))
 
@@ -105,7 +113,7 @@ def readable_paths(entry: str, config: SandboxConfig, env: Mapping[str, str]) ->
     for var in ("PYTHONPATH", "CUDA_HOME", "CUDA_PATH", "ROCM_PATH", "HIP_PATH"):
         trees.update(p for p in env.get(var, "").split(":") if p)
     trees.update(str(p) for p in config.readable_paths)
-    return without_protected(trees)
+    return without_protected(trees, store_files())
 
 
 def writable_paths(workdir: Path, config: SandboxConfig) -> list[str]:

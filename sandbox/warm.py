@@ -32,6 +32,7 @@ import threading
 import time
 from pathlib import Path
 
+from warpsmith.records.settings import load_settings
 from warpsmith.sandbox import environment, isolation, paths, process
 from warpsmith.sandbox.cgroup import PidsCgroup
 from warpsmith.sandbox.channel import ChannelReader, LogCollector
@@ -41,12 +42,12 @@ from warpsmith.sandbox.workdir import remove_tree
 
 START_TIMEOUT_S = 300.0
 READY_TIMEOUT_S = 10.0
-ENV_SWITCH = "WARPSMITH_WARM_WORKERS"
+ENV_SWITCH = "WARPSMITH_WARM_WORKERS"  # the settings' evaluator.warm_workers (records/settings.py)
 
 
 def warm_workers_enabled() -> bool:
-    """Warm workers are on unless WARPSMITH_WARM_WORKERS is 0 (or false/no/off)."""
-    return os.environ.get(ENV_SWITCH, "1").strip().lower() not in ("0", "false", "no", "off")
+    """Warm workers are on unless evaluator.warm_workers is false (WARPSMITH_WARM_WORKERS=0, or false/no/off)."""
+    return load_settings().evaluator.warm_workers
 
 
 def run_pooled(entry: str, payload: dict, workdir: Path, config: SandboxConfig) -> SandboxResult:

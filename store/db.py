@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import json
 import math
-import os
 import sqlite3
 import tempfile
 from collections.abc import Iterator
@@ -32,6 +31,7 @@ from sqlalchemy.engine import URL, make_url
 from sqlalchemy.orm import Session, sessionmaker
 from sqlalchemy.pool import QueuePool, StaticPool
 
+from warpsmith.records.settings import SettingsError, load_settings
 from warpsmith.store.migrate import NotAStoreError, SchemaTooNewError, current_revision, upgrade_to_head
 
 ENV_VAR = "WARPSMITH_DB"
@@ -51,10 +51,12 @@ def default_data_dir() -> Path:
 
 
 def default_database_url() -> str:
-    """WARPSMITH_DB when set (any SQLAlchemy URL), else sqlite:///<user data dir>/warpsmith.db."""
-    from_env = os.environ.get(ENV_VAR, "").strip()
-    if from_env:
-        return from_env
+    """The settings' store.url (WARPSMITH_DB or warpsmith.toml) when set, else sqlite:///<user data dir>/warpsmith.db."""
+    try:
+        if url := load_settings().store.url:
+            return url
+    except SettingsError as error:
+        raise StoreError(str(error)) from None
     return f"sqlite:///{default_data_dir() / 'warpsmith.db'}"
 
 

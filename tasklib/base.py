@@ -10,7 +10,6 @@ and `check`; a candidate never sees them.
 
 from __future__ import annotations
 
-import inspect
 from pathlib import Path
 from typing import Any, ClassVar, Literal
 
@@ -137,8 +136,3 @@ class Task(BaseModel):
         if distribution not in DISTRIBUTIONS:
             raise ValueError(f"unknown distribution {distribution!r}; known: {', '.join(DISTRIBUTIONS)}")
         return distribution
-
-
-def task_folder(obj: object) -> Path:
-    """The folder a task class is defined in (its seeds/ lie there)."""
-    return Path(inspect.getfile(type(obj) if not isinstance(obj, type) else obj)).resolve().parent

@@ -1,14 +1,12 @@
-"""Fixtures for the store's tests (imported by tests/test_store_*.py).
+"""Helpers of the store's tests: the rows a run needs, and the PostgreSQL server behind the
+`postgres_cluster` fixture (the fixtures themselves are in tests/conftest.py).
 
-- `isolated_user_dirs` (autouse where imported): HOME and XDG_DATA_HOME point into tmp and
-  WARPSMITH_DB is unset, so no test touches the real user data directory.
-- `postgres_cluster` (session): a throwaway PostgreSQL server. With WARPSMITH_TEST_POSTGRES_URL
+- `start_shared_cluster`: a throwaway PostgreSQL server. With WARPSMITH_TEST_POSTGRES_URL
   set (a server you run, e.g. a CI service; its user needs CREATE SCHEMA and CREATE DATABASE)
   it is used as is. Otherwise initdb + pg_ctl make a cluster in /tmp on 127.0.0.1:<free port>
   (socket in the same folder, fsync off); as root the server runs as the `postgres` user,
   which Debian's postgresql package creates. Skipped, with the reason, where none can start.
-- `store_url` / `store`: every store test runs once on SQLite and once on PostgreSQL (in a
-  fresh schema of the shared server: creating a database per test costs ~0.5 s).
+- `HW`, `OTHER_HW`, `seed_task_and_hardware`: the task and hardware rows a run needs first.
 """
 
 from __future__ import annotations
@@ -21,30 +19,16 @@ import shutil
 import socket
 import subprocess
 import tempfile
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 from sqlalchemy.engine import make_url
 
-from warpsmith.store import Store, open_store
-
-# The fixtures a test module star-imports (`from _store_helpers import *`).
-__all__ = ["isolated_user_dirs", "postgres_cluster", "store_url", "store"]
+from warpsmith.store import Store
 
 PG_USER = "warpsmith"
 _database_numbers = itertools.count()
-
-
-@pytest.fixture(autouse=True)
-def isolated_user_dirs(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    home = tmp_path / "home"
-    (home / ".local" / "share").mkdir(parents=True)
-    monkeypatch.setenv("HOME", str(home))
-    monkeypatch.setenv("XDG_DATA_HOME", str(home / ".local" / "share"))
-    monkeypatch.delenv("WARPSMITH_DB", raising=False)
-    return home
 
 
 def _postgres_bin_dir() -> Path | None:
@@ -152,12 +136,7 @@ def _run_as_for_server() -> dict[str, Any] | str:
     return {"user": account.pw_uid, "group": account.pw_gid, "extra_groups": []}
 
 
-# One server per test session. Each test module star-imports the fixture, which makes it a
-# distinct fixture per module, so the server (or why there is none) is kept here.
-_shared: dict[str, Any] = {}
-
-
-def _start_shared_cluster(config: pytest.Config) -> PostgresCluster | str:
+def start_shared_cluster(config: pytest.Config) -> PostgresCluster | str:
     """The running cluster, or the reason there is none."""
     external = os.environ.get("WARPSMITH_TEST_POSTGRES_URL")
     if external:
@@ -180,35 +159,6 @@ def _start_shared_cluster(config: pytest.Config) -> PostgresCluster | str:
         return f"could not start a PostgreSQL server: {error}"
     config.add_cleanup(cluster.stop)
     return PostgresCluster(admin_url)
-
-
-@pytest.fixture(scope="session")
-def postgres_cluster(pytestconfig: pytest.Config) -> PostgresCluster:
-    if "cluster" not in _shared:
-        _shared["cluster"] = _start_shared_cluster(pytestconfig)
-    cluster = _shared["cluster"]
-    if isinstance(cluster, str):
-        pytest.skip(cluster)
-    return cluster
-
-
-@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
-def store_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
-    """A store nobody has opened yet: a SQLite file path, or an empty Postgres schema."""
-    if request.param == "sqlite":
-        yield f"sqlite:///{tmp_path / 'store' / 'warpsmith.db'}"
-        return
-    cluster: PostgresCluster = request.getfixturevalue("postgres_cluster")
-    url, schema = cluster.new_schema()
-    yield url
-    cluster.drop_schema(schema)
-
-
-@pytest.fixture
-def store(store_url: str) -> Iterator[Store]:
-    opened = open_store(store_url)
-    yield opened
-    opened.close()
 
 
 HW = "hw-test-000000001"

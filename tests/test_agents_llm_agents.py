@@ -1,4 +1,8 @@
-"""Planner, coder, judge and the 'llm' strategy through the real litellm client and the scripted server."""
+"""Planner, coder, judge and the 'llm' strategy.
+
+What they make of answers (parsing, prompting, feedback, fallbacks) runs on the in-process
+`fake_model` (tests/_fake_model.py); what needs the wire (HTTP errors, token usage, the key
+header, a hosted_vllm server) goes through the real litellm client and the scripted server."""
 
 from __future__ import annotations
 
@@ -6,6 +10,7 @@ import json
 
 import pytest
 from _agents_llm_helpers import EDIT_ANSWER, EDIT_ANSWER_2, VERDICT_JSON, make_ctx, plan_json, scripted_model
+from _fake_model import Cut, FakeModel
 from _scripted_llm_server import Reply, ScriptedLLMServer
 
 from warpsmith.agents.coder import Coder
@@ -22,12 +27,12 @@ def _request_text(request: dict) -> str:
     return "\n".join(m["content"] for m in request["messages"])
 
 
-def test_a_round_plans_and_codes_candidates_on_the_named_parents():
+def test_a_round_plans_and_codes_candidates_on_the_named_parents(fake_model: FakeModel):
     ctx = make_ctx(width=2)
     parent = ctx.beam[0].candidate
-    calls: list[LLMCall] = []
-    with ScriptedLLMServer([plan_json(parent.source_hash, n=3), EDIT_ANSWER, EDIT_ANSWER_2]) as srv:
-        candidates = LLMStrategy(scripted_model(srv, calls)).propose(ctx)
+    srv = fake_model.script(plan_json(parent.source_hash, n=3), EDIT_ANSWER, EDIT_ANSWER_2)
+    calls = srv.calls
+    candidates = LLMStrategy(srv).propose(ctx)
     assert [c.plan_item for c in candidates] == ["use 8 warps per row", "two rows per program"]
     assert all(c.origin == "coder" and c.parent_hash == parent.source_hash for c in candidates)
     assert "num_warps=8" in candidates[0].source and "num_warps=2" in candidates[1].source
@@ -43,28 +48,29 @@ def test_a_round_plans_and_codes_candidates_on_the_named_parents():
 
 @pytest.mark.parametrize(
     "bad",
-    [Reply("I would vectorize the loads."), Reply('```json\n{"items": [{"idea": "vect', finish_reason="length")],
+    ["I would vectorize the loads.", Cut('```json\n{"items": [{"idea": "vect')],
     ids=["garbage", "truncated"],
 )
-def test_an_unusable_plan_is_recorded_and_fed_back_once(bad):
+def test_an_unusable_plan_is_recorded_and_fed_back_once(bad, fake_model: FakeModel):
     ctx = make_ctx()
-    calls: list[LLMCall] = []
-    with ScriptedLLMServer([bad, plan_json(ctx.beam[0].candidate.source_hash)]) as srv:
-        plan = Planner(scripted_model(srv, calls)).plan(ctx)
+    srv = fake_model.script(bad, plan_json(ctx.beam[0].candidate.source_hash))
+    calls = srv.calls
+    plan = Planner(srv).plan(ctx)
     assert [i.idea for i in plan.items] == ["use 8 warps per row", "two rows per program"]
     assert calls[0].error and "JSON" in calls[0].error and calls[1].error is None
     retry = srv.requests[1]["messages"]
-    assert retry[-2] == {"role": "assistant", "content": bad.text}
+    assert retry[-2] == {"role": "assistant", "content": getattr(bad, "text", bad)}
+    assert ("cut off at max_tokens" in (calls[0].error or "")) == isinstance(bad, Cut)
     assert retry[-1]["content"].startswith("Your answer could not be used:") and "JSON" in retry[-1]["content"]
 
 
-def test_a_plan_unusable_twice_falls_back_to_the_default_plan_and_the_coder_still_works():
+def test_a_plan_unusable_twice_falls_back_to_the_default_plan_and_the_coder_still_works(fake_model: FakeModel):
     ctx = make_ctx(width=1)
-    calls: list[LLMCall] = []
-    with ScriptedLLMServer(["no json here", '{"items": []}', EDIT_ANSWER]) as srv:
-        strategy = LLMStrategy(scripted_model(srv, calls))
-        (candidate,) = strategy.propose(ctx)
-        assert len(srv.requests) == 3
+    srv = fake_model.script("no json here", '{"items": []}', EDIT_ANSWER)
+    calls = srv.calls
+    strategy = LLMStrategy(srv)
+    (candidate,) = strategy.propose(ctx)
+    assert len(srv.requests) == 3
     assert "no JSON object" in (calls[0].error or "") and "no items" in (calls[1].error or "")
     assert candidate.plan_item == DEFAULT_IDEAS[0].idea and "num_warps=8" in candidate.source
     assert candidate.parent_hash == ctx.beam[0].candidate.source_hash
@@ -74,14 +80,13 @@ def test_a_plan_unusable_twice_falls_back_to_the_default_plan_and_the_coder_stil
     assert strategy.failure_summary() == f"role failures: planner 1: {line}"
 
 
-def test_a_search_block_that_misses_is_fed_back_then_the_item_is_skipped():
+def test_a_search_block_that_misses_is_fed_back_then_the_item_is_skipped(fake_model: FakeModel):
     ctx = make_ctx(width=2)
     miss = "<<<<<<< SEARCH\n    y = tl.exp(x)\n=======\n    y = tl.exp2(x)\n>>>>>>> REPLACE\n"
-    calls: list[LLMCall] = []
-    script = [plan_json(ctx.beam[0].candidate.source_hash), miss, EDIT_ANSWER, miss, miss]
-    with ScriptedLLMServer(script) as srv:
-        strategy = LLMStrategy(scripted_model(srv, calls))
-        candidates = strategy.propose(ctx)
+    srv = fake_model.script(plan_json(ctx.beam[0].candidate.source_hash), miss, EDIT_ANSWER, miss, miss)
+    calls = srv.calls
+    strategy = LLMStrategy(srv)
+    candidates = strategy.propose(ctx)
     assert [c.plan_item for c in candidates] == ["use 8 warps per row"]
     assert "edit block 1" in _request_text(srv.requests[2])  # the miss was explained to the coder
     assert [c.error is not None for c in calls] == [False, True, False, True, True]
@@ -96,22 +101,21 @@ def _compile_error(candidate) -> EvalResult:  # type: ignore[no-untyped-def]
     )
 
 
-def test_repair_feeds_the_compile_error_back_and_is_bounded():
+def test_repair_feeds_the_compile_error_back_and_is_bounded(fake_model: FakeModel):
     ctx = make_ctx(width=1)
-    calls: list[LLMCall] = []
     first_fix = "<<<<<<< SEARCH\nnum_warps=8)\n=======\nnum_warps=16)\n>>>>>>> REPLACE\n"
     second_fix = "<<<<<<< SEARCH\nnum_warps=16)\n=======\nnum_warps=32)\n>>>>>>> REPLACE\n"
-    script = [plan_json(ctx.beam[0].candidate.source_hash, n=1), EDIT_ANSWER, first_fix, second_fix]
-    with ScriptedLLMServer(script) as srv:
-        strategy = LLMStrategy(scripted_model(srv, calls), config=LLMStrategyConfig(max_repairs=2))
-        (broken,) = strategy.propose(ctx)
-        fixed = strategy.repair(ctx, broken, _compile_error(broken))
-        assert fixed is not None and "num_warps=16" in fixed.source
-        assert fixed.parent_hash == broken.source_hash and fixed.plan_item == broken.plan_item
-        refixed = strategy.repair(ctx, fixed, _compile_error(fixed))
-        assert refixed is not None and "num_warps=32" in refixed.source
-        assert strategy.repair(ctx, refixed, _compile_error(refixed)) is None  # third repair: refused
-        assert len(srv.requests) == 4
+    srv = fake_model.script(plan_json(ctx.beam[0].candidate.source_hash, n=1), EDIT_ANSWER, first_fix, second_fix)
+    calls = srv.calls
+    strategy = LLMStrategy(srv, config=LLMStrategyConfig(max_repairs=2))
+    (broken,) = strategy.propose(ctx)
+    fixed = strategy.repair(ctx, broken, _compile_error(broken))
+    assert fixed is not None and "num_warps=16" in fixed.source
+    assert fixed.parent_hash == broken.source_hash and fixed.plan_item == broken.plan_item
+    refixed = strategy.repair(ctx, fixed, _compile_error(fixed))
+    assert refixed is not None and "num_warps=32" in refixed.source
+    assert strategy.repair(ctx, refixed, _compile_error(refixed)) is None  # third repair: refused
+    assert len(srv.requests) == 4
     repair_prompt = _request_text(srv.requests[2])
     assert "NameError('tl.rsqrtt is not defined')" in repair_prompt and "repair 1 of 2" in repair_prompt
     assert [c.role for c in calls] == ["planner", "coder", "repair", "repair"]
@@ -127,13 +131,12 @@ def _measured(candidate, speedup: float, violations=()) -> EvalResult:  # type: 
                                    "violations": list(violations)})
 
 
-def test_the_judge_returns_a_verdict_for_the_candidate():
+def test_the_judge_returns_a_verdict_for_the_candidate(fake_model: FakeModel):
     ctx = make_ctx(width=1)
-    calls: list[LLMCall] = []
-    with ScriptedLLMServer([plan_json(ctx.beam[0].candidate.source_hash, n=1), EDIT_ANSWER, VERDICT_JSON]) as srv:
-        strategy = LLMStrategy(scripted_model(srv, calls))
-        (candidate,) = strategy.propose(ctx)
-        verdict = strategy.review(ctx, candidate, _measured(candidate, 2.9))
+    srv = fake_model.script(plan_json(ctx.beam[0].candidate.source_hash, n=1), EDIT_ANSWER, VERDICT_JSON)
+    strategy = LLMStrategy(srv)
+    (candidate,) = strategy.propose(ctx)
+    verdict = strategy.review(ctx, candidate, _measured(candidate, 2.9))
     assert verdict is not None and verdict.source_hash == candidate.source_hash
     assert verdict.bottleneck.startswith("DRAM") and verdict.matches_prediction is True
     assert verdict.lessons == ["rmsnorm H=7168 on H100: 8 warps per row beats 4"] and not verdict.suspicious
@@ -142,34 +145,33 @@ def test_the_judge_returns_a_verdict_for_the_candidate():
     assert "Its parent" in judge_prompt and "speedup 2.15x" in judge_prompt
 
 
-def test_a_large_speedup_reaches_the_judge_as_a_question_against_the_bytes_floor():
+def test_a_large_speedup_reaches_the_judge_as_a_question_against_the_bytes_floor(fake_model: FakeModel):
     """Suspicion without amnesia: 14x over eager is asked about, not held against the kernel."""
     ctx = make_ctx(width=1)
     flagged = Violation(rule="speedup-over-10x", message="speedup 14.0x needs review", severity="review")
     claims_confirmed = json.dumps({**json.loads(VERDICT_JSON), "confirmation": "held"})  # not the model's field
-    calls: list[LLMCall] = []
-    with ScriptedLLMServer([claims_confirmed, "garbage", "more garbage"]) as srv:
-        strategy = LLMStrategy(scripted_model(srv, calls))
-        candidate = ctx.beam[0].candidate.model_copy(update={"source": ctx.beam[0].candidate.source + "\n"})
-        verdict = strategy.review(ctx, candidate, _measured(candidate, 14.0, [flagged]))
-        assert verdict is not None and not verdict.suspicious and verdict.confirmation is None
-        prompt = _request_text(srv.requests[0])
-        # 41 us at 43% of peak bandwidth: the floor is 17.63 us
-        assert "evaluator asks: is this 14.0x real at T=4096 H=7168? floor is 17.63 us, measured 41.00 us" in prompt
-        assert "not against eager PyTorch" in prompt and '"confirmation"' not in prompt
-        # An unusable judge answer leaves the question, unanswered, and no suspicion.
-        fallback = strategy.review(ctx, candidate, _measured(candidate, 14.0, [flagged]))
+    srv = fake_model.script(claims_confirmed, "garbage", "more garbage")
+    calls = srv.calls
+    strategy = LLMStrategy(srv)
+    candidate = ctx.beam[0].candidate.model_copy(update={"source": ctx.beam[0].candidate.source + "\n"})
+    verdict = strategy.review(ctx, candidate, _measured(candidate, 14.0, [flagged]))
+    assert verdict is not None and not verdict.suspicious and verdict.confirmation is None
+    prompt = _request_text(srv.requests[0])
+    # 41 us at 43% of peak bandwidth: the floor is 17.63 us
+    assert "evaluator asks: is this 14.0x real at T=4096 H=7168? floor is 17.63 us, measured 41.00 us" in prompt
+    assert "not against eager PyTorch" in prompt and '"confirmation"' not in prompt
+    # An unusable judge answer leaves the question, unanswered, and no suspicion.
+    fallback = strategy.review(ctx, candidate, _measured(candidate, 14.0, [flagged]))
     assert fallback is not None and not fallback.suspicious and "is this 14.0x real" in fallback.feedback
     assert [c.error is not None for c in calls] == [False, True, True]
 
 
-def test_a_time_under_the_bytes_floor_is_suspicious_whatever_the_model_says():
+def test_a_time_under_the_bytes_floor_is_suspicious_whatever_the_model_says(fake_model: FakeModel):
     ctx = make_ctx(width=1)
     candidate = ctx.beam[0].candidate
     under = Violation(rule="below-bandwidth-floor", message="T=4096 H=7168: 9 us under the floor of 17.6 us",
                       severity="review")
-    with ScriptedLLMServer([VERDICT_JSON]) as srv:
-        verdict = LLMStrategy(scripted_model(srv, [])).review(ctx, candidate, _measured(candidate, 3.0, [under]))
+    verdict = LLMStrategy(fake_model.script(VERDICT_JSON)).review(ctx, candidate, _measured(candidate, 3.0, [under]))
     assert verdict is not None and verdict.suspicious and "below-bandwidth-floor" in verdict.suspicion_reason
     judge = Judge(None)  # type: ignore[arg-type]  (no model: the automatic verdict only)
     over_peak = _measured(candidate, 3.0)

@@ -1,24 +1,37 @@
-"""Bad model answers, through the real litellm client and the scripted server: the round goes on
-where it can, and each failure is one clear line (issue 9: robust edits, graceful degradation)."""
+"""Bad model answers: the round goes on where it can, and each failure is one clear line (issue 9:
+robust edits, graceful degradation). Parsing runs on the in-process fake model; what reaches the
+request (answer limits, the key) through the real litellm client and the scripted server."""
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 from _agents_llm_helpers import EDIT_ANSWER, PARENT_SOURCE, make_ctx, plan_json, scripted_model
+from _fake_model import FakeModel
 from _scripted_llm_server import Reply, ScriptedLLMServer
 
 from warpsmith.agents.llm_strategy import LLMStrategy
 from warpsmith.agents.records import LLMCall
 
 
-def _propose(script: list, parent: str | None = None, **config) -> tuple[list, LLMStrategy, ScriptedLLMServer, list[LLMCall]]:  # type: ignore[no-untyped-def]
+def _propose(script: list, parent: str | None = None, wire: bool = False, **config) -> tuple[list, LLMStrategy, Any, list[LLMCall]]:  # type: ignore[no-untyped-def]
+    """One round of width 1 on `script` (after a plan): on the in-process fake model, or with
+    `wire` through the real litellm client and the scripted server (what reaches the request)."""
     ctx = make_ctx(width=1)
     if parent is not None:
         summary = ctx.beam[0]
         candidate = summary.candidate.model_copy(update={"source": parent})
         ctx.beam = [summary.model_copy(update={"candidate": candidate})]
+    answers = [plan_json(ctx.beam[0].candidate.source_hash, n=1), *script]
+    if not wire:
+        fake = FakeModel(*answers)
+        strategy = LLMStrategy(fake)
+        candidates = strategy.propose(ctx)
+        assert fake.answers == []
+        return candidates, strategy, fake, fake.calls
     calls: list[LLMCall] = []
-    with ScriptedLLMServer([plan_json(ctx.beam[0].candidate.source_hash, n=1), *script]) as srv:
+    with ScriptedLLMServer(answers) as srv:
         strategy = LLMStrategy(scripted_model(srv, calls, **config))
         candidates = strategy.propose(ctx)
     assert srv.remaining == 0 and srv.unscripted == 0
@@ -106,7 +119,7 @@ def test_one_bad_block_among_three_is_reported_and_the_two_good_ones_are_applied
 
 def test_an_answer_cut_at_max_tokens_is_followed_by_a_request_for_edits():
     cut = Reply("Here is the file.\n\n```python\nimport torch\nimport triton\n\ndef kernel(x, weight", finish_reason="length")
-    (candidate,), _, srv, calls = _propose([cut, EDIT_ANSWER], role_max_tokens={"coder": 30000})
+    (candidate,), _, srv, calls = _propose([cut, EDIT_ANSWER], wire=True, role_max_tokens={"coder": 30000})
     assert [r["max_tokens"] for r in srv.requests] == [8192, 30000, 30000]  # per role: planner, coder
     assert "(cut off at max_tokens)" in (calls[1].error or "")
     follow_up = _last_user_message(srv.requests[2])
@@ -116,7 +129,7 @@ def test_an_answer_cut_at_max_tokens_is_followed_by_a_request_for_edits():
 
 
 def test_the_coder_gets_a_long_answer_limit_by_default():
-    _, _, srv, _ = _propose([EDIT_ANSWER])
+    _, _, srv, _ = _propose([EDIT_ANSWER], wire=True)
     planner, coder = (r["max_tokens"] for r in srv.requests)
     assert planner == 8192 and 16384 <= coder <= 32768
 

@@ -5,12 +5,13 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
 
 from tests._build_helpers import SYNTAX_ERROR_KERNEL, VALID_KERNEL, needs_nvcc
-from warpsmith.evaluator.build import BuildResult, build_extension, build_many
+from warpsmith.evaluator.build import BuildResult, build_extension
 
 pytestmark = [needs_nvcc, pytest.mark.slow]
 
@@ -64,7 +65,10 @@ def test_library_loads_and_registers_kernel_with_scalars_and_tuple(built: BuildR
 
 
 def test_syntax_error_is_reported_with_the_compilers_line_and_cached_once(tmp_path: Path) -> None:
-    results = build_many([SYNTAX_ERROR_KERNEL, SYNTAX_ERROR_KERNEL], "cuda", jobs=2, cache_dir=tmp_path)
+    with ThreadPoolExecutor(max_workers=2) as pool:  # two builders of one source at once
+        futures = [pool.submit(build_extension, SYNTAX_ERROR_KERNEL, "cuda", jobs=2, cache_dir=tmp_path)
+                   for _ in range(2)]
+        results = [f.result() for f in futures]
     first, second = results
     assert not first.ok and not first.refused and not first.timed_out
     assert first.library_path is None

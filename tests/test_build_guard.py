@@ -70,6 +70,25 @@ def test_compiler_env_drops_secrets(monkeypatch: pytest.MonkeyPatch) -> None:
     assert env["TMPDIR"] == "/tmp/x" and "PATH" in env
 
 
+def test_compiler_and_run_child_share_one_scrubber(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    # A secret riding on a name both lists allow by prefix (LC_*), or put in the compiler's own list
+    # under a secret-looking spelling, reaches neither a compiler nor a run child.
+    monkeypatch.setenv("LC_ALL", "C.UTF-8")
+    monkeypatch.setenv("LC_AUTH_TOKEN", "tok-leak")
+    monkeypatch.setenv("CUDA_PATH", "/opt/cuda")
+    from warpsmith.sandbox.config import SandboxConfig
+    from warpsmith.sandbox.environment import child_environment, inherited
+
+    compiler = compiler_env()
+    child, _ = child_environment(SandboxConfig(), tmp_path)
+    assert "LC_AUTH_TOKEN" not in compiler and "LC_AUTH_TOKEN" not in child
+    assert compiler["CUDA_PATH"] == child["CUDA_PATH"] == "/opt/cuda" and compiler["LC_ALL"] == "C.UTF-8"
+    assert set(compiler) - {"PATH", "LANG"} <= set(inherited())
+    env = subprocess.run(jailed_command(["env"], read=[], write=[tmp_path]), env=compiler, cwd=tmp_path,
+                         capture_output=True, text=True, timeout=60, check=True).stdout
+    assert "tok-leak" not in env and "OPENAI" not in env
+
+
 def test_jail_blocks_reads_outside_the_build_folder(secret_file: Path, tmp_path: Path) -> None:
     available, why = landlock_status()
     if not available:

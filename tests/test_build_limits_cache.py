@@ -13,6 +13,7 @@ import pytest
 
 from warpsmith.evaluator import build_cache
 from warpsmith.evaluator.build_limits import MIB, BuildLimits, limit_message, limited_command
+from warpsmith.records.settings import SettingsError
 
 
 def _run(command: list[str], cwd: Path) -> tuple[int, str]:
@@ -37,7 +38,7 @@ def test_an_allocator_past_the_memory_limit_is_stopped_and_named(tmp_path: Path)
 
 
 def test_within_the_limits_nothing_is_reported(tmp_path: Path) -> None:
-    limits = BuildLimits.from_env()
+    limits = BuildLimits.from_settings()
     rc, log = _run(limited_command([sys.executable, "-c", "open('x.o', 'wb').write(b'1' * 1000)"], limits), tmp_path)
     assert rc == 0 and limit_message(log, tmp_path, limits) is None
     assert limits == BuildLimits(output_bytes=512 * MIB, memory_bytes=8192 * MIB)
@@ -46,10 +47,10 @@ def test_within_the_limits_nothing_is_reported(tmp_path: Path) -> None:
 def test_limits_come_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("WARPSMITH_BUILD_OUTPUT_MB", "32")
     monkeypatch.setenv("WARPSMITH_BUILD_MEMORY_MB", "1024")
-    assert BuildLimits.from_env() == BuildLimits(output_bytes=32 * MIB, memory_bytes=1024 * MIB)
+    assert BuildLimits.from_settings() == BuildLimits(output_bytes=32 * MIB, memory_bytes=1024 * MIB)
     monkeypatch.setenv("WARPSMITH_BUILD_OUTPUT_MB", "lots")
-    with pytest.raises(ValueError, match="WARPSMITH_BUILD_OUTPUT_MB must be a positive number of MiB"):
-        BuildLimits.from_env()
+    with pytest.raises(SettingsError, match="WARPSMITH_BUILD_OUTPUT_MB='lots': evaluator.build_output_mb"):
+        BuildLimits.from_settings()
 
 
 def _entry(cache: Path, key: str, megabytes: int, used_at: float) -> Path:

@@ -8,7 +8,6 @@ import subprocess
 import sys
 
 import pytest
-from _store_helpers import postgres_cluster  # noqa: F401  (the PostgreSQL server fixture)
 
 from warpsmith.cli.doctor_cmd import Check, render
 

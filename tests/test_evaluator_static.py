@@ -7,7 +7,9 @@ import pytest
 
 from tests._evaluator_helpers import rules, run_file, run_source, source_of
 from warpsmith.evaluator.native import compute_methods
-from warpsmith.evaluator.static_native import check_native_source, strip_comments, strip_literals
+from warpsmith.evaluator.build_guard import refuse_reason
+from warpsmith.evaluator.static_cpp_lexer import strip_comments, strip_literals
+from warpsmith.evaluator.static_native import check_native_source
 from warpsmith.evaluator.static_python import check_python_source
 from warpsmith.tasklib import BASE_ALLOWED_TORCH_OPS, list_tasks
 
@@ -83,6 +85,24 @@ def test_forbidden_names_in_comments_and_strings_are_not_violations() -> None:
     code = strip_literals(strip_comments(source))
     assert "fopen" not in code and "cudaStreamCreate" not in code and "popen" not in code
     assert code.count("\n") == source.count("\n")  # line numbers survive stripping
+
+
+def test_a_prefixed_raw_string_cannot_hide_a_call_from_the_text_rules() -> None:
+    # u8R"(")" is one raw literal; read as an ordinary string its quote would swallow `system(`.
+    source = 'void f() { const char* s = u8R"(")"; system("id"); const char* t = LR"x(")x"; fork(); }\n'
+    found = {v.message for v in check_native_source(source, compute_methods(BASE_ALLOWED_TORCH_OPS))}
+    assert {"use of system", "use of fork"} <= found, found
+
+
+def test_the_build_preflight_and_the_text_rules_read_one_lexer() -> None:
+    # A digit separator is no char literal; a raw string spanning lines holds no directive.
+    hidden = "int n = 1'000;\n#include \"/etc/passwd\"\n"
+    assert refuse_reason(hidden) is not None and "'" not in strip_literals(strip_comments(hidden)).split("\n")[1]
+    raw = 'const char* s = R"x(\n#include "/etc/passwd"\n)x";\n'
+    assert refuse_reason(raw) is None
+    assert "#include" not in strip_literals(strip_comments(raw))
+    spliced = '#inc\\\nlude "/etc/passwd"\nint x;\n'
+    assert refuse_reason(spliced) is not None and "line 1" in refuse_reason(spliced)
 
 
 def test_every_shipped_seed_passes_the_static_checks() -> None:

@@ -12,12 +12,14 @@ import time
 from pathlib import Path
 
 import pytest
-from _store_helpers import *  # noqa: F403  (the store fixtures: store, store_url, postgres_cluster, ...)
 from _store_helpers import HW, seed_task_and_hardware
 from sqlalchemy import select
 
 from warpsmith.store import Store, create_run, open_store
 from warpsmith.store.schema import LLMCallRow, RunRow
+
+# HOME, XDG_DATA_HOME and WARPSMITH_DB point into tmp (tests/conftest.py).
+pytestmark = pytest.mark.usefixtures("isolated_user_dirs")
 
 CALLS_PER_WRITER = 40
 WRITERS = 2
@@ -27,6 +29,7 @@ WRITERS = 2
 WRITER = """
 import sys, time
 from warpsmith.store import open_store, record_llm_call
+
 url, run_id, writer, count, start = sys.argv[1], sys.argv[2], int(sys.argv[3]), int(sys.argv[4]), float(sys.argv[5])
 store = open_store(url)
 time.sleep(max(0.0, start - time.time()))

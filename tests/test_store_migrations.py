@@ -2,14 +2,14 @@
 task definition hash) opened by this warpsmith keeps every row, gains the new identity columns,
 links its runs to what they showed, and never serves its old evaluations for a known definition.
 
-Each test runs on SQLite and on PostgreSQL (the store fixtures in _store_helpers).
+Each test runs on SQLite and on PostgreSQL (the store fixtures in tests/conftest.py).
 """
 
 from __future__ import annotations
 
 from pathlib import Path
 
-from _store_helpers import *  # noqa: F403  (the store fixtures: store, store_url, postgres_cluster, ...)
+import pytest
 from alembic import command
 from sqlalchemy import create_engine, inspect, select, text
 
@@ -22,6 +22,9 @@ from warpsmith.store import (
 )
 from warpsmith.store.db import upgrade_note
 from warpsmith.store.migrate import alembic_config, head_revision
+
+# HOME, XDG_DATA_HOME and WARPSMITH_DB point into tmp (tests/conftest.py).
+pytestmark = pytest.mark.usefixtures("isolated_user_dirs")
 
 T = "'2026-11-01 10:00:00.000000'"
 OLD_ROWS = [

@@ -10,7 +10,6 @@ import sys
 from pathlib import Path
 
 import pytest
-from _store_helpers import *  # noqa: F403  (the store fixtures: store, store_url, postgres_cluster, ...)
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 from sqlalchemy import inspect, text
@@ -18,6 +17,9 @@ from sqlalchemy import inspect, text
 from warpsmith.store import Store, StoreError, default_database_url, ensure_task, open_store
 from warpsmith.store.migrate import head_revision
 from warpsmith.store.schema import Base, TaskRow
+
+# HOME, XDG_DATA_HOME and WARPSMITH_DB point into tmp (tests/conftest.py).
+pytestmark = pytest.mark.usefixtures("isolated_user_dirs")
 
 TABLES = {
     "tasks",

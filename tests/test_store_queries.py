@@ -6,7 +6,6 @@ import math
 from datetime import UTC
 
 import pytest
-from _store_helpers import *  # noqa: F403  (the store fixtures: store, store_url, postgres_cluster, ...)
 from _store_helpers import HW, OTHER_HW, seed_task_and_hardware
 from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
@@ -41,6 +40,9 @@ from warpsmith.store import (
     run_detail,
     set_llm_call_candidate,
 )
+
+# HOME, XDG_DATA_HOME and WARPSMITH_DB point into tmp (tests/conftest.py).
+pytestmark = pytest.mark.usefixtures("isolated_user_dirs")
 
 
 def _run(store: Store, language: str = "triton", hardware: str = HW) -> str:

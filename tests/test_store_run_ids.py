@@ -10,7 +10,6 @@ import sys
 from datetime import timedelta
 
 import pytest
-from _store_helpers import *  # noqa: F403  (the store fixtures: store, store_url, postgres_cluster, ...)
 from _store_helpers import HW, seed_task_and_hardware
 from sqlalchemy import func, select, text, update
 
@@ -30,6 +29,9 @@ from warpsmith.store import (
     record_llm_call,
     update_run_progress,
 )
+
+# HOME, XDG_DATA_HOME and WARPSMITH_DB point into tmp (tests/conftest.py).
+pytestmark = pytest.mark.usefixtures("isolated_user_dirs")
 
 
 @pytest.fixture

@@ -11,7 +11,6 @@ import time
 from datetime import timedelta
 
 import pytest
-from _store_helpers import *  # noqa: F403  (the store fixtures: store, store_url, postgres_cluster, ...)
 from _store_helpers import HW, seed_task_and_hardware
 from sqlalchemy import func, select, text, update
 
@@ -38,10 +37,14 @@ from warpsmith.store import (
 )
 from warpsmith.store.runs import new_run_id
 
+# HOME, XDG_DATA_HOME and WARPSMITH_DB point into tmp (tests/conftest.py).
+pytestmark = pytest.mark.usefixtures("isolated_user_dirs")
+
 # The writer a user's `warpsmith optimize` is: one short transaction per step, forever.
 WRITER = """
 import sys
 from warpsmith.store import (add_candidate, create_run, link_candidate, open_store, record_evaluation,
+
                              record_llm_call, update_run_progress)
 store = open_store(sys.argv[1])
 with store.session() as s:

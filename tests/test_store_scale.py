@@ -7,7 +7,6 @@ from __future__ import annotations
 import logging
 
 import pytest
-from _store_helpers import *  # noqa: F403  (the store fixtures: store, store_url, postgres_cluster, ...)
 from _store_helpers import HW, OTHER_HW, seed_task_and_hardware
 from sqlalchemy import event
 from sqlalchemy.exc import InvalidRequestError
@@ -33,6 +32,9 @@ from warpsmith.store.listing import (
     run_summary,
 )
 from warpsmith.store.reads import run_candidates
+
+# HOME, XDG_DATA_HOME and WARPSMITH_DB point into tmp (tests/conftest.py).
+pytestmark = pytest.mark.usefixtures("isolated_user_dirs")
 
 
 @pytest.fixture
