@@ -88,7 +88,9 @@ def reference_timings(task: Task, shapes: list[Shape], device: str, hardware: Ha
 
 def _run_process(task: Task, shapes: list[Shape], device: str, hardware: Hardware, gpu_index: int | None,
                  task_file: Path | None) -> dict[str, Any]:
-    spec = {"task": task.name, "task_file": str(task_file) if task_file else None, "device": device,
+    from warpsmith.tasklib.registry import spec_of
+
+    spec = {"task": task.name, "task_spec": spec_of(task).model_dump(), "device": device,
             "shapes": [s.model_dump() for s in shapes], "l2_bytes": hardware.l2_bytes,
             "bandwidth_gbps": hardware.memory_bandwidth_gbps}
     env = dict(os.environ)
@@ -149,9 +151,9 @@ def measure(spec: dict[str, Any]) -> dict[str, Any]:
     import torch
 
     from warpsmith.evaluator import timing
-    from warpsmith.tasklib import get_task, load_task_file
+    from warpsmith.tasklib.registry import task_from_spec
 
-    task = load_task_file(spec["task_file"]) if spec.get("task_file") else get_task(spec["task"])
+    task = task_from_spec(spec["task_spec"])
     device = spec["device"]
     flush = timing.flush_buffer(spec.get("l2_bytes"), device)
     compiled = None

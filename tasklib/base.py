@@ -17,6 +17,8 @@ from typing import Any, ClassVar, Literal
 import torch
 from pydantic import BaseModel, ConfigDict, Field
 
+from warpsmith.records.tasks import TaskSpec
+
 Suite = Literal["smoke", "check", "bench"]
 SUITES: tuple[Suite, ...] = ("smoke", "check", "bench")
 Language = Literal["triton", "cuda", "hip"]
@@ -85,6 +87,13 @@ class Task(BaseModel):
     # secret offset so a candidate cannot precompute them).
     trial_seeds: tuple[int, ...] = (0, 1, 2, 3, 4)
     source_dir: Path | None = Field(default=None, description="Folder holding seeds/.")
+    origin: TaskSpec | None = Field(default=None, description="How a worker rebuilds this task (registry.spec_of).")
+    # KernelBench-style candidates: the class a candidate may define instead of kernel(...), and the
+    # torch.nn classes it may build its parameters with (empty: only kernel(...) is accepted).
+    module_class: str | None = None
+    module_nn_classes: frozenset[str] = frozenset()
+    # A candidate must launch at least one of its own kernels (a @triton.jit function launched).
+    require_launch: bool = False
 
     languages: ClassVar[tuple[Language, ...]] = ("triton", "cuda", "hip")
 
@@ -114,6 +123,11 @@ class Task(BaseModel):
 
     def cost(self, shape: Shape) -> Cost:
         raise NotImplementedError
+
+    def module_form(self, shapes: list[Shape]) -> dict[str, Any] | None:
+        """For tasks with `module_class`: what the harness needs to build the candidate's module and
+        load the parent's parameters into it (evaluator/module_form.py); None otherwise."""
+        return None
 
     def cost_of(self, shape: Shape, inputs: tuple[Any, ...]) -> Cost:
         """The least work for these very inputs. Default: `cost(shape)`; tasks whose work depends on
