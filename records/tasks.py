@@ -35,5 +35,5 @@ class TaskSpec(BaseModel):
     tolerance: float | None = Field(default=None, description="atol = rtol for float outputs; None: the kind's default.")
     allowed_torch_ops: tuple[str, ...] = Field(
         default=(), description="Torch calls a candidate may make besides allocation and views (added to the base).")
-    smoke_elements: int = Field(default=1 << 14, description="Target elements per tensor for the smoke suite.")
-    check_elements: int = Field(default=1 << 16, description="Target elements per tensor for the check suite.")
+    smoke_elements: int = Field(default=1 << 12, description="Target elements per tensor for the smoke suite.")
+    check_elements: int = Field(default=1 << 14, description="Target elements per tensor for the check suite.")
