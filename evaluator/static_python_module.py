@@ -30,7 +30,7 @@ from warpsmith.records.evaluation import Violation
 
 NN_ALWAYS = frozenset({"Module", "Parameter"})
 # Attributes of torch.nn.Module (hooks, state, devices, modes): no kernel needs them on any object.
-MODULE_ATTRS = frozenset(n for n in dir(torch.nn.Module) if not n.startswith("_"))
+MODULE_ATTRS = frozenset(n for n in [*dir(torch.nn.Module), *vars(torch.nn.Module())] if not n.startswith("_"))
 
 
 def _v(rule: str, message: str, node: ast.AST | None) -> Violation:
