@@ -27,6 +27,7 @@ from typing import Any
 import typer
 from rich.markup import escape
 
+from warpsmith.cli import kernelbench_options as kb
 from warpsmith.cli.errors import usage_error
 from warpsmith.cli.output import print_table, stderr_console, stdout_console
 
@@ -182,6 +183,13 @@ def optimize(
         None, "--llm-timeout", min=1, help="Seconds one LLM request may take (default 300)."
     ),
     force: bool = typer.Option(False, "--force", help="Let --out overwrite an existing file."),
+    kernelbench: Path | None = kb.file_option(),
+    kernelbench_dir: Path | None = kb.dir_option(),
+    level: str | None = kb.level_option(),
+    problems: str | None = kb.problems_option(),
+    tolerance: float | None = kb.tolerance_option(),
+    seed: Path | None = typer.Option(None, "--seed", help="The kernel to start from (needed with --kernelbench: "
+                                     "KernelBench ships none); kernel(*inputs) or a ModelNew source."),
 ) -> None:
     """Optimize one kernel: rounds of plan -> code -> evaluate -> judge, all stored."""
     from warpsmith.agents.coordinator import RunNotResumable, run_optimization
@@ -226,7 +234,13 @@ def optimize(
         kernel = kernel or stored["task"]
     if task_file is None and stored.get("task_file"):
         task_file = Path(stored["task_file"])
-    task = _task(kernel, task_file)
+    if kb.wants_kernelbench(kernelbench, kernelbench_dir):
+        task = kb.load_one(kernelbench, kernelbench_dir, level, problems, tolerance)
+        if seed is None or not seed.is_file():
+            raise usage_error("--kernelbench needs --seed FILE: a first kernel to start from (KernelBench ships none)")
+        task = task.model_copy(update={"seed_file": seed.expanduser().resolve()})
+    else:
+        task = _task(kernel, task_file)
     language = lang or stored.get("language", "triton")
     if task.seed_path(language) is None:
         known = ", ".join(task.seeds()) or "none"
