@@ -68,6 +68,7 @@ _COMMAND_MODULES = [
     "doctor_cmd",
     "export_cmd",
     "mcp_cmd",
+    "bench_kernelbench",
 ]
 
 for _name in _COMMAND_MODULES:
