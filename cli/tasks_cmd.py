@@ -102,7 +102,7 @@ def show_command(
     """One task: signature, inputs and outputs, allowed torch ops, shapes with bytes and flops, seeds."""
     from_kernelbench = kb.wants_kernelbench(kernelbench, kernelbench_dir)
     if (name is not None) + (task_file is not None) + from_kernelbench != 1:
-        raise usage_error("name one task: NAME, --task-file, or --kernelbench / --kernelbench-dir")
+        raise usage_error("name one task, either as NAME or with --task-file (or --kernelbench / --kernelbench-dir)")
     task = (kb.load_one(kernelbench, kernelbench_dir, level, problems, tolerance) if from_kernelbench
             else _load(name, task_file)[0])
     doc = task_document(task, detail=True)
