@@ -20,6 +20,8 @@ import ast
 import functools
 import hashlib
 import re
+import sys
+import types
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -64,7 +66,10 @@ def problem_namespace(source: str, constants: dict[str, int] | None = None) -> d
         if isinstance(stmt, ast.Assign) and len(stmt.targets) == 1 and isinstance(stmt.targets[0], ast.Name) \
                 and stmt.targets[0].id in constants:
             stmt.value = ast.copy_location(ast.Constant(constants[stmt.targets[0].id]), stmt.value)
-    namespace: dict[str, Any] = {"__name__": f"warpsmith_kernelbench_{key[0][:12]}"}
+    digest = hashlib.sha256(repr(key).encode()).hexdigest()[:16]
+    module = types.ModuleType(f"warpsmith_kernelbench_{digest}")
+    sys.modules[module.__name__] = module  # torch.compile looks the Model's module up by name
+    namespace = module.__dict__
     try:
         exec(compile(tree, "<kernelbench problem>", "exec"), namespace)  # the user's problem file, trusted
     except Exception as exc:

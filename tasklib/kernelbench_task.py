@@ -103,19 +103,16 @@ class KernelBenchTask(Task):
         return (*inputs, *params)
 
     def reference(self, *inputs: Any) -> tuple[torch.Tensor, ...]:
-        constants = self._constants_for(inputs)
-        namespace = problem_namespace(self.problem_source, constants)
         forward, tensors = inputs[: self.n_forward], inputs[self.n_forward:]
-        device = next((t.device for t in inputs if isinstance(t, torch.Tensor)), torch.device("cpu"))
+        model = _module_for(self, inputs)
         # clones: a training-mode BatchNorm updates its running stats in place, never the inputs
         state = {n: t.clone() for n, t in zip(self.param_names, tensors, strict=True)}
-        try:  # the module as a container only: every parameter and buffer is replaced by the inputs
-            out = _call(namespace, "meta", state, forward)
-        except (RuntimeError, NotImplementedError):  # it keeps a plain tensor attribute: build it for real
-            out = _call(namespace, device, state, forward)
+        with torch.no_grad():
+            out = torch.func.functional_call(model, state, tuple(forward), strict=True)
         return tuple(out) if isinstance(out, (tuple, list)) else (out,)
 
-    def _constants_for(self, inputs: tuple[Any, ...]) -> dict[str, int]:
+    def constants_for(self, inputs: tuple[Any, ...]) -> dict[str, int]:
+        """The size constants of the shape these inputs were made for."""
         key = input_key(inputs)
         for suite in ("smoke", "check", "bench"):
             for constants in self.constants_by_suite[suite]:
@@ -143,11 +140,25 @@ class KernelBenchTask(Task):
                 "init_inputs": init}
 
 
-def _call(namespace: dict[str, Any], device: Any, state: dict[str, torch.Tensor], forward: tuple[Any, ...]) -> Any:
-    with torch.random.fork_rng(devices=[]), torch.no_grad():
-        with torch.device(device):
+_MODULES: dict[tuple[str, str, str], torch.nn.Module] = {}
+
+
+@torch.compiler.disable  # torch.compile of the reference compiles the forward, not this lookup
+def _module_for(task: KernelBenchTask, inputs: tuple[Any, ...]) -> torch.nn.Module:
+    """Model(*get_init_inputs()) for these inputs' sizes, as a container only (every parameter and buffer
+    is replaced by the inputs): built on the meta device, or on the inputs' device when it keeps a plain
+    tensor attribute that forward reads. Cached per problem, sizes and device."""
+    device = next((t.device for t in inputs if isinstance(t, torch.Tensor)), torch.device("cpu"))
+    key = (task.problem_source, input_key(inputs), str(device))
+    if key not in _MODULES:
+        namespace = problem_namespace(task.problem_source, task.constants_for(inputs))
+        with torch.random.fork_rng(devices=[]), torch.device("meta"):
             model = namespace["Model"](*namespace["get_init_inputs"]())
-        return torch.func.functional_call(model, state, tuple(forward), strict=True)
+        if any(isinstance(v, torch.Tensor) for m in model.modules() for v in vars(m).values()):
+            with torch.random.fork_rng(devices=[]), torch.device(device):
+                model = namespace["Model"](*namespace["get_init_inputs"]())
+        _MODULES[key] = model
+    return _MODULES[key]
 
 
 def _rescale(value: Any, dist: str, knobs: list[float]) -> Any:

@@ -124,3 +124,12 @@ def test_bad_problem_files_are_one_line_errors(tmp_path: Path) -> None:
         load_kernelbench(bad)
     with pytest.raises(KernelBenchError, match="does not exist"):
         load_kernelbench(tmp_path / "missing.py")
+
+
+def test_the_reference_compiles() -> None:
+    """torch.compile of the reference (the trusted compiled baseline) traces the forward: the problem's
+    module is importable by name and the module lookup is the only graph break."""
+    task = problem(4)
+    inputs = task.make_inputs(task.shapes("smoke")[0], 1, "cpu")
+    compiled = torch.compile(task.reference, backend="eager", dynamic=True)
+    torch.testing.assert_close(compiled(*inputs)[0], task.reference(*inputs)[0])
