@@ -196,6 +196,8 @@ def register(app: typer.Typer) -> None:
         level: str | None = kb.level_option(),
         problems: str | None = kb.problems_option(),
         tolerance: float | None = kb.tolerance_option(),
+        trace_definition: Path | None = kb.trace_option(),
+        workloads: Path | None = kb.workloads_option(),
     ) -> None:
         """Evaluate one kernel file: static checks, build, correctness, timing, anti-cheat."""
         if suite not in ("smoke", "check", "bench"):
@@ -212,10 +214,10 @@ def register(app: typer.Typer) -> None:
                 raise _usage_error(f"--gpu {gpu}, but torch sees {torch.cuda.device_count()} CUDA device(s)")
         # the sandboxed child starts in its own working directory: a relative path must not reach it
         task_file = task_file.expanduser().resolve() if task_file is not None else None
-        if kb.wants_kernelbench(kernelbench, kernelbench_dir):
+        if kb.wants_kernelbench(kernelbench, kernelbench_dir, trace_definition):
             if kernel or task_file:
                 raise _usage_error("give --kernel, --task-file or --kernelbench, not several")
-            task = kb.load_one(kernelbench, kernelbench_dir, level, problems, tolerance)
+            task = kb.load_one(kernelbench, kernelbench_dir, level, problems, tolerance, trace_definition, workloads)
         else:
             task = _load_task(kernel, task_file)
         if lang not in task.languages:

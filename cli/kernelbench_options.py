@@ -1,8 +1,9 @@
-"""The KernelBench options shared by `tasks show`, `eval` and `optimize`: one problem as a task.
+"""The options for tasks brought as files, shared by `tasks show`, `eval` and `optimize`.
 
-Owns: turning `--kernelbench FILE` or `--kernelbench-dir DIR --level L --problems N` (plus
-`--tolerance`) into one KernelBench task, with each mistake a one-line usage error. Does not own:
-reading problems (warpsmith.tasklib.kernelbench*) or running many of them (bench_kernelbench.py).
+Owns: turning `--kernelbench FILE` or `--kernelbench-dir DIR --level L --problems N`, or
+`--trace-definition definition.json [--workloads workload.jsonl]` (plus `--tolerance`) into one task,
+with each mistake a one-line usage error. Does not own: reading problems (warpsmith.tasklib.kernelbench*,
+warpsmith.tasklib.flashinfer_trace) or running many of them (bench_kernelbench.py).
 """
 
 from __future__ import annotations
@@ -38,8 +39,16 @@ def tolerance_option() -> Any:
     return typer.Option(None, "--tolerance", help="atol = rtol for a KernelBench task's float outputs (1e-2).")
 
 
-def wants_kernelbench(file: Path | None, directory: Path | None) -> bool:
-    return file is not None or directory is not None
+def trace_option() -> Any:
+    return typer.Option(None, "--trace-definition", help="A FlashInfer-Trace definition.json to use as the task.")
+
+
+def workloads_option() -> Any:
+    return typer.Option(None, "--workloads", help="The definition's workload.jsonl (its bench shapes).")
+
+
+def wants_kernelbench(file: Path | None, directory: Path | None, trace: Path | None = None) -> bool:
+    return file is not None or directory is not None or trace is not None
 
 
 def selected_problems(directory: Path, level: str | None, problems: str | None) -> list[tuple[int, Path]]:
@@ -57,13 +66,22 @@ def selected_problems(directory: Path, level: str | None, problems: str | None) 
 
 
 def load_one(file: Path | None, directory: Path | None, level: str | None, problems: str | None,
-             tolerance: float | None) -> Any:
-    """The one KernelBench task the options name."""
+             tolerance: float | None, trace: Path | None = None, workloads: Path | None = None) -> Any:
+    """The one task the options name (a KernelBench problem or a FlashInfer-Trace definition)."""
     from warpsmith.tasklib.kernelbench import KernelBenchError
     from warpsmith.tasklib.kernelbench_task import load_kernelbench
 
-    if file is not None and directory is not None:
-        raise usage_error("give either --kernelbench FILE or --kernelbench-dir DIR, not both")
+    if (file is not None) + (directory is not None) + (trace is not None) > 1:
+        raise usage_error("give one of --kernelbench FILE, --kernelbench-dir DIR or --trace-definition FILE")
+    if trace is not None:
+        from warpsmith.tasklib.flashinfer_trace import TraceError, load_trace_definition
+
+        try:
+            return load_trace_definition(trace, workloads, tolerance)
+        except TraceError as error:
+            raise usage_error(str(error)) from None
+    if workloads is not None:
+        raise usage_error("--workloads goes with --trace-definition")
     picked_level = None
     if directory is not None:
         found = selected_problems(directory, level, problems)

@@ -188,6 +188,8 @@ def optimize(
     level: str | None = kb.level_option(),
     problems: str | None = kb.problems_option(),
     tolerance: float | None = kb.tolerance_option(),
+    trace_definition: Path | None = kb.trace_option(),
+    workloads: Path | None = kb.workloads_option(),
     seed: Path | None = typer.Option(None, "--seed", help="The kernel to start from (needed with --kernelbench: "
                                      "KernelBench ships none); kernel(*inputs) or a ModelNew source."),
 ) -> None:
@@ -234,10 +236,11 @@ def optimize(
         kernel = kernel or stored["task"]
     if task_file is None and stored.get("task_file"):
         task_file = Path(stored["task_file"])
-    if kb.wants_kernelbench(kernelbench, kernelbench_dir):
-        task = kb.load_one(kernelbench, kernelbench_dir, level, problems, tolerance)
+    if kb.wants_kernelbench(kernelbench, kernelbench_dir, trace_definition):
+        task = kb.load_one(kernelbench, kernelbench_dir, level, problems, tolerance, trace_definition, workloads)
         if seed is None or not seed.is_file():
-            raise usage_error("--kernelbench needs --seed FILE: a first kernel to start from (KernelBench ships none)")
+            raise usage_error("--kernelbench and --trace-definition need --seed FILE: a first kernel to start from "
+                              "(neither ships one)")
         task = task.model_copy(update={"seed_file": seed.expanduser().resolve()})
     else:
         task = _task(kernel, task_file)

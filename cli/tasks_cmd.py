@@ -98,12 +98,14 @@ def show_command(
     level: str | None = kb.level_option(),
     problems: str | None = kb.problems_option(),
     tolerance: float | None = kb.tolerance_option(),
+    trace_definition: Path | None = kb.trace_option(),
+    workloads: Path | None = kb.workloads_option(),
 ) -> None:
     """One task: signature, inputs and outputs, allowed torch ops, shapes with bytes and flops, seeds."""
-    from_kernelbench = kb.wants_kernelbench(kernelbench, kernelbench_dir)
+    from_kernelbench = kb.wants_kernelbench(kernelbench, kernelbench_dir, trace_definition)
     if (name is not None) + (task_file is not None) + from_kernelbench != 1:
         raise usage_error("name one task, either as NAME or with --task-file (or --kernelbench / --kernelbench-dir)")
-    task = (kb.load_one(kernelbench, kernelbench_dir, level, problems, tolerance) if from_kernelbench
+    task = (kb.load_one(kernelbench, kernelbench_dir, level, problems, tolerance, trace_definition, workloads) if from_kernelbench
             else _load(name, task_file)[0])
     doc = task_document(task, detail=True)
     if as_json:

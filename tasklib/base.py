@@ -94,6 +94,8 @@ class Task(BaseModel):
     module_nn_classes: frozenset[str] = frozenset()
     # A candidate must launch at least one of its own kernels (a @triton.jit function launched).
     require_launch: bool = False
+    seed_file: Path | None = Field(default=None, description="A Triton starting kernel the user gave (a task "
+                                   "brought as a file ships none); used before seeds/.")
 
     languages: ClassVar[tuple[Language, ...]] = ("triton", "cuda", "hip")
 
@@ -137,6 +139,8 @@ class Task(BaseModel):
     # --- shared behaviour ------------------------------------------------------------
     def seed_path(self, language: str) -> Path | None:
         """Where the shipped seed kernel for `language` lies, or None when there is none."""
+        if self.seed_file is not None and language == "triton":
+            return self.seed_file
         if self.source_dir is None or language not in SEED_FILES:
             return None
         path = self.source_dir / "seeds" / SEED_FILES[language]

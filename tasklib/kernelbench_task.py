@@ -67,10 +67,6 @@ class KernelBenchTask(Task):
     tolerance: float = DEFAULT_TOLERANCE
     module_class: str | None = "ModelNew"
     require_launch: bool = True
-    seed_file: Path | None = None  # a starting kernel the user gives (KernelBench ships none)
-
-    def seed_path(self, language: str) -> Path | None:
-        return self.seed_file if language == "triton" and self.seed_file is not None else None
 
     def shapes(self, suite: Suite) -> list[Shape]:
         if suite not in self.constants_by_suite:

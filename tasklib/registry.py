@@ -116,7 +116,9 @@ def task_from_spec(spec: TaskSpec | dict) -> Task:
         from warpsmith.tasklib.kernelbench_task import kernelbench_task_from_spec
 
         return kernelbench_task_from_spec(spec)
-    raise TaskFileError(f"tasks of kind {spec.kind!r} are not supported yet")
+    from warpsmith.tasklib.flashinfer_trace import trace_task_from_spec
+
+    return trace_task_from_spec(spec)
 
 
 def _task_of(obj: object, where: str) -> Task:
