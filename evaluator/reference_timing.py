@@ -153,7 +153,7 @@ def measure(spec: dict[str, Any]) -> dict[str, Any]:
     from warpsmith.evaluator import timing
     from warpsmith.tasklib.registry import task_from_spec
 
-    task = task_from_spec(spec["task_spec"])
+    task = task_from_spec(spec.get("task_spec") or {"kind": "builtin", "name": spec["task"]})
     device = spec["device"]
     flush = timing.flush_buffer(spec.get("l2_bytes"), device)
     compiled = None
