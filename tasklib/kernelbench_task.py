@@ -214,7 +214,16 @@ def kernelbench_task_from_spec(spec: TaskSpec) -> KernelBenchTask:
         problem_source=source, constants_by_suite={"smoke": [smoke], "check": [check, smoke], "bench": [bench]},
         n_forward=len(trace.inputs), param_names=tuple(n for n, _ in trace.params),
         tolerance=spec.tolerance or DEFAULT_TOLERANCE, module_nn_classes=trace.nn_classes, origin=spec,
+        # the harness hands ModelNew's constructor arguments to the child as JSON
+        module_class="ModelNew" if _plain(trace.init_inputs) else None,
     )
+
+
+def _plain(value: Any) -> bool:
+    """True when `value` survives JSON as what the constructor expects (tuples arrive as lists)."""
+    if isinstance(value, (list, tuple)):
+        return all(_plain(v) for v in value)
+    return value is None or isinstance(value, (bool, int, float, str))
 
 
 def _names(forward: list[str], count: int) -> list[str]:
