@@ -55,3 +55,21 @@ def test_fast_p_and_geomean_from_device_rows() -> None:
     assert abs(summary["geomean_speedup_eager"] - (2.5 * 1.2 * 0.5) ** (1 / 3)) < 1e-3
     assert summary["mean_dollars"] == 0.5 and summary["mean_minutes"] == 2.0
     assert summary["mean_fraction_of_floor"] == 0.4
+
+
+def test_bench_kernelbench_searches_from_a_solution(tmp_path: Path) -> None:
+    """--rounds N runs the offline search from each solution (a real store, the real evaluator)."""
+    solutions = tmp_path / "solutions"
+    solutions.mkdir()
+    shutil.copy(SOLUTIONS / "swish_tunable.py", solutions / "1.py")
+    report = tmp_path / "report.json"
+    done = subprocess.run(
+        [sys.executable, "-m", "warpsmith.cli", "bench", "kernelbench", "--kernelbench-dir", str(PROBLEMS),
+         "--level", "1", "--problems", "1", "--solutions", str(solutions), "--suite", "smoke", "--device", "cpu",
+         "--rounds", "1", "--width", "1", "--db", f"sqlite:///{tmp_path / 'store.db'}", "--report", str(report)],
+        capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, done.stderr[-2000:]
+    document = json.loads(report.read_text())
+    assert document["rounds"] == 1 and document["model"] == "offline"
+    assert document["problems"][0]["status"] == "correct"
+    assert (tmp_path / "store.db").is_file()
