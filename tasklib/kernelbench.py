@@ -37,15 +37,21 @@ class KernelBenchError(ValueError):
     """A problem file that cannot be used as a task; the message says why in one line."""
 
 
+def _int_bindings(stmt: ast.stmt) -> list[tuple[str, ast.Constant]]:
+    """(name, literal) for `NAME = <int>` and `A, B = <int>, <int>` at module level (bools excluded)."""
+    if not (isinstance(stmt, ast.Assign) and len(stmt.targets) == 1):
+        return []
+    target, value = stmt.targets[0], stmt.value
+    pairs = [(target, value)]
+    if isinstance(target, ast.Tuple) and isinstance(value, ast.Tuple) and len(target.elts) == len(value.elts):
+        pairs = list(zip(target.elts, value.elts, strict=True))
+    return [(t.id, v) for t, v in pairs
+            if isinstance(t, ast.Name) and isinstance(v, ast.Constant) and type(v.value) is int]
+
+
 def size_constants(source: str) -> dict[str, int]:
-    """Module-level `NAME = <int>` assignments, in file order (bools excluded)."""
-    tree = _parse(source)
-    found: dict[str, int] = {}
-    for stmt in tree.body:
-        if isinstance(stmt, ast.Assign) and len(stmt.targets) == 1 and isinstance(stmt.targets[0], ast.Name) \
-                and isinstance(stmt.value, ast.Constant) and type(stmt.value.value) is int:
-            found[stmt.targets[0].id] = stmt.value.value
-    return found
+    """Module-level integer constants (`NAME = <int>`, `A, B = <int>, <int>`), in file order."""
+    return {name: literal.value for stmt in _parse(source).body for name, literal in _int_bindings(stmt)}
 
 
 def _parse(source: str) -> ast.Module:
@@ -63,9 +69,9 @@ def problem_namespace(source: str, constants: dict[str, int] | None = None) -> d
         return _NAMESPACES[key]
     tree = _parse(source)
     for stmt in tree.body:
-        if isinstance(stmt, ast.Assign) and len(stmt.targets) == 1 and isinstance(stmt.targets[0], ast.Name) \
-                and stmt.targets[0].id in constants:
-            stmt.value = ast.copy_location(ast.Constant(constants[stmt.targets[0].id]), stmt.value)
+        for name, literal in _int_bindings(stmt):
+            if name in constants:
+                literal.value = constants[name]
     digest = hashlib.sha256(repr(key).encode()).hexdigest()[:16]
     module = types.ModuleType(f"warpsmith_kernelbench_{digest}")
     sys.modules[module.__name__] = module  # torch.compile looks the Model's module up by name

@@ -133,3 +133,28 @@ def test_the_reference_compiles() -> None:
     inputs = task.make_inputs(task.shapes("smoke")[0], 1, "cpu")
     compiled = torch.compile(task.reference, backend="eager", dynamic=True)
     torch.testing.assert_close(compiled(*inputs)[0], task.reference(*inputs)[0])
+
+
+def test_tuple_constants_and_buffers(tmp_path: Path) -> None:
+    """`height, width = 256, 256` is scaled like any size; BatchNorm's buffers (running stats, the int
+    batch counter) are inputs, and the training-mode reference never mutates them."""
+    problem_file = tmp_path / "level2" / "7_ConvBN.py"
+    problem_file.parent.mkdir()
+    problem_file.write_text(
+        "import torch\nimport torch.nn as nn\n\n\nclass Model(nn.Module):\n"
+        "    def __init__(self, c_in, c_out, k):\n        super().__init__()\n"
+        "        self.conv = nn.Conv2d(c_in, c_out, k)\n        self.bn = nn.BatchNorm2d(c_out)\n\n"
+        "    def forward(self, x):\n        return torch.relu(self.bn(self.conv(x)))\n\n\n"
+        "batch_size = 64\nc_in, c_out = 3, 64\nheight, width = 128, 128\nk = 3\n\n\n"
+        "def get_inputs():\n    return [torch.randn(batch_size, c_in, height, width)]\n\n\n"
+        "def get_init_inputs():\n    return [c_in, c_out, k]\n")
+    task = load_kernelbench(problem_file)
+    assert task.name == "kernelbench_l2_7_convbn"
+    (smoke,) = task.shapes("smoke")
+    assert smoke.dims["height"] < 128 and smoke.dims["width"] < 128 and smoke.dims["k"] == 3
+    assert "bn.running_var" in task.param_names and "bn.num_batches_tracked" in task.param_names
+    inputs = task.make_inputs(smoke, 2, "cpu")
+    before = [t.clone() for t in inputs]
+    task.reference(*inputs)
+    assert all(torch.equal(a, b) for a, b in zip(inputs, before, strict=True))
+    assert task.module_nn_classes == frozenset({"Conv2d", "BatchNorm2d"})
