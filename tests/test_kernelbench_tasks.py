@@ -158,3 +158,12 @@ def test_tuple_constants_and_buffers(tmp_path: Path) -> None:
     task.reference(*inputs)
     assert all(torch.equal(a, b) for a, b in zip(inputs, before, strict=True))
     assert task.module_nn_classes == frozenset({"Conv2d", "BatchNorm2d"})
+
+
+def test_definition_hash_covers_the_problem_and_its_tolerance() -> None:
+    from warpsmith.tasklib.identity import task_definition_hash
+
+    path = PROBLEMS / "level1" / "3_GemmReLU.py"
+    assert task_definition_hash(load_kernelbench(path)) == task_definition_hash(load_kernelbench(path))
+    assert task_definition_hash(load_kernelbench(path)) != task_definition_hash(load_kernelbench(path, tolerance=1e-3))
+    assert task_definition_hash(problem(3)) != task_definition_hash(problem(4))
