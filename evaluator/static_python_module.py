@@ -104,9 +104,10 @@ class ModuleRules:
             self._check_method(cls.name, stmt, aliases)
 
     def _check_method(self, class_name: str, fn: ast.FunctionDef, aliases: dict[str, str]) -> None:
-        if fn.name.startswith("_") and fn.name != "__init__":
+        if (fn.name.startswith("_") and fn.name != "__init__") or (fn.name in MODULE_ATTRS and fn.name != "forward"):
             self.violations.append(_v("module-method-name", f"{class_name}.{fn.name}: methods are __init__, forward "
-                                      "or names without a leading underscore", fn))
+                                      "or names without a leading underscore that torch.nn.Module does not define "
+                                      "(the harness relies on Module's own)", fn))
         if fn.decorator_list:
             self.violations.append(_v("decorator", f"methods of {class_name} may not be decorated", fn))
         params = [*fn.args.posonlyargs, *fn.args.args]

@@ -44,6 +44,8 @@ BASE = solution("layernorm_modelnew")
      "module-method-name"),
     ("    def forward(self, x):", "    def __torch_function__(self, f, t, a=(), k=None):\n        return 1\n\n"
      "    def forward(self, x):", "module-method-name"),
+    ("    def forward(self, x):", "    def named_parameters(self, prefix='', recurse=True):\n        return []\n\n"
+     "    def forward(self, x):", "module-method-name"),
     ("        super().__init__()", "        super(ModelNew, self).__init__()", "forbidden-builtin"),
     ("        super().__init__()", "        super().__init__()\n        s = super()", "forbidden-builtin"),
     ("        self.eps = eps", "        self._parameters = {}", "private-attribute"),
