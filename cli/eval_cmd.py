@@ -23,6 +23,7 @@ import typer
 from rich.console import Console
 from rich.markup import escape
 
+from warpsmith.cli import kernelbench_options as kb
 from warpsmith.cli.baselines_view import timed_vendors, vendor_table, versus_vendor
 from warpsmith.cli.errors import usage_error as _usage_error
 from warpsmith.cli.output import cell, print_table, stderr_console, stdout_console, table
@@ -196,6 +197,13 @@ def register(app: typer.Typer) -> None:
         ),
         task_file: Path = typer.Option(None, "--task-file", help="A Python file defining TASK."),
         timeout: float = typer.Option(None, "--timeout", help="Seconds per sandboxed run."),
+        kernelbench: Path | None = kb.file_option(),
+        kernelbench_dir: Path | None = kb.dir_option(),
+        level: str | None = kb.level_option(),
+        problems: str | None = kb.problems_option(),
+        tolerance: float | None = kb.tolerance_option(),
+        trace_definition: Path | None = kb.trace_option(),
+        workloads: Path | None = kb.workloads_option(),
     ) -> None:
         """Evaluate one kernel file: static checks, build, correctness, timing, anti-cheat."""
         if suite not in ("smoke", "check", "bench"):
@@ -215,7 +223,12 @@ def register(app: typer.Typer) -> None:
                 raise _usage_error(f"--gpu {gpu}, but torch sees {torch.cuda.device_count()} CUDA device(s)")
         # the sandboxed child starts in its own working directory: a relative path must not reach it
         task_file = task_file.expanduser().resolve() if task_file is not None else None
-        task = _load_task(kernel, task_file)
+        if kb.wants_kernelbench(kernelbench, kernelbench_dir, trace_definition):
+            if kernel or task_file:
+                raise _usage_error("give --kernel, --task-file or --kernelbench, not several")
+            task = kb.load_one(kernelbench, kernelbench_dir, level, problems, tolerance, trace_definition, workloads)
+        else:
+            task = _load_task(kernel, task_file)
         if lang not in task.languages:
             raise _usage_error(f"task {task.name} has no {lang} form")
 

@@ -70,6 +70,7 @@ _COMMAND_MODULES = [
     "config_cmd",
     "export_cmd",
     "mcp_cmd",
+    "bench_kernelbench",
 ]
 
 for _name in _COMMAND_MODULES:

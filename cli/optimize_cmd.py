@@ -31,6 +31,7 @@ from typing import Any
 import typer
 from rich.markup import escape
 
+from warpsmith.cli import kernelbench_options as kb
 from warpsmith.cli.errors import resolved_device, usage_error
 from warpsmith.cli.optimize_result import EXTENSIONS, result_document, write_kernel
 from warpsmith.cli.output import print_table, stderr_console, stdout_console
@@ -158,6 +159,15 @@ def optimize(
     as_json: bool = typer.Option(
         False, "--json", help="Print the result as one JSON object on stdout (progress stays on stderr)."
     ),
+    kernelbench: Path | None = kb.file_option(),
+    kernelbench_dir: Path | None = kb.dir_option(),
+    level: str | None = kb.level_option(),
+    problems: str | None = kb.problems_option(),
+    tolerance: float | None = kb.tolerance_option(),
+    trace_definition: Path | None = kb.trace_option(),
+    workloads: Path | None = kb.workloads_option(),
+    seed: Path | None = typer.Option(None, "--seed", help="The kernel to start from (needed with --kernelbench: "
+                                     "KernelBench ships none); kernel(*inputs) or a ModelNew source."),
 ) -> None:
     """Optimize one kernel: rounds of plan -> code -> evaluate -> judge, all stored."""
     from warpsmith.agents.coordinator import RunNotResumable, run_optimization
@@ -204,7 +214,14 @@ def optimize(
         kernel = kernel or stored["task"]
     if task_file is None and stored.get("task_file"):
         task_file = Path(stored["task_file"])
-    task = _task(kernel, task_file)
+    if kb.wants_kernelbench(kernelbench, kernelbench_dir, trace_definition):
+        task = kb.load_one(kernelbench, kernelbench_dir, level, problems, tolerance, trace_definition, workloads)
+        if seed is None or not seed.is_file():
+            raise usage_error("--kernelbench and --trace-definition need --seed FILE: a first kernel to start from "
+                              "(neither ships one)")
+        task = task.model_copy(update={"seed_file": seed.expanduser().resolve()})
+    else:
+        task = _task(kernel, task_file)
     language = lang or stored.get("language", "triton")
     if task.seed_path(language) is None:
         known = ", ".join(task.seeds()) or "none"

@@ -16,6 +16,7 @@ from typing import Any
 import typer
 from rich.markup import escape
 
+from warpsmith.cli import kernelbench_options as kb
 from warpsmith.cli.optimize_cmd import usage_error
 from warpsmith.cli.output import cell, print_table, stdout_console, table
 
@@ -92,11 +93,21 @@ def show_command(
     name: str | None = typer.Argument(None, help="A built-in task (see `warpsmith tasks list`)."),
     as_json: bool = typer.Option(False, "--json", help="Print one JSON document instead of tables."),
     task_file: Path | None = typer.Option(None, "--task-file", help=TASK_FILE_HELP),
+    kernelbench: Path | None = kb.file_option(),
+    kernelbench_dir: Path | None = kb.dir_option(),
+    level: str | None = kb.level_option(),
+    problems: str | None = kb.problems_option(),
+    tolerance: float | None = kb.tolerance_option(),
+    trace_definition: Path | None = kb.trace_option(),
+    workloads: Path | None = kb.workloads_option(),
 ) -> None:
     """One task: signature, inputs and outputs, allowed torch ops, shapes with bytes and flops, seeds."""
-    if (name is None) == (task_file is None):
-        raise usage_error("name one task, either as NAME or with --task-file")
-    doc = task_document(_load(name, task_file)[0], detail=True)
+    from_kernelbench = kb.wants_kernelbench(kernelbench, kernelbench_dir, trace_definition)
+    if (name is not None) + (task_file is not None) + from_kernelbench != 1:
+        raise usage_error("name one task, either as NAME or with --task-file (or --kernelbench / --kernelbench-dir)")
+    task = (kb.load_one(kernelbench, kernelbench_dir, level, problems, tolerance, trace_definition, workloads) if from_kernelbench
+            else _load(name, task_file)[0])
+    doc = task_document(task, detail=True)
     if as_json:
         print(json.dumps(doc, indent=2))
         return

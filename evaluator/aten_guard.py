@@ -10,7 +10,7 @@ Who executed an op is read from the Python stack: the first frame that is neithe
 nor this module's decides. A frame inside the triton package is the launcher or the
 interpreter copying arguments, one inside this package is the harness (both allowed; the
 candidate's file lives in the sandbox's work directory, never here); anything else is the candidate (a grid lambda or
-an autotune hook counts as the candidate too). A native extension's own op is allowed by
+an autotune hook counts as the candidate too). An op on the meta device only (no data) is never refused. A native extension's own op is allowed by
 its namespace; what it does inside is invisible here (the static text checks cover it).
 """
 
@@ -145,13 +145,36 @@ class OpRecorder(_Mode):
     def __torch_dispatch__(self, func, types, args=(), kwargs=None):  # noqa: ANN001
         packet = str(func.overloadpacket)
         namespace = packet.split(".", 1)[0]
-        if packet not in self.allowed and namespace not in self.allowed_namespaces and _called_by_candidate():
+        if packet not in self.allowed and namespace not in self.allowed_namespaces and not _only_meta(args, kwargs) \
+                and _called_by_candidate():
             self.forbidden[packet] += 1
             raise ForbiddenOp(packet)  # the op never runs, so the answer cannot come from torch
         result = func(*args, **(kwargs or {}))
         if self.poison_byte is not None and packet in FACTORY_PACKETS and isinstance(result, torch.Tensor):
             fill_storage(result, self.poison_byte)
         return result
+
+
+def _only_meta(args: Any, kwargs: Any) -> bool:
+    """True when an op touches nothing but the meta device (shapes without data: a module-form
+    candidate's class is built there, module_form.py): every tensor and device it names is meta, it
+    names at least one, and it names no storage (which could tie a meta tensor to real memory)."""
+    from torch.utils._pytree import tree_leaves
+
+    leaves = tree_leaves((args, kwargs or {}))
+    seen = False
+    for leaf in leaves:
+        if isinstance(leaf, (torch.UntypedStorage, torch.TypedStorage)):
+            return False
+        if isinstance(leaf, torch.Tensor):
+            if leaf.device.type != "meta":
+                return False
+            seen = True
+        elif isinstance(leaf, torch.device):
+            if leaf.type != "meta":
+                return False
+            seen = True
+    return seen
 
 
 # Tensor methods that hand the data to Python without dispatching any aten op (so OpRecorder

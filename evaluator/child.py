@@ -24,6 +24,7 @@ from typing import Any
 import torch
 
 from warpsmith.evaluator import aten_guard, block_channel, tensors_io, timing
+from warpsmith.evaluator import module_form as module_form_shim
 
 # Captured at harness import, before any candidate code exists in this process: what timing and
 # comparison rely on, and every function of the harness's own modules (a candidate that reaches
@@ -37,7 +38,7 @@ _WATCHED = {
     "torch.Tensor": ["clone", "fill_"], "torch.cuda": ["synchronize", "Event"],
     "torch.cuda.Event": ["record", "elapsed_time", "synchronize"], "OpRecorder": ["__torch_dispatch__"],
 }
-for _module in (aten_guard, block_channel, tensors_io, timing):
+for _module in (aten_guard, block_channel, tensors_io, timing, module_form_shim):
     _OWNERS[_module.__name__] = _module
     _WATCHED[_module.__name__] = [n for n, obj in vars(_module).items() if callable(obj) and not n.startswith("__")]
 _CAPTURED: dict[str, Any] = {f"{owner}.{attr}": getattr(_OWNERS[owner], attr) for owner, attrs in _WATCHED.items()
@@ -52,7 +53,7 @@ def tampered_names() -> list[str]:
             if getattr(_OWNERS[owner], attr, None) is not _CAPTURED[f"{owner}.{attr}"]]
 
 
-def _import_triton_candidate(path: Path) -> Any:
+def _import_triton_candidate(path: Path, module_form: dict | None = None) -> Any:
     """Run exactly the text the parent checked: the file's bytes decoded as strict UTF-8 (no coding
     cookie applies), compiled from that str into a fresh module; inspect/linecache get the same text
     under the code's filename, so Triton re-reads what was checked, never the file, which is deleted
@@ -75,6 +76,8 @@ def _import_triton_candidate(path: Path) -> Any:
     module.__file__ = filename
     sys.modules[module.__name__] = module
     exec(code, module.__dict__)  # the candidate's checked text, in the sandboxed child
+    if module_form is not None:  # a KernelBench ModelNew: the harness's shim calls it (module_form.py)
+        return module_form_shim.ModuleCall(module.__dict__[module_form["class_name"]], module_form)
     return module.kernel
 
 
@@ -122,16 +125,16 @@ def run(payload: dict, workdir: Path) -> dict:
     namespaces = frozenset([payload["op_namespace"]] if payload.get("op_namespace") else [])
     task = None
     if payload.get("timing"):
-        from warpsmith.tasklib import get_task, load_task_file  # trusted: before the candidate exists
+        from warpsmith.tasklib.registry import task_from_spec  # trusted: before the candidate exists
 
-        task = load_task_file(payload["task_file"]) if payload.get("task_file") else get_task(payload["task"])
+        task = task_from_spec(payload["task_spec"])
 
     recorder = aten_guard.OpRecorder(allowed, namespaces)
     started = perf_counter()
     try:
         with recorder, aten_guard.DataGuard(recorder):
             if payload["language"] == "triton":
-                fn = _import_triton_candidate(workdir / payload["candidate_file"])
+                fn = _import_triton_candidate(workdir / payload["candidate_file"], payload.get("module_form"))
             else:
                 fn = _load_native_candidate(payload["library_path"], payload["op_namespace"])
     except BaseException as exc:  # the candidate's import failing is a verdict, not a harness error

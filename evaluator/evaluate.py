@@ -31,6 +31,7 @@ from pydantic import ValidationError
 from warpsmith.evaluator import anticheat, correctness, parent_view, stages, tensors_io, vendor_baselines
 from warpsmith.evaluator.child_report import ChildReport, trial_file_problem
 from warpsmith.evaluator.hardware import detect_hardware
+from warpsmith.evaluator.module_form import module_form_payload
 from warpsmith.evaluator.native import build_native, compute_methods, native_device_matches
 from warpsmith.evaluator.reference_timing import reference_timings
 from warpsmith.evaluator.static_native import check_native_source
@@ -43,6 +44,7 @@ from warpsmith.sandbox import SandboxConfig, run_pooled, run_sandboxed
 from warpsmith.sandbox.workdir import remove_tree
 from warpsmith.tasklib.base import Task
 from warpsmith.tasklib.identity import task_definition_hash
+from warpsmith.tasklib.registry import spec_of
 
 CHILD_ENTRY = "warpsmith.evaluator.child:run"
 BATCH_BYTES = 4 << 30  # files per child run: per trial, the inputs, 2 outputs and 2 inputs-after-call
@@ -146,7 +148,8 @@ def _text_violations(source: str) -> list[Violation]:
 
 def _static_violations(candidate: Candidate, task: Task) -> list[Violation]:
     if candidate.language == "triton":
-        return check_python_source(candidate.source, task.allowed_torch_ops)
+        return check_python_source(candidate.source, task.allowed_torch_ops, module_class=task.module_class,
+                                   nn_classes=task.module_nn_classes, require_launch=task.require_launch)
     return check_native_source(candidate.source, compute_methods(task.allowed_torch_ops))
 
 
@@ -208,6 +211,8 @@ class _Run:
         self.trials = stages.plan(task, result.suite, result.mode, self.secret, options.stage, options.confirm)
         self.timed_shapes = stages.timed_shapes(task, result.suite, result.mode, options.stage)
         self.references: dict[str, dict] = {}
+        self.spec = spec_of(task)  # the child rebuilds the task from this, never by name
+        self.module_form = module_form_payload(candidate, task, [t.shape for t in self.trials] + self.timed_shapes)
         self.conductor: Conductor | None = None
         self.batches_run = 0
         self.durations = result.durations_s
@@ -358,7 +363,8 @@ class _Run:
             "library_path": native[0], "op_namespace": native[1],
             "allowed_torch_ops": sorted(self.task.allowed_torch_ops),
             "trials": [{"id": t.id, "inputs_file": f"inputs_{t.id}.pt"} for t in batch],
-            "task": self.task.name, "task_file": str(self.task_file) if self.task_file else None,
+            "task": self.task.name, "task_spec": self.spec.model_dump(),
+            "module_form": self.module_form,
             "timing": {"l2_bytes": self.result.hardware.l2_bytes} if with_timing else None,
         }
 
@@ -370,6 +376,8 @@ class _Run:
         readable = [Path(self.library[0]).parent] if self.library else []
         if self.task_file:
             readable.append(Path(self.task_file).resolve().parent)
+        if self.spec.kind == "file" and self.spec.path:  # the child rebuilds the task from this file
+            readable.append(Path(self.spec.path).resolve().parent)
         return SandboxConfig(timeout_s=self.timeout_s, cpu_seconds=int(self.timeout_s * 4) + 60,
                              gpu_index=self.options.gpu_index if device_mode else None, env_extra=env, readable_paths=readable)
 

@@ -112,7 +112,9 @@ def reference_timings(task: Task, shapes: list[Shape], device: str, hardware: Ha
 
 def _run_process(task: Task, shapes: list[Shape], device: str, hardware: Hardware, gpu_index: int | None,
                  task_file: Path | None, vendor_paths: list[str], with_vendors: bool = True) -> dict[str, Any]:
-    spec = {"task": task.name, "task_file": str(task_file) if task_file else None, "device": device,
+    from warpsmith.tasklib.registry import spec_of
+
+    spec = {"task": task.name, "task_spec": spec_of(task).model_dump(), "device": device,
             "shapes": [s.model_dump() for s in shapes], "l2_bytes": hardware.l2_bytes,
             "bandwidth_gbps": hardware.memory_bandwidth_gbps, "vendor_paths": vendor_paths,
             "with_vendors": with_vendors}
@@ -207,10 +209,10 @@ def measure(spec: dict[str, Any]) -> dict[str, Any]:
     import torch
 
     from warpsmith.evaluator import timing
-    from warpsmith.tasklib import get_task, load_task_file
+    from warpsmith.tasklib.registry import task_from_spec
 
     sys.path[:0] = spec.get("vendor_paths") or []  # the test-only setting (vendor_baselines.py)
-    task = load_task_file(spec["task_file"]) if spec.get("task_file") else get_task(spec["task"])
+    task = task_from_spec(spec.get("task_spec") or {"kind": "builtin", "name": spec["task"]})
     device = spec["device"]
     vendors = vendor_baselines.load_all(task, device, spec.get("vendor_paths") or []) if spec.get(
         "with_vendors", True) else {}

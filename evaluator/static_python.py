@@ -29,6 +29,7 @@ from warpsmith.evaluator.static_python_bindings import (
     jit_value_violations,
     torch_and_keyword_violations,
 )
+from warpsmith.evaluator.static_python_module import ModuleRules, launch_violations
 from warpsmith.evaluator.static_python_names import (
     FORBIDDEN_ATTRS,
     chain_problem,
@@ -39,6 +40,7 @@ from warpsmith.evaluator.static_python_names import (
     unbound_name_violations,
 )
 from warpsmith.evaluator.static_python_source import replay_violations, text_violations
+from warpsmith.evaluator.static_python_tree import constant_globals, dedupe, dotted
 from warpsmith.records.evaluation import Violation
 
 # What a candidate may reach under `triton.`: decorators, configs and integer helpers.
@@ -85,18 +87,6 @@ def _v(rule: str, message: str, node: ast.AST | None) -> Violation:
     return Violation(rule=rule, message=message, severity="reject", line=getattr(node, "lineno", None))
 
 
-def _dotted(node: ast.AST) -> list[str] | None:
-    """`a.b.c` as ['a', 'b', 'c'], or None when the chain does not start at a name."""
-    parts: list[str] = []
-    while isinstance(node, ast.Attribute):
-        parts.append(node.attr)
-        node = node.value
-    if not isinstance(node, ast.Name):
-        return None
-    parts.append(node.id)
-    return parts[::-1]
-
-
 class _Checker(ast.NodeVisitor):
     def __init__(self, allowed_torch_ops: frozenset[str]) -> None:
         self.allowed = allowed_torch_ops
@@ -109,11 +99,13 @@ class _Checker(ast.NodeVisitor):
         self.constant_globals: set[str] = set()
         self.defines_kernel = False
         self.decorator_nodes: set[int] = set()  # the triton.jit/autotune/heuristics nodes heading a def
+        self.module: ModuleRules | None = None  # module-form candidates only (static_python_module.py)
+        self.ok: set[int] = set()  # nodes the module-form rules permit (the class, super().__init__(), self.x =)
 
     # --- imports -------------------------------------------------------------------
     def visit_Import(self, node: ast.Import) -> None:
         for alias in node.names:
-            if not module_allowed(alias.name):
+            if not module_allowed(alias.name) and not (self.module and alias.name == "torch.nn"):
                 self.violations.append(_v("forbidden-import", f"import of {alias.name!r} is not allowed", node))
                 continue
             if not isinstance(resolve(alias.name.split(".")), ModuleType):
@@ -134,6 +126,8 @@ class _Checker(ast.NodeVisitor):
 
     # --- names and attributes ------------------------------------------------------
     def visit_Name(self, node: ast.Name) -> None:
+        if id(node) in self.ok:
+            return
         if node.id in self.aliases:
             self._check_decorator_use(self.aliases[node.id].split("."), node)
             if not isinstance(node.ctx, ast.Load):  # the rules would go on resolving it as the import
@@ -163,6 +157,8 @@ class _Checker(ast.NodeVisitor):
         )
 
     def visit_Attribute(self, node: ast.Attribute) -> None:
+        if id(node) in self.ok:
+            return self.generic_visit(node) if isinstance(node.ctx, ast.Load) else self.visit(node.value)
         if node.attr.startswith("_"):
             self.violations.append(
                 _v("private-attribute", f"access to private or dunder attribute {node.attr!r}", node)
@@ -184,7 +180,7 @@ class _Checker(ast.NodeVisitor):
             self.violations.append(
                 _v("attribute-assignment", f"assigning or deleting attribute {node.attr!r} (monkey-patching)", node)
             )
-        chain = _dotted(node)
+        chain = dotted(node)
         if chain is not None and chain[0] in self.aliases:
             full = self.aliases[chain[0]].split(".") + chain[1:]
             self._check_module_attr(full, node)
@@ -206,6 +202,9 @@ class _Checker(ast.NodeVisitor):
         self.generic_visit(node)
 
     def _check_module_attr(self, full: list[str], node: ast.AST) -> None:
+        if self.module and full[:2] == ["torch", "nn"]:
+            problem = self.module.nn_chain_problem(full) or (chain_problem(full) or (None, None))[1]
+            return self.violations.append(_v("torch-nn-not-allowed", problem, node)) if problem else None
         reached = module_reached(full)
         if reached is not None:
             self.violations.append(_v(
@@ -252,7 +251,8 @@ class _Checker(ast.NodeVisitor):
     visit_AsyncWith = visit_With
 
     def visit_ClassDef(self, node: ast.ClassDef) -> None:
-        self.violations.append(_v("class-definition", "classes are not allowed (tensor subclasses, overrides)", node))
+        if id(node) not in self.ok:
+            self.violations.append(_v("class-definition", "classes are not allowed (tensor subclasses, overrides)", node))
         self.generic_visit(node)
 
     def visit_AsyncFunctionDef(self, node: ast.AST) -> None:
@@ -293,33 +293,41 @@ class _Checker(ast.NodeVisitor):
 
     def _is_triton_decorator(self, decorator: ast.AST) -> bool:
         target = decorator.func if isinstance(decorator, ast.Call) else decorator
-        chain = _dotted(target)
+        chain = dotted(target)
         if chain is None or chain[0] not in self.aliases:
             return False
         full = self.aliases[chain[0]].split(".") + chain[1:]
         return len(full) == 2 and full[0] == "triton" and full[1] in TRITON_DECORATORS
 
 
-def check_python_source(source: str, allowed_torch_ops: Iterable[str]) -> list[Violation]:
+def check_python_source(source: str, allowed_torch_ops: Iterable[str], module_class: str | None = None,
+                        nn_classes: Iterable[str] = (), require_launch: bool = False) -> list[Violation]:
     """All reject-level violations of a Triton candidate's source (empty list: it may run).
-    Never raises on any str: nesting too deep for the parser or the walk is a violation too."""
+    Never raises on any str: nesting too deep for the parser or the walk is a violation too.
+    `module_class` (KernelBench tasks): a class of that name may stand in for kernel(...), in the one
+    shape static_python_module.py allows; `require_launch`: a @triton.jit function must be launched."""
     text_problems = text_violations(source)
     if text_problems:
         return text_problems
     try:
-        return _check(source, frozenset(allowed_torch_ops))
+        return _check(source, frozenset(allowed_torch_ops), module_class, frozenset(nn_classes), require_launch)
     except (RecursionError, MemoryError) as exc:
         return [_v("source-too-deep", f"the source nests too deeply to be checked ({type(exc).__name__})", None)]
 
 
-def _check(source: str, allowed_torch_ops: frozenset[str]) -> list[Violation]:
+def _check(source: str, allowed_torch_ops: frozenset[str], module_class: str | None, nn_classes: frozenset[str],
+           require_launch: bool) -> list[Violation]:
     try:
         tree = ast.parse(source)
     except SyntaxError as exc:
         return [Violation(rule="syntax-error", message=f"{exc.msg} (line {exc.lineno})", line=exc.lineno)]
     checker = _Checker(allowed_torch_ops)
-    checker.aliases = import_aliases(tree)  # flow-insensitive: every import is top-level and bound once
-    checker.constant_globals = _constant_globals(tree)
+    # flow-insensitive: every import is top-level and bound once
+    checker.aliases = import_aliases(tree, extra=frozenset({"torch.nn"}) if module_class else frozenset())
+    if module_class:
+        checker.module = ModuleRules(tree, checker.aliases, module_class, nn_classes, allowed_torch_ops)
+        checker.ok = checker.module.permitted
+    checker.constant_globals = constant_globals(tree)
     checker.jit_names = _jit_function_names(tree)
     for parent in ast.walk(tree):
         for child in ast.iter_child_nodes(parent):
@@ -329,11 +337,17 @@ def _check(source: str, allowed_torch_ops: frozenset[str]) -> list[Violation]:
     found += binding_violations(tree) + torch_and_keyword_violations(tree, checker.aliases)
     found += jit_value_violations(tree, checker.jit_names)
     found += replay_violations(source, tree)
-    if not checker.defines_kernel:
+    if checker.module is not None:
+        found += checker.module.violations
+    if require_launch and checker.jit_functions:
+        found = launch_violations(tree, checker.jit_names) + found
+    if not checker.defines_kernel and not (checker.module and checker.module.class_node):
         found.append(_v("no-kernel-function", "the module must define a top-level kernel(...) function", None))
     if not checker.jit_functions:
-        found.append(_v("no-triton-kernel", "the module must define at least one @triton.jit function", None))
-    return _dedupe(found)
+        found.insert(0, _v("torch-only" if require_launch else "no-triton-kernel", "the module must define at least "
+                           "one @triton.jit function" + (" (a solution that only calls torch is refused)"
+                                                          if require_launch else ""), None))
+    return dedupe(found)
 
 
 def _is_namespace_use(node: ast.AST) -> bool:
@@ -348,43 +362,9 @@ def _bound_names(fn: ast.FunctionDef) -> set[str]:
     return names | {n.id for n in ast.walk(fn) if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Store)}
 
 
-def _is_constant(value: ast.AST | None) -> bool:
-    if isinstance(value, ast.UnaryOp):
-        value = value.operand
-    if isinstance(value, ast.BinOp):  # BLOCK = 2 ** 10
-        return _is_constant(value.left) and _is_constant(value.right)
-    if isinstance(value, ast.Call) and len(value.args) == 1 and not value.keywords:
-        chain = _dotted(value.func)  # tl.constexpr(4)
-        return bool(chain) and chain[-1] == "constexpr" and _is_constant(value.args[0])
-    return isinstance(value, ast.Constant)
-
-
-def _constant_globals(tree: ast.Module) -> set[str]:
-    """Module-level names bound once to a number, string or tl.constexpr(...) (what Triton compiles)."""
-    found: set[str] = set()
-    for stmt in tree.body:
-        if isinstance(stmt, ast.Assign) and len(stmt.targets) == 1 and isinstance(stmt.targets[0], ast.Name):
-            if _is_constant(stmt.value):
-                found.add(stmt.targets[0].id)
-        elif isinstance(stmt, ast.AnnAssign) and isinstance(stmt.target, ast.Name) and _is_constant(stmt.value):
-            found.add(stmt.target.id)
-    return found
-
-
 def _jit_function_names(tree: ast.Module) -> set[str]:
     def decorated(fn: ast.FunctionDef) -> bool:
         targets = [d.func if isinstance(d, ast.Call) else d for d in fn.decorator_list]
-        return any((chain := _dotted(t)) is not None and chain[-1] in TRITON_DECORATORS for t in targets)
+        return any((chain := dotted(t)) is not None and chain[-1] in TRITON_DECORATORS for t in targets)
 
     return {s.name for s in tree.body if isinstance(s, ast.FunctionDef) and decorated(s)}
-
-
-def _dedupe(violations: list[Violation]) -> list[Violation]:
-    seen: set[tuple[str, str, int | None]] = set()
-    unique = []
-    for v in violations:
-        key = (v.rule, v.message, v.line)
-        if key not in seen:
-            seen.add(key)
-            unique.append(v)
-    return unique

@@ -43,14 +43,15 @@ def _v(rule: str, message: str, node: ast.AST | None) -> Violation:
     return Violation(rule=rule, message=message, severity="reject", line=getattr(node, "lineno", None))
 
 
-def import_aliases(tree: ast.Module) -> dict[str, str]:
+def import_aliases(tree: ast.Module, extra: frozenset[str] = frozenset()) -> dict[str, str]:
     """Local name -> dotted target, from the module's top-level imports of allowed modules only (nothing
-    else is ever resolved, so no module the candidate names is imported in the parent)."""
+    else is ever resolved, so no module the candidate names is imported in the parent); `extra`: modules
+    allowed for this candidate besides (torch.nn for a module-form candidate)."""
     aliases: dict[str, str] = {}
     for stmt in tree.body:
         if isinstance(stmt, ast.Import):
             for alias in stmt.names:
-                if module_allowed(alias.name):
+                if module_allowed(alias.name) or alias.name in extra:
                     root = alias.name.split(".")[0]
                     aliases[alias.asname or root] = alias.name if alias.asname else root
         elif isinstance(stmt, ast.ImportFrom) and not stmt.level and stmt.module and module_allowed(stmt.module):

@@ -11,6 +11,7 @@ from typing import Literal
 from pydantic import BaseModel, Field
 
 from warpsmith.records.evaluation import Candidate, EvalResult
+from warpsmith.records.tasks import TaskSpec
 
 Stage = Literal["screen", "full"]
 
@@ -26,6 +27,8 @@ class EvalJob(BaseModel):
     profile: bool = False
     timeout_s: float | None = None
     task_file: str | None = Field(default=None, description="A task defined by a file instead of a built-in name.")
+    task_spec: TaskSpec | None = Field(default=None, description="The task as data (any kind: built-in, file, "
+                                       "KernelBench, FlashInfer-Trace); a worker rebuilds it with task_from_spec.")
 
 
 class EvalOutcome(BaseModel):

@@ -16,6 +16,8 @@ from typing import Any, ClassVar, Literal
 import torch
 from pydantic import BaseModel, ConfigDict, Field
 
+from warpsmith.records.tasks import TaskSpec
+
 Suite = Literal["smoke", "check", "bench"]
 SUITES: tuple[Suite, ...] = ("smoke", "check", "bench")
 Language = Literal["triton", "cuda", "hip"]
@@ -84,6 +86,15 @@ class Task(BaseModel):
     # secret offset so a candidate cannot precompute them).
     trial_seeds: tuple[int, ...] = (0, 1, 2, 3, 4)
     source_dir: Path | None = Field(default=None, description="Folder holding seeds/.")
+    origin: TaskSpec | None = Field(default=None, description="How a worker rebuilds this task (registry.spec_of).")
+    # KernelBench-style candidates: the class a candidate may define instead of kernel(...), and the
+    # torch.nn classes it may build its parameters with (empty: only kernel(...) is accepted).
+    module_class: str | None = None
+    module_nn_classes: frozenset[str] = frozenset()
+    # A candidate must launch at least one of its own kernels (a @triton.jit function launched).
+    require_launch: bool = False
+    seed_file: Path | None = Field(default=None, description="A Triton starting kernel the user gave (a task "
+                                   "brought as a file ships none); used before seeds/.")
 
     languages: ClassVar[tuple[Language, ...]] = ("triton", "cuda", "hip")
 
@@ -114,6 +125,11 @@ class Task(BaseModel):
     def cost(self, shape: Shape) -> Cost:
         raise NotImplementedError
 
+    def module_form(self, shapes: list[Shape]) -> dict[str, Any] | None:
+        """For tasks with `module_class`: what the harness needs to build the candidate's module and
+        load the parent's parameters into it (evaluator/module_form.py); None otherwise."""
+        return None
+
     def cost_of(self, shape: Shape, inputs: tuple[Any, ...]) -> Cost:
         """The least work for these very inputs. Default: `cost(shape)`; tasks whose work depends on
         the values (MoE routing under expert parallelism) count it from the inputs."""
@@ -122,6 +138,8 @@ class Task(BaseModel):
     # --- shared behaviour ------------------------------------------------------------
     def seed_path(self, language: str) -> Path | None:
         """Where the shipped seed kernel for `language` lies, or None when there is none."""
+        if self.seed_file is not None and language == "triton":
+            return self.seed_file
         if self.source_dir is None or language not in SEED_FILES:
             return None
         path = self.source_dir / "seeds" / SEED_FILES[language]

@@ -6,8 +6,10 @@ task's class and of every module it reaches through its globals that is part of 
 or lies in the same folder as the task's module (a user's helper beside the task file), the
 class's bases, the task's fields (signature, input and output names, allowed torch ops, trial
 seeds, and any field a subclass adds, e.g. tolerances) and the shapes of every suite.
-Not covered, on purpose: `description` (agent-facing prose, not a judged property) and
-`source_dir` (where the seeds lie; moving a task file does not change what it asks).
+Not covered, on purpose: `description` (agent-facing prose, not a judged property),
+`source_dir` (where the seeds lie; moving a task file does not change what it asks) and `origin`
+(how a worker rebuilds the task; what it asks is covered by the fields and sources above) and
+`seed_file` (a KernelBench run's starting kernel, not part of the problem).
 Does not own: where the hash is stored or compared (warpsmith.agents.mapping, warpsmith.store).
 
 Decisions:
@@ -35,7 +37,7 @@ from warpsmith.tasklib.base import SUITES, Task
 _TASKLIB = "warpsmith.tasklib"
 # Task.check imports the default checker lazily, so no global of a task module points at it.
 _ALWAYS = ("warpsmith.tasklib.base", "warpsmith.tasklib.checking")
-_NOT_DEFINITION = {"description", "source_dir"}
+_NOT_DEFINITION = {"description", "source_dir", "origin", "seed_file"}
 
 
 def _digest(text: str | bytes) -> str:

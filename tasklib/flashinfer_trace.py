@@ -1,0 +1,204 @@
+"""A FlashInfer-Trace definition (definition.json, optionally with its workload.jsonl) as a task.
+
+Owns: `FlashInferTraceTask` and `load_trace_definition` / `trace_task_from_spec`. The definition's
+`inputs` (in order) are kernel(...)'s inputs, its `outputs` the outputs; the reference is the
+definition's `reference` code (its global `run`, called with the inputs by name). Shapes: `bench`
+is one shape per workload (its `var` axes bound; the `const` axes as defined), or var axes of 16,
+128 and 1024 without workloads; `smoke` binds every var axis to 2, `check` to 1 and to 7. Scalar
+inputs (shape null) take the value the first workload gives them (1e-6 for a float, 1 for an int,
+False for a bool when none does). Tensor inputs are drawn from the trial's seed: floats from the
+trial's distribution (tasklib/values.py), integers uniform in [0, 16), bools at random. Workload
+inputs of type `safetensors` are not read: they are drawn at random like `random` ones (said in
+the description). Tolerance: the dtype defaults (tasklib/checking.py) unless the spec sets one.
+Not supported yet: definitions whose integer inputs must be structured (index pointers of paged
+attention: random integers are not a valid page table), and `constraints` (not evaluated).
+Does not own: running candidates.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from warpsmith.records.tasks import TaskSpec
+from warpsmith.tasklib.base import CheckReport, Cost, Shape, Suite, Task
+from warpsmith.tasklib.checking import allclose_outputs
+from warpsmith.tasklib.values import random_values
+
+DTYPES = {"float32": torch.float32, "float16": torch.float16, "bfloat16": torch.bfloat16,
+          "float8_e4m3fn": torch.float8_e4m3fn, "float8_e5m2": torch.float8_e5m2, "int64": torch.int64,
+          "int32": torch.int32, "int16": torch.int16, "int8": torch.int8, "bool": torch.bool}
+_NAMESPACES: dict[str, dict[str, Any]] = {}
+
+
+class TraceError(ValueError):
+    """A definition or workload file that cannot be a task; the message says why in one line."""
+
+
+class FlashInferTraceTask(Task):
+    """One FlashInfer-Trace definition; see the module docstring."""
+
+    const_axes: dict[str, int]
+    var_axes: tuple[str, ...]
+    tensors: dict[str, tuple[tuple[str, ...] | None, str]]  # name -> (axis names or None: a scalar, dtype)
+    scalars: dict[str, float | int | bool]
+    reference_source: str
+    bench_axes: list[dict[str, int]]
+    bench_labels: list[str]
+    tolerance: float | None = None
+    require_launch: bool = True
+
+    def shapes(self, suite: Suite) -> list[Shape]:
+        if suite == "smoke":
+            return [self._shape("var=2", {a: 2 for a in self.var_axes})]
+        if suite == "check":
+            return [self._shape("var=1", {a: 1 for a in self.var_axes}), self._shape("var=7", {a: 7 for a in self.var_axes})]
+        if suite == "bench":
+            return [self._shape(label, axes) for label, axes in zip(self.bench_labels, self.bench_axes, strict=True)]
+        raise ValueError(f"unknown suite {suite!r}")
+
+    def _shape(self, label: str, var: dict[str, int]) -> Shape:
+        text = " ".join(f"{k}={v}" for k, v in var.items()) or "no var axes"
+        return Shape(label=f"{label} {text}" if not label.startswith("var=") else text, dims={**self.const_axes, **var})
+
+    def _size(self, axes: tuple[str, ...], shape: Shape) -> tuple[int, ...]:
+        return tuple(int(shape.dims[a]) for a in axes)
+
+    def make_inputs(self, shape: Shape, seed: int, device: str | torch.device = "cpu",
+                    distribution: str | None = None) -> tuple[Any, ...]:
+        generator = torch.Generator().manual_seed(seed)
+        dist = self.pick_distribution(seed, distribution)
+        values: list[Any] = []
+        for name in self.input_names:
+            axes, dtype_name = self.tensors[name]
+            if axes is None:
+                values.append(self.scalars[name])
+                continue
+            size, dtype = self._size(axes, shape), DTYPES[dtype_name]
+            if dtype.is_floating_point:
+                value = random_values(size, dist, generator, torch.float32)
+                value = value.clamp(-448, 448) if dtype_name.startswith("float8") else value
+            elif dtype == torch.bool:
+                value = torch.rand(size, generator=generator) < 0.5
+            else:
+                value = torch.randint(0, 16, size, generator=generator)
+            values.append(value.to(dtype).to(device))
+        return tuple(values)
+
+    def reference(self, *inputs: Any) -> tuple[torch.Tensor, ...]:
+        run = _namespace(self.reference_source)["run"]
+        out = run(**dict(zip(self.input_names, inputs, strict=True)))
+        return tuple(out) if isinstance(out, (tuple, list)) else (out,)
+
+    def check(self, inputs: tuple[Any, ...], outputs: tuple[torch.Tensor, ...],
+              expected: tuple[torch.Tensor, ...]) -> CheckReport:
+        return allclose_outputs(self.output_names, outputs, expected, tol=self.tolerance)
+
+    def cost(self, shape: Shape) -> Cost:
+        total = 0
+        for axes, dtype_name in self.tensors.values():
+            if axes is not None:
+                numel = 1
+                for d in self._size(axes, shape):
+                    numel *= d
+                total += numel * DTYPES[dtype_name].itemsize
+        return Cost(bytes=total)
+
+
+def _namespace(source: str) -> dict[str, Any]:
+    if source not in _NAMESPACES:
+        namespace: dict[str, Any] = {"__name__": "warpsmith_flashinfer_reference"}
+        try:
+            exec(compile(source, "<flashinfer-trace reference>", "exec"), namespace)  # the user's definition
+        except Exception as exc:
+            raise TraceError(f"the definition's reference failed to run: {type(exc).__name__}: {exc}") from exc
+        if not callable(namespace.get("run")):
+            raise TraceError("the definition's reference defines no global function run(...)")
+        _NAMESPACES[source] = namespace
+    return _NAMESPACES[source]
+
+
+def _workloads(text: str | None) -> list[dict[str, Any]]:
+    found = []
+    for number, line in enumerate((text or "").splitlines(), start=1):
+        if line.strip():
+            try:
+                entry = json.loads(line)
+            except ValueError as exc:
+                raise TraceError(f"workload line {number} is not JSON: {exc}") from exc
+            found.append(entry.get("workload", entry))
+    return found
+
+
+def trace_task_from_spec(spec: TaskSpec) -> FlashInferTraceTask:
+    try:
+        definition = json.loads(spec.source or "")
+    except ValueError as exc:
+        raise TraceError(f"the definition is not JSON: {exc}") from exc
+    missing = [k for k in ("name", "axes", "inputs", "outputs", "reference") if k not in definition]
+    if missing:
+        raise TraceError(f"the definition lacks {', '.join(missing)}")
+    axes = definition["axes"]
+    const = {k: int(v["value"]) for k, v in axes.items() if v.get("type") == "const"}
+    var = tuple(k for k, v in axes.items() if v.get("type") == "var")
+    tensors: dict[str, tuple[tuple[str, ...] | None, str]] = {}
+    for name, entry in [*definition["inputs"].items(), *definition["outputs"].items()]:
+        if entry["dtype"] not in DTYPES:
+            raise TraceError(f"{name}: dtype {entry['dtype']!r} is not supported ({', '.join(DTYPES)})")
+        shape = entry.get("shape")
+        unknown = [a for a in (shape or []) if a not in axes]
+        if unknown:
+            raise TraceError(f"{name}: axes {unknown} are not in the definition's axes")
+        tensors[name] = (tuple(shape) if shape is not None else None, entry["dtype"])
+    workloads = _workloads(spec.workloads)
+    scalars: dict[str, float | int | bool] = {}
+    for name, entry in definition["inputs"].items():
+        if entry.get("shape") is None:
+            given = next((w["inputs"][name]["value"] for w in workloads
+                          if w.get("inputs", {}).get(name, {}).get("type") == "scalar"), None)
+            default = 1e-6 if entry["dtype"].startswith(("float", "bfloat")) else (False if entry["dtype"] == "bool" else 1)
+            scalars[name] = given if given is not None else default
+    bench = [{a: int(w["axes"][a]) for a in var} for w in workloads] or \
+        [{a: n for a in var} for n in (16, 128, 1024)]
+    labels = [f"workload {str(w.get('uuid', i))[:8]}" for i, w in enumerate(workloads)] or ["var"] * len(bench)
+    unread = sorted({n for w in workloads for n, d in w.get("inputs", {}).items() if d.get("type") == "safetensors"})
+    note = f" Workload inputs {', '.join(unread)} name safetensors files, which are not read: drawn at random." if unread else ""
+    signature = "kernel(" + ", ".join(
+        f"{n}[{','.join(tensors[n][0])}] {tensors[n][1]}" if tensors[n][0] is not None else f"{n}: {tensors[n][1]}"
+        for n in definition["inputs"]) + ") -> " + ", ".join(
+        f"{n}[{','.join(tensors[n][0] or ())}] {tensors[n][1]}" for n in definition["outputs"])
+    description = (f"FlashInfer-Trace definition {definition['name']}: {definition.get('description', '')} "
+                   f"Const axes {const}; var axes {list(var)}.{note} Reference (its run(...) is the "
+                   f"specification):\n\n```python\n{definition['reference']}\n```")
+    return FlashInferTraceTask(
+        name=spec.name, description=description, signature=signature,
+        input_names=tuple(definition["inputs"]), output_names=tuple(definition["outputs"]),
+        const_axes=const, var_axes=var, tensors=tensors, scalars=scalars,
+        reference_source=definition["reference"], bench_axes=bench, bench_labels=labels,
+        tolerance=spec.tolerance, origin=spec)
+
+
+def load_trace_definition(path: str | Path, workloads: str | Path | None = None,
+                          tolerance: float | None = None) -> FlashInferTraceTask:
+    """The task for a definition.json (and its workload.jsonl); a one-line TraceError otherwise."""
+    path = Path(path).expanduser().resolve()
+    if not path.is_file():
+        raise TraceError(f"definition file {path} does not exist")
+    text = path.read_text()
+    workload_text = None
+    if workloads is not None:
+        workloads = Path(workloads).expanduser().resolve()
+        if not workloads.is_file():
+            raise TraceError(f"workload file {workloads} does not exist")
+        workload_text = workloads.read_text()
+    try:
+        name = json.loads(text).get("name") or path.stem
+    except (ValueError, AttributeError) as exc:
+        raise TraceError(f"the definition {path} is not a JSON object") from exc
+    spec = TaskSpec(kind="flashinfer_trace", name=re.sub(r"\W", "_", str(name).lower()), path=str(path),
+                    source=text, workloads=workload_text, tolerance=tolerance)
+    return trace_task_from_spec(spec)
