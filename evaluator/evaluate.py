@@ -1,12 +1,11 @@
 """`evaluate`: one candidate in, one `EvalResult` out. The trusted parent's side of the protocol.
 
-Owns: the order of the steps (docs/evaluator.md): static checks; the build (native
-languages, through build.py); the trial plan with a secret seed offset; per batch of trials,
-inputs generated and the reference computed HERE, only inputs written for the child; one
-sandboxed child per batch (child.py) whose outputs are judged here (correctness.py); on a
-device the reference timed first in a trusted process (reference_timing.py); timing blocks
-on the last batch, commanded and clocked by the parent while the child runs
-(timing_parent.py) and judged here (timing_judge.py); anti-cheat flags (anticheat.py).
+Owns: the order of the steps (docs/evaluator.md): static checks; the build (native languages,
+through build.py); the trial plan with a secret seed offset; per batch of trials, inputs generated
+and the reference computed HERE, only inputs written for the child; one sandboxed child per batch
+(child.py) whose outputs are judged here (correctness.py); on a device the reference timed first in
+a trusted process (reference_timing.py); timing blocks on the last batch, commanded and clocked by
+the parent while the child runs (timing_parent.py) and judged here (timing_judge.py); anti-cheat.
 Does not own: any of those steps' rules, the stage's shapes (stages.py), or persistence.
 
 Nothing a candidate does makes `evaluate` raise: every failure becomes a status and a
@@ -17,9 +16,7 @@ one-line message; anything raised while judging what the child wrote is `rejecte
 from __future__ import annotations
 
 import math
-import os
 import secrets
-import shutil
 import tempfile
 import time
 from pathlib import Path
@@ -38,6 +35,7 @@ from warpsmith.evaluator.static_native import check_native_source
 from warpsmith.evaluator.static_python import check_python_source
 from warpsmith.evaluator.timing_judge import judge_timings
 from warpsmith.evaluator.timing_parent import Conductor
+from warpsmith.evaluator.trial_batch import BATCH_BYTES, TrialBatch, trial_file_bytes, work_root
 from warpsmith.evaluator.version import evaluator_version
 from warpsmith.records.evaluation import Candidate, EvalResult, Violation
 from warpsmith.sandbox import SandboxConfig, run_pooled, run_sandboxed
@@ -47,8 +45,6 @@ from warpsmith.tasklib.identity import task_definition_hash
 from warpsmith.tasklib.registry import spec_of
 
 CHILD_ENTRY = "warpsmith.evaluator.child:run"
-BATCH_BYTES = 4 << 30  # files per child run: per trial, the inputs, 2 outputs and 2 inputs-after-call
-SHM = Path("/dev/shm")
 DEFAULT_TIMEOUT_S = {"interpreter": 300.0, "device": 600.0}
 DeviceChoice = Literal["auto", "cpu", "cuda"]
 
@@ -163,40 +159,6 @@ def _finish(result: EvalResult, status: str, message: str, started: float) -> Ev
     return result
 
 
-def trial_file_bytes(inputs: tuple[Any, ...], reference: tuple[Any, ...]) -> int:
-    """Bytes of one trial's files: the inputs file, and the child's file with both calls' outputs
-    and the inputs after each call."""
-    return 3 * tensors_io.nbytes(list(inputs)) + 2 * tensors_io.nbytes(list(reference))
-
-
-def work_root() -> Path:
-    """A fresh folder for an evaluation's batches: on /dev/shm (RAM: writing and reading the
-    tensor files is a memory copy, not a disk write) when it exists and has room for two full
-    batches (headroom for a concurrent evaluation), else in the temp dir. Each batch's files
-    are deleted as soon as it is judged, so one evaluation holds at most one batch there."""
-    if SHM.is_dir() and os.access(SHM, os.W_OK) and shutil.disk_usage(SHM).free > 2 * BATCH_BYTES:
-        return Path(tempfile.mkdtemp(prefix="warpsmith-eval-", dir=SHM))
-    return Path(tempfile.mkdtemp(prefix="warpsmith-eval-"))
-
-
-class _Batch:
-    """Trials whose inputs are already in `workdir`, with the parent's own inputs and references."""
-
-    def __init__(self, workdir: Path) -> None:
-        self.workdir = workdir
-        workdir.mkdir(parents=True)
-        self.trials: list[correctness.Trial] = []
-        self.expected: dict[int, tuple[tuple[Any, ...], tuple[torch.Tensor, ...]]] = {}
-        self.bytes = 0
-
-    def add(self, trial: correctness.Trial, inputs: tuple[Any, ...], reference: tuple[torch.Tensor, ...],
-            cost: int) -> None:
-        tensors_io.save(self.workdir / f"inputs_{trial.id}.pt", tensors_io.to_host(inputs))
-        self.trials.append(trial)
-        self.expected[trial.id] = (inputs, reference)
-        self.bytes += cost
-
-
 class _Run:
     """One evaluation's trials and timing, batch by batch, each batch in its own sandboxed child."""
 
@@ -230,7 +192,7 @@ class _Run:
             self.result.vendor_baselines = vendor_baselines.summarize(self.task, self.references, self.child_device)
         workroot = work_root()
         try:
-            batch: _Batch | None = None
+            batch: TrialBatch | None = None
             for trial in self.trials:
                 inputs = self._inputs(trial)
                 reference = self.task.reference(*inputs)
@@ -241,7 +203,7 @@ class _Run:
                         return verdict
                     batch = None
                 if batch is None:
-                    batch = _Batch(workroot / f"batch{self.batches_run}")
+                    batch = TrialBatch(workroot / f"batch{self.batches_run}")
                 batch.add(trial, inputs, reference, cost)
             assert batch is not None, "a trial plan is never empty"
             verdict = self._run_batch(batch, with_timing=True)
@@ -255,7 +217,7 @@ class _Run:
     def _inputs(self, trial: correctness.Trial) -> tuple[Any, ...]:
         return self.task.make_inputs(trial.shape, trial.seed, self.device, distribution=trial.distribution)
 
-    def _run_batch(self, batch: _Batch, with_timing: bool) -> tuple[str, str] | None:
+    def _run_batch(self, batch: TrialBatch, with_timing: bool) -> tuple[str, str] | None:
         """One child over the batch's inputs (already written), judged here; the batch's files are
         deleted afterwards, so the work root never holds more than one batch."""
         self.batches_run += 1
@@ -312,7 +274,7 @@ class _Run:
         except Exception as exc:  # a file the parent cannot load safely is the candidate's doing
             return f"{type(exc).__name__}: {exc}"[:300]
 
-    def _judge_safely(self, value: dict, batch: _Batch, workdir: Path) -> tuple[str, str] | None:
+    def _judge_safely(self, value: dict, batch: TrialBatch, workdir: Path) -> tuple[str, str] | None:
         """Judging reads only what the child wrote: whatever raises while doing so (a sparse or nested
         tensor torch.load accepted, an odd file) is the candidate's doing, a verdict, never an exception."""
         try:

@@ -135,7 +135,7 @@ def test_child_report_shape_is_enforced() -> None:
 
 
 def test_batch_budget_counts_the_files_a_trial_really_writes(tmp_path: Path) -> None:
-    from warpsmith.evaluator.evaluate import trial_file_bytes
+    from warpsmith.evaluator.trial_batch import trial_file_bytes
 
     task = get_task("rmsnorm")
     shape = task.shapes("check")[-1]
