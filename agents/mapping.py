@@ -16,10 +16,10 @@ from sqlalchemy import ColumnElement, exists, func, select
 from sqlalchemy.orm import Session
 
 from warpsmith.agents import ranking, scrutiny
-from warpsmith.agents.coordinator_records import CANDIDATE_OUTCOMES
-from warpsmith.agents.records import CandidateSummary, LLMCall, Verdict
 from warpsmith.evaluator.version import evaluator_version
+from warpsmith.records.agents import CandidateSummary, LLMCall, Verdict
 from warpsmith.records.evaluation import Candidate, EvalResult, Hardware
+from warpsmith.records.vocab import CANDIDATE_OUTCOMES
 from warpsmith.store import reads, runs, writes
 from warpsmith.store.schema import (
     CandidateRow,

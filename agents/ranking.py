@@ -30,8 +30,8 @@ import statistics
 import struct
 from collections.abc import Sequence
 
-from warpsmith.agents.records import CandidateSummary
 from warpsmith.evaluator import stats
+from warpsmith.records.agents import CandidateSummary
 from warpsmith.records.evaluation import Comparison, EvalResult
 
 _COMPARISONS: dict[tuple[str, str, str], Comparison | None] = {}

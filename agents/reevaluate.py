@@ -19,9 +19,9 @@ from sqlalchemy import select
 
 from warpsmith.agents import mapping, ranking
 from warpsmith.agents.coordinator import Evaluate, default_evaluate
-from warpsmith.agents.coordinator_records import RunSettings
 from warpsmith.agents.replay import ReplayOutcome, load_original
 from warpsmith.records.evaluation import EvalResult, Hardware
+from warpsmith.records.runs import RunSettings
 from warpsmith.store import runs as store_runs
 from warpsmith.store import writes
 from warpsmith.store.db import Store

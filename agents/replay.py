@@ -35,13 +35,14 @@ from typing import Any
 from pydantic import BaseModel, Field
 from sqlalchemy import select
 
+from warpsmith.agents.call_log import CallLog
 from warpsmith.agents.coordinator import Evaluate, default_evaluate, run_optimization, seed_candidate
-from warpsmith.agents.coordinator_records import CallLog, Progress, RunSettings
 from warpsmith.agents.llm_strategy import LLMStrategy
 from warpsmith.agents.protocols import ReplayDiverged
-from warpsmith.agents.records import CandidateSummary, LLMCall, RoundContext, Verdict
 from warpsmith.agents.replay_model import ReplayModel
+from warpsmith.records.agents import CandidateSummary, LLMCall, RoundContext, Verdict
 from warpsmith.records.evaluation import Candidate, EvalResult, Hardware
+from warpsmith.records.runs import Progress, RunSettings
 from warpsmith.store import runs as store_runs
 from warpsmith.store.db import Store
 from warpsmith.store.schema import LLMCallRow, RunCandidateRow, RunRow

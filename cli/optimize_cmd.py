@@ -184,9 +184,10 @@ def optimize(
     force: bool = typer.Option(False, "--force", help="Let --out overwrite an existing file."),
 ) -> None:
     """Optimize one kernel: rounds of plan -> code -> evaluate -> judge, all stored."""
+    from warpsmith.agents.call_log import CallLog
     from warpsmith.agents.coordinator import RunNotResumable, run_optimization
-    from warpsmith.agents.coordinator_records import CallLog, RunSettings
     from warpsmith.cli.optimize_display import ProgressView, summary_table, timings_table
+    from warpsmith.records.runs import RunSettings
     from warpsmith.store.db import StoreError, open_store
 
     if device not in ("auto", "cpu", "cuda"):

@@ -12,7 +12,7 @@ or presentation (render.py, templates/). Lookups return None when the id is unkn
 from __future__ import annotations
 
 from collections import defaultdict
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import select
@@ -25,6 +25,7 @@ from warpsmith.dashboard.views import (
     RunDetail,
     RunSummary,
 )
+from warpsmith.records.vocab import is_stale
 from warpsmith.store import listing, reads
 from warpsmith.store.schema import (
     EvaluationRow,
@@ -37,9 +38,6 @@ from warpsmith.store.schema import (
 RUNS_PAGE = 50
 CANDIDATES_PAGE = 200
 CALLS_PAGE = 100
-# A running run whose heartbeat is older than this is shown as possibly dead and not polled; the
-# dashboard does not mark it 'interrupted' (that is a write: `warpsmith runs list` does it).
-STALE_AFTER = timedelta(minutes=15)
 
 
 def hardware_names(session: Session) -> dict[str, str]:
@@ -97,7 +95,7 @@ def _summaries(session: Session, summaries: list[listing.RunSummary]) -> list[Ru
             hardware_fingerprint=r.hardware_fingerprint,
             hardware_name=names.get(r.hardware_fingerprint or ""),
             parent_run_id=r.parent_run_id,
-            stale=r.status == "running" and now - r.updated_at > STALE_AFTER,
+            stale=is_stale(r.status, r.updated_at, now),  # shown as possibly dead, not polled; never marked (a write)
             created_at=r.created_at,
             updated_at=r.updated_at,
             finished_at=r.finished_at,

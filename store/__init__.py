@@ -60,10 +60,7 @@ from warpsmith.store.runs import (
     update_run_progress,
 )
 from warpsmith.store.schema import (
-    RUN_STATUSES,
-    STAGES,
     STRATEGIES,
-    TERMINAL_RUN_STATUSES,
     CandidateRow,
     EvaluationRow,
     HardwareRow,
@@ -91,10 +88,7 @@ from warpsmith.store.writes import (
 
 __all__ = [
     "ENV_VAR",
-    "RUN_STATUSES",
-    "STAGES",
     "STRATEGIES",
-    "TERMINAL_RUN_STATUSES",
     "Store",
     "StoreError",
     "RunNotFoundError",

@@ -22,8 +22,8 @@ from sqlalchemy import func, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
+from warpsmith.records.vocab import STAGES
 from warpsmith.store.schema import (
-    STAGES,
     Base,
     CandidateRow,
     EvaluationRow,
