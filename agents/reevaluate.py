@@ -15,17 +15,14 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from sqlalchemy import select
-
 from warpsmith.agents import mapping, ranking
 from warpsmith.agents.coordinator import Evaluate, default_evaluate
 from warpsmith.agents.replay import ReplayOutcome, load_original
 from warpsmith.records.evaluation import EvalResult, Hardware
 from warpsmith.records.runs import RunSettings
+from warpsmith.store import lookups, writes
 from warpsmith.store import runs as store_runs
-from warpsmith.store import writes
 from warpsmith.store.db import Store
-from warpsmith.store.schema import CandidateRow, RunCandidateRow
 from warpsmith.tasklib.base import Task
 
 
@@ -59,12 +56,7 @@ def reevaluate_run(
     with store.session() as session:
         mapping.store_task(session, task)
         mapping.store_hardware(session, hardware)
-        links = session.execute(
-            select(RunCandidateRow, CandidateRow)
-            .join(CandidateRow, CandidateRow.source_hash == RunCandidateRow.source_hash)
-            .where(RunCandidateRow.run_id == run_id)
-            .order_by(RunCandidateRow.round_index, RunCandidateRow.position, RunCandidateRow.created_at)
-        ).all()
+        links = lookups.run_links(session, run_id)
         new = store_runs.create_run(
             session,
             task=original.task,
@@ -83,8 +75,8 @@ def reevaluate_run(
     status, message = "completed", ""
     best: EvalResult | None = None
     try:
-        for index, (_, row) in enumerate(links, start=1):
-            candidate = mapping.candidate_of(row)
+        for index, (_, stored) in enumerate(links, start=1):
+            candidate = stored.candidate()
             say(f"[{index}/{len(links)}] evaluating {candidate.source_hash[:12]} ({candidate.origin})")
             result = evaluate(
                 candidate,

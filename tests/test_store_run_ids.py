@@ -11,7 +11,7 @@ from datetime import timedelta
 
 import pytest
 from _store_helpers import *  # noqa: F403  (the store fixtures: store, store_url, postgres_cluster, ...)
-from _store_helpers import HW, seed_task_and_hardware
+from _store_helpers import HW, eval_result, seed_task_and_hardware
 from sqlalchemy import func, select, text, update
 
 from warpsmith.store import (
@@ -116,7 +116,7 @@ def _evaluated(
         link_candidate(s, run_id, digest, round_index)
         evaluation = record_evaluation(
             s, source_hash=digest, hardware_fingerprint=HW, evaluator_version="1", suite="bench",
-            mode="device", status="correct", result={}, speedup=1.0, run_id=run_id,
+            mode="device", status="correct", result=eval_result(digest), speedup=1.0, run_id=run_id,
         )  # fmt: skip
         return digest, evaluation.id
 
