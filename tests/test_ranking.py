@@ -107,7 +107,7 @@ def store_with_run(tmp_path: Path):  # noqa: ANN201
         mapping.store_hardware(session, H100)
         run_id = store_runs.create_run(session, task="rmsnorm", language="triton", strategy="offline",
                                        hardware_fingerprint=H100.fingerprint).id
-    return store, run_id, mapping.EvalKey(H100, evaluator_version(), "bench")
+    return store, run_id, mapping.EvalKey(hardware_fingerprint=H100.fingerprint, evaluator_version=evaluator_version(), suite="bench")
 
 
 def keep(store, run_id: str, key: mapping.EvalKey, candidate: Candidate, *results: EvalResult,  # noqa: ANN001
