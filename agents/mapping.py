@@ -1,9 +1,10 @@
-"""Records <-> store rows, and the few queries the optimization loop needs.
+"""The loop's side of the store: its evaluation scope, its writes and its questions, as records.
 
-Owns: turning the pydantic records (Candidate, EvalResult, Hardware, Verdict, LLMCall)
-into calls of warpsmith.store.writes and back, and the loop's reads (the evaluation cache,
-the beam, known hashes, pending candidates of an interrupted round, lessons, feedback).
-Does not own: the tables, their migrations or generic writes (warpsmith.store), nor the
+Owns: `EvalKey` (records.scope.EvalScope derived from a task and this machine), handing the
+loop's records to the store's one writer (warpsmith.store.writer.RunWriter), and turning the
+store's answers (warpsmith.store.search_reads: the evaluation cache, the beam's material, known
+hashes, pending candidates of an interrupted round, lessons, feedback) into what a strategy
+reads, ranked by warpsmith.agents.ranking. Does not own: any SQL (warpsmith.store), nor the
 order in which the loop does things (warpsmith.agents.coordinator).
 
 Every function takes the caller's Session; the caller's `with store.session():` block is
@@ -19,10 +20,11 @@ from warpsmith.evaluator.version import evaluator_version
 from warpsmith.records.agents import CandidateSummary, LLMCall, Verdict
 from warpsmith.records.evaluation import Candidate, EvalResult, Hardware
 from warpsmith.records.scope import CandidateScope, EvalScope
-from warpsmith.records.stored import StoredCandidate
+from warpsmith.records.stored import StoredCandidate, StoredEvaluation
 from warpsmith.records.vocab import CANDIDATE_OUTCOMES
-from warpsmith.store import reads, runs, search_reads, writes
+from warpsmith.store import reads, search_reads
 from warpsmith.store.schema import CandidateRow
+from warpsmith.store.writer import RunWriter
 from warpsmith.tasklib.base import Task
 from warpsmith.tasklib.identity import task_definition_hash
 
@@ -40,114 +42,44 @@ class EvalKey(EvalScope):
         )
 
 
-# --- records -> rows -------------------------------------------------------------------
+# --- records -> the store's one writer (warpsmith.store.writer) ----------------------------
 def store_task(session: Session, task: Task) -> None:
-    writes.ensure_task(session, task.name, task.description, task.signature)
+    RunWriter.of(session).task(session, task.name, task.description, task.signature)
 
 
 def store_hardware(session: Session, hardware: Hardware) -> None:
-    writes.ensure_hardware(
-        session,
-        hardware.fingerprint,
-        hardware.device_name,
-        hardware.backend,
-        hardware.arch,
-        hardware.model_dump(mode="json"),
-    )
+    RunWriter.of(session).hardware(session, hardware)
 
 
 def store_candidate(
-    session: Session,
-    run_id: str,
-    candidate: Candidate,
-    round_index: int,
-    position: int,
-    relation: str = "produced",
+    session: Session, run_id: str, candidate: Candidate, round_index: int, position: int, relation: str = "produced"
 ) -> None:
-    writes.add_candidate(
-        session,
-        task=candidate.task,
-        language=candidate.language,
-        source=candidate.source,
-        origin=candidate.origin,
-        parent_hash=candidate.parent_hash,
-        plan_item=candidate.plan_item,
-        source_hash=candidate.source_hash,
-    )
-    writes.link_candidate(session, run_id, candidate.source_hash, round_index, position, relation)
+    RunWriter.of(session).candidate(session, run_id, candidate, round_index, position, relation)
 
 
 def store_evaluation(session: Session, run_id: str, key: EvalKey, result: EvalResult) -> None:
-    """Append a measurement (never overwriting one) and link it to the run that made it.
-
-    The task definition is the one the result says it was measured against (the evaluator sets
-    it), else the key's; the stage is the result's.
-    """
-    speedups = [t.speedup for t in result.timings if t.speedup]
-    writes.record_evaluation(
-        session,
-        source_hash=result.source_hash,
-        hardware_fingerprint=key.hardware_fingerprint,
-        evaluator_version=key.evaluator_version,
-        suite=key.suite,
-        task_definition_hash=result.task_definition_hash or key.task_definition_hash,
-        stage=result.stage,
-        mode=result.mode,
-        status=result.status,
-        message=result.message,
-        result=result.model_dump(mode="json"),
-        speedup=result.speedup_geomean(),
-        speedup_min=min(speedups) if speedups else None,
-        speedup_max=max(speedups) if speedups else None,
-        median_us_total=sum(t.median_us for t in result.timings) if result.timings else None,
-        run_id=run_id,
-    )
+    """Append a measurement (never overwriting one) and link it to the run that made it."""
+    RunWriter.of(session).evaluation(session, run_id, key, result)
 
 
 def store_verdict(
     session: Session, run_id: str, task: str, key: EvalKey, verdict: Verdict, round_index: int
 ) -> None:
-    writes.record_verdict(
-        session,
-        run_id,
-        verdict.source_hash,
-        verdict.model_dump(mode="json"),
-        bottleneck=verdict.bottleneck,
-        feedback=verdict.feedback,
-        suspicious=verdict.suspicious,
-        matches_prediction=verdict.matches_prediction,
-        round_index=round_index,
-    )
-    writes.add_lessons(session, task, key.hardware_fingerprint, verdict.lessons, source_run_id=run_id)
+    RunWriter.of(session).verdict(session, run_id, task, key, verdict, round_index)
 
 
 def finish_run(session: Session, run_id: str, status: str, message: str) -> None:
-    runs.mark_run_status(session, run_id, status, message)
+    RunWriter.of(session).finish(session, run_id, status, message)
 
 
 def store_llm_call(session: Session, run_id: str, call: LLMCall, round_index: int | None) -> int:
     """Store one call; returns its row id (what `link_llm_call` takes)."""
-    row = writes.record_llm_call(
-        session,
-        run_id,
-        role=call.role,
-        model=call.model,
-        messages=call.messages,
-        response=call.response,
-        prompt_tokens=call.prompt_tokens,
-        completion_tokens=call.completion_tokens,
-        cost_usd=call.cost_usd,
-        latency_s=call.latency_s,
-        error=call.error,
-        round_index=round_index,
-        created_at=call.created_at,
-    )
-    return row.id
+    return RunWriter.of(session).llm_call(session, run_id, call, round_index)
 
 
 def link_llm_call(session: Session, call_id: int, candidate: Candidate) -> None:
     """Record that the stored call `call_id` is the answer `candidate` was made from."""
-    writes.set_llm_call_candidate(session, call_id, candidate.source_hash)
+    RunWriter.of(session).link_llm_call(session, call_id, candidate.source_hash)
 
 
 # --- rows -> records -------------------------------------------------------------------
@@ -163,9 +95,17 @@ def candidate_of(found: StoredCandidate | CandidateRow) -> Candidate:
     )
 
 
+def _cached(session: Session, key: EvalKey, source_hash: str) -> StoredEvaluation | None:
+    """search_reads.cached, asked again only after this process stored an evaluation of the source."""
+    scope = tuple(key.model_dump().values())
+    return RunWriter.of(session).remembered(
+        ("result", scope, source_hash), lambda: search_reads.cached(session, key, source_hash)
+    )
+
+
 def cached_result(session: Session, key: EvalKey, source_hash: str) -> EvalResult | None:
     """The newest stored evaluation of this source under the key's whole identity."""
-    found = search_reads.cached(session, key, source_hash)
+    found = _cached(session, key, source_hash)
     return found.result if found else None
 
 
@@ -176,11 +116,11 @@ def reusable_result(
 
     With `run_id`, a reused result is linked to that run: the run saw it.
     """
-    found = search_reads.cached(session, key, source_hash)
+    found = _cached(session, key, source_hash)
     if found is None or found.status not in CANDIDATE_OUTCOMES:
         return None
     if run_id is not None:
-        writes.link_evaluation(session, run_id, found.id)
+        RunWriter.of(session).saw(session, run_id, found.id)
     return found.result
 
 
@@ -191,9 +131,9 @@ def start_from(
     for the user ('' or '...; ', put first: a terminal shows a progress line's start) when the
     task's definition changed since earlier evaluations here."""
     for summary in inherited:
-        found = search_reads.cached(session, key, summary.candidate.source_hash)
+        found = _cached(session, key, summary.candidate.source_hash)
         if found is not None:
-            writes.link_evaluation(session, run_id, found.id)
+            RunWriter.of(session).saw(session, run_id, found.id)
     stale = search_reads.other_definition_count(session, key, task)
     if not stale:
         return ""
@@ -224,12 +164,20 @@ def best_correct(
     suspicion no confirmation settled) is left out.
     """
     which = CandidateScope(task=task, language=language, run_ids=[run_id] if run_id is not None else None)  # type: ignore[arg-type]
-    summaries = [
-        CandidateSummary(candidate=candidate_of(candidate), result=evaluation.result)
-        for candidate, evaluation, flags in search_reads.newest_correct(session, key, which)
-        if not scrutiny.excluded_reason(flags) and evaluation.result is not None and evaluation.result.stage == "full"
-    ]
-    return ranking.rank(summaries)[:limit]
+
+    def ranked() -> list[CandidateSummary]:
+        summaries = [
+            CandidateSummary(candidate=candidate_of(candidate), result=evaluation.result)
+            for candidate, evaluation, flags in search_reads.newest_correct(session, key, which)
+            if not scrutiny.excluded_reason(flags)
+            and evaluation.result is not None
+            and evaluation.result.stage == "full"
+        ]
+        return ranking.rank(summaries)
+
+    # asked again only after this process stored an evaluation, a verdict or a candidate (RunWriter.remembered)
+    key_of = ("beam", tuple(key.model_dump().values()), task, language, run_id)
+    return RunWriter.of(session).remembered(key_of, ranked)[:limit]
 
 
 def run_failures(session: Session, key: EvalKey, run_id: str, limit: int) -> list[CandidateSummary]:

@@ -45,6 +45,7 @@ from warpsmith.records.runs import Progress, RunSettings
 from warpsmith.store import listing, reads, search_reads
 from warpsmith.store import runs as store_runs
 from warpsmith.store.db import Store
+from warpsmith.store.writer import RunWriter
 from warpsmith.tasklib.base import Task
 
 DIVERGED = "diverged"
@@ -196,7 +197,7 @@ def is_reevaluation_only(original: OriginalRun) -> bool:
 
 def _mark_diverged(store: Store, run_id: str, message: str) -> str:
     with store.session() as session:
-        store_runs.mark_run_status(session, run_id, DIVERGED, message)
+        RunWriter.of(store).finish(session, run_id, DIVERGED, message)
     return DIVERGED
 
 

@@ -66,7 +66,6 @@ from warpsmith.store.schema import (
 from warpsmith.store.writes import (
     add_candidate,
     add_lessons,
-    content_hash,
     ensure_hardware,
     ensure_task,
     link_candidate,
@@ -108,7 +107,6 @@ __all__ = [
     "set_llm_call_candidate",
     "record_verdict",
     "add_lessons",
-    "content_hash",
     "new_run_id",
     "create_run",
     "heartbeat",

@@ -172,20 +172,19 @@ def update_run_progress(
     best_candidate_hash: str | None = None,
     best_speedup: float | None = None,
     status_message: str | None = None,
-) -> RunRow:
-    """Record progress after a step (only the fields given change) and bump the heartbeat."""
-    row = _get(session, run_id)
+) -> None:
+    """Record progress after a step (only the fields given change) and bump the heartbeat: one UPDATE."""
+    values: dict[str, object] = {"updated_at": utcnow()}
     if rounds_done is not None:
-        row.rounds_done = rounds_done
+        values["rounds_done"] = rounds_done
     if best_candidate_hash is not None:
-        row.best_candidate_hash = best_candidate_hash
+        values["best_candidate_hash"] = best_candidate_hash
     if best_speedup is not None:
-        row.best_speedup = best_speedup
+        values["best_speedup"] = best_speedup
     if status_message is not None:
-        row.status_message = valid_text(status_message)[0]
-    row.updated_at = utcnow()
-    session.flush()
-    return row
+        values["status_message"] = valid_text(status_message)[0]
+    if session.execute(update(RunRow).where(RunRow.id == run_id).values(**values)).rowcount == 0:
+        raise RunNotFoundError(run_id)
 
 
 def mark_run_status(session: Session, run_id: str, status: str, message: str = "") -> RunRow:

@@ -97,42 +97,26 @@ def known_hashes(session: Session, scope: EvalScope, which: CandidateScope) -> l
 def newest_correct(
     session: Session, scope: EvalScope, which: CandidateScope
 ) -> list[tuple[StoredCandidate, StoredEvaluation, list[Flag]]]:
-    """Candidates whose newest evaluation under the scope is correct, in the order they were first
-    measured, each with its verdicts' flags (the material warpsmith.agents.ranking ranks)."""
+    """Candidates whose newest evaluation under the scope is correct, in the order of those
+    evaluations, each with its verdicts' flags (the material warpsmith.agents.ranking ranks).
+
+    One statement: the scope keeps one row per candidate (its newest), the verdicts come joined."""
     statement = _candidates(
-        select(EvaluationRow.id, EvaluationRow.source_hash, EvaluationRow.status)
-        .join(CandidateRow, CandidateRow.source_hash == EvaluationRow.source_hash)
-        .where(*of_scope(scope))
-        .order_by(EvaluationRow.id),
+        select(CandidateRow, EvaluationRow, VerdictRow.suspicious, VerdictRow.verdict)
+        .join(EvaluationRow, EvaluationRow.source_hash == CandidateRow.source_hash)
+        .outerjoin(VerdictRow, VerdictRow.source_hash == CandidateRow.source_hash)
+        .where(*of_scope(scope), EvaluationRow.status == "correct")
+        .order_by(EvaluationRow.id, VerdictRow.id),
         which,
     )
-    newest: dict[str, tuple[int, str]] = {}  # source hash -> newest (row id, status), in first-measured order
-    for row_id, source_hash, status in session.execute(statement):
-        newest[source_hash] = (row_id, status)
-    wanted = [row_id for row_id, status in newest.values() if status == "correct"]
-    if not wanted:
-        return []
-    flags: dict[str, list[Flag]] = {}
-    for source_hash, suspicious, stored in session.execute(
-        select(VerdictRow.source_hash, VerdictRow.suspicious, VerdictRow.verdict).where(
-            VerdictRow.source_hash.in_(newest)
-        )
-    ):
-        confirmation = stored.get("confirmation") if isinstance(stored, dict) else None
-        flags.setdefault(source_hash, []).append((bool(suspicious), confirmation))
-    rows = {
-        e.id: (c, e)
-        for c, e in session.execute(
-            select(CandidateRow, EvaluationRow)
-            .join(EvaluationRow, EvaluationRow.source_hash == CandidateRow.source_hash)
-            .where(EvaluationRow.id.in_(wanted))
-        )
-    }
-    found = []
-    for row_id in wanted:
-        candidate, evaluation = rows[row_id]
-        found.append((convert.candidate(candidate), convert.evaluation(evaluation), flags.get(candidate.source_hash, [])))
-    return found
+    found: dict[int, tuple[StoredCandidate, StoredEvaluation, list[Flag]]] = {}
+    for candidate, evaluation, suspicious, stored in session.execute(statement):
+        if evaluation.id not in found:
+            found[evaluation.id] = (convert.candidate(candidate), convert.evaluation(evaluation), [])
+        if stored is not None:  # a verdict (outer join: None when the candidate has none)
+            confirmation = stored.get("confirmation") if isinstance(stored, dict) else None
+            found[evaluation.id][2].append((bool(suspicious), confirmation))
+    return list(found.values())
 
 
 def run_failures(
