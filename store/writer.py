@@ -31,8 +31,12 @@ from warpsmith.records.agents import LLMCall, Verdict
 from warpsmith.records.evaluation import Candidate, EvalResult, Hardware
 from warpsmith.records.scope import EvalScope
 from warpsmith.store import runs, writes
+from warpsmith.store.schema import LLMCallRow
 
 _WRITES = {"INSERT", "UPDATE", "DELETE"}
+# The LLMCall fields stored in llm_calls (those the table has): adding a field to the record and a column
+# (with its migration) stores it, nothing else changes.
+_LLM_CALL_COLUMNS = set(LLMCall.model_fields) & set(LLMCallRow.__table__.columns.keys())
 
 
 class RunWriter:
@@ -183,13 +187,9 @@ class RunWriter:
 
     def llm_call(self, session: Session, run_id: str, call: LLMCall, round_index: int | None) -> int:
         """Store one call with the run's next `seq`; returns its row id."""
+        stored = call.model_dump(include=_LLM_CALL_COLUMNS)  # every field the table has a column for
         with self.transaction(session):
-            row = writes.record_llm_call(
-                session, run_id, role=call.role, model=call.model, messages=call.messages, response=call.response,
-                prompt_tokens=call.prompt_tokens, completion_tokens=call.completion_tokens, cost_usd=call.cost_usd,
-                latency_s=call.latency_s, error=call.error, round_index=round_index, created_at=call.created_at,
-            )  # fmt: skip
-            return row.id
+            return writes.record_llm_call(session, run_id, round_index=round_index, **stored).id
 
     def link_llm_call(self, session: Session, call_id: int, source_hash: str) -> None:
         with self.transaction(session):

@@ -283,8 +283,12 @@ def record_llm_call(
     round_index: int | None = None,
     candidate_hash: str | None = None,
     created_at: datetime | None = None,
+    **columns: Any,
 ) -> LLMCallRow:
     """Append a call to the run with the next `seq` (0, 1, ...) and add its tokens and cost to the run.
+
+    `columns`: any other column of llm_calls (a field added to the LLMCall record and its table
+    reaches the row without a change here).
 
     Invalid Unicode in the messages, the answer or the error is stored as U+FFFD (a warning
     says so): an odd character in a model's answer never ends a run.
@@ -321,6 +325,7 @@ def record_llm_call(
         error=error,
         candidate_hash=candidate_hash,
         created_at=created_at or utcnow(),
+        **columns,
     )
     session.add(row)
     session.flush()
