@@ -20,8 +20,8 @@ from pydantic import BaseModel
 from warpsmith.agents.edits import apply_answer
 from warpsmith.agents.prompting import render
 from warpsmith.agents.protocols import ChatModel
-from warpsmith.agents.records import CandidateSummary, LLMCall, PlanItem, Role, RoundContext
 from warpsmith.agents.structured import ask
+from warpsmith.records.agents import CandidateSummary, LLMCall, PlanItem, Role, RoundContext
 from warpsmith.records.evaluation import Candidate, EvalResult
 
 FENCE_TAG = {"triton": "python", "cuda": "cuda", "hip": "cpp"}

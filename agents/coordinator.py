@@ -35,12 +35,13 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from warpsmith.agents import mapping, ranking, scrutiny
-from warpsmith.agents.coordinator_records import CallLog, Progress, RunSettings, RunSummary
+from warpsmith.agents.call_log import CallLog
 from warpsmith.agents.measure import Measurer
 from warpsmith.agents.offline import measured_time_us
 from warpsmith.agents.protocols import AgentError, BudgetExceeded, LLMUnavailable, ReplayDiverged, Strategy
-from warpsmith.agents.records import CandidateSummary, LLMCall, RoundContext
+from warpsmith.records.agents import CandidateSummary, LLMCall, RoundContext
 from warpsmith.records.evaluation import Candidate, EvalResult, Hardware
+from warpsmith.records.runs import Progress, RunSettings, RunSummary
 from warpsmith.store import runs as store_runs
 from warpsmith.store.db import Store
 from warpsmith.store.schema import CandidateRow, RunRow

@@ -17,10 +17,10 @@ from pydantic import BaseModel
 from warpsmith.agents import ranking
 from warpsmith.agents.prompting import render
 from warpsmith.agents.protocols import ChatModel
-from warpsmith.agents.records import CandidateSummary, RoundContext, Verdict
 from warpsmith.agents.scrutiny import automatic_suspicion, questions
 from warpsmith.agents.structured import ask, parse_model, schema_text
 from warpsmith.evaluator.anticheat import SPEEDUP_REVIEW
+from warpsmith.records.agents import CandidateSummary, RoundContext, Verdict
 from warpsmith.records.evaluation import Candidate, EvalResult
 
 FENCE_TAG = {"triton": "python", "cuda": "cuda", "hip": "cpp"}

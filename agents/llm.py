@@ -24,7 +24,7 @@ from typing import Any
 from pydantic import BaseModel, Field, PrivateAttr
 
 from warpsmith.agents.protocols import BudgetExceeded, FormatError, LLMUnavailable
-from warpsmith.agents.records import LLMCall, Role
+from warpsmith.records.agents import LLMCall, Role
 
 OnCall = Callable[[LLMCall], None]
 ROLE_MAX_TOKENS = {"coder": 24576, "repair": 24576}

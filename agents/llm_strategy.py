@@ -25,7 +25,7 @@ from warpsmith.agents.judge import Judge, JudgeConfig
 from warpsmith.agents.llm import Budget, LiteLLMConfig, LiteLLMModel, OnCall
 from warpsmith.agents.planner import Planner, PlannerConfig, default_plan
 from warpsmith.agents.protocols import ChatModel, FormatError
-from warpsmith.agents.records import CandidateSummary, LLMCall, PlanItem, RoundContext, Verdict
+from warpsmith.records.agents import CandidateSummary, LLMCall, PlanItem, RoundContext, Verdict
 from warpsmith.records.evaluation import Candidate, EvalResult, Status
 
 FAILURE_LINES = 12

@@ -1,9 +1,10 @@
-"""Records <-> store rows, and the few queries the optimization loop needs.
+"""The loop's side of the store: its evaluation scope, its writes and its questions, as records.
 
-Owns: turning the pydantic records (Candidate, EvalResult, Hardware, Verdict, LLMCall)
-into calls of warpsmith.store.writes and back, and the loop's reads (the evaluation cache,
-the beam, known hashes, pending candidates of an interrupted round, lessons, feedback).
-Does not own: the tables, their migrations or generic writes (warpsmith.store), nor the
+Owns: `EvalKey` (records.scope.EvalScope derived from a task and this machine), handing the
+loop's records to the store's one writer (warpsmith.store.writer.RunWriter), and turning the
+store's answers (warpsmith.store.search_reads: the evaluation cache, the beam's material, known
+hashes, pending candidates of an interrupted round, lessons, feedback) into what a strategy
+reads, ranked by warpsmith.agents.ranking. Does not own: any SQL (warpsmith.store), nor the
 order in which the loop does things (warpsmith.agents.coordinator).
 
 Every function takes the caller's Session; the caller's `with store.session():` block is
@@ -12,207 +13,100 @@ the transaction.
 
 from __future__ import annotations
 
-from sqlalchemy import ColumnElement, exists, func, select
 from sqlalchemy.orm import Session
 
 from warpsmith.agents import ranking, scrutiny
-from warpsmith.agents.coordinator_records import CANDIDATE_OUTCOMES
-from warpsmith.agents.records import CandidateSummary, LLMCall, Verdict
 from warpsmith.evaluator.version import evaluator_version
+from warpsmith.records.agents import CandidateSummary, LLMCall, Verdict
 from warpsmith.records.evaluation import Candidate, EvalResult, Hardware
-from warpsmith.store import reads, runs, writes
-from warpsmith.store.schema import (
-    CandidateRow,
-    EvaluationRow,
-    RunCandidateRow,
-    VerdictRow,
-)
+from warpsmith.records.scope import CandidateScope, EvalScope
+from warpsmith.records.stored import StoredCandidate, StoredEvaluation
+from warpsmith.records.vocab import CANDIDATE_OUTCOMES
+from warpsmith.store import reads, search_reads
+from warpsmith.store.schema import CandidateRow
+from warpsmith.store.writer import RunWriter
 from warpsmith.tasklib.base import Task
 from warpsmith.tasklib.identity import task_definition_hash
 
 
-class EvalKey:
-    """An evaluation's identity minus the candidate: hardware (incl. toolchain) x evaluator version x
-    suite x task definition hash x stage. The cache serves only the newest row of a full identity.
-
-    `task_definition_hash=None` stands for an unknown definition: it matches only rows stored
-    before definitions were hashed, and a known hash never matches those.
-    """
-
-    def __init__(
-        self,
-        hardware: Hardware,
-        evaluator_version: str,
-        suite: str,
-        task_definition_hash: str | None = None,
-        stage: str = "full",
-    ) -> None:
-        self.hardware_fingerprint = hardware.fingerprint
-        self.evaluator_version = evaluator_version
-        self.suite = suite
-        self.task_definition_hash = task_definition_hash
-        self.stage = stage
+class EvalKey(EvalScope):
+    """The loop's EvalScope: an evaluation's identity minus the candidate (records.scope.EvalScope),
+    derived from the task and this machine. The cache serves only the newest row of a full identity."""
 
     @classmethod
     def of(cls, task: Task, hardware: Hardware, suite: str, stage: str = "full") -> EvalKey:
         """The key for evaluating `task` here with this evaluator (its version derived from its sources)."""
-        return cls(hardware, evaluator_version(), suite, task_definition_hash(task), stage)
-
-    def where(self) -> tuple[ColumnElement[bool], ...]:
-        """Rows of this identity, and of those only each candidate's newest (re-evaluations supersede)."""
-        definition = (
-            EvaluationRow.task_definition_hash.is_(None)
-            if self.task_definition_hash is None
-            else EvaluationRow.task_definition_hash == self.task_definition_hash
-        )
-        return (
-            EvaluationRow.hardware_fingerprint == self.hardware_fingerprint,
-            EvaluationRow.evaluator_version == self.evaluator_version,
-            EvaluationRow.suite == self.suite,
-            definition,
-            EvaluationRow.stage == self.stage,
-            reads.newest_of_identity(),
+        return cls(
+            hardware_fingerprint=hardware.fingerprint, evaluator_version=evaluator_version(), suite=suite,
+            task_definition_hash=task_definition_hash(task), stage=stage,  # type: ignore[arg-type]
         )
 
 
-# --- records -> rows -------------------------------------------------------------------
+# --- records -> the store's one writer (warpsmith.store.writer) ----------------------------
 def store_task(session: Session, task: Task) -> None:
-    writes.ensure_task(session, task.name, task.description, task.signature)
+    RunWriter.of(session).task(session, task.name, task.description, task.signature)
 
 
 def store_hardware(session: Session, hardware: Hardware) -> None:
-    writes.ensure_hardware(
-        session,
-        hardware.fingerprint,
-        hardware.device_name,
-        hardware.backend,
-        hardware.arch,
-        hardware.model_dump(mode="json"),
-    )
+    RunWriter.of(session).hardware(session, hardware)
 
 
 def store_candidate(
-    session: Session,
-    run_id: str,
-    candidate: Candidate,
-    round_index: int,
-    position: int,
-    relation: str = "produced",
+    session: Session, run_id: str, candidate: Candidate, round_index: int, position: int, relation: str = "produced"
 ) -> None:
-    writes.add_candidate(
-        session,
-        task=candidate.task,
-        language=candidate.language,
-        source=candidate.source,
-        origin=candidate.origin,
-        parent_hash=candidate.parent_hash,
-        plan_item=candidate.plan_item,
-        source_hash=candidate.source_hash,
-    )
-    writes.link_candidate(session, run_id, candidate.source_hash, round_index, position, relation)
+    RunWriter.of(session).candidate(session, run_id, candidate, round_index, position, relation)
 
 
 def store_evaluation(session: Session, run_id: str, key: EvalKey, result: EvalResult) -> None:
-    """Append a measurement (never overwriting one) and link it to the run that made it.
-
-    The task definition is the one the result says it was measured against (the evaluator sets
-    it), else the key's; the stage is the result's.
-    """
-    speedups = [t.speedup for t in result.timings if t.speedup]
-    writes.record_evaluation(
-        session,
-        source_hash=result.source_hash,
-        hardware_fingerprint=key.hardware_fingerprint,
-        evaluator_version=key.evaluator_version,
-        suite=key.suite,
-        task_definition_hash=result.task_definition_hash or key.task_definition_hash,
-        stage=result.stage,
-        mode=result.mode,
-        status=result.status,
-        message=result.message,
-        result=result.model_dump(mode="json"),
-        speedup=result.speedup_geomean(),
-        speedup_min=min(speedups) if speedups else None,
-        speedup_max=max(speedups) if speedups else None,
-        median_us_total=sum(t.median_us for t in result.timings) if result.timings else None,
-        run_id=run_id,
-    )
+    """Append a measurement (never overwriting one) and link it to the run that made it."""
+    RunWriter.of(session).evaluation(session, run_id, key, result)
 
 
 def store_verdict(
     session: Session, run_id: str, task: str, key: EvalKey, verdict: Verdict, round_index: int
 ) -> None:
-    writes.record_verdict(
-        session,
-        run_id,
-        verdict.source_hash,
-        verdict.model_dump(mode="json"),
-        bottleneck=verdict.bottleneck,
-        feedback=verdict.feedback,
-        suspicious=verdict.suspicious,
-        matches_prediction=verdict.matches_prediction,
-        round_index=round_index,
-    )
-    writes.add_lessons(session, task, key.hardware_fingerprint, verdict.lessons, source_run_id=run_id)
+    RunWriter.of(session).verdict(session, run_id, task, key, verdict, round_index)
 
 
 def finish_run(session: Session, run_id: str, status: str, message: str) -> None:
-    runs.mark_run_status(session, run_id, status, message)
+    RunWriter.of(session).finish(session, run_id, status, message)
 
 
 def store_llm_call(session: Session, run_id: str, call: LLMCall, round_index: int | None) -> int:
     """Store one call; returns its row id (what `link_llm_call` takes)."""
-    row = writes.record_llm_call(
-        session,
-        run_id,
-        role=call.role,
-        model=call.model,
-        messages=call.messages,
-        response=call.response,
-        prompt_tokens=call.prompt_tokens,
-        completion_tokens=call.completion_tokens,
-        cost_usd=call.cost_usd,
-        latency_s=call.latency_s,
-        error=call.error,
-        round_index=round_index,
-        created_at=call.created_at,
-    )
-    return row.id
+    return RunWriter.of(session).llm_call(session, run_id, call, round_index)
 
 
 def link_llm_call(session: Session, call_id: int, candidate: Candidate) -> None:
     """Record that the stored call `call_id` is the answer `candidate` was made from."""
-    writes.set_llm_call_candidate(session, call_id, candidate.source_hash)
+    RunWriter.of(session).link_llm_call(session, call_id, candidate.source_hash)
 
 
 # --- rows -> records -------------------------------------------------------------------
-def candidate_of(row: CandidateRow) -> Candidate:
+def candidate_of(found: StoredCandidate | CandidateRow) -> Candidate:
+    """The Candidate of a stored one (a record, or a row the caller read itself)."""
     return Candidate(
-        task=row.task,
-        language=row.language,  # type: ignore[arg-type]
-        source=row.source,
-        parent_hash=row.parent_hash,
-        origin=row.origin,  # type: ignore[arg-type]
-        plan_item=row.plan_item,
+        task=found.task,
+        language=found.language,  # type: ignore[arg-type]
+        source=found.source,  # type: ignore[arg-type]
+        parent_hash=found.parent_hash,
+        origin=found.origin,  # type: ignore[arg-type]
+        plan_item=found.plan_item,
     )
 
 
-def _cached_row(session: Session, key: EvalKey, source_hash: str) -> EvaluationRow | None:
-    return reads.find_evaluation(
-        session,
-        source_hash,
-        key.hardware_fingerprint,
-        key.evaluator_version,
-        key.suite,
-        key.task_definition_hash,
-        key.stage,
+def _cached(session: Session, key: EvalKey, source_hash: str) -> StoredEvaluation | None:
+    """search_reads.cached, asked again only after this process stored an evaluation of the source."""
+    scope = tuple(key.model_dump().values())
+    return RunWriter.of(session).remembered(
+        ("result", scope, source_hash), lambda: search_reads.cached(session, key, source_hash)
     )
 
 
 def cached_result(session: Session, key: EvalKey, source_hash: str) -> EvalResult | None:
     """The newest stored evaluation of this source under the key's whole identity."""
-    row = _cached_row(session, key, source_hash)
-    return EvalResult.model_validate(row.result) if row else None
+    found = _cached(session, key, source_hash)
+    return found.result if found else None
 
 
 def reusable_result(
@@ -222,12 +116,12 @@ def reusable_result(
 
     With `run_id`, a reused result is linked to that run: the run saw it.
     """
-    row = _cached_row(session, key, source_hash)
-    if row is None or row.status not in CANDIDATE_OUTCOMES:
+    found = _cached(session, key, source_hash)
+    if found is None or found.status not in CANDIDATE_OUTCOMES:
         return None
     if run_id is not None:
-        writes.link_evaluation(session, run_id, row.id)
-    return EvalResult.model_validate(row.result)
+        RunWriter.of(session).saw(session, run_id, found.id)
+    return found.result
 
 
 def start_from(
@@ -237,10 +131,10 @@ def start_from(
     for the user ('' or '...; ', put first: a terminal shows a progress line's start) when the
     task's definition changed since earlier evaluations here."""
     for summary in inherited:
-        row = _cached_row(session, key, summary.candidate.source_hash)
-        if row is not None:
-            writes.link_evaluation(session, run_id, row.id)
-    stale = other_definition_count(session, key, task)
+        found = _cached(session, key, summary.candidate.source_hash)
+        if found is not None:
+            RunWriter.of(session).saw(session, run_id, found.id)
+    stale = search_reads.other_definition_count(session, key, task)
     if not stale:
         return ""
     return (
@@ -249,38 +143,9 @@ def start_from(
     )
 
 
-def other_definition_count(session: Session, key: EvalKey, task: str) -> int:
-    """How many of this task's candidates were evaluated here (same hardware, evaluator, suite)
-    only against another, or an unknown, definition of the task: results the cache will not serve."""
-    if key.task_definition_hash is None:
-        return 0
-    same = (
-        EvaluationRow.hardware_fingerprint == key.hardware_fingerprint,
-        EvaluationRow.evaluator_version == key.evaluator_version,
-        EvaluationRow.suite == key.suite,
-    )
-    current = exists().where(
-        EvaluationRow.source_hash == CandidateRow.source_hash,
-        *same,
-        EvaluationRow.task_definition_hash == key.task_definition_hash,
-    )
-    other = exists().where(
-        EvaluationRow.source_hash == CandidateRow.source_hash,
-        *same,
-        EvaluationRow.task_definition_hash.is_distinct_from(key.task_definition_hash),
-    )
-    statement = select(func.count()).select_from(CandidateRow).where(CandidateRow.task == task, other, ~current)
-    return session.scalar(statement) or 0
-
-
 def known_hashes(session: Session, key: EvalKey, task: str) -> list[str]:
     """Every source of this task already evaluated on this hardware, evaluator version and suite."""
-    statement = (
-        select(EvaluationRow.source_hash)
-        .join(CandidateRow, CandidateRow.source_hash == EvaluationRow.source_hash)
-        .where(CandidateRow.task == task, *key.where())
-    )
-    return list(session.scalars(statement))
+    return search_reads.known_hashes(session, key, CandidateScope(task=task))
 
 
 def best_correct(
@@ -298,98 +163,47 @@ def best_correct(
     candidate whose verdicts exclude it (scrutiny.excluded_reason: a failed confirmation, or a
     suspicion no confirmation settled) is left out.
     """
-    statement = (
-        select(EvaluationRow.id, EvaluationRow.source_hash, EvaluationRow.status)
-        .join(CandidateRow, CandidateRow.source_hash == EvaluationRow.source_hash)
-        .where(CandidateRow.task == task, CandidateRow.language == language, *key.where())
-        .order_by(EvaluationRow.id)
-    )
-    if run_id is not None:
-        linked = select(RunCandidateRow.source_hash).where(RunCandidateRow.run_id == run_id)
-        statement = statement.where(EvaluationRow.source_hash.in_(linked))
-    newest: dict[str, tuple[int, str]] = {}  # source hash -> newest (row id, status), in first-measured order
-    for row_id, source_hash, status in session.execute(statement):
-        newest[source_hash] = (row_id, status)
-    wanted = [row_id for row_id, status in newest.values() if status == "correct"]
-    if not wanted:
-        return []
-    verdicts: dict[str, list[tuple[bool, str | None]]] = {}
-    for source_hash, suspicious, stored in session.execute(
-        select(VerdictRow.source_hash, VerdictRow.suspicious, VerdictRow.verdict).where(
-            VerdictRow.source_hash.in_(newest)
-        )
-    ):
-        confirmation = stored.get("confirmation") if isinstance(stored, dict) else None
-        verdicts.setdefault(source_hash, []).append((bool(suspicious), confirmation))
-    rows = {
-        e.id: (c, e)
-        for c, e in session.execute(
-            select(CandidateRow, EvaluationRow)
-            .join(EvaluationRow, EvaluationRow.source_hash == CandidateRow.source_hash)
-            .where(EvaluationRow.id.in_(wanted))
-        )
-    }
-    summaries = []
-    for row_id in wanted:
-        candidate, evaluation = rows[row_id]
-        if scrutiny.excluded_reason(verdicts.get(candidate.source_hash, [])):
-            continue
-        result = EvalResult.model_validate(evaluation.result)
-        if result.stage == "full":
-            summaries.append(CandidateSummary(candidate=candidate_of(candidate), result=result))
-    return ranking.rank(summaries)[:limit]
+    which = CandidateScope(task=task, language=language, run_ids=[run_id] if run_id is not None else None)  # type: ignore[arg-type]
+
+    def ranked() -> list[CandidateSummary]:
+        summaries = [
+            CandidateSummary(candidate=candidate_of(candidate), result=evaluation.result)
+            for candidate, evaluation, flags in search_reads.newest_correct(session, key, which)
+            if not scrutiny.excluded_reason(flags)
+            and evaluation.result is not None
+            and evaluation.result.stage == "full"
+        ]
+        return ranking.rank(summaries)
+
+    # asked again only after this process stored an evaluation, a verdict or a candidate (RunWriter.remembered)
+    key_of = ("beam", tuple(key.model_dump().values()), task, language, run_id)
+    return RunWriter.of(session).remembered(key_of, ranked)[:limit]
 
 
 def run_failures(session: Session, key: EvalKey, run_id: str, limit: int) -> list[CandidateSummary]:
     """The run's most recent candidates that did not come out correct."""
-    statement = (
-        select(CandidateRow, EvaluationRow)
-        .join(RunCandidateRow, RunCandidateRow.source_hash == CandidateRow.source_hash)
-        .join(EvaluationRow, EvaluationRow.source_hash == CandidateRow.source_hash)
-        .where(RunCandidateRow.run_id == run_id, EvaluationRow.status != "correct", *key.where())
-        .order_by(RunCandidateRow.round_index.desc(), RunCandidateRow.position.desc())
-        .limit(limit)
-    )
     return [
-        CandidateSummary(candidate=candidate_of(c), result=EvalResult.model_validate(e.result))
-        for c, e in session.execute(statement)
+        CandidateSummary(candidate=candidate_of(c), result=e.result)
+        for c, e in search_reads.run_failures(session, key, run_id, limit)
     ]
 
 
 def round_candidates(session: Session, run_id: str, round_index: int) -> list[Candidate]:
     """The candidates a run produced in one round, in order (to finish an interrupted round)."""
-    statement = (
-        select(CandidateRow)
-        .join(RunCandidateRow, RunCandidateRow.source_hash == CandidateRow.source_hash)
-        .where(RunCandidateRow.run_id == run_id, RunCandidateRow.round_index == round_index)
-        .where(RunCandidateRow.relation == "produced")
-        .order_by(RunCandidateRow.position)
-    )
-    return [candidate_of(row) for row in session.scalars(statement)]
+    return [candidate_of(found) for found in search_reads.round_candidates(session, run_id, round_index)]
 
 
 def run_produced_count(session: Session, run_id: str) -> int:
-    statement = select(func.count()).where(RunCandidateRow.run_id == run_id, RunCandidateRow.relation == "produced")
-    return session.scalar(statement) or 0
+    return search_reads.run_produced_count(session, run_id)
 
 
 def run_evaluated_count(session: Session, key: EvalKey, run_id: str) -> int:
-    statement = (
-        select(EvaluationRow.id)
-        .join(RunCandidateRow, RunCandidateRow.source_hash == EvaluationRow.source_hash)
-        .where(RunCandidateRow.run_id == run_id, *key.where())
-    )
-    return len(session.scalars(statement).all())
+    return search_reads.run_evaluated_count(session, key, run_id)
 
 
 def lessons(session: Session, task: str, hardware_fingerprint: str, limit: int = 20) -> list[str]:
-    return [row.text for row in reads.lessons_for(session, task, hardware_fingerprint, limit)]
+    return [lesson.text for lesson in reads.lessons_for(session, task, hardware_fingerprint, limit)]
 
 
 def round_feedback(session: Session, run_id: str, round_index: int) -> list[str]:
-    statement = (
-        select(VerdictRow.feedback)
-        .where(VerdictRow.run_id == run_id, VerdictRow.round_index == round_index, VerdictRow.feedback != "")
-        .order_by(VerdictRow.id)
-    )
-    return list(session.scalars(statement))
+    return search_reads.round_feedback(session, run_id, round_index)

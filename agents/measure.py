@@ -16,8 +16,8 @@ from pathlib import Path
 from typing import Any
 
 from warpsmith.agents import ranking, scrutiny
-from warpsmith.agents.coordinator_records import RunSettings
 from warpsmith.records.evaluation import Candidate, EvalResult
+from warpsmith.records.runs import RunSettings
 from warpsmith.tasklib.base import Task
 
 

@@ -32,11 +32,11 @@ from collections.abc import Iterator
 from pydantic import BaseModel, Field
 
 from warpsmith.agents import ranking, scrutiny
-from warpsmith.agents.coordinator_records import CANDIDATE_OUTCOMES
 from warpsmith.agents.offline_config import Config, NoTunables, Tunables, read_tunables, write_tunables
 from warpsmith.agents.protocols import AgentError
-from warpsmith.agents.records import CandidateSummary, RoundContext, Verdict
+from warpsmith.records.agents import CandidateSummary, RoundContext, Verdict
 from warpsmith.records.evaluation import Candidate, EvalResult
+from warpsmith.records.vocab import CANDIDATE_OUTCOMES
 
 
 class OfflineStrategyConfig(BaseModel):

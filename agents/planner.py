@@ -14,8 +14,8 @@ from pydantic import BaseModel
 
 from warpsmith.agents.prompting import render
 from warpsmith.agents.protocols import ChatModel, FormatError
-from warpsmith.agents.records import Plan, PlanItem, RoundContext
 from warpsmith.agents.structured import ask, parse_model, schema_text
+from warpsmith.records.agents import Plan, PlanItem, RoundContext
 
 
 class PlannerConfig(BaseModel):

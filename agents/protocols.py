@@ -12,7 +12,7 @@ from typing import Any, Protocol
 
 from pydantic import BaseModel
 
-from warpsmith.agents.records import LLMCall, Role, RoundContext, Verdict
+from warpsmith.records.agents import LLMCall, Role, RoundContext, Verdict
 from warpsmith.records.evaluation import Candidate, EvalResult
 
 

@@ -30,8 +30,8 @@ import statistics
 import struct
 from collections.abc import Sequence
 
-from warpsmith.agents.records import CandidateSummary
 from warpsmith.evaluator import stats
+from warpsmith.records.agents import CandidateSummary
 from warpsmith.records.evaluation import Comparison, EvalResult
 
 _COMPARISONS: dict[tuple[str, str, str], Comparison | None] = {}
@@ -59,7 +59,22 @@ def unranked_reason(result: EvalResult | None) -> str:
     return ""
 
 
+_DIGESTS: dict[int, tuple[EvalResult, str]] = {}  # id -> (the result, kept alive so the id is not reused; digest)
+
+
 def _digest(result: EvalResult) -> str:
+    """The comparison cache's key for a result: its samples' digest, computed once per result object."""
+    entry = _DIGESTS.get(id(result))
+    if entry is not None and entry[0] is result:
+        return entry[1]
+    if len(_DIGESTS) >= _CACHE_LIMIT:
+        _DIGESTS.clear()
+    digest = _sample_digest(result)
+    _DIGESTS[id(result)] = (result, digest)
+    return digest
+
+
+def _sample_digest(result: EvalResult) -> str:
     digest = hashlib.sha256(f"{result.source_hash}|{result.mode}|{result.stage}".encode())
     for t in result.timings:
         digest.update(f"|{t.shape}|{t.method}|".encode())

@@ -15,24 +15,22 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from sqlalchemy import select
-
 from warpsmith.agents import mapping, ranking
 from warpsmith.agents.coordinator import Evaluate, default_evaluate
-from warpsmith.agents.coordinator_records import RunSettings
 from warpsmith.agents.replay import ReplayOutcome, load_original
 from warpsmith.records.evaluation import EvalResult, Hardware
-from warpsmith.store import runs as store_runs
-from warpsmith.store import writes
+from warpsmith.records.runs import RunSettings
+from warpsmith.store import lookups
 from warpsmith.store.db import Store
-from warpsmith.store.schema import CandidateRow, RunCandidateRow
+from warpsmith.store.writer import RunWriter
 from warpsmith.tasklib.base import Task
 
 
 def _store_fresh(store: Store, run_id: str, key: mapping.EvalKey, result: EvalResult) -> None:
+    writer = RunWriter.of(store)
     with store.session() as session:
-        mapping.store_evaluation(session, run_id, key, result)
-        store_runs.heartbeat(session, run_id)
+        writer.evaluation(session, run_id, key, result)
+        writer.heartbeat(session, run_id)
 
 
 def _rank(result: EvalResult, best: EvalResult | None) -> bool:
@@ -56,16 +54,12 @@ def reevaluate_run(
     original = load_original(store, run_id)
     settings = RunSettings.model_validate(original.config).model_copy(update={"device": device})
     key = mapping.EvalKey.of(task, hardware, settings.suite)
+    writer = RunWriter.of(store)
     with store.session() as session:
-        mapping.store_task(session, task)
-        mapping.store_hardware(session, hardware)
-        links = session.execute(
-            select(RunCandidateRow, CandidateRow)
-            .join(CandidateRow, CandidateRow.source_hash == RunCandidateRow.source_hash)
-            .where(RunCandidateRow.run_id == run_id)
-            .order_by(RunCandidateRow.round_index, RunCandidateRow.position, RunCandidateRow.created_at)
-        ).all()
-        new = store_runs.create_run(
+        writer.task(session, task.name, task.description, task.signature)
+        writer.hardware(session, hardware)
+        links = lookups.run_links(session, run_id)
+        new_id = writer.open_run(
             session,
             task=original.task,
             language=settings.language,
@@ -75,16 +69,13 @@ def reevaluate_run(
             hardware_fingerprint=hardware.fingerprint,
             parent_run_id=run_id,
         )
-        new_id = new.id
         for link, _ in links:
-            writes.link_candidate(
-                session, new_id, link.source_hash, link.round_index, link.position, link.relation
-            )
+            writer.link(session, new_id, link.source_hash, link.round_index, link.position, link.relation)
     status, message = "completed", ""
     best: EvalResult | None = None
     try:
-        for index, (_, row) in enumerate(links, start=1):
-            candidate = mapping.candidate_of(row)
+        for index, (_, stored) in enumerate(links, start=1):
+            candidate = stored.candidate()
             say(f"[{index}/{len(links)}] evaluating {candidate.source_hash[:12]} ({candidate.origin})")
             result = evaluate(
                 candidate,
@@ -99,11 +90,8 @@ def reevaluate_run(
             if _rank(result, best):
                 best = result
                 with store.session() as session:
-                    store_runs.update_run_progress(
-                        session,
-                        new_id,
-                        best_candidate_hash=result.source_hash,
-                        best_speedup=result.speedup_geomean(),
+                    writer.progress(
+                        session, new_id, best_candidate_hash=result.source_hash, best_speedup=result.speedup_geomean()
                     )
     except KeyboardInterrupt:
         status, message = "interrupted", "re-evaluation interrupted by the user"
@@ -114,8 +102,8 @@ def reevaluate_run(
     finally:
         with store.session() as session:
             rounds = max((link.round_index for link, _ in links), default=0)
-            store_runs.update_run_progress(session, new_id, rounds_done=rounds)
-            store_runs.mark_run_status(session, new_id, status, message)
+            writer.progress(session, new_id, rounds_done=rounds)
+            writer.finish(session, new_id, status, message)
     hashes = [link.source_hash for link, _ in links if link.relation == "produced"]
     return ReplayOutcome(
         run_id=new_id,

@@ -33,18 +33,19 @@ from collections.abc import Callable
 from typing import Any
 
 from pydantic import BaseModel, Field
-from sqlalchemy import select
 
+from warpsmith.agents.call_log import CallLog
 from warpsmith.agents.coordinator import Evaluate, default_evaluate, run_optimization, seed_candidate
-from warpsmith.agents.coordinator_records import CallLog, Progress, RunSettings
 from warpsmith.agents.llm_strategy import LLMStrategy
 from warpsmith.agents.protocols import ReplayDiverged
-from warpsmith.agents.records import CandidateSummary, LLMCall, RoundContext, Verdict
 from warpsmith.agents.replay_model import ReplayModel
+from warpsmith.records.agents import CandidateSummary, LLMCall, RoundContext, Verdict
 from warpsmith.records.evaluation import Candidate, EvalResult, Hardware
+from warpsmith.records.runs import Progress, RunSettings
+from warpsmith.store import listing, reads, search_reads
 from warpsmith.store import runs as store_runs
 from warpsmith.store.db import Store
-from warpsmith.store.schema import LLMCallRow, RunCandidateRow, RunRow
+from warpsmith.store.writer import RunWriter
 from warpsmith.tasklib.base import Task
 
 DIVERGED = "diverged"
@@ -169,54 +170,24 @@ class OriginalRun(BaseModel):
 def load_original(store: Store, run_id: str) -> OriginalRun:
     """The stored run with its recorded calls (by seq) and produced candidates (by round, position)."""
     with store.session() as session:
-        row = session.get(RunRow, run_id)
-        if row is None:
+        run = reads.get_run(session, run_id)
+        if run is None:
             raise store_runs.RunNotFoundError(run_id)
-        call_rows = session.scalars(
-            select(LLMCallRow).where(LLMCallRow.run_id == run_id).order_by(LLMCallRow.seq)
-        )
-        calls = [
-            LLMCall(
-                role=c.role,  # type: ignore[arg-type]
-                model=c.model,
-                messages=c.messages,
-                response=c.response,
-                prompt_tokens=c.prompt_tokens,
-                completion_tokens=c.completion_tokens,
-                cost_usd=c.cost_usd,
-                latency_s=c.latency_s,
-                error=c.error,
-                created_at=c.created_at,
-            )
-            for c in call_rows
-        ]
         return OriginalRun(
-            id=row.id,
-            task=row.task,
-            strategy=row.strategy,
-            status=row.status,
-            rounds_done=row.rounds_done,
-            config=row.config,
-            calls=calls,
+            id=run.id,
+            task=run.task,
+            strategy=run.strategy,
+            status=run.status,
+            rounds_done=run.rounds_done,
+            config=run.config,
+            calls=listing.llm_calls_of_run(session, run_id),  # stored calls are LLMCall records (with their seq)
             produced=produced_hashes(session, run_id),
-            started_from=list(
-                session.scalars(
-                    select(RunCandidateRow.source_hash).where(
-                        RunCandidateRow.run_id == run_id, RunCandidateRow.round_index == 0
-                    )
-                )
-            ),
+            started_from=search_reads.run_hashes(session, run_id, round_index=0),
         )
 
 
 def produced_hashes(session: Any, run_id: str) -> list[str]:
-    return list(
-        session.scalars(
-            select(RunCandidateRow.source_hash)
-            .where(RunCandidateRow.run_id == run_id, RunCandidateRow.relation == "produced")
-            .order_by(RunCandidateRow.round_index, RunCandidateRow.position, RunCandidateRow.created_at)
-        )
-    )
+    return search_reads.run_hashes(session, run_id, relation="produced")
 
 
 def is_reevaluation_only(original: OriginalRun) -> bool:
@@ -226,7 +197,7 @@ def is_reevaluation_only(original: OriginalRun) -> bool:
 
 def _mark_diverged(store: Store, run_id: str, message: str) -> str:
     with store.session() as session:
-        store_runs.mark_run_status(session, run_id, DIVERGED, message)
+        RunWriter.of(store).finish(session, run_id, DIVERGED, message)
     return DIVERGED
 
 

@@ -18,7 +18,7 @@ from typing import Any
 from pydantic import BaseModel
 
 from warpsmith.agents.protocols import FormatError, ReplayDiverged
-from warpsmith.agents.records import LLMCall, Role
+from warpsmith.records.agents import LLMCall, Role
 
 
 class ReplayModel:

@@ -20,8 +20,8 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from warpsmith.agents.records import Verdict
 from warpsmith.evaluator.anticheat import SPEEDUP_REVIEW
+from warpsmith.records.agents import Verdict
 from warpsmith.records.evaluation import EvalResult
 
 CONFIRM_FRACTION = 0.7

@@ -22,7 +22,7 @@ from pydantic import BaseModel, ValidationError
 
 from warpsmith.agents.prompting import render
 from warpsmith.agents.protocols import ChatModel, FormatError
-from warpsmith.agents.records import Role
+from warpsmith.records.agents import Role
 
 M = TypeVar("M", bound=BaseModel)
 T = TypeVar("T")

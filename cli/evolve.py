@@ -156,7 +156,7 @@ def evolve(
     device: str = typer.Option("auto", "--device", help="auto | cpu | cuda."),
 ) -> None:
     """Evolve several kernels at once: islands, a MAP-Elites archive, evaluations in parallel, all stored."""
-    from warpsmith.agents.coordinator_records import CallLog
+    from warpsmith.agents.call_log import CallLog
     from warpsmith.search.engine import run_evolution
     from warpsmith.search.pools import PoolUnavailable, make_pool
     from warpsmith.search.settings import EvolveSettings

@@ -117,15 +117,14 @@ def build_server(db: str | None = None) -> MCPServer:
     def list_runs(task: str | None = None, limit: int = 20) -> dict[str, Any]:
         """Stored runs, newest first (optionally of one task): id, task, status, strategy, model,
         rounds, best candidate and speedup, cost, created and finished times."""
-        from warpsmith.store.reads import list_runs as query_runs
+        from warpsmith.store.listing import list_runs as query_runs
         from warpsmith.store.runs import mark_stale_runs
 
         store = open_store()
         try:
             with store.session() as session:
                 mark_stale_runs(session)
-                return {"runs": [{**_run_fields(s.run), "candidates": s.candidates, "correct": s.correct}
-                                 for s in query_runs(session, limit=limit, task=task)]}
+                return {"runs": [_run_fields(overview) for overview in query_runs(session, limit=limit, task=task)]}
         finally:
             store.close()
 
@@ -169,18 +168,14 @@ def build_server(db: str | None = None) -> MCPServer:
 
 def _wait_for_run(open_store: Any, child: subprocess.Popen[bytes], log_path: Path) -> str:
     """The id of the run the child created (runs record their writer's pid), or one line on failure."""
-    from sqlalchemy import select
-
-    from warpsmith.store.schema import RunRow
+    from warpsmith.store.lookups import run_of_writer
 
     deadline = time.monotonic() + START_WAIT_S
     while time.monotonic() < deadline:
         store = open_store()
         try:
             with store.session() as session:
-                found = session.scalar(
-                    select(RunRow.id).where(RunRow.pid == child.pid).order_by(RunRow.created_at.desc()).limit(1)
-                )
+                found = run_of_writer(session, child.pid)
         finally:
             store.close()
         if found:

@@ -170,11 +170,12 @@ def optimize(
                                      "KernelBench ships none); kernel(*inputs) or a ModelNew source."),
 ) -> None:
     """Optimize one kernel: rounds of plan -> code -> evaluate -> judge, all stored."""
+    from warpsmith.agents.call_log import CallLog
     from warpsmith.agents.coordinator import RunNotResumable, run_optimization
-    from warpsmith.agents.coordinator_records import CallLog, RunSettings
     from warpsmith.cli.config_cmd import cli_settings
     from warpsmith.cli.optimize_display import ProgressView
     from warpsmith.cli.optimize_settings import flag_overrides, with_run_values
+    from warpsmith.records.runs import RunSettings
     from warpsmith.store.db import StoreError, open_store
 
     if device not in ("auto", "cpu", "cuda"):

@@ -24,11 +24,11 @@ from rich.live import Live
 from rich.table import Table
 from rich.text import Text
 
-from warpsmith.agents.coordinator_records import Progress as RunProgress
-from warpsmith.agents.coordinator_records import RunSummary
 from warpsmith.cli.eval_cmd import demangled
 from warpsmith.cli.output import cell, table
 from warpsmith.records.evaluation import EvalResult, ShapeTiming
+from warpsmith.records.runs import Progress as RunProgress
+from warpsmith.records.runs import RunSummary
 
 MODE_LABEL = {
     "device": "GPU device timing",

@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:  # the agents (and torch under them) load only when a run has ended
-    from warpsmith.agents.coordinator_records import RunSummary
+    from warpsmith.records.runs import RunSummary
 
 EXTENSIONS = {"triton": "py", "cuda": "cu", "hip": "hip"}
 DOCUMENT_VERSION = 1

@@ -4,7 +4,7 @@ Owns: `flag_overrides` (optimize's flags as settings keys) and `with_run_values`
 settings with what the run actually uses written in: the model and server, the budgets, the GPU,
 the answer limits; this is what is stored whole with the run, in runs.config['settings']). Does
 not own: the settings model or loader (warpsmith.records.settings) or the run's own choices
-(RunSettings, warpsmith.agents.coordinator_records).
+(RunSettings, warpsmith.records.runs).
 """
 
 from __future__ import annotations

@@ -26,6 +26,8 @@ import typer
 from warpsmith.cli.baselines_view import side_by_side, vendor_table
 from warpsmith.cli.errors import usage_error
 from warpsmith.cli.output import cell, print_table, short, stderr_console, stdout_console, table
+from warpsmith.records.stored import StoredLLMCall, StoredRun
+from warpsmith.records.views import CandidateInRun
 
 out = stdout_console()
 RUN_ID_HELP = "The run: its id, a unique prefix of it, or `latest` (see `warpsmith runs list`)."
@@ -82,92 +84,58 @@ def _mark_stale(session: Any, writable: bool) -> None:
         mark_stale_runs(session)
 
 
-def _run_fields(run: Any) -> dict[str, Any]:
-    return {
-        "id": run.id,
-        "task": run.task,
-        "language": run.language,
-        "status": run.status,
-        "status_message": run.status_message,
-        "strategy": run.strategy,
-        "model": run.model,
-        "rounds_done": run.rounds_done,
-        "rounds_total": run.config.get("rounds"),
-        "config": run.config,
-        "cost_usd": run.cost_usd,
-        "prompt_tokens": run.prompt_tokens,
-        "completion_tokens": run.completion_tokens,
-        "hardware_fingerprint": run.hardware_fingerprint,
-        "best_candidate_hash": run.best_candidate_hash,
-        "best_speedup": run.best_speedup,
-        "created_at": _time(run.created_at),
-        "finished_at": _time(run.finished_at),
-        "parent_run_id": run.parent_run_id,
-    }
+def _run_fields(run: StoredRun) -> dict[str, Any]:
+    """The stored run, as JSON (the writer's host and pid stay out: they say where, not what)."""
+    return run.model_dump(mode="json", exclude={"host", "pid"})
 
 
-def _candidate_fields(view: Any) -> dict[str, Any]:
-    evaluation = view.evaluations[-1] if view.evaluations else None
-    timings = (evaluation.result.get("timings") or []) if evaluation else []
+def _candidate_fields(view: CandidateInRun) -> dict[str, Any]:
+    """A candidate of the run with the evaluation that stands for it there (records.views.representative:
+    the one the dashboard shows too)."""
+    evaluation, result = view.evaluation, view.evaluation.result if view.evaluation else None
     return {
-        "source_hash": view.candidate.source_hash,
-        "parent_hash": view.candidate.parent_hash,
-        "origin": view.candidate.origin,
-        "plan_item": view.candidate.plan_item,
-        "round": view.round_index,
-        "relation": view.relation,
+        **view.candidate.model_dump(mode="json", include={"source_hash", "parent_hash", "origin", "plan_item"}),
+        "round": view.link.round_index,
+        "relation": view.link.relation,
         "status": evaluation.status if evaluation else "not evaluated",
         "mode": evaluation.mode if evaluation else None,
         "suite": evaluation.suite if evaluation else None,
         "message": evaluation.message if evaluation else "",
         "speedup": evaluation.speedup if evaluation else None,
-        "median_us": {t["shape"]: t["median_us"] for t in timings},
+        "median_us": {t.shape: t.median_us for t in result.timings} if result else {},
         # which measurement this run saw: evaluations are history, a later re-evaluation is another row
         "evaluation_id": evaluation.id if evaluation else None,
         "evaluated_at": _time(evaluation.created_at) if evaluation else None,
         "evaluated_by_run": evaluation.run_id if evaluation else None,
-        "verdicts": [v.feedback for v in view.verdicts if v.feedback],
-        "resources": (evaluation.result.get("resources") or []) if evaluation else [],  # native: the compiler's
+        "verdicts": [v.verdict.feedback for v in view.verdicts if v.verdict.feedback],
+        "resources": [r.model_dump(mode="json") for r in result.resources] if result else [],  # native: the compiler's
         # per shape: the kernel beside eager, torch.compile and each vendor kernel (the trusted process's times)
-        "baselines": [{k: t.get(k) for k in BASELINE_KEYS} for t in timings],
-        "vendor_baselines": (evaluation.result.get("vendor_baselines") or []) if evaluation else [],
+        "baselines": [t.model_dump(mode="json", include=set(BASELINE_KEYS)) for t in result.timings] if result else [],
+        "vendor_baselines": [v.model_dump(mode="json") for v in result.vendor_baselines] if result else [],
     }
 
 
-def _call_fields(call: Any) -> dict[str, Any]:
-    return {
-        "seq": call.seq,
-        "round": call.round_index,
-        "role": call.role,
-        "model": call.model,
-        "prompt_tokens": call.prompt_tokens,
-        "completion_tokens": call.completion_tokens,
-        "cost_usd": call.cost_usd,
-        "latency_s": call.latency_s,
-        "error": call.error,
-        "candidate_hash": call.candidate_hash,
-    }
+def _call_fields(call: StoredLLMCall) -> dict[str, Any]:
+    """A call's header (its messages and answer: `runs show --transcript`)."""
+    return {"round": call.round_index, **call.model_dump(mode="json", exclude={"messages", "response", "messages_included"})}
 
 
 def run_document(session: Any, run_id: str) -> dict[str, Any] | None:
     """Everything `runs show` reports about one run, as plain JSON-ready data."""
-    from warpsmith.store.reads import run_detail
-    from warpsmith.store.schema import HardwareRow
+    from warpsmith.store.lookups import hardware_details
+    from warpsmith.store.reads import run_contents
 
-    detail = run_detail(session, run_id)
-    if detail is None:
+    contents = run_contents(session, run_id)
+    if contents is None:
         return None
-    hardware = (
-        session.get(HardwareRow, detail.run.hardware_fingerprint) if detail.run.hardware_fingerprint else None
-    )
-    candidates = [_candidate_fields(view) for view in detail.candidates]
-    best = next((c for c in candidates if c["source_hash"] == detail.run.best_candidate_hash), None)
+    candidates = [_candidate_fields(view) for view in contents.candidates]
+    best = next((c for c in candidates if c["source_hash"] == contents.run.best_candidate_hash), None)
     return {
-        "run": _run_fields(detail.run),
-        "hardware": hardware.details if hardware else None,
+        "run": _run_fields(contents.run),
+        "hardware": hardware_details(session, contents.run.hardware_fingerprint),
         "best": best,
         "candidates": candidates,
-        "llm_calls": [_call_fields(call) for call in detail.llm_calls],
+        "llm_calls": [_call_fields(call) for call in contents.llm_calls],
     }
 
 
@@ -178,15 +146,12 @@ def list_runs(
     limit: int = typer.Option(50, "--limit", help="Newest runs first, at most this many."),
 ) -> None:
     """The runs in the store, newest first."""
-    from warpsmith.store.reads import list_runs as query_runs
+    from warpsmith.store.listing import list_runs as query_runs
 
     store, writable = _open_to_read(db)
     with store.session() as session:
         _mark_stale(session, writable)
-        rows = [
-            {**_run_fields(s.run), "candidates": s.candidates, "correct": s.correct}
-            for s in query_runs(session, limit=limit)
-        ]
+        rows = [_run_fields(overview) for overview in query_runs(session, limit=limit)]
     if as_json:
         print(json.dumps({"runs": rows}, indent=2))
         return

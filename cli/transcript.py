@@ -3,7 +3,7 @@
 Owns: printing every stored LLM call of a run in order (round, role, model, tokens, cost,
 latency, each request message in full, the response, the error) and, after each round,
 the candidates that round produced. Does not own: the rest of `runs show`
-(warpsmith.cli.runs_cmd calls `print_transcript`) or any query beyond the rows it reads.
+(warpsmith.cli.runs_cmd calls `print_transcript`) or any query (warpsmith.store).
 
 A call names the candidate it produced when the store links them (llm_calls.candidate_hash);
 otherwise the candidates are listed per round, after the round's calls, since a round's
@@ -19,25 +19,14 @@ from typing import Any
 from rich.console import Console
 from rich.markup import escape
 from rich.rule import Rule
-from sqlalchemy import select
 
-from warpsmith.store.schema import CandidateRow, LLMCallRow, RunCandidateRow
-
-
-def _calls(session: Any, run_id: str) -> list[LLMCallRow]:
-    return list(
-        session.scalars(select(LLMCallRow).where(LLMCallRow.run_id == run_id).order_by(LLMCallRow.seq))
-    )
+from warpsmith.records.stored import StoredCandidate, StoredLLMCall
+from warpsmith.store import listing, lookups
 
 
-def _produced_by_round(session: Any, run_id: str) -> dict[int, list[CandidateRow]]:
-    rows = session.execute(
-        select(RunCandidateRow.round_index, CandidateRow)
-        .join(CandidateRow, CandidateRow.source_hash == RunCandidateRow.source_hash)
-        .where(RunCandidateRow.run_id == run_id, RunCandidateRow.relation == "produced")
-        .order_by(RunCandidateRow.round_index, RunCandidateRow.position, RunCandidateRow.created_at)
-    ).all()
-    return {round_index: [c for _, c in group] for round_index, group in groupby(rows, key=lambda r: r[0])}
+def _produced_by_round(session: Any, run_id: str) -> dict[int, list[StoredCandidate]]:
+    produced = lookups.produced_by_round(session, run_id)
+    return {round_index: [c for _, c in group] for round_index, group in groupby(produced, key=lambda r: r[0])}
 
 
 def _content(message: dict[str, Any]) -> str:
@@ -49,7 +38,7 @@ def _content(message: dict[str, Any]) -> str:
     return "" if content is None else str(content)
 
 
-def _print_call(console: Console, call: LLMCallRow) -> None:
+def _print_call(console: Console, call: StoredLLMCall) -> None:
     head = (
         f"[bold]#{call.seq} {call.role}[/bold]  {escape(call.model)}  "
         f"{call.prompt_tokens}+{call.completion_tokens} tokens  ${call.cost_usd:.4f}  {call.latency_s:.2f} s"
@@ -70,7 +59,7 @@ def _print_call(console: Console, call: LLMCallRow) -> None:
 
 def print_transcript(session: Any, run_id: str, console: Console) -> bool:
     """Print the run's conversation; False when the run made no LLM calls."""
-    calls = _calls(session, run_id)
+    calls = listing.llm_calls_of_run(session, run_id)
     if not calls:
         console.print(f"run {run_id} made no LLM calls (an offline run has no conversation)")
         return False

@@ -17,6 +17,7 @@ from pathlib import Path
 from fastapi import Request
 from fastapi.exceptions import HTTPException
 from fastapi.templating import Jinja2Templates
+from jinja2 import StrictUndefined
 from sqlalchemy.orm import Session
 
 from warpsmith.dashboard.render import FILTERS, printable
@@ -27,6 +28,7 @@ HERE = Path(__file__).resolve().parent
 templates = Jinja2Templates(directory=HERE / "templates")
 templates.env.filters.update(FILTERS)
 templates.env.finalize = printable  # every {{ value }} of a template passes through it
+templates.env.undefined = StrictUndefined  # a renamed record field fails the page, never blanks it
 
 MAX_TASK_NAME = 200  # tasks.name is String(200)
 _HASH_PREFIX = re.compile(r"[0-9a-fA-F]{1,64}")

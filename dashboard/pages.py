@@ -112,7 +112,7 @@ def candidate_page(
         request,
         "candidate.html",
         c=detail,
-        source_html=render.highlight_source(detail.source, detail.language),
+        source_html=render.highlight_source(detail.candidate.source or "", detail.candidate.language),
         diff_html=render.highlight_diff(detail.diff_from_parent) if detail.diff_from_parent else None,
     )
 

@@ -1,110 +1,51 @@
-"""The dashboard's run-level reads: store rows in, views.py models out. SELECT only.
+"""The dashboard's run-level reads: store records in, views.py models out. SELECT only.
 
 Owns: pages of runs, of a run's candidates and of its LLM calls (headers; one call whole on
-request), which evaluation stands for a
-candidate within a run (the run's hardware, the run's suite when its config names one, the
-run's own evaluation first, else the newest) and the per-round best series (aggregated in SQL). Does not own:
-the queries themselves (warpsmith.store.reads, whose rows this module turns into views),
-the candidate page (candidates.py), task leaderboards (leaderboard.py), writes of any kind,
-or presentation (render.py, templates/). Lookups return None when the id is unknown.
+request), the best candidate's time beside each listed run (records.views.representative picks
+the evaluation, as everywhere) and the per-round best series (aggregated in SQL). Does not own:
+the queries (warpsmith.store), the candidate page (candidates.py), task leaderboards
+(leaderboard.py), writes of any kind, or presentation (render.py, templates/). Lookups return
+None when the id is unknown.
 """
 
 from __future__ import annotations
 
 from collections import defaultdict
-from datetime import UTC, datetime, timedelta
-from typing import Any
+from datetime import UTC, datetime
 
-from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from warpsmith.dashboard.views import (
-    CandidateNode,
-    LLMCallView,
-    RoundPoint,
-    RunDetail,
-    RunSummary,
-)
-from warpsmith.store import listing, reads
-from warpsmith.store.schema import (
-    EvaluationRow,
-    HardwareRow,
-    LLMCallRow,
-    RunRow,
-)
+from warpsmith.dashboard.views import CandidateNode, LLMCallView, RoundPoint, RunDetail, RunSummary
+from warpsmith.records.stored import StoredEvaluation
+from warpsmith.records.views import RoundStats, RunOverview, representative
+from warpsmith.records.vocab import is_stale
+from warpsmith.store import listing, lookups, reads
 
 # Default page sizes: a page costs the same whatever the size of the store.
 RUNS_PAGE = 50
 CANDIDATES_PAGE = 200
 CALLS_PAGE = 100
-# A running run whose heartbeat is older than this is shown as possibly dead and not polled; the
-# dashboard does not mark it 'interrupted' (that is a write: `warpsmith runs list` does it).
-STALE_AFTER = timedelta(minutes=15)
 
 
-def hardware_names(session: Session) -> dict[str, str]:
-    return dict(session.execute(select(HardwareRow.fingerprint, HardwareRow.device_name)).all())
-
-
-def _best_evaluations(session: Session, rows: list[RunRow]) -> dict[str, list[Any]]:
-    """The evaluations of each run's best candidate: key columns only, never the whole results."""
-    found: dict[str, list[Any]] = defaultdict(list)
-    best_hashes = sorted({r.best_candidate_hash for r in rows if r.best_candidate_hash})
-    if not best_hashes:
-        return found
-    for evaluation in session.execute(
-        select(
-            EvaluationRow.id,
-            EvaluationRow.source_hash,
-            EvaluationRow.hardware_fingerprint,
-            EvaluationRow.suite,
-            EvaluationRow.mode,
-            EvaluationRow.median_us_total,
-            EvaluationRow.run_id,
-            EvaluationRow.created_at,
-        ).where(EvaluationRow.source_hash.in_(best_hashes))
-    ):
+def _summaries(session: Session, overviews: list[RunOverview]) -> list[RunSummary]:
+    names = lookups.hardware_names(session)
+    found: dict[str, list[StoredEvaluation]] = defaultdict(list)
+    for evaluation in lookups.evaluation_keys(session, [r.best_candidate_hash for r in overviews if r.best_candidate_hash]):
         found[evaluation.source_hash].append(evaluation)
-    return found
-
-
-def _summaries(session: Session, summaries: list[listing.RunSummary]) -> list[RunSummary]:
-    rows = [summary.run for summary in summaries]
-    names = hardware_names(session)
-    best_evaluations = _best_evaluations(session, rows)
-    best = {r.id: _run_evaluation(best_evaluations[r.best_candidate_hash or ""], r) for r in rows}
     now = datetime.now(UTC)
-    return [
-        RunSummary(
-            id=r.id,
-            task=r.task,
-            language=r.language,
-            strategy=r.strategy,
-            model=r.model,
-            status=r.status,
-            status_message=r.status_message,
-            best_speedup=r.best_speedup,
-            best_candidate_hash=r.best_candidate_hash,
-            best_time_us=best[r.id].median_us_total if best[r.id] else None,
-            best_mode=best[r.id].mode if best[r.id] else None,
-            cost_usd=r.cost_usd,
-            prompt_tokens=r.prompt_tokens,
-            completion_tokens=r.completion_tokens,
-            rounds_done=r.rounds_done,
-            rounds_total=r.config.get("rounds") if isinstance(r.config.get("rounds"), int) else None,
-            candidates=summary.candidates,
-            correct=summary.correct,
-            hardware_fingerprint=r.hardware_fingerprint,
-            hardware_name=names.get(r.hardware_fingerprint or ""),
-            parent_run_id=r.parent_run_id,
-            stale=r.status == "running" and now - r.updated_at > STALE_AFTER,
-            created_at=r.created_at,
-            updated_at=r.updated_at,
-            finished_at=r.finished_at,
+    summaries = []
+    for run in overviews:
+        best = representative(found[run.best_candidate_hash or ""], run.id, run.hardware_fingerprint, run.suite)
+        summaries.append(
+            RunSummary(
+                **dict(run),
+                best_time_us=best.median_us_total if best else None,
+                best_mode=best.mode if best else None,
+                hardware_name=names.get(run.hardware_fingerprint or ""),
+                stale=is_stale(run.status, run.updated_at, now),  # shown as possibly dead, not polled; never marked
+            )
         )
-        for summary in summaries
-        for r in [summary.run]
-    ]
+    return summaries
 
 
 def summaries_of(session: Session, found: list[listing.RunSummary]) -> list[RunSummary]:
@@ -138,91 +79,29 @@ def run_summary(session: Session, run_id: str) -> RunSummary | None:
     return _summaries(session, [found])[0] if found is not None else None
 
 
-def call_view(row: LLMCallRow, with_messages: bool = True) -> LLMCallView:
-    """A call as shown; without messages, only its header (the text is fetched when it is opened)."""
-    return LLMCallView(
-        seq=row.seq,
-        round_index=row.round_index,
-        role=row.role,
-        model=row.model,
-        messages=row.messages if with_messages else [],
-        response=row.response if with_messages else None,
-        messages_included=with_messages,
-        prompt_tokens=row.prompt_tokens,
-        completion_tokens=row.completion_tokens,
-        cost_usd=row.cost_usd,
-        latency_s=row.latency_s,
-        error=row.error,
-        candidate_hash=row.candidate_hash,
-        run_id=row.run_id,
-        created_at=row.created_at,
-    )
-
-
-def _run_evaluation(evaluations: list[Any], run: RunRow) -> Any:
-    """The evaluation that stands for a candidate in `run` (see the module docstring)."""
-    suite = run.config.get("suite")
-    mine = [e for e in evaluations if e.hardware_fingerprint == run.hardware_fingerprint] or evaluations
-    if not mine:
-        return None
-    return max(mine, key=lambda e: (e.run_id == run.id, e.suite == suite, e.created_at, e.id))
-
-
-def _nodes(run: RunRow, views: list[reads.CandidateView]) -> list[CandidateNode]:
-    nodes = []
-    for view in views:
-        chosen = _run_evaluation(view.evaluations, run)
-        nodes.append(
-            CandidateNode(
-                source_hash=view.candidate.source_hash,
-                parent_hash=view.candidate.parent_hash,
-                round_index=view.round_index,
-                position=view.position,
-                relation=view.relation,
-                origin=view.candidate.origin,
-                language=view.candidate.language,
-                plan_item=view.candidate.plan_item,
-                status=chosen.status if chosen else None,
-                mode=chosen.mode if chosen else None,
-                speedup=chosen.speedup if chosen else None,
-                time_us=chosen.median_us_total if chosen else None,
-                message=chosen.message if chosen else "",
-            )
-        )
-    return nodes
-
-
 def run_candidates(
     session: Session, run_id: str, limit: int = CANDIDATES_PAGE, offset: int = 0
 ) -> list[CandidateNode] | None:
     """A page of the run's candidates in (round, position) order; None for an unknown run."""
-    run = session.get(RunRow, run_id)
+    run = reads.get_run(session, run_id)
     if run is None:
         return None
-    views = reads.run_candidates(
-        session,
-        run_id,
-        hardware_fingerprint=run.hardware_fingerprint,
-        limit=limit,
-        offset=offset,
-        with_texts=False,
-    )
-    return _nodes(run, views)
+    return reads.run_candidates(session, run, limit=limit, offset=offset, with_texts=False)
 
 
 def llm_calls(
     session: Session, run_id: str, limit: int = CALLS_PAGE, offset: int = 0, with_messages: bool = False
 ) -> list[LLMCallView]:
-    rows = listing.llm_calls_of_run(session, run_id, limit=limit, offset=offset, with_messages=with_messages)
-    return [call_view(row, with_messages) for row in rows]
+    calls = listing.llm_calls_of_run(session, run_id, limit=limit, offset=offset, with_messages=with_messages)
+    return [LLMCallView.model_validate(dict(call)) for call in calls]
 
 
 def llm_call(session: Session, run_id: str, seq: int) -> LLMCallView | None:
-    row = listing.llm_call(session, run_id, seq)
-    return call_view(row) if row is not None else None
+    call = listing.llm_call(session, run_id, seq)
+    return LLMCallView.model_validate(dict(call)) if call is not None else None
 
 
-def _rounds(stats: list[listing.RoundStats]) -> list[RoundPoint]:
+def _rounds(stats: list[RoundStats]) -> list[RoundPoint]:
     points = []
     best_so_far: float | None = None
     fastest_so_far: float | None = None
@@ -231,17 +110,7 @@ def _rounds(stats: list[listing.RoundStats]) -> list[RoundPoint]:
             best_so_far = r.best_speedup if best_so_far is None else max(best_so_far, r.best_speedup)
         if r.best_time_us is not None:
             fastest_so_far = r.best_time_us if fastest_so_far is None else min(fastest_so_far, r.best_time_us)
-        points.append(
-            RoundPoint(
-                round_index=r.round_index,
-                candidates=r.candidates,
-                correct=r.correct,
-                best_speedup=r.best_speedup,
-                best_so_far=best_so_far,
-                best_time_us=r.best_time_us,
-                best_time_so_far_us=fastest_so_far,
-            )
-        )
+        points.append(RoundPoint(**dict(r), best_so_far=best_so_far, best_time_so_far_us=fastest_so_far))
     return points
 
 
@@ -259,20 +128,14 @@ def run_detail(
     summary = run_summary(session, run_id)
     if summary is None:
         return None
-    run = session.get(RunRow, run_id)
-    assert run is not None
-    replays = session.scalars(
-        select(RunRow.id).where(RunRow.parent_run_id == run_id).order_by(RunRow.created_at).limit(100)
-    )
     return RunDetail(
         run=summary,
-        config=run.config,
-        rounds=_rounds(listing.run_rounds(session, run_id, run.hardware_fingerprint)),
+        rounds=_rounds(listing.run_rounds(session, run_id, summary.hardware_fingerprint)),
         candidates=run_candidates(session, run_id, candidates_limit, candidates_offset) or [],
         candidates_total=count_candidates(session, run_id),
         candidates_offset=candidates_offset,
         llm_calls=llm_calls(session, run_id, calls_limit, calls_offset),
         llm_calls_total=count_llm_calls(session, run_id),
         llm_calls_offset=calls_offset,
-        replays=list(replays),
+        replays=lookups.replays_of(session, run_id),
     )

@@ -121,10 +121,10 @@ class TreeStep:
 
 def lineage_tree(nodes: list[CandidateNode]) -> list[TreeNode]:
     """Candidates of a run as a forest: a root's parent is outside the run (or this page of it)."""
-    by_hash = {n.source_hash: TreeNode(n) for n in nodes}
+    by_hash = {n.candidate.source_hash: TreeNode(n) for n in nodes}
     roots: list[TreeNode] = []
     for tree_node in by_hash.values():
-        parent = by_hash.get(tree_node.node.parent_hash or "")
+        parent = by_hash.get(tree_node.node.candidate.parent_hash or "")
         if parent is None or parent is tree_node:
             roots.append(tree_node)
         else:
@@ -133,7 +133,7 @@ def lineage_tree(nodes: list[CandidateNode]) -> list[TreeNode]:
     stack = list(roots)
     while stack:
         current = stack.pop()
-        reachable.add(current.node.source_hash)
+        reachable.add(current.node.candidate.source_hash)
         stack.extend(current.children)
     # A parent cycle (possible in principle: first stored row wins) would hide nodes; show them as roots.
     roots += [t for h, t in by_hash.items() if h not in reachable]

@@ -8,6 +8,7 @@ writer, shown by the CLI and the dashboard), the status/mode/origin/language voc
 
 from __future__ import annotations
 
+import functools
 import hashlib
 from typing import Literal
 
@@ -19,6 +20,7 @@ Origin = Literal["seed", "coder", "offline", "import", "user"]
 LanguageName = Literal["triton", "cuda", "hip"]
 
 
+@functools.lru_cache(maxsize=256)  # a loop asks for the same kernel's hash many times: hashed once
 def source_hash(source: str) -> str:
     """The identity of a kernel: sha256 of its exact source text (a lone surrogate, which no UTF-8
     file can hold but a model's JSON answer can, is hashed as it stands instead of raising; the

@@ -12,7 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from warpsmith.agents import ranking
-from warpsmith.agents.records import CandidateSummary
+from warpsmith.records.agents import CandidateSummary
 from warpsmith.records.evaluation import Candidate, EvalResult
 
 

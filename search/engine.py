@@ -20,8 +20,8 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from warpsmith.agents import mapping
+from warpsmith.agents.call_log import CallLog
 from warpsmith.agents.coordinator import STATUS_OF, seed_candidate
-from warpsmith.agents.coordinator_records import CallLog
 from warpsmith.agents.offline import measured_time_us
 from warpsmith.agents.protocols import AgentError
 from warpsmith.pool.protocol import EvaluationPool

@@ -16,8 +16,8 @@ from collections.abc import Callable
 
 from sqlalchemy import select
 
+from warpsmith.agents.call_log import CallLog
 from warpsmith.agents.coordinator import seed_candidate
-from warpsmith.agents.coordinator_records import CallLog
 from warpsmith.agents.replay import DIVERGED, OriginalRun, ReplayOutcome, ReplayStrategy
 from warpsmith.agents.replay_model import ReplayModel
 from warpsmith.pool.protocol import EvaluationPool

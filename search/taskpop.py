@@ -11,7 +11,7 @@ or writing (search.writer).
 
 from __future__ import annotations
 
-from warpsmith.agents.records import CandidateSummary, RoundContext
+from warpsmith.records.agents import CandidateSummary, RoundContext
 from warpsmith.records.evaluation import Candidate, EvalResult, Hardware
 from warpsmith.search.archive import Archive, Member
 from warpsmith.search.features import features_of, shape_bytes

@@ -12,8 +12,8 @@ run lifecycle) and warpsmith.store.population (the new tables). Does not own: wh
 from __future__ import annotations
 
 from warpsmith.agents import mapping
-from warpsmith.agents.coordinator_records import CallLog
-from warpsmith.agents.records import LLMCall, Verdict
+from warpsmith.agents.call_log import CallLog
+from warpsmith.records.agents import LLMCall, Verdict
 from warpsmith.records.evaluation import Candidate, EvalResult, Hardware
 from warpsmith.search.archive import Member
 from warpsmith.search.settings import EvolveSettings
@@ -164,7 +164,7 @@ class RunWriter:
             return rows
 
     def stored_candidates(self, hashes: list[str]) -> dict[str, Candidate]:
-        from warpsmith.store.reads import get_candidate
+        from warpsmith.store.lookups import get_candidate
 
         with self.store.session() as session:
             return {h: mapping.candidate_of(row) for h in hashes if (row := get_candidate(session, h)) is not None}

@@ -31,25 +31,16 @@ from warpsmith.store.db import (
     mask_url,
     open_store,
 )
+from warpsmith.store.listing import list_runs, llm_calls_of_run
 from warpsmith.store.reads import (
-    CandidateDetail,
-    CandidateView,
-    RankedCandidate,
-    RunDetail,
-    RunSummary,
-    best_candidates,
     candidate_detail,
     find_evaluation,
-    get_candidate,
     get_run,
-    hardware_for_task,
     lessons_for,
-    list_runs,
     list_tasks,
-    llm_calls_of_run,
     newest_of_identity,
     run_candidates,
-    run_detail,
+    run_contents,
 )
 from warpsmith.store.runs import (
     RunNotFoundError,
@@ -62,10 +53,7 @@ from warpsmith.store.runs import (
     update_run_progress,
 )
 from warpsmith.store.schema import (
-    RUN_STATUSES,
-    STAGES,
     STRATEGIES,
-    TERMINAL_RUN_STATUSES,
     CandidateRow,
     EvaluationRow,
     HardwareRow,
@@ -80,7 +68,6 @@ from warpsmith.store.schema import (
 from warpsmith.store.writes import (
     add_candidate,
     add_lessons,
-    content_hash,
     ensure_hardware,
     ensure_task,
     link_candidate,
@@ -93,10 +80,7 @@ from warpsmith.store.writes import (
 
 __all__ = [
     "ENV_VAR",
-    "RUN_STATUSES",
-    "STAGES",
     "STRATEGIES",
-    "TERMINAL_RUN_STATUSES",
     "Store",
     "StoreError",
     "RunNotFoundError",
@@ -125,7 +109,6 @@ __all__ = [
     "set_llm_call_candidate",
     "record_verdict",
     "add_lessons",
-    "content_hash",
     "new_run_id",
     "create_run",
     "heartbeat",
@@ -135,20 +118,12 @@ __all__ = [
     "mark_stale_runs",
     "get_run",
     "list_tasks",
-    "hardware_for_task",
-    "get_candidate",
     "find_evaluation",
     "newest_of_identity",
-    "best_candidates",
     "lessons_for",
     "list_runs",
     "llm_calls_of_run",
     "run_candidates",
-    "run_detail",
+    "run_contents",
     "candidate_detail",
-    "RankedCandidate",
-    "RunSummary",
-    "CandidateView",
-    "RunDetail",
-    "CandidateDetail",
 ]

@@ -8,12 +8,14 @@ lists themselves (warpsmith.store.reads pages them) or any write.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import and_, func, select
 from sqlalchemy.orm import Session, defer
 
+from warpsmith.records.stored import StoredLLMCall
+from warpsmith.records.views import BoardEntry, RoundStats, RunOverview
+from warpsmith.store import convert
 from warpsmith.store.schema import (
     CandidateRow,
     EvaluationRow,
@@ -25,13 +27,6 @@ from warpsmith.store.schema import (
 
 CountsMemo = dict[tuple[str, Any, str], tuple[int, int]]
 MEMO_SIZE = 10_000
-
-
-@dataclass
-class RunSummary:
-    run: RunRow
-    candidates: int
-    correct: int
 
 
 def produced_and_correct(session: Session, run_ids: list[str]) -> dict[str, tuple[int, int]]:
@@ -87,7 +82,7 @@ def list_runs(
     task: str | None = None,
     status: str | None = None,
     memo: CountsMemo | None = None,
-) -> list[RunSummary]:
+) -> list[RunOverview]:
     """Runs, newest first (a page: `limit` from `offset`), with how many candidates each produced
     and how many of those were correct.
 
@@ -103,7 +98,7 @@ def list_runs(
     return _counted(session, list(session.scalars(statement)), memo)
 
 
-def _counted(session: Session, runs: list[RunRow], memo: CountsMemo | None) -> list[RunSummary]:
+def _counted(session: Session, runs: list[RunRow], memo: CountsMemo | None) -> list[RunOverview]:
     """The runs with their counts; with a memo, counted again only for runs that changed since."""
     key = {run.id: (run.id, run.updated_at, run.status) for run in runs}
     known = {k: memo[k] for k in key.values() if memo is not None and k in memo}
@@ -113,7 +108,11 @@ def _counted(session: Session, runs: list[RunRow], memo: CountsMemo | None) -> l
         if len(memo) > MEMO_SIZE:
             memo.clear()
         memo.update({key[run_id]: counts for run_id, counts in counted.items()})
-    return [RunSummary(run, *(known.get(key[run.id]) or counted[run.id])) for run in runs]
+    overviews = []
+    for run in runs:
+        produced, correct = known.get(key[run.id]) or counted[run.id]
+        overviews.append(RunOverview.model_validate({**convert.loaded(run), "candidates": produced, "correct": correct}))
+    return overviews
 
 
 def llm_calls_of_run(
@@ -123,11 +122,11 @@ def llm_calls_of_run(
     limit: int | None = None,
     offset: int = 0,
     with_messages: bool = True,
-) -> list[LLMCallRow]:
+) -> list[StoredLLMCall]:
     """The run's LLM calls in the order they were made (`seq`): what replay serves back.
 
     A page with `limit`/`offset`; `with_messages=False` leaves the request and answer unloaded
-    (reading them then is an error: use it for lists, and `llm_call` for one call's text).
+    (`messages_included` False: use it for lists, and `llm_call` for one call's text).
     """
     statement = select(LLMCallRow).filter_by(run_id=run_id).order_by(LLMCallRow.seq).offset(offset)
     if limit is not None:
@@ -136,14 +135,14 @@ def llm_calls_of_run(
         statement = statement.options(
             defer(LLMCallRow.messages, raiseload=True), defer(LLMCallRow.response, raiseload=True)
         )
-    return list(session.scalars(statement))
+    return [convert.llm_call(row) for row in session.scalars(statement)]
 
 
 def count_runs(session: Session, *, task: str | None = None, status: str | None = None) -> int:
     return session.scalar(runs_filtered(select(func.count()).select_from(RunRow), task, status)) or 0
 
 
-def run_summary(session: Session, run_id: str, memo: CountsMemo | None = None) -> RunSummary | None:
+def run_summary(session: Session, run_id: str, memo: CountsMemo | None = None) -> RunOverview | None:
     """One run with its counts, computed in SQL (what a polled fragment needs, nothing more)."""
     run = session.get(RunRow, run_id)
     return None if run is None else _counted(session, [run], memo)[0]
@@ -153,24 +152,14 @@ def count_llm_calls(session: Session, run_id: str) -> int:
     return session.scalar(select(func.count()).select_from(LLMCallRow).filter_by(run_id=run_id)) or 0
 
 
-def llm_call(session: Session, run_id: str, seq: int) -> LLMCallRow | None:
+def llm_call(session: Session, run_id: str, seq: int) -> StoredLLMCall | None:
     """One call of a run, whole (messages and answer)."""
-    return session.scalars(select(LLMCallRow).filter_by(run_id=run_id, seq=seq)).first()
+    row = session.scalars(select(LLMCallRow).filter_by(run_id=run_id, seq=seq)).first()
+    return convert.llm_call(row) if row is not None else None
 
 
 def count_run_candidates(session: Session, run_id: str) -> int:
     return session.scalar(select(func.count()).select_from(RunCandidateRow).filter_by(run_id=run_id)) or 0
-
-
-@dataclass
-class RoundStats:
-    """One round of a run, aggregated in SQL over the evaluations the run saw on its hardware."""
-
-    round_index: int
-    candidates: int
-    correct: int
-    best_speedup: float | None
-    best_time_us: float | None
 
 
 def run_rounds(session: Session, run_id: str, hardware_fingerprint: str | None) -> list[RoundStats]:
@@ -197,25 +186,8 @@ def run_rounds(session: Session, run_id: str, hardware_fingerprint: str | None) 
         .group_by(RunCandidateRow.round_index)
         .order_by(RunCandidateRow.round_index)
     )
-    return [RoundStats(*row) for row in session.execute(statement)]
-
-
-@dataclass
-class BoardEntry:
-    """One kernel on a task's leaderboard: its best evaluation on one (hardware, mode, suite)."""
-
-    hardware_fingerprint: str
-    mode: str
-    suite: str
-    rank: int
-    source_hash: str
-    language: str
-    origin: str
-    speedup: float | None
-    time_us: float | None
-    evaluator_version: str
-    run_id: str | None
-    created_at: Any
+    fields = ("round_index", "candidates", "correct", "best_speedup", "best_time_us")
+    return [RoundStats(**dict(zip(fields, row, strict=True))) for row in session.execute(statement)]
 
 
 def leaderboards(session: Session, task: str, size: int = 10) -> list[BoardEntry]:
@@ -226,6 +198,7 @@ def leaderboards(session: Session, task: str, size: int = 10) -> list[BoardEntry
     are never loaded: only the ranked columns.
     """
     board = (EvaluationRow.hardware_fingerprint, EvaluationRow.mode, EvaluationRow.suite)
+    # records.views.board_key in SQL (tests/test_store_scale.py holds the two equal)
     order = (
         EvaluationRow.speedup.is_(None),
         EvaluationRow.speedup.desc(),

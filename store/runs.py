@@ -10,7 +10,8 @@ The convention (one writer per run):
 - every step bumps `updated_at` (`heartbeat`, `update_run_progress`, `record_llm_call`).
 - `mark_stale_runs` turns 'running' runs whose writer is gone into 'interrupted': on this
   host, when the pid no longer exists; on another host, when no heartbeat came for
-  `stale_after`. Call it before listing runs or resuming.
+  `stale_after` (warpsmith.records.vocab.STALE_AFTER, the one staleness rule). Call it before
+  listing runs or resuming.
 - a run is named by its whole id, a unique prefix or `latest` (`resolve_run_id`).
 - an 'interrupted' run is resumed with `resume_run` (the new process becomes its writer);
   `rounds_done` says how many rounds completed, and run_candidates holds each round's
@@ -29,11 +30,10 @@ from typing import Any
 from sqlalchemy import delete, select, update
 from sqlalchemy.orm import Session
 
+from warpsmith.records.vocab import RUN_STATUSES, STALE_AFTER, TERMINAL_RUN_STATUSES, is_stale
 from warpsmith.store.schema import (
-    RUN_STATUSES,
     STRATEGIES,
     STRATEGY_NAME,
-    TERMINAL_RUN_STATUSES,
     CandidateRow,
     EvaluationRow,
     LessonRow,
@@ -172,20 +172,19 @@ def update_run_progress(
     best_candidate_hash: str | None = None,
     best_speedup: float | None = None,
     status_message: str | None = None,
-) -> RunRow:
-    """Record progress after a step (only the fields given change) and bump the heartbeat."""
-    row = _get(session, run_id)
+) -> None:
+    """Record progress after a step (only the fields given change) and bump the heartbeat: one UPDATE."""
+    values: dict[str, object] = {"updated_at": utcnow()}
     if rounds_done is not None:
-        row.rounds_done = rounds_done
+        values["rounds_done"] = rounds_done
     if best_candidate_hash is not None:
-        row.best_candidate_hash = best_candidate_hash
+        values["best_candidate_hash"] = best_candidate_hash
     if best_speedup is not None:
-        row.best_speedup = best_speedup
+        values["best_speedup"] = best_speedup
     if status_message is not None:
-        row.status_message = valid_text(status_message)[0]
-    row.updated_at = utcnow()
-    session.flush()
-    return row
+        values["status_message"] = valid_text(status_message)[0]
+    if session.execute(update(RunRow).where(RunRow.id == run_id).values(**values)).rowcount == 0:
+        raise RunNotFoundError(run_id)
 
 
 def mark_run_status(session: Session, run_id: str, status: str, message: str = "") -> RunRow:
@@ -205,7 +204,7 @@ def mark_run_status(session: Session, run_id: str, status: str, message: str = "
 def resume_run(session: Session, run_id: str) -> RunRow:
     """Make this process the writer of a run that is not running (typically 'interrupted')."""
     row = _get(session, run_id)
-    if row.status == "running" and _writer_alive(row, utcnow(), timedelta(hours=1)):
+    if row.status == "running" and _writer_alive(row, utcnow()):
         raise ValueError(f"run {run_id} is still running (pid {row.pid} on {row.host}); stop it first")
     row.status = "running"
     row.status_message = f"resumed at round {row.rounds_done}"
@@ -227,13 +226,13 @@ def _pid_exists(pid: int) -> bool:
     return True
 
 
-def _writer_alive(row: RunRow, now: datetime, stale_after: timedelta) -> bool:
+def _writer_alive(row: RunRow, now: datetime, stale_after: timedelta = STALE_AFTER) -> bool:
     if row.host == socket.gethostname() and row.pid is not None:
         return _pid_exists(row.pid)
-    return now - row.updated_at < stale_after
+    return not is_stale(row.status, row.updated_at, now, stale_after)
 
 
-def mark_stale_runs(session: Session, *, stale_after: timedelta = timedelta(hours=1)) -> list[str]:
+def mark_stale_runs(session: Session, *, stale_after: timedelta = STALE_AFTER) -> list[str]:
     """Mark 'running' runs whose writer is gone as 'interrupted'; returns their ids.
 
     A writer on this host is gone when its pid no longer exists; a writer elsewhere when its
@@ -261,7 +260,7 @@ def delete_run(session: Session, run_id: str) -> dict[str, int]:
     is still being written, or that replays point at, is refused (ValueError, one line).
     """
     row = _get(session, run_id)
-    if row.status == "running" and _writer_alive(row, utcnow(), timedelta(hours=1)):
+    if row.status == "running" and _writer_alive(row, utcnow()):
         raise ValueError(f"run {run_id} is still running (pid {row.pid} on {row.host}); stop it first")
     replays = list(session.scalars(select(RunRow.id).where(RunRow.parent_run_id == run_id).limit(3)))
     if replays:

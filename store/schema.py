@@ -45,25 +45,11 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
-# 'interrupted' = the writer stopped (Ctrl-C, SIGKILL, lost machine): resumable.
-# 'llm_unavailable' = the model could not be reached (after retries): resumable once it is back.
-# 'diverged' = a replay asked for something its recorded run did not (another role, more answers).
-TERMINAL_RUN_STATUSES = (
-    "completed",
-    "failed",
-    "interrupted",
-    "budget_exhausted",
-    "llm_unavailable",
-    "diverged",
-)
-RUN_STATUSES = ("running", *TERMINAL_RUN_STATUSES)
 # The strategies warpsmith ships. The column is open: any name matching STRATEGY_NAME is stored
 # (a new strategy such as `evolve` needs no migration). At most 20 characters: the column's width
 # since revision 0001 (widening it would rebuild `runs` on SQLite; no CHECK constraint ever existed).
 STRATEGIES = ("offline", "llm", "replay")
 STRATEGY_NAME = r"^[a-z][a-z0-9_-]{0,19}$"
-# screen: check + a few regime-spanning bench shapes; full: the whole suite. A screen never serves as full.
-STAGES = ("screen", "full")
 
 # Explicit constraint names: Alembic needs them to alter constraints later, on every dialect.
 NAMING_CONVENTION = {

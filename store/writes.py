@@ -13,7 +13,6 @@ Every function takes the caller's Session and does not commit: the caller's
 
 from __future__ import annotations
 
-import hashlib
 import logging
 from datetime import datetime
 from typing import Any
@@ -22,8 +21,9 @@ from sqlalchemy import func, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
+from warpsmith.records.evaluation import source_hash as source_hash_of
+from warpsmith.records.vocab import STAGES
 from warpsmith.store.schema import (
-    STAGES,
     Base,
     CandidateRow,
     EvaluationRow,
@@ -74,11 +74,6 @@ def _stored_text(value: Any, where: str) -> Any:
     if replaced:
         log.warning("%s: %d invalid Unicode character(s) (lone surrogates) stored as U+FFFD", where, replaced)
     return cleaned
-
-
-def content_hash(text: str) -> str:
-    """sha256 of the exact UTF-8 text: a candidate's identity (same as evaluator.records.source_hash)."""
-    return hashlib.sha256(text.encode()).hexdigest()
 
 
 def _insert_ignore(session: Session, row_class: type[Base], values: dict[str, Any], key: list[str]) -> bool:
@@ -153,8 +148,10 @@ def add_candidate(
     parent_hash: str | None = None,
     plan_item: str | None = None,
     source_hash: str | None = None,
-) -> CandidateRow:
-    """Store a kernel once per distinct source text; returns the stored row (the first one wins).
+    read_back: bool = True,
+) -> CandidateRow | None:
+    """Store a kernel once per distinct source text; returns the stored row (the first one wins), or
+    None with `read_back=False` (the writer needs no row back: one statement fewer).
 
     `source_hash`, when given, must equal sha256(source): a mismatch is a caller bug.
     """
@@ -162,7 +159,7 @@ def add_candidate(
         raise ValueError(
             "the kernel source holds invalid Unicode (a lone surrogate): it cannot be hashed or stored"
         )
-    digest = content_hash(source)
+    digest = source_hash_of(source)
     if source_hash is not None and source_hash != digest:
         raise ValueError(
             f"source_hash {source_hash[:12]}... does not match the source (sha256 {digest[:12]}...)"
@@ -177,6 +174,8 @@ def add_candidate(
         "plan_item": plan_item,
     }
     _insert_ignore(session, CandidateRow, _with_defaults(CandidateRow, values), ["source_hash"])
+    if not read_back:
+        return None
     row = session.get(CandidateRow, digest)
     assert row is not None
     return row
@@ -284,8 +283,12 @@ def record_llm_call(
     round_index: int | None = None,
     candidate_hash: str | None = None,
     created_at: datetime | None = None,
+    **columns: Any,
 ) -> LLMCallRow:
     """Append a call to the run with the next `seq` (0, 1, ...) and add its tokens and cost to the run.
+
+    `columns`: any other column of llm_calls (a field added to the LLMCall record and its table
+    reaches the row without a change here).
 
     Invalid Unicode in the messages, the answer or the error is stored as U+FFFD (a warning
     says so): an odd character in a model's answer never ends a run.
@@ -322,6 +325,7 @@ def record_llm_call(
         error=error,
         candidate_hash=candidate_hash,
         created_at=created_at or utcnow(),
+        **columns,
     )
     session.add(row)
     session.flush()
@@ -374,7 +378,7 @@ def add_lessons(
             "task": task,
             "hardware_fingerprint": hardware_fingerprint,
             "text": text,
-            "text_hash": content_hash(text),
+            "text_hash": source_hash_of(text),  # the one text hash (records.evaluation.source_hash)
             "source_run_id": source_run_id,
         }
         added += _insert_ignore(

@@ -12,7 +12,7 @@ import json
 import os
 
 from warpsmith.agents.llm import Budget, LiteLLMConfig, LiteLLMModel
-from warpsmith.agents.records import CandidateSummary, LLMCall, RoundContext, Verdict
+from warpsmith.records.agents import CandidateSummary, LLMCall, RoundContext, Verdict
 from warpsmith.records.evaluation import Candidate, EvalResult, Hardware, ShapeTiming
 
 os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")

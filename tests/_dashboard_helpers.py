@@ -47,9 +47,9 @@ CHROMIUM_FLAGS = [
 def real_offline_run(db_url: str, *, task_name: str = "rmsnorm", rounds: int = 1, width: int = 1) -> str:
     """Run the real loop (offline strategy, real evaluator, CPU interpreter, smoke suite); returns the run id."""
     from warpsmith.agents.coordinator import run_optimization
-    from warpsmith.agents.coordinator_records import RunSettings
     from warpsmith.agents.offline import OfflineStrategy
     from warpsmith.evaluator.hardware import detect_hardware
+    from warpsmith.records.runs import RunSettings
     from warpsmith.store.db import open_store
     from warpsmith.tasklib import get_task
 
@@ -101,12 +101,13 @@ def recorded_llm_run(db_url: str, task_file: Path) -> str:
     """A real one-round LLM run (planner, coder, judge) against the scripted server, which is then stopped."""
     from _scripted_llm_server import ScriptedLLMServer
 
+    from warpsmith.agents.call_log import CallLog
     from warpsmith.agents.coordinator import run_optimization
-    from warpsmith.agents.coordinator_records import CallLog, RunSettings
     from warpsmith.agents.llm import LiteLLMConfig, LiteLLMModel
     from warpsmith.agents.llm_strategy import LLMStrategy
     from warpsmith.evaluator.hardware import detect_hardware
     from warpsmith.records.evaluation import source_hash
+    from warpsmith.records.runs import RunSettings
     from warpsmith.store.db import open_store
     from warpsmith.tasklib import load_task_file
 

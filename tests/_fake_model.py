@@ -18,7 +18,7 @@ from typing import Any
 from pydantic import BaseModel
 
 from warpsmith.agents.protocols import FormatError
-from warpsmith.agents.records import LLMCall
+from warpsmith.records.agents import LLMCall
 
 
 @dataclass(frozen=True)

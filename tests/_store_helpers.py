@@ -173,3 +173,12 @@ def seed_task_and_hardware(store: Store, task: str = "rmsnorm") -> None:
         ensure_task(s, task, "normalize rows", "def kernel(x, w, eps)")
         ensure_hardware(s, HW, "NVIDIA H100 80GB HBM3", "cuda", "sm_90", {"l2_bytes": 52428800})
         ensure_hardware(s, OTHER_HW, "cpu (interpreter)", "cpu", None, {})
+
+
+def eval_result(source_hash: str, status: str = "correct", mode: str = "device", **fields: Any) -> dict[str, Any]:
+    """A stored EvalResult (JSON) as the loop writes one: the store reads results back as records."""
+    from warpsmith.records.evaluation import EvalResult
+
+    return EvalResult(
+        task="rmsnorm", language="triton", source_hash=source_hash, status=status, mode=mode, **fields
+    ).model_dump(mode="json")

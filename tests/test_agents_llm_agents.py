@@ -19,7 +19,7 @@ from warpsmith.agents.llm import Budget
 from warpsmith.agents.llm_strategy import LLMStrategy, LLMStrategyConfig, build_llm_strategy
 from warpsmith.agents.planner import DEFAULT_IDEAS, Planner
 from warpsmith.agents.protocols import BudgetExceeded, LLMUnavailable
-from warpsmith.agents.records import LLMCall, PlanItem
+from warpsmith.records.agents import LLMCall, PlanItem
 from warpsmith.records.evaluation import EvalResult, Violation
 
 

@@ -10,7 +10,7 @@ from _scripted_llm_server import Delay, Garbage, Reply, ScriptedLLMServer, Trunc
 
 from warpsmith.agents.llm import Budget, LiteLLMConfig, LiteLLMModel
 from warpsmith.agents.protocols import BudgetExceeded, FormatError, LLMUnavailable
-from warpsmith.agents.records import LLMCall, Plan
+from warpsmith.records.agents import LLMCall, Plan
 
 HELLO = [{"role": "user", "content": "say hello"}]
 

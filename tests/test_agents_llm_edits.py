@@ -9,8 +9,8 @@ from _agents_llm_helpers import EDIT_ANSWER, PARENT_SOURCE
 
 from warpsmith.agents.edits import EditBlock, apply_answer, apply_edits, new_source, parse_edit_blocks
 from warpsmith.agents.protocols import FormatError
-from warpsmith.agents.records import Plan, Verdict
 from warpsmith.agents.structured import find_json_object, parse_model, schema_text
+from warpsmith.records.agents import Plan, Verdict
 
 
 def test_exact_edit_is_applied():

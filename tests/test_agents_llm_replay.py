@@ -8,8 +8,8 @@ from _scripted_llm_server import ScriptedLLMServer
 
 from warpsmith.agents.llm_strategy import LLMStrategy
 from warpsmith.agents.protocols import ReplayDiverged
-from warpsmith.agents.records import LLMCall, Verdict
 from warpsmith.agents.replay_model import ReplayModel
+from warpsmith.records.agents import LLMCall, Verdict
 from warpsmith.records.evaluation import Candidate
 
 

@@ -12,7 +12,7 @@ from _fake_model import FakeModel
 from _scripted_llm_server import Reply, ScriptedLLMServer
 
 from warpsmith.agents.llm_strategy import LLMStrategy
-from warpsmith.agents.records import LLMCall
+from warpsmith.records.agents import LLMCall
 
 
 def _propose(script: list, parent: str | None = None, wire: bool = False, **config) -> tuple[list, LLMStrategy, Any, list[LLMCall]]:  # type: ignore[no-untyped-def]
@@ -135,8 +135,8 @@ def test_the_coder_gets_a_long_answer_limit_by_default():
 
 
 def test_the_cli_wires_per_role_limits_and_warpsmith_api_key_into_the_strategy(monkeypatch):
-    from warpsmith.agents.coordinator_records import RunSettings
     from warpsmith.cli.optimize_cmd import _max_tokens, _strategy
+    from warpsmith.records.runs import RunSettings
     from warpsmith.tasklib import get_task
 
     monkeypatch.setenv("WARPSMITH_API_KEY", "sk-from-warpsmith-env")

@@ -320,8 +320,8 @@ def test_the_live_block_moves_every_second_and_names_what_it_waits_on() -> None:
 
     from rich.console import Console
 
-    from warpsmith.agents.coordinator_records import Progress
     from warpsmith.cli.optimize_display import ProgressView
+    from warpsmith.records.runs import Progress
 
     terminal = Console(width=80, file=io.StringIO(), force_terminal=True, color_system=None)
     view = ProgressView(terminal, 3, planned=10)

@@ -54,7 +54,7 @@ def test_a_person_follows_runs_to_a_candidate_and_reads_its_source(
         browser.click(f'ul.tree a[href="/candidates/{best}"]')
         assert browser.url().endswith(f"/candidates/{best}")
         page = browser.text()
-        for line in candidate.source.splitlines()[:30]:
+        for line in candidate.candidate.source.splitlines()[:30]:
             assert html.unescape(line).strip() in page, line
         status = candidate.evaluations[0].status
         assert browser.text("section.evaluation .badge") == status == "correct"

@@ -67,6 +67,7 @@ def test_run_page_shows_every_candidate_in_the_lineage_and_the_chart(client: Tes
     assert len(nodes) >= 2, "the seed plus at least one candidate of round 1"
     page = client.get(f"/runs/{run_id}")
     assert page.status_code == 200
+    nodes = [node["candidate"] | node["link"] for node in nodes]  # the stored records, composed
     for node in nodes:
         assert f'href="/candidates/{node["source_hash"]}"' in page.text
     # children are nested under their parent in the tree
@@ -87,12 +88,12 @@ def test_run_page_shows_every_candidate_in_the_lineage_and_the_chart(client: Tes
 
 def test_candidate_page_shows_source_diff_and_evaluation(client: TestClient, run_id: str) -> None:
     nodes = client.get(f"/api/runs/{run_id}/candidates").json()
-    child = next(n for n in nodes if n["round_index"] == 1)
+    child = next(n["candidate"] for n in nodes if n["link"]["round_index"] == 1)
     detail = client.get(f"/api/candidates/{child['source_hash']}").json()
     page = client.get(f"/candidates/{child['source_hash']}")
     assert page.status_code == 200
     text = page_text(page.text)
-    for line in detail["source"].splitlines():
+    for line in detail["candidate"]["source"].splitlines():
         assert line.strip() in text, f"source line missing from the page: {line!r}"
     assert detail["diff_from_parent"], "an offline child differs from its parent in its config"
     removed = [
@@ -124,7 +125,7 @@ def test_task_page_ranks_the_best_kernel_first(client: TestClient, run_id: str) 
 
 def test_a_unique_hash_prefix_finds_the_candidate(client: TestClient, run_id: str) -> None:
     full = client.get(f"/api/runs/{run_id}").json()["run"]["best_candidate_hash"]
-    assert client.get(f"/api/candidates/{full[:12]}").json()["source_hash"] == full
+    assert client.get(f"/api/candidates/{full[:12]}").json()["candidate"]["source_hash"] == full
 
 
 @pytest.mark.parametrize(
@@ -149,7 +150,7 @@ def test_bad_ids_in_the_api_give_a_json_404(client: TestClient, path: str) -> No
 def test_pages_reference_nothing_outside_the_server(client: TestClient, run_id: str) -> None:
     nodes = client.get(f"/api/runs/{run_id}/candidates").json()
     paths = ["/", "/fragments/runs", f"/runs/{run_id}", "/tasks/rmsnorm", "/runs/r-nope", "/docs", "/redoc"]
-    paths += [f"/candidates/{n['source_hash']}" for n in nodes]
+    paths += [f"/candidates/{n['candidate']['source_hash']}" for n in nodes]
     assets: set[str] = set()
     for path in paths:
         markup = client.get(path).text

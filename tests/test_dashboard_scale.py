@@ -51,8 +51,10 @@ def test_candidates_and_calls_are_paged_in_the_api(client: TestClient, small: tu
     first = client.get(f"/api/runs/{llm_run}/candidates?limit=10")
     second = client.get(f"/api/runs/{llm_run}/candidates?limit=10&offset=10")
     assert first.headers["x-total-count"] == "30" and len(first.json()) == len(second.json()) == 10
-    assert {n["source_hash"] for n in first.json()}.isdisjoint(n["source_hash"] for n in second.json())
-    assert [n["round_index"] for n in second.json()] == list(range(10, 20))
+    assert {n["candidate"]["source_hash"] for n in first.json()}.isdisjoint(
+        n["candidate"]["source_hash"] for n in second.json()
+    )
+    assert [n["link"]["round_index"] for n in second.json()] == list(range(10, 20))
     calls = client.get(f"/api/runs/{llm_run}/llm_calls?limit=5")
     assert calls.headers["x-total-count"] == "60" and len(calls.json()) == 5
     assert all(not c["messages_included"] and c["messages"] == [] for c in calls.json())

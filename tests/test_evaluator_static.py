@@ -6,8 +6,8 @@ from __future__ import annotations
 import pytest
 
 from tests._evaluator_helpers import rules, run_file, run_source, source_of
-from warpsmith.evaluator.native import compute_methods
 from warpsmith.evaluator.build_guard import refuse_reason
+from warpsmith.evaluator.native import compute_methods
 from warpsmith.evaluator.static_cpp_lexer import strip_comments, strip_literals
 from warpsmith.evaluator.static_native import check_native_source
 from warpsmith.evaluator.static_python import check_python_source

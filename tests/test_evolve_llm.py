@@ -11,7 +11,7 @@ from _optimize_helpers import GOOD_EDIT, VERDICT, assert_consistent, private_env
 from _scripted_llm_server import ScriptedLLMServer
 from test_optimize_llm import plan, seed_hash
 
-from warpsmith.agents.coordinator_records import CallLog
+from warpsmith.agents.call_log import CallLog
 from warpsmith.agents.llm import Budget, LiteLLMConfig, LiteLLMModel
 from warpsmith.agents.llm_strategy import LLMStrategy
 from warpsmith.evaluator.hardware import detect_hardware

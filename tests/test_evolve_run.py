@@ -7,7 +7,6 @@ from pathlib import Path
 
 import pytest
 from _optimize_helpers import assert_consistent, query
-from _store_helpers import *  # noqa: F403  (the store fixtures: postgres_cluster, ...)
 
 from warpsmith.evaluator.hardware import detect_hardware
 from warpsmith.pool.inline import InlinePool

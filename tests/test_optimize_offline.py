@@ -13,7 +13,7 @@ import pytest
 from warpsmith.agents.offline import OfflineStrategy, measured_time_us
 from warpsmith.agents.offline_config import NoTunables, read_cuda, read_triton, write_cuda, write_triton
 from warpsmith.agents.protocols import AgentError
-from warpsmith.agents.records import CandidateSummary, RoundContext
+from warpsmith.records.agents import CandidateSummary, RoundContext
 from warpsmith.records.evaluation import Candidate, EvalResult, Hardware, ShapeTiming
 from warpsmith.tasklib import get_task
 

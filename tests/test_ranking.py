@@ -13,10 +13,9 @@ from pathlib import Path
 import pytest
 
 from warpsmith.agents import mapping, ranking, scrutiny
-from warpsmith.agents.coordinator_records import RunSettings
 from warpsmith.agents.measure import Measurer, promotion
-from warpsmith.agents.records import CandidateSummary, Verdict
 from warpsmith.evaluator.version import evaluator_version
+from warpsmith.records.agents import CandidateSummary, Verdict
 from warpsmith.records.evaluation import (
     Candidate,
     Comparison,
@@ -24,6 +23,7 @@ from warpsmith.records.evaluation import (
     Hardware,
     ShapeTiming,
 )
+from warpsmith.records.runs import RunSettings
 from warpsmith.store import runs as store_runs
 from warpsmith.store.db import open_store
 from warpsmith.tasklib import get_task
@@ -107,7 +107,7 @@ def store_with_run(tmp_path: Path):  # noqa: ANN201
         mapping.store_hardware(session, H100)
         run_id = store_runs.create_run(session, task="rmsnorm", language="triton", strategy="offline",
                                        hardware_fingerprint=H100.fingerprint).id
-    return store, run_id, mapping.EvalKey(H100, evaluator_version(), "bench")
+    return store, run_id, mapping.EvalKey(hardware_fingerprint=H100.fingerprint, evaluator_version=evaluator_version(), suite="bench")
 
 
 def keep(store, run_id: str, key: mapping.EvalKey, candidate: Candidate, *results: EvalResult,  # noqa: ANN001
@@ -257,8 +257,8 @@ def test_optimize_shows_the_best_with_its_interval_and_verdict_at_80_columns() -
 
     from rich.console import Console
 
-    from warpsmith.agents.coordinator_records import Progress, RunSummary
     from warpsmith.cli.optimize_display import ProgressView, summary_table, timings_table
+    from warpsmith.records.runs import Progress, RunSummary
 
     seed, fast = kernel("seed"), kernel("fast")
     best, base = summary(fast, measured(fast, 80.0, draw=2)), summary(seed, measured(seed, 100.0, draw=1))
@@ -363,3 +363,11 @@ def test_a_run_whose_candidates_are_all_within_noise_reports_no_winner(tmp_path:
     assert sorted(s for h, s, _ in bench.calls if h != bench.seed_hash) == ["full", "full", "screen", "screen"]
     assert result.best is not None and result.best.candidate.source_hash == bench.seed_hash
     assert result.claim == "1x [0.97, 1.03] vs eager, seed; no candidate beat the seed (all within noise)"
+
+
+def test_run_settings_review_threshold_is_the_evaluators():
+    """records cannot import the evaluator: the default review threshold is copied, and kept equal here."""
+    from warpsmith.evaluator.anticheat import SPEEDUP_REVIEW
+    from warpsmith.records.runs import SPEEDUP_REVIEW as RECORDED
+
+    assert RECORDED == SPEEDUP_REVIEW and RunSettings().review_speedup == SPEEDUP_REVIEW

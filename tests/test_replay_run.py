@@ -24,8 +24,8 @@ from _scripted_llm_server import ScriptedLLMServer
 
 from warpsmith.agents.replay import replay_run
 from warpsmith.records.evaluation import Hardware
+from warpsmith.records.vocab import RUN_STATUSES
 from warpsmith.store.db import open_store
-from warpsmith.store.schema import RUN_STATUSES
 from warpsmith.tasklib import load_task_file
 
 pytestmark = pytest.mark.slow

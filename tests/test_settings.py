@@ -149,8 +149,8 @@ def test_each_role_reaches_its_own_model_with_its_own_limits(dirs, monkeypatch) 
     from _agents_llm_helpers import EDIT_ANSWER, VERDICT_JSON, make_ctx, plan_json
     from _scripted_llm_server import ScriptedLLMServer
 
-    from warpsmith.agents.coordinator_records import RunSettings
     from warpsmith.cli.optimize_cmd import _strategy
+    from warpsmith.records.runs import RunSettings
     from warpsmith.tasklib import get_task
 
     project, _ = dirs

@@ -80,6 +80,66 @@ def test_two_processes_appending_calls_to_one_run_get_unique_gapless_seqs(store_
     assert run.completion_tokens == sum(w * 1000 + i for w in range(1, WRITERS + 1) for i in range(CALLS_PER_WRITER))
 
 
+# Each child writes, through its process's one RunWriter, a candidate, its evaluation and the LLM call that
+# produced it, over and over, into the same run as the other child (an evolve run's workers, or two
+# machines on one Postgres store).
+RECORD_WRITER = """
+import sys, time
+from warpsmith.records.agents import LLMCall
+from warpsmith.records.evaluation import Candidate, EvalResult
+from warpsmith.records.scope import EvalScope
+from warpsmith.store import open_store
+from warpsmith.store.writer import RunWriter
+url, run_id, writer_no, count, start, hw = sys.argv[1], sys.argv[2], int(sys.argv[3]), int(sys.argv[4]), float(sys.argv[5]), sys.argv[6]
+store = open_store(url)
+writer = RunWriter.of(store)
+assert RunWriter.of(store) is writer  # one writer per store in a process
+scope = EvalScope(hardware_fingerprint=hw, evaluator_version="1", suite="smoke")
+time.sleep(max(0.0, start - time.time()))
+for i in range(count):
+    candidate = Candidate(task="rmsnorm", language="triton", source=f"# writer {writer_no} kernel {i}", origin="offline")
+    result = EvalResult(task="rmsnorm", language="triton", source_hash=candidate.source_hash, status="correct", mode="none")
+    with store.session() as s:
+        call_id = writer.llm_call(s, run_id, LLMCall(role="coder", model=f"w{writer_no}", messages=[], response=str(i)), 1)
+    with store.session() as s:
+        writer.candidate(s, run_id, candidate, round_index=1, position=writer_no * 1000 + i)
+        writer.link_llm_call(s, call_id, candidate.source_hash)
+        writer.evaluation(s, run_id, scope, result)
+        writer.progress(s, run_id, rounds_done=1)
+store.close()
+print("done", flush=True)
+"""
+
+
+def test_two_processes_writing_records_to_one_run_lose_nothing(store_url: str) -> None:
+    from sqlalchemy import func
+
+    from warpsmith.store.schema import RunCandidateRow, RunEvaluationRow
+
+    store = open_store(store_url)
+    run_id = _new_run(store)
+    count, start = 15, time.time() + 3.0
+    children = [
+        subprocess.Popen(
+            [sys.executable, "-c", RECORD_WRITER, store_url, run_id, str(w), str(count), str(start), HW],
+            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        )  # fmt: skip
+        for w in (1, 2)
+    ]
+    for child in children:
+        out, err = child.communicate(timeout=300)
+        assert child.returncode == 0 and "done" in out, err[-2000:]
+    with store.session() as s:
+        calls = list(s.scalars(select(LLMCallRow).where(LLMCallRow.run_id == run_id).order_by(LLMCallRow.seq)))
+        linked = s.scalar(select(func.count()).select_from(RunCandidateRow).filter_by(run_id=run_id))
+        seen = s.scalar(select(func.count()).select_from(RunEvaluationRow).filter_by(run_id=run_id))
+        run = s.get(RunRow, run_id)
+    store.close()
+    assert [c.seq for c in calls] == list(range(2 * count)), "a sequence number was lost or given twice"
+    assert all(c.candidate_hash for c in calls), "every call is tied to the candidate it produced"
+    assert linked == seen == 2 * count and run.rounds_done == 1
+
+
 @pytest.mark.parametrize("name", ["evolve", "offline", "island-evolve_2", "a", "x" * 20])
 def test_any_strategy_name_is_stored(store: Store, name: str) -> None:
     seed_task_and_hardware(store)

@@ -10,6 +10,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from _store_helpers import eval_result
 from alembic import command
 from sqlalchemy import create_engine, inspect, select, text
 
@@ -18,7 +19,7 @@ from warpsmith.store import (
     find_evaluation,
     open_store,
     record_evaluation,
-    run_detail,
+    run_contents,
 )
 from warpsmith.store.db import upgrade_note
 from warpsmith.store.migrate import alembic_config, head_revision
@@ -27,6 +28,17 @@ from warpsmith.store.migrate import alembic_config, head_revision
 pytestmark = pytest.mark.usefixtures("isolated_user_dirs")
 
 T = "'2026-11-01 10:00:00.000000'"
+SEED, CHILD = "a" + "0" * 63, "b" + "0" * 63
+
+
+def _result(source_hash: str) -> str:
+    """An EvalResult as revision 0001 stored it (JSON text)."""
+    return (
+        f'{{"task": "rmsnorm", "language": "triton", "source_hash": "{source_hash}", "status": "correct", '
+        '"mode": "interpreter"}'
+    )
+
+
 OLD_ROWS = [
     f"INSERT INTO tasks VALUES ('rmsnorm', 'normalize rows', 'kernel(x, w, eps)', {T})",
     f"INSERT INTO hardware VALUES ('hw-old', 'cpu (triton interpreter)', 'cpu', NULL, '{{}}', {T})",
@@ -43,13 +55,12 @@ OLD_ROWS = [
     "INSERT INTO evaluations (source_hash, hardware_fingerprint, evaluator_version, suite, mode, status, message,"
     " speedup, speedup_min, speedup_max, median_us_total, result, run_id, created_at) VALUES"
     f" ('a{'0' * 63}', 'hw-old', '1', 'smoke', 'interpreter', 'correct', '', NULL, NULL, NULL, 900.0,"
-    f' \'{{"status": "correct"}}\', NULL, {T})',
+    f" '{_result(SEED)}', NULL, {T})",
     "INSERT INTO evaluations (source_hash, hardware_fingerprint, evaluator_version, suite, mode, status, message,"
     " speedup, speedup_min, speedup_max, median_us_total, result, run_id, created_at) VALUES"
     f" ('b{'0' * 63}', 'hw-old', '1', 'smoke', 'interpreter', 'correct', '', 1.5, 1.5, 1.5, 600.0,"
-    f" '{{\"status\": \"correct\"}}', 'r-old', {T})",
+    f" '{_result(CHILD)}', 'r-old', {T})",
 ]
-SEED, CHILD = "a" + "0" * 63, "b" + "0" * 63
 
 
 def _store_at_0001(url: str) -> None:
@@ -77,7 +88,7 @@ def test_an_old_store_is_carried_forward_with_every_row(store_url: str) -> None:
                 (CHILD, "correct", 1.5),
             ]
             assert {(r.task_definition_hash, r.stage) for r in rows} == {(None, "full")}
-            detail = run_detail(s, "r-old")  # the run still shows what it showed before
+            detail = run_contents(s, "r-old")  # the run still shows what it showed before
             assert [[e.id for e in v.evaluations] for v in detail.candidates] == [[rows[0].id], [rows[1].id]]
             assert detail.run.best_speedup == 1.5
             # unknown definition: never served for a task whose definition hash is known
@@ -93,7 +104,7 @@ def test_an_old_store_is_carried_forward_with_every_row(store_url: str) -> None:
                 task_definition_hash=None,
                 mode="interpreter",
                 status="incorrect",
-                result={},
+                result=eval_result(CHILD, "incorrect", "interpreter"),
                 run_id="r-old",
             )
             assert again.id not in {r.id for r in rows}
@@ -122,7 +133,7 @@ def test_downgrade_keeps_the_newest_evaluation_of_each_old_key(store_url: str) -
             task_definition_hash="def",
             mode="interpreter",
             status="incorrect",
-            result={},
+            result=eval_result(CHILD, "incorrect", "interpreter"),
             run_id="r-old",
         )
     with store.engine.begin() as connection:

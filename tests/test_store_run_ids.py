@@ -10,7 +10,7 @@ import sys
 from datetime import timedelta
 
 import pytest
-from _store_helpers import HW, seed_task_and_hardware
+from _store_helpers import HW, eval_result, seed_task_and_hardware
 from sqlalchemy import func, select, text, update
 
 from warpsmith.store import (
@@ -118,7 +118,7 @@ def _evaluated(
         link_candidate(s, run_id, digest, round_index)
         evaluation = record_evaluation(
             s, source_hash=digest, hardware_fingerprint=HW, evaluator_version="1", suite="bench",
-            mode="device", status="correct", result={}, speedup=1.0, run_id=run_id,
+            mode="device", status="correct", result=eval_result(digest), speedup=1.0, run_id=run_id,
         )  # fmt: skip
         return digest, evaluation.id
 

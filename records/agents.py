@@ -1,8 +1,9 @@
-"""The agents' records: `Plan`, `Verdict`, `LLMCall` and what the loop hands a strategy.
+"""The agents' records: `Plan`, `Verdict`, `LLMCall`, `Lesson` and what the loop hands a strategy.
 
-Owns: the pydantic models produced by the planner, coder, judge and the LLM client, and
-the round context a strategy reads. Does not own: candidates and evaluation results
-(warpsmith.records.evaluation) or their rows (warpsmith.store).
+Owns: the pydantic models produced by the planner, coder, judge and the LLM client, the
+round context a strategy reads, and a stored lesson. Does not own: candidates and
+evaluation results (warpsmith.records.evaluation), what the store adds to a stored record
+(warpsmith.records.stored) or the agents themselves (warpsmith.agents).
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, Field
 
-from warpsmith.records.evaluation import Candidate, EvalResult, Hardware
+from warpsmith.records.evaluation import Candidate, EvalResult, Hardware, LanguageName
 
 Role = Literal["planner", "coder", "judge", "repair"]
 
@@ -90,7 +91,7 @@ class RoundContext(BaseModel):
     task_name: str
     task_description: str
     task_signature: str
-    language: Literal["triton", "cuda", "hip"]
+    language: LanguageName
     hardware: Hardware
     round_index: int
     rounds_total: int
@@ -107,3 +108,13 @@ class RoundContext(BaseModel):
         description="Source hashes already evaluated for this task, hardware and suite (any run): "
         "proposing one again wastes a slot, the loop reuses its stored result.",
     )
+
+
+class Lesson(BaseModel):
+    """A durable lesson a judge distilled, stored for later runs on the same task and hardware."""
+
+    task: str
+    hardware_fingerprint: str
+    text: str
+    source_run_id: str | None = Field(default=None, description="The run whose judge wrote it.")
+    created_at: datetime = Field(default_factory=utcnow)

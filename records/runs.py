@@ -1,31 +1,24 @@
-"""What the optimization loop reports: its settings, progress events and the final summary.
+"""A run's records: what it was asked to do, how it progresses, how it ended.
 
-Owns: `RunSettings` (what a run was asked to do; stored as the run's config), `Progress`
-(handed to the caller's `on_progress` after every step), `RunSummary` (the loop's return
-value) and `CallLog` (the sink a chat model hands its `LLMCall`s to, bound to the run by
-the loop). Does not own: the loop (warpsmith.agents.coordinator) or storage (mapping).
+Owns: `RunSettings` (stored as the run's config, reused on --resume), `Progress` (handed to a
+caller's `on_progress` after every step) and `RunSummary` (how a run ended). Does not own: the
+loop (warpsmith.agents.coordinator), the stored run (warpsmith.records.stored) or the vocabularies
+(warpsmith.records.vocab). Imports nothing of ours but records.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from typing import Any
 
 from pydantic import BaseModel, Field
 
-from warpsmith.agents.records import CandidateSummary, LLMCall
-from warpsmith.evaluator.anticheat import SPEEDUP_REVIEW
+from warpsmith.records.agents import CandidateSummary
 from warpsmith.records.evaluation import EvalResult, Hardware, Mode
+from warpsmith.records.vocab import RunStatus
 
-CANDIDATE_OUTCOMES = frozenset({"correct", "incorrect", "rejected", "compile_error", "compiled"})
-"""Evaluation outcomes that belong to the candidate: cached for an evaluator version, and lessons.
-
-A 'timeout' or 'runtime_error' may come from outside the candidate (warpsmith.evaluator
-reports a child that failed to start, was killed by the OS or lost its pipe as
-'runtime_error', a loaded machine as 'timeout'): such evaluations are stored (the run's
-history shows them) but a later evaluation of the same candidate measures it again and
-replaces them.
-"""
+SPEEDUP_REVIEW = 10.0
+"""The default review threshold: warpsmith.evaluator.anticheat.SPEEDUP_REVIEW (a test keeps them equal;
+records import nothing of the evaluator)."""
 
 
 class RunSettings(BaseModel):
@@ -93,9 +86,7 @@ class RunSummary(BaseModel):
 
     run_id: str
     task: str
-    status: str = Field(
-        description="completed | failed | interrupted | budget_exhausted | llm_unavailable | diverged"
-    )
+    status: RunStatus
     message: str = ""
     strategy: str
     rounds_done: int
@@ -118,33 +109,3 @@ class RunSummary(BaseModel):
     role_failures: dict[str, int] = Field(
         default_factory=dict, description="How often each role's answer was unusable (LLM strategies; this process)."
     )
-
-
-class CallLog:
-    """A chat model's `on_call`: forwards every LLMCall to the run it is bound to.
-
-    Built before the run exists (the CLI gives it to the model); the loop binds it. The
-    sink returns the stored call's id, which `stored_id` gives back for that very call
-    object (so the loop can tie a candidate to the call whose answer it is).
-    """
-
-    def __init__(self) -> None:
-        self._sink: Callable[[LLMCall], int | None] | None = None
-        self.unbound: list[LLMCall] = []
-        self._stored: dict[int, tuple[LLMCall, int]] = {}
-
-    def bind(self, sink: Callable[[LLMCall], int | None]) -> None:
-        self._sink = sink
-
-    def __call__(self, call: LLMCall) -> None:
-        if self._sink is None:
-            self.unbound.append(call)
-            return
-        call_id = self._sink(call)
-        if call_id is not None:  # keyed by identity; the call is kept so its id() is not reused
-            self._stored[id(call)] = (call, call_id)
-
-    def stored_id(self, call: LLMCall) -> int | None:
-        """The store's id of a call this log forwarded, None when it never reached the store."""
-        entry = self._stored.get(id(call))
-        return entry[1] if entry is not None and entry[0] is call else None

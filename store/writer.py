@@ -1,0 +1,215 @@
+"""The one writer of a process: every record a run stores goes through it, in order.
+
+Owns: turning records (Candidate, EvalResult, Verdict, LLMCall, Hardware) into rows, one lock per
+store in this process so that writes from several threads (an evaluation pool's callbacks, an LLM
+client's call log) are serialized in the order they arrive, and a count of its writes (a
+cache of reads keys on it: nothing this process wrote since means nothing it asked changed, but
+for other processes' writes, seen at its next write). Does not own: the SQL of each write (writes.py, runs.py: small, each
+idempotent where it can be) or what a run does (the loop in warpsmith.agents / warpsmith.search).
+
+Sequence numbers stay safe under several processes writing one Postgres store: `record_llm_call`
+locks the run's row before it reads MAX(seq) (see writes.py); this writer adds the in-process order.
+
+    writer = RunWriter.of(store)                  # one per store in this process
+    with writer.transaction() as s:
+        writer.candidate(s, run_id, candidate, round_index=1, position=0)
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from typing import Any, ClassVar
+from weakref import WeakKeyDictionary
+
+from sqlalchemy import event
+from sqlalchemy.engine import Engine
+from sqlalchemy.orm import Session
+
+from warpsmith.records.agents import LLMCall, Verdict
+from warpsmith.records.evaluation import Candidate, EvalResult, Hardware
+from warpsmith.records.scope import EvalScope
+from warpsmith.store import runs, writes
+from warpsmith.store.schema import LLMCallRow
+
+_WRITES = {"INSERT", "UPDATE", "DELETE"}
+# The LLMCall fields stored in llm_calls (those the table has): adding a field to the record and a column
+# (with its migration) stores it, nothing else changes.
+_LLM_CALL_COLUMNS = set(LLMCall.model_fields) & set(LLMCallRow.__table__.columns.keys())
+
+
+class RunWriter:
+    """Serializes one process's writes to one store (`RunWriter.of(store or session)`)."""
+
+    _writers: ClassVar[WeakKeyDictionary[Engine, RunWriter]] = WeakKeyDictionary()
+    _registry_lock: ClassVar[threading.Lock] = threading.Lock()
+
+    def __init__(self, engine: Engine) -> None:
+        self.lock = threading.RLock()
+        self.writes = 0  # how many writes went through
+        self._writing = threading.local()
+        self._foreign = 0  # write statements in this process that did not come through this writer
+        self._known: dict[tuple[Any, ...], tuple[int, Any]] = {}
+        event.listen(engine, "after_cursor_execute", self._saw_statement)
+
+    # --- what the writer knows: reads answered again only when a write could change them ---
+    def _saw_statement(self, conn: Any, cursor: Any, statement: str, *args: Any) -> None:
+        head = statement.lstrip()[:12].upper()
+        if not getattr(self._writing, "active", False) and head[:6] in _WRITES and not head.startswith("UPDATE RUNS"):
+            self._foreign += 1  # a run's own row (heartbeat, progress) changes no answer remembered here
+
+    def remembered(self, key: tuple[Any, ...], compute: Callable[[], Any]) -> Any:
+        """`compute()`, or what it returned last time for `key` when nothing since could change it.
+
+        Keys name what they depend on: ("result", scope, source_hash) changes when this writer
+        stores an evaluation of that source; ("beam", ...) when it stores any evaluation, verdict or
+        candidate link. Any write in this process that bypassed the writer forgets everything.
+        Another process's writes are seen at this process's next write of that kind (a concurrent
+        run's new best reaches the beam one step later; the evaluation cache may measure a kernel
+        another process just measured)."""
+        entry = self._known.get(key)
+        if entry is not None and entry[0] == self._foreign:
+            return entry[1]
+        value = compute()
+        self._known[key] = (self._foreign, value)
+        return value
+
+    def _forget(self, source_hash: str | None = None) -> None:
+        for key in list(self._known):
+            if key[0] == "beam" or (key[0] == "result" and key[-1] == source_hash):
+                del self._known[key]
+
+    @classmethod
+    def of(cls, where: Any) -> RunWriter:
+        """The writer of the store `where` belongs to (a Store, a Session or an Engine)."""
+        engine = where.get_bind() if isinstance(where, Session) else getattr(where, "engine", where)
+        with cls._registry_lock:
+            writer = cls._writers.get(engine)
+            if writer is None:
+                writer = cls._writers[engine] = RunWriter(engine)
+            return writer
+
+    @contextmanager
+    def transaction(self, session: Session, changes: str | None = None) -> Iterator[Session]:
+        """Hold the writer for a caller's session (its transaction is the caller's). `changes`: the
+        source hash whose stored result this write changes ('' for the beam only; None: neither)."""
+        with self.lock:
+            self._writing.active = True
+            try:
+                yield session
+            finally:
+                self._writing.active = False
+                self.writes += 1
+                if changes is not None:
+                    self._forget(changes or None)
+
+    # --- records -> rows -----------------------------------------------------------------
+    def open_run(self, session: Session, **fields: Any) -> str:
+        """A new run (warpsmith.store.runs.create_run's fields); returns its id."""
+        with self.transaction(session):
+            return runs.create_run(session, **fields).id
+
+    def task(self, session: Session, name: str, description: str, signature: str) -> None:
+        with self.transaction(session):
+            writes.ensure_task(session, name, description, signature)
+
+    def hardware(self, session: Session, hardware: Hardware) -> None:
+        with self.transaction(session):
+            writes.ensure_hardware(
+                session, hardware.fingerprint, hardware.device_name, hardware.backend, hardware.arch,
+                hardware.model_dump(mode="json"),
+            )
+
+    def candidate(
+        self, session: Session, run_id: str, candidate: Candidate, round_index: int, position: int,
+        relation: str = "produced",
+    ) -> None:
+        with self.transaction(session, changes=""):
+            writes.add_candidate(
+                session, task=candidate.task, language=candidate.language, source=candidate.source,
+                origin=candidate.origin, parent_hash=candidate.parent_hash, plan_item=candidate.plan_item,
+                source_hash=candidate.source_hash, read_back=False,
+            )
+            writes.link_candidate(session, run_id, candidate.source_hash, round_index, position, relation)
+
+    def link(
+        self, session: Session, run_id: str, source_hash: str, round_index: int, position: int, relation: str
+    ) -> None:
+        """A stored candidate joins a run (a re-evaluation takes over the original's candidates)."""
+        with self.transaction(session, changes=""):
+            writes.link_candidate(session, run_id, source_hash, round_index, position, relation)
+
+    def saw(self, session: Session, run_id: str, evaluation_id: int) -> None:
+        """The run saw this stored evaluation (the cache served it, or it inherited the kernel)."""
+        with self.transaction(session):
+            writes.link_evaluation(session, run_id, evaluation_id)
+
+    def evaluation(self, session: Session, run_id: str, scope: EvalScope, result: EvalResult) -> int:
+        """Append a measurement (never overwriting one), link it to the run that made it, beat the
+        run's heartbeat (the same statement-light transaction); returns the evaluation's id.
+
+        The task definition is the one the result says it was measured against (the evaluator sets
+        it), else the scope's; the stage is the result's."""
+        speedups = [t.speedup for t in result.timings if t.speedup]
+        with self.transaction(session, changes=result.source_hash):
+            row = writes.record_evaluation(
+                session,
+                source_hash=result.source_hash,
+                hardware_fingerprint=scope.hardware_fingerprint,
+                evaluator_version=scope.evaluator_version,
+                suite=scope.suite,
+                task_definition_hash=result.task_definition_hash or scope.task_definition_hash,
+                stage=result.stage,
+                mode=result.mode,
+                status=result.status,
+                message=result.message,
+                result=result.model_dump(mode="json"),
+                speedup=result.speedup_geomean(),
+                speedup_min=min(speedups) if speedups else None,
+                speedup_max=max(speedups) if speedups else None,
+                median_us_total=sum(t.median_us for t in result.timings) if result.timings else None,
+                run_id=run_id,
+            )
+            return row.id
+
+    def verdict(
+        self, session: Session, run_id: str, task: str, scope: EvalScope, verdict: Verdict, round_index: int
+    ) -> None:
+        with self.transaction(session, changes=""):
+            writes.record_verdict(
+                session, run_id, verdict.source_hash, verdict.model_dump(mode="json"),
+                bottleneck=verdict.bottleneck, feedback=verdict.feedback, suspicious=verdict.suspicious,
+                matches_prediction=verdict.matches_prediction, round_index=round_index,
+            )
+            if verdict.lessons:
+                writes.add_lessons(session, task, scope.hardware_fingerprint, verdict.lessons, source_run_id=run_id)
+
+    def llm_call(self, session: Session, run_id: str, call: LLMCall, round_index: int | None) -> int:
+        """Store one call with the run's next `seq`; returns its row id."""
+        stored = call.model_dump(include=_LLM_CALL_COLUMNS)  # every field the table has a column for
+        with self.transaction(session):
+            return writes.record_llm_call(session, run_id, round_index=round_index, **stored).id
+
+    def link_llm_call(self, session: Session, call_id: int, source_hash: str) -> None:
+        with self.transaction(session):
+            writes.set_llm_call_candidate(session, call_id, source_hash)
+
+    def heartbeat(self, session: Session, run_id: str) -> None:
+        with self.transaction(session):
+            runs.heartbeat(session, run_id)
+
+    def progress(
+        self, session: Session, run_id: str, *, rounds_done: int | None = None,
+        best_candidate_hash: str | None = None, best_speedup: float | None = None,
+    ) -> None:
+        """The fields given, and the heartbeat (one UPDATE)."""
+        with self.transaction(session):
+            runs.update_run_progress(
+                session, run_id, rounds_done=rounds_done, best_candidate_hash=best_candidate_hash,
+                best_speedup=best_speedup,
+            )
+
+    def finish(self, session: Session, run_id: str, status: str, message: str) -> None:
+        with self.transaction(session):
+            runs.mark_run_status(session, run_id, status, message)
