@@ -183,5 +183,13 @@ def migrations(session: Session, run_id: str, *, limit: int, offset: int = 0) ->
         .order_by(PopulationRow.generation, PopulationRow.task, PopulationRow.id)
         .limit(limit).offset(offset)
     )
-    return [MigrationEvent(r.task, r.generation, r.from_island or 0, r.island, r.source_hash, r.cell, r.status)
+    rows = list(rows)
+    # A migrant's row is written after its outcome was recorded on its home island: read it from there.
+    outcome = {(task, h): (cell, status) for task, h, cell, status in session.execute(
+        select(PopulationRow.task, PopulationRow.source_hash, PopulationRow.cell, PopulationRow.status)
+        .where(PopulationRow.run_id == run_id, PopulationRow.status.is_not(None),
+               PopulationRow.source_hash.in_({r.source_hash for r in rows}))
+    )} if rows else {}
+    return [MigrationEvent(r.task, r.generation, r.from_island or 0, r.island, r.source_hash,
+                           *(outcome.get((r.task, r.source_hash)) or (r.cell, r.status)))
             for r in rows]
