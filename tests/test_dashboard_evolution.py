@@ -183,6 +183,31 @@ def test_a_run_that_is_not_an_evolve_run_has_no_evolution(tmp_path: Path) -> Non
     assert client.get("/api/runs/nosuchrun/evolution").status_code == 404
 
 
+def test_the_runs_api_takes_the_runs_page_filters(device_run) -> None:  # noqa: ANN001
+    path, evolve_id = device_run
+    with open_store(f"sqlite:///{path}") as store, store.session() as s:
+        other = create_run(s, task="silu_and_mul", language="triton", strategy="offline", config={}).id
+        mark_run_status(s, other, "failed")
+    client = _client(path)
+
+    def ids(**filters: str) -> tuple[list[str], str]:
+        answer = client.get("/api/runs", params=filters)
+        assert answer.status_code == 200, answer.text
+        return [r["id"] for r in answer.json()], answer.headers["X-Total-Count"]
+
+    assert ids() == ([other, evolve_id], "2")
+    assert ids(strategy="evolve") == ([evolve_id], "1")
+    assert ids(status="failed") == ([other], "1")
+    assert ids(task="rmsnorm", hardware="hw-h100") == ([evolve_id], "1")
+    assert ids(task="silu_and_mul", status="completed") == ([], "0")
+    assert ids(hardware="hw-elsewhere") == ([], "0")
+    assert ids(strategy="", status=" ") == ([other, evolve_id], "2")  # empty means any, as on the page
+    assert ids(task="x" * 5000) == ([], "0")  # no task is that long: nothing, not an error
+    # the page and the API agree
+    page = client.get("/", params={"strategy": "evolve"}).text
+    assert evolve_id in page and other not in page
+
+
 @pytest.mark.slow
 def test_a_real_offline_evolve_on_the_cpu_has_an_evolution_page(tmp_path: Path) -> None:
     """`warpsmith evolve` (offline, CPU, 1 generation, 2 islands) into a store, then its page and API."""

@@ -17,7 +17,14 @@ from fastapi.testclient import TestClient
 from warpsmith.dashboard.app import create_app
 from warpsmith.dashboard.lineage import LEVEL_PAGE
 from warpsmith.dashboard.readonly import open_readonly
-from warpsmith.store import add_candidate, create_run, ensure_hardware, ensure_task, link_candidate, open_store
+from warpsmith.store import (
+    add_candidate,
+    create_run,
+    ensure_hardware,
+    ensure_task,
+    link_candidate,
+    open_store,
+)
 from warpsmith.store.writes import record_evaluation
 
 WIDE = 5000
