@@ -125,11 +125,12 @@ def test_bad_parents_and_runs_are_one_line_errors(lineage_store) -> None:  # noq
 
 @pytest.mark.slow
 @pytest.mark.skipif(not (CHROMIUM and CHROMEDRIVER), reason="needs Chromium and chromedriver")
-def test_opening_a_node_in_chromium_fetches_its_children(lineage_store) -> None:  # noqa: ANN001
-    from test_dashboard_browser_live import wait_until
+def test_opening_a_node_in_chromium_fetches_its_children(lineage_store, tmp_path: Path) -> None:  # noqa: ANN001
+    from test_dashboard_browser_live import OVERFLOWING, narrow, wait_until
 
     path, ids = lineage_store
     with serve_dashboard(f"sqlite:///{path}") as base, headless_chromium() as browser:
+        assert narrow(browser) <= 800
         browser.get(f"{base}/runs/{ids['run']}?limit=1")
         browser.click("details.lazy-lineage > summary")
         wait_until(lambda: browser.execute("return document.querySelectorAll('ul.tree.lazy li').length") >= 1,
@@ -140,5 +141,10 @@ def test_opening_a_node_in_chromium_fetches_its_children(lineage_store) -> None:
         browser.click("li.more button")
         wait_until(lambda: browser.execute("return document.querySelectorAll('ul.tree.lazy ul.tree.lazy > li').length")
                    == 2 * LEVEL_PAGE + 1, what="the next page replaces the 'more' item")
+        browser.execute("document.querySelector('details.lazy-lineage').scrollIntoView(); return 0")
+        browser.screenshot(tmp_path / "lineage.png")
+        assert not browser.execute(
+            "return document.documentElement.scrollWidth > document.documentElement.clientWidth"
+        ), browser.execute(OVERFLOWING)
         shown = browser.execute("return document.querySelectorAll('a.hash').length")
         assert shown < 200  # nothing like the 10,001 candidates of the run
