@@ -58,3 +58,44 @@ def test_replay_json_usage_errors_stay_one_line_on_stderr(tmp_path: Path) -> Non
     done = warpsmith("replay", "r-nope", "--db", f"sqlite:///{tmp_path / 'store.db'}", "--json")
     assert done.returncode == 2 and done.stdout == ""
     assert "no run 'r-nope'" in done.stderr and "Traceback" not in done.stderr
+
+
+def test_replay_json_of_an_evolve_run(tmp_path: Path) -> None:
+    """An LLM evolve run recorded against the scripted server, replayed with --json: one object on stdout."""
+    from _optimize_helpers import GOOD_EDIT, VERDICT, private_env
+    from _scripted_llm_server import ScriptedLLMServer
+    from test_optimize_llm import plan, seed_hash
+
+    from warpsmith.agents.coordinator_records import CallLog
+    from warpsmith.agents.llm import Budget, LiteLLMConfig, LiteLLMModel
+    from warpsmith.agents.llm_strategy import LLMStrategy
+    from warpsmith.evaluator.hardware import detect_hardware
+    from warpsmith.pool.inline import InlinePool
+    from warpsmith.search.engine import run_evolution
+    from warpsmith.search.settings import EvolveSettings
+    from warpsmith.search.strategies import shared_strategy
+    from warpsmith.store.db import open_store
+    from warpsmith.tasklib import get_task
+
+    os.environ["WARPSMITH_TEST_EVOLVE_KEY"] = "sk-test-not-a-secret"
+    db = tmp_path / "store.db"
+    store = open_store(f"sqlite:///{db}")
+    call_log = CallLog()
+    settings = EvolveSettings(tasks=["rmsnorm"], generations=1, population=1, islands=1, device="cpu",
+                              suite="smoke", strategy="llm", model="openai/scripted")
+    with ScriptedLLMServer([plan(seed_hash()), GOOD_EDIT, VERDICT]) as server:
+        config = LiteLLMConfig(model="openai/scripted", api_base=server.base_url, api_key_env="WARPSMITH_TEST_EVOLVE_KEY",
+                               timeout_s=5.0, max_retries=1, backoff_s=0.001, backoff_max_s=0.01, budget=Budget())
+        with InlinePool(device="cpu") as pool:
+            summary = run_evolution([get_task("rmsnorm")], settings, store, detect_hardware("cpu", 0), pool,
+                                    shared_strategy(LLMStrategy(LiteLLMModel(config, on_call=call_log))),
+                                    call_log=call_log)
+    store.close()
+    assert summary.status == "completed", summary.message
+    done = subprocess.run([sys.executable, "-m", "warpsmith.cli", "replay", summary.run_id, "--db", f"sqlite:///{db}",
+                           "--device", "cpu", "--json"], cwd=REPO, capture_output=True, text=True, timeout=600,
+                          env=private_env(tmp_path))
+    assert done.returncode == 0, done.stderr[-2000:]
+    document = json.loads(done.stdout)
+    assert document["kind"] == "replay" and document["original_run_id"] == summary.run_id
+    assert document["status"] == "completed" and document["same_candidates"] is True and document["served"] == 3
