@@ -252,10 +252,10 @@ def evolve(
     sys.stdout.flush()
 
 
-def replay_evolve(store: Any, original: Any, device: str, reevaluate: bool = False) -> None:
+def replay_evolve(store: Any, original: Any, device: str, reevaluate: bool = False, as_json: bool = False) -> None:
     """`warpsmith replay RUN` for an evolve run (called by warpsmith.cli.replay_cmd): the recorded answers
     served to the same engine, a new run; one line and exit 2 for an offline evolve run or --reevaluate."""
-    from warpsmith.cli.replay_cmd import _hardware, _report
+    from warpsmith.cli.replay_cmd import _hardware, finish
     from warpsmith.search.pools import make_pool
     from warpsmith.search.replay import RunNotReplayable, replay_evolution
 
@@ -275,10 +275,7 @@ def replay_evolve(store: Any, original: Any, device: str, reevaluate: bool = Fal
     except KeyboardInterrupt:
         err.print("interrupted", style="yellow")
         raise typer.Exit(130) from None
-    _report(outcome)
-    out.print(f"details: warpsmith runs show {outcome.run_id} --transcript", highlight=False)
-    if outcome.status != "completed":
-        raise typer.Exit(1)
+    finish(outcome, as_json, store.url)
 
 
 def register(app: typer.Typer) -> None:

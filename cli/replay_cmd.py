@@ -2,7 +2,8 @@
 
 Owns: the command's options, picking replay or re-evaluation, and reporting how the new
 run compares with the original. Does not own: the replay (warpsmith.agents.replay) or the
-re-evaluation (warpsmith.agents.reevaluate). No LLM request is ever made.
+re-evaluation (warpsmith.agents.reevaluate). No LLM request is ever made. With `--json` the
+result is one JSON object on stdout (`result_document`), every progress line stays on stderr.
 
 Exit codes: 0 the replay completed (or the re-evaluation did), 1 it diverged or failed,
 2 a usage error (unknown run, bad --db, no such device), 130 interrupted.
@@ -10,6 +11,7 @@ Exit codes: 0 the replay completed (or the re-evaluation did), 1 it diverged or 
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Any
 
@@ -65,6 +67,42 @@ def _report(outcome: Any) -> None:
         out.print(f"  {note}", style="dim", markup=False, highlight=False)
 
 
+DOCUMENT_VERSION = 1
+
+
+def result_document(outcome: Any, *, store_url: str, exit_code: int) -> dict[str, Any]:
+    """What `replay --json` prints: the new run, how it ended and how it compares with the original."""
+    replayed = outcome.kind == "replay"
+    return {
+        "version": DOCUMENT_VERSION,
+        "kind": outcome.kind,
+        "run_id": outcome.run_id,
+        "original_run_id": outcome.original_run_id,
+        "status": outcome.status,
+        "message": outcome.message,
+        "exit_code": exit_code,
+        "served": outcome.served if replayed else None,
+        "unused_reviews": outcome.unused_reviews if replayed else None,
+        "same_candidates": outcome.same_candidates if replayed else None,
+        "original_candidates": outcome.original_hashes,
+        "replay_candidates": outcome.replay_hashes,
+        "notes": outcome.notes,
+        "store": store_url,
+    }
+
+
+def finish(outcome: Any, as_json: bool, store_url: str) -> None:
+    """Report the outcome (a table for people, one JSON object with --json) and exit 1 unless it completed."""
+    code = 0 if outcome.status == "completed" else 1
+    if as_json:
+        print(json.dumps(result_document(outcome, store_url=store_url, exit_code=code), indent=2))
+    else:
+        _report(outcome)
+        out.print(f"details: warpsmith runs show {outcome.run_id} --transcript", highlight=False)
+    if code:
+        raise typer.Exit(code)
+
+
 def replay(
     run_id: str = typer.Argument(..., help="The run to replay (see `warpsmith runs list`)."),
     db: str | None = typer.Option(None, "--db", help="SQLAlchemy URL of the store (or WARPSMITH_DB)."),
@@ -72,6 +110,9 @@ def replay(
         False, "--reevaluate", help="Only evaluate the run's candidates again here; no agent runs."
     ),
     device: str = typer.Option("auto", "--device", help="auto | cpu | cuda: where candidates run."),
+    as_json: bool = typer.Option(
+        False, "--json", help="Print the result as one JSON object on stdout (progress stays on stderr)."
+    ),
 ) -> None:
     """Re-execute a stored run on this machine and evaluator, answering its LLM calls from the store."""
     from warpsmith.agents.reevaluate import reevaluate_run
@@ -98,7 +139,7 @@ def replay(
     if original.strategy == "evolve":  # many tasks, islands: the evolve engine replays it
         from warpsmith.cli.evolve import replay_evolve
 
-        return replay_evolve(store, original, device, reevaluate)
+        return replay_evolve(store, original, device, reevaluate, as_json)
     task = _task(original.task, original.config.get("task_file"))
     device, hardware = _hardware(device)
     err.print(f"store: {store.url}; hardware: {hardware.device_name}", highlight=False)
@@ -129,10 +170,7 @@ def replay(
     except KeyboardInterrupt:
         err.print("interrupted", style="yellow")
         raise typer.Exit(130) from None
-    _report(outcome)
-    out.print(f"details: warpsmith runs show {outcome.run_id} --transcript", highlight=False)
-    if outcome.status != "completed":
-        raise typer.Exit(1)
+    finish(outcome, as_json, store.url)
 
 
 def register(app: typer.Typer) -> None:

@@ -15,7 +15,7 @@ from fastapi import APIRouter, Depends, Query, Response
 from fastapi.responses import JSONResponse
 from sqlalchemy.orm import Session
 
-from warpsmith.dashboard import candidates, leaderboard, queries
+from warpsmith.dashboard import candidates, leaderboard, queries, runs_list
 from warpsmith.dashboard.deps import hash_or_404, not_found, read_session, run_id_of, task_or_404
 from warpsmith.dashboard.views import (
     CandidateDetail,
@@ -25,6 +25,7 @@ from warpsmith.dashboard.views import (
     RunSummary,
     TaskDetail,
 )
+from warpsmith.store.dashboard_reads import count_filtered_runs, filtered_runs
 from warpsmith.store.writes import valid_text
 
 
@@ -46,18 +47,20 @@ def _limit(default: int) -> Any:
     return Query(default, ge=1, le=1000, description=f"Page size (default {default}).")
 
 
-@router.get("/runs", response_model=list[RunSummary], summary="Runs, newest first (paged)")
+@router.get("/runs", response_model=list[RunSummary], summary="Runs, newest first (paged; filtered as the runs page)")
 def runs(
     response: Response,
-    task: str | None = None,
+    task: str | None = Query(None, description="Exact task name (empty: any)."),
+    status: str | None = Query(None, description="Exact status, e.g. running, completed, failed (empty: any)."),
+    strategy: str | None = Query(None, description="Exact strategy, e.g. offline, llm, evolve, replay (empty: any)."),
+    hardware: str | None = Query(None, description="Exact hardware fingerprint (empty: any)."),
     limit: int = _limit(queries.RUNS_PAGE),
     offset: int = OFFSET,
     session: Session = Depends(read_session),
 ) -> list[RunSummary]:
-    if task is not None:
-        task = task_or_404(task)
-    response.headers["X-Total-Count"] = str(queries.count_runs(session, task=task))
-    return queries.list_runs(session, task=task, limit=limit, offset=offset)
+    filters = runs_list.filters_of(task, status, strategy, hardware)  # the runs page's filters, the same rules
+    response.headers["X-Total-Count"] = str(count_filtered_runs(session, filters))
+    return queries.summaries_of(session, filtered_runs(session, filters, limit=limit, offset=offset))
 
 
 @router.get(

@@ -16,7 +16,7 @@ from fastapi.responses import JSONResponse, Response
 from fastapi.staticfiles import StaticFiles
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from warpsmith.dashboard import api, compare, live, pages, runs_list
+from warpsmith.dashboard import api, compare, evolution, lineage, live, pages, runs_list
 from warpsmith.dashboard.deps import HERE, templates
 from warpsmith.dashboard.security import SecurityMiddleware
 from warpsmith.store.db import Store
@@ -58,6 +58,10 @@ def create_app(store: Store, hosts: frozenset[str] | None = None) -> FastAPI:
     app.mount("/static", StaticFiles(directory=HERE / "static"), name="static")
     app.include_router(api.router)
     app.include_router(compare.api_router)
+    app.include_router(evolution.api_router)
+    app.include_router(evolution.router)
+    app.include_router(lineage.api_router)
+    app.include_router(lineage.router)
     app.include_router(compare.router)
     app.include_router(live.router)
     app.include_router(runs_list.router)

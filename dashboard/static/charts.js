@@ -3,6 +3,7 @@
 // - #speedup-chart / #speedup-data: a run's best per round (dashboard/live.py); redrawn after htmx
 //   swaps the live block.
 // - #compare-chart / #compare-data: best so far per round of several runs (dashboard/compare.py).
+// - #evolution-chart / #evolution-data: an evolve run's best per task per generation (dashboard/evolution.py).
 // Honest axes: the value axis always starts at 0; a speedup chart draws the 1.0x line (eager
 // PyTorch) and each round's 95% interval as a whisker; the unit is in the axis label; the legend
 // names the series (no empty "Value: --" readout).
@@ -77,7 +78,7 @@
         y: { range: function () { return [0, top * 1.12]; } },
       },
       axes: [
-        { label: "round", values: function (u, ticks) { return ticks.map(function (t) { return Number.isInteger(t) ? t : ""; }); } },
+        { label: data.x || "round", values: function (u, ticks) { return ticks.map(function (t) { return Number.isInteger(t) ? t : ""; }); } },
         { label: data.axis, size: 56 },
       ],
       series: [{ label: "round" }].concat(series),
@@ -117,7 +118,20 @@
     chart(target, data, series, values, data.kind === "speedup" ? [eagerLine] : []);
   }
 
-  function drawAll() { drawRun(); drawCompare(); }
+  // One series per task; a speedup chart gets the 1.0x line, a count chart (CPU: cells filled) none.
+  function drawEvolution() {
+    const target = document.getElementById("evolution-chart");
+    const source = document.getElementById("evolution-data");
+    if (!target || !source || typeof uPlot === "undefined") return;
+    const data = JSON.parse(source.textContent);
+    const series = data.series.map(function (s, i) {
+      return { label: s.label, stroke: COLORS[i % COLORS.length], width: 2, points: { show: true } };
+    });
+    const values = data.series.map(function (s) { return s.values; });
+    chart(target, data, series, values, data.kind === "speedup" ? [eagerLine] : []);
+  }
+
+  function drawAll() { drawRun(); drawCompare(); drawEvolution(); }
   drawAll();
   // After htmx swapped in a new live block its chart is an empty box: draw it again.
   document.addEventListener("htmx:afterSettle", function () {
