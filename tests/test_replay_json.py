@@ -66,7 +66,7 @@ def test_replay_json_of_an_evolve_run(tmp_path: Path) -> None:
     from _scripted_llm_server import ScriptedLLMServer
     from test_optimize_llm import plan, seed_hash
 
-    from warpsmith.agents.coordinator_records import CallLog
+    from warpsmith.agents.call_log import CallLog
     from warpsmith.agents.llm import Budget, LiteLLMConfig, LiteLLMModel
     from warpsmith.agents.llm_strategy import LLMStrategy
     from warpsmith.evaluator.hardware import detect_hardware
