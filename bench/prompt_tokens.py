@@ -5,7 +5,7 @@ litellm client pointed at tests/_scripted_llm_server.py, the real evaluator (Tri
 interpreter on a CPU) and a SQLite store in a temporary folder. The scripted model answers
 by role: the planner with `width` ideas in JSON, the coder with the whole seed file plus a
 marker comment (a new, correct kernel each time), the judge with a verdict whose lesson
-differs from the last one only by a number (what a model that repeats itself writes).
+repeats an earlier one in other words (what a model that repeats itself writes).
 Every request the server receives is counted, per role and per round, with litellm's
 token_counter (tiktoken's cl100k encoding for an openai model name; chars/4 when litellm
 cannot count, and then the table says so).
@@ -34,6 +34,11 @@ REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO / "tests"))
 ROLES = ("planner", "coder", "judge", "repair")
 KEY_ENV = "WARPSMITH_BENCH_SCRIPTED_KEY"
+LESSONS = [  # the same lesson in the words a model that repeats itself would use
+    "moe_dispatch: retuning block sizes alone changed nothing here",
+    "moe_dispatch: retuning the block sizes alone changed nothing here.",
+    "moe_dispatch - retuning block sizes alone changes nothing here",
+]
 
 
 def count_tokens(messages: list[dict[str, Any]]) -> tuple[int, str]:
@@ -84,7 +89,7 @@ class Script:
             return f"A new variant.\n\n```python\n{source}```\n"
         verdict = {"bottleneck": "DRAM bandwidth on the large shapes, launch latency on the small ones",
                    "matches_prediction": False, "feedback": "no measurable change; try a different algorithm",
-                   "lessons": [f"moe_dispatch: retuning block sizes alone changed nothing here (attempt {self.counter})"],
+                   "lessons": [LESSONS[self.counter % len(LESSONS)]],
                    "suspicious": False, "suspicion_reason": ""}
         return "```json\n" + json.dumps(verdict) + "\n```"
 
