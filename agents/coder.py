@@ -99,16 +99,21 @@ class Coder:
         return {"role": "system", "content": content}
 
     def write_messages(
-        self, ctx: RoundContext, item: PlanItem, parent: CandidateSummary | None
+        self, ctx: RoundContext, item: PlanItem, parent: CandidateSummary | None,
+        second: CandidateSummary | None = None,
     ) -> list[dict[str, str]]:
-        user = render("coder_user", ctx=ctx, item=item, parent=parent, fence=FENCE_TAG[ctx.language])
+        """`second`: a crossover's other parent (its source is shown beside the parent's)."""
+        user = render("coder_user", ctx=ctx, item=item, parent=parent, second=second, fence=FENCE_TAG[ctx.language])
         return [self._system(ctx), {"role": "user", "content": user}]
 
-    def write(self, ctx: RoundContext, item: PlanItem, parent: CandidateSummary | None) -> Candidate:
+    def write(
+        self, ctx: RoundContext, item: PlanItem, parent: CandidateSummary | None,
+        second: CandidateSummary | None = None,
+    ) -> Candidate:
         """The new candidate for `item`; FormatError when the answer stays unusable."""
         parent_source = parent.candidate.source if parent else None
         source, failed, call = self._ask_code(
-            "coder", self.write_messages(ctx, item, parent), parent_source, ctx.language
+            "coder", self.write_messages(ctx, item, parent, second), parent_source, ctx.language
         )
         candidate = Candidate(
             task=ctx.task_name,

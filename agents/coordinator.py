@@ -39,7 +39,9 @@ from warpsmith.agents.coordinator_records import CallLog, Progress, RunSettings,
 from warpsmith.agents.measure import Measurer
 from warpsmith.agents.offline import measured_time_us
 from warpsmith.agents.protocols import AgentError, BudgetExceeded, LLMUnavailable, ReplayDiverged, Strategy
+from warpsmith.agents.memory import shape_briefs
 from warpsmith.agents.records import CandidateSummary, LLMCall, RoundContext
+from warpsmith.agents.round_context import build_context, store_verdict
 from warpsmith.records.evaluation import Candidate, EvalResult, Hardware
 from warpsmith.store import runs as store_runs
 from warpsmith.store.db import Store
@@ -47,7 +49,6 @@ from warpsmith.store.schema import CandidateRow, RunRow
 from warpsmith.tasklib.base import Task
 
 Evaluate = Callable[..., EvalResult]
-FAILURES_SHOWN = 6
 
 STATUS_OF: list[tuple[type[BaseException], str]] = [
     (BudgetExceeded, "budget_exhausted"),
@@ -95,6 +96,7 @@ class Coordinator:
         self.task, self.strategy, self.store, self.settings = task, strategy, store, settings
         self.hardware = hardware
         self.key = mapping.EvalKey.of(task, hardware, settings.suite)
+        self.briefs = shape_briefs(task, settings.suite, hardware)
         self.measure = Measurer(evaluate, task, settings, self._record, self._progress,
                                 device_mode=hardware.backend != "cpu")
         self.on_progress = on_progress or (lambda progress: None)
@@ -178,9 +180,11 @@ class Coordinator:
             verdict = scrutiny.with_confirmation(verdict, candidate.source_hash, confirmation)
             if verdict is not None:
                 with self.store.session() as session:
-                    mapping.store_verdict(
-                        session, self.run_id, self.task.name, self.key, verdict, self.round_index
-                    )
+                    store_verdict(session, run_id=self.run_id, task=self.task.name, key=self.key, verdict=verdict,
+                                  round_index=self.round_index, language=candidate.language,
+                                  origin="offline" if self.strategy.name == "offline" else "llm",
+                                  candidate=candidate, result=result, briefs=self.briefs,
+                                  parent=self._parent_result(session, candidate))
         self._update_best()
 
     def _evaluate(self, candidate: Candidate, screen: bool = True) -> tuple[EvalResult, bool]:
@@ -281,26 +285,9 @@ class Coordinator:
     def _context(self) -> RoundContext:
         with self.store.session() as session:
             self.beam = self._best(session)
-            failures = mapping.run_failures(session, self.key, self.run_id, FAILURES_SHOWN)
-            lessons = mapping.lessons(session, self.task.name, self.hardware.fingerprint)
-            feedback = mapping.round_feedback(session, self.run_id, self.round_index - 1)
-            known = mapping.known_hashes(session, self.key, self.task.name)
-        return RoundContext(
-            task_name=self.task.name,
-            task_description=self.task.description,
-            task_signature=self.task.signature,
-            language=self.settings.language,  # type: ignore[arg-type]
-            hardware=self.hardware,
-            round_index=self.round_index,
-            rounds_total=self.settings.rounds,
-            width=self.settings.width,
-            beam=self.beam,
-            failures=failures,
-            lessons=lessons,
-            feedback=feedback,
-            known_hashes=known,
-            allowed_torch_ops=sorted(self.task.allowed_torch_ops),
-        )
+            return build_context(session, task=self.task, key=self.key, run_id=self.run_id, settings=self.settings,
+                                 hardware=self.hardware, round_index=self.round_index, beam=self.beam,
+                                 briefs=self.briefs)
 
     def _update_best(self) -> None:
         with self.store.session() as session:

@@ -109,7 +109,11 @@ class LLMStrategy:
         candidates: list[Candidate] = []
         for item in plan.items[: ctx.width]:
             try:
-                candidate = self.coder.write(ctx, item, self._parent(ctx, item))
+                parent = self._parent(ctx, item)
+                second = self._summary(ctx, item.second_parent_hash) if item.kind == "crossover" else None
+                if second is not None and parent is not None and second.candidate.source_hash == parent.candidate.source_hash:
+                    second = None
+                candidate = self.coder.write(ctx, item, parent, second)
             except FormatError as exc:
                 self._failed("coder", f"round {ctx.round_index}: idea {item.idea[:80]!r} skipped: {exc}")
                 continue
