@@ -37,9 +37,9 @@ from collections.abc import Callable
 from warpsmith.agents import mapping, ranking, scrutiny
 from warpsmith.agents.coordinator_records import CallLog, Progress, RunSettings, RunSummary
 from warpsmith.agents.measure import Measurer
+from warpsmith.agents.memory import shape_briefs
 from warpsmith.agents.offline import measured_time_us
 from warpsmith.agents.protocols import AgentError, BudgetExceeded, LLMUnavailable, ReplayDiverged, Strategy
-from warpsmith.agents.memory import shape_briefs
 from warpsmith.agents.records import CandidateSummary, LLMCall, RoundContext
 from warpsmith.agents.round_context import build_context, store_verdict
 from warpsmith.records.evaluation import Candidate, EvalResult, Hardware

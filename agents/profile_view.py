@@ -75,7 +75,7 @@ def _ncu(p: dict[str, float | str]) -> list[str]:
         occupancy.append(f"limited by {label} ({blocks:.0f} blocks per SM)")
     if occupancy:
         lines.append("occupancy: " + ", ".join(occupancy))
-    stalls = sorted(((name.split("stalled_", 1)[1].split(".")[0], v) for name, v in p.items()
+    stalls = sorted(((name.split("stalled_", 1)[1].split(".")[0].removesuffix("_per_issue_active"), v) for name, v in p.items()
                      if name.startswith(_STALL_PREFIXES) and isinstance(v, int | float) and v > 0),
                     key=lambda kv: -kv[1])[:3]
     if stalls:
