@@ -42,6 +42,7 @@ from warpsmith.agents.offline import measured_time_us
 from warpsmith.agents.protocols import AgentError, BudgetExceeded, LLMUnavailable, ReplayDiverged, Strategy
 from warpsmith.agents.records import CandidateSummary, LLMCall, RoundContext
 from warpsmith.agents.round_context import build_context, store_verdict
+from warpsmith.agents.stop_rules import StopRules
 from warpsmith.records.evaluation import Candidate, EvalResult, Hardware
 from warpsmith.store import runs as store_runs
 from warpsmith.store.db import Store
@@ -106,6 +107,8 @@ class Coordinator:
         self.evaluated = 0
         self.beam: list[CandidateSummary] = []
         self.seed_hash: str | None = None
+        self.stop_rules = StopRules(settings.target_floor, settings.patience)
+        self.stopped = ""
         self.notes: list[str] = []
         """What a completed run's status message says (rounds that produced nothing, and why)."""
 
@@ -120,6 +123,11 @@ class Coordinator:
             for round_index in range(self._rounds_done() + 1, self.settings.rounds + 1):
                 self.round_index = round_index
                 self._round()
+                self.stopped = self.stop_rules.after_round(round_index, self._top(), self.briefs)
+                if self.stopped:
+                    self.notes.append(self.stopped)
+                    self._progress(self.stopped)
+                    break
             if self.notes and not self._produced_any():
                 raise AgentError("the strategy produced no candidate: " + "; ".join(self.notes))
         except (AgentError, KeyboardInterrupt) as error:
@@ -262,6 +270,7 @@ class Coordinator:
         self._progress(f"{note}seeding: {len(inherited)} kernels from earlier runs, evaluating the seed")
         self._evaluate(seed, screen=False)  # nothing to screen it against
         self._update_best()
+        self.stop_rules.start(self._top())
 
     def _finish(self, status: str, message: str) -> None:
         with self.store.session() as session:
@@ -273,6 +282,11 @@ class Coordinator:
         return mapping.best_correct(
             session, self.key, self.task.name, self.settings.language, self.settings.beam_size
         )
+
+    def _top(self) -> CandidateSummary | None:
+        with self.store.session() as session:
+            best = self._best(session)
+        return best[0] if best else None
 
     def _produced_any(self) -> bool:
         with self.store.session() as session:
@@ -355,6 +369,7 @@ class Coordinator:
             hardware=self.hardware, best=best, seed_hash=self.seed_hash, seed=seed, claim=ranking.claim(best, seed),
             cost_usd=row.cost_usd, prompt_tokens=row.prompt_tokens, completion_tokens=row.completion_tokens,
             role_failures=dict(getattr(self.strategy, "role_failures", {})),
+            stopped=self.stopped, stop_rules=self.stop_rules.describe(),
         )
 
 

@@ -164,6 +164,8 @@ def build_llm_strategy(
     api_key_env: str | None = None,
     config: LLMStrategyConfig | None = None,
     wrap_model: Callable[[Any], Any] | None = None,
+    role_models: dict[str, str] | None = None,
+    temperatures: dict[str, float] | None = None,
     **model_options: object,
 ) -> LLMStrategy:
     """The 'llm' strategy over one litellm model (what `warpsmith optimize --model` runs).
@@ -173,6 +175,8 @@ def build_llm_strategy(
     else litellm's provider default (OPENAI_API_KEY, ANTHROPIC_API_KEY, ...).
     `model_options`: further LiteLLMConfig fields (temperature, timeout_s, max_retries, ...).
     `wrap_model`: wraps the chat model every role uses (the CLI's watcher of requests in flight).
+    `role_models` / `temperatures`: per role ('planner', 'coder', 'judge'; '*' for every role's
+    temperature) a model and a sampling temperature; roles not named use `model` and the default.
     """
     if not isinstance(budget, Budget):
         budget = Budget(
@@ -180,8 +184,22 @@ def build_llm_strategy(
         )
     if api_key_env is None and os.environ.get("WARPSMITH_API_KEY"):
         api_key_env = "WARPSMITH_API_KEY"
-    llm_config = LiteLLMConfig.model_validate(
-        {"model": model, "api_base": api_base, "api_key_env": api_key_env, "budget": budget, **model_options}
-    )
-    model_client: Any = LiteLLMModel(llm_config, on_call=on_call)
-    return LLMStrategy(wrap_model(model_client) if wrap_model else model_client, config=config)
+    role_models, temperatures = dict(role_models or {}), dict(temperatures or {})
+    clients: dict[tuple[str, float | None], Any] = {}
+
+    def client(role: str) -> Any:
+        """One chat model per distinct (model, temperature); the budget is shared by all."""
+        name = role_models.get(role, model)
+        options = dict(model_options)
+        if role in temperatures or "*" in temperatures:
+            options["temperature"] = temperatures.get(role, temperatures.get("*"))
+        key = (name, options.get("temperature"))  # type: ignore[arg-type]
+        if key not in clients:
+            llm_config = LiteLLMConfig.model_validate(
+                {"model": name, "api_base": api_base, "api_key_env": api_key_env, "budget": budget, **options}
+            )
+            made: Any = LiteLLMModel(llm_config, on_call=on_call)
+            clients[key] = wrap_model(made) if wrap_model else made
+        return clients[key]
+
+    return LLMStrategy(client("planner"), coder_model=client("coder"), judge_model=client("judge"), config=config)

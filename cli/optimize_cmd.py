@@ -100,11 +100,14 @@ def _strategy(
         options["timeout_s"] = llm_timeout
     strategy = build_llm_strategy(
         settings.model, api_base=settings.api_base, budget=budget, on_call=call_log, wrap_model=WatchedChat,
-        **options,
+        role_models=settings.role_models, temperatures=settings.temperatures, **options,
     )
     where = f" at {settings.api_base}" if settings.api_base else ""
-    err.print(f"LLM strategy: planner, coder and judge on {settings.model}{where}")
-    return strategy, strategy.planner.model
+    roles = ", ".join(f"{r} on {settings.role_models.get(r, settings.model)}" for r in ("planner", "coder", "judge")) \
+        if settings.role_models else f"planner, coder and judge on {settings.model}"
+    err.print(f"LLM strategy: {roles}{where}")
+    chats = {id(m): m for m in (strategy.planner.model, strategy.coder.model, strategy.judge.model)}
+    return strategy, list(chats.values())
 
 
 ROLES = ("planner", "coder", "repair", "judge")
@@ -122,6 +125,20 @@ def _max_tokens(values: list[str] | None) -> dict[str, int]:
             raise usage_error(f"--max-tokens {value}: give a whole number of tokens, at least 256")
         limits[role] = int(number)
     return limits
+
+
+def _temperatures(values: list[str] | None) -> dict[str, float]:
+    """--temperature T (every role) or ROLE=T, repeatable."""
+    out: dict[str, float] = {}
+    for value in values or []:
+        role, _, number = value.rpartition("=")
+        if (role or "*") not in ("*", "planner", "coder", "judge"):
+            raise usage_error(f"--temperature {value}: the role must be planner, coder or judge")
+        try:
+            out[role or "*"] = float(number)
+        except ValueError:
+            raise usage_error(f"--temperature {value}: give a number, e.g. 0.7 or planner=1.0") from None
+    return out
 
 
 def _write_source(summary: Any, out_file: Path | None, language: str) -> Path | None:
@@ -182,6 +199,18 @@ def optimize(
         None, "--llm-timeout", min=1, help="Seconds one LLM request may take (default 300)."
     ),
     force: bool = typer.Option(False, "--force", help="Let --out overwrite an existing file."),
+    planner_model: str | None = typer.Option(None, "--planner-model", help="litellm model for the planner."),
+    coder_model: str | None = typer.Option(None, "--coder-model", help="litellm model for the coder (and repairs)."),
+    judge_model: str | None = typer.Option(None, "--judge-model", help="litellm model for the judge."),
+    temperature: list[str] | None = typer.Option(
+        None, "--temperature", help="Sampling temperature: T for every role, or ROLE=T (planner, coder, judge)."
+    ),
+    target_floor: float | None = typer.Option(
+        None, "--target-floor", help="Stop once the best reaches this fraction of the bytes floor (large shapes)."
+    ),
+    patience: int | None = typer.Option(
+        None, "--patience", min=1, help="Stop after this many rounds without a significant gain."
+    ),
 ) -> None:
     """Optimize one kernel: rounds of plan -> code -> evaluate -> judge, all stored."""
     from warpsmith.agents.coordinator import RunNotResumable, run_optimization
@@ -193,8 +222,12 @@ def optimize(
         raise usage_error(f"--device must be auto, cpu or cuda, not {device!r}")
     if suite is not None and suite not in ("smoke", "check", "bench"):
         raise usage_error(f"--suite must be smoke, check or bench, not {suite!r}")
-    if lang is not None and lang not in EXTENSIONS:
-        raise usage_error(f"--lang must be triton, cuda or hip, not {lang!r}")
+    languages = [part.strip() for part in lang.split(",")] if lang else []
+    if any(part not in EXTENSIONS for part in languages):
+        raise usage_error(f"--lang must be triton, cuda or hip (or a list: triton,cuda), not {lang!r}")
+    if target_floor is not None and not 0 < target_floor <= 1:
+        raise usage_error(f"--target-floor {target_floor}: give a fraction of the floor in (0, 1], e.g. 0.8")
+    lang = languages[0] if languages else None
     try:
         store = open_store(db)
     except StoreError as error:
@@ -245,7 +278,8 @@ def optimize(
     hardware = detect_hardware(device, gpu_index or 0)
     on_cpu = hardware.backend == "cpu"
     defaults = CPU_DEFAULTS if on_cpu else GPU_DEFAULTS
-    model = model or stored.get("model") or os.environ.get("WARPSMITH_MODEL") or None
+    model = model or planner_model or coder_model or judge_model or stored.get("model") \
+        or os.environ.get("WARPSMITH_MODEL") or None
     if offline or stored.get("strategy") == "offline":
         model = None
     settings = RunSettings(
@@ -262,6 +296,12 @@ def optimize(
         gpu_index=gpu_index,
         budget_usd=budget_usd if budget_usd is not None else stored.get("budget_usd"),
         budget_tokens=budget_tokens if budget_tokens is not None else stored.get("budget_tokens"),
+        role_models={r: m for r, m in (("planner", planner_model), ("coder", coder_model), ("judge", judge_model)) if m}
+        or stored.get("role_models", {}),
+        temperatures=_temperatures(temperature) or stored.get("temperatures", {}),
+        languages=languages or stored.get("languages", []),
+        target_floor=target_floor if target_floor is not None else stored.get("target_floor"),
+        patience=patience if patience is not None else stored.get("patience"),
     )
     if model and not offline:  # model, key and server checked before anything is said or stored
         from warpsmith.cli.llm_setup import preflight
@@ -285,13 +325,13 @@ def optimize(
             highlight=False,
         )
     call_log = CallLog()
-    strategy, chat = _strategy(task, settings, offline, stored, call_log, llm_timeout)
+    strategy, chats = _strategy(task, settings, offline, stored, call_log, llm_timeout)
     err.print(f"store: {store.url}", highlight=False)
     try:
         planned = 1 + settings.rounds * settings.width  # the seed, then each round's candidates
         shape_bytes = {shape.label: task.cost(shape).bytes for shape in task.shapes(settings.suite)}
         with ProgressView(err, settings.rounds, planned=planned, shape_bytes=shape_bytes) as view:
-            if chat is not None:
+            for chat in chats or []:
                 chat.watch = view.waiting
             summary = run_optimization(
                 task, strategy, store, settings, hardware, run_id=resume, call_log=call_log, on_progress=view
