@@ -17,6 +17,7 @@ from typing import Any
 
 from pydantic import BaseModel
 
+from warpsmith.agents.coder_batch import parse_batch
 from warpsmith.agents.edits import apply_answer
 from warpsmith.agents.prompting import render
 from warpsmith.agents.protocols import ChatModel
@@ -32,6 +33,9 @@ class CoderConfig(BaseModel):
     """How often an unusable answer (no code, SEARCH lines that do not match) is fed back."""
     log_chars: int = 6000
     """How much of a compile / run log a repair prompt shows (head and tail)."""
+    batch: bool = True
+    """Ideas of a round that start from the same parent go in one request (the parent sent once);
+    an idea whose section is unusable is asked for alone."""
 
 
 class _LastCall:
@@ -124,6 +128,29 @@ class Coder:
             plan_item=item.idea,
         )
         return self._produced(candidate, call, failed)
+
+    def write_batch(
+        self, ctx: RoundContext, items: list[PlanItem], parent: CandidateSummary
+    ) -> list[Candidate | str]:
+        """One request for several ideas on one parent: per item its candidate, or why its section was
+        unusable (a line); FormatError when no section is usable."""
+        user = render("coder_batch_user", ctx=ctx, items=items, parent=parent, fence=FENCE_TAG[ctx.language])
+        recorder = _LastCall(self.model)
+        sections = ask(
+            recorder, "coder", [self._system(ctx), {"role": "user", "content": user}],
+            lambda text: parse_batch(text, parent.candidate.source, ctx.language, len(items)),
+            expects="code", retries=self.config.format_retries, can_edit=True,
+        )
+        out: list[Candidate | str] = []
+        for number, item in enumerate(items, 1):
+            applied = sections[number]
+            if isinstance(applied, str):
+                out.append(applied)
+                continue
+            candidate = Candidate(task=ctx.task_name, language=ctx.language, source=applied.source,
+                                  parent_hash=parent.candidate.source_hash, origin="coder", plan_item=item.idea)
+            out.append(self._produced(candidate, recorder.last, applied.failed))
+        return out
 
     def repair_messages(
         self, ctx: RoundContext, candidate: Candidate, result: EvalResult, attempt: int, max_repairs: int

@@ -59,6 +59,11 @@ class LLMStrategy:
     ) -> None:
         self.name = name
         self.config = config or LLMStrategyConfig()
+        recorded = getattr(model, "recorded", None)  # a ReplayModel: code as the recorded run did
+        if recorded is not None and config is None:
+            batched = any(c.role == "coder" and "=== IDEA" in str(c.messages[-1].get("content", "")) for c in recorded)
+            self.config = self.config.model_copy(
+                update={"coder": self.config.coder.model_copy(update={"batch": batched})})
         self.planner = Planner(model, self.config.planner)
         self.coder = Coder(coder_model or model, self.config.coder)
         self.judge = Judge(judge_model or model, self.config.judge)
@@ -106,14 +111,12 @@ class LLMStrategy:
             plan = default_plan(ctx)
             self._failed("planner", f"round {ctx.round_index}: default plan used: {exc}")
         seen = {s.candidate.source_hash for s in [*ctx.beam, *ctx.failures]}
+        items = plan.items[: ctx.width]
+        batched = self._batched(ctx, items)
         candidates: list[Candidate] = []
-        for item in plan.items[: ctx.width]:
+        for index, item in enumerate(items):
             try:
-                parent = self._parent(ctx, item)
-                second = self._summary(ctx, item.second_parent_hash) if item.kind == "crossover" else None
-                if second is not None and parent is not None and second.candidate.source_hash == parent.candidate.source_hash:
-                    second = None
-                candidate = self.coder.write(ctx, item, parent, second)
+                candidate = batched.get(index) or self._write_one(ctx, item)
             except FormatError as exc:
                 self._failed("coder", f"round {ctx.round_index}: idea {item.idea[:80]!r} skipped: {exc}")
                 continue
@@ -125,6 +128,39 @@ class LLMStrategy:
             self._items[candidate.source_hash] = item
             candidates.append(candidate)
         return candidates
+
+    def _write_one(self, ctx: RoundContext, item: PlanItem) -> Candidate:
+        parent = self._parent(ctx, item)
+        second = self._summary(ctx, item.second_parent_hash) if item.kind == "crossover" else None
+        if second is not None and parent is not None and second.candidate.source_hash == parent.candidate.source_hash:
+            second = None
+        return self.coder.write(ctx, item, parent, second)
+
+    def _batched(self, ctx: RoundContext, items: list[PlanItem]) -> dict[int, Candidate]:
+        """Candidates for the items that share a parent, one coder request per parent (coder_batch.py);
+        an item missing here (its section unusable, a crossover, a parent of its own) is written alone."""
+        groups: dict[str, list[int]] = {}
+        for index, item in enumerate(items):
+            parent = self._parent(ctx, item)
+            if self.config.coder.batch and parent is not None and item.kind != "crossover":
+                groups.setdefault(parent.candidate.source_hash, []).append(index)
+        out: dict[int, Candidate] = {}
+        for parent_hash, indexes in groups.items():
+            if len(indexes) < 2:
+                continue
+            parent = self._summary(ctx, parent_hash)
+            assert parent is not None
+            try:
+                written = self.coder.write_batch(ctx, [items[i] for i in indexes], parent)
+            except FormatError as exc:
+                self._failed("coder", f"round {ctx.round_index}: batched request unusable, ideas asked alone: {exc}")
+                continue
+            for index, made in zip(indexes, written, strict=True):
+                if isinstance(made, Candidate):
+                    out[index] = made
+                else:
+                    self.skipped.append(f"round {ctx.round_index}: {made}; asked alone")
+        return out
 
     def repair(self, ctx: RoundContext, candidate: Candidate, result: EvalResult) -> Candidate | None:
         done = self._repairs.get(candidate.source_hash, 0)

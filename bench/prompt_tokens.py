@@ -4,7 +4,8 @@ Runs `run_optimization` on a task (default moe_dispatch, 5 rounds, width 4) with
 litellm client pointed at tests/_scripted_llm_server.py, the real evaluator (Triton
 interpreter on a CPU) and a SQLite store in a temporary folder. The scripted model answers
 by role: the planner with `width` ideas in JSON, the coder with the whole seed file plus a
-marker comment (a new, correct kernel each time), the judge with a verdict whose lesson
+marker comment (a new, correct kernel each time; one section per idea when a request asks for
+several ideas on one parent), the judge with a verdict whose lesson
 repeats an earlier one in other words (what a model that repeats itself writes).
 Every request the server receives is counted, per role and per round, with litellm's
 token_counter (tiktoken's cl100k encoding for an openai model name; chars/4 when litellm
@@ -23,6 +24,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import re
 import sys
 import tempfile
 import time
@@ -85,8 +87,14 @@ class Script:
                       "kind": kinds[i % len(kinds)]} for i in range(self.width)]
             return "```json\n" + json.dumps({"items": items, "notes": "bandwidth bound"}) + "\n```"
         if role in ("coder", "repair"):
-            source = self.seed_source.rstrip() + f"\n\n# variant {self.counter}\n"
-            return f"A new variant.\n\n```python\n{source}```\n"
+            user = str(body["messages"][-1].get("content") or "")
+            ideas = len(re.findall(r"^\d+\. \(\w+\) ", user, re.MULTILINE)) if "=== IDEA n ===" in user else 0
+            files = []
+            for number in range(1, max(ideas, 1) + 1):
+                self.counter += 1
+                source = self.seed_source.rstrip() + f"\n\n# variant {self.counter}\n"
+                files.append((f"=== IDEA {number} ===\n" if ideas else "") + f"A new variant.\n\n```python\n{source}```\n")
+            return "\n".join(files)
         verdict = {"bottleneck": "DRAM bandwidth on the large shapes, launch latency on the small ones",
                    "matches_prediction": False, "feedback": "no measurable change; try a different algorithm",
                    "lessons": [LESSONS[self.counter % len(LESSONS)]],
