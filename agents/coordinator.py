@@ -161,6 +161,9 @@ class Coordinator:
         for position, candidate in enumerate(candidates):
             self._process(ctx, candidate, position)
         with self.store.session() as session:
+            beam = self._best(session)
+        self.measure.profile_top(beam, {c.source_hash for c in candidates}, self.settings.profile_top)
+        with self.store.session() as session:
             store_runs.update_run_progress(session, self.run_id, rounds_done=self.round_index)
         self._progress(f"round {self.round_index} done")
 

@@ -68,6 +68,8 @@ class RunSettings(BaseModel):
     """Sampling temperature per role ('*' for all) set with --temperature; unset: the client's default (0.2)."""
     languages: list[str] = Field(default_factory=list)
     """Languages the user allowed (--lang triton,cuda): the first is `language`, the others are port targets."""
+    profile_top: int = 2
+    """On a device, the round's best N correct candidates are profiled (0: never)."""
     target_floor: float | None = None
     """Stop once the best reaches this fraction of the bytes floor on the bandwidth-bound shapes (device mode)."""
     patience: int | None = None

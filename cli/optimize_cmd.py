@@ -211,6 +211,9 @@ def optimize(
     patience: int | None = typer.Option(
         None, "--patience", min=1, help="Stop after this many rounds without a significant gain."
     ),
+    profile_top: int | None = typer.Option(
+        None, "--profile-top", min=0, help="On a GPU, profile each round's best N correct candidates (default 2)."
+    ),
 ) -> None:
     """Optimize one kernel: rounds of plan -> code -> evaluate -> judge, all stored."""
     from warpsmith.agents.coordinator import RunNotResumable, run_optimization
@@ -302,6 +305,7 @@ def optimize(
         languages=languages or stored.get("languages", []),
         target_floor=target_floor if target_floor is not None else stored.get("target_floor"),
         patience=patience if patience is not None else stored.get("patience"),
+        profile_top=profile_top if profile_top is not None else stored.get("profile_top", 2),
     )
     if model and not offline:  # model, key and server checked before anything is said or stored
         from warpsmith.cli.llm_setup import preflight

@@ -193,3 +193,25 @@ def test_round_two_planner_reads_round_one_verdicts_by_candidate_id(tmp_path: Pa
         ("rmsnorm: BLOCK_H 1024 covers every smoke shape", "triton", "llm", 1),
     ]
     assert [e["source_hash"] for e in json.loads(rows[0][4])] == [two, eight]
+
+
+def test_the_loop_profiles_the_round_best_and_a_profile_that_cannot_run_says_why(tmp_path: Path):
+    """The real evaluator with profile=True; on this CPU it says why nothing was profiled, and that
+    reason is the one line the next prompt shows."""
+    from warpsmith.agents.coordinator import default_evaluate, seed_candidate
+    from warpsmith.agents.measure import Measurer
+
+    task = get_task("rmsnorm")
+    seed = seed_candidate(task, "triton")
+    recorded: list[EvalResult] = []
+    settings = RunSettings(suite="smoke", device="cpu")
+    measurer = Measurer(default_evaluate, task, settings, recorded.append, lambda *a: None, device_mode=False)
+    first = measurer.call(seed)
+    beam = [CandidateSummary(candidate=seed, result=first)]
+    assert measurer.profile_top(beam, {seed.source_hash}, 2) == []  # no device: nothing profiled
+    measurer.device_mode = True  # what the loop sets on a GPU; the evaluator still runs this CPU
+    (profiled,) = measurer.profile_top(beam, {seed.source_hash}, 2)
+    assert profiled.ok and "skipped" in profiled.profile and recorded[-1] is profiled
+    assert measurer.profile_top(beam, {"another round's kernel"}, 2) == []
+    (line,) = profile_lines(profiled.profile)
+    assert line.startswith("profile: not available: ")
