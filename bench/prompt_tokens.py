@@ -73,12 +73,15 @@ class Script:
         self.counter = 0
         self.rows: list[dict[str, Any]] = []
         self.method = ""
+        self.last: dict[str, list[dict[str, Any]]] = {}
+        """The newest request of each role (written out with --prompts)."""
 
     def __call__(self, body: dict[str, Any]) -> str:
         role = role_of(body)
         tokens, self.method = count_tokens(body["messages"])
         self.rows.append({"round": self.round_index, "role": role, "tokens": tokens,
                           "chars": sum(len(str(m.get("content") or "")) for m in body["messages"])})
+        self.last[role] = body["messages"]
         self.counter += 1
         if role == "planner":
             kinds = ["exploit", "new_algorithm", "crossover", "exploit"]
@@ -137,7 +140,7 @@ def measure(task_name: str, rounds: int, width: int, suite: str, label: str) -> 
     print(file=sys.stderr)
     return {"label": label, "task": task_name, "rounds": rounds, "width": width, "suite": suite,
             "status": summary.status, "message": summary.message, "counted_with": script.method,
-            "seconds": round(time.monotonic() - started, 1), "requests": script.rows}
+            "seconds": round(time.monotonic() - started, 1), "requests": script.rows, "last_prompts": script.last}
 
 
 def table(result: dict[str, Any]) -> dict[tuple[int, str], int]:
@@ -180,11 +183,17 @@ def main() -> int:
     parser.add_argument("--label", default="run")
     parser.add_argument("--out", type=Path, help="write the measurement as JSON here")
     parser.add_argument("--compare", nargs="+", type=Path, help="render stored measurements side by side")
+    parser.add_argument("--prompts", type=Path, help="write the last request of each role here, as text")
     args = parser.parse_args()
     if args.compare:
         print(render([json.loads(p.read_text()) for p in args.compare]))
         return 0
     result = measure(args.task, args.rounds, args.width, args.suite, args.label)
+    if args.prompts:
+        args.prompts.mkdir(parents=True, exist_ok=True)
+        for role, messages in result["last_prompts"].items():
+            text = "\n\n".join(f"## [{m['role']}]\n\n{m.get('content') or ''}" for m in messages)
+            (args.prompts / f"{role}.md").write_text(text)
     if args.out:
         args.out.parent.mkdir(parents=True, exist_ok=True)
         args.out.write_text(json.dumps(result, indent=1))
