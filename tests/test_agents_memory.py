@@ -155,7 +155,8 @@ def test_round_two_planner_reads_round_one_verdicts_by_candidate_id(tmp_path: Pa
     assert seed is not None and SEED_CONFIG_LINE in seed.read_text()
     seed_hash = source_hash(seed.read_text())
     script = [
-        _plan(seed_hash, ["two warps per row", "eight warps per row"]), GOOD_EDIT, EIGHT_WARPS,
+        _plan(seed_hash, ["two warps per row", "eight warps per row"]),
+        f"=== IDEA 1 ===\n{GOOD_EDIT}\n=== IDEA 2 ===\n{EIGHT_WARPS}",  # one request: both start from the seed
         _verdict("two warps: no change, keep", "rmsnorm on the interpreter: num_warps does not change the result",
                  "program count"),
         _verdict("eight warps: no change either", "rmsnorm on the interpreter - num_warps does not change the result.",
@@ -178,14 +179,14 @@ def test_round_two_planner_reads_round_one_verdicts_by_candidate_id(tmp_path: Pa
     assert srv.unscripted == 0 and srv.remaining == 0
     two, eight = (source_hash(seed.read_text().replace(SEED_CONFIG_LINE, f'CONFIG = {{"BLOCK_H": 1024, "num_warps": {n}}}'))
                   for n in (2, 8))
-    first, second = (srv.requests[i]["messages"][1]["content"] for i in (0, 5))
+    first, second = (srv.requests[i]["messages"][1]["content"] for i in (0, 4))
     assert "Round 1 of 2" in first and "Round 2 of 2" in second
     assert "def reference" in first and "| tiny" in first  # the reference and the shapes with dimensions
     assert f"candidate {two[:12]}: bottleneck: program count; prediction held; two warps: no change, keep" in second
     assert f"candidate {eight[:12]}: bottleneck: interpreter overhead; prediction held; eight warps" in second
     assert f"| {two[:12]} | 1 | {seed_hash[:12]} | two warps per row | correct |" in second  # the attempt history
     assert "2. new_algorithm" in second
-    judge_round_two = srv.requests[7]["messages"][1]["content"]
+    judge_round_two = srv.requests[6]["messages"][1]["content"]
     assert "Lessons already stored" in judge_round_two and "(taught 2x)" in judge_round_two
     rows = query(db, "SELECT text, language, origin, seen, evidence FROM lessons ORDER BY id")
     assert [(t, lang, o, s) for t, lang, o, s, _ in rows] == [
@@ -193,6 +194,13 @@ def test_round_two_planner_reads_round_one_verdicts_by_candidate_id(tmp_path: Pa
         ("rmsnorm: BLOCK_H 1024 covers every smoke shape", "triton", "llm", 1),
     ]
     assert [e["source_hash"] for e in json.loads(rows[0][4])] == [two, eight]
+    # the run replays with the server gone: the batched coder request is served as recorded
+    from warpsmith.agents.replay import replay_run
+
+    with open_store(f"sqlite:///{db}") as store:
+        outcome = replay_run(store, summary.run_id, get_task("rmsnorm"), detect_hardware("cpu"), device="cpu")
+    assert outcome.status == "completed", outcome.message
+    assert outcome.replay_hashes == outcome.original_hashes and len(outcome.original_hashes) == 3
 
 
 def test_the_loop_profiles_the_round_best_and_a_profile_that_cannot_run_says_why(tmp_path: Path):
