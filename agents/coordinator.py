@@ -160,9 +160,8 @@ class Coordinator:
             self._progress(self.notes[-1])
         for position, candidate in enumerate(candidates):
             self._process(ctx, candidate, position)
-        with self.store.session() as session:
-            beam = self._best(session)
-        self.measure.profile_top(beam, {c.source_hash for c in candidates}, self.settings.profile_top)
+        if self.strategy.name != "offline":  # profiles are for models to read; the tuner reads times only
+            self.measure.profile_top(self._beam(), {c.source_hash for c in candidates}, self.settings.profile_top)
         with self.store.session() as session:
             store_runs.update_run_progress(session, self.run_id, rounds_done=self.round_index)
         self._progress(f"round {self.round_index} done")
@@ -286,10 +285,12 @@ class Coordinator:
             session, self.key, self.task.name, self.settings.language, self.settings.beam_size
         )
 
-    def _top(self) -> CandidateSummary | None:
+    def _beam(self) -> list[CandidateSummary]:
         with self.store.session() as session:
-            best = self._best(session)
-        return best[0] if best else None
+            return self._best(session)
+
+    def _top(self) -> CandidateSummary | None:
+        return next(iter(self._beam()), None)
 
     def _produced_any(self) -> bool:
         with self.store.session() as session:

@@ -40,11 +40,16 @@ def _best_on(beam: list[CandidateSummary], labels: set[str]) -> str | None:
     return best
 
 
-def crossover_parents(beam: list[CandidateSummary], briefs: list[ShapeBrief]) -> tuple[str, str] | None:
-    """(best on launch-bound shapes, best on bandwidth-bound shapes), or the beam's two best."""
+BY_REGIME = "the best on launch-bound shapes with the best on bandwidth-bound ones"
+TWO_BEST = "the two best so far"
+
+
+def crossover_parents(beam: list[CandidateSummary], briefs: list[ShapeBrief]) -> tuple[str, str, str] | None:
+    """(best on launch-bound shapes, best on bandwidth-bound shapes, BY_REGIME), or the beam's two
+    best with TWO_BEST (no device times to tell the regimes apart, or one kernel best at both)."""
     small = _best_on(beam, {b.label for b in briefs if b.regime == "launch-bound"})
     large = _best_on(beam, {b.label for b in briefs if b.regime == "bandwidth-bound"})
     if small and large and small != large:
-        return small, large
+        return small, large, BY_REGIME
     hashes = [s.candidate.source_hash for s in beam]
-    return (hashes[0], hashes[1]) if len(hashes) >= 2 else None
+    return (hashes[0], hashes[1], TWO_BEST) if len(hashes) >= 2 else None

@@ -140,6 +140,7 @@ class RoundContext(BaseModel):
                                   description="The kind of each slot this round (exploration); empty = all exploit.")
     crossover_pair: list[str] = Field(default_factory=list, description="The two parents a crossover slot "
                                       "suggests (best on launch-bound shapes, best on bandwidth-bound ones).")
+    crossover_reason: str = Field(default="", description="Why those two (exploration.crossover_parents).")
     languages: list[str] = Field(default_factory=list,
                                  description="Languages a 'port' item may switch to (--lang); empty = none.")
     known_hashes: list[str] = Field(

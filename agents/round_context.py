@@ -78,7 +78,8 @@ def build_context(
         reference_source=reference_source(task),
         shapes=briefs,
         kinds=slot_kinds(round_index, settings.width, len(beam), bool(getattr(settings, "languages", []))),
-        crossover_pair=list(crossover_parents(beam, briefs) or []),
+        crossover_pair=list(pair[:2]) if (pair := crossover_parents(beam, briefs)) else [],
+        crossover_reason=pair[2] if pair else "",
         languages=[lang for lang in getattr(settings, "languages", []) if lang != settings.language],
     )
 

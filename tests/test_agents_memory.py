@@ -99,7 +99,10 @@ def test_shapes_carry_dimensions_floors_and_regimes_and_changes_are_per_regime()
                                   result=_timed(s, t))
                  for s, t in (("fast-large", {small.label: 12.0, large.label: 70.0}),
                               ("fast-small", {small.label: 6.0, large.label: 90.0}))]
-    assert crossover_parents(summaries, [small, large]) == (source_hash("fast-small"), source_hash("fast-large"))
+    assert crossover_parents(summaries, [small, large]) == (source_hash("fast-small"), source_hash("fast-large"),
+                                                            "the best on launch-bound shapes with the best on "
+                                                            "bandwidth-bound ones")
+    assert crossover_parents(summaries, [])[2] == "the two best so far"  # type: ignore[index]
 
 
 def test_slots_explore_one_new_algorithm_per_round_and_cross_over_from_round_two():
