@@ -226,3 +226,30 @@ def test_the_loop_profiles_the_round_best_and_a_profile_that_cannot_run_says_why
     assert measurer.profile_top(beam, {"another round's kernel"}, 2) == []
     (line,) = profile_lines(profiled.profile)
     assert line.startswith("profile: not available: ")
+
+
+def test_the_planner_reads_the_objective_shapes_floors_hardware_and_regimes():
+    from warpsmith.agents.planner import Planner
+    from warpsmith.agents.records import RoundContext
+    from warpsmith.agents.round_context import reference_source
+
+    task = get_task("moe_dispatch")
+    hw = HW.model_copy(update={"sm_count": 132, "shared_memory_per_sm_bytes": 233472, "registers_per_sm": 65536,
+                               "l2_bytes": 52428800})
+    briefs = memory.shape_briefs(task, "bench", hw)
+    seed = Candidate(task=task.name, language="triton", source="# a kernel\n", origin="seed")
+    timings = [ShapeTiming(shape=b.label, median_us=2 * (b.floor_us or 0) + 3, spread_us=0.1, reps=50,
+                           call_median_us=2 * (b.floor_us or 0) + 8, speedup=1.5) for b in briefs]
+    result = EvalResult(task=task.name, language="triton", source_hash=seed.source_hash, status="correct",
+                        mode="device", timings=timings)
+    ctx = RoundContext(task_name=task.name, task_description=task.description, task_signature=task.signature,
+                       language="triton", hardware=hw, round_index=1, rounds_total=3, width=4,
+                       beam=[CandidateSummary(candidate=seed, result=result)], shapes=briefs,
+                       reference_source=reference_source(task), kinds=slot_kinds(1, 4, 1))
+    text = Planner(None).messages(ctx)[1]["content"]  # type: ignore[arg-type]
+    big = next(b for b in briefs if b.label == "deepseek-v3 T=512")
+    assert (f"| deepseek-v3 T=512 | T=512 k=8 E=256 ep=1 H=7168 | {big.bytes} | {big.floor_us:.2f} | bandwidth-bound | "
+            f"{2 * big.floor_us + 3:.2f} | {2 * big.floor_us + 8:.2f} | 1.50x |") in text
+    assert "| NVIDIA H100 80GB HBM3 (sm_90) | 132 | 3350 GB/s | 50.0 MiB | 228 KiB | 65536 |" in text
+    assert "def reference(self, hidden_states" in text and "bandwidth-bound: 18 shapes, 1.50x vs eager" in text
+    assert "4. new_algorithm: a different algorithm" in text and "Round 1 of 3" in text
