@@ -114,8 +114,12 @@ class Coder:
         self, ctx: RoundContext, item: PlanItem, parent: CandidateSummary | None,
         second: CandidateSummary | None = None,
     ) -> Candidate:
-        """The new candidate for `item`; FormatError when the answer stays unusable."""
-        parent_source = parent.candidate.source if parent else None
+        """The new candidate for `item`; FormatError when the answer stays unusable.
+
+        A port (`ctx.language` differs from the parent's) shows the parent as the kernel to port and
+        takes a whole file in `ctx.language`: edits on a source in another language mean nothing."""
+        porting = parent is not None and parent.candidate.language != ctx.language
+        parent_source = parent.candidate.source if parent and not porting else None
         source, failed, call = self._ask_code(
             "coder", self.write_messages(ctx, item, parent, second), parent_source, ctx.language
         )

@@ -131,6 +131,8 @@ class LLMStrategy:
 
     def _write_one(self, ctx: RoundContext, item: PlanItem) -> Candidate:
         parent = self._parent(ctx, item)
+        if item.kind == "port" and ctx.languages:  # a whole file in the first other language allowed (--lang)
+            return self.coder.write(ctx.model_copy(update={"language": ctx.languages[0]}), item, parent)
         second = self._summary(ctx, item.second_parent_hash) if item.kind == "crossover" else None
         if second is not None and parent is not None and second.candidate.source_hash == parent.candidate.source_hash:
             second = None
@@ -142,7 +144,7 @@ class LLMStrategy:
         groups: dict[str, list[int]] = {}
         for index, item in enumerate(items):
             parent = self._parent(ctx, item)
-            if self.config.coder.batch and parent is not None and item.kind != "crossover":
+            if self.config.coder.batch and parent is not None and item.kind not in ("crossover", "port"):
                 groups.setdefault(parent.candidate.source_hash, []).append(index)
         out: dict[int, Candidate] = {}
         for parent_hash, indexes in groups.items():

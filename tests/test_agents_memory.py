@@ -253,3 +253,23 @@ def test_the_planner_reads_the_objective_shapes_floors_hardware_and_regimes():
     assert "| NVIDIA H100 80GB HBM3 (sm_90) | 132 | 3350 GB/s | 50.0 MiB | 228 KiB | 65536 |" in text
     assert "def reference(self, hidden_states" in text and "bandwidth-bound: 18 shapes, 1.50x vs eager" in text
     assert "4. new_algorithm: a different algorithm" in text and "Round 1 of 3" in text
+
+
+def test_a_port_item_is_written_as_a_whole_file_in_the_allowed_language():
+    from _agents_llm_helpers import make_ctx, scripted_model
+
+    from warpsmith.agents.records import LLMCall
+
+    ctx = make_ctx(width=1).model_copy(update={"languages": ["cuda"], "kinds": ["port"]})
+    parent = ctx.beam[0].candidate
+    item = {"idea": "the same row-per-block kernel in CUDA", "parent_hash": parent.source_hash[:12], "kind": "port"}
+    plan = "```json\n" + json.dumps({"items": [item]}) + "\n```"
+    cuda = "```cuda\n#include <ATen/ATen.h>\nat::Tensor kernel(const at::Tensor& x, const at::Tensor& w, double eps);\n```"
+    calls: list[LLMCall] = []
+    with ScriptedLLMServer([plan, cuda]) as srv:
+        (candidate,) = LLMStrategy(scripted_model(srv, calls)).propose(ctx)
+    assert candidate.language == "cuda" and candidate.parent_hash == parent.source_hash
+    assert candidate.source.startswith("#include <ATen/ATen.h>")
+    system, user = (m["content"] for m in srv.requests[1]["messages"])
+    assert "Candidate format: CUDA" in system and "PYBIND11_MODULE` is refused" in system
+    assert "## The triton kernel to port to cuda" in user and "def kernel(x, weight, eps):" in user
