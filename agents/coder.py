@@ -17,6 +17,7 @@ from typing import Any
 
 from pydantic import BaseModel
 
+from warpsmith.agents.coder_batch import parse_batch
 from warpsmith.agents.edits import apply_answer
 from warpsmith.agents.prompting import render
 from warpsmith.agents.protocols import ChatModel
@@ -32,6 +33,9 @@ class CoderConfig(BaseModel):
     """How often an unusable answer (no code, SEARCH lines that do not match) is fed back."""
     log_chars: int = 6000
     """How much of a compile / run log a repair prompt shows (head and tail)."""
+    batch: bool = True
+    """Ideas of a round that start from the same parent go in one request (the parent sent once);
+    an idea whose section is unusable is asked for alone."""
 
 
 class _LastCall:
@@ -99,16 +103,25 @@ class Coder:
         return {"role": "system", "content": content}
 
     def write_messages(
-        self, ctx: RoundContext, item: PlanItem, parent: CandidateSummary | None
+        self, ctx: RoundContext, item: PlanItem, parent: CandidateSummary | None,
+        second: CandidateSummary | None = None,
     ) -> list[dict[str, str]]:
-        user = render("coder_user", ctx=ctx, item=item, parent=parent, fence=FENCE_TAG[ctx.language])
+        """`second`: a crossover's other parent (its source is shown beside the parent's)."""
+        user = render("coder_user", ctx=ctx, item=item, parent=parent, second=second, fence=FENCE_TAG[ctx.language])
         return [self._system(ctx), {"role": "user", "content": user}]
 
-    def write(self, ctx: RoundContext, item: PlanItem, parent: CandidateSummary | None) -> Candidate:
-        """The new candidate for `item`; FormatError when the answer stays unusable."""
-        parent_source = parent.candidate.source if parent else None
+    def write(
+        self, ctx: RoundContext, item: PlanItem, parent: CandidateSummary | None,
+        second: CandidateSummary | None = None,
+    ) -> Candidate:
+        """The new candidate for `item`; FormatError when the answer stays unusable.
+
+        A port (`ctx.language` differs from the parent's) shows the parent as the kernel to port and
+        takes a whole file in `ctx.language`: edits on a source in another language mean nothing."""
+        porting = parent is not None and parent.candidate.language != ctx.language
+        parent_source = parent.candidate.source if parent and not porting else None
         source, failed, call = self._ask_code(
-            "coder", self.write_messages(ctx, item, parent), parent_source, ctx.language
+            "coder", self.write_messages(ctx, item, parent, second), parent_source, ctx.language
         )
         candidate = Candidate(
             task=ctx.task_name,
@@ -119,6 +132,29 @@ class Coder:
             plan_item=item.idea,
         )
         return self._produced(candidate, call, failed)
+
+    def write_batch(
+        self, ctx: RoundContext, items: list[PlanItem], parent: CandidateSummary
+    ) -> list[Candidate | str]:
+        """One request for several ideas on one parent: per item its candidate, or why its section was
+        unusable (a line); FormatError when no section is usable."""
+        user = render("coder_batch_user", ctx=ctx, items=items, parent=parent, fence=FENCE_TAG[ctx.language])
+        recorder = _LastCall(self.model)
+        sections = ask(
+            recorder, "coder", [self._system(ctx), {"role": "user", "content": user}],
+            lambda text: parse_batch(text, parent.candidate.source, ctx.language, len(items)),
+            expects="code", retries=self.config.format_retries, can_edit=True,
+        )
+        out: list[Candidate | str] = []
+        for number, item in enumerate(items, 1):
+            applied = sections[number]
+            if isinstance(applied, str):
+                out.append(applied)
+                continue
+            candidate = Candidate(task=ctx.task_name, language=ctx.language, source=applied.source,
+                                  parent_hash=parent.candidate.source_hash, origin="coder", plan_item=item.idea)
+            out.append(self._produced(candidate, recorder.last, applied.failed))
+        return out
 
     def repair_messages(
         self, ctx: RoundContext, candidate: Candidate, result: EvalResult, attempt: int, max_repairs: int

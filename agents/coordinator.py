@@ -37,8 +37,11 @@ from collections.abc import Callable
 from warpsmith.agents import mapping, ranking, scrutiny
 from warpsmith.agents.call_log import CallLog
 from warpsmith.agents.measure import Measurer
+from warpsmith.agents.memory import shape_briefs
 from warpsmith.agents.offline import measured_time_us
 from warpsmith.agents.protocols import AgentError, BudgetExceeded, LLMUnavailable, ReplayDiverged, Strategy
+from warpsmith.agents.round_context import build_context, store_verdict
+from warpsmith.agents.stop_rules import StopRules
 from warpsmith.records.agents import CandidateSummary, LLMCall, RoundContext
 from warpsmith.records.evaluation import Candidate, EvalResult, Hardware
 from warpsmith.records.runs import Progress, RunSettings, RunSummary
@@ -48,7 +51,6 @@ from warpsmith.store.schema import CandidateRow, RunRow
 from warpsmith.tasklib.base import Task
 
 Evaluate = Callable[..., EvalResult]
-FAILURES_SHOWN = 6
 
 STATUS_OF: list[tuple[type[BaseException], str]] = [
     (BudgetExceeded, "budget_exhausted"),
@@ -96,6 +98,7 @@ class Coordinator:
         self.task, self.strategy, self.store, self.settings = task, strategy, store, settings
         self.hardware = hardware
         self.key = mapping.EvalKey.of(task, hardware, settings.suite)
+        self.briefs = shape_briefs(task, settings.suite, hardware)
         self.measure = Measurer(evaluate, task, settings, self._record, self._progress,
                                 device_mode=hardware.backend != "cpu")
         self.on_progress = on_progress or (lambda progress: None)
@@ -105,6 +108,8 @@ class Coordinator:
         self.evaluated = 0
         self.beam: list[CandidateSummary] = []
         self.seed_hash: str | None = None
+        self.stop_rules = StopRules(settings.target_floor, settings.patience)
+        self.stopped = ""
         self.notes: list[str] = []
         """What a completed run's status message says (rounds that produced nothing, and why)."""
 
@@ -119,6 +124,11 @@ class Coordinator:
             for round_index in range(self._rounds_done() + 1, self.settings.rounds + 1):
                 self.round_index = round_index
                 self._round()
+                self.stopped = self.stop_rules.after_round(round_index, self._top(), self.briefs)
+                if self.stopped:
+                    self.notes.append(self.stopped)
+                    self._progress(self.stopped)
+                    break
             if self.notes and not self._produced_any():
                 raise AgentError("the strategy produced no candidate: " + "; ".join(self.notes))
         except (AgentError, KeyboardInterrupt) as error:
@@ -151,6 +161,8 @@ class Coordinator:
             self._progress(self.notes[-1])
         for position, candidate in enumerate(candidates):
             self._process(ctx, candidate, position)
+        if self.strategy.name != "offline":  # profiles are for models to read; the tuner reads times only
+            self.measure.profile_top(self._beam(), {c.source_hash for c in candidates}, self.settings.profile_top)
         with self.store.session() as session:
             store_runs.update_run_progress(session, self.run_id, rounds_done=self.round_index)
         self._progress(f"round {self.round_index} done")
@@ -179,9 +191,11 @@ class Coordinator:
             verdict = scrutiny.with_confirmation(verdict, candidate.source_hash, confirmation)
             if verdict is not None:
                 with self.store.session() as session:
-                    mapping.store_verdict(
-                        session, self.run_id, self.task.name, self.key, verdict, self.round_index
-                    )
+                    store_verdict(session, run_id=self.run_id, task=self.task.name, key=self.key, verdict=verdict,
+                                  round_index=self.round_index, language=candidate.language,
+                                  origin="offline" if self.strategy.name == "offline" else "llm",
+                                  candidate=candidate, result=result, briefs=self.briefs,
+                                  parent=self._parent_result(session, candidate))
         self._update_best()
 
     def _evaluate(self, candidate: Candidate, screen: bool = True) -> tuple[EvalResult, bool]:
@@ -259,6 +273,7 @@ class Coordinator:
         self._progress(f"{note}seeding: {len(inherited)} kernels from earlier runs, evaluating the seed")
         self._evaluate(seed, screen=False)  # nothing to screen it against
         self._update_best()
+        self.stop_rules.start(self._top())
 
     def _finish(self, status: str, message: str) -> None:
         with self.store.session() as session:
@@ -271,6 +286,13 @@ class Coordinator:
             session, self.key, self.task.name, self.settings.language, self.settings.beam_size
         )
 
+    def _beam(self) -> list[CandidateSummary]:
+        with self.store.session() as session:
+            return self._best(session)
+
+    def _top(self) -> CandidateSummary | None:
+        return next(iter(self._beam()), None)
+
     def _produced_any(self) -> bool:
         with self.store.session() as session:
             return bool(mapping.run_produced_count(session, self.run_id))
@@ -282,26 +304,9 @@ class Coordinator:
     def _context(self) -> RoundContext:
         with self.store.session() as session:
             self.beam = self._best(session)
-            failures = mapping.run_failures(session, self.key, self.run_id, FAILURES_SHOWN)
-            lessons = mapping.lessons(session, self.task.name, self.hardware.fingerprint)
-            feedback = mapping.round_feedback(session, self.run_id, self.round_index - 1)
-            known = mapping.known_hashes(session, self.key, self.task.name)
-        return RoundContext(
-            task_name=self.task.name,
-            task_description=self.task.description,
-            task_signature=self.task.signature,
-            language=self.settings.language,  # type: ignore[arg-type]
-            hardware=self.hardware,
-            round_index=self.round_index,
-            rounds_total=self.settings.rounds,
-            width=self.settings.width,
-            beam=self.beam,
-            failures=failures,
-            lessons=lessons,
-            feedback=feedback,
-            known_hashes=known,
-            allowed_torch_ops=sorted(self.task.allowed_torch_ops),
-        )
+            return build_context(session, task=self.task, key=self.key, run_id=self.run_id, settings=self.settings,
+                                 hardware=self.hardware, round_index=self.round_index, beam=self.beam,
+                                 briefs=self.briefs)
 
     def _update_best(self) -> None:
         with self.store.session() as session:
@@ -369,6 +374,7 @@ class Coordinator:
             hardware=self.hardware, best=best, seed_hash=self.seed_hash, seed=seed, claim=ranking.claim(best, seed),
             cost_usd=row.cost_usd, prompt_tokens=row.prompt_tokens, completion_tokens=row.completion_tokens,
             role_failures=dict(getattr(self.strategy, "role_failures", {})),
+            stopped=self.stopped, stop_rules=self.stop_rules.describe(),
         )
 
 

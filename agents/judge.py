@@ -12,6 +12,8 @@ model never sets `confirmation`: that is the loop's. Does not own: the anti-chea
 
 from __future__ import annotations
 
+import difflib
+
 from pydantic import BaseModel
 
 from warpsmith.agents import ranking
@@ -20,7 +22,7 @@ from warpsmith.agents.protocols import ChatModel
 from warpsmith.agents.scrutiny import automatic_suspicion, questions
 from warpsmith.agents.structured import ask, parse_model, schema_text
 from warpsmith.evaluator.anticheat import SPEEDUP_REVIEW
-from warpsmith.records.agents import CandidateSummary, RoundContext, Verdict
+from warpsmith.records.agents import CandidateSummary, RoundContext, ShapeBrief, Verdict
 from warpsmith.records.evaluation import Candidate, EvalResult
 
 FENCE_TAG = {"triton": "python", "cuda": "cuda", "hip": "cpp"}
@@ -35,6 +37,31 @@ class JudgeConfig(BaseModel):
     """Show the candidate's source (needed to spot cheating, costs tokens)."""
     review_speedup: float = SPEEDUP_REVIEW
     """A per-shape speedup over eager above this is put to the judge as a question (not a suspicion)."""
+
+
+def delta_rows(result: EvalResult, parent: EvalResult | None, briefs: list[ShapeBrief]) -> list[dict[str, str]]:
+    """candidate | parent | delta | % of floor per timed shape (deltas only between device times)."""
+    by_label = {b.label: b for b in briefs}
+    theirs = {t.shape: t.median_us for t in parent.timings} if parent and parent.ok else {}
+    comparable = result.mode == "device" and parent is not None and parent.mode == "device"
+    rows = []
+    for t in result.timings:
+        brief, other = by_label.get(t.shape), theirs.get(t.shape)
+        delta = f"{other / t.median_us:.2f}x" if comparable and other and t.median_us > 0 else "-"
+        floor = f"{100 * brief.floor_us / t.median_us:.0f}%" if brief and brief.floor_us and t.median_us > 0 \
+            and result.mode == "device" else "-"
+        rows.append({"shape": t.shape, "regime": brief.regime if brief else "?", "mine": f"{t.median_us:.2f}",
+                     "theirs": f"{other:.2f}" if other else "-", "delta": delta, "floor": floor,
+                     "eager": f"{t.speedup:.2f}x" if t.speedup else "-"})
+    return rows
+
+
+def source_diff(parent: str, source: str, context: int = 3) -> str:
+    """A unified diff parent -> candidate; '' when it would be no shorter than the source itself."""
+    lines = difflib.unified_diff(parent.splitlines(), source.splitlines(), "parent", "candidate",
+                                 n=context, lineterm="")
+    text = "\n".join(lines)
+    return text if text and len(text) < len(source) else ""
 
 
 class Judge:
@@ -62,6 +89,8 @@ class Judge:
             predicted_effect=predicted_effect,
             questions=questions(result, self.config.review_speedup),
             versus_parent=ranking.compare(result, parent.result, "parent") if parent and parent.result else None,
+            rows=delta_rows(result, parent.result if parent else None, ctx.shapes),
+            diff=source_diff(parent.candidate.source, candidate.source) if parent else "",
             log_chars=self.config.log_chars,
             show_source=self.config.show_source,
             fence=FENCE_TAG[candidate.language],

@@ -59,6 +59,11 @@ class LLMStrategy:
     ) -> None:
         self.name = name
         self.config = config or LLMStrategyConfig()
+        recorded = getattr(model, "recorded", None)  # a ReplayModel: code as the recorded run did
+        if recorded is not None and config is None:
+            batched = any(c.role == "coder" and "=== IDEA" in str(c.messages[-1].get("content", "")) for c in recorded)
+            self.config = self.config.model_copy(
+                update={"coder": self.config.coder.model_copy(update={"batch": batched})})
         self.planner = Planner(model, self.config.planner)
         self.coder = Coder(coder_model or model, self.config.coder)
         self.judge = Judge(judge_model or model, self.config.judge)
@@ -106,10 +111,12 @@ class LLMStrategy:
             plan = default_plan(ctx)
             self._failed("planner", f"round {ctx.round_index}: default plan used: {exc}")
         seen = {s.candidate.source_hash for s in [*ctx.beam, *ctx.failures]}
+        items = plan.items[: ctx.width]
+        batched = self._batched(ctx, items)
         candidates: list[Candidate] = []
-        for item in plan.items[: ctx.width]:
+        for index, item in enumerate(items):
             try:
-                candidate = self.coder.write(ctx, item, self._parent(ctx, item))
+                candidate = batched.get(index) or self._write_one(ctx, item)
             except FormatError as exc:
                 self._failed("coder", f"round {ctx.round_index}: idea {item.idea[:80]!r} skipped: {exc}")
                 continue
@@ -121,6 +128,41 @@ class LLMStrategy:
             self._items[candidate.source_hash] = item
             candidates.append(candidate)
         return candidates
+
+    def _write_one(self, ctx: RoundContext, item: PlanItem) -> Candidate:
+        parent = self._parent(ctx, item)
+        if item.kind == "port" and ctx.languages:  # a whole file in the first other language allowed (--lang)
+            return self.coder.write(ctx.model_copy(update={"language": ctx.languages[0]}), item, parent)
+        second = self._summary(ctx, item.second_parent_hash) if item.kind == "crossover" else None
+        if second is not None and parent is not None and second.candidate.source_hash == parent.candidate.source_hash:
+            second = None
+        return self.coder.write(ctx, item, parent, second)
+
+    def _batched(self, ctx: RoundContext, items: list[PlanItem]) -> dict[int, Candidate]:
+        """Candidates for the items that share a parent, one coder request per parent (coder_batch.py);
+        an item missing here (its section unusable, a crossover, a parent of its own) is written alone."""
+        groups: dict[str, list[int]] = {}
+        for index, item in enumerate(items):
+            parent = self._parent(ctx, item)
+            if self.config.coder.batch and parent is not None and item.kind not in ("crossover", "port"):
+                groups.setdefault(parent.candidate.source_hash, []).append(index)
+        out: dict[int, Candidate] = {}
+        for parent_hash, indexes in groups.items():
+            if len(indexes) < 2:
+                continue
+            parent = self._summary(ctx, parent_hash)
+            assert parent is not None
+            try:
+                written = self.coder.write_batch(ctx, [items[i] for i in indexes], parent)
+            except FormatError as exc:
+                self._failed("coder", f"round {ctx.round_index}: batched request unusable, ideas asked alone: {exc}")
+                continue
+            for index, made in zip(indexes, written, strict=True):
+                if isinstance(made, Candidate):
+                    out[index] = made
+                else:
+                    self.skipped.append(f"round {ctx.round_index}: {made}; asked alone")
+        return out
 
     def repair(self, ctx: RoundContext, candidate: Candidate, result: EvalResult) -> Candidate | None:
         done = self._repairs.get(candidate.source_hash, 0)
@@ -160,6 +202,8 @@ def build_llm_strategy(
     api_key_env: str | None = None,
     config: LLMStrategyConfig | None = None,
     wrap_model: Callable[[Any], Any] | None = None,
+    role_models: dict[str, str] | None = None,
+    temperatures: dict[str, float] | None = None,
     **model_options: object,
 ) -> LLMStrategy:
     """The 'llm' strategy over one litellm model (what `warpsmith optimize --model` runs).
@@ -169,6 +213,8 @@ def build_llm_strategy(
     else litellm's provider default (OPENAI_API_KEY, ANTHROPIC_API_KEY, ...).
     `model_options`: further LiteLLMConfig fields (temperature, timeout_s, max_retries, ...).
     `wrap_model`: wraps the chat model every role uses (the CLI's watcher of requests in flight).
+    `role_models` / `temperatures`: per role ('planner', 'coder', 'judge'; '*' for every role's
+    temperature) a model and a sampling temperature; roles not named use `model` and the default.
     """
     if not isinstance(budget, Budget):
         budget = Budget(
@@ -176,8 +222,22 @@ def build_llm_strategy(
         )
     if api_key_env is None and os.environ.get("WARPSMITH_API_KEY"):
         api_key_env = "WARPSMITH_API_KEY"
-    llm_config = LiteLLMConfig.model_validate(
-        {"model": model, "api_base": api_base, "api_key_env": api_key_env, "budget": budget, **model_options}
-    )
-    model_client: Any = LiteLLMModel(llm_config, on_call=on_call)
-    return LLMStrategy(wrap_model(model_client) if wrap_model else model_client, config=config)
+    role_models, temperatures = dict(role_models or {}), dict(temperatures or {})
+    clients: dict[tuple[str, float | None], Any] = {}
+
+    def client(role: str) -> Any:
+        """One chat model per distinct (model, temperature); the budget is shared by all."""
+        name = role_models.get(role, model)
+        options = dict(model_options)
+        if role in temperatures or "*" in temperatures:
+            options["temperature"] = temperatures.get(role, temperatures.get("*"))
+        key = (name, options.get("temperature"))  # type: ignore[arg-type]
+        if key not in clients:
+            llm_config = LiteLLMConfig.model_validate(
+                {"model": name, "api_base": api_base, "api_key_env": api_key_env, "budget": budget, **options}
+            )
+            made: Any = LiteLLMModel(llm_config, on_call=on_call)
+            clients[key] = wrap_model(made) if wrap_model else made
+        return clients[key]
+
+    return LLMStrategy(client("planner"), coder_model=client("coder"), judge_model=client("judge"), config=config)

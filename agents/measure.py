@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from warpsmith.agents import ranking, scrutiny
+from warpsmith.records.agents import CandidateSummary
 from warpsmith.records.evaluation import Candidate, EvalResult
 from warpsmith.records.runs import RunSettings
 from warpsmith.tasklib.base import Task
@@ -55,9 +56,10 @@ class Measurer:
         interpreter both time the smoke shapes): anywhere else screening would measure twice."""
         return self.device_mode and self.settings.suite == "bench"
 
-    def call(self, candidate: Candidate, *, stage: str = "full", confirm: bool = False) -> EvalResult:
+    def call(self, candidate: Candidate, *, stage: str = "full", confirm: bool = False,
+             profile: bool = False) -> EvalResult:
         """One evaluation, recorded."""
-        extra: dict[str, Any] = {}
+        extra: dict[str, Any] = {"profile": True} if profile else {}
         if self.settings.task_file:
             extra["task_file"] = Path(self.settings.task_file)
         if self.screens:
@@ -110,3 +112,17 @@ class Measurer:
         confirmation = scrutiny.confirmation_of(result, self.call(candidate, confirm=True))
         self.say(f"{candidate.source_hash[:10]}: {confirmation.note}")
         return confirmation
+
+    def profile_top(self, beam: list[CandidateSummary], produced: set[str], top: int) -> list[EvalResult]:
+        """Device mode: evaluate the round's best `top` correct candidates (`produced`, in beam order) again
+        with the profiler on; each profiled result is stored like any other (the newest serves the next
+        round's prompts, its metrics grouped by profile_view, or its one-line reason when none ran)."""
+        if not self.device_mode or top <= 0:
+            return []
+        chosen = [s for s in beam if s.candidate.source_hash in produced and s.result is not None
+                  and s.result.ok and not s.result.profile][:top]
+        profiled = []
+        for summary in chosen:
+            self.say(f"profiling {summary.candidate.source_hash[:10]}")
+            profiled.append(self.call(summary.candidate, profile=True))
+        return profiled

@@ -25,6 +25,8 @@ class PlannerConfig(BaseModel):
     """How many recent failures the prompt describes."""
     show_best_source: bool = True
     """Include the best candidate's source (ideas grounded in the actual code)."""
+    attempts_shown: int = 24
+    """How many of the run's attempts (the newest) the history table shows."""
     format_retries: int = 1
     """How often an unusable answer is fed back before the round falls back to `default_plan`."""
 
@@ -55,6 +57,10 @@ DEFAULT_IDEAS = [
 def default_plan(ctx: RoundContext) -> Plan:
     """Generic ideas on the best candidate, for a round whose planner answer stayed unusable."""
     items = [DEFAULT_IDEAS[i % len(DEFAULT_IDEAS)] for i in range(max(1, ctx.width))]
+    if ctx.width >= 2 and ctx.beam:  # one slot still explores: another algorithm than the best's
+        items[-1] = PlanItem(idea="Try a different algorithm for the task than the best candidate's (another "
+                             "decomposition of the work across programs), keeping it correct on every shape",
+                             predicted_effect="unknown: exploration", kind="new_algorithm")
     return Plan(items=items, notes="default plan: the planner's answer was unusable")
 
 
@@ -92,6 +98,7 @@ class Planner:
             beam_shown=self.config.beam_shown,
             failures_shown=self.config.failures_shown,
             show_best_source=self.config.show_best_source,
+            attempts_shown=self.config.attempts_shown,
         )
         return [{"role": "system", "content": system}, {"role": "user", "content": user}]
 
@@ -101,7 +108,8 @@ class Planner:
             raise FormatError("the plan has no items; propose at least one idea")
         hashes = known_hashes(ctx)
         items = [
-            item.model_copy(update={"parent_hash": resolve_parent(item.parent_hash, hashes)})
+            item.model_copy(update={"parent_hash": resolve_parent(item.parent_hash, hashes),
+                                    "second_parent_hash": resolve_parent(item.second_parent_hash, hashes)})
             for item in plan.items[: ctx.width]
         ]
         return plan.model_copy(update={"items": items})

@@ -11,6 +11,9 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
+from warpsmith.agents.memory import regime_summary
+from warpsmith.agents.profile_view import profile_lines
+
 PROMPTS_DIR = Path(__file__).resolve().parent / "prompts"
 
 
@@ -28,6 +31,8 @@ def _environment() -> Any:
     )
     env.filters["tail"] = tail
     env.filters["short"] = short_hash
+    env.filters["profile_lines"] = profile_lines
+    env.globals["regime_summary"] = regime_summary
     return env
 
 

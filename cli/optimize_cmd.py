@@ -110,6 +110,20 @@ def _max_tokens(values: list[str] | None) -> dict[str, int]:
     return limits
 
 
+def _temperatures(values: list[str] | None) -> dict[str, float]:
+    """--temperature T (every role) or ROLE=T, repeatable."""
+    out: dict[str, float] = {}
+    for value in values or []:
+        role, _, number = value.rpartition("=")
+        if (role or "*") not in ("*", "planner", "coder", "judge"):
+            raise usage_error(f"--temperature {value}: the role must be planner, coder or judge")
+        try:
+            out[role or "*"] = float(number)
+        except ValueError:
+            raise usage_error(f"--temperature {value}: give a number, e.g. 0.7 or planner=1.0") from None
+    return out
+
+
 def _check_writable(out_file: Path, force: bool = False) -> None:
     """Refuse an --out path that cannot be written, or that exists (without --force), before the run
     spends any time."""
@@ -168,6 +182,21 @@ def optimize(
     workloads: Path | None = kb.workloads_option(),
     seed: Path | None = typer.Option(None, "--seed", help="The kernel to start from (needed with --kernelbench: "
                                      "KernelBench ships none); kernel(*inputs) or a ModelNew source."),
+    planner_model: str | None = typer.Option(None, "--planner-model", help="litellm model for the planner."),
+    coder_model: str | None = typer.Option(None, "--coder-model", help="litellm model for the coder (and repairs)."),
+    judge_model: str | None = typer.Option(None, "--judge-model", help="litellm model for the judge."),
+    temperature: list[str] | None = typer.Option(
+        None, "--temperature", help="Sampling temperature: T for every role, or ROLE=T (planner, coder, judge)."
+    ),
+    target_floor: float | None = typer.Option(
+        None, "--target-floor", help="Stop once the best reaches this fraction of the bytes floor (large shapes)."
+    ),
+    patience: int | None = typer.Option(
+        None, "--patience", min=1, help="Stop after this many rounds without a significant gain."
+    ),
+    profile_top: int | None = typer.Option(
+        None, "--profile-top", min=0, help="On a GPU, profile each round's best N correct candidates (default 2)."
+    ),
 ) -> None:
     """Optimize one kernel: rounds of plan -> code -> evaluate -> judge, all stored."""
     from warpsmith.agents.call_log import CallLog
@@ -182,8 +211,12 @@ def optimize(
         raise usage_error(f"--device must be auto, cpu or cuda, not {device!r}")
     if suite is not None and suite not in ("smoke", "check", "bench"):
         raise usage_error(f"--suite must be smoke, check or bench, not {suite!r}")
-    if lang is not None and lang not in EXTENSIONS:
-        raise usage_error(f"--lang must be triton, cuda or hip, not {lang!r}")
+    languages = [part.strip() for part in lang.split(",")] if lang else []
+    if any(part not in EXTENSIONS for part in languages):
+        raise usage_error(f"--lang must be triton, cuda or hip (or a list: triton,cuda), not {lang!r}")
+    if target_floor is not None and not 0 < target_floor <= 1:
+        raise usage_error(f"--target-floor {target_floor}: give a fraction of the floor in (0, 1], e.g. 0.8")
+    lang = languages[0] if languages else None
     try:
         store = open_store(db)
     except StoreError as error:
@@ -242,7 +275,7 @@ def optimize(
     hardware = detect_hardware(device, gpu_index or 0)
     on_cpu = hardware.backend == "cpu"
     defaults = CPU_DEFAULTS if on_cpu else GPU_DEFAULTS
-    model = model or stored.get("model") or user.llm.model
+    model = model or planner_model or coder_model or judge_model or stored.get("model") or user.llm.model
     if offline or stored.get("strategy") == "offline":
         model = None
     settings = RunSettings(
@@ -260,6 +293,13 @@ def optimize(
         eval_timeout_s=user.evaluator.timeout_s,
         budget_usd=budget_usd if budget_usd is not None else stored.get("budget_usd", user.budget.usd),
         budget_tokens=budget_tokens if budget_tokens is not None else stored.get("budget_tokens", user.budget.tokens),
+        role_models={r: m for r, m in (("planner", planner_model), ("coder", coder_model), ("judge", judge_model)) if m}
+        or stored.get("role_models", {}),
+        temperatures=_temperatures(temperature) or stored.get("temperatures", {}),
+        languages=languages or stored.get("languages", []),
+        target_floor=target_floor if target_floor is not None else stored.get("target_floor"),
+        patience=patience if patience is not None else stored.get("patience"),
+        profile_top=profile_top if profile_top is not None else stored.get("profile_top", 2),
     )
     settings.settings = with_run_values(user, settings).stored()  # the whole settings, kept with the run
     if model and not offline:  # model, key and server checked before anything is said or stored

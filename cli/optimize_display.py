@@ -189,6 +189,8 @@ def summary_table(summary: RunSummary, language: str = "triton") -> Table:
         ("status", summary.status + (f": {summary.message}" if summary.message else "")),
         ("strategy", summary.strategy),
         ("rounds", f"{summary.rounds_done}/{summary.rounds_total}"),
+        *([("stop rules", summary.stop_rules + (f" ({summary.stopped})" if summary.stopped else ": none fired"))]
+          if summary.stop_rules else []),
         ("evaluations", str(summary.evaluated)),
         ("hardware", hardware_text(summary, language)),
         ("cost", f"${summary.cost_usd:.4f}, {summary.prompt_tokens + summary.completion_tokens} tokens"),

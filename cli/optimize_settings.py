@@ -27,7 +27,10 @@ def with_run_values(user: Settings, run: Any) -> Settings:
     data = user.model_dump()
     values = {"llm.model": run.model, "llm.api_base": run.api_base, "budget.usd": run.budget_usd,
               "budget.tokens": run.budget_tokens, "evaluator.gpu_index": run.gpu_index,
-              "evaluator.timeout_s": run.eval_timeout_s, **max_tokens_overrides(run.max_tokens)}
+              "evaluator.timeout_s": run.eval_timeout_s, **max_tokens_overrides(run.max_tokens),
+              **{f"llm.{role}.model": name for role, name in run.role_models.items()},  # --planner-model, ...
+              **{("llm.temperature" if role == "*" else f"llm.{role}.temperature"): t  # --temperature [ROLE=]T
+                 for role, t in run.temperatures.items()}}
     for key, value in values.items():
         *parents, leaf = key.split(".")
         node = data

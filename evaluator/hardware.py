@@ -98,6 +98,9 @@ def detect_hardware(device: str, index: int = 0) -> Hardware:
         arch=arch or None,
         memory_bandwidth_gbps=_bandwidth(props.name, index),
         l2_bytes=getattr(props, "L2_cache_size", None),
+        sm_count=getattr(props, "multi_processor_count", None),
+        shared_memory_per_sm_bytes=getattr(props, "shared_memory_per_multiprocessor", None),
+        registers_per_sm=getattr(props, "regs_per_multiprocessor", None),
         driver=torch.version.hip if is_rocm else torch.version.cuda,
         toolchain=_toolchain(),
     )

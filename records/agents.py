@@ -16,6 +16,8 @@ from pydantic import BaseModel, Field
 from warpsmith.records.evaluation import Candidate, EvalResult, Hardware, LanguageName
 
 Role = Literal["planner", "coder", "judge", "repair"]
+PlanKind = Literal["exploit", "new_algorithm", "crossover", "port"]
+Regime = Literal["launch-bound", "bandwidth-bound"]
 
 
 def utcnow() -> datetime:
@@ -47,6 +49,9 @@ class PlanItem(BaseModel):
     parent_hash: str | None = Field(default=None, description="The candidate to start from; None = best.")
     predicted_effect: str = Field(default="", description="What the planner expects, e.g. '1.3x on large T'.")
     rationale: str = ""
+    kind: PlanKind = Field(default="exploit", description="exploit: refine the parent; new_algorithm: another "
+                           "algorithm; crossover: combine parent_hash with second_parent_hash; port: another language.")
+    second_parent_hash: str | None = Field(default=None, description="crossover: the other parent to take from.")
 
 
 class Plan(BaseModel):
@@ -71,6 +76,32 @@ class Verdict(BaseModel):
         description="Set by the loop, never by a model: how a confirming re-evaluation of a doubtful "
         "result ended. 'held' keeps a suspicious kernel in the beam; 'failed' takes it out.",
     )
+
+
+class ShapeBrief(BaseModel):
+    """One measured shape as a model reads it: its dimensions, the least work and the floor time."""
+
+    label: str
+    dims: dict[str, int | float] = Field(default_factory=dict)
+    bytes: int = Field(default=0, description="Fewest bytes read plus written (task.cost).")
+    flops: int = 0
+    floor_us: float | None = Field(default=None, description="bytes / peak bandwidth (None without a bandwidth).")
+    regime: Regime = "bandwidth-bound"
+
+
+class Attempt(BaseModel):
+    """One candidate this run tried, as the planner remembers it."""
+
+    source_hash: str
+    round_index: int
+    parent_hash: str | None = None
+    idea: str = ""
+    status: str = "not evaluated"
+    change: dict[str, str] = Field(default_factory=dict,
+                                   description="Per regime: the time ratio vs the parent ('1.12x faster', ...).")
+    bottleneck: str = ""
+    verdict: str = Field(default="", description="The judge's feedback on it (empty: none).")
+    matches_prediction: bool | None = None
 
 
 class CandidateSummary(BaseModel):
@@ -103,6 +134,16 @@ class RoundContext(BaseModel):
     allowed_torch_ops: list[str] = Field(
         default_factory=list, description="Torch calls a candidate may make (task.allowed_torch_ops); empty = unknown."
     )
+    attempts: list[Attempt] = Field(default_factory=list, description="What this run tried so far, oldest first.")
+    reference_source: str = Field(default="", description="The task's PyTorch reference (the objective).")
+    shapes: list[ShapeBrief] = Field(default_factory=list, description="The measured shapes with their floors.")
+    kinds: list[PlanKind] = Field(default_factory=list,
+                                  description="The kind of each slot this round (exploration); empty = all exploit.")
+    crossover_pair: list[str] = Field(default_factory=list, description="The two parents a crossover slot "
+                                      "suggests (best on launch-bound shapes, best on bandwidth-bound ones).")
+    crossover_reason: str = Field(default="", description="Why those two (exploration.crossover_parents).")
+    languages: list[str] = Field(default_factory=list,
+                                 description="Languages a 'port' item may switch to (--lang); empty = none.")
     known_hashes: list[str] = Field(
         default_factory=list,
         description="Source hashes already evaluated for this task, hardware and suite (any run): "

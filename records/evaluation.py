@@ -56,6 +56,9 @@ class Hardware(BaseModel):
     arch: str | None = Field(default=None, description="sm_90, gfx90a, ... or None on CPU.")
     memory_bandwidth_gbps: float | None = Field(default=None, description="Peak or measured HBM bandwidth.")
     l2_bytes: int | None = None
+    sm_count: int | None = Field(default=None, description="Streaming multiprocessors (CUs on ROCm).")
+    shared_memory_per_sm_bytes: int | None = None
+    registers_per_sm: int | None = Field(default=None, description="32-bit registers per SM.")
     driver: str | None = None
     toolchain: dict[str, str] = Field(default_factory=dict, description="torch, triton, nvcc, ... versions.")
 

@@ -59,6 +59,18 @@ class RunSettings(BaseModel):
     settings: dict[str, Any] = Field(default_factory=dict)
     """The whole effective settings the run started with (warpsmith.records.settings.Settings.stored():
     files, WARPSMITH_* variables and flags resolved; a store password masked)."""
+    role_models: dict[str, str] = Field(default_factory=dict)
+    """A model per role ('planner', 'coder', 'judge'; repair follows the coder) replacing `model` (--planner-model, ...)."""
+    temperatures: dict[str, float] = Field(default_factory=dict)
+    """Sampling temperature per role ('*' for all) set with --temperature; unset: the client's default (0.2)."""
+    languages: list[str] = Field(default_factory=list)
+    """Languages the user allowed (--lang triton,cuda): the first is `language`, the others are port targets."""
+    profile_top: int = 2
+    """On a device, the round's best N correct candidates are profiled (0: never)."""
+    target_floor: float | None = None
+    """Stop once the best reaches this fraction of the bytes floor on the bandwidth-bound shapes (device mode)."""
+    patience: int | None = None
+    """Stop after this many rounds in a row without a significant gain of the run's best."""
 
 
 class Progress(BaseModel):
@@ -109,3 +121,7 @@ class RunSummary(BaseModel):
     role_failures: dict[str, int] = Field(
         default_factory=dict, description="How often each role's answer was unusable (LLM strategies; this process)."
     )
+    stopped: str = Field(default="", description="Why the run stopped before its last round (a stop rule), "
+                         "with the rules it ran under; empty when it ran every round.")
+    stop_rules: str = Field(default="", description="The stop rules the run ran under, in words ('' when none).")
+

@@ -43,6 +43,7 @@ from sqlalchemy import (
     TypeDecorator,
     UniqueConstraint,
 )
+from sqlalchemy import text as sql_text  # the lessons table has a column named text
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 # The strategies warpsmith ships. The column is open: any name matching STRATEGY_NAME is stored
@@ -258,3 +259,11 @@ class LessonRow(Base):
     text_hash: Mapped[str] = mapped_column(String(64))
     source_run_id: Mapped[str | None] = mapped_column(ForeignKey("runs.id"))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    # migration 0006: what a lesson is about and what backs it (store/lessons.py writes and reads them)
+    language: Mapped[str | None] = mapped_column(String(20), doc="triton | cuda | hip; NULL: unknown.")
+    origin: Mapped[str] = mapped_column(String(20), default="llm", server_default="llm",
+                                        doc="llm (a judge's) | offline (the tuner's notes, never shown to a model).")
+    evidence: Mapped[list[Any]] = mapped_column(default=list, server_default=sql_text("'[]'"),
+                                                 doc="[{source_hash, change, run_id}], newest last.")
+    seen: Mapped[int] = mapped_column(Integer, default=1, server_default="1",
+                                      doc="How often it was taught (near-duplicates merged into it).")

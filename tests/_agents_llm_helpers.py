@@ -11,12 +11,16 @@ from __future__ import annotations
 import json
 import os
 
+from warpsmith.agents.coder import CoderConfig
 from warpsmith.agents.llm import Budget, LiteLLMConfig, LiteLLMModel
+from warpsmith.agents.llm_strategy import LLMStrategyConfig
 from warpsmith.records.agents import CandidateSummary, LLMCall, RoundContext, Verdict
 from warpsmith.records.evaluation import Candidate, EvalResult, Hardware, ShapeTiming
 
 os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
 KEY_ENV = "WARPSMITH_TEST_SCRIPTED_KEY"
+UNBATCHED = LLMStrategyConfig(coder=CoderConfig(batch=False))
+"""One coder request per idea (the tests of one idea's answer handling)."""
 DUMMY_KEY = "sk-scripted-secret-0123456789"
 
 

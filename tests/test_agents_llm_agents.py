@@ -9,7 +9,15 @@ from __future__ import annotations
 import json
 
 import pytest
-from _agents_llm_helpers import EDIT_ANSWER, EDIT_ANSWER_2, VERDICT_JSON, make_ctx, plan_json, scripted_model
+from _agents_llm_helpers import (
+    EDIT_ANSWER,
+    EDIT_ANSWER_2,
+    UNBATCHED,
+    VERDICT_JSON,
+    make_ctx,
+    plan_json,
+    scripted_model,
+)
 from _fake_model import Cut, FakeModel
 from _scripted_llm_server import Reply, ScriptedLLMServer
 
@@ -30,16 +38,19 @@ def _request_text(request: dict) -> str:
 def test_a_round_plans_and_codes_candidates_on_the_named_parents(fake_model: FakeModel):
     ctx = make_ctx(width=2)
     parent = ctx.beam[0].candidate
-    srv = fake_model.script(plan_json(parent.source_hash, n=3), EDIT_ANSWER, EDIT_ANSWER_2)
+    batched = f"=== IDEA 1 ===\n{EDIT_ANSWER}\n=== IDEA 2 ===\n{EDIT_ANSWER_2}"
+    srv = fake_model.script(plan_json(parent.source_hash, n=3), batched)
     calls = srv.calls
     candidates = LLMStrategy(srv).propose(ctx)
     assert [c.plan_item for c in candidates] == ["use 8 warps per row", "two rows per program"]
     assert all(c.origin == "coder" and c.parent_hash == parent.source_hash for c in candidates)
     assert "num_warps=8" in candidates[0].source and "num_warps=2" in candidates[1].source
-    assert [c.role for c in calls] == ["planner", "coder", "coder"] and all(c.error is None for c in calls)
+    # both ideas start from the same parent: one coder request, the parent's source sent once
+    assert [c.role for c in calls] == ["planner", "coder"] and all(c.error is None for c in calls)
+    assert _request_text(srv.requests[1]).count("def kernel(x, weight, eps):") == 1
     planner_prompt = _request_text(srv.requests[0])
     # The planner sees the contract, the beam's numbers, lessons and feedback.
-    for expected in ("@triton.jit", "empty, empty_like, view", "41.00", "speedup 2.15x", "dram_throughput_pct=44.1",
+    for expected in ("@triton.jit", "empty, empty_like, view", "41.00", "2.15x", "dram_throughput_pct=44.1",
                      "one program per row is fine", "only 43% of bandwidth", "try more warps per row", "at most 2"):
         assert expected in planner_prompt, expected
     coder_prompt = _request_text(srv.requests[1])
@@ -85,7 +96,7 @@ def test_a_search_block_that_misses_is_fed_back_then_the_item_is_skipped(fake_mo
     miss = "<<<<<<< SEARCH\n    y = tl.exp(x)\n=======\n    y = tl.exp2(x)\n>>>>>>> REPLACE\n"
     srv = fake_model.script(plan_json(ctx.beam[0].candidate.source_hash), miss, EDIT_ANSWER, miss, miss)
     calls = srv.calls
-    strategy = LLMStrategy(srv)
+    strategy = LLMStrategy(srv, config=UNBATCHED)  # one request per idea here (batching has its own tests)
     candidates = strategy.propose(ctx)
     assert [c.plan_item for c in candidates] == ["use 8 warps per row"]
     assert "edit block 1" in _request_text(srv.requests[2])  # the miss was explained to the coder
@@ -141,8 +152,11 @@ def test_the_judge_returns_a_verdict_for_the_candidate(fake_model: FakeModel):
     assert verdict.bottleneck.startswith("DRAM") and verdict.matches_prediction is True
     assert verdict.lessons == ["rmsnorm H=7168 on H100: 8 warps per row beats 4"] and not verdict.suspicious
     judge_prompt = _request_text(srv.requests[2])
-    assert "Predicted: 1.3x on H=7168" in judge_prompt and "speedup 2.90x" in judge_prompt
-    assert "Its parent" in judge_prompt and "speedup 2.15x" in judge_prompt
+    assert "Predicted: 1.3x on H=7168" in judge_prompt
+    # one table row per shape: candidate | parent | delta | vs eager, and the change as a diff, not two sources
+    assert "| T=4096 H=7168 | ? | 41.00 | 41.00 | 1.00x | 2.90x | - |" in judge_prompt
+    assert "--- parent" in judge_prompt and "+    _rmsnorm[(x.shape[0],)]" in judge_prompt
+    assert judge_prompt.count("def kernel(x, weight, eps):") == 1  # in the diff's context only
 
 
 def test_a_large_speedup_reaches_the_judge_as_a_question_against_the_bytes_floor(fake_model: FakeModel):
@@ -273,4 +287,21 @@ def test_the_judge_sees_the_comparison_with_the_parent_with_its_interval():
     parent = parent.model_copy(update={"result": sampled(parent.result, 41.0)})
     result = sampled(_measured(candidate, 2.6), 33.0)
     text = _request_text({"messages": Judge(None).messages(ctx, candidate, result, parent, "")})  # type: ignore[arg-type]
-    assert "The candidate vs its parent: 1.242x, 95% interval [" in text and "]: faster" in text
+    assert "vs parent overall: 1.242x, 95% interval [" in text and "]: faster" in text
+
+
+def test_a_batched_section_that_does_not_fit_is_asked_for_alone():
+    ctx = make_ctx(width=2)
+    parent = ctx.beam[0].candidate
+    miss = "<<<<<<< SEARCH\n    y = tl.exp(x)\n=======\n    y = tl.exp2(x)\n>>>>>>> REPLACE\n"
+    batched = f"=== IDEA 1 ===\n{EDIT_ANSWER}\n=== IDEA 2 ===\n{miss}"
+    calls: list[LLMCall] = []
+    with ScriptedLLMServer([plan_json(parent.source_hash, n=2), batched, EDIT_ANSWER_2]) as srv:
+        strategy = LLMStrategy(scripted_model(srv, calls))
+        candidates = strategy.propose(ctx)
+    assert [c.plan_item for c in candidates] == ["use 8 warps per row", "two rows per program"]
+    assert "num_warps=8" in candidates[0].source and "num_warps=2" in candidates[1].source
+    assert [c.role for c in calls] == ["planner", "coder", "coder"]
+    assert "=== IDEA" not in _request_text(srv.requests[2]) and "two rows per program" in _request_text(srv.requests[2])
+    assert any("idea 2:" in line and "asked alone" in line for line in strategy.skipped)
+    assert strategy.producing_call(candidates[0].source_hash) is calls[1]

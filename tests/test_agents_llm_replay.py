@@ -3,7 +3,15 @@
 from __future__ import annotations
 
 import pytest
-from _agents_llm_helpers import EDIT_ANSWER, EDIT_ANSWER_2, VERDICT_JSON, make_ctx, plan_json, scripted_model
+from _agents_llm_helpers import (
+    EDIT_ANSWER,
+    EDIT_ANSWER_2,
+    UNBATCHED,
+    VERDICT_JSON,
+    make_ctx,
+    plan_json,
+    scripted_model,
+)
 from _scripted_llm_server import ScriptedLLMServer
 
 from warpsmith.agents.llm_strategy import LLMStrategy
@@ -21,7 +29,7 @@ def recorded_round() -> tuple[list[LLMCall], list[Candidate], Verdict | None]:
     recorded: list[LLMCall] = []
     script = ["not a plan", plan_json(parent.source_hash), 500, EDIT_ANSWER, EDIT_ANSWER_2, VERDICT_JSON]
     with ScriptedLLMServer(script) as srv:
-        strategy = LLMStrategy(scripted_model(srv, recorded))
+        strategy = LLMStrategy(scripted_model(srv, recorded), config=UNBATCHED)
         candidates = strategy.propose(ctx)
         verdict = strategy.review(ctx, candidates[0], ctx.beam[0].result.model_copy(
             update={"source_hash": candidates[0].source_hash}))
@@ -36,7 +44,7 @@ def test_replay_reproduces_the_round_without_any_request(recorded_round):
     replayed: list[LLMCall] = []
     with ScriptedLLMServer(["a live model would answer this"]) as watchdog:
         model = ReplayModel(recorded, on_call=replayed.append)
-        strategy = LLMStrategy(model)
+        strategy = LLMStrategy(model, config=UNBATCHED)
         again = strategy.propose(ctx)
         verdict_again = strategy.review(ctx, again[0], ctx.beam[0].result.model_copy(
             update={"source_hash": again[0].source_hash}))
@@ -73,7 +81,7 @@ def test_replay_diverges_when_a_recorded_edit_no_longer_fits_the_parent(recorded
     other = ctx.beam[0].candidate.source.replace("num_warps=4", "num_warps=NUM_WARPS")
     beam = [ctx.beam[0].model_copy(update={"candidate": ctx.beam[0].candidate.model_copy(update={"source": other})})]
     replayed: list[LLMCall] = []
-    strategy = LLMStrategy(ReplayModel(recorded, on_call=replayed.append))
+    strategy = LLMStrategy(ReplayModel(recorded, on_call=replayed.append))  # batching as recorded
     with pytest.raises(ReplayDiverged, match=r"step 3: the recorded coder answer was usable, now it is unusable"):
         strategy.propose(ctx.model_copy(update={"beam": beam}))
     assert len(replayed) == 2  # the two planner answers were served before the divergence

@@ -1,0 +1,156 @@
+"""What the agents remember: lessons (with language, origin and evidence) and a run's attempt history.
+
+Owns: writing lessons with near-duplicate merging (a lesson whose normalized text is close to a
+stored one for the same task, hardware and language adds its evidence to that row and bumps
+`seen` instead of adding a row), reading the lessons a model may be shown (origin 'llm', the
+run's language or an unknown one), and the rows an attempt history is built from (a run's
+produced candidates with their newest evaluation, their parent's, and the run's verdict on
+them). Does not own: what a lesson says or how an attempt is summarised (warpsmith.agents.memory).
+
+Near-duplicate rule: lowercase, punctuation and separators dropped, whitespace collapsed; two
+texts are the same lesson when their difflib ratio is at least SIMILAR and they hold the same
+numbers (so "BLOCK_H 128 beats 64" never merges into "BLOCK_H 256 beats 64").
+"""
+
+from __future__ import annotations
+
+import difflib
+import re
+from typing import Any
+
+from sqlalchemy import or_, select
+from sqlalchemy.orm import Session
+
+from warpsmith.store.schema import CandidateRow, EvaluationRow, LessonRow, RunCandidateRow, VerdictRow
+from warpsmith.store.writes import _insert_ignore, _stored_text, _with_defaults, content_hash
+
+SIMILAR = 0.85
+EVIDENCE_KEPT = 8
+"""Evidence entries kept per lesson (the newest)."""
+
+
+def normalize(text: str) -> str:
+    return " ".join(re.sub(r"[^\w.]+|_", " ", text.lower()).replace(". ", " ").strip(" .").split())
+
+
+def _numbers(text: str) -> list[str]:
+    return sorted(re.findall(r"\d+(?:\.\d+)?", text))
+
+
+def same_lesson(a: str, b: str) -> bool:
+    """True when `a` and `b` say the same thing in other words (see the module docstring)."""
+    na, nb = normalize(a), normalize(b)
+    if na == nb:
+        return True
+    return _numbers(na) == _numbers(nb) and difflib.SequenceMatcher(None, na, nb).ratio() >= SIMILAR
+
+
+def add_lessons(
+    session: Session,
+    task: str,
+    hardware_fingerprint: str,
+    texts: list[str],
+    *,
+    language: str | None,
+    origin: str = "llm",
+    evidence: dict[str, Any] | None = None,
+    source_run_id: str | None = None,
+) -> int:
+    """Store lessons, merging near-duplicates into the stored row; returns how many rows are new."""
+    texts = _stored_text([t.strip() for t in texts if t.strip()], f"lessons for {task}")
+    stored = list(session.scalars(select(LessonRow).where(
+        LessonRow.task == task, LessonRow.hardware_fingerprint == hardware_fingerprint,
+        LessonRow.origin == origin, _language_is(language),
+    )))
+    added = 0
+    for text in dict.fromkeys(texts):
+        match = next((row for row in stored if same_lesson(row.text, text)), None)
+        if match is not None:
+            match.seen = (match.seen or 1) + 1
+            if evidence:
+                match.evidence = [*(match.evidence or []), evidence][-EVIDENCE_KEPT:]
+            continue
+        values = {"task": task, "hardware_fingerprint": hardware_fingerprint, "text": text,
+                  "text_hash": content_hash(text), "source_run_id": source_run_id, "language": language,
+                  "origin": origin, "evidence": [evidence] if evidence else [], "seen": 1}
+        if _insert_ignore(session, LessonRow, _with_defaults(LessonRow, values),
+                          ["task", "hardware_fingerprint", "text_hash"]):
+            added += 1
+            stored.append(session.scalars(select(LessonRow).where(
+                LessonRow.task == task, LessonRow.hardware_fingerprint == hardware_fingerprint,
+                LessonRow.text_hash == values["text_hash"])).one())
+    session.flush()
+    return added
+
+
+def _language_is(language: str | None) -> Any:
+    return LessonRow.language.is_(None) if language is None else LessonRow.language == language
+
+
+def prompt_lessons(
+    session: Session, task: str, hardware_fingerprint: str, language: str, limit: int = 12
+) -> list[LessonRow]:
+    """Lessons a model may read: a judge's (never the offline tuner's), for this language (or an
+    unknown one, stored before languages were), the most often taught first, then the newest."""
+    statement = (
+        select(LessonRow)
+        .where(LessonRow.task == task, LessonRow.hardware_fingerprint == hardware_fingerprint,
+               LessonRow.origin != "offline", ~LessonRow.text.like("offline:%"),
+               or_(LessonRow.language == language, LessonRow.language.is_(None)))
+        .order_by(LessonRow.seen.desc(), LessonRow.created_at.desc(), LessonRow.id.desc())
+        .limit(limit)
+    )
+    return list(session.scalars(statement))
+
+
+def _newest_result(session: Session, source_hash: str, hardware_fingerprint: str) -> dict[str, Any] | None:
+    statement = (
+        select(EvaluationRow.result)
+        .where(EvaluationRow.source_hash == source_hash, EvaluationRow.hardware_fingerprint == hardware_fingerprint)
+        .order_by(EvaluationRow.id.desc())
+        .limit(1)
+    )
+    return session.scalar(statement)
+
+
+def run_attempt_rows(
+    session: Session, run_id: str, hardware_fingerprint: str, before_round: int
+) -> list[dict[str, Any]]:
+    """Per candidate the run produced before `before_round`, oldest first: round, the candidate
+    row, its newest evaluation's result (JSON), its parent's, and the run's newest verdict (JSON)."""
+    statement = (
+        select(RunCandidateRow.round_index, CandidateRow)
+        .join(CandidateRow, CandidateRow.source_hash == RunCandidateRow.source_hash)
+        .where(RunCandidateRow.run_id == run_id, RunCandidateRow.relation == "produced",
+               RunCandidateRow.round_index < before_round)
+        .order_by(RunCandidateRow.round_index, RunCandidateRow.position, RunCandidateRow.created_at)
+    )
+    rows = []
+    for round_index, candidate in session.execute(statement):
+        parent = candidate.parent_hash
+        rows.append({
+            "round": round_index,
+            "candidate": candidate,
+            "result": _newest_result(session, candidate.source_hash, hardware_fingerprint),
+            "parent_result": _newest_result(session, parent, hardware_fingerprint) if parent else None,
+            "verdict": verdict_of(session, run_id, candidate.source_hash),
+        })
+    return rows
+
+
+def verdict_of(session: Session, run_id: str | None, source_hash: str) -> dict[str, Any] | None:
+    """The newest stored verdict on a candidate (in `run_id`, or any run's when None)."""
+    statement = select(VerdictRow.verdict).where(VerdictRow.source_hash == source_hash)
+    if run_id is not None:
+        statement = statement.where(VerdictRow.run_id == run_id)
+    return session.scalar(statement.order_by(VerdictRow.id.desc()).limit(1))
+
+
+def round_verdicts(session: Session, run_id: str, round_index: int) -> list[dict[str, Any]]:
+    """The verdicts a run stored in one round, in order (each the whole Verdict JSON)."""
+    statement = (
+        select(VerdictRow.verdict)
+        .where(VerdictRow.run_id == run_id, VerdictRow.round_index == round_index)
+        .order_by(VerdictRow.id)
+    )
+    return [v for v in session.scalars(statement) if isinstance(v, dict)]
