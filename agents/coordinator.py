@@ -25,9 +25,8 @@ Steps and their commits (each `with store.session()` is one transaction):
    `strategy.review` -> verdict + lessons (a suspicious verdict not yet confirmed is confirmed
    then; warpsmith.agents.scrutiny); then the run's best (warpsmith.agents.ranking) and heartbeat.
 4. rounds_done = r after the round's last candidate.
-Control flow is by exceptions: AgentError subclasses end the run with their message and a status; KeyboardInterrupt
-marks it 'interrupted' (resumable); any other marks it 'failed' and propagates. The run row is updated in a
-`finally`; its message names the roles that failed.
+Control flow is by exceptions: AgentError ends the run with its message and status; KeyboardInterrupt: 'interrupted'
+(resumable); any other: 'failed', re-raised. The run row is updated in a `finally`, naming the roles that failed.
 """
 
 from __future__ import annotations
