@@ -52,17 +52,17 @@ class _Slot:
 class LocalPool:
     """`LocalPool(workers=N, gpus=[...])`: `gpus=None` uses every GPU this process may see (one
     worker each; `workers` keeps the first N), `gpus=[]` forces CPU workers (`workers` of them,
-    default one per core)."""
+    default one per core). A job's deadline is `deadline_factor` x its timeout + `margin_s`."""
 
     def __init__(self, workers: int | None = None, gpus: list[int | str] | None = None, *,
-                 build_workers: int | None = None, margin_s: float = 120.0, max_attempts: int = 2,
-                 start_failures: int = 3) -> None:
+                 build_workers: int | None = None, margin_s: float = 120.0, deadline_factor: float = DEADLINE_FACTOR,
+                 max_attempts: int = 2, start_failures: int = 3) -> None:
         gpu_ids = visible_gpus() if gpus is None else [str(g) for g in gpus]
         if gpu_ids:
             self._slots = [_Slot(f"gpu{i}", gpu) for i, gpu in enumerate(gpu_ids[:workers] if workers else gpu_ids)]
         else:
             self._slots = [_Slot(f"cpu{i}", None) for i in range(max(1, workers or os.cpu_count() or 1))]
-        self.margin_s, self.start_failures = margin_s, start_failures
+        self.margin_s, self.deadline_factor, self.start_failures = margin_s, deadline_factor, start_failures
         self._book = JobBook(max_attempts)
         self._builds = BuildPool(build_workers)
         self._log_dir = Path(tempfile.mkdtemp(prefix="warpsmith-pool-"))
@@ -194,7 +194,7 @@ class LocalPool:
                 return
             timeout = job.timeout_s or self._default_timeout.get(worker.device, 600.0)
             try:
-                worker.send(job, DEADLINE_FACTOR * timeout + self.margin_s)
+                worker.send(job, self.deadline_factor * timeout + self.margin_s)
             except OSError:  # it died between its last answer and this job: a fault like any other
                 self._on_death(slot)
 

@@ -1,0 +1,216 @@
+"""`RayPool`: the pool interface over Ray actors, for runs that span machines.
+
+Owns: joining a cluster (`ray.init(address=...)`: "auto" for the cluster this machine belongs
+to, an address such as "10.0.0.5:6379", or "local" for a private single-machine cluster), one
+actor per GPU the cluster has (`num_gpus=1`), else one per CPU (interpreter mode), and the same
+dispatch as the local pool: one job per actor at a time, outcomes in completion order, a
+deadline per job, a fault re-queued once then recorded failed (book.py).
+
+No home-made distribution: Ray places the actors and restarts one that dies, on its node or
+another (`max_restarts=-1`); we only re-queue its job once (our own count, so `attempts` is
+exact; `max_task_retries=0`). An actor past its deadline, or one that asked to be recycled
+after a sandbox timeout, is killed with `ray.kill(no_restart=False)` and Ray starts a fresh one.
+Native builds run inside the actor that evaluates (each node has its own build cache); the
+CPU build pool overlapping builds with timing is the local pool's. Does not own: the actor's
+body (ray_actor.py). Imports ray only when a RayPool is made.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from dataclasses import dataclass
+from typing import Any
+
+from warpsmith.pool.book import JobBook, PoolClosed
+from warpsmith.pool.local import DEADLINE_FACTOR
+from warpsmith.pool.ray_actor import EvalActor
+from warpsmith.pool.runner import one_line
+from warpsmith.records.jobs import EvalJob, EvalOutcome, PoolStats
+
+TICK_S = 0.5
+READY_TIMEOUT_S = 600.0
+
+
+class RayUnavailable(RuntimeError):
+    """Ray is not installed, or no cluster answers at the address (the message says what to do)."""
+
+
+def _ray() -> Any:
+    try:
+        import ray
+    except ImportError as exc:
+        raise RayUnavailable("Ray is not installed: pip install 'warpsmith[ray]'") from exc
+    return ray
+
+
+@dataclass
+class _Actor:
+    name: str
+    handle: Any
+    default_timeout_s: float = 600.0
+    job: EvalJob | None = None
+    ref: Any = None
+    started: float = 0.0
+    deadline: float = float("inf")
+    why: str = ""  # set when the driver kills the actor under a job
+
+
+class RayPool:
+    """`RayPool(address="auto", workers=None, gpus=None)`: `gpus=None` uses every GPU of the
+    cluster (`workers` caps the actors), `gpus=[]` forces CPU actors (`workers`, default one per
+    CPU of the cluster)."""
+
+    def __init__(self, address: str = "auto", workers: int | None = None, gpus: list[int | str] | None = None, *,
+                 margin_s: float = 120.0, deadline_factor: float = DEADLINE_FACTOR, max_attempts: int = 2) -> None:
+        ray = self._ray = _ray()
+        self._owns_ray = not ray.is_initialized()
+        if self._owns_ray:
+            try:
+                ray.init(address=None if address == "local" else address, include_dashboard=False,
+                         log_to_driver=False, configure_logging=False)
+            except ConnectionError as exc:
+                raise RayUnavailable(f"no Ray cluster answers at {address!r} ({one_line(exc)[:120]}); start one with "
+                                     "`ray start --head` or pass its address") from exc
+        resources = ray.cluster_resources()
+        n_gpus = int(resources.get("GPU", 0)) if gpus is None else len(gpus)
+        remote = ray.remote(EvalActor)
+        if n_gpus:
+            count, options, kind = min(workers or n_gpus, n_gpus), {"num_gpus": 1}, ("gpu", "cuda")
+        else:
+            cpus = max(1, int(resources.get("CPU", 1)))
+            count, options, kind = min(workers or cpus, cpus), {"num_cpus": 1}, ("cpu", "cpu")
+        self._actors = [
+            _Actor(f"ray:{kind[0]}{i}", remote.options(max_restarts=-1, max_task_retries=0, **options).remote(
+                f"ray:{kind[0]}{i}", kind[1]))
+            for i in range(count)]
+        try:
+            infos = ray.get([a.handle.ready.remote() for a in self._actors], timeout=READY_TIMEOUT_S)
+        except Exception as exc:
+            self._kill_all()
+            raise RayUnavailable(f"the Ray actors did not start: {one_line(exc)}") from exc
+        for actor, info in zip(self._actors, infos, strict=True):
+            actor.default_timeout_s = float(info["default_timeout_s"])
+            actor.name = f"ray:{info['host']}/{actor.name.removeprefix('ray:')}"
+        self.actor_info = infos
+        self.margin_s, self.deadline_factor = margin_s, deadline_factor
+        self._book = JobBook(max_attempts)
+        self._closed_reason: str | None = None
+        self._stop = threading.Event()
+        self._lock = threading.Lock()
+        self._thread = threading.Thread(target=self._run, name="warpsmith-ray-pool", daemon=True)
+        self._thread.start()
+
+    # ---- the interface (pool.protocol.EvaluationPool) ----
+    def submit(self, job: EvalJob) -> None:
+        if self._closed_reason is not None:
+            raise PoolClosed(self._closed_reason)
+        self._book.add(job)
+        self._book.ready(job)
+
+    def next_outcome(self, timeout_s: float | None = None) -> EvalOutcome | None:
+        return self._book.next_outcome(timeout_s, self._closed_reason)
+
+    def pending(self) -> int:
+        return self._book.pending()
+
+    def stats(self) -> PoolStats:
+        now = time.monotonic()
+        with self._lock:
+            busy = [a for a in self._actors if a.job is not None]
+            return self._book.stats(workers=len(self._actors), busy=len(busy), running_s=sum(now - a.started for a in busy))
+
+    def close(self) -> None:
+        if self._closed_reason == "the pool is closed":
+            return
+        self._closed_reason = "the pool is closed"
+        self._stop.set()
+        self._thread.join(timeout=30)
+        self._kill_all()
+        if self._owns_ray:
+            self._ray.shutdown()
+
+    def __enter__(self) -> RayPool:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def actor_pids(self) -> dict[str, int]:
+        """Each actor's current process id (asks the actors: for diagnostics and fault tests)."""
+        pids = self._ray.get([a.handle.ready.remote() for a in self._actors], timeout=READY_TIMEOUT_S)
+        return {a.name: info["pid"] for a, info in zip(self._actors, pids, strict=True)}
+
+    def busy_workers(self) -> dict[str, str]:
+        with self._lock:
+            return {a.name: a.job.job_id for a in self._actors if a.job is not None}
+
+    # ---- the dispatcher thread ----
+    def _kill_all(self) -> None:
+        for actor in self._actors:
+            try:
+                self._ray.kill(actor.handle, no_restart=True)
+            except Exception:  # noqa: BLE001 - already gone with its node: nothing left to stop
+                pass
+
+    def _run(self) -> None:
+        try:
+            while not self._stop.is_set():
+                self._tick()
+        except BaseException as exc:  # noqa: BLE001 - the caller hears it as one line from next_outcome
+            reason = f"the Ray pool stopped: {one_line(exc)}"
+            self._closed_reason = reason
+            self._book.outcomes.put(PoolClosed(reason))
+
+    def _tick(self) -> None:
+        ray = self._ray
+        with self._lock:
+            for actor in self._actors:
+                if actor.job is None and (job := self._book.take()) is not None:
+                    timeout = job.timeout_s or actor.default_timeout_s
+                    actor.job, actor.started, actor.why = job, time.monotonic(), ""
+                    actor.deadline = actor.started + self.deadline_factor * timeout + self.margin_s
+                    actor.ref = actor.handle.run.remote(job.model_dump_json())
+            running = {a.ref: a for a in self._actors if a.job is not None}
+        if not running:
+            time.sleep(0.05)
+            return
+        done, _ = ray.wait(list(running), num_returns=1, timeout=TICK_S)  # each as soon as it is done
+        for ref in done:
+            self._on_done(running[ref], ref)
+        now = time.monotonic()
+        for actor in running.values():
+            if actor.job is not None and now > actor.deadline and not actor.why:
+                actor.why = f"{actor.name} passed the pool's deadline of {actor.deadline - actor.started:.0f} s and was killed"
+                ray.kill(actor.handle, no_restart=False)  # its ref fails next; Ray starts a fresh actor
+
+    def _on_done(self, actor: _Actor, ref: Any) -> None:
+        ray = self._ray
+        job, ran_s = actor.job, time.monotonic() - actor.started
+        assert job is not None
+        try:
+            answer = ray.get(ref)
+        except (ray.exceptions.RayActorError, ray.exceptions.WorkerCrashedError, ray.exceptions.NodeDiedError,
+                ray.exceptions.RayTaskError, ray.exceptions.ObjectLostError) as exc:
+            why = actor.why or f"{actor.name} died mid-evaluation ({one_line(exc)[:200]})"
+            self._fault(actor, job, why, ran_s)
+            return
+        if answer.get("fault"):
+            ray.kill(actor.handle, no_restart=False)
+            self._fault(actor, job, f"{actor.name}: {answer.get('error')}", ran_s)
+            return
+        with self._lock:
+            actor.job, actor.ref = None, None
+        answer["ran_s"] = ran_s
+        self._book.finish(job, answer, actor.name)
+        if answer.get("recycle"):  # after a sandbox timeout: a fresh actor for the next job
+            ray.kill(actor.handle, no_restart=False)
+            with self._book.lock:
+                self._book.recycled += 1
+
+    def _fault(self, actor: _Actor, job: EvalJob, why: str, ran_s: float) -> None:
+        with self._lock:
+            actor.job, actor.ref = None, None
+        with self._book.lock:
+            self._book.recycled += 1
+        self._book.fault(job, actor.name, why, ran_s)
