@@ -223,7 +223,7 @@ class LocalPool:
     def _on_death(self, slot: _Slot) -> None:
         worker = slot.worker
         assert worker is not None
-        worker.kill()
+        worker.reap()
         if worker.job is not None:
             self._on_fault(slot, f"worker {slot.name} died mid-evaluation ({worker.ending()}; {worker.last_log_line()})")
             return

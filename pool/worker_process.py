@@ -122,6 +122,15 @@ class WorkerProcess:
                 except OSError:
                     pass
 
+    def reap(self, grace_s: float = 5.0) -> None:
+        """After its pipe closed: let the worker finish exiting (so `ending()` tells how it ended),
+        then kill whatever of its group is left."""
+        try:
+            self.proc.wait(grace_s)
+        except subprocess.TimeoutExpired:
+            pass
+        self.kill()
+
     def stop(self, grace_s: float = 5.0) -> None:
         """Ask the worker to end (EOF on its stdin), then kill what is left after `grace_s`."""
         if self.proc.poll() is None and self.proc.stdin is not None:
