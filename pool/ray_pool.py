@@ -17,6 +17,7 @@ body (ray_actor.py). Imports ray only when a RayPool is made.
 
 from __future__ import annotations
 
+import socket
 import threading
 import time
 from dataclasses import dataclass
@@ -30,6 +31,7 @@ from warpsmith.records.jobs import EvalJob, EvalOutcome, PoolStats
 
 TICK_S = 0.5
 READY_TIMEOUT_S = 600.0
+CONNECT_TIMEOUT_S = 5.0
 
 
 class RayUnavailable(RuntimeError):
@@ -44,6 +46,18 @@ def _ray() -> Any:
     return ray
 
 
+def _reachable(address: str) -> None:
+    """Refuse at once an explicit HOST:PORT that nothing listens on (Ray itself retries for minutes)."""
+    host, _, port = address.removeprefix("ray://").rpartition(":")
+    if not host or not port.isdigit():
+        return  # "auto", "local" or a form Ray resolves itself
+    try:
+        socket.create_connection((host, int(port)), timeout=CONNECT_TIMEOUT_S).close()
+    except OSError as exc:
+        raise RayUnavailable(f"no Ray cluster answers at {address!r} ({exc.strerror or exc}); start one with "
+                             "`ray start --head` or pass its address") from exc
+
+
 @dataclass
 class _Actor:
     name: str
@@ -54,6 +68,8 @@ class _Actor:
     started: float = 0.0
     deadline: float = float("inf")
     why: str = ""  # set when the driver kills the actor under a job
+    probe: Any = None  # after a restart: a ready() call that must answer before the next job
+    probe_after: float = 0.0
 
 
 class RayPool:
@@ -66,6 +82,7 @@ class RayPool:
         ray = self._ray = _ray()
         self._owns_ray = not ray.is_initialized()
         if self._owns_ray:
+            _reachable(address)
             try:
                 ray.init(address=None if address == "local" else address, include_dashboard=False,
                          log_to_driver=False, configure_logging=False)
@@ -137,9 +154,20 @@ class RayPool:
         self.close()
 
     def actor_pids(self) -> dict[str, int]:
-        """Each actor's current process id (asks the actors: for diagnostics and fault tests)."""
-        pids = self._ray.get([a.handle.ready.remote() for a in self._actors], timeout=READY_TIMEOUT_S)
-        return {a.name: info["pid"] for a, info in zip(self._actors, pids, strict=True)}
+        """Each actor's current process id, asking each actor (waits for one that is restarting; for
+        diagnostics and fault tests: an actor busy with a job answers after it)."""
+        pids = {}
+        for actor in self._actors:
+            deadline = time.monotonic() + READY_TIMEOUT_S
+            while True:
+                try:
+                    pids[actor.name] = self._ray.get(actor.handle.ready.remote(), timeout=READY_TIMEOUT_S)["pid"]
+                    break
+                except self._ray.exceptions.ActorUnavailableError:
+                    if time.monotonic() > deadline:
+                        raise
+                    time.sleep(0.5)
+        return pids
 
     def busy_workers(self) -> dict[str, str]:
         with self._lock:
@@ -164,25 +192,50 @@ class RayPool:
 
     def _tick(self) -> None:
         ray = self._ray
+        now = time.monotonic()
         with self._lock:
             for actor in self._actors:
-                if actor.job is None and (job := self._book.take()) is not None:
+                if actor.job is None and actor.probe is True and now >= actor.probe_after:
+                    actor.probe = actor.handle.ready.remote()
+                if actor.job is None and actor.probe is None and (job := self._book.take()) is not None:
                     timeout = job.timeout_s or actor.default_timeout_s
                     actor.job, actor.started, actor.why = job, time.monotonic(), ""
                     actor.deadline = actor.started + self.deadline_factor * timeout + self.margin_s
                     actor.ref = actor.handle.run.remote(job.model_dump_json())
             running = {a.ref: a for a in self._actors if a.job is not None}
-        if not running:
+            probes = {a.probe: a for a in self._actors if a.probe is not None and a.probe is not True}
+        if not running and not probes:
             time.sleep(0.05)
             return
-        done, _ = ray.wait(list(running), num_returns=1, timeout=TICK_S)  # each as soon as it is done
+        done, _ = ray.wait([*running, *probes], num_returns=1, timeout=TICK_S)  # each as soon as it is done
         for ref in done:
-            self._on_done(running[ref], ref)
+            if ref in probes:
+                self._on_probe(probes[ref], ref)
+            else:
+                self._on_done(running[ref], ref)
         now = time.monotonic()
         for actor in running.values():
             if actor.job is not None and now > actor.deadline and not actor.why:
                 actor.why = f"{actor.name} passed the pool's deadline of {actor.deadline - actor.started:.0f} s and was killed"
                 ray.kill(actor.handle, no_restart=False)  # its ref fails next; Ray starts a fresh actor
+
+    def _on_probe(self, actor: _Actor, ref: Any) -> None:
+        """A restarted actor answered (ready for work), or is still restarting (ask again shortly)."""
+        try:
+            self._ray.get(ref)
+        except self._ray.exceptions.RayError:
+            with self._lock:
+                actor.probe, actor.probe_after = True, time.monotonic() + 0.5
+            return
+        with self._lock:
+            actor.probe = None
+
+    def _restart(self, actor: _Actor, kill: bool) -> None:
+        """Ray replaces the actor (killed here when `kill`); no job goes to it until it answers."""
+        if kill:
+            self._ray.kill(actor.handle, no_restart=False)
+        with self._lock:
+            actor.probe, actor.probe_after = True, time.monotonic() + 0.5
 
     def _on_done(self, actor: _Actor, ref: Any) -> None:
         ray = self._ray
@@ -190,13 +243,14 @@ class RayPool:
         assert job is not None
         try:
             answer = ray.get(ref)
-        except (ray.exceptions.RayActorError, ray.exceptions.WorkerCrashedError, ray.exceptions.NodeDiedError,
-                ray.exceptions.RayTaskError, ray.exceptions.ObjectLostError) as exc:
-            why = actor.why or f"{actor.name} died mid-evaluation ({one_line(exc)[:200]})"
-            self._fault(actor, job, why, ran_s)
+        except (ray.exceptions.RayActorError, ray.exceptions.ActorUnavailableError, ray.exceptions.WorkerCrashedError,
+                ray.exceptions.NodeDiedError, ray.exceptions.RayTaskError, ray.exceptions.ObjectLostError) as exc:
+            # ActorUnavailableError too: no job goes to an actor before it answered a probe, so the
+            # actor was up when the job was sent and went away under it
+            self._fault(actor, job, actor.why or f"{actor.name} died mid-evaluation ({one_line(exc)[:200]})", ran_s)
             return
         if answer.get("fault"):
-            ray.kill(actor.handle, no_restart=False)
+            self._restart(actor, kill=True)
             self._fault(actor, job, f"{actor.name}: {answer.get('error')}", ran_s)
             return
         with self._lock:
@@ -204,13 +258,14 @@ class RayPool:
         answer["ran_s"] = ran_s
         self._book.finish(job, answer, actor.name)
         if answer.get("recycle"):  # after a sandbox timeout: a fresh actor for the next job
-            ray.kill(actor.handle, no_restart=False)
+            self._restart(actor, kill=True)
             with self._book.lock:
                 self._book.recycled += 1
 
     def _fault(self, actor: _Actor, job: EvalJob, why: str, ran_s: float) -> None:
         with self._lock:
             actor.job, actor.ref = None, None
+        self._restart(actor, kill=False)
         with self._book.lock:
             self._book.recycled += 1
         self._book.fault(job, actor.name, why, ran_s)
