@@ -7,7 +7,9 @@ empty value for CPU workers), so the pin holds before torch is imported here. St
 torch, triton) are imported; then one answer per job (runner.run_job). The protocol owns the
 original stdout: anything else printed (the evaluator's, Triton's) goes to stderr, the log the
 parent keeps. After an answer that asks for recycling the worker exits and the parent starts a
-fresh one. EOF on stdin ends it.
+fresh one. EOF on stdin ends it; so does the pool's process dying (even by SIGKILL, mid-job):
+a watcher notices the worker was re-parented and exits at once, which closes the lifeline of
+its sandboxed child, which then exits too. Nothing outlives the pool's process for long.
 
 Does not own: the queue, the deadline or the re-queue (local.py, worker_process.py).
 """
@@ -18,6 +20,17 @@ import argparse
 import json
 import os
 import sys
+import threading
+import time
+
+PARENT_POLL_S = 1.0
+
+
+def _exit_with_parent(parent: int) -> None:
+    """Exit as soon as the pool's process is gone (this worker is then re-parented)."""
+    while os.getppid() == parent:
+        time.sleep(PARENT_POLL_S)
+    os._exit(0)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -25,6 +38,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--name", required=True)
     parser.add_argument("--device", choices=("cpu", "cuda"), required=True)
     args = parser.parse_args(argv)
+    threading.Thread(target=_exit_with_parent, args=(os.getppid(),), daemon=True).start()
 
     protocol = os.fdopen(os.dup(1), "w", buffering=1)
     os.dup2(2, 1)  # prints from the evaluator or Triton are a log, never a protocol line

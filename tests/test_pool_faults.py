@@ -122,3 +122,42 @@ def test_a_worker_that_cannot_start_fails_its_jobs_with_one_line() -> None:
     assert outcome.result is None and outcome.error is not None and "\n" not in outcome.error
     assert outcome.error.startswith("worker gpu0 could not start (exited with code 3, 2 tries)")
     assert "CUDA_VISIBLE_DEVICES='7' but torch sees 0 CUDA device(s)" in outcome.error
+
+
+_ORPHANING_SCRIPT = """
+import sys, time
+sys.path.insert(0, {root!r})
+from tests._pool_helpers import hanging_job
+from warpsmith.pool.local import LocalPool
+pool = LocalPool(workers=2, gpus=[])
+pool.submit(hanging_job("hang", timeout_s=300.0))
+while not pool.busy_workers():
+    time.sleep(0.05)
+print(" ".join(str(pid) for pid in pool.worker_pids().values()), flush=True)
+time.sleep(600)
+"""
+
+
+@pytest.mark.slow
+def test_killing_the_pools_process_takes_its_workers_and_their_sandboxes_with_it() -> None:
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    root = str(Path(__file__).resolve().parent.parent)
+    owner = subprocess.Popen([sys.executable, "-c", _ORPHANING_SCRIPT.format(root=root)], stdout=subprocess.PIPE,
+                             text=True, cwd=root)
+    try:
+        assert owner.stdout is not None
+        workers = [int(pid) for pid in owner.stdout.readline().split()]
+        assert len(workers) == 2, "the pool started two workers"
+        tree = set(workers)
+        wait_for(lambda: any(descendants(pid) for pid in workers), 60, "the busy worker's sandbox")
+        for pid in workers:
+            tree |= descendants(pid)
+        owner.kill()  # SIGKILL: no close(), no atexit
+        owner.wait()
+        wait_for(lambda: not any(alive(pid) for pid in tree), 30, "the orphaned workers and sandboxes to end")
+    finally:
+        owner.kill()
+        owner.wait()
