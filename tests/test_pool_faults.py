@@ -147,6 +147,7 @@ def test_killing_the_pools_process_takes_its_workers_and_their_sandboxes_with_it
     root = str(Path(__file__).resolve().parent.parent)
     owner = subprocess.Popen([sys.executable, "-c", _ORPHANING_SCRIPT.format(root=root)], stdout=subprocess.PIPE,
                              text=True, cwd=root)
+    workers: list[int] = []
     try:
         assert owner.stdout is not None
         workers = [int(pid) for pid in owner.stdout.readline().split()]
@@ -161,3 +162,8 @@ def test_killing_the_pools_process_takes_its_workers_and_their_sandboxes_with_it
     finally:
         owner.kill()
         owner.wait()
+        for pid in workers:  # should the test fail, leave no orphan behind (each worker leads its group)
+            try:
+                os.killpg(pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
