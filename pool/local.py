@@ -108,7 +108,7 @@ class LocalPool:
         self._closed_reason = "the pool is closed"
         atexit.unregister(self.close)
         self._stop.set()
-        self._wake()
+        os.write(self._wake_w, b"x")  # the dispatcher stops now rather than at its next tick
         self._thread.join(timeout=30)
         self._builds.close()
         for slot in self._slots:
@@ -136,6 +136,8 @@ class LocalPool:
 
     # ---- the dispatcher thread ----
     def _wake(self) -> None:
+        if self._closed_reason == "the pool is closed":  # its pipe may be closed, and the fd reused
+            return
         try:
             os.write(self._wake_w, b"x")
         except OSError:  # closed: nothing is waiting any more

@@ -110,11 +110,12 @@ class WorkerProcess:
     def kill(self) -> None:
         """Kill the worker's process group and reap it. Its sandboxed children die with it (their
         lifeline pipe closes)."""
-        try:
-            os.killpg(self.proc.pid, signal.SIGKILL)
-        except (ProcessLookupError, PermissionError):
-            pass
-        self.proc.wait()
+        if self.proc.returncode is None:  # once reaped, the pid may belong to someone else: never signal it
+            try:
+                os.killpg(self.proc.pid, signal.SIGKILL)
+            except (ProcessLookupError, PermissionError):
+                pass
+            self.proc.wait()
         for stream in (self.proc.stdin, self.proc.stdout):
             if stream is not None:
                 try:
