@@ -19,7 +19,7 @@ def test_two_workers_return_every_job_once_in_completion_order() -> None:
     # rmsnorm on its bench suite takes several times longer than silu_and_mul's smoke suite, so the
     # job submitted second finishes first and must come back first.
     jobs = [seed_job("slow", "rmsnorm", suite="bench"), seed_job("quick", "silu_and_mul"),
-            seed_job("third", "gelu_and_mul"), seed_job("fourth", "fused_add_rmsnorm")]
+            seed_job("third", "gelu_and_mul"), seed_job("fourth", "fused_add_rmsnorm", stage="screen", confirm=True)]
     with LocalPool(workers=2, gpus=[]) as pool:
         pids = wait_for(lambda: len(pool.worker_pids()) == 2 and pool.worker_pids(), 60, "two workers")
         for pid in pids.values():  # a CPU worker sees no GPU at all
@@ -38,6 +38,8 @@ def test_two_workers_return_every_job_once_in_completion_order() -> None:
             j.candidate.source_hash for j in jobs if j.job_id == outcome.job_id)
         assert outcome.ran_s > 0
     assert {o.worker for o in outcomes} == {"cpu0", "cpu1"}, "both workers evaluate"
+    staged = next(o.result for o in outcomes if o.job_id == "fourth")  # the job's stage reaches evaluate()
+    assert staged is not None and staged.stage == "screen" and staged.message.endswith("(confirming re-evaluation)")
     assert stats.done == 4 and stats.failed == 0 and stats.busy == 0 and stats.queued == 0
     assert stats.busy_seconds >= sum(o.ran_s for o in outcomes) * 0.99
     if "torch" in sys.modules:  # the pool's process never created a CUDA context
