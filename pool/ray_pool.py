@@ -10,6 +10,8 @@ No home-made distribution: Ray places the actors and restarts one that dies, on 
 another (`max_restarts=-1`); we only re-queue its job once (our own count, so `attempts` is
 exact; `max_task_retries=0`). An actor past its deadline, or one that asked to be recycled
 after a sandbox timeout, is killed with `ray.kill(no_restart=False)` and Ray starts a fresh one.
+When no actor has answered for `unavailable_s` (their nodes left and nothing can host them), the
+pool stops and `next_outcome` raises PoolClosed with that one line.
 Native builds run inside the actor that evaluates (each node has its own build cache); the
 CPU build pool overlapping builds with timing is the local pool's. Does not own: the actor's
 body (ray_actor.py). Imports ray only when a RayPool is made.
@@ -70,6 +72,7 @@ class _Actor:
     why: str = ""  # set when the driver kills the actor under a job
     probe: Any = None  # after a restart: a ready() call that must answer before the next job
     probe_after: float = 0.0
+    down_since: float | None = None  # when it went away (died, killed, its node left); None while it answers
 
 
 class RayPool:
@@ -78,7 +81,8 @@ class RayPool:
     CPU of the cluster)."""
 
     def __init__(self, address: str = "auto", workers: int | None = None, gpus: list[int | str] | None = None, *,
-                 margin_s: float = 120.0, deadline_factor: float = DEADLINE_FACTOR, max_attempts: int = 2) -> None:
+                 margin_s: float = 120.0, deadline_factor: float = DEADLINE_FACTOR, max_attempts: int = 2,
+                 unavailable_s: float = READY_TIMEOUT_S) -> None:
         ray = self._ray = _ray()
         self._owns_ray = not ray.is_initialized()
         if self._owns_ray:
@@ -110,7 +114,7 @@ class RayPool:
             actor.default_timeout_s = float(info["default_timeout_s"])
             actor.name = f"ray:{info['host']}/{actor.name.removeprefix('ray:')}"
         self.actor_info = infos
-        self.margin_s, self.deadline_factor = margin_s, deadline_factor
+        self.margin_s, self.deadline_factor, self.unavailable_s = margin_s, deadline_factor, unavailable_s
         self._book = JobBook(max_attempts)
         self._closed_reason: str | None = None
         self._stop = threading.Event()
@@ -193,6 +197,10 @@ class RayPool:
     def _tick(self) -> None:
         ray = self._ray
         now = time.monotonic()
+        down = [a.down_since for a in self._actors]
+        if all(d is not None for d in down) and now - max(d for d in down if d is not None) > self.unavailable_s:
+            raise RuntimeError(f"no Ray actor has answered for {self.unavailable_s:.0f} s (did their nodes leave the "
+                               f"cluster?); {self._book.pending()} job(s) were waiting")
         with self._lock:
             for actor in self._actors:
                 if actor.job is None and actor.probe is True and now >= actor.probe_after:
@@ -228,7 +236,7 @@ class RayPool:
                 actor.probe, actor.probe_after = True, time.monotonic() + 0.5
             return
         with self._lock:
-            actor.probe = None
+            actor.probe, actor.down_since = None, None
 
     def _restart(self, actor: _Actor, kill: bool) -> None:
         """Ray replaces the actor (killed here when `kill`); no job goes to it until it answers."""
@@ -236,6 +244,7 @@ class RayPool:
             self._ray.kill(actor.handle, no_restart=False)
         with self._lock:
             actor.probe, actor.probe_after = True, time.monotonic() + 0.5
+            actor.down_since = actor.down_since or time.monotonic()
 
     def _on_done(self, actor: _Actor, ref: Any) -> None:
         ray = self._ray

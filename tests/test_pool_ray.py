@@ -22,6 +22,7 @@ from tests._pool_helpers import collect, hanging_job, seed_job, wait_for
 ray = pytest.importorskip("ray", reason="Ray is not installed: pip install 'warpsmith[ray]'")
 
 from warpsmith.pool import make_pool  # noqa: E402
+from warpsmith.pool.book import PoolClosed  # noqa: E402
 from warpsmith.pool.ray_pool import RayPool, RayUnavailable  # noqa: E402
 
 pytestmark = pytest.mark.slow
@@ -113,3 +114,15 @@ def test_no_cluster_at_the_address_is_one_clear_line() -> None:
         pytest.skip("a Ray session is already open in this process")
     with pytest.raises(RayUnavailable, match="no Ray cluster answers at '127.0.0.1:1'"):
         RayPool(address="127.0.0.1:1", workers=1, gpus=[])
+
+
+def test_a_pool_whose_actors_are_all_gone_stops_with_one_line(ray_head: str) -> None:
+    with RayPool(address=ray_head, workers=1, gpus=[], unavailable_s=3.0) as pool:
+        pool.submit(seed_job("first", "silu_and_mul"))
+        [first] = collect(pool, 1, timeout_s=120)
+        assert first.result is not None and first.result.status == "correct"
+        # as when its node leaves for good: the actor is gone and Ray cannot place it again
+        ray.kill(pool._actors[0].handle, no_restart=True)
+        pool.submit(hanging_job("orphan", timeout_s=60.0))
+        with pytest.raises(PoolClosed, match=r"no Ray actor has answered for 3 s \(did their nodes leave the cluster\?\)"):
+            collect(pool, 1, timeout_s=120)
