@@ -240,13 +240,14 @@ class LocalPool:
                              f"{worker.last_log_line() or 'no output'}")
 
     def _on_fault(self, slot: _Slot, why: str) -> None:
-        """Kill and replace `slot`'s worker; its job is re-queued once, then recorded as failed."""
+        """Kill and replace `slot`'s worker; its job (if it had one) is re-queued once, then recorded as failed."""
         worker = slot.worker
-        assert worker is not None and worker.job is not None
+        assert worker is not None
         job, ran_s = worker.job, time.monotonic() - worker.job_started
         worker.job = None
         worker.kill()
         slot.worker = None
         with self._book.lock:
             self._book.recycled += 1
-        self._book.fault(job, slot.name, why, ran_s)
+        if job is not None:
+            self._book.fault(job, slot.name, why, ran_s)
