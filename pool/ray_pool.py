@@ -78,7 +78,7 @@ class _Actor:
 class RayPool:
     """`RayPool(address="auto", workers=None, gpus=None)`: `gpus=None` uses every GPU of the
     cluster (`workers` caps the actors), `gpus=[]` forces CPU actors (`workers`, default one per
-    CPU of the cluster)."""
+    CPU of the cluster); a non-empty `gpus` only says how many GPU actors (Ray picks the GPUs)."""
 
     def __init__(self, address: str = "auto", workers: int | None = None, gpus: list[int | str] | None = None, *,
                  margin_s: float = 120.0, deadline_factor: float = DEADLINE_FACTOR, max_attempts: int = 2,
@@ -90,9 +90,9 @@ class RayPool:
             try:
                 ray.init(address=None if address == "local" else address, include_dashboard=False,
                          log_to_driver=False, configure_logging=False)
-            except ConnectionError as exc:
-                raise RayUnavailable(f"no Ray cluster answers at {address!r} ({one_line(exc)[:120]}); start one with "
-                                     "`ray start --head` or pass its address") from exc
+            except (ConnectionError, RuntimeError, ValueError) as exc:  # no cluster, or one this Ray cannot join
+                raise RayUnavailable(f"could not join a Ray cluster at {address!r} ({one_line(exc)[:160]}); start one "
+                                     "with `ray start --head` or pass its address") from exc
         resources = ray.cluster_resources()
         n_gpus = int(resources.get("GPU", 0)) if gpus is None else len(gpus)
         remote = ray.remote(EvalActor)
@@ -109,6 +109,8 @@ class RayPool:
             infos = ray.get([a.handle.ready.remote() for a in self._actors], timeout=READY_TIMEOUT_S)
         except Exception as exc:
             self._kill_all()
+            if self._owns_ray:
+                ray.shutdown()
             raise RayUnavailable(f"the Ray actors did not start: {one_line(exc)}") from exc
         for actor, info in zip(self._actors, infos, strict=True):
             actor.default_timeout_s = float(info["default_timeout_s"])
