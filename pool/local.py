@@ -150,7 +150,9 @@ class LocalPool:
         self._wake()
 
     def _start(self, slot: _Slot) -> None:
-        slot.worker = WorkerProcess(slot.name, slot.gpu, self._log_dir)
+        # each worker's share of the cores for its own torch work (inputs, references, judging)
+        threads = max(1, (os.cpu_count() or 1) // len(self._slots))
+        slot.worker = WorkerProcess(slot.name, slot.gpu, self._log_dir, threads=threads)
 
     def _run(self) -> None:
         try:

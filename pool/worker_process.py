@@ -25,10 +25,14 @@ from warpsmith.records.jobs import EvalJob
 LOG_TAIL_CHARS = 4000
 
 
-def worker_environment(gpu: str | None, base: dict[str, str] | None = None) -> dict[str, str]:
+def worker_environment(gpu: str | None, base: dict[str, str] | None = None, threads: int | None = None) -> dict[str, str]:
     """The worker's environment: the parent's, with exactly one GPU visible (`gpu`, a physical id
-    or UUID) or none at all for a CPU worker."""
+    or UUID) or none at all for a CPU worker. `threads`: torch's CPU threads in the worker (its
+    share of the cores, so N workers do not each spread over every core), unless the parent's
+    environment already sets OMP_NUM_THREADS."""
     env = dict(os.environ if base is None else base)
+    if threads is not None:
+        env.setdefault("OMP_NUM_THREADS", str(max(1, threads)))
     env["CUDA_VISIBLE_DEVICES"] = "" if gpu is None else str(gpu)
     if gpu is not None and "HIP_VISIBLE_DEVICES" in env:  # ROCm honours both; keep them in agreement
         env["HIP_VISIBLE_DEVICES"] = str(gpu)
@@ -39,7 +43,7 @@ def worker_environment(gpu: str | None, base: dict[str, str] | None = None) -> d
 class WorkerProcess:
     """One worker: `name` ('gpu0', 'cpu1'), pinned to `gpu` or a CPU worker when it is None."""
 
-    def __init__(self, name: str, gpu: str | None, log_dir: Path) -> None:
+    def __init__(self, name: str, gpu: str | None, log_dir: Path, threads: int | None = None) -> None:
         self.name, self.gpu = name, gpu
         self.device = "cpu" if gpu is None else "cuda"
         self.log_path = log_dir / f"{name}.log"
@@ -52,7 +56,7 @@ class WorkerProcess:
         log = self.log_path.open("ab")
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "warpsmith.pool.worker", "--name", name, "--device", self.device],
-            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=log, env=worker_environment(gpu),
+            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=log, env=worker_environment(gpu, threads=threads),
             start_new_session=True, cwd=tempfile.gettempdir())
         log.close()
 

@@ -3,6 +3,7 @@ comes back once, in completion order; workers are pinned; the pool's process nev
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 
@@ -24,6 +25,7 @@ def test_two_workers_return_every_job_once_in_completion_order() -> None:
         pids = wait_for(lambda: len(pool.worker_pids()) == 2 and pool.worker_pids(), 60, "two workers")
         for pid in pids.values():  # a CPU worker sees no GPU at all
             assert environ_of(pid)["CUDA_VISIBLE_DEVICES"] == ""
+            assert environ_of(pid)["OMP_NUM_THREADS"] == os.environ.get("OMP_NUM_THREADS", str(max(1, (os.cpu_count() or 1) // 2)))
         for job in jobs:
             pool.submit(job)
         assert pool.pending() == 4
@@ -61,6 +63,8 @@ def test_a_gpu_worker_is_pinned_to_its_one_gpu_before_it_starts() -> None:
     assert env["CUDA_VISIBLE_DEVICES"] == "3" and env["PATH"] == "/usr/bin"
     assert worker_environment(None, base={})["CUDA_VISIBLE_DEVICES"] == ""
     assert worker_environment("1", base={"HIP_VISIBLE_DEVICES": "0,1"})["HIP_VISIBLE_DEVICES"] == "1"
+    assert worker_environment(None, base={}, threads=3)["OMP_NUM_THREADS"] == "3"
+    assert worker_environment(None, base={"OMP_NUM_THREADS": "8"}, threads=3)["OMP_NUM_THREADS"] == "8"
     assert visible_gpus({"CUDA_VISIBLE_DEVICES": "2, 5"}) == ["2", "5"]
     assert visible_gpus({"CUDA_VISIBLE_DEVICES": ""}) == []
 
