@@ -16,6 +16,7 @@ from warpsmith.pool.local import LocalPool
 from warpsmith.pool.worker_process import worker_environment
 
 
+@pytest.mark.slow
 def test_two_workers_return_every_job_once_in_completion_order() -> None:
     # rmsnorm on its bench suite takes several times longer than silu_and_mul's smoke suite, so the
     # job submitted second finishes first and must come back first.
