@@ -44,6 +44,7 @@ class EvalOutcome(BaseModel):
     worker: str = Field(default="", description="Which worker ran it, e.g. 'gpu0', 'cpu1', 'ray:node-3/gpu0'.")
     queued_s: float = 0.0
     ran_s: float = 0.0
+    build_s: float = Field(default=0.0, description="Seconds its native build took on the pool's CPU build workers.")
 
 
 class PoolStats(BaseModel):
@@ -56,3 +57,4 @@ class PoolStats(BaseModel):
     failed: int
     recycled: int = Field(default=0, description="Workers replaced after a fault or a timeout.")
     busy_seconds: float = Field(default=0.0, description="Sum over workers of time spent evaluating.")
+    building: int = Field(default=0, description="Native builds in flight on the CPU build pool (counted in queued too).")
