@@ -14,7 +14,7 @@ rest exploit (refine the parent). A single-slot round only exploits.
 
 from __future__ import annotations
 
-from warpsmith.agents.records import CandidateSummary, PlanKind, ShapeBrief
+from warpsmith.records.agents import CandidateSummary, PlanKind, ShapeBrief
 
 
 def slot_kinds(round_index: int, width: int, beam_size: int, may_port: bool = False) -> list[PlanKind]:

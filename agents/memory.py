@@ -18,7 +18,7 @@ from __future__ import annotations
 import math
 from typing import Any
 
-from warpsmith.agents.records import Attempt, Regime, ShapeBrief, Verdict
+from warpsmith.records.agents import Attempt, Regime, ShapeBrief, Verdict
 from warpsmith.records.evaluation import Candidate, EvalResult, Hardware
 
 LAUNCH_BOUND_US = 5.0

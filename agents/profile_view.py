@@ -12,7 +12,7 @@ A metric the profiler did not report is left out, never shown as zero.
 
 from __future__ import annotations
 
-from warpsmith.agents.records import ShapeBrief
+from warpsmith.records.agents import ShapeBrief
 
 PERMISSION = "ERR_NVGPUCTRPERM"
 _LIMITS = {"launch__occupancy_limit_registers": "registers", "launch__occupancy_limit_shared_mem": "shared memory",

@@ -16,7 +16,7 @@ from typing import Any
 
 from warpsmith.agents import mapping, memory
 from warpsmith.agents.exploration import crossover_parents, slot_kinds
-from warpsmith.agents.records import CandidateSummary, RoundContext, ShapeBrief, Verdict
+from warpsmith.records.agents import CandidateSummary, RoundContext, ShapeBrief, Verdict
 from warpsmith.records.evaluation import Candidate, EvalResult, Hardware
 from warpsmith.store import lessons as store_lessons
 from warpsmith.store import writes

@@ -11,7 +11,7 @@ patience rule counts rounds in which the best did not change (which is every rou
 from __future__ import annotations
 
 from warpsmith.agents.memory import floor_fraction
-from warpsmith.agents.records import CandidateSummary, ShapeBrief
+from warpsmith.records.agents import CandidateSummary, ShapeBrief
 
 
 class StopRules:

@@ -17,15 +17,15 @@ from _optimize_helpers import GOOD_EDIT, SEED_CONFIG_LINE, VERDICT, query
 from _scripted_llm_server import ScriptedLLMServer
 
 from warpsmith.agents import memory
+from warpsmith.agents.call_log import CallLog, RunSettings
 from warpsmith.agents.coordinator import run_optimization
-from warpsmith.agents.coordinator_records import CallLog, RunSettings
 from warpsmith.agents.exploration import crossover_parents, slot_kinds
 from warpsmith.agents.llm import Budget, LiteLLMConfig, LiteLLMModel
 from warpsmith.agents.llm_strategy import LLMStrategy
 from warpsmith.agents.profile_view import profile_lines
-from warpsmith.agents.records import CandidateSummary, ShapeBrief
 from warpsmith.evaluator.hardware import detect_hardware
 from warpsmith.evaluator.profile import parse_ncu_csv
+from warpsmith.records.agents import CandidateSummary, ShapeBrief
 from warpsmith.records.evaluation import Candidate, EvalResult, Hardware, ShapeTiming, source_hash
 from warpsmith.store import lessons as store_lessons
 from warpsmith.store import writes
@@ -230,8 +230,8 @@ def test_the_loop_profiles_the_round_best_and_a_profile_that_cannot_run_says_why
 
 def test_the_planner_reads_the_objective_shapes_floors_hardware_and_regimes():
     from warpsmith.agents.planner import Planner
-    from warpsmith.agents.records import RoundContext
     from warpsmith.agents.round_context import reference_source
+    from warpsmith.records.agents import RoundContext
 
     task = get_task("moe_dispatch")
     hw = HW.model_copy(update={"sm_count": 132, "shared_memory_per_sm_bytes": 233472, "registers_per_sm": 65536,
@@ -258,7 +258,7 @@ def test_the_planner_reads_the_objective_shapes_floors_hardware_and_regimes():
 def test_a_port_item_is_written_as_a_whole_file_in_the_allowed_language():
     from _agents_llm_helpers import make_ctx, scripted_model
 
-    from warpsmith.agents.records import LLMCall
+    from warpsmith.records.agents import LLMCall
 
     ctx = make_ctx(width=1).model_copy(update={"languages": ["cuda"], "kinds": ["port"]})
     parent = ctx.beam[0].candidate
