@@ -1,9 +1,10 @@
 """Choosing the evaluation pool of an evolution run: the one place a backend is picked.
 
 Owns: `make_pool` (what `warpsmith evolve --workers W | --ray ADDRESS` and bench/evolve_scale.py
-call). Backends: `--ray auto|ADDRESS` -> pool.ray_pool.RayPool; W workers -> pool.local.LocalPool
-when that module exists; otherwise (and for W = 1) pool.inline.InlinePool, one evaluation at a
-time in a background thread. Does not own: any backend (warpsmith.pool).
+call). Backends: `--ray auto|ADDRESS` -> pool.ray_pool.RayPool (actors with one GPU each, or one
+per CPU); W > 1 workers -> pool.local.LocalPool (one worker process per GPU, or W CPU workers in
+interpreter mode with `--device cpu` or no GPU); W = 1 -> pool.inline.InlinePool, one evaluation at
+a time in a background thread of this process. Does not own: any backend (warpsmith.pool).
 """
 
 from __future__ import annotations
@@ -35,13 +36,14 @@ def make_pool(workers: int = 1, ray: str | None = None, *, device: str = "auto",
             raise PoolUnavailable(f"--ray needs Ray ({error.name} is not installed): pip install 'warpsmith[ray]'") from None
         if ray_pool is None:
             raise PoolUnavailable("--ray: this build has no Ray backend (warpsmith.pool.ray_pool)")
-        return ray_pool(address=ray, device=device)  # type: ignore[no-any-return]
+        return ray_pool(address=ray, workers=workers if workers > 1 else None,  # type: ignore[no-any-return]
+                        gpus=[] if device == "cpu" else None)
     if workers > 1:
         local = _backend("local", "LocalPool")
         if local is None:
             raise PoolUnavailable(f"--workers {workers}: this build has no parallel local pool yet "
                                   "(warpsmith.pool.local); use --workers 1")
-        return local(workers=workers, device=device)  # type: ignore[no-any-return]
+        return local(workers=workers, gpus=[] if device == "cpu" else None)  # type: ignore[no-any-return]
     from warpsmith.pool.inline import InlinePool
 
     return InlinePool(device=device, gpu_index=gpu_index)
