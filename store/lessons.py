@@ -21,8 +21,9 @@ from typing import Any
 from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
+from warpsmith.records.evaluation import source_hash
 from warpsmith.store.schema import CandidateRow, EvaluationRow, LessonRow, RunCandidateRow, VerdictRow
-from warpsmith.store.writes import _insert_ignore, _stored_text, _with_defaults, content_hash
+from warpsmith.store.writes import _insert_ignore, _stored_text, _with_defaults
 
 SIMILAR = 0.85
 EVIDENCE_KEPT = 8
@@ -71,7 +72,7 @@ def add_lessons(
                 match.evidence = [*(match.evidence or []), evidence][-EVIDENCE_KEPT:]
             continue
         values = {"task": task, "hardware_fingerprint": hardware_fingerprint, "text": text,
-                  "text_hash": content_hash(text), "source_run_id": source_run_id, "language": language,
+                  "text_hash": source_hash(text), "source_run_id": source_run_id, "language": language,
                   "origin": origin, "evidence": [evidence] if evidence else [], "seen": 1}
         if _insert_ignore(session, LessonRow, _with_defaults(LessonRow, values),
                           ["task", "hardware_fingerprint", "text_hash"]):

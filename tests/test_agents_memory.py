@@ -17,7 +17,7 @@ from _optimize_helpers import GOOD_EDIT, SEED_CONFIG_LINE, VERDICT, query
 from _scripted_llm_server import ScriptedLLMServer
 
 from warpsmith.agents import memory
-from warpsmith.agents.call_log import CallLog, RunSettings
+from warpsmith.agents.call_log import CallLog
 from warpsmith.agents.coordinator import run_optimization
 from warpsmith.agents.exploration import crossover_parents, slot_kinds
 from warpsmith.agents.llm import Budget, LiteLLMConfig, LiteLLMModel
@@ -27,6 +27,7 @@ from warpsmith.evaluator.hardware import detect_hardware
 from warpsmith.evaluator.profile import parse_ncu_csv
 from warpsmith.records.agents import CandidateSummary, ShapeBrief
 from warpsmith.records.evaluation import Candidate, EvalResult, Hardware, ShapeTiming, source_hash
+from warpsmith.records.runs import RunSettings
 from warpsmith.store import lessons as store_lessons
 from warpsmith.store import writes
 from warpsmith.store.db import open_store
