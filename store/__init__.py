@@ -21,6 +21,8 @@ run that measured it; `find_evaluation` serves the newest row of an evaluation's
 
 # evolution runs' tables (population, archive): imported so the shared metadata always holds them
 from warpsmith.store import population as _population  # noqa: F401
+# benchmark reports (bench_reports): the same reason
+from warpsmith.store import bench_reports as _bench_reports  # noqa: F401
 from warpsmith.store.db import (
     ENV_VAR,
     Store,
