@@ -57,7 +57,7 @@ def test_a_stored_report_renders_and_is_served_as_json(client: tuple[TestClient,
     assert f'href="/bench/kernelbench/{report_id}"' in listing.text and "openai/test" in listing.text
     page = app.get(f"/bench/kernelbench/{report_id}")
     assert page.status_code == 200, page.text[:500]
-    for shown in ("level1_19_ReLU", "level1_23_Softmax", "2.50× (≥ 2.20)", "1.10× (≥ 0.95)", "62.0%",
+    for shown in ("level1_19_ReLU", "level1_23_Softmax", "2.50×\u00a0(≥\u00a02.20)", "1.10×\u00a0(≥\u00a00.95)", "62.0%",
                   "max abs error 0.5 on trial 2", "fast_1_eager", "geomean_speedup_eager", "$0.3100", "4.2"):
         assert shown in page.text, shown
     assert NOT_COMPARABLE not in page.text  # a device run has numbers
