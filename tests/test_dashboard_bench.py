@@ -114,3 +114,15 @@ def test_the_default_problem_set_is_the_representative_subset(tmp_path: Path) ->
                            str(PROBLEMS), "--level", "1", "--no-store"], capture_output=True, text=True, timeout=120)
     assert done.returncode == 2 and "representative subset" in done.stderr and "6, 18" in done.stderr
     assert "Traceback" not in done.stderr
+
+
+def test_problems_all_runs_every_problem_of_the_level(tmp_path: Path) -> None:
+    report = tmp_path / "report.json"
+    done = subprocess.run([sys.executable, "-m", "warpsmith.cli", "bench", "kernelbench", "--kernelbench-dir",
+                           str(PROBLEMS), "--level", "1", "--problems", "all", "--device", "cpu", "--no-store",
+                           "--report", str(report)], capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr[-2000:]
+    document = KernelBenchReport.model_validate_json(report.read_text())
+    assert [row.number for row in document.problems] == [1, 2, 3, 4]
+    assert {row.status for row in document.problems} == {"no-solution"} and document.summary.fast_0 == 0.0
+    assert "stored as report" not in done.stderr
