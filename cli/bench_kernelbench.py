@@ -168,6 +168,8 @@ def _picked(kernelbench_dir: Path, level: str, problems: str | None) -> list[tup
 def _record(document: KernelBenchReport, db: str | None) -> None:
     """The report into the store, where the dashboard finds it; a store that cannot be opened is one line
     (the JSON report is already written, so the exit status stays 0)."""
+    from sqlalchemy.exc import SQLAlchemyError
+
     from warpsmith.store.bench_reports import record_bench_report
     from warpsmith.store.db import StoreError, open_store
 
@@ -179,6 +181,10 @@ def _record(document: KernelBenchReport, db: str | None) -> None:
     try:
         with store.session() as session:
             report_id = record_bench_report(session, document)
+    except SQLAlchemyError as error:  # say, a store opened read-only: the JSON report stands
+        err.print(f"warning: the report was not recorded in the store: {str(error).splitlines()[0][:200]}",
+                  highlight=False, markup=False)
+    else:
         err.print(f"stored as report {report_id} in {store.url} (dashboard: /bench/kernelbench/{report_id})",
                   highlight=False, markup=False)
     finally:
