@@ -2,7 +2,9 @@
 
 Owns: the command (problems picked in a checkout by --level and --problems; each problem's
 solution from --solutions DIR; optionally --rounds N of search from it, with --model or offline),
-the progress lines, the metrics table and the JSON report. Does not own: the metrics
+the progress lines, the metrics table, the JSON report and recording it in the store (the dashboard
+shows it at /bench/kernelbench). Without --problems the problems are KernelBench's own 35-problem
+representative subset (warpsmith.tasklib.kernelbench.REPRESENTATIVE_SUBSET). Does not own: the metrics
 (bench_kernelbench_report.py), the tasks (warpsmith.tasklib.kernelbench_task) or the evaluation.
 
 A solution for problem `level1/19_ReLU.py` is DIR/level1/19_ReLU.py, DIR/19_ReLU.py or DIR/19.py, in
@@ -24,6 +26,7 @@ from warpsmith.cli import kernelbench_options as kb
 from warpsmith.cli.bench_kernelbench_report import NOT_COMPARABLE, ProblemRow, row_of, summarize
 from warpsmith.cli.errors import usage_error
 from warpsmith.cli.output import cell, print_table, stderr_console, stdout_console, table
+from warpsmith.records.bench import KernelBenchReport, KernelBenchSummary
 
 bench_app = typer.Typer(help="Benchmark harnesses: run a public problem set and report its metrics.",
                         no_args_is_help=True)
@@ -83,7 +86,8 @@ def _optimizer(settings: dict[str, Any], db: str | None) -> Any:
 def kernelbench_command(
     kernelbench_dir: Path = typer.Option(..., "--kernelbench-dir", help=kb.DIR_HELP),
     level: str = typer.Option("1", "--level", help="KernelBench level(s), e.g. 1 or 1,2 (4 is out of scope)."),
-    problems: str | None = typer.Option(None, "--problems", help="Problem numbers, e.g. 1-20,23 (default: all)."),
+    problems: str | None = typer.Option(None, "--problems", help="Problem numbers, e.g. 1-20,23, or all (default: "
+                                        "KernelBench's representative subset of each level)."),
     solutions: Path | None = typer.Option(None, "--solutions", help="A folder of solutions named after the problems."),
     rounds: int = typer.Option(0, "--rounds", min=0, help="Search rounds from each solution (0: evaluate it only)."),
     width: int = typer.Option(2, "--width", min=1, help="Candidates per search round."),
@@ -93,7 +97,9 @@ def kernelbench_command(
     device: str = typer.Option("auto", "--device", help="auto | cpu | cuda."),
     tolerance: float | None = kb.tolerance_option(),
     report: Path = typer.Option(Path("kernelbench_report.json"), "--report", help="Where the JSON report goes."),
-    db: str | None = typer.Option(None, "--db", help="The store for --rounds searches (or WARPSMITH_DB)."),
+    db: str | None = typer.Option(None, "--db", help="The store for --rounds searches and the report (or "
+                                  "WARPSMITH_DB; the dashboard shows its reports)."),
+    no_store: bool = typer.Option(False, "--no-store", help="Write the JSON report only, not to the store."),
 ) -> None:
     """Run KernelBench problems; print fast_0, fast_1, fast_2 vs eager and torch.compile, geomean speedup,
     dollars and minutes per problem and the fraction of the bytes floor; write a JSON report."""
@@ -110,7 +116,7 @@ def kernelbench_command(
         raise usage_error(f"--suite must be smoke, check or bench, not {suite!r}")
     if solutions is not None and not solutions.is_dir():
         raise usage_error(f"--solutions {solutions} is not a folder")
-    picked = kb.selected_problems(kernelbench_dir, level, problems)
+    picked = _picked(kernelbench_dir, level, problems)
     optimizer = None
     if rounds:
         optimizer = _optimizer({"rounds": rounds, "width": width, "suite": suite, "model": model,
@@ -139,10 +145,50 @@ def kernelbench_command(
         err.print(f"    {result.status}: {result.message[:160]}", highlight=False, markup=False)
     summary = summarize(rows)
     _print(rows, summary)
-    document = {"suite": suite, "device": "cuda" if on_gpu else "cpu", "rounds": rounds, "model": model or "offline",
-                "summary": summary, "problems": [r.model_dump() for r in rows]}
-    report.write_text(json.dumps(document, indent=2))
+    document = KernelBenchReport(level=level, suite=suite, device="cuda" if on_gpu else "cpu", rounds=rounds,
+                                 model=model or "offline", summary=KernelBenchSummary(**summary), problems=rows)
+    report.write_text(json.dumps(document.model_dump(mode="json"), indent=2))  # first: nothing lost if the store fails
     err.print(f"report: {report}", highlight=False, markup=False)
+    if not no_store:
+        _record(document, db)
+
+
+def _picked(kernelbench_dir: Path, level: str, problems: str | None) -> list[tuple[int, Path]]:
+    """(level, path) per problem: --problems N, --problems all, or KernelBench's representative subset."""
+    from warpsmith.tasklib.kernelbench import KernelBenchError, parse_numbers, representative_problems
+
+    if problems is not None:
+        return kb.selected_problems(kernelbench_dir, level, None if problems.strip() == "all" else problems)
+    try:
+        return representative_problems(kernelbench_dir.expanduser().resolve(), parse_numbers(level))
+    except KernelBenchError as error:
+        raise usage_error(str(error)) from None
+
+
+def _record(document: KernelBenchReport, db: str | None) -> None:
+    """The report into the store, where the dashboard finds it; a store that cannot be opened is one line
+    (the JSON report is already written, so the exit status stays 0)."""
+    from sqlalchemy.exc import SQLAlchemyError
+
+    from warpsmith.store.bench_reports import record_bench_report
+    from warpsmith.store.db import StoreError, open_store
+
+    try:
+        store = open_store(db)
+    except StoreError as error:
+        err.print(f"warning: the report was not recorded in the store: {error}", highlight=False, markup=False)
+        return
+    try:
+        with store.session() as session:
+            report_id = record_bench_report(session, document)
+    except SQLAlchemyError as error:  # say, a store opened read-only: the JSON report stands
+        err.print(f"warning: the report was not recorded in the store: {str(error).splitlines()[0][:200]}",
+                  highlight=False, markup=False)
+    else:
+        err.print(f"stored as report {report_id} in {store.url} (dashboard: /bench/kernelbench/{report_id})",
+                  highlight=False, markup=False)
+    finally:
+        store.close()
 
 
 def _fmt(value: Any) -> str:

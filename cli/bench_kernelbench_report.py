@@ -1,7 +1,7 @@
 """KernelBench's metrics over one `bench kernelbench` run: one row per problem, then fast_p.
 
-Owns: `ProblemRow` (a problem's verdict, speedups vs eager and vs torch.compile with their verdicts,
-fraction of the bytes floor, dollars and minutes) built from an `EvalResult`, and `summarize`:
+Owns: building a `ProblemRow` (warpsmith.records.bench: a problem's verdict, speedups vs eager and vs
+torch.compile, fraction of the bytes floor, dollars and minutes) from an `EvalResult`, and `summarize`:
 fast_0 (the fraction of problems correct), fast_1 and fast_2 (correct and more than 1x / 2x faster,
 KernelBench's definition on the raw ratio of medians) against each baseline, the same counting only
 speedups whose whole interval clears p ("significant"), the geometric-mean speedup over correct
@@ -15,26 +15,9 @@ from __future__ import annotations
 import math
 from typing import Any
 
-from pydantic import BaseModel
+from warpsmith.records.bench import NOT_COMPARABLE, ProblemRow
 
-NOT_COMPARABLE = "interpreter: not comparable"
-
-
-class ProblemRow(BaseModel):
-    problem: str
-    level: int | None = None
-    number: int | None = None
-    status: str
-    message: str = ""
-    mode: str = "none"
-    speedup_eager: float | None = None
-    speedup_eager_low: float | None = None
-    speedup_compile: float | None = None
-    speedup_compile_low: float | None = None
-    fraction_of_floor: float | None = None  # of the bytes floor at peak bandwidth; None: unknown
-    dollars: float = 0.0
-    minutes: float = 0.0
-    source_hash: str | None = None
+__all__ = ["NOT_COMPARABLE", "ProblemRow", "row_of", "summarize"]
 
 
 def row_of(problem: str, level: int | None, number: int | None, result: Any, dollars: float,

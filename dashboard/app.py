@@ -16,7 +16,7 @@ from fastapi.responses import JSONResponse, Response
 from fastapi.staticfiles import StaticFiles
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from warpsmith.dashboard import api, compare, evolution, lineage, live, pages, runs_list
+from warpsmith.dashboard import api, bench, compare, evolution, lineage, live, pages, runs_list
 from warpsmith.dashboard.deps import HERE, templates
 from warpsmith.dashboard.security import SecurityMiddleware
 from warpsmith.store.db import Store
@@ -57,6 +57,8 @@ def create_app(store: Store, hosts: frozenset[str] | None = None) -> FastAPI:
     app.state.memos = {"counts": {}, "boards": {}}  # see queries.py: valid by construction, never stale
     app.mount("/static", StaticFiles(directory=HERE / "static"), name="static")
     app.include_router(api.router)
+    app.include_router(bench.api_router)
+    app.include_router(bench.router)
     app.include_router(compare.api_router)
     app.include_router(evolution.api_router)
     app.include_router(evolution.router)

@@ -19,7 +19,9 @@ Evaluations are history: `record_evaluation` appends (never updates) and links t
 run that measured it; `find_evaluation` serves the newest row of an evaluation's identity.
 """
 
-# evolution runs' tables (population, archive): imported so the shared metadata always holds them
+# tables owned by their own modules (bench_reports; evolution runs' population and archive): imported
+# so that the shared metadata always holds them
+from warpsmith.store import bench_reports as _bench_reports  # noqa: F401
 from warpsmith.store import population as _population  # noqa: F401
 from warpsmith.store.db import (
     ENV_VAR,

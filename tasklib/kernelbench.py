@@ -194,6 +194,33 @@ def find_problems(root: Path, levels: list[int], problems: list[int] | None) -> 
     return found
 
 
+# KernelBench's own representative subset (35 problems: 18 + 8 + 9), copied from
+# ScalingIntelligence/KernelBench src/kernelbench/dataset.py (LEVEL{1,2,3}_REPRESENTATIVE_IDS, commit 423217d):
+# the default problem set of `warpsmith bench kernelbench`.
+REPRESENTATIVE_SUBSET: dict[int, tuple[int, ...]] = {
+    1: (1, 3, 6, 18, 23, 26, 33, 36, 40, 42, 48, 54, 57, 65, 77, 82, 86, 87),
+    2: (1, 2, 8, 18, 23, 28, 33, 43),
+    3: (1, 5, 8, 11, 20, 21, 33, 38, 43),
+}
+
+
+def representative_problems(root: Path, levels: list[int]) -> list[tuple[int, Path]]:
+    """(level, path) of KernelBench's representative subset of each level, in a checkout."""
+    found: list[tuple[int, Path]] = []
+    for level in levels:
+        if level == 4:
+            raise KernelBenchError("level 4 is out of scope: its problems download model weights")
+        if level not in REPRESENTATIVE_SUBSET:
+            raise KernelBenchError(f"KernelBench defines no representative subset for level {level}: "
+                                   "give --problems (e.g. --problems 1-20 or --problems all)")
+        try:
+            found += find_problems(root, [level], list(REPRESENTATIVE_SUBSET[level]))
+        except KernelBenchError as error:
+            raise KernelBenchError(f"{error} (the default is KernelBench's representative subset; "
+                                   "give --problems to pick others, or --problems all)") from None
+    return found
+
+
 def parse_numbers(text: str) -> list[int]:
     """'1-20,23' -> [1, ..., 20, 23]; a one-line error for anything else."""
     numbers: list[int] = []

@@ -22,7 +22,7 @@ def test_bench_kernelbench_on_the_interpreter(tmp_path: Path) -> None:
     done = subprocess.run(
         [sys.executable, "-m", "warpsmith.cli", "bench", "kernelbench", "--kernelbench-dir", str(PROBLEMS),
          "--level", "1", "--problems", "1,2,4", "--solutions", str(solutions), "--suite", "smoke",
-         "--device", "cpu", "--report", str(report)], capture_output=True, text=True, timeout=600)
+         "--device", "cpu", "--report", str(report), "--no-store"], capture_output=True, text=True, timeout=600)
     assert done.returncode == 0, done.stderr[-2000:]
     document = json.loads(report.read_text())
     status = {row["number"]: row["status"] for row in document["problems"]}
