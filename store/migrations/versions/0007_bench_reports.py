@@ -13,7 +13,7 @@ from alembic import op
 
 revision: str = "0007"
 # The head on main when this was written; parallel branches each start from 0002 and the merge chains them.
-down_revision: str | None = "0004"
+down_revision: str | None = "0006"
 branch_labels: str | None = None
 depends_on: str | None = None
 
