@@ -26,9 +26,14 @@ run: $(STAMP)
 test: $(STAMP)
 	$(PY) -m pytest -q -m "not slow and not postgres"
 
-# Everything: adds PostgreSQL, Chromium and the slow tests (what CI runs, through .ci/run).
-test-all: $(STAMP)
+# Everything: adds PostgreSQL, Chromium, Ray and the slow tests (what CI runs, through .ci/run).
+test-all: $(STAMP) $(VENV)/.installed-ray
 	$(PY) -m pytest -q
+
+# Ray (the multi-machine pool, warpsmith[ray]) only for the full suite: its tests skip without it.
+$(VENV)/.installed-ray: $(STAMP)
+	$(PY) -m pip install -q -e ".[ray]" || echo "could not install ray: the Ray pool tests will skip"
+	@touch $@
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check .
