@@ -100,6 +100,23 @@ class Task(BaseModel):
 
     # --- what subclasses implement -------------------------------------------------
     def shapes(self, suite: Suite) -> list[Shape]:
+        """The suite's shapes. Default: `smoke_shapes`, `check_shapes` or `bench_shapes`; a task whose
+        suites come from one source (a file it was brought as) overrides this instead."""
+        makers = {"smoke": self.smoke_shapes, "check": self.check_shapes, "bench": self.bench_shapes}
+        if suite not in makers:
+            raise ValueError(f"unknown suite {suite!r}")
+        return makers[suite]()
+
+    def smoke_shapes(self) -> list[Shape]:
+        """One tiny shape: does the kernel run at all."""
+        raise NotImplementedError
+
+    def check_shapes(self) -> list[Shape]:
+        """Small shapes that reach every edge and clause of the contract."""
+        raise NotImplementedError
+
+    def bench_shapes(self) -> list[Shape]:
+        """The timed shapes, from real models."""
         raise NotImplementedError
 
     def make_inputs(
@@ -147,6 +164,11 @@ class Task(BaseModel):
 
     def seeds(self) -> dict[str, Path]:
         return {lang: p for lang in SEED_FILES if (p := self.seed_path(lang)) is not None}
+
+    def random_source(self, seed: int, distribution: str | None) -> tuple[torch.Generator, str]:
+        """The CPU generator seeded with `seed` and the trial's value distribution: where every
+        `make_inputs` starts, so CPU and GPU runs of one seed see identical inputs."""
+        return torch.Generator().manual_seed(seed), self.pick_distribution(seed, distribution)
 
     def pick_distribution(self, seed: int, distribution: str | None) -> str:
         if distribution is None:
