@@ -13,10 +13,10 @@ from typing import Any
 
 import torch
 
-from warpsmith.tasklib.base import CheckReport, Cost, Shape, Task
+from warpsmith.tasklib.base import CheckReport, Cost, Shape
 from warpsmith.tasklib.checking import allclose_outputs
 from warpsmith.tasklib.moe_common import (
-    bench_moe_shapes,
+    HiddenRowsTask,
     expected_local_work,
     group_pairs,
     local_experts,
@@ -38,16 +38,13 @@ kernel(expert_out[T*k, H] bf16, topk_weights[T,k] float32, inv_idx[T,k] int32) -
 TOLERANCE = 2e-2
 
 
-class MoeCombine(Task):
+class MoeCombine(HiddenRowsTask):
     name: str = "moe_combine"
     description: str = DESCRIPTION
     signature: str = SIGNATURE
     input_names: tuple[str, ...] = ("expert_out", "topk_weights", "inv_idx")
     output_names: tuple[str, ...] = ("out",)
     source_dir: Path | None = Path(__file__).resolve().parent
-
-    def smoke_shapes(self) -> list[Shape]:
-        return [moe_shape("tiny T=4 E=8 k=2 H=32", 4, 2, 8, H=32)]
 
     def check_shapes(self) -> list[Shape]:
         return [
@@ -59,9 +56,6 @@ class MoeCombine(Task):
             moe_shape("zipf T=13 E=32 k=8 H=96", 13, 8, 32, H=96),
             moe_shape("ep8 T=24 E=64 k=6 H=80 (dropped pairs)", 24, 6, 64, ep=8, H=80),
         ]
-
-    def bench_shapes(self) -> list[Shape]:
-        return bench_moe_shapes(with_hidden=True)
 
     def make_inputs(
         self, shape: Shape, seed: int, device: str | torch.device = "cpu", distribution: str | None = None

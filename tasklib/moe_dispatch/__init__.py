@@ -11,11 +11,11 @@ from typing import Any
 
 import torch
 
-from warpsmith.tasklib.base import CheckReport, Cost, Shape, Task
+from warpsmith.tasklib.base import CheckReport, Cost, Shape
 from warpsmith.tasklib.checking import bitwise_mismatch, exact_mismatch, failed, structure_problem
 from warpsmith.tasklib.moe_common import (
+    HiddenRowsTask,
     actual_local_work,
-    bench_moe_shapes,
     expected_local_work,
     group_pairs,
     local_experts,
@@ -42,16 +42,13 @@ kernel(hidden_states[T,H] bf16, topk_ids[T,k] int32, num_experts: int)
 PAIR_INDEX_BYTES = 12  # read topk_ids, write src_idx and inv_idx: 4 bytes each per pair
 
 
-class MoeDispatch(Task):
+class MoeDispatch(HiddenRowsTask):
     name: str = "moe_dispatch"
     description: str = DESCRIPTION
     signature: str = SIGNATURE
     input_names: tuple[str, ...] = ("hidden_states", "topk_ids", "num_experts")
     output_names: tuple[str, ...] = ("permuted", "expert_offsets", "src_idx", "inv_idx")
     source_dir: Path | None = Path(__file__).resolve().parent
-
-    def smoke_shapes(self) -> list[Shape]:
-        return [moe_shape("tiny T=4 E=8 k=2 H=32", 4, 2, 8, H=32)]
 
     def check_shapes(self) -> list[Shape]:
         return [
@@ -66,9 +63,6 @@ class MoeDispatch(Task):
             moe_shape("ep4 T=8 E=32 k=4 H=48 (out-of-range ids)", 8, 4, 32, ep=4, H=48,
                       dropped="out_of_range"),
         ]
-
-    def bench_shapes(self) -> list[Shape]:
-        return bench_moe_shapes(with_hidden=True)
 
     def make_inputs(
         self, shape: Shape, seed: int, device: str | torch.device = "cpu", distribution: str | None = None
