@@ -11,15 +11,14 @@ sets residual = -2x + d, so a kernel that normalizes x instead of the sum fails 
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import torch
 
-from warpsmith.tasklib.base import CheckReport, Cost, Shape, Task
+from warpsmith.tasklib.base import CheckReport, Cost, Shape
 from warpsmith.tasklib.checking import allclose_report, failed, structure_problem
 from warpsmith.tasklib.rmsnorm import (
-    norm_bench_shapes,
-    norm_check_shapes,
+    RmsNormFamily,
     norm_shape,
     norm_weight,
     rms_normalized,
@@ -70,7 +69,7 @@ def unfaithful_sum(name: str, got: torch.Tensor, x: torch.Tensor, residual: torc
             "rounded to bf16)")
 
 
-class FusedAddRmsNorm(Task):
+class FusedAddRmsNorm(RmsNormFamily):
     name: str = "fused_add_rmsnorm"
     description: str = DESCRIPTION
     signature: str = SIGNATURE
@@ -78,24 +77,19 @@ class FusedAddRmsNorm(Task):
     output_names: tuple[str, ...] = ("out", "residual_out")
     source_dir: Path | None = Path(__file__).resolve().parent
 
-    def smoke_shapes(self) -> list[Shape]:
-        return [norm_shape("tiny T=4 H=64", 4, 64)]
+    normalized: ClassVar[str] = "r"
 
     def check_shapes(self) -> list[Shape]:
-        return norm_check_shapes("r") + [
+        return super().check_shapes() + [
             # the sum is ~ -x whatever the distribution: normalizing x instead flips every output's sign
             norm_shape("T=3 H=96 residual=-2x+d", 3, 96, options={"residual": FLIPPING_RESIDUAL}),
         ]
 
-    def bench_shapes(self) -> list[Shape]:
-        return norm_bench_shapes()
-
     def make_inputs(
         self, shape: Shape, seed: int, device: str | torch.device = "cpu", distribution: str | None = None
     ) -> tuple[Any, ...]:
-        generator, dist = self.random_source(seed, distribution)
-        T, H = int(shape["T"]), int(shape["H"])
-        x = random_values((T, H), dist, generator, torch.bfloat16)
+        generator, dist, x = self.draw_x(shape, seed, distribution)
+        T, H = x.shape
         residual = random_values((T, H), dist, generator, torch.bfloat16)
         if shape.options.get("residual") == FLIPPING_RESIDUAL:
             # d at a tenth of x's RMS: the sum -x + d points away from x even when x is offset-dominated

@@ -2,6 +2,8 @@
 
 Owns: the task's contract (TASKS.md), its shapes, inputs, reference and cost; the checker is
 Task's default (allclose at the bf16 tolerance 1e-2, NaN never passes). Seeds live in seeds/ beside this file.
+Also owns what fused_add_rmsnorm shares with it: `RmsNormFamily` (shapes, the first draw) and the
+weight, eps and normalization helpers.
 One check shape sets eps to the mean square of its own inputs (`options["eps"]`), so a kernel that
 ignores eps fails on every trial of every distribution, not only where the values happen to be small.
 """
@@ -9,7 +11,7 @@ ignores eps fails on every trial of every distribution, not only where the value
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import torch
 
@@ -47,26 +49,6 @@ def norm_shape(label: str, T: int, H: int, eps: float = DEFAULT_EPS, *, relative
     return Shape(label=label, dims={"T": T, "H": H, "eps": eps}, options=merged)
 
 
-def norm_check_shapes(normalized: str) -> list[Shape]:
-    """The edges of an RMSNorm over rows of what the label calls `normalized` (x, or the sum r)."""
-    return [
-        norm_shape("T=1 H=128", 1, 128),
-        norm_shape("H=1 T=3", 3, 1),
-        norm_shape("H=7 T=5 (odd)", 5, 7),
-        norm_shape("H=200 (not /128) T=5", 5, 200),
-        norm_shape("H=1000 T=3 eps=1e-5", 3, 1000, 1e-5),
-        norm_shape("H=2880 (gpt-oss) T=3", 3, 2880),
-        # eps as large as the normalized values' mean square, whatever the distribution: ignoring it is
-        # ~40 % off on every trial (a fixed eps is negligible next to offset_scaled values)
-        norm_shape(f"T=3 H=96 eps=mean({normalized}^2)", 3, 96, 1.0, relative=True),
-        norm_shape("T=7 H=96 eps=0.1", 7, 96, 0.1),
-    ]
-
-
-def norm_bench_shapes() -> list[Shape]:
-    return [norm_shape(f"{model} H={H} T={T}", T, H) for model, H in RMSNORM_MODELS.items() for T in BENCH_TOKENS]
-
-
 def norm_weight(H: int, generator: torch.Generator) -> torch.Tensor:
     """A bf16 weight around 1 (std 0.5): ignoring it is ~50 % off."""
     return (1.0 + 0.5 * torch.randn(H, generator=generator)).to(torch.bfloat16)
@@ -86,7 +68,39 @@ def rms_normalized(values: torch.Tensor, weight: torch.Tensor, eps: float) -> to
     return values * rstd * weight.float()
 
 
-class RmsNorm(Task):
+class RmsNormFamily(Task):
+    """What rmsnorm and fused_add_rmsnorm share: the shapes and the first draw of the inputs."""
+
+    # what the eps check shape's label calls the normalized rows (x, or fused_add_rmsnorm's sum r)
+    normalized: ClassVar[str] = "x"
+
+    def smoke_shapes(self) -> list[Shape]:
+        return [norm_shape("tiny T=4 H=64", 4, 64)]
+
+    def check_shapes(self) -> list[Shape]:
+        return [
+            norm_shape("T=1 H=128", 1, 128),
+            norm_shape("H=1 T=3", 3, 1),
+            norm_shape("H=7 T=5 (odd)", 5, 7),
+            norm_shape("H=200 (not /128) T=5", 5, 200),
+            norm_shape("H=1000 T=3 eps=1e-5", 3, 1000, 1e-5),
+            norm_shape("H=2880 (gpt-oss) T=3", 3, 2880),
+            # eps as large as the normalized values' mean square, whatever the distribution: ignoring it is
+            # ~40 % off on every trial (a fixed eps is negligible next to offset_scaled values)
+            norm_shape(f"T=3 H=96 eps=mean({self.normalized}^2)", 3, 96, 1.0, relative=True),
+            norm_shape("T=7 H=96 eps=0.1", 7, 96, 0.1),
+        ]
+
+    def bench_shapes(self) -> list[Shape]:
+        return [norm_shape(f"{model} H={H} T={T}", T, H) for model, H in RMSNORM_MODELS.items() for T in BENCH_TOKENS]
+
+    def draw_x(self, shape: Shape, seed: int, distribution: str | None) -> tuple[torch.Generator, str, torch.Tensor]:
+        """The trial's generator, its distribution and x[T,H] bf16, the first value drawn."""
+        generator, dist = self.random_source(seed, distribution)
+        return generator, dist, random_values((int(shape["T"]), int(shape["H"])), dist, generator, torch.bfloat16)
+
+
+class RmsNorm(RmsNormFamily):
     name: str = "rmsnorm"
     description: str = DESCRIPTION
     signature: str = SIGNATURE
@@ -94,22 +108,11 @@ class RmsNorm(Task):
     output_names: tuple[str, ...] = ("out",)
     source_dir: Path | None = Path(__file__).resolve().parent
 
-    def smoke_shapes(self) -> list[Shape]:
-        return [norm_shape("tiny T=4 H=64", 4, 64)]
-
-    def check_shapes(self) -> list[Shape]:
-        return norm_check_shapes("x")
-
-    def bench_shapes(self) -> list[Shape]:
-        return norm_bench_shapes()
-
     def make_inputs(
         self, shape: Shape, seed: int, device: str | torch.device = "cpu", distribution: str | None = None
     ) -> tuple[Any, ...]:
-        generator, dist = self.random_source(seed, distribution)
-        T, H = int(shape["T"]), int(shape["H"])
-        x = random_values((T, H), dist, generator, torch.bfloat16)
-        weight = norm_weight(H, generator)
+        generator, _, x = self.draw_x(shape, seed, distribution)
+        weight = norm_weight(int(shape["H"]), generator)
         return x.to(device), weight.to(device), shape_eps(shape, x)
 
     def reference(self, x: torch.Tensor, weight: torch.Tensor, eps: float) -> tuple[torch.Tensor, ...]:
