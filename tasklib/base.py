@@ -23,6 +23,15 @@ SUITES: tuple[Suite, ...] = ("smoke", "check", "bench")
 Language = Literal["triton", "cuda", "hip"]
 SEED_FILES: dict[str, str] = {"triton": "triton.py", "cuda": "cuda.cu", "hip": "hip.hip"}
 
+# Token counts of the bench shapes of the per-token tasks: decode (1, 16) to long prefill (8192).
+BENCH_TOKENS: tuple[int, ...] = (1, 16, 128, 512, 2048, 8192)
+# The row-wise edges every [T, H] task checks as (label, T, H), and its smoke shape: one token, a
+# single column, an odd width, a width that no power-of-two block divides.
+ROW_SMOKE: tuple[str, int, int] = ("tiny T=4 H=64", 4, 64)
+ROW_EDGES: tuple[tuple[str, int, int], ...] = (
+    ("T=1 H=128", 1, 128), ("H=1 T=3", 3, 1), ("H=7 T=5 (odd)", 5, 7), ("H=200 (not /128) T=5", 5, 200),
+)
+
 # Value distributions for float inputs; `make_inputs` picks one from the seed unless told.
 DISTRIBUTIONS: tuple[str, ...] = ("normal", "uniform", "heavy_tailed", "offset_scaled")
 

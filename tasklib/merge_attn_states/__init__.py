@@ -18,7 +18,7 @@ from typing import Any
 
 import torch
 
-from warpsmith.tasklib.base import Cost, Shape, Task
+from warpsmith.tasklib.base import BENCH_TOKENS, Cost, Shape, Task
 from warpsmith.tasklib.values import random_values
 
 DESCRIPTION = """\
@@ -32,7 +32,6 @@ SIGNATURE = """\
 kernel(v_a[T,Hh,D] bf16, lse_a[T,Hh] float32, v_b[T,Hh,D] bf16, lse_b[T,Hh] float32)
   -> v[T,Hh,D] bf16, lse[T,Hh] float32"""
 
-BENCH_TOKENS: tuple[int, ...] = (1, 16, 128, 512, 2048, 8192)
 # model -> (heads per GPU, head dim of v); deepseek-v3: MLA prefill, 128 heads at TP8, v_head_dim 128
 MERGE_MODELS: dict[str, tuple[int, int]] = {
     "llama3-8b": (32, 128), "qwen3-32b": (64, 128), "deepseek-v3": (16, 128), "llama3-70b tp8": (8, 128),

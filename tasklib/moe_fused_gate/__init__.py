@@ -20,7 +20,7 @@ from typing import Any
 
 import torch
 
-from warpsmith.tasklib.base import CheckReport, Cost, Shape, Task
+from warpsmith.tasklib.base import BENCH_TOKENS, CheckReport, Cost, Shape, Task
 from warpsmith.tasklib.checking import allclose_report, failed, structure_problem
 from warpsmith.tasklib.values import random_values
 
@@ -39,7 +39,6 @@ kernel(scores[T,E] float32, bias[E] float32, num_expert_group: int, topk_group: 
 
 SELECT_TOL = 1e-5  # ~100 float32 ulps at 1.0: sigmoid via exp vs torch.sigmoid differ by a few ulps
 BIAS_SCALE = 0.02  # correction biases are small next to the sigmoid's spread between experts
-BENCH_TOKENS: tuple[int, ...] = (1, 16, 128, 512, 2048, 8192)
 # model -> (E, groups, topk_group, k, routed_scaling_factor)
 GATE_MODELS: dict[str, tuple[int, int, int, int, float]] = {
     "deepseek-v3": (256, 8, 4, 8, 2.5),

@@ -19,7 +19,7 @@ from typing import Any
 
 import torch
 
-from warpsmith.tasklib.base import CheckReport, Cost, Shape, Task
+from warpsmith.tasklib.base import BENCH_TOKENS, CheckReport, Cost, Shape, Task
 from warpsmith.tasklib.checking import allclose_report, failed, structure_problem
 from warpsmith.tasklib.values import random_values
 
@@ -38,7 +38,6 @@ FP8_MAX = 448.0
 EPS = 1e-10
 MAX_ROUNDING_DIFFERENCES = 0.01  # share of values whose e4m3 code may differ by one ulp
 SCALE_RTOL = 1e-6  # amax is exact; only the division by 448 may round differently (GPU div is ~2 ulp)
-BENCH_TOKENS: tuple[int, ...] = (1, 16, 128, 512, 2048, 8192)
 # model -> hidden sizes whose activations are quantized (attention/MLP inputs, MoE intermediate)
 QUANT_MODELS: dict[str, tuple[int, ...]] = {"deepseek-v3": (7168, 2048, 18432), "qwen3-235b-fp8": (4096, 1536)}
 

@@ -15,7 +15,7 @@ from typing import Any, ClassVar
 
 import torch
 
-from warpsmith.tasklib.base import Cost, Shape, Task
+from warpsmith.tasklib.base import BENCH_TOKENS, ROW_EDGES, ROW_SMOKE, Cost, Shape, Task
 from warpsmith.tasklib.values import random_values
 
 DESCRIPTION = """\
@@ -33,7 +33,6 @@ RMSNORM_MODELS: dict[str, int] = {
     "deepseek-v3": 7168,
     "llama3-70b": 8192,
 }
-BENCH_TOKENS: tuple[int, ...] = (1, 16, 128, 512, 2048, 8192)
 DEFAULT_EPS = 1e-6
 
 
@@ -75,14 +74,10 @@ class RmsNormFamily(Task):
     normalized: ClassVar[str] = "x"
 
     def smoke_shapes(self) -> list[Shape]:
-        return [norm_shape("tiny T=4 H=64", 4, 64)]
+        return [norm_shape(*ROW_SMOKE)]
 
     def check_shapes(self) -> list[Shape]:
-        return [
-            norm_shape("T=1 H=128", 1, 128),
-            norm_shape("H=1 T=3", 3, 1),
-            norm_shape("H=7 T=5 (odd)", 5, 7),
-            norm_shape("H=200 (not /128) T=5", 5, 200),
+        return [norm_shape(*edge) for edge in ROW_EDGES] + [
             norm_shape("H=1000 T=3 eps=1e-5", 3, 1000, 1e-5),
             norm_shape("H=2880 (gpt-oss) T=3", 3, 2880),
             # eps as large as the normalized values' mean square, whatever the distribution: ignoring it is

@@ -20,7 +20,7 @@ from typing import Any
 
 import torch
 
-from warpsmith.tasklib.base import Cost, Shape, Task
+from warpsmith.tasklib.base import BENCH_TOKENS, Cost, Shape, Task
 from warpsmith.tasklib.values import random_values
 
 DESCRIPTION = """\
@@ -35,7 +35,6 @@ SIGNATURE = """\
 kernel(positions[T] int64, q[T, Hq*D] bf16, k[T, Hk*D] bf16, cos_sin_cache[max_pos, rot_dim] float32,
        head_size: int, is_neox: bool) -> q_out[T, Hq*D] bf16, k_out[T, Hk*D] bf16"""
 
-BENCH_TOKENS: tuple[int, ...] = (1, 16, 128, 512, 2048, 8192)
 BENCH_MAX_POS = 32768
 # model -> (Hq, Hk, head_size, rot_dim, is_neox, rope base); heads as served on one GPU
 ROPE_MODELS: dict[str, tuple[int, int, int, int, int, float]] = {

@@ -15,7 +15,7 @@ from typing import Any
 
 import torch
 
-from warpsmith.tasklib.base import CheckReport, Cost, Shape, Task
+from warpsmith.tasklib.base import BENCH_TOKENS, CheckReport, Cost, Shape, Task
 from warpsmith.tasklib.checking import allclose_report, failed, structure_problem
 from warpsmith.tasklib.values import random_values
 
@@ -46,7 +46,6 @@ GATING_MODELS: dict[str, tuple[int, int, bool]] = {
     "gpt-oss-120b": (128, 4, True),
     "mixtral": (8, 2, True),
 }
-BENCH_TOKENS: tuple[int, ...] = (1, 16, 128, 512, 2048, 8192)
 
 
 def gating_shape(label: str, T: int, E: int, k: int, *, renormalize: bool, dtype: str = "float32",
