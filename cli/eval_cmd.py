@@ -184,6 +184,7 @@ def exit_code(status: str) -> int:
 
 def register(app: typer.Typer) -> None:
     @app.command("eval", epilog=EXIT_CODES)
+    @kb.options
     def eval_command(
         file: Path = typer.Argument(..., help="The kernel source file."),
         kernel: str = typer.Option(None, "--kernel", "-k", help="Task name, e.g. moe_dispatch."),
@@ -197,13 +198,7 @@ def register(app: typer.Typer) -> None:
         ),
         task_file: Path = typer.Option(None, "--task-file", help="A Python file defining TASK."),
         timeout: float = typer.Option(None, "--timeout", help="Seconds per sandboxed run."),
-        kernelbench: Path | None = kb.file_option(),
-        kernelbench_dir: Path | None = kb.dir_option(),
-        level: str | None = kb.level_option(),
-        problems: str | None = kb.problems_option(),
-        tolerance: float | None = kb.tolerance_option(),
-        trace_definition: Path | None = kb.trace_option(),
-        workloads: Path | None = kb.workloads_option(),
+        brought: kb.BroughtTask = kb.BroughtTask(),  # --kernelbench ... --workloads
     ) -> None:
         """Evaluate one kernel file: static checks, build, correctness, timing, anti-cheat."""
         if suite not in ("smoke", "check", "bench"):
@@ -223,10 +218,10 @@ def register(app: typer.Typer) -> None:
                 raise _usage_error(f"--gpu {gpu}, but torch sees {torch.cuda.device_count()} CUDA device(s)")
         # the sandboxed child starts in its own working directory: a relative path must not reach it
         task_file = task_file.expanduser().resolve() if task_file is not None else None
-        if kb.wants_kernelbench(kernelbench, kernelbench_dir, trace_definition):
+        if brought.wanted():
             if kernel or task_file:
                 raise _usage_error("give --kernel, --task-file or --kernelbench, not several")
-            task = kb.load_one(kernelbench, kernelbench_dir, level, problems, tolerance, trace_definition, workloads)
+            task = brought.load()
         else:
             task = _load_task(kernel, task_file)
         if lang not in task.languages:

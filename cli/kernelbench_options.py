@@ -2,12 +2,18 @@
 
 Owns: turning `--kernelbench FILE` or `--kernelbench-dir DIR --level L --problems N`, or
 `--trace-definition definition.json [--workloads workload.jsonl]` (plus `--tolerance`) into one task,
-with each mistake a one-line usage error. Does not own: reading problems (warpsmith.tasklib.kernelbench*,
+with each mistake a one-line usage error; `options`, the decorator that gives a command all seven options
+at once as one `BroughtTask`. Does not own: reading problems (warpsmith.tasklib.kernelbench*,
 warpsmith.tasklib.flashinfer_trace) or running many of them (bench_kernelbench.py).
 """
 
 from __future__ import annotations
 
+import functools
+import inspect
+import typing
+from collections.abc import Callable
+from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import Any
 
@@ -94,3 +100,54 @@ def load_one(file: Path | None, directory: Path | None, level: str | None, probl
         return load_kernelbench(file, level=picked_level, tolerance=tolerance)
     except KernelBenchError as error:
         raise usage_error(str(error)) from None
+
+
+@dataclass(frozen=True)
+class BroughtTask:
+    """The seven options of a task brought as files, as one command received them."""
+
+    kernelbench: Path | None = None
+    kernelbench_dir: Path | None = None
+    level: str | None = None
+    problems: str | None = None
+    tolerance: float | None = None
+    trace_definition: Path | None = None
+    workloads: Path | None = None
+
+    def wanted(self) -> bool:
+        """Whether the options name a task (a KernelBench problem or a FlashInfer-Trace definition)."""
+        return wants_kernelbench(self.kernelbench, self.kernelbench_dir, self.trace_definition)
+
+    def load(self) -> Any:
+        return load_one(self.kernelbench, self.kernelbench_dir, self.level, self.problems, self.tolerance,
+                        self.trace_definition, self.workloads)
+
+
+_OPTION_OF: dict[str, Callable[[], Any]] = {
+    "kernelbench": file_option, "kernelbench_dir": dir_option, "level": level_option,
+    "problems": problems_option, "tolerance": tolerance_option, "trace_definition": trace_option,
+    "workloads": workloads_option,
+}
+
+
+def options(command: Callable[..., Any]) -> Callable[..., Any]:
+    """A typer command's decorator (below @app.command): the command declares `brought: BroughtTask` and
+    the CLI shows the seven options in its place, in `_OPTION_OF`'s order."""
+    hints = typing.get_type_hints(command)  # the command's own annotations, resolved for typer
+    own = [p.replace(annotation=hints.get(p.name, p.annotation))
+           for p in inspect.signature(command).parameters.values()]
+    at = next(i for i, p in enumerate(own) if p.name == "brought")
+    field_types = typing.get_type_hints(BroughtTask)
+    added = [inspect.Parameter(f.name, inspect.Parameter.KEYWORD_ONLY, default=_OPTION_OF[f.name](),
+                               annotation=field_types[f.name]) for f in fields(BroughtTask)]
+    after = [p.replace(kind=inspect.Parameter.KEYWORD_ONLY) for p in own[at + 1:]]
+
+    @functools.wraps(command)
+    def wrapper(**kwargs: Any) -> Any:
+        brought = BroughtTask(**{f.name: kwargs.pop(f.name) for f in fields(BroughtTask)})
+        return command(**kwargs, brought=brought)
+
+    params = own[:at] + added + after
+    wrapper.__signature__ = inspect.Signature(params)  # type: ignore[attr-defined]
+    wrapper.__annotations__ = {p.name: p.annotation for p in params}
+    return wrapper

@@ -137,6 +137,7 @@ def _check_writable(out_file: Path, force: bool = False) -> None:
         raise usage_error(f"--out {out_file}: not a writable file path")
 
 
+@kb.options
 def optimize(
     kernel: str | None = typer.Option(None, "--kernel", "-k", help="Task name, e.g. moe_dispatch."),
     lang: str | None = typer.Option(None, "--lang", help="triton | cuda | hip (default triton)."),
@@ -173,13 +174,7 @@ def optimize(
     as_json: bool = typer.Option(
         False, "--json", help="Print the result as one JSON object on stdout (progress stays on stderr)."
     ),
-    kernelbench: Path | None = kb.file_option(),
-    kernelbench_dir: Path | None = kb.dir_option(),
-    level: str | None = kb.level_option(),
-    problems: str | None = kb.problems_option(),
-    tolerance: float | None = kb.tolerance_option(),
-    trace_definition: Path | None = kb.trace_option(),
-    workloads: Path | None = kb.workloads_option(),
+    brought: kb.BroughtTask = kb.BroughtTask(),  # --kernelbench ... --workloads
     seed: Path | None = typer.Option(None, "--seed", help="The kernel to start from (needed with --kernelbench: "
                                      "KernelBench ships none); kernel(*inputs) or a ModelNew source."),
     planner_model: str | None = typer.Option(None, "--planner-model", help="litellm model for the planner."),
@@ -248,8 +243,8 @@ def optimize(
         kernel = kernel or stored["task"]
     if task_file is None and stored.get("task_file"):
         task_file = Path(stored["task_file"])
-    if kb.wants_kernelbench(kernelbench, kernelbench_dir, trace_definition):
-        task = kb.load_one(kernelbench, kernelbench_dir, level, problems, tolerance, trace_definition, workloads)
+    if brought.wanted():
+        task = brought.load()
         if seed is None or not seed.is_file():
             raise usage_error("--kernelbench and --trace-definition need --seed FILE: a first kernel to start from "
                               "(neither ships one)")

@@ -89,23 +89,18 @@ def list_command(
 
 
 @tasks_app.command("show", epilog=EXIT_CODES)
+@kb.options
 def show_command(
     name: str | None = typer.Argument(None, help="A built-in task (see `warpsmith tasks list`)."),
     as_json: bool = typer.Option(False, "--json", help="Print one JSON document instead of tables."),
     task_file: Path | None = typer.Option(None, "--task-file", help=TASK_FILE_HELP),
-    kernelbench: Path | None = kb.file_option(),
-    kernelbench_dir: Path | None = kb.dir_option(),
-    level: str | None = kb.level_option(),
-    problems: str | None = kb.problems_option(),
-    tolerance: float | None = kb.tolerance_option(),
-    trace_definition: Path | None = kb.trace_option(),
-    workloads: Path | None = kb.workloads_option(),
+    brought: kb.BroughtTask = kb.BroughtTask(),  # --kernelbench ... --workloads
 ) -> None:
     """One task: signature, inputs and outputs, allowed torch ops, shapes with bytes and flops, seeds."""
-    from_kernelbench = kb.wants_kernelbench(kernelbench, kernelbench_dir, trace_definition)
+    from_kernelbench = brought.wanted()
     if (name is not None) + (task_file is not None) + from_kernelbench != 1:
         raise usage_error("name one task, either as NAME or with --task-file (or --kernelbench / --kernelbench-dir)")
-    task = (kb.load_one(kernelbench, kernelbench_dir, level, problems, tolerance, trace_definition, workloads) if from_kernelbench
+    task = (brought.load() if from_kernelbench
             else _load(name, task_file)[0])
     doc = task_document(task, detail=True)
     if as_json:

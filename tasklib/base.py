@@ -23,6 +23,15 @@ SUITES: tuple[Suite, ...] = ("smoke", "check", "bench")
 Language = Literal["triton", "cuda", "hip"]
 SEED_FILES: dict[str, str] = {"triton": "triton.py", "cuda": "cuda.cu", "hip": "hip.hip"}
 
+# Token counts of the bench shapes of the per-token tasks: decode (1, 16) to long prefill (8192).
+BENCH_TOKENS: tuple[int, ...] = (1, 16, 128, 512, 2048, 8192)
+# The row-wise edges every [T, H] task checks as (label, T, H), and its smoke shape: one token, a
+# single column, an odd width, a width that no power-of-two block divides.
+ROW_SMOKE: tuple[str, int, int] = ("tiny T=4 H=64", 4, 64)
+ROW_EDGES: tuple[tuple[str, int, int], ...] = (
+    ("T=1 H=128", 1, 128), ("H=1 T=3", 3, 1), ("H=7 T=5 (odd)", 5, 7), ("H=200 (not /128) T=5", 5, 200),
+)
+
 # Value distributions for float inputs; `make_inputs` picks one from the seed unless told.
 DISTRIBUTIONS: tuple[str, ...] = ("normal", "uniform", "heavy_tailed", "offset_scaled")
 
@@ -100,6 +109,23 @@ class Task(BaseModel):
 
     # --- what subclasses implement -------------------------------------------------
     def shapes(self, suite: Suite) -> list[Shape]:
+        """The suite's shapes. Default: `smoke_shapes`, `check_shapes` or `bench_shapes`; a task whose
+        suites come from one source (a file it was brought as) overrides this instead."""
+        makers = {"smoke": self.smoke_shapes, "check": self.check_shapes, "bench": self.bench_shapes}
+        if suite not in makers:
+            raise ValueError(f"unknown suite {suite!r}")
+        return makers[suite]()
+
+    def smoke_shapes(self) -> list[Shape]:
+        """One tiny shape: does the kernel run at all."""
+        raise NotImplementedError
+
+    def check_shapes(self) -> list[Shape]:
+        """Small shapes that reach every edge and clause of the contract."""
+        raise NotImplementedError
+
+    def bench_shapes(self) -> list[Shape]:
+        """The timed shapes, from real models."""
         raise NotImplementedError
 
     def make_inputs(
@@ -147,6 +173,11 @@ class Task(BaseModel):
 
     def seeds(self) -> dict[str, Path]:
         return {lang: p for lang in SEED_FILES if (p := self.seed_path(lang)) is not None}
+
+    def random_source(self, seed: int, distribution: str | None) -> tuple[torch.Generator, str]:
+        """The CPU generator seeded with `seed` and the trial's value distribution: where every
+        `make_inputs` starts, so CPU and GPU runs of one seed see identical inputs."""
+        return torch.Generator().manual_seed(seed), self.pick_distribution(seed, distribution)
 
     def pick_distribution(self, seed: int, distribution: str | None) -> str:
         if distribution is None:

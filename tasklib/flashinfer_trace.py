@@ -70,8 +70,7 @@ class FlashInferTraceTask(Task):
 
     def make_inputs(self, shape: Shape, seed: int, device: str | torch.device = "cpu",
                     distribution: str | None = None) -> tuple[Any, ...]:
-        generator = torch.Generator().manual_seed(seed)
-        dist = self.pick_distribution(seed, distribution)
+        generator, dist = self.random_source(seed, distribution)
         values: list[Any] = []
         for name in self.input_names:
             axes, dtype_name = self.tensors[name]

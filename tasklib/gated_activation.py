@@ -23,7 +23,7 @@ from typing import Any, ClassVar
 
 import torch
 
-from warpsmith.tasklib.base import Cost, Shape, Suite, Task
+from warpsmith.tasklib.base import BENCH_TOKENS, ROW_EDGES, ROW_SMOKE, Cost, Shape, Task
 from warpsmith.tasklib.values import random_values
 
 # model -> MLP intermediate size (the H of out; x holds 2H columns)
@@ -34,7 +34,6 @@ INTERMEDIATE_SIZES: dict[str, int] = {
     "qwen3-32b": 25600,
     "llama3-70b": 28672,
 }
-BENCH_TOKENS: tuple[int, ...] = (1, 16, 128, 512, 2048, 8192)
 SATURATED_GATE = 120.0  # beyond float32's exp overflow (~88.7)
 
 
@@ -54,35 +53,31 @@ def _standardized(values: torch.Tensor) -> torch.Tensor:
 class GatedActivation(Task):
     """out[t, h] = act(x[t, h]) * x[t, H + h]; subclasses set `activation` and the texts."""
 
+    signature: str = "kernel(x[T,2H] bf16) -> out[T,H] bf16"
     input_names: tuple[str, ...] = ("x",)
     output_names: tuple[str, ...] = ("out",)
     flops_per_element: ClassVar[int] = 5
     activation: ClassVar[Callable[[torch.Tensor], torch.Tensor]]
 
-    def shapes(self, suite: Suite) -> list[Shape]:
-        if suite == "smoke":
-            return [gated_shape("tiny T=4 H=64", 4, 64)]
-        if suite == "check":
-            return [
-                gated_shape("T=1 H=128", 1, 128),
-                gated_shape("H=1 T=3", 3, 1),
-                gated_shape("H=7 T=5 (odd)", 5, 7),
-                gated_shape("H=200 (not /128) T=5", 5, 200),
-                gated_shape("H=1000 T=3", 3, 1000),
-                gated_shape("saturated gates T=3 H=96", 3, 96, gate_rms=60.0),
-                gated_shape("negative tail T=4 H=96", 4, 96, gate_center=-3.0, gate_rms=0.5, up_rms=100.0),
-            ]
-        if suite == "bench":
-            return [gated_shape(f"{model} H={H} T={T}", T, H)
-                    for model, H in INTERMEDIATE_SIZES.items() for T in BENCH_TOKENS]
-        raise ValueError(f"unknown suite {suite!r}")
+    def smoke_shapes(self) -> list[Shape]:
+        return [gated_shape(*ROW_SMOKE)]
+
+    def check_shapes(self) -> list[Shape]:
+        return [gated_shape(*edge) for edge in ROW_EDGES] + [
+            gated_shape("H=1000 T=3", 3, 1000),
+            gated_shape("saturated gates T=3 H=96", 3, 96, gate_rms=60.0),
+            gated_shape("negative tail T=4 H=96", 4, 96, gate_center=-3.0, gate_rms=0.5, up_rms=100.0),
+        ]
+
+    def bench_shapes(self) -> list[Shape]:
+        return [gated_shape(f"{model} H={H} T={T}", T, H)
+                for model, H in INTERMEDIATE_SIZES.items() for T in BENCH_TOKENS]
 
     def make_inputs(
         self, shape: Shape, seed: int, device: str | torch.device = "cpu", distribution: str | None = None
     ) -> tuple[Any, ...]:
-        generator = torch.Generator().manual_seed(seed)
+        generator, dist = self.random_source(seed, distribution)
         T, H = int(shape["T"]), int(shape["H"])
-        dist = self.pick_distribution(seed, distribution)
         gate = _standardized(random_values((T, H), dist, generator, torch.float32))
         gate = float(shape["gate_center"]) + float(shape["gate_rms"]) * gate
         up = float(shape["up_rms"]) * _standardized(random_values((T, H), dist, generator, torch.float32))

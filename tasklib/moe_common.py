@@ -3,7 +3,8 @@
 Owns: the table of real MoE layers (experts, top-k, hidden size), turning a shape into its
 `topk_ids` (routing pattern, expert parallelism), the stable reference grouping of (token, slot)
 pairs by expert, the order-free "same multiset per segment" comparison, and how much local work
-(routed pairs, tokens) a shape implies, expected or in one input set (for the tasks' costs).
+(routed pairs, tokens) a shape implies, expected or in one input set (for the tasks' costs), and
+`HiddenRowsTask`, the smoke and bench shapes of the tasks that move hidden rows (dispatch, combine).
 Does not own: any one task's outputs, checks or seeds.
 
 Shape dims of the MoE tasks: T tokens, k slots, E experts seen by the router (global), ep the
@@ -17,7 +18,7 @@ import math
 
 import torch
 
-from warpsmith.tasklib.base import Shape
+from warpsmith.tasklib.base import Shape, Task
 from warpsmith.tasklib.routing import expert_parallel_view, router_topk_ids
 
 # name -> (experts, top_k, hidden)
@@ -55,6 +56,17 @@ def bench_moe_shapes(with_hidden: bool) -> list[Shape]:
             extra = {"H": H} if with_hidden else {}
             shapes.append(moe_shape(f"ep{EP_DEGREE} {model} T={T}", T, k, E, ep=EP_DEGREE, **extra))
     return shapes
+
+
+class HiddenRowsTask(Task):
+    """Base of the tasks that move hidden rows between tokens and experts (moe_dispatch, moe_combine):
+    their smoke and bench shapes are the same; each has its own check shapes."""
+
+    def smoke_shapes(self) -> list[Shape]:
+        return [moe_shape("tiny T=4 E=8 k=2 H=32", 4, 2, 8, H=32)]
+
+    def bench_shapes(self) -> list[Shape]:
+        return bench_moe_shapes(with_hidden=True)
 
 
 def local_experts(shape: Shape) -> int:

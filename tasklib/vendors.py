@@ -4,7 +4,9 @@ Owns: `VendorKernel` (one library's kernel for one task: the module whose presen
 the op shown to people, the devices it runs on, and `load`, which imports the library and returns a
 function with the task's own signature) and `declared_vendor_kernels(task)`, which finds a task's
 list: a `vendor_kernels` attribute on the task (a task file may declare its own), else
-`VENDOR_KERNELS` in the `vendor` module beside the task's package (tasklib/<task>/vendor.py).
+`VENDOR_KERNELS` in the `vendor` module beside the task's package (tasklib/<task>/vendor.py); and
+`gated_activation_kernels`, the adapters silu_and_mul and gelu_and_mul share (the libraries name both
+ops alike and call them alike).
 Does not own: detection against the machine, the check against the reference or the timing
 (warpsmith.evaluator.vendor_baselines, run in the trusted reference timing process).
 
@@ -68,3 +70,36 @@ def declared_vendor_kernels(task: Any) -> list[VendorKernel]:
     if path is None:
         return []
     return list(getattr(_load_vendor_module(path, f"{type(task).__module__}.vendor"), "VENDOR_KERNELS", []))
+
+
+def gated_activation_kernels(op: str) -> list[VendorKernel]:
+    """sgl-kernel's, vLLM's and FlashInfer's `op` (silu_and_mul or gelu_and_mul: each library names and
+    calls both alike, gate first, up second), adapted to kernel(x[T,2H]) -> (out[T,H],)."""
+
+    def sgl_kernel() -> Any:
+        import sgl_kernel
+
+        return lambda x: (getattr(sgl_kernel, op)(x),)
+
+    def vllm() -> Any:
+        import torch
+        import vllm._C  # noqa: F401 - registers torch.ops._C
+
+        def kernel(x: torch.Tensor) -> tuple[torch.Tensor]:
+            out = torch.empty((x.shape[0], x.shape[1] // 2), dtype=x.dtype, device=x.device)
+            getattr(torch.ops._C, op)(out, x)
+            return (out,)
+
+        return kernel
+
+    def flashinfer() -> Any:
+        import flashinfer.activation
+
+        return lambda x: (getattr(flashinfer.activation, op)(x),)
+
+    return [
+        VendorKernel("sgl-kernel", "sgl_kernel", f"sgl_kernel.{op}", sgl_kernel),
+        VendorKernel("vllm", "vllm", f"torch.ops._C.{op}", vllm),
+        VendorKernel("flashinfer", "flashinfer", f"flashinfer.activation.{op}", flashinfer,
+                     distribution="flashinfer-python"),
+    ]

@@ -11,13 +11,19 @@ sets residual = -2x + d, so a kernel that normalizes x instead of the sum fails 
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import torch
 
-from warpsmith.tasklib.base import CheckReport, Cost, Shape, Suite, Task
+from warpsmith.tasklib.base import CheckReport, Cost, Shape
 from warpsmith.tasklib.checking import allclose_report, failed, structure_problem
-from warpsmith.tasklib.rmsnorm import BENCH_TOKENS, DEFAULT_EPS, EPS_TIMES_MEAN_SQUARE, RMSNORM_MODELS
+from warpsmith.tasklib.rmsnorm import (
+    RmsNormFamily,
+    norm_shape,
+    norm_weight,
+    rms_normalized,
+    shape_eps,
+)
 from warpsmith.tasklib.values import random_values
 
 DESCRIPTION = """\
@@ -37,14 +43,6 @@ OUT_TOLERANCE = 2e-2  # two chained bf16 roundings, see FusedAddRmsNorm.check
 
 
 FLIPPING_RESIDUAL = "minus_two_x"  # options["residual"]: residual = -2x + d, so the sum is ~ -x
-
-
-def _shape(label: str, T: int, H: int, eps: float = DEFAULT_EPS, *, relative: bool = False,
-           flipping: bool = False) -> Shape:
-    options = {"eps": EPS_TIMES_MEAN_SQUARE} if relative else {}
-    if flipping:
-        options["residual"] = FLIPPING_RESIDUAL
-    return Shape(label=label, dims={"T": T, "H": H, "eps": eps}, options=options)
 
 
 def add_rounded(x: torch.Tensor, residual: torch.Tensor) -> torch.Tensor:
@@ -71,7 +69,7 @@ def unfaithful_sum(name: str, got: torch.Tensor, x: torch.Tensor, residual: torc
             "rounded to bf16)")
 
 
-class FusedAddRmsNorm(Task):
+class FusedAddRmsNorm(RmsNormFamily):
     name: str = "fused_add_rmsnorm"
     description: str = DESCRIPTION
     signature: str = SIGNATURE
@@ -79,53 +77,34 @@ class FusedAddRmsNorm(Task):
     output_names: tuple[str, ...] = ("out", "residual_out")
     source_dir: Path | None = Path(__file__).resolve().parent
 
-    def shapes(self, suite: Suite) -> list[Shape]:
-        if suite == "smoke":
-            return [_shape("tiny T=4 H=64", 4, 64)]
-        if suite == "check":
-            return [
-                _shape("T=1 H=128", 1, 128),
-                _shape("H=1 T=3", 3, 1),
-                _shape("H=7 T=5 (odd)", 5, 7),
-                _shape("H=200 (not /128) T=5", 5, 200),
-                _shape("H=1000 T=3 eps=1e-5", 3, 1000, 1e-5),
-                _shape("H=2880 (gpt-oss) T=3", 3, 2880),
-                # eps as large as residual_out's mean square: ignoring it is ~40 % off on every trial
-                _shape("T=3 H=96 eps=mean(r^2)", 3, 96, 1.0, relative=True),
-                _shape("T=7 H=96 eps=0.1", 7, 96, 0.1),
-                # the sum is ~ -x whatever the distribution: normalizing x instead flips every output's sign
-                _shape("T=3 H=96 residual=-2x+d", 3, 96, flipping=True),
-            ]
-        if suite == "bench":
-            return [_shape(f"{model} H={H} T={T}", T, H) for model, H in RMSNORM_MODELS.items() for T in BENCH_TOKENS]
-        raise ValueError(f"unknown suite {suite!r}")
+    normalized: ClassVar[str] = "r"
+
+    def check_shapes(self) -> list[Shape]:
+        return super().check_shapes() + [
+            # the sum is ~ -x whatever the distribution: normalizing x instead flips every output's sign
+            norm_shape("T=3 H=96 residual=-2x+d", 3, 96, options={"residual": FLIPPING_RESIDUAL}),
+        ]
 
     def make_inputs(
         self, shape: Shape, seed: int, device: str | torch.device = "cpu", distribution: str | None = None
     ) -> tuple[Any, ...]:
-        generator = torch.Generator().manual_seed(seed)
-        T, H = int(shape["T"]), int(shape["H"])
-        dist = self.pick_distribution(seed, distribution)
-        x = random_values((T, H), dist, generator, torch.bfloat16)
+        generator, dist, x = self.draw_x(shape, seed, distribution)
+        T, H = x.shape
         residual = random_values((T, H), dist, generator, torch.bfloat16)
         if shape.options.get("residual") == FLIPPING_RESIDUAL:
             # d at a tenth of x's RMS: the sum -x + d points away from x even when x is offset-dominated
             d = residual.float() - residual.float().mean()
             d = d * (0.1 * float(x.float().pow(2).mean().sqrt()) / max(float(d.pow(2).mean().sqrt()), 1e-30))
             residual = (-2 * x.float() + d).to(torch.bfloat16)
-        weight = (1.0 + 0.5 * torch.randn(H, generator=generator)).to(torch.bfloat16)
-        eps = float(shape["eps"])
-        if shape.options.get("eps") == EPS_TIMES_MEAN_SQUARE:
-            eps = max(eps * float(add_rounded(x, residual).float().pow(2).mean()), DEFAULT_EPS)
+        weight = norm_weight(H, generator)
+        eps = shape_eps(shape, add_rounded(x, residual))
         return x.to(device), residual.to(device), weight.to(device), eps
 
     def reference(
         self, x: torch.Tensor, residual: torch.Tensor, weight: torch.Tensor, eps: float
     ) -> tuple[torch.Tensor, ...]:
         residual_out = add_rounded(x, residual)
-        r = residual_out.float()
-        rstd = torch.rsqrt(r.pow(2).mean(dim=-1, keepdim=True) + eps)
-        return (r * rstd * weight.float()).to(x.dtype), residual_out
+        return rms_normalized(residual_out.float(), weight, eps).to(x.dtype), residual_out
 
     def check(
         self, inputs: tuple[Any, ...], outputs: tuple[torch.Tensor, ...], expected: tuple[torch.Tensor, ...]

@@ -31,7 +31,6 @@ def _exact_gelu(a: torch.Tensor) -> torch.Tensor:
 class GeluAndMul(GatedActivation):
     name: str = "gelu_and_mul"
     description: str = DESCRIPTION
-    signature: str = "kernel(x[T,2H] bf16) -> out[T,H] bf16"
     source_dir: Path | None = Path(__file__).resolve().parent
     # scale, erf, add, two multiplies for gelu, multiply by up
     flops_per_element: ClassVar[int] = 6

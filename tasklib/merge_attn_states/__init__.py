@@ -18,7 +18,7 @@ from typing import Any
 
 import torch
 
-from warpsmith.tasklib.base import Cost, Shape, Suite, Task
+from warpsmith.tasklib.base import BENCH_TOKENS, Cost, Shape, Task
 from warpsmith.tasklib.values import random_values
 
 DESCRIPTION = """\
@@ -32,7 +32,6 @@ SIGNATURE = """\
 kernel(v_a[T,Hh,D] bf16, lse_a[T,Hh] float32, v_b[T,Hh,D] bf16, lse_b[T,Hh] float32)
   -> v[T,Hh,D] bf16, lse[T,Hh] float32"""
 
-BENCH_TOKENS: tuple[int, ...] = (1, 16, 128, 512, 2048, 8192)
 # model -> (heads per GPU, head dim of v); deepseek-v3: MLA prefill, 128 heads at TP8, v_head_dim 128
 MERGE_MODELS: dict[str, tuple[int, int]] = {
     "llama3-8b": (32, 128), "qwen3-32b": (64, 128), "deepseek-v3": (16, 128), "llama3-70b tp8": (8, 128),
@@ -59,21 +58,21 @@ class MergeAttnStates(Task):
     output_names: tuple[str, ...] = ("v", "lse")
     source_dir: Path | None = Path(__file__).resolve().parent
 
-    def shapes(self, suite: Suite) -> list[Shape]:
-        if suite == "smoke":
-            return [merge_shape("tiny T=3 Hh=4 D=64", 3, 4, 64)]
-        if suite == "check":
-            return [
-                merge_shape("T=1 Hh=8 D=128", 1, 8, 128),
-                merge_shape("T=5 Hh=3 D=80 (odd)", 5, 3, 80),
-                merge_shape("T=7 Hh=2 D=96", 7, 2, 96),
-                merge_shape("T=4 Hh=4 D=256", 4, 4, 256),
-                merge_shape("T=3 Hh=5 D=1", 3, 5, 1),
-            ]
-        if suite == "bench":
-            return [merge_shape(f"{model} T={T}", T, Hh, D) for model, (Hh, D) in MERGE_MODELS.items()
-                    for T in BENCH_TOKENS]
-        raise ValueError(f"unknown suite {suite!r}")
+    def smoke_shapes(self) -> list[Shape]:
+        return [merge_shape("tiny T=3 Hh=4 D=64", 3, 4, 64)]
+
+    def check_shapes(self) -> list[Shape]:
+        return [
+            merge_shape("T=1 Hh=8 D=128", 1, 8, 128),
+            merge_shape("T=5 Hh=3 D=80 (odd)", 5, 3, 80),
+            merge_shape("T=7 Hh=2 D=96", 7, 2, 96),
+            merge_shape("T=4 Hh=4 D=256", 4, 4, 256),
+            merge_shape("T=3 Hh=5 D=1", 3, 5, 1),
+        ]
+
+    def bench_shapes(self) -> list[Shape]:
+        return [merge_shape(f"{model} T={T}", T, Hh, D) for model, (Hh, D) in MERGE_MODELS.items()
+                for T in BENCH_TOKENS]
 
     def make_inputs(
         self, shape: Shape, seed: int, device: str | torch.device = "cpu", distribution: str | None = None
@@ -81,9 +80,8 @@ class MergeAttnStates(Task):
         """LSEs ~ 5 + 3 N(0,1) (a real softmax denominator's log); every special case of SPECIAL_SLOTS
         (empty sides, +inf, both empty, an underflowing side) at random distinct slots when there are
         enough slots (every check shape has them)."""
-        generator = torch.Generator().manual_seed(seed)
+        generator, dist = self.random_source(seed, distribution)
         T, Hh, D = int(shape["T"]), int(shape["Hh"]), int(shape["D"])
-        dist = self.pick_distribution(seed, distribution)
         v_a = random_values((T, Hh, D), dist, generator, torch.bfloat16)
         v_b = random_values((T, Hh, D), dist, generator, torch.bfloat16)
         lse_a = 5.0 + 3.0 * torch.randn(T, Hh, generator=generator)

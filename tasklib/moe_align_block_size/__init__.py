@@ -16,7 +16,7 @@ from typing import Any
 
 import torch
 
-from warpsmith.tasklib.base import CheckReport, Cost, Shape, Suite, Task
+from warpsmith.tasklib.base import CheckReport, Cost, Shape, Task
 from warpsmith.tasklib.checking import exact_mismatch, failed, structure_problem
 from warpsmith.tasklib.moe_common import (
     actual_local_work,
@@ -61,29 +61,29 @@ class MoeAlignBlockSize(Task):
     output_names: tuple[str, ...] = ("sorted_token_ids", "expert_ids", "num_tokens_post_pad")
     source_dir: Path | None = Path(__file__).resolve().parent
 
-    def shapes(self, suite: Suite) -> list[Shape]:
-        if suite == "smoke":
-            return [_align_shape("tiny T=4 E=8 k=2", 4, 2, 8, 4)]
-        if suite == "check":
-            return [
-                _align_shape("T=1 E=8 k=2", 1, 2, 8, 16),
-                _align_shape("T*k<E: T=3 k=2 E=16 (empty experts)", 3, 2, 16, 4, routing="uniform"),
-                _align_shape("one hot expert T=13 E=16 k=4", 13, 4, 16, 8, routing="hot"),
-                _align_shape("E=257 T=20 k=8", 20, 8, 257, 16),
-                _align_shape("B=1 T=9 E=8 k=2", 9, 2, 8, 1),
-                _align_shape("big blocks, odd pairs T=13 E=64 k=5", 13, 5, 64, 128),
-                _align_shape("exact multiples T=64 E=4 k=4 uniform", 64, 4, 4, 2, routing="uniform"),
-                _align_shape("zipf T=100 E=32 k=8", 100, 8, 32, 16),
-                _align_shape("ep8 T=24 E=64 k=6 (-1 ids)", 24, 6, 64, 4, ep=8),
-                _align_shape("ep4 T=16 E=32 k=4 (out-of-range ids)", 16, 4, 32, 8, ep=4, dropped="out_of_range"),
-            ]
-        if suite == "bench":
-            return [
-                _align_shape(s.label, int(s["T"]), int(s["k"]), int(s["E"]), _block_size_for(int(s["T"])),
-                             ep=int(s["ep"]))
-                for s in bench_moe_shapes(with_hidden=False)
-            ]
-        raise ValueError(f"unknown suite {suite!r}")
+    def smoke_shapes(self) -> list[Shape]:
+        return [_align_shape("tiny T=4 E=8 k=2", 4, 2, 8, 4)]
+
+    def check_shapes(self) -> list[Shape]:
+        return [
+            _align_shape("T=1 E=8 k=2", 1, 2, 8, 16),
+            _align_shape("T*k<E: T=3 k=2 E=16 (empty experts)", 3, 2, 16, 4, routing="uniform"),
+            _align_shape("one hot expert T=13 E=16 k=4", 13, 4, 16, 8, routing="hot"),
+            _align_shape("E=257 T=20 k=8", 20, 8, 257, 16),
+            _align_shape("B=1 T=9 E=8 k=2", 9, 2, 8, 1),
+            _align_shape("big blocks, odd pairs T=13 E=64 k=5", 13, 5, 64, 128),
+            _align_shape("exact multiples T=64 E=4 k=4 uniform", 64, 4, 4, 2, routing="uniform"),
+            _align_shape("zipf T=100 E=32 k=8", 100, 8, 32, 16),
+            _align_shape("ep8 T=24 E=64 k=6 (-1 ids)", 24, 6, 64, 4, ep=8),
+            _align_shape("ep4 T=16 E=32 k=4 (out-of-range ids)", 16, 4, 32, 8, ep=4, dropped="out_of_range"),
+        ]
+
+    def bench_shapes(self) -> list[Shape]:
+        return [
+            _align_shape(s.label, int(s["T"]), int(s["k"]), int(s["E"]), _block_size_for(int(s["T"])),
+                         ep=int(s["ep"]))
+            for s in bench_moe_shapes(with_hidden=False)
+        ]
 
     def make_inputs(
         self, shape: Shape, seed: int, device: str | torch.device = "cpu", distribution: str | None = None

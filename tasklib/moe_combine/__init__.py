@@ -13,10 +13,10 @@ from typing import Any
 
 import torch
 
-from warpsmith.tasklib.base import CheckReport, Cost, Shape, Suite, Task
+from warpsmith.tasklib.base import CheckReport, Cost, Shape
 from warpsmith.tasklib.checking import allclose_outputs
 from warpsmith.tasklib.moe_common import (
-    bench_moe_shapes,
+    HiddenRowsTask,
     expected_local_work,
     group_pairs,
     local_experts,
@@ -38,7 +38,7 @@ kernel(expert_out[T*k, H] bf16, topk_weights[T,k] float32, inv_idx[T,k] int32) -
 TOLERANCE = 2e-2
 
 
-class MoeCombine(Task):
+class MoeCombine(HiddenRowsTask):
     name: str = "moe_combine"
     description: str = DESCRIPTION
     signature: str = SIGNATURE
@@ -46,22 +46,16 @@ class MoeCombine(Task):
     output_names: tuple[str, ...] = ("out",)
     source_dir: Path | None = Path(__file__).resolve().parent
 
-    def shapes(self, suite: Suite) -> list[Shape]:
-        if suite == "smoke":
-            return [moe_shape("tiny T=4 E=8 k=2 H=32", 4, 2, 8, H=32)]
-        if suite == "check":
-            return [
-                moe_shape("T=1 E=8 k=2 H=96", 1, 2, 8, H=96),
-                moe_shape("k=1 T=7 E=4 H=64", 7, 1, 4, H=64, routing="uniform"),
-                moe_shape("H=200 (not /128) T=17 E=8 k=2", 17, 2, 8, H=200),
-                moe_shape("H=1 T=5 E=4 k=2", 5, 2, 4, H=1),
-                moe_shape("one hot expert T=13 E=16 k=4 H=96", 13, 4, 16, H=96, routing="hot"),
-                moe_shape("zipf T=13 E=32 k=8 H=96", 13, 8, 32, H=96),
-                moe_shape("ep8 T=24 E=64 k=6 H=80 (dropped pairs)", 24, 6, 64, ep=8, H=80),
-            ]
-        if suite == "bench":
-            return bench_moe_shapes(with_hidden=True)
-        raise ValueError(f"unknown suite {suite!r}")
+    def check_shapes(self) -> list[Shape]:
+        return [
+            moe_shape("T=1 E=8 k=2 H=96", 1, 2, 8, H=96),
+            moe_shape("k=1 T=7 E=4 H=64", 7, 1, 4, H=64, routing="uniform"),
+            moe_shape("H=200 (not /128) T=17 E=8 k=2", 17, 2, 8, H=200),
+            moe_shape("H=1 T=5 E=4 k=2", 5, 2, 4, H=1),
+            moe_shape("one hot expert T=13 E=16 k=4 H=96", 13, 4, 16, H=96, routing="hot"),
+            moe_shape("zipf T=13 E=32 k=8 H=96", 13, 8, 32, H=96),
+            moe_shape("ep8 T=24 E=64 k=6 H=80 (dropped pairs)", 24, 6, 64, ep=8, H=80),
+        ]
 
     def make_inputs(
         self, shape: Shape, seed: int, device: str | torch.device = "cpu", distribution: str | None = None

@@ -11,11 +11,11 @@ from typing import Any
 
 import torch
 
-from warpsmith.tasklib.base import CheckReport, Cost, Shape, Suite, Task
+from warpsmith.tasklib.base import CheckReport, Cost, Shape
 from warpsmith.tasklib.checking import bitwise_mismatch, exact_mismatch, failed, structure_problem
 from warpsmith.tasklib.moe_common import (
+    HiddenRowsTask,
     actual_local_work,
-    bench_moe_shapes,
     expected_local_work,
     group_pairs,
     local_experts,
@@ -42,7 +42,7 @@ kernel(hidden_states[T,H] bf16, topk_ids[T,k] int32, num_experts: int)
 PAIR_INDEX_BYTES = 12  # read topk_ids, write src_idx and inv_idx: 4 bytes each per pair
 
 
-class MoeDispatch(Task):
+class MoeDispatch(HiddenRowsTask):
     name: str = "moe_dispatch"
     description: str = DESCRIPTION
     signature: str = SIGNATURE
@@ -50,32 +50,25 @@ class MoeDispatch(Task):
     output_names: tuple[str, ...] = ("permuted", "expert_offsets", "src_idx", "inv_idx")
     source_dir: Path | None = Path(__file__).resolve().parent
 
-    def shapes(self, suite: Suite) -> list[Shape]:
-        if suite == "smoke":
-            return [moe_shape("tiny T=4 E=8 k=2 H=32", 4, 2, 8, H=32)]
-        if suite == "check":
-            return [
-                moe_shape("T=1 E=8 k=2 H=96", 1, 2, 8, H=96),
-                moe_shape("T*k<E: T=3 k=2 E=16 H=64 (empty experts)", 3, 2, 16, H=64, routing="uniform"),
-                moe_shape("one hot expert T=13 E=16 k=4 H=96", 13, 4, 16, H=96, routing="hot"),
-                moe_shape("E=257 T=9 k=8 H=72", 9, 8, 257, H=72),
-                moe_shape("odd sizes H=203 T=7 k=3 E=9", 7, 3, 9, H=203, routing="uniform"),
-                moe_shape("H=1 T=5 E=4 k=2", 5, 2, 4, H=1),
-                moe_shape("zipf T=13 E=32 k=8 H=96", 13, 8, 32, H=96),
-                moe_shape("ep8 T=12 E=64 k=6 H=80 (-1 ids)", 12, 6, 64, ep=8, H=80),
-                moe_shape("ep4 T=8 E=32 k=4 H=48 (out-of-range ids)", 8, 4, 32, ep=4, H=48,
-                          dropped="out_of_range"),
-            ]
-        if suite == "bench":
-            return bench_moe_shapes(with_hidden=True)
-        raise ValueError(f"unknown suite {suite!r}")
+    def check_shapes(self) -> list[Shape]:
+        return [
+            moe_shape("T=1 E=8 k=2 H=96", 1, 2, 8, H=96),
+            moe_shape("T*k<E: T=3 k=2 E=16 H=64 (empty experts)", 3, 2, 16, H=64, routing="uniform"),
+            moe_shape("one hot expert T=13 E=16 k=4 H=96", 13, 4, 16, H=96, routing="hot"),
+            moe_shape("E=257 T=9 k=8 H=72", 9, 8, 257, H=72),
+            moe_shape("odd sizes H=203 T=7 k=3 E=9", 7, 3, 9, H=203, routing="uniform"),
+            moe_shape("H=1 T=5 E=4 k=2", 5, 2, 4, H=1),
+            moe_shape("zipf T=13 E=32 k=8 H=96", 13, 8, 32, H=96),
+            moe_shape("ep8 T=12 E=64 k=6 H=80 (-1 ids)", 12, 6, 64, ep=8, H=80),
+            moe_shape("ep4 T=8 E=32 k=4 H=48 (out-of-range ids)", 8, 4, 32, ep=4, H=48,
+                      dropped="out_of_range"),
+        ]
 
     def make_inputs(
         self, shape: Shape, seed: int, device: str | torch.device = "cpu", distribution: str | None = None
     ) -> tuple[Any, ...]:
-        generator = torch.Generator().manual_seed(seed)
+        generator, dist = self.random_source(seed, distribution)
         topk_ids = topk_ids_for(shape, generator)
-        dist = self.pick_distribution(seed, distribution)
         hidden = random_values((int(shape["T"]), int(shape["H"])), dist, generator, torch.bfloat16)
         return hidden.to(device), topk_ids.to(device), local_experts(shape)
 

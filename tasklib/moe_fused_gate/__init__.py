@@ -20,7 +20,7 @@ from typing import Any
 
 import torch
 
-from warpsmith.tasklib.base import CheckReport, Cost, Shape, Suite, Task
+from warpsmith.tasklib.base import BENCH_TOKENS, CheckReport, Cost, Shape, Task
 from warpsmith.tasklib.checking import allclose_report, failed, structure_problem
 from warpsmith.tasklib.values import random_values
 
@@ -39,7 +39,6 @@ kernel(scores[T,E] float32, bias[E] float32, num_expert_group: int, topk_group: 
 
 SELECT_TOL = 1e-5  # ~100 float32 ulps at 1.0: sigmoid via exp vs torch.sigmoid differ by a few ulps
 BIAS_SCALE = 0.02  # correction biases are small next to the sigmoid's spread between experts
-BENCH_TOKENS: tuple[int, ...] = (1, 16, 128, 512, 2048, 8192)
 # model -> (E, groups, topk_group, k, routed_scaling_factor)
 GATE_MODELS: dict[str, tuple[int, int, int, int, float]] = {
     "deepseek-v3": (256, 8, 4, 8, 2.5),
@@ -61,31 +60,30 @@ class MoeFusedGate(Task):
     output_names: tuple[str, ...] = ("topk_weights", "topk_ids")
     source_dir: Path | None = Path(__file__).resolve().parent
 
-    def shapes(self, suite: Suite) -> list[Shape]:
-        if suite == "smoke":
-            return [gate_shape("tiny T=3 E=32 G=4 TG=2 k=4", 3, 32, 4, 2, 4, 2.5)]
-        if suite == "check":
-            return [
-                gate_shape("deepseek-v3 T=1", 1, 256, 8, 4, 8, 2.5),
-                gate_shape("deepseek-v3 T=5", 5, 256, 8, 4, 8, 2.5),
-                gate_shape("E=96 G=6 TG=3 k=6 T=7 (not pow2)", 7, 96, 6, 3, 6, 1.0),
-                gate_shape("E=72 G=4 TG=2 k=5 T=3 (18/group)", 3, 72, 4, 2, 5, 1.5),
-                gate_shape("group of 2: E=16 G=8 TG=4 k=3 T=4", 4, 16, 8, 4, 3, 1.0, trap=False),
-                gate_shape("one group: E=40 G=1 TG=1 k=8 T=3", 3, 40, 1, 1, 8, 2.827, trap=False),
-                gate_shape("all groups kept: E=64 G=4 TG=4 k=8 T=2", 2, 64, 4, 4, 8, 1.0, trap=False),
-            ]
-        if suite == "bench":
-            # no traps: bench routing is the plain draw
-            return [gate_shape(f"{model} T={T}", T, *dims, trap=False) for model, dims in GATE_MODELS.items()
-                    for T in BENCH_TOKENS]
-        raise ValueError(f"unknown suite {suite!r}")
+    def smoke_shapes(self) -> list[Shape]:
+        return [gate_shape("tiny T=3 E=32 G=4 TG=2 k=4", 3, 32, 4, 2, 4, 2.5)]
+
+    def check_shapes(self) -> list[Shape]:
+        return [
+            gate_shape("deepseek-v3 T=1", 1, 256, 8, 4, 8, 2.5),
+            gate_shape("deepseek-v3 T=5", 5, 256, 8, 4, 8, 2.5),
+            gate_shape("E=96 G=6 TG=3 k=6 T=7 (not pow2)", 7, 96, 6, 3, 6, 1.0),
+            gate_shape("E=72 G=4 TG=2 k=5 T=3 (18/group)", 3, 72, 4, 2, 5, 1.5),
+            gate_shape("group of 2: E=16 G=8 TG=4 k=3 T=4", 4, 16, 8, 4, 3, 1.0, trap=False),
+            gate_shape("one group: E=40 G=1 TG=1 k=8 T=3", 3, 40, 1, 1, 8, 2.827, trap=False),
+            gate_shape("all groups kept: E=64 G=4 TG=4 k=8 T=2", 2, 64, 4, 4, 8, 1.0, trap=False),
+        ]
+
+    def bench_shapes(self) -> list[Shape]:
+        # no traps: bench routing is the plain draw
+        return [gate_shape(f"{model} T={T}", T, *dims, trap=False) for model, dims in GATE_MODELS.items()
+                for T in BENCH_TOKENS]
 
     def make_inputs(
         self, shape: Shape, seed: int, device: str | torch.device = "cpu", distribution: str | None = None
     ) -> tuple[Any, ...]:
-        generator = torch.Generator().manual_seed(seed)
+        generator, dist = self.random_source(seed, distribution)
         T, E, G, TG, k = (int(shape[n]) for n in ("T", "E", "G", "TG", "k"))
-        dist = self.pick_distribution(seed, distribution)
         raw = random_values((T, E), dist, generator, torch.float32)
         # router logits have unit-ish spread: standardize so offset_scaled does not saturate the sigmoid
         scores = (raw - raw.mean()) / raw.std().clamp_min(1e-6) if raw.numel() > 1 else raw

@@ -19,7 +19,7 @@ from typing import Any
 
 import torch
 
-from warpsmith.tasklib.base import CheckReport, Cost, Shape, Suite, Task
+from warpsmith.tasklib.base import BENCH_TOKENS, CheckReport, Cost, Shape, Task
 from warpsmith.tasklib.checking import allclose_report, failed, structure_problem
 from warpsmith.tasklib.values import random_values
 
@@ -38,7 +38,6 @@ FP8_MAX = 448.0
 EPS = 1e-10
 MAX_ROUNDING_DIFFERENCES = 0.01  # share of values whose e4m3 code may differ by one ulp
 SCALE_RTOL = 1e-6  # amax is exact; only the division by 448 may round differently (GPU div is ~2 ulp)
-BENCH_TOKENS: tuple[int, ...] = (1, 16, 128, 512, 2048, 8192)
 # model -> hidden sizes whose activations are quantized (attention/MLP inputs, MoE intermediate)
 QUANT_MODELS: dict[str, tuple[int, ...]] = {"deepseek-v3": (7168, 2048, 18432), "qwen3-235b-fp8": (4096, 1536)}
 
@@ -61,21 +60,21 @@ class PerTokenGroupQuantFp8(Task):
     output_names: tuple[str, ...] = ("q", "scales")
     source_dir: Path | None = Path(__file__).resolve().parent
 
-    def shapes(self, suite: Suite) -> list[Shape]:
-        if suite == "smoke":
-            return [quant_shape("tiny T=2 H=256", 2, 256)]
-        if suite == "check":
-            return [
-                quant_shape("T=1 H=128 (one group)", 1, 128),
-                quant_shape("T=3 H=384", 3, 384),
-                quant_shape("T=5 H=448 group=64 (7 groups)", 5, 448, 64),
-                quant_shape("T=7 H=96 group=32", 7, 96, 32),
-                quant_shape("T=2 H=1280 (10 groups)", 2, 1280),
-            ]
-        if suite == "bench":
-            return [quant_shape(f"{model} H={H} T={T}", T, H) for model, sizes in QUANT_MODELS.items()
-                    for H in sizes for T in BENCH_TOKENS]
-        raise ValueError(f"unknown suite {suite!r}")
+    def smoke_shapes(self) -> list[Shape]:
+        return [quant_shape("tiny T=2 H=256", 2, 256)]
+
+    def check_shapes(self) -> list[Shape]:
+        return [
+            quant_shape("T=1 H=128 (one group)", 1, 128),
+            quant_shape("T=3 H=384", 3, 384),
+            quant_shape("T=5 H=448 group=64 (7 groups)", 5, 448, 64),
+            quant_shape("T=7 H=96 group=32", 7, 96, 32),
+            quant_shape("T=2 H=1280 (10 groups)", 2, 1280),
+        ]
+
+    def bench_shapes(self) -> list[Shape]:
+        return [quant_shape(f"{model} H={H} T={T}", T, H) for model, sizes in QUANT_MODELS.items()
+                for H in sizes for T in BENCH_TOKENS]
 
     def make_inputs(
         self, shape: Shape, seed: int, device: str | torch.device = "cpu", distribution: str | None = None
@@ -83,9 +82,8 @@ class PerTokenGroupQuantFp8(Task):
         """Values of the distribution times a per-group factor 2^U(-6, 6) (outlier channels: every group's
         scale differs, so one scale per token or a neighbour's scale fails); where there are at least
         two groups, one group is all zeros (the eps clamp) and one holds a single large outlier."""
-        generator = torch.Generator().manual_seed(seed)
+        generator, dist = self.random_source(seed, distribution)
         T, H, group = int(shape["T"]), int(shape["H"]), int(shape["group"])
-        dist = self.pick_distribution(seed, distribution)
         x = random_values((T, H), dist, generator, torch.float32).view(T, H // group, group)
         x = x * torch.exp2(torch.rand(T, H // group, 1, generator=generator) * 12 - 6)
         if T * (H // group) >= 2:

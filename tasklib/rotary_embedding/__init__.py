@@ -20,7 +20,7 @@ from typing import Any
 
 import torch
 
-from warpsmith.tasklib.base import Cost, Shape, Suite, Task
+from warpsmith.tasklib.base import BENCH_TOKENS, Cost, Shape, Task
 from warpsmith.tasklib.values import random_values
 
 DESCRIPTION = """\
@@ -35,7 +35,6 @@ SIGNATURE = """\
 kernel(positions[T] int64, q[T, Hq*D] bf16, k[T, Hk*D] bf16, cos_sin_cache[max_pos, rot_dim] float32,
        head_size: int, is_neox: bool) -> q_out[T, Hq*D] bf16, k_out[T, Hk*D] bf16"""
 
-BENCH_TOKENS: tuple[int, ...] = (1, 16, 128, 512, 2048, 8192)
 BENCH_MAX_POS = 32768
 # model -> (Hq, Hk, head_size, rot_dim, is_neox, rope base); heads as served on one GPU
 ROPE_MODELS: dict[str, tuple[int, int, int, int, int, float]] = {
@@ -83,29 +82,28 @@ class RotaryEmbedding(Task):
     output_names: tuple[str, ...] = ("q_out", "k_out")
     source_dir: Path | None = Path(__file__).resolve().parent
 
-    def shapes(self, suite: Suite) -> list[Shape]:
-        if suite == "smoke":
-            return [rope_shape("tiny neox T=3 Hq=2 Hk=1 D=32", 3, 2, 1, 32, 32, True)]
-        if suite == "check":
-            return [
-                rope_shape("T=1 neox Hq=4 Hk=1 D=128", 1, 4, 1, 128, 128, True),
-                rope_shape("T=1 gptj Hq=4 Hk=1 D=128", 1, 4, 1, 128, 128, False),
-                rope_shape("gptj T=5 Hq=3 Hk=1 D=64", 5, 3, 1, 64, 64, False),
-                rope_shape("partial neox T=4 Hq=2 Hk=2 D=64 rot=32", 4, 2, 2, 64, 32, True),
-                rope_shape("partial gptj T=3 Hq=2 Hk=1 D=80 rot=48", 3, 2, 1, 80, 48, False),
-                rope_shape("neox D=96 (not pow2) T=7 Hq=3 Hk=1", 7, 3, 1, 96, 96, True, max_pos=20),
-            ]
-        if suite == "bench":
-            return [rope_shape(f"{model} T={T}", T, Hq, Hk, D, rot, bool(neox), BENCH_MAX_POS, base)
-                    for model, (Hq, Hk, D, rot, neox, base) in ROPE_MODELS.items() for T in BENCH_TOKENS]
-        raise ValueError(f"unknown suite {suite!r}")
+    def smoke_shapes(self) -> list[Shape]:
+        return [rope_shape("tiny neox T=3 Hq=2 Hk=1 D=32", 3, 2, 1, 32, 32, True)]
+
+    def check_shapes(self) -> list[Shape]:
+        return [
+            rope_shape("T=1 neox Hq=4 Hk=1 D=128", 1, 4, 1, 128, 128, True),
+            rope_shape("T=1 gptj Hq=4 Hk=1 D=128", 1, 4, 1, 128, 128, False),
+            rope_shape("gptj T=5 Hq=3 Hk=1 D=64", 5, 3, 1, 64, 64, False),
+            rope_shape("partial neox T=4 Hq=2 Hk=2 D=64 rot=32", 4, 2, 2, 64, 32, True),
+            rope_shape("partial gptj T=3 Hq=2 Hk=1 D=80 rot=48", 3, 2, 1, 80, 48, False),
+            rope_shape("neox D=96 (not pow2) T=7 Hq=3 Hk=1", 7, 3, 1, 96, 96, True, max_pos=20),
+        ]
+
+    def bench_shapes(self) -> list[Shape]:
+        return [rope_shape(f"{model} T={T}", T, Hq, Hk, D, rot, bool(neox), BENCH_MAX_POS, base)
+                for model, (Hq, Hk, D, rot, neox, base) in ROPE_MODELS.items() for T in BENCH_TOKENS]
 
     def make_inputs(
         self, shape: Shape, seed: int, device: str | torch.device = "cpu", distribution: str | None = None
     ) -> tuple[Any, ...]:
-        generator = torch.Generator().manual_seed(seed)
+        generator, dist = self.random_source(seed, distribution)
         T, Hq, Hk, D, rot, max_pos = (int(shape[n]) for n in ("T", "Hq", "Hk", "D", "rot", "max_pos"))
-        dist = self.pick_distribution(seed, distribution)
         # a lone token sits at a non-zero position: position 0 is the identity, which hides the style
         positions = torch.randint(1 if T == 1 else 0, max_pos, (T,), generator=generator)
         if T >= 3:  # the identity row, the cache's last row, and a position that is not the token index

@@ -25,7 +25,6 @@ atol and rtol). Memory-bound: read x once, write out once."""
 class SiluAndMul(GatedActivation):
     name: str = "silu_and_mul"
     description: str = DESCRIPTION
-    signature: str = "kernel(x[T,2H] bf16) -> out[T,H] bf16"
     source_dir: Path | None = Path(__file__).resolve().parent
     # negate, exp, add, divide, multiply by the gate, multiply by up
     flops_per_element: ClassVar[int] = 5

@@ -15,7 +15,7 @@ from typing import Any
 
 import torch
 
-from warpsmith.tasklib.base import CheckReport, Cost, Shape, Suite, Task
+from warpsmith.tasklib.base import BENCH_TOKENS, CheckReport, Cost, Shape, Task
 from warpsmith.tasklib.checking import allclose_report, failed, structure_problem
 from warpsmith.tasklib.values import random_values
 
@@ -46,7 +46,6 @@ GATING_MODELS: dict[str, tuple[int, int, bool]] = {
     "gpt-oss-120b": (128, 4, True),
     "mixtral": (8, 2, True),
 }
-BENCH_TOKENS: tuple[int, ...] = (1, 16, 128, 512, 2048, 8192)
 
 
 def gating_shape(label: str, T: int, E: int, k: int, *, renormalize: bool, dtype: str = "float32",
@@ -79,32 +78,31 @@ class TopkSoftmax(Task):
     output_names: tuple[str, ...] = ("topk_weights", "topk_ids")
     source_dir: Path | None = Path(__file__).resolve().parent
 
-    def shapes(self, suite: Suite) -> list[Shape]:
-        if suite == "smoke":
-            return [gating_shape("tiny T=4 E=8 k=2 renorm", 4, 8, 2, renormalize=True)]
-        if suite == "check":
-            return [
-                gating_shape("T=1 E=256 k=8 (deepseek-v3)", 1, 256, 8, renormalize=False),
-                gating_shape("mixtral T=5 E=8 k=2 bf16 renorm", 5, 8, 2, renormalize=True, dtype="bfloat16"),
-                gating_shape("k=1 T=7 E=16 renorm", 7, 16, 1, renormalize=True),
-                gating_shape("E=60 (qwen2-moe) T=9 k=4 bf16", 9, 60, 4, renormalize=False, dtype="bfloat16"),
-                gating_shape("E=257 T=3 k=9 renorm", 3, 257, 9, renormalize=True),
-                gating_shape("k=E=8 T=3", 3, 8, 8, renormalize=False),
-                gating_shape("ties at the k-th T=8 E=32 k=4 renorm", 8, 32, 4, renormalize=True, ties=True),
-                gating_shape("ties bf16 T=8 E=64 k=8", 8, 64, 8, renormalize=False, dtype="bfloat16", ties=True),
-                gating_shape("logits +200 T=6 E=128 k=8 renorm", 6, 128, 8, renormalize=True, logit_offset=200.0),
-            ]
-        if suite == "bench":
-            return [gating_shape(f"{model} T={T}", T, E, k, renormalize=renorm)
-                    for model, (E, k, renorm) in GATING_MODELS.items() for T in BENCH_TOKENS]
-        raise ValueError(f"unknown suite {suite!r}")
+    def smoke_shapes(self) -> list[Shape]:
+        return [gating_shape("tiny T=4 E=8 k=2 renorm", 4, 8, 2, renormalize=True)]
+
+    def check_shapes(self) -> list[Shape]:
+        return [
+            gating_shape("T=1 E=256 k=8 (deepseek-v3)", 1, 256, 8, renormalize=False),
+            gating_shape("mixtral T=5 E=8 k=2 bf16 renorm", 5, 8, 2, renormalize=True, dtype="bfloat16"),
+            gating_shape("k=1 T=7 E=16 renorm", 7, 16, 1, renormalize=True),
+            gating_shape("E=60 (qwen2-moe) T=9 k=4 bf16", 9, 60, 4, renormalize=False, dtype="bfloat16"),
+            gating_shape("E=257 T=3 k=9 renorm", 3, 257, 9, renormalize=True),
+            gating_shape("k=E=8 T=3", 3, 8, 8, renormalize=False),
+            gating_shape("ties at the k-th T=8 E=32 k=4 renorm", 8, 32, 4, renormalize=True, ties=True),
+            gating_shape("ties bf16 T=8 E=64 k=8", 8, 64, 8, renormalize=False, dtype="bfloat16", ties=True),
+            gating_shape("logits +200 T=6 E=128 k=8 renorm", 6, 128, 8, renormalize=True, logit_offset=200.0),
+        ]
+
+    def bench_shapes(self) -> list[Shape]:
+        return [gating_shape(f"{model} T={T}", T, E, k, renormalize=renorm)
+                for model, (E, k, renorm) in GATING_MODELS.items() for T in BENCH_TOKENS]
 
     def make_inputs(
         self, shape: Shape, seed: int, device: str | torch.device = "cpu", distribution: str | None = None
     ) -> tuple[Any, ...]:
-        generator = torch.Generator().manual_seed(seed)
+        generator, dist = self.random_source(seed, distribution)
         T, E, k = int(shape["T"]), int(shape["E"]), int(shape["k"])
-        dist = self.pick_distribution(seed, distribution)
         values = random_values((T, E), dist, generator, torch.float32)
         rms = float(values.pow(2).mean().sqrt())
         logits = values * (float(shape["logit_rms"]) / rms if rms > 0 else 1.0) + float(shape["logit_offset"])
