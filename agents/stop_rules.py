@@ -15,8 +15,9 @@ from warpsmith.records.agents import CandidateSummary, ShapeBrief
 
 
 class StopRules:
-    def __init__(self, target_floor: float | None, patience: int | None) -> None:
-        self.target_floor, self.patience = target_floor, patience
+    def __init__(self, target_floor: float | None, patience: int | None, unit: str = "round") -> None:
+        """`unit`: what one step is called in the words (optimize's 'round', evolve's 'generation')."""
+        self.target_floor, self.patience, self.unit = target_floor, patience, unit
         self.best_hash: str | None = None
         self.quiet_rounds = 0
 
@@ -25,7 +26,7 @@ class StopRules:
         if self.target_floor is not None:
             rules.append(f"stop at {self.target_floor:.0%} of the bytes floor on the bandwidth-bound shapes")
         if self.patience is not None:
-            rules.append(f"stop after {self.patience} round(s) without a significant gain")
+            rules.append(f"stop after {self.patience} {self.unit}(s) without a significant gain")
         return "; ".join(rules)
 
     def start(self, best: CandidateSummary | None) -> None:
@@ -39,9 +40,9 @@ class StopRules:
         if self.target_floor is not None and best is not None:
             reached = floor_fraction(best.result, briefs)
             if reached is not None and reached >= self.target_floor:
-                return (f"stopped after round {round_index}: the best reaches {reached:.0%} of the bytes floor on "
+                return (f"stopped after {self.unit} {round_index}: the best reaches {reached:.0%} of the bytes floor on "
                         f"the bandwidth-bound shapes (target {self.target_floor:.0%})")
         if self.patience is not None and self.quiet_rounds >= self.patience:
-            return (f"stopped after round {round_index}: {self.quiet_rounds} round(s) without a significant gain "
+            return (f"stopped after {self.unit} {round_index}: {self.quiet_rounds} {self.unit}(s) without a significant gain "
                     f"(patience {self.patience})")
         return ""

@@ -1,8 +1,11 @@
 """`warpsmith evolve`: one batch evolution run over several tasks, evaluated in parallel.
 
 Owns: the command's options, reading the tasks (--kernels a,b,c | --suite NAME | --task-file F),
-the settings of a new or resumed run, choosing the strategy (offline parameter search unless
---model or WARPSMITH_MODEL names a model), the pool (warpsmith.search.pools.make_pool: --workers,
+the settings of a new or resumed run (the user's settings, records.settings via cli_settings: model,
+server, per-role models, budgets; the whole effective settings are stored with the run, in
+runs.config['settings'], and a resumed run starts from them), the stop rules (--target-floor,
+--patience: per task, agents.stop_rules), choosing the strategy (offline parameter search unless
+--model or the settings' llm.model names a model), the pool (warpsmith.search.pools.make_pool: --workers,
 --ray), the progress display (one row per task: generation, best, time, % of the bytes floor,
 archive cells, evaluated, rejected near-duplicates; a line of pool usage: busy workers, queue,
 done, failed; cost) and the exit code. Does not own: the engine (warpsmith.search.engine).
@@ -11,7 +14,6 @@ Exit codes: 0 completed (or budget spent), 1 the run failed, 2 a usage error, 13
 
 from __future__ import annotations
 
-import os
 import sys
 import time
 from pathlib import Path
@@ -71,17 +73,50 @@ def _stored_settings(store: Any, resume: str) -> tuple[str, dict[str, Any]]:
         return run_id, {**row.config, "_spent": spent}
 
 
+def _user_settings(stored: dict[str, Any], overrides: dict[str, Any]) -> Any:
+    """The settings this run runs under: a resumed run's stored ones (else the user's: files, WARPSMITH_*),
+    with the flags given (`overrides`, dotted keys; None overrides nothing) on top."""
+    from warpsmith.cli.config_cmd import cli_settings
+    from warpsmith.records.settings import Settings
+
+    if not stored.get("settings"):
+        return cli_settings(overrides)
+    return _with_values(Settings.model_validate(stored["settings"]), overrides)
+
+
+def _with_values(settings: Any, values: dict[str, Any]) -> Any:
+    """`settings` with the dotted `values` that are not None written in."""
+    from warpsmith.records.settings import Settings
+
+    data = settings.model_dump()
+    for key, value in values.items():
+        if value is None:
+            continue
+        *parents, leaf = key.split(".")
+        node = data
+        for part in parents:
+            node = node[part]
+        node[leaf] = value
+    return Settings.model_validate(data)
+
+
 def _strategy_for(tasks: list[Any], settings: Any, call_log: Any, spent: dict[str, Any]) -> Any:
     from warpsmith.search.strategies import offline_strategies, shared_strategy
 
     if settings.strategy == "offline":
         return offline_strategies(tasks, settings.language)
     from warpsmith.agents.llm import Budget
-    from warpsmith.agents.llm_strategy import build_llm_strategy
+    from warpsmith.agents.llm_strategy import LLMStrategy
+    from warpsmith.cli.llm_setup import role_models
+    from warpsmith.records.settings import Settings
 
     budget = Budget(max_usd=settings.budget_usd, max_tokens=settings.budget_tokens, **spent)  # a resumed run spent some
-    strategy = build_llm_strategy(settings.model, api_base=settings.api_base, budget=budget, on_call=call_log)
-    err.print(f"LLM strategy: planner, coder and judge on {settings.model}", highlight=False)
+    models = role_models(Settings.model_validate(settings.settings).llm, budget, call_log)
+    strategy = LLMStrategy(models["planner"], coder_model=models["coder"], judge_model=models["judge"])
+    names = {role: chat.model_name for role, chat in models.items()}
+    on = f"on {settings.model}" if set(names.values()) == {settings.model} else \
+        ", ".join(f"{role} on {name}" for role, name in names.items())
+    err.print(f"LLM strategy: planner, coder and judge {on}", highlight=False)
     return shared_strategy(strategy)
 
 
@@ -116,7 +151,8 @@ class EvolveView:
                      right=("gen", "time", "% floor", "cells", "evaluated", "rejected"))
         for row in progress.tasks:
             rows.add_row(*_task_cells(row, progress.generation))
-        rows.caption = f"{_pool_line(progress.pool)}; cost ${progress.cost_usd:.4f}; {progress.message}"
+        rules = f"; {progress.stop_rules}" if progress.stop_rules else ""
+        rows.caption = f"{_pool_line(progress.pool)}; cost ${progress.cost_usd:.4f}{rules}; {progress.message}"
         return rows
 
 
@@ -130,8 +166,9 @@ def _pool_line(stats: Any) -> str:
 def _task_cells(row: Any, generation: int) -> list[str]:
     when = "" if row.mode is None else (" (interp.)" if row.mode == "interpreter" else "")
     time_us = f"{row.best_time_us:.1f} us{when}" if row.best_time_us is not None else "-"
-    floor = f"{100 * row.floor_fraction:.0f}%" if row.floor_fraction is not None else "?"
-    return [row.task, str(generation), (row.best_hash or "-")[:10], time_us, floor, str(row.cells),
+    floor = f"{100 * row.floor_fraction:.0f}%" if row.floor_fraction is not None else (row.floor_note or "?")
+    gen = f"{row.generation} (stopped)" if row.stopped else str(generation)
+    return [row.task, gen, (row.best_hash or "-")[:10], time_us, floor, str(row.cells),
             str(row.evaluated), str(row.rejected)]
 
 
@@ -149,6 +186,12 @@ def evolve(
     model: str | None = typer.Option(None, "--model", help="litellm model, e.g. openai/gpt-4.1 (or WARPSMITH_MODEL)."),
     api_base: str | None = typer.Option(None, "--api-base", help="OpenAI-compatible server URL."),
     budget_usd: float | None = typer.Option(None, "--budget-usd", help="Stop once this many dollars are spent."),
+    budget_tokens: int | None = typer.Option(None, "--budget-tokens", min=0,
+                                             help="Stop once this many prompt + completion tokens are spent."),
+    target_floor: float | None = typer.Option(None, "--target-floor", help="A task stops once its best reaches this "
+                                              "fraction of the bytes floor on the bandwidth-bound shapes, e.g. 0.8."),
+    patience: int | None = typer.Option(None, "--patience", min=1,
+                                        help="A task stops after N generations without a significant gain."),
     db: str | None = typer.Option(None, "--db", help="SQLAlchemy URL of the store (or WARPSMITH_DB)."),
     resume: str | None = typer.Option(None, "--resume", help="Continue an interrupted evolve run by its id."),
     lang: str | None = typer.Option(None, "--lang", help="triton | cuda | hip (default triton)."),
@@ -169,6 +212,8 @@ def evolve(
         raise usage_error(f"--shapes must be smoke, check or bench, not {shapes!r}")
     if lang is not None and lang not in ("triton", "cuda", "hip"):
         raise usage_error(f"--lang must be triton, cuda or hip, not {lang!r}")
+    if target_floor is not None and not 0 < target_floor <= 1:
+        raise usage_error(f"--target-floor {target_floor}: give a fraction of the floor in (0, 1], e.g. 0.8")
     try:
         store = open_store(db)
     except StoreError as error:
@@ -200,24 +245,34 @@ def evolve(
         raise usage_error("--device cuda: torch sees no GPU on this machine (use --device cpu)")
     hardware = detect_hardware(device, 0)
     defaults = CPU_DEFAULTS if hardware.backend == "cpu" else GPU_DEFAULTS
+    user = _user_settings(stored, {"llm.model": model, "llm.api_base": api_base, "budget.usd": budget_usd,
+                                   "budget.tokens": budget_tokens})
     model = None if offline or stored.get("strategy") == "offline" else (
-        model or stored.get("model") or os.environ.get("WARPSMITH_MODEL") or None)
+        model or stored.get("model") or user.llm.model or None)
     base = {**{k: v for k, v in stored.items() if k != "_spent"}, "tasks": [t.name for t in tasks]}
     given = {"generations": generations, "population": population, "islands": islands, "migrate_every": migrate_every,
-             "workers": workers, "ray": ray, "budget_usd": budget_usd, "api_base": api_base}
+             "workers": workers, "ray": ray, "target_floor": target_floor, "patience": patience}
     base.update({k: v for k, v in given.items() if v is not None})
     base.update(language=language, device=device, model=model, strategy="llm" if model else "offline",
-                task_file=str(task_file.resolve()) if task_file else None)
+                task_file=str(task_file.resolve()) if task_file else None, api_base=user.llm.api_base,
+                budget_usd=user.budget.usd, budget_tokens=user.budget.tokens, eval_timeout_s=user.evaluator.timeout_s,
+                role_models={r: m for r in ("planner", "coder", "judge")
+                             if model and (m := user.llm.role(r)["model"]) and m != model})
     base.setdefault("generations", defaults["generations"])
     base["suite"] = shapes or stored.get("suite") or defaults["suite"]
+    # the whole effective settings, kept with the run (an offline run's say so: no model)
+    effective = _with_values(user, {"llm.model": model}) if model else \
+        user.model_copy(update={"llm": user.llm.model_copy(update={"model": None})})
+    base["settings"] = effective.stored()
     settings = EvolveSettings.model_validate(base)
     if stored and settings.islands != stored.get("islands", settings.islands):
         raise usage_error(f"run {resume} has {stored['islands']} island(s) per task; --islands cannot change on resume")
-    if model and not offline:
-        from warpsmith.cli.llm_setup import preflight
+    if model and not offline:  # every role's model, key and server checked before anything is stored
+        from warpsmith.cli.llm_setup import distinct_models, preflight
 
-        preflight(model, settings.api_base, settings.budget_usd, settings.budget_tokens,
-                  warn=lambda line: err.print(line, style="yellow", markup=False, highlight=False))
+        for role_model, role_base in distinct_models(settings.settings):
+            preflight(role_model, role_base, settings.budget_usd, settings.budget_tokens, user.llm.api_key_env,
+                      warn=lambda line: err.print(line, style="yellow", markup=False, highlight=False))
     elif hardware.backend == "cpu":
         err.print("no GPU: candidates run under the Triton interpreter on the CPU; features that need device time "
                   "(% of floor, regime, registers) are unknown, so the archive sorts by correctness, language and "
@@ -229,6 +284,11 @@ def evolve(
     call_log = CallLog()
     strategy_for = _strategy_for(tasks, settings, call_log, stored.get("_spent", {}))
     err.print(f"store: {store.url}", highlight=False)
+    if settings.target_floor is not None or settings.patience is not None:
+        from warpsmith.agents.stop_rules import StopRules
+
+        err.print(f"stop rules per task: {StopRules(settings.target_floor, settings.patience, 'generation').describe()}",
+                  highlight=False)
     try:
         with pool, EvolveView() as view:
             summary = run_evolution(tasks, settings, store, hardware, pool, strategy_for, run_id=resume,
@@ -241,6 +301,11 @@ def evolve(
     for row in summary.tasks:
         rows.add_row(*_task_cells(row, summary.generations_done))
     print_table(out, rows)
+    if summary.stop_rules:
+        out.print(f"stop rules per task: {summary.stop_rules}", highlight=False, soft_wrap=True)
+    for row in summary.tasks:
+        if row.stopped:
+            out.print(f"{row.task}: {row.stopped}", highlight=False, soft_wrap=True)
     out.print(f"evaluated {summary.evaluated} in this process; details: warpsmith runs show {summary.run_id}"
               + (f" --db {db}" if db else ""), highlight=False, soft_wrap=True)
     if summary.status == "interrupted":

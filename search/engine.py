@@ -4,6 +4,10 @@ Owns: `Evolution` / `run_evolution`: open (or take over) the run, seed it (gener
 task's shipped seed starts every island, the store's best kernels from earlier runs join island 0),
 then generations 1..N (search.generation), each ended in the store (archive snapshots and
 `rounds_done`, one transaction), progress after every outcome, and how the run ends.
+Stop rules (settings.target_floor / patience, agents.stop_rules, one `StopRules` per task): after
+each generation a task whose best reached the target fraction of the bytes floor, or that went
+`patience` generations without a significant gain, stops proposing; the run ends early once every
+task has stopped. A resumed run re-applies the rules to the replayed generations.
 
 Resume (`resume_id`): the stored population rows are replayed generation by generation through
 the same island and archive code, with the stored results (nothing is evaluated); the generation
@@ -22,8 +26,10 @@ from collections.abc import Callable
 from warpsmith.agents import mapping
 from warpsmith.agents.call_log import CallLog
 from warpsmith.agents.coordinator import STATUS_OF, seed_candidate
+from warpsmith.agents.memory import shape_briefs
 from warpsmith.agents.offline import measured_time_us
 from warpsmith.agents.protocols import AgentError
+from warpsmith.agents.stop_rules import StopRules
 from warpsmith.pool.protocol import EvaluationPool
 from warpsmith.records.evaluation import Hardware
 from warpsmith.search.archive import Member
@@ -57,6 +63,11 @@ class Evolution:
                                     on_wait=lambda: self._progress(""))
         self.generation = 0
         self.cost = 0.0
+        self.stops = {name: StopRules(settings.target_floor, settings.patience, unit="generation")
+                      for name in self.tasks}
+        self.briefs = {name: shape_briefs(task, settings.suite, hardware) for name, task in self.tasks.items()}
+        self.stopped: dict[str, str] = {}
+        """Per task, why it stopped proposing (agents.stop_rules' words)."""
 
     # --- the run ---------------------------------------------------------------------------
     def run(self, resume_id: str | None = None, parent_run_id: str | None = None) -> EvolveSummary:
@@ -72,11 +83,15 @@ class Evolution:
             else:
                 stored = self._replay(done, rows)
             for generation in range(done + 1, self.settings.generations + 1):
+                active = {name: pop for name, pop in self.pops.items() if name not in self.stopped}
+                if not active:
+                    break  # every task stopped: the run is complete
                 self.generation = self.writer.generation = generation
                 self._progress(f"generation {generation}: proposing")
-                run_generation(self.pops, self.strategy_for, self.writer, self.batch, self.hardware, generation,
-                               self._context_extra, stored)
+                run_generation(active, self.strategy_for, self.writer, self.batch, self.hardware, generation,
+                               self._context_extra, {k: v for k, v in stored.items() if k in active})
                 stored = {}
+                self._apply_stop_rules(generation, active)
                 self._end(generation)
         except (AgentError, KeyboardInterrupt) as error:
             status = next(s for kind, s in STATUS_OF if isinstance(error, kind))
@@ -89,7 +104,24 @@ class Evolution:
             self._progress(f"run {status}")
         return EvolveSummary(run_id=self.writer.run_id, status=status, message=message or self._standing(),
                              generations_done=self.generation, evaluated=self.batch.evaluated,
-                             tasks=self._task_rows(), cost_usd=self.cost)
+                             tasks=self._task_rows(), cost_usd=self.cost, stop_rules=self.stop_rules())
+
+    # --- stop rules ----------------------------------------------------------------------------
+    def stop_rules(self) -> str:
+        """The run's stop rules in words ('' when none); the same for every task."""
+        return next(iter(self.stops.values())).describe() if self.stops else ""
+
+    def _start_stop_rules(self) -> None:
+        for name, pop in self.pops.items():
+            best = pop.best()
+            self.stops[name].start(best.summary() if best else None)
+
+    def _apply_stop_rules(self, generation: int, tasks: dict) -> None:
+        for name in tasks:
+            best = self.pops[name].best()
+            why = self.stops[name].after_round(generation, best.summary() if best else None, self.briefs[name])
+            if why:
+                self.stopped[name] = why
 
     def _seed(self) -> None:
         self.generation = self.writer.generation = 0
@@ -110,6 +142,7 @@ class Evolution:
 
         evaluate(self.pops, self.batch, proposals)
         select(self.pops, self.writer, proposals)
+        self._start_stop_rules()
         self._end(0)
 
     def _replay(self, done: int, rows: list) -> dict[str, list[Proposal]]:
@@ -140,6 +173,10 @@ class Evolution:
             for row in mine:
                 if row.role == "migrant":
                     self.pops[row.task].islands[row.island].join(members[(row.task, row.source_hash)])
+            if generation == 0:
+                self._start_stop_rules()
+            else:  # the same rules, the same answers: a task that had stopped stays stopped
+                self._apply_stop_rules(generation, {n: p for n, p in self.pops.items() if n not in self.stopped})
         self.generation = done
         self._progress(f"resumed after generation {done}")
         return interrupted
@@ -170,6 +207,8 @@ class Evolution:
                 floor_fraction=best.floor_fraction if best else None,
                 mode=best.result.mode if best and best.result else None,
                 evaluated=pop.evaluated, rejected=pop.rejected, cells=len(pop.archive.cells),
+                floor_note="n/a (interpreter)" if self.hardware.backend == "cpu" else "",
+                stopped=self.stopped.get(name, ""),
             ))
         return rows
 
@@ -181,12 +220,15 @@ class Evolution:
             else:
                 floor = f", {100 * row.floor_fraction:.0f}% of floor" if row.floor_fraction is not None else ""
                 parts.append(f"{row.task}: best {row.best_hash[:10]} ({row.cells} cell(s){floor})")
+            if row.stopped:
+                parts[-1] += f", {row.stopped}"
         return "; ".join(parts)
 
     def _progress(self, message: str) -> None:
         self.on_progress(EvolveProgress(run_id=self.writer.run_id, generation=self.generation,
                                         generations=self.settings.generations, tasks=self._task_rows(),
-                                        pool=self.pool.stats(), cost_usd=self.cost, message=message))
+                                        pool=self.pool.stats(), cost_usd=self.cost, message=message,
+                                        stop_rules=self.stop_rules()))
 
 
 class _NoWrites:

@@ -44,6 +44,14 @@ class EvolveSettings(BaseModel):
     eval_timeout_s: float = 300.0
     workers: int = 1
     ray: str | None = None
+    target_floor: float | None = Field(default=None, description="A task stops proposing once its best reaches this "
+                                       "fraction of the bytes floor (agents.stop_rules).")
+    patience: int | None = Field(default=None, description="A task stops proposing after this many generations "
+                                 "without a significant gain (agents.stop_rules).")
+    role_models: dict[str, str] = Field(default_factory=dict, description="Per role (planner, coder, judge) a model "
+                                        "other than `model` (from the settings' [llm.<role>] sections).")
+    settings: dict = Field(default_factory=dict, description="The whole effective settings the run started with "
+                           "(records.settings.Settings.stored()), so --resume and replay reproduce them.")
 
 
 class TaskProgress(BaseModel):
@@ -56,6 +64,8 @@ class TaskProgress(BaseModel):
     evaluated: int = 0
     rejected: int = Field(default=0, description="Proposals rejected as near-duplicates, unevaluated.")
     cells: int = 0
+    stopped: str = Field(default="", description="Why this task stopped proposing ('' while it goes on).")
+    floor_note: str = Field(default="", description="Why % of floor is unknown, e.g. 'n/a (interpreter)' on the CPU.")
 
 
 class EvolveProgress(BaseModel):
@@ -66,6 +76,7 @@ class EvolveProgress(BaseModel):
     pool: PoolStats | None = None
     cost_usd: float = 0.0
     message: str = ""
+    stop_rules: str = Field(default="", description="The stop rules in words ('' when none).")
 
 
 class EvolveSummary(BaseModel):
@@ -76,3 +87,4 @@ class EvolveSummary(BaseModel):
     evaluated: int
     tasks: list[TaskProgress]
     cost_usd: float = 0.0
+    stop_rules: str = Field(default="", description="The stop rules in words ('' when none).")

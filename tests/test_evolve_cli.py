@@ -18,8 +18,10 @@ from _optimize_helpers import private_env, warpsmith
         (["--kernels", "rmsnorm", "--db", "postgresql+psycopg://u@127.0.0.1:1/x"], "cannot open the store"),
         (["--kernels", "rmsnorm", "--shapes", "huge"], "--shapes must be smoke, check or bench"),
         (["--resume", "r-nope"], "no run 'r-nope'"),
+        (["--kernels", "rmsnorm", "--target-floor", "1.5"], "--target-floor 1.5: give a fraction"),
     ],
-    ids=["unknown-task", "unknown-suite", "no-tasks", "two-task-options", "unreachable-db", "bad-shapes", "bad-resume"],
+    ids=["unknown-task", "unknown-suite", "no-tasks", "two-task-options", "unreachable-db", "bad-shapes", "bad-resume",
+         "bad-target-floor"],
 )
 def test_bad_input_is_one_line_and_exit_2(tmp_path: Path, args: list[str], words: str) -> None:
     result = warpsmith(["evolve", *args], private_env(tmp_path), timeout=120)
