@@ -29,3 +29,27 @@ def test_bad_input_is_one_line_and_exit_2(tmp_path: Path, args: list[str], words
     lines = [line for line in result.stderr.splitlines() if line.strip()]
     assert len(lines) == 1 and lines[0].startswith("error:") and words in lines[0], result.stderr
     assert "Traceback" not in result.stderr
+
+
+def test_progress_row_per_task_shows_floor_and_pool_usage() -> None:
+    from rich.console import Console
+
+    from warpsmith.cli.evolve import EvolveView
+    from warpsmith.records.jobs import PoolStats
+    from warpsmith.search.settings import EvolveProgress, TaskProgress
+
+    progress = EvolveProgress(
+        run_id="r-1", generation=2, generations=3, cost_usd=0.25, message="generation 2: proposing",
+        stop_rules="stop after 2 generation(s) without a significant gain",
+        pool=PoolStats(workers=2, busy=2, queued=3, done=7, failed=1),
+        tasks=[TaskProgress(task="rmsnorm", generation=2, best_hash="abcdef1234567", floor_note="n/a (interpreter)",
+                            evaluated=5, cells=1, stopped="stopped after generation 2: 2 generation(s) without a "
+                            "significant gain (patience 2)"),
+               TaskProgress(task="silu_and_mul", generation=2, best_hash="0123456789ab", best_time_us=12.5,
+                            floor_fraction=0.42, evaluated=4, cells=2)])
+    console = Console(record=True, width=200)
+    console.print(EvolveView.render(EvolveView.__new__(EvolveView), progress))
+    text = console.export_text()
+    assert "n/a (interpreter)" in text and "42%" in text and "2 (stopped)" in text
+    assert "pool: 2/2 busy, 3 queued, 7 done, 1 failed" in text and "cost $0.2500" in text
+    assert "stop after 2 generation(s)" in text
