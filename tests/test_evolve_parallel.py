@@ -126,3 +126,28 @@ def test_patience_stops_each_task_and_resume_keeps_the_rule(tmp_path: Path) -> N
     assert query(db, "SELECT COUNT(*) FROM evaluations")[0][0] == evaluations
     assert query(db, "SELECT MAX(generation) FROM population WHERE run_id = ?", run) == [(1,)]
 
+
+
+def test_the_model_comes_from_the_settings_per_role_and_is_stored(tmp_path: Path) -> None:
+    from _optimize_helpers import GOOD_EDIT, VERDICT
+    from _scripted_llm_server import ScriptedLLMServer
+    from test_optimize_llm import plan, seed_hash
+
+    db = tmp_path / "store.db"
+    with ScriptedLLMServer([plan(seed_hash()), GOOD_EDIT, VERDICT]) as srv:
+        env = private_env(tmp_path) | {  # no --model: the settings (here the environment) name the models
+            "WARPSMITH_API_KEY": "sk-warpsmith-not-a-secret", "WARPSMITH_MODEL": "openai/scripted",
+            "WARPSMITH_LLM_API_BASE": srv.base_url, "WARPSMITH_LLM_JUDGE_MODEL": "openai/scripted-judge",
+            "WARPSMITH_BUDGET_TOKENS": "1000000"}
+        done = warpsmith(["evolve", "--kernels", "rmsnorm", "--generations", "2", "--population", "1",
+                          "--device", "cpu", "--patience", "1"], env, timeout=900)
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert srv.unscripted == 0 and srv.remaining == 0  # generation 2 never asked: patience 1 stopped the task
+    assert [r["model"] for r in srv.requests] == ["scripted", "scripted", "scripted-judge"]
+    assert "planner on openai/scripted, coder on openai/scripted, judge on openai/scripted-judge" in done.stderr
+    ((model, config),) = query(db, "SELECT model, config FROM runs")
+    config = json.loads(config)
+    assert model == "openai/scripted" and config["role_models"] == {"judge": "openai/scripted-judge"}
+    settings = config["settings"]
+    assert settings["llm"]["model"] == "openai/scripted" and settings["llm"]["api_base"] == srv.base_url
+    assert settings["llm"]["judge"]["model"] == "openai/scripted-judge" and settings["budget"]["tokens"] == 1000000
