@@ -12,6 +12,8 @@ a worker count the factory cannot serve is reported as such, not measured. Usage
 
     python bench/evolve_scale.py [--workers 1,2] [--tasks rmsnorm,silu_and_mul] [--generations 3]
         [--population 4] [--islands 1] [--suite smoke] [--pool-factory warpsmith.search.pools:make_pool] [--json]
+
+(`--pool-factory __main__:local_pool`: LocalPool worker processes for --workers 1 too.)
 """
 
 from __future__ import annotations
@@ -30,6 +32,14 @@ from warpsmith.search.settings import EvolveSettings
 from warpsmith.search.strategies import offline_strategies
 from warpsmith.store.db import open_store
 from warpsmith.tasklib import get_task
+
+
+def local_pool(workers: int, ray: str | None = None, *, device: str = "cpu", gpu_index: int = 0) -> Any:
+    """LocalPool for every worker count, 1 included (`--pool-factory __main__:local_pool`): the ratio then
+    compares one backend with itself (make_pool runs 1 worker in line, without worker processes)."""
+    from warpsmith.pool.local import LocalPool
+
+    return LocalPool(workers=workers, gpus=[] if device == "cpu" else None)
 
 
 def factory_of(spec: str) -> Any:
