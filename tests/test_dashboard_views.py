@@ -180,7 +180,9 @@ def test_the_task_page_omits_baselines_that_were_never_measured(tmp_path: Path) 
         link_candidate(s, run_id, kernel, round_index=0)
         timing = {"shape": "tiny", "median_us": 1500.0, "spread_us": 10.0, "reps": 3}
         record_evaluation(s, source_hash=kernel, hardware_fingerprint="hw-cpu", evaluator_version="1", suite="smoke",
-                          mode="interpreter", status="correct", result={"timings": [timing]},
+                          mode="interpreter", status="correct",
+                          result={"task": "rmsnorm", "language": "triton", "source_hash": kernel,
+                                  "status": "correct", "mode": "interpreter", "suite": "smoke", "timings": [timing]},
                           median_us_total=1500.0, run_id=run_id)
     client = TestClient(create_app(open_readonly(f"sqlite:///{path}")), base_url="http://127.0.0.1")
     page = text(client.get("/tasks/rmsnorm").text)
