@@ -23,7 +23,7 @@ from sqlalchemy.orm import Session
 
 from warpsmith.dashboard.deps import read_session, run_id_of, templates
 from warpsmith.dashboard.live import LiveRound, live_context
-from warpsmith.dashboard.numbers import Interval, TimeUnit, speedup_over, time_unit
+from warpsmith.dashboard.numbers import Interval, TimeUnit, speedup_over, time_unit, timings_of
 from warpsmith.dashboard.views import RunSummary
 from warpsmith.store.dashboard_reads import best_evaluation
 
@@ -89,12 +89,12 @@ def comparison(session: Session, typed: list[str]) -> RunComparison:
                 run=live.run,
                 best_relation=live.best_relation,
                 mode=best.mode if best else None,
-                speedup=speedup_over(best.timings) if best and device else None,
+                speedup=speedup_over(timings_of(best)) if device else None,
                 time_us=best.median_us_total if best else None,
                 rounds=live.rounds,
             )
         )
-        for timing in best.timings if best else []:
+        for timing in timings_of(best):
             cells = shapes.setdefault((live.run.task, timing.shape), [None] * len(ids))
             cells[index] = ShapeCell(
                 time_us=timing.median_us, speedup=speedup_over([timing]) if device else None

@@ -22,7 +22,7 @@ from sqlalchemy.orm import Session
 
 from warpsmith.dashboard import queries
 from warpsmith.dashboard.deps import not_found, read_session, run_id_of, templates
-from warpsmith.dashboard.numbers import Interval, TimeUnit, speedup_over, time_unit
+from warpsmith.dashboard.numbers import Interval, TimeUnit, speedup_over, time_unit, timings_of
 from warpsmith.dashboard.views import RunSummary
 from warpsmith.store.dashboard_reads import best_relations, round_bests
 
@@ -56,7 +56,7 @@ def _rounds(session: Session, run_id: str) -> list[LiveRound]:
         best = entry.best
         speedup = None
         if best is not None and best.mode == "device":  # interpreter wall clock: no speedups
-            speedup = speedup_over(best.timings) or (Interval(ratio=best.speedup) if best.speedup else None)
+            speedup = speedup_over(timings_of(best)) or (Interval(ratio=best.speedup) if best.speedup else None)
         found.append(
             LiveRound(
                 round_index=entry.round_index,

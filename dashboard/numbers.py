@@ -21,6 +21,7 @@ from collections.abc import Iterable
 from pydantic import BaseModel
 
 from warpsmith.records.evaluation import ShapeTiming
+from warpsmith.records.stored import StoredEvaluation
 
 # Baselines the evaluator names itself; any other name in a comparison is a vendor library's
 # (a 64-digit hex name is another candidate, e.g. the parent).
@@ -57,6 +58,11 @@ def _geomean(values: list[float]) -> float:
     if any(math.isinf(v) for v in values):
         return math.inf
     return math.exp(statistics.fmean(math.log(v) for v in values))
+
+
+def timings_of(evaluation: StoredEvaluation | None) -> list[ShapeTiming]:
+    """An evaluation's per-shape timings (none when it is absent or was read without its result)."""
+    return list(evaluation.result.timings) if evaluation is not None and evaluation.result is not None else []
 
 
 def speedup_over(timings: Iterable[ShapeTiming], baseline: str = "eager") -> Interval | None:

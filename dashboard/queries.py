@@ -48,7 +48,7 @@ def _summaries(session: Session, overviews: list[RunOverview]) -> list[RunSummar
     return summaries
 
 
-def summaries_of(session: Session, found: list[listing.RunSummary]) -> list[RunSummary]:
+def summaries_of(session: Session, found: list[RunOverview]) -> list[RunSummary]:
     """Runs a store query found (e.g. warpsmith.store.dashboard_reads.filtered_runs), as listed."""
     return _summaries(session, found)
 

@@ -49,7 +49,8 @@ def query_of(filters: RunFilters) -> str:
 
 def runs_context(session: Session, filters: RunFilters, offset: int, limit: int) -> dict[str, object]:
     offset, limit = page_of(offset, limit, queries.RUNS_PAGE)
-    runs = queries.summaries_of(session, filtered_runs(session, filters, limit=limit, offset=offset))
+    found = filtered_runs(session, filters, limit=limit, offset=offset, memo=session.info.get("counts"))
+    runs = queries.summaries_of(session, found)
     query = query_of(filters)
     fragment = "/fragments/runs" + (f"?{query}" if query else "")
     if offset:

@@ -14,7 +14,7 @@ from __future__ import annotations
 from pydantic import BaseModel, Field
 from sqlalchemy.orm import Session
 
-from warpsmith.dashboard.numbers import BaselineTime, TimeUnit, baselines, time_unit
+from warpsmith.dashboard.numbers import BaselineTime, TimeUnit, baselines, time_unit, timings_of
 from warpsmith.dashboard.views import TaskDetail
 from warpsmith.store.dashboard_reads import best_relations, board_evaluation, producing_runs
 
@@ -49,7 +49,7 @@ def _board_baselines(session: Session, source_hash: str, fingerprint: str, mode:
         return None
     rows: list[BaselineRow] = []
     names: dict[str, str] = {}
-    for timing in evaluation.timings:
+    for timing in timings_of(evaluation):
         found = {b.name: b for b in baselines(timing)}
         for name, entry in found.items():
             names.setdefault(name, entry.label)

@@ -7,19 +7,22 @@ own: choosing the candidate (target.py) or the provenance text (readme.py).
 Layout at DIR: pyproject.toml, README.md, bench.py, tests/test_op.py, and the package
 `warpsmith_<task>_<hash8>/` with the kernel (_kernel.py, or csrc/ for CUDA/HIP), the op
 registration (_op.py), the fake (_fake.py), provenance.json, and _tasklib/: a copy of
-warpsmith.tasklib (every module but the other tasks' seeds) with its imports renamed, so the
-tests, the bench script and the fake need the task definition but not warpsmith (tasklib imports
-nothing else of warpsmith: the layout test enforces it).
+warpsmith.tasklib (every module but the other tasks' seeds) and of the warpsmith.records modules
+it imports (in _tasklib/_records/) with their imports renamed, so the tests, the bench script and
+the fake need the task definition but not warpsmith (tasklib imports nothing else of warpsmith and
+records nothing at all: the layout test enforces both).
 """
 
 from __future__ import annotations
 
 import json
+import re
 import shutil
 from dataclasses import dataclass
 from pathlib import Path
 from string import Template
 
+import warpsmith.records as records_package
 import warpsmith.tasklib as tasklib_package
 from warpsmith.export.readme import provenance, readme_text
 from warpsmith.export.schema import OpSchema, op_schema
@@ -133,6 +136,35 @@ def _vendor_tasklib(task: str, dest: Path, package: str) -> None:
         shutil.copytree(source / sibling, dest / sibling, ignore=shutil.ignore_patterns("seeds", "__pycache__"))
         for path in (dest / sibling).rglob("*.py"):
             path.write_text(path.read_text().replace("warpsmith.tasklib", new_root))
+    _vendor_records(dest, new_root)
+
+
+_RECORDS_IMPORT = re.compile(r"warpsmith\.records\.(\w+)")
+
+
+def _vendor_records(dest: Path, new_root: str) -> None:
+    """Copy the warpsmith.records modules the vendored files import (and those they import) into
+    _records/, renaming the imports: records import nothing of warpsmith but records."""
+    source = Path(records_package.__file__).resolve().parent
+    records_root = f"{new_root}._records"
+    wanted: set[str] = set()
+    pending = list(dest.rglob("*.py"))
+    while pending:
+        text = pending.pop().read_text()
+        for name in set(_RECORDS_IMPORT.findall(text)) - wanted:
+            if not (source / f"{name}.py").is_file():  # a docstring naming a record, not a module
+                continue
+            wanted.add(name)
+            target = dest / "_records" / f"{name}.py"
+            target.parent.mkdir(parents=True, exist_ok=True)
+            target.write_text((source / f"{name}.py").read_text())
+            pending.append(target)
+    if wanted:
+        (dest / "_records" / "__init__.py").write_text('"""warpsmith.records modules the task definition needs."""\n')
+    for path in dest.rglob("*.py"):
+        text = path.read_text()
+        if "warpsmith.records" in text:
+            path.write_text(text.replace("warpsmith.records", records_root))
 
 
 def _imported_tasks(dest: Path, new_root: str, task: str) -> set[str]:

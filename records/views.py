@@ -2,9 +2,9 @@
 
 Owns: `RunOverview` (a run with its counts), `CandidateInRun` (a candidate as one run saw it,
 with the one representative evaluation), `RunContents` (`runs show`'s run), `CandidateDetail`,
-`RoundStats` and `BoardEntry`; `board_key` (the one ordering of kernels on a leaderboard) and
-`representative` (which evaluation stands for a candidate in a run). Does not own: the queries
-(warpsmith.store) or the loop's significance ranking (warpsmith.agents.ranking, which needs the
+`RoundStats`, `RoundBest`, `FilterChoices` and `BoardEntry`; `board_key` (the one ordering of
+kernels on a leaderboard) and `representative` (which evaluation stands for a candidate in a
+run). Does not own: the queries (warpsmith.store) or the loop's significance ranking (warpsmith.agents.ranking, which needs the
 evaluator's statistics). Imports nothing of ours but records.
 """
 
@@ -114,3 +114,22 @@ class BoardEntry(BaseModel):
     evaluator_version: str
     run_id: str | None = None
     created_at: datetime
+
+
+class RoundBest(BaseModel):
+    """One round of a run: its candidates, the correct ones, and its best correct evaluation, whole
+    (highest speedup, else lowest time): what a live chart's interval needs."""
+
+    round_index: int
+    candidates: int
+    correct: int
+    best: StoredEvaluation | None = None
+
+
+class FilterChoices(BaseModel):
+    """The values each runs-list filter can take in a store."""
+
+    tasks: list[str]
+    statuses: list[str]
+    strategies: list[str]
+    hardware: list[tuple[str, str]] = Field(description="(fingerprint, device name)")

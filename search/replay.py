@@ -14,8 +14,6 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from sqlalchemy import select
-
 from warpsmith.agents.call_log import CallLog
 from warpsmith.agents.coordinator import seed_candidate
 from warpsmith.agents.replay import DIVERGED, OriginalRun, ReplayOutcome, ReplayStrategy
@@ -27,7 +25,7 @@ from warpsmith.search.settings import EvolveProgress, EvolveSettings
 from warpsmith.search.strategies import shared_strategy
 from warpsmith.store import runs as store_runs
 from warpsmith.store.db import Store
-from warpsmith.store.population import PopulationRow
+from warpsmith.store.population import produced_hashes
 from warpsmith.tasklib.base import Task
 
 
@@ -37,9 +35,7 @@ class RunNotReplayable(ValueError):
 
 def _produced(store: Store, run_id: str) -> list[str]:
     with store.session() as session:
-        rows = session.scalars(select(PopulationRow.source_hash).where(
-            PopulationRow.run_id == run_id, PopulationRow.role.in_(("offspring", "repair"))).order_by(PopulationRow.id))
-        return list(dict.fromkeys(rows))
+        return produced_hashes(session, run_id)
 
 
 def replay_evolution(store: Store, original: OriginalRun, tasks: list[Task], hardware: Hardware,

@@ -15,12 +15,13 @@ from warpsmith.agents import mapping
 from warpsmith.agents.call_log import CallLog
 from warpsmith.records.agents import LLMCall, Verdict
 from warpsmith.records.evaluation import Candidate, EvalResult, Hardware
+from warpsmith.records.population import PopulationMember
 from warpsmith.search.archive import Member
 from warpsmith.search.settings import EvolveSettings
 from warpsmith.store import population as store_population
 from warpsmith.store import runs as store_runs
 from warpsmith.store.db import Store
-from warpsmith.store.schema import RunRow
+from warpsmith.store.reads import get_run
 from warpsmith.tasklib.base import Task
 
 STRATEGY = "evolve"
@@ -80,8 +81,8 @@ class RunWriter:
 
     def cost(self) -> float:
         with self.store.session() as session:
-            row = session.get(RunRow, self.run_id)
-            return row.cost_usd if row else 0.0
+            run = get_run(session, self.run_id)
+            return run.cost_usd if run else 0.0
 
     # --- candidates ------------------------------------------------------------------------
     def add_members(self, task: str, generation: int, entries: list[tuple[int, Member, str]],
@@ -157,11 +158,9 @@ class RunWriter:
                 best_speedup=best.result.speedup_geomean() if best and best.result else None,
             )
 
-    def stored_members(self) -> list[store_population.PopulationRow]:
+    def stored_members(self) -> list[PopulationMember]:
         with self.store.session() as session:
-            rows = store_population.members(session, self.run_id)
-            session.expunge_all()
-            return rows
+            return store_population.members(session, self.run_id)
 
     def stored_candidates(self, hashes: list[str]) -> dict[str, Candidate]:
         from warpsmith.store.lookups import get_candidate

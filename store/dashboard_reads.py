@@ -1,25 +1,28 @@
 """The reads behind the dashboard's live run page, runs filters, compare page and task baselines.
 
-Owns: SELECTs that return typed objects (dataclasses and warpsmith.records models), never rows
+Owns: SELECTs that return warpsmith.records models (records.views, records.stored), never rows
 or loose dicts: a filtered page of runs and the values its filters offer; per round, the best
 correct candidate a run saw with its timings (for the interval); a run's best evaluation with
 its per-shape timings; the timings of a leaderboard's top kernel (its eager, torch.compile and
 vendor baselines); and, per kernel, the run that first produced it. Whole evaluation results are
 loaded only for the few evaluations shown (one per round, one per run), never for a whole run.
-Does not own: the older dashboard queries (listing.py, reads.py), presentation, or any write.
+The runs' counts (listing.counted) and which evaluation stands for a run's best
+(records.views.representative) are the spine's. Does not own: the runs list without filters and
+its counts (listing.py), a run's candidates (reads.py), presentation, or any write.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
-from pydantic import ValidationError
 from sqlalchemy import Select, func, select
 from sqlalchemy.orm import Session
 
-from warpsmith.records.evaluation import ShapeTiming
-from warpsmith.store.listing import RunSummary, produced_and_correct
+from warpsmith.records.stored import StoredEvaluation
+from warpsmith.records.views import FilterChoices, RoundBest, RunOverview, representative
+from warpsmith.store import convert, lookups, reads
+from warpsmith.store.listing import CountsMemo, counted
 from warpsmith.store.schema import (
     EvaluationRow,
     HardwareRow,
@@ -50,22 +53,13 @@ class RunFilters:
         return statement
 
 
-@dataclass(frozen=True)
-class FilterChoices:
-    """The values each filter can take in this store (what the runs list offers)."""
-
-    tasks: list[str]
-    statuses: list[str]
-    strategies: list[str]
-    hardware: list[tuple[str, str]]  # (fingerprint, device name)
-
-
-def filtered_runs(session: Session, filters: RunFilters, *, limit: int, offset: int) -> list[RunSummary]:
-    """A page of the runs that match, newest first, each with its produced / correct counts."""
+def filtered_runs(
+    session: Session, filters: RunFilters, *, limit: int, offset: int, memo: CountsMemo | None = None
+) -> list[RunOverview]:
+    """A page of the runs that match, newest first, each with its produced / correct counts
+    (listing.counted: `memo` as in listing.list_runs)."""
     statement = filters.apply(select(RunRow)).order_by(RunRow.created_at.desc(), RunRow.id.desc())
-    runs = list(session.scalars(statement.limit(limit).offset(offset)))
-    counts = produced_and_correct(session, [run.id for run in runs]) if runs else {}
-    return [RunSummary(run, *counts[run.id]) for run in runs]
+    return counted(session, list(session.scalars(statement.limit(limit).offset(offset))), memo)
 
 
 def count_filtered_runs(session: Session, filters: RunFilters) -> int:
@@ -89,56 +83,12 @@ def filter_choices(session: Session) -> FilterChoices:
     )
 
 
-def timings_of(result: dict[str, Any]) -> list[ShapeTiming]:
-    """An evaluation's per-shape timings as records (an entry an older writer shaped otherwise is skipped)."""
-    found = []
-    for entry in result.get("timings") or []:
-        try:
-            found.append(ShapeTiming.model_validate(entry))
-        except ValidationError:
-            continue
-    return found
-
-
-@dataclass(frozen=True)
-class ShownEvaluation:
-    """One evaluation as the dashboard shows it: key columns and the per-shape timings."""
-
-    id: int
-    source_hash: str
-    hardware_fingerprint: str
-    mode: str
-    suite: str
-    status: str
-    speedup: float | None
-    median_us_total: float | None
-    run_id: str | None
-    timings: list[ShapeTiming] = field(default_factory=list)
-
-
-def _shown(row: EvaluationRow) -> ShownEvaluation:
-    return ShownEvaluation(
-        id=row.id,
-        source_hash=row.source_hash,
-        hardware_fingerprint=row.hardware_fingerprint,
-        mode=row.mode,
-        suite=row.suite,
-        status=row.status,
-        speedup=row.speedup,
-        median_us_total=row.median_us_total,
-        run_id=row.run_id,
-        timings=timings_of(row.result or {}),
-    )
-
-
-@dataclass(frozen=True)
-class RoundBest:
-    """One round of a run: counts, and its best correct candidate (highest speedup, else lowest time)."""
-
-    round_index: int
-    candidates: int
-    correct: int
-    best: ShownEvaluation | None
+def _whole(session: Session, evaluation_ids: list[int]) -> dict[int, StoredEvaluation]:
+    """These evaluations, whole (results included): only the few a page shows."""
+    if not evaluation_ids:
+        return {}
+    rows = session.scalars(select(EvaluationRow).where(EvaluationRow.id.in_(evaluation_ids)))
+    return {row.id: convert.evaluation(row) for row in rows}
 
 
 def _seen_correct(run_id: str, hardware_fingerprint: str | None) -> Any:
@@ -193,42 +143,31 @@ def round_bests(session: Session, run_id: str) -> list[RoundBest]:
             select(seen.c.round_index, func.count(func.distinct(seen.c.source_hash))).group_by(seen.c.round_index)
         ).all()
     )
-    chosen = select(EvaluationRow).where(EvaluationRow.id.in_(list(best_ids.values())))
-    rows = {row.id: row for row in session.scalars(chosen)}
+    whole = _whole(session, list(best_ids.values()))
     return [
         RoundBest(
             round_index=round_index,
             candidates=candidates,
             correct=correct.get(round_index, 0),
-            best=_shown(rows[best_ids[round_index]]) if round_index in best_ids else None,
+            best=whole.get(best_ids[round_index]) if round_index in best_ids else None,
         )
         for round_index, candidates in counts
     ]
 
 
-def best_evaluation(session: Session, run_id: str) -> ShownEvaluation | None:
-    """The evaluation that stands for the run's best candidate: on the run's hardware, the run's
-    own measurement first, then the run's suite, then the newest."""
-    run = session.get(RunRow, run_id)
+def best_evaluation(session: Session, run_id: str) -> StoredEvaluation | None:
+    """The evaluation that stands for the run's best candidate (records.views.representative), whole."""
+    run = reads.get_run(session, run_id)
     if run is None or run.best_candidate_hash is None:
         return None
-    statement = select(EvaluationRow).where(EvaluationRow.source_hash == run.best_candidate_hash)
-    if run.hardware_fingerprint is not None:
-        statement = statement.where(EvaluationRow.hardware_fingerprint == run.hardware_fingerprint)
-    suite = run.config.get("suite")
-    statement = statement.order_by(
-        (func.coalesce(EvaluationRow.run_id, "") == run.id).desc(),
-        (EvaluationRow.suite == (suite if isinstance(suite, str) else "")).desc(),
-        EvaluationRow.created_at.desc(),
-        EvaluationRow.id.desc(),
-    )
-    row = session.scalars(statement.limit(1)).first()
-    return _shown(row) if row is not None else None
+    keys = lookups.evaluation_keys(session, [run.best_candidate_hash])
+    chosen = representative(keys, run.id, run.hardware_fingerprint, run.suite)
+    return _whole(session, [chosen.id]).get(chosen.id) if chosen is not None else None
 
 
 def board_evaluation(
     session: Session, source_hash: str, hardware_fingerprint: str, mode: str, suite: str
-) -> ShownEvaluation | None:
+) -> StoredEvaluation | None:
     """The newest correct evaluation of a kernel on one leaderboard (hardware, mode, suite)."""
     row = session.scalars(
         select(EvaluationRow)
@@ -242,7 +181,7 @@ def board_evaluation(
         .order_by(EvaluationRow.created_at.desc(), EvaluationRow.id.desc())
         .limit(1)
     ).first()
-    return _shown(row) if row is not None else None
+    return convert.evaluation(row) if row is not None else None
 
 
 def producing_runs(session: Session, source_hashes: list[str]) -> dict[str, str]:

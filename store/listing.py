@@ -95,10 +95,10 @@ def list_runs(
         task,
         status,
     )
-    return _counted(session, list(session.scalars(statement)), memo)
+    return counted(session, list(session.scalars(statement)), memo)
 
 
-def _counted(session: Session, runs: list[RunRow], memo: CountsMemo | None) -> list[RunOverview]:
+def counted(session: Session, runs: list[RunRow], memo: CountsMemo | None = None) -> list[RunOverview]:
     """The runs with their counts; with a memo, counted again only for runs that changed since."""
     key = {run.id: (run.id, run.updated_at, run.status) for run in runs}
     known = {k: memo[k] for k in key.values() if memo is not None and k in memo}
@@ -145,7 +145,7 @@ def count_runs(session: Session, *, task: str | None = None, status: str | None 
 def run_summary(session: Session, run_id: str, memo: CountsMemo | None = None) -> RunOverview | None:
     """One run with its counts, computed in SQL (what a polled fragment needs, nothing more)."""
     run = session.get(RunRow, run_id)
-    return None if run is None else _counted(session, [run], memo)[0]
+    return None if run is None else counted(session, [run], memo)[0]
 
 
 def count_llm_calls(session: Session, run_id: str) -> int:

@@ -4,7 +4,8 @@ Owns: `population` (one row per candidate per island of one task of a run: the g
 joined, how it joined (seed, inherited, offspring, repair, migrant and from which island), its
 algorithm kind label and, once measured, its MAP-Elites cell and status) and `archive` (a
 snapshot of each task's archive after every generation: cell -> elite), the writes that fill them
-and the reads that resume a run or draw its evolution page. Does not own: candidates,
+and the reads that resume a run, replay it or draw its evolution page (records.population
+records, never rows). Does not own: candidates,
 evaluations or runs (warpsmith.store.writes / runs), what a cell means or who is an elite
 (warpsmith.search). Migration 0004 creates both tables; the ORM classes live here, on the shared
 `Base`, and warpsmith.store imports this module so that the metadata always holds them. Their
@@ -22,9 +23,10 @@ from typing import Any
 from sqlalchemy import Float, ForeignKey, Integer, String, UniqueConstraint, func, select, update
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
+from warpsmith.records.population import ArchiveCell, PopulationMember, PopulationRole
 from warpsmith.store.schema import Base, VerdictRow, utcnow
 
-ROLES = ("seed", "inherited", "offspring", "repair", "migrant")
+ROLES: tuple[PopulationRole, ...] = ("seed", "inherited", "offspring", "repair", "migrant")
 
 
 class PopulationRow(Base):
@@ -100,21 +102,30 @@ def snapshot_archive(session: Session, run_id: str, task: str, generation: int, 
 
 
 # --- reads -------------------------------------------------------------------------------
-def members(session: Session, run_id: str) -> list[PopulationRow]:
-    """Every population row of a run, in the order they were written (what a resume replays)."""
-    return list(session.scalars(select(PopulationRow).where(PopulationRow.run_id == run_id).order_by(PopulationRow.id)))
+def members(session: Session, run_id: str) -> list[PopulationMember]:
+    """Every population member of a run, in the order they were written (what a resume replays)."""
+    rows = session.scalars(select(PopulationRow).where(PopulationRow.run_id == run_id).order_by(PopulationRow.id))
+    return [PopulationMember.model_validate(row) for row in rows]
 
 
-def archive_at(session: Session, run_id: str, task: str, generation: int | None = None) -> list[ArchiveRow]:
+def produced_hashes(session: Session, run_id: str) -> list[str]:
+    """The candidates a run's generations produced (offspring and repairs), once each, in the order written."""
+    rows = session.scalars(select(PopulationRow.source_hash).where(
+        PopulationRow.run_id == run_id, PopulationRow.role.in_(("offspring", "repair"))).order_by(PopulationRow.id))
+    return list(dict.fromkeys(rows))
+
+
+def archive_at(session: Session, run_id: str, task: str, generation: int | None = None) -> list[ArchiveCell]:
     """The archive of `task` after `generation` (default: the newest snapshot)."""
     if generation is None:
         generation = session.scalar(select(func.max(ArchiveRow.generation)).where(
             ArchiveRow.run_id == run_id, ArchiveRow.task == task))
         if generation is None:
             return []
-    return list(session.scalars(select(ArchiveRow).where(
+    rows = session.scalars(select(ArchiveRow).where(
         ArchiveRow.run_id == run_id, ArchiveRow.task == task, ArchiveRow.generation == generation
-    ).order_by(ArchiveRow.cell)))
+    ).order_by(ArchiveRow.cell))
+    return [ArchiveCell.model_validate(row) for row in rows]
 
 
 def verdict_flags(session: Session, source_hashes: list[str]) -> dict[str, list[tuple[bool, str | None]]]:

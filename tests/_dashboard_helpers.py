@@ -307,7 +307,11 @@ def synthetic_store(
                         suite="bench",
                         mode="device",
                         status="correct" if correct else "incorrect",
-                        result={"timings": [{"shape": "n=1", "median_us": 10.0 + i}]},
+                        result={
+                            "task": task, "language": "triton", "source_hash": row.source_hash,
+                            "status": "correct" if correct else "incorrect", "mode": "device", "suite": "bench",
+                            "timings": [{"shape": "n=1", "median_us": 10.0 + i, "spread_us": 0.1, "reps": 5}],
+                        },
                         speedup=1.0 + i / 10 if correct else None,
                         median_us_total=10.0 + i if correct else None,
                         run_id=run_id,

@@ -65,7 +65,9 @@ def device_store(path: Path) -> dict[str, str]:
         speedup = (1 / factor)
         record_evaluation(
             s, source_hash=source_hash, hardware_fingerprint=hardware, evaluator_version="1", suite="bench",
-            mode="device", status="correct", result={"timings": timings}, speedup=speedup,
+            mode="device", status="correct", speedup=speedup,
+            result={"task": "rmsnorm", "language": "triton", "source_hash": source_hash, "status": "correct",
+                    "mode": "device", "suite": "bench", "timings": timings},
             median_us_total=sum(t["median_us"] for t in timings), run_id=run_id,
         )
 

@@ -180,7 +180,9 @@ def test_the_task_page_omits_baselines_that_were_never_measured(tmp_path: Path) 
         link_candidate(s, run_id, kernel, round_index=0)
         timing = {"shape": "tiny", "median_us": 1500.0, "spread_us": 10.0, "reps": 3}
         record_evaluation(s, source_hash=kernel, hardware_fingerprint="hw-cpu", evaluator_version="1", suite="smoke",
-                          mode="interpreter", status="correct", result={"timings": [timing]},
+                          mode="interpreter", status="correct",
+                          result={"task": "rmsnorm", "language": "triton", "source_hash": kernel,
+                                  "status": "correct", "mode": "interpreter", "suite": "smoke", "timings": [timing]},
                           median_us_total=1500.0, run_id=run_id)
     client = TestClient(create_app(open_readonly(f"sqlite:///{path}")), base_url="http://127.0.0.1")
     page = text(client.get("/tasks/rmsnorm").text)
@@ -204,3 +206,28 @@ def test_numbers_say_when_there_is_no_interval_and_keep_one_unit() -> None:
                         {"baseline": "a" * 64, "ratio": 1.1, "low": 1.0, "high": 1.2, "verdict": "same"}],
     })
     assert baselines(parent_only) == [], "a parent or another kernel is no baseline"
+
+
+def test_the_dashboard_reads_answer_with_the_spines_records(store: tuple[Path, dict[str, str]]) -> None:
+    from warpsmith.records.stored import StoredEvaluation
+    from warpsmith.records.views import FilterChoices, RoundBest, RunOverview
+    from warpsmith.store.dashboard_reads import (
+        RunFilters,
+        best_evaluation,
+        filter_choices,
+        filtered_runs,
+        round_bests,
+    )
+
+    path, ids = store
+    with open_store(f"sqlite:///{path}") as opened, opened.session() as s:
+        runs = filtered_runs(s, RunFilters(status="failed"), limit=10, offset=0)
+        best = best_evaluation(s, ids["fast"])
+        rounds = round_bests(s, ids["fast"])
+        choices = filter_choices(s)
+    assert [type(r) for r in runs] == [RunOverview] and runs[0].id == ids["failed"] and runs[0].candidates == 0
+    assert isinstance(best, StoredEvaluation) and best.run_id == ids["fast"], "the run's own measurement, not the re-evaluation"
+    assert best.result is not None and len(best.result.timings) == 2, "whole: its timings give the interval"
+    assert all(isinstance(r, RoundBest) for r in rounds) and [r.round_index for r in rounds] == [0, 1]
+    assert rounds[1].best is not None and rounds[1].best.speedup == 2.0
+    assert isinstance(choices, FilterChoices) and ("hw-a100", "NVIDIA A100-SXM4-80GB") in choices.hardware
