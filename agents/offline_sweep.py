@@ -59,6 +59,18 @@ class SweepReport(BaseModel):
                 f"{self.seconds:.0f} s; ranked by {self.ranked_by}; kept {kept}; knobs that changed nothing "
                 f"(fixed to the seed's value): {dropped}")
 
+    def table_text(self) -> str:
+        """The per-bucket table: one row per config (status, geomean time per bucket), kept ones marked."""
+        buckets = list(self.buckets)
+        lines = ["| config | status | " + " | ".join(f"{b} us" for b in buckets) + " | kept for |",
+                 "|---|---|" + "---|" * len(buckets) + "---|"]
+        for row in self.rows:
+            config = row["config"]
+            kept = [b for b, c in self.table.items() if c == config]
+            times = [f"{row[b]:.2f}" if isinstance(row.get(b), float) else "-" for b in buckets]
+            lines.append(f"| {_describe(config)} | {row['status']} | " + " | ".join(times) + f" | {', '.join(kept)} |")
+        return "\n".join(lines)
+
 
 def _describe(config: Config) -> str:
     return ", ".join(f"{k}={v}" for k, v in config.items())

@@ -260,3 +260,20 @@ def test_the_sweep_over_rmsnorm_emits_a_correct_kernel_with_a_dispatch_table() -
     result = evaluate(emitted, task, suite="check", device="cpu")  # static checks and trials, for real
     assert result.status == "correct", result.message
     assert "3 configs, 3 correct, 3 evaluations" in report.summary()
+    assert "| kept for |" in report.table_text() and "launch-bound, bandwidth-bound |" in report.table_text()
+
+
+@pytest.mark.slow
+def test_a_dispatch_table_with_a_config_per_bucket_evaluates_correct() -> None:
+    from warpsmith.agents.offline_sweep import emit_dispatch, tensor_positions
+    from warpsmith.evaluator.evaluate import evaluate
+
+    task = get_task("rmsnorm")
+    source = seed("rmsnorm").source
+    table = {"launch-bound": {"BLOCK_H": 256, "num_warps": 1}, "bandwidth-bound": {"BLOCK_H": 2048, "num_warps": 8}}
+    assert tensor_positions(task) == [0, 1]  # x and weight; eps is a float
+    for boundary in (0, 1 << 40):  # every shape in the one bucket, then in the other
+        emitted = Candidate(task="rmsnorm", language="triton", source=emit_dispatch(source, table, boundary, [0, 1]))
+        assert f"DISPATCH_BOUNDARY_BYTES = {boundary}" in emitted.source
+        result = evaluate(emitted, task, suite="check", device="cpu")
+        assert result.status == "correct", result.message
