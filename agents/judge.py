@@ -156,6 +156,9 @@ class Judge:
 
         def parse(text: str) -> dict[str, Verdict]:
             data = find_json_object(text)
+            if "verdicts" not in data and ("candidate" in data or len(by_id) == 1):
+                # one verdict, not in a list (a weaker model, or a round of one): read it as that candidate's
+                data = {"verdicts": [{"candidate": next(iter(by_id)), **data}]}
             try:
                 answer = RoundVerdicts.model_validate(data)
             except ValueError as exc:

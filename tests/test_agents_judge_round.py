@@ -78,3 +78,11 @@ def _recorded(round_review: bool) -> list[LLMCall]:
 def test_replay_follows_the_review_format_the_run_was_recorded_with():
     assert LLMStrategy(ReplayModel(_recorded(True))).reviews_per_round
     assert not LLMStrategy(ReplayModel(_recorded(False))).reviews_per_round
+
+
+def test_a_single_verdict_not_in_a_list_is_read_as_the_round_of_one(fake_model: FakeModel):
+    strategy, ctx, reviewed = _round(fake_model)
+    (a, result), _ = reviewed
+    fake_model.script(VERDICT_JSON)
+    verdicts = strategy.review_round(ctx, [(a, result)])  # type: ignore[arg-type]
+    assert list(verdicts) == [a.source_hash] and verdicts[a.source_hash].bottleneck.startswith("DRAM")
