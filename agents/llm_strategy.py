@@ -214,8 +214,8 @@ class LLMStrategy:
             try:
                 verdicts = self.judge.review_round(ctx, items)
             except FormatError as exc:
-                self._failed("judge", f"round {ctx.round_index}: no verdicts on the round's {len(items)} "
-                                      f"candidate(s): {exc}")
+                named = ", ".join(i.candidate.source_hash[:12] for i in items)
+                self._failed("judge", f"round {ctx.round_index}: no verdict on {named}: {exc}")
         for candidate, result in reviewed:
             if candidate.source_hash not in verdicts and (auto := self.judge.automatic_verdict(candidate, result)):
                 verdicts[candidate.source_hash] = auto

@@ -67,7 +67,7 @@ def test_a_candidate_the_answer_leaves_out_gets_no_llm_verdict_and_an_unusable_a
     assert set(strategy.review_round(ctx, reviewed)) == {a.source_hash}  # type: ignore[arg-type]
     fake_model.script("no json here", '{"verdicts": [{"candidate": "0123456789ab"}]}')
     assert strategy.review_round(ctx, reviewed) == {}  # type: ignore[arg-type]
-    assert strategy.role_failures == {"judge": 1} and "no verdicts on the round's 2" in strategy.failures[-1]
+    assert strategy.role_failures == {"judge": 1} and f"no verdict on {a.source_hash[:12]}, {b.source_hash[:12]}: " in strategy.failures[-1]
 
 
 def _recorded(round_review: bool) -> list[LLMCall]:
