@@ -152,7 +152,7 @@ def best_per_bucket(measured: Sequence[tuple[Config, EvalResult]], buckets: dict
 def emit_dispatch(source: str, table: dict[str, Config], boundary_bytes: int, tensors: Sequence[int]) -> str:
     """The Triton source with a dispatch table: `kernel` becomes a selector that sets CONFIG from
     DISPATCH by the bytes of its tensor inputs (positions `tensors` of its arguments), then calls the
-    original kernel (renamed)."""
+    original kernel (renamed). SEARCH_SPACE is removed: the kernel is tuned, not a start for tuning."""
     tree = ast.parse(source)
     found = [n for n in tree.body if isinstance(n, ast.FunctionDef) and n.name == "kernel"]
     if not found:
@@ -161,6 +161,14 @@ def emit_dispatch(source: str, table: dict[str, Config], boundary_bytes: int, te
     lines = source.splitlines(keepends=True)
     head = lines[node.lineno - 1]
     lines[node.lineno - 1] = head.replace("def kernel(", "def _kernel_one_config(", 1)
+    # SEARCH_SPACE goes: DISPATCH sets CONFIG on every call, so a later rewrite of CONFIG would change
+    # nothing; without it the offline search starts from the seed instead of this kernel
+    for statement in tree.body:
+        targets = statement.targets if isinstance(statement, ast.Assign) else \
+            [statement.target] if isinstance(statement, ast.AnnAssign) else []
+        if any(isinstance(t, ast.Name) and t.id == "SEARCH_SPACE" for t in targets):
+            for index in range(statement.lineno - 1, (statement.end_lineno or statement.lineno)):
+                lines[index] = ""
     names = [a.arg for a in node.args.args]
     size = " + ".join(f"{names[i]}.numel() * {names[i]}.element_size()" for i in tensors if i < len(names)) or "0"
     table_text = "{\n" + "".join(f"    {b!r}: {config!r},\n" for b, config in table.items()) + "}"
