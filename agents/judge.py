@@ -14,18 +14,52 @@ from __future__ import annotations
 
 import difflib
 
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
 from warpsmith.agents import ranking
 from warpsmith.agents.prompting import render
-from warpsmith.agents.protocols import ChatModel
+from warpsmith.agents.protocols import ChatModel, FormatError
 from warpsmith.agents.scrutiny import automatic_suspicion, questions
-from warpsmith.agents.structured import ask, parse_model, schema_text
+from warpsmith.agents.structured import ask, find_json_object, parse_model, schema_text
 from warpsmith.evaluator.anticheat import SPEEDUP_REVIEW
 from warpsmith.records.agents import CandidateSummary, RoundContext, ShapeBrief, Verdict
 from warpsmith.records.evaluation import Candidate, EvalResult
 
 FENCE_TAG = {"triton": "python", "cuda": "cuda", "hip": "cpp"}
+ROUND_REVIEW_MARK = "# Round review: "
+"""How a stored judge request reviewing a whole round begins (replay tells the two formats apart by it)."""
+
+
+class ReviewItem(BaseModel):
+    """One evaluated candidate of a round, with what its review is set beside."""
+
+    candidate: Candidate
+    result: EvalResult
+    parent: CandidateSummary | None = None
+    predicted_effect: str = ""
+
+
+class CandidateVerdict(BaseModel):
+    """One candidate's verdict inside a round review."""
+
+    candidate: str = Field(description="The candidate id as shown in its section heading.")
+    bottleneck: str = ""
+    matches_prediction: bool | None = None
+    feedback: str = ""
+    lessons: list[str] = Field(default_factory=list)
+    suspicious: bool = False
+    suspicion_reason: str = ""
+
+
+class RoundVerdicts(BaseModel):
+    """The judge's answer to a round review."""
+
+    verdicts: list[CandidateVerdict]
+
+
+def is_round_review(messages: list[dict[str, object]]) -> bool:
+    """Whether a stored judge request reviewed a whole round (False: one candidate, the older format)."""
+    return any(str(m.get("content", "")).startswith(ROUND_REVIEW_MARK) for m in messages if m.get("role") == "user")
 
 
 class JudgeConfig(BaseModel):
@@ -96,6 +130,53 @@ class Judge:
             fence=FENCE_TAG[candidate.language],
         )
         return [{"role": "system", "content": system}, {"role": "user", "content": user}]
+
+    def _section(self, item: ReviewItem, shapes: list[ShapeBrief]) -> dict[str, object]:
+        parent, result = item.parent, item.result
+        return {
+            "candidate": item.candidate, "result": result, "parent": parent, "predicted_effect": item.predicted_effect,
+            "questions": questions(result, self.config.review_speedup),
+            "versus_parent": ranking.compare(result, parent.result, "parent") if parent and parent.result else None,
+            "rows": delta_rows(result, parent.result if parent else None, shapes),
+            "diff": source_diff(parent.candidate.source, item.candidate.source) if parent else "",
+        }
+
+    def round_messages(self, ctx: RoundContext, items: list[ReviewItem]) -> list[dict[str, str]]:
+        """One request for the whole round: the task and stored lessons once, then a section per candidate."""
+        system = render("judge_system", per_round=True, schema=schema_text(RoundVerdicts))
+        user = render("judge_round_user", ctx=ctx, items=[self._section(i, ctx.shapes) for i in items],
+                      log_chars=self.config.log_chars, show_source=self.config.show_source,
+                      fence=FENCE_TAG[items[0].candidate.language] if items else "python")
+        return [{"role": "system", "content": system}, {"role": "user", "content": user}]
+
+    def review_round(self, ctx: RoundContext, items: list[ReviewItem]) -> dict[str, Verdict]:
+        """Verdicts by source hash for the round's candidates, from one request; a candidate the answer
+        leaves out gets none (FormatError when the answer names none of them, after the retries)."""
+        by_id = {i.candidate.source_hash[:12]: i for i in items}
+
+        def parse(text: str) -> dict[str, Verdict]:
+            data = find_json_object(text)
+            if "verdicts" not in data and ("candidate" in data or len(by_id) == 1):
+                # one verdict, not in a list (a weaker model, or a round of one): read it as that candidate's
+                data = {"verdicts": [{"candidate": next(iter(by_id)), **data}]}
+            try:
+                answer = RoundVerdicts.model_validate(data)
+            except ValueError as exc:
+                raise FormatError(f"the JSON does not match RoundVerdicts: {str(exc).splitlines()[0]}") from exc
+            out = {}
+            for entry in answer.verdicts:
+                item = by_id.get(entry.candidate.strip()[:12])
+                if item is not None:
+                    fields = entry.model_dump(exclude={"candidate"})
+                    out[item.candidate.source_hash] = Verdict(source_hash=item.candidate.source_hash, **fields)
+            if not out:
+                raise FormatError(f"no verdict names one of the candidates {', '.join(by_id)}")
+            return out
+
+        verdicts = ask(self.model, "judge", self.round_messages(ctx, items), parse, expects="json",
+                       response_model=RoundVerdicts, retries=self.config.format_retries)
+        return {h: self.with_automatic_flags(v, next(i.result for i in items if i.candidate.source_hash == h))
+                for h, v in verdicts.items()}
 
     def with_automatic_flags(self, verdict: Verdict, result: EvalResult) -> Verdict:
         reason = automatic_suspicion(result)

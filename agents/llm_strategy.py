@@ -21,7 +21,7 @@ from typing import Any
 from pydantic import BaseModel, Field
 
 from warpsmith.agents.coder import Coder, CoderConfig
-from warpsmith.agents.judge import Judge, JudgeConfig
+from warpsmith.agents.judge import Judge, JudgeConfig, ReviewItem, is_round_review
 from warpsmith.agents.llm import Budget, LiteLLMConfig, LiteLLMModel, OnCall
 from warpsmith.agents.planner import Planner, PlannerConfig, default_plan
 from warpsmith.agents.protocols import ChatModel, FormatError
@@ -40,6 +40,9 @@ class LLMStrategyConfig(BaseModel):
     """Repairs one idea gets, counted along its chain of repaired candidates."""
     repair_statuses: list[Status] = ["compile_error", "runtime_error", "incorrect", "rejected"]
     """Outcomes worth a repair; timeouts and correct candidates get none."""
+    judge_per_round: bool = True
+    """One judge request reviews all of a round's fresh results (`review_round`), where the loop asks
+    for it; False: one request per candidate (what runs recorded before this existed did)."""
 
 
 class LLMStrategy:
@@ -62,8 +65,9 @@ class LLMStrategy:
         recorded = getattr(model, "recorded", None)  # a ReplayModel: code as the recorded run did
         if recorded is not None and config is None:
             batched = any(c.role == "coder" and "=== IDEA" in str(c.messages[-1].get("content", "")) for c in recorded)
+            per_round = any(c.role == "judge" and is_round_review(c.messages) for c in recorded)
             self.config = self.config.model_copy(
-                update={"coder": self.config.coder.model_copy(update={"batch": batched})})
+                update={"coder": self.config.coder.model_copy(update={"batch": batched}), "judge_per_round": per_round})
         self.planner = Planner(model, self.config.planner)
         self.coder = Coder(coder_model or model, self.config.coder)
         self.judge = Judge(judge_model or model, self.config.judge)
@@ -191,6 +195,31 @@ class LLMStrategy:
         except FormatError as exc:  # the evaluation stands; only the automatic verdict, if any
             self._failed("judge", f"round {ctx.round_index}: no verdict on {candidate.source_hash[:12]}: {exc}")
             return self.judge.automatic_verdict(candidate, result)
+
+    @property
+    def reviews_per_round(self) -> bool:
+        """Whether the loop should call `review_round` once per round instead of `review` per candidate."""
+        return self.config.judge_per_round
+
+    def review_round(self, ctx: RoundContext, reviewed: list[tuple[Candidate, EvalResult]]) -> dict[str, Verdict]:
+        """Verdicts by source hash on the round's fresh results, from one judge request. An unusable answer
+        (or a candidate it leaves out) leaves those evaluations with the automatic verdict only, if any."""
+        items = []
+        for candidate, result in reviewed:
+            item = self._items.get(candidate.source_hash)
+            items.append(ReviewItem(candidate=candidate, result=result, parent=self._summary(ctx, candidate.parent_hash),
+                                    predicted_effect=item.predicted_effect if item else ""))
+        verdicts: dict[str, Verdict] = {}
+        if items:
+            try:
+                verdicts = self.judge.review_round(ctx, items)
+            except FormatError as exc:
+                named = ", ".join(i.candidate.source_hash[:12] for i in items)
+                self._failed("judge", f"round {ctx.round_index}: no verdict on {named}: {exc}")
+        for candidate, result in reviewed:
+            if candidate.source_hash not in verdicts and (auto := self.judge.automatic_verdict(candidate, result)):
+                verdicts[candidate.source_hash] = auto
+        return verdicts
 
 
 def build_llm_strategy(

@@ -150,6 +150,16 @@ class ReplayStrategy:
             return None  # the original took this result from its cache: it recorded no verdict
         return self._step(ctx, lambda scoped: self.inner.review(scoped, candidate, result))
 
+    @property
+    def reviews_per_round(self) -> bool:
+        """As the recording was made: a run recorded with one judge request per candidate replays per candidate."""
+        return self.inner.reviews_per_round
+
+    def review_round(self, ctx: RoundContext, reviewed: list[tuple[Candidate, EvalResult]]) -> dict[str, Verdict]:
+        if self._next_role() != "judge":
+            return {}  # the original's results came from its cache: it recorded no round review
+        return self._step(ctx, lambda scoped: self.inner.review_round(scoped, reviewed))
+
 
 class OriginalRun(BaseModel):
     """What a replay needs of the stored run."""

@@ -5,7 +5,8 @@ litellm client pointed at tests/_scripted_llm_server.py, the real evaluator (Tri
 interpreter on a CPU) and a SQLite store in a temporary folder. The scripted model answers
 by role: the planner with `width` ideas in JSON, the coder with the whole seed file plus a
 marker comment (a new, correct kernel each time; one section per idea when a request asks for
-several ideas on one parent), the judge with a verdict whose lesson
+several ideas on one parent), the judge with a verdict (one per candidate id when a request reviews
+a whole round) whose lesson
 repeats an earlier one in other words (what a model that repeats itself writes).
 Every request the server receives is counted, per role and per round, with litellm's
 token_counter (tiktoken's cl100k encoding for an openai model name; chars/4 when litellm
@@ -102,6 +103,10 @@ class Script:
                    "matches_prediction": False, "feedback": "no measurable change; try a different algorithm",
                    "lessons": [LESSONS[self.counter % len(LESSONS)]],
                    "suspicious": False, "suspicion_reason": ""}
+        user = str(body["messages"][-1].get("content") or "")
+        if user.startswith("# Round review: "):  # one request for the round: a verdict per candidate id
+            ids = re.findall(r"^## Candidate (\w{12})", user, re.MULTILINE)
+            return "```json\n" + json.dumps({"verdicts": [{**verdict, "candidate": i} for i in ids]}) + "\n```"
         return "```json\n" + json.dumps(verdict) + "\n```"
 
 

@@ -40,7 +40,8 @@ def profile_candidate(candidate: Candidate, task: Any, shape: Any, seed: int, de
     result = run_sandboxed("warpsmith.evaluator.profiled_run:profile_entry", {}, workdir, config)
     if result.status != "ok" or result.value is None:
         return {"skipped": f"profiler run ended {result.status}: {(result.error or '')[:200]}"}
-    return result.value["metrics"]
+    metrics = result.value["metrics"]
+    return metrics if "skipped" in metrics else {**metrics, "shape": shape.label}  # the prompt names the shape
 
 
 def profile_entry(payload: dict, workdir: Path) -> dict:

@@ -199,3 +199,83 @@ def test_from_seed_forces_the_seed_even_when_the_best_declares_tunables() -> Non
     assert {c.parent_hash for c in OfflineStrategy(seed=shipped).propose(context(beam))} == {tuned.source_hash}
     forced = OfflineStrategy(OfflineStrategyConfig(from_seed=True), seed=shipped).propose(context(beam))
     assert forced and {c.parent_hash for c in forced} == {shipped.source_hash}
+
+
+# --- the autotune-style sweep (warpsmith.agents.offline_sweep) ----------------------------------------------
+def device_result(per_shape: dict[str, float]) -> EvalResult:
+    """A device result whose per-rep samples lie within +-0.5% of each shape's median."""
+    timings = [ShapeTiming(shape=s, median_us=t, spread_us=t * 0.005, reps=20, method="cuda_events",
+                           samples_us=[t * (1 + 0.005 * ((i % 5) - 2) / 2) for i in range(20)])
+               for s, t in per_shape.items()]
+    return EvalResult(task="rmsnorm", language="triton", source_hash="x", status="correct", mode="device",
+                      timings=timings)
+
+
+def test_a_knob_whose_values_change_nothing_is_dropped() -> None:
+    from warpsmith.agents.offline_sweep import inert_knobs
+
+    space = {"BLOCK_H": [256, 1024], "num_warps": [1, 4, 8]}
+    # num_warps moves every time by < 1%; BLOCK_H halves the large bucket's time
+    measured = [({"BLOCK_H": b, "num_warps": w}, {"launch-bound": 3.0 * (1 + w / 1000),
+                                                  "bandwidth-bound": (40.0 if b == 256 else 20.0) * (1 + w / 1000)})
+                for b in space["BLOCK_H"] for w in space["num_warps"]]
+    assert inert_knobs(measured, space) == ["num_warps"]
+    # a knob never varied on its own is kept: nothing says it changes nothing
+    assert inert_knobs(measured[:1], space) == []
+
+
+def test_each_bucket_keeps_the_config_significantly_fastest_there() -> None:
+    from warpsmith.agents.offline_sweep import best_per_bucket
+
+    buckets = {"launch-bound": ["T=1", "T=16"], "bandwidth-bound": ["T=8192"]}
+    seed_cfg, big, tiny = {"BLOCK_H": 1024}, {"BLOCK_H": 4096}, {"BLOCK_H": 256}
+    measured = [
+        (seed_cfg, device_result({"T=1": 4.0, "T=16": 4.2, "T=8192": 50.0})),
+        (big, device_result({"T=1": 4.01, "T=16": 4.21, "T=8192": 30.0})),   # same small, faster large
+        (tiny, device_result({"T=1": 3.0, "T=16": 3.1, "T=8192": 80.0})),   # faster small, slower large
+    ]
+    assert best_per_bucket(measured, buckets, comparable=True) == {"launch-bound": tiny, "bandwidth-bound": big}
+    # not comparable (interpreter): the first correct config for every bucket
+    assert best_per_bucket(measured, buckets, comparable=False) == {"launch-bound": seed_cfg,
+                                                                     "bandwidth-bound": seed_cfg}
+
+
+@pytest.mark.slow
+def test_the_sweep_over_rmsnorm_emits_a_correct_kernel_with_a_dispatch_table() -> None:
+    from warpsmith.agents.offline_sweep import sweep
+    from warpsmith.evaluator.evaluate import evaluate
+
+    task = get_task("rmsnorm")
+    start = seed("rmsnorm")
+    said: list[str] = []
+    report = sweep(task, start, lambda c: evaluate(c, task, suite="check", device="cpu"), suite="bench",
+                   hardware=CPU, max_configs=3, say=said.append)
+    assert report.configs == 3 and len(said) == 3 and report.correct == 3
+    assert "correctness only" in report.ranked_by and report.dropped == []
+    assert set(report.table) == {"launch-bound", "bandwidth-bound"}
+    assert report.table["launch-bound"] == report.table["bandwidth-bound"] == read_triton(start.source).config
+    assert 0 < report.boundary_bytes < 1 << 40
+    emitted = Candidate(task="rmsnorm", language="triton", source=report.source, origin="offline")
+    assert "DISPATCH = {" in emitted.source and "def _dispatch_bucket(" in emitted.source
+    with pytest.raises(NoTunables):  # tuned: the offline search starts from the seed, not from this kernel
+        read_triton(emitted.source)
+    result = evaluate(emitted, task, suite="check", device="cpu")  # static checks and trials, for real
+    assert result.status == "correct", result.message
+    assert "3 configs, 3 correct, 3 evaluations" in report.summary()
+    assert "| kept for |" in report.table_text() and "launch-bound, bandwidth-bound |" in report.table_text()
+
+
+@pytest.mark.slow
+def test_a_dispatch_table_with_a_config_per_bucket_evaluates_correct() -> None:
+    from warpsmith.agents.offline_sweep import emit_dispatch, tensor_positions
+    from warpsmith.evaluator.evaluate import evaluate
+
+    task = get_task("rmsnorm")
+    source = seed("rmsnorm").source
+    table = {"launch-bound": {"BLOCK_H": 256, "num_warps": 1}, "bandwidth-bound": {"BLOCK_H": 2048, "num_warps": 8}}
+    assert tensor_positions(task) == [0, 1]  # x and weight; eps is a float
+    for boundary in (0, 1 << 40):  # every shape in the one bucket, then in the other
+        emitted = Candidate(task="rmsnorm", language="triton", source=emit_dispatch(source, table, boundary, [0, 1]))
+        assert f"DISPATCH_BOUNDARY_BYTES = {boundary}" in emitted.source
+        result = evaluate(emitted, task, suite="check", device="cpu")
+        assert result.status == "correct", result.message
