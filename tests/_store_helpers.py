@@ -179,6 +179,5 @@ def eval_result(source_hash: str, status: str = "correct", mode: str = "device",
     """A stored EvalResult (JSON) as the loop writes one: the store reads results back as records."""
     from warpsmith.records.evaluation import EvalResult
 
-    return EvalResult(
-        task="rmsnorm", language="triton", source_hash=source_hash, status=status, mode=mode, **fields
-    ).model_dump(mode="json")
+    return EvalResult(**{"task": "rmsnorm", "language": "triton", "source_hash": source_hash, "status": status,
+                         "mode": mode, **fields}).model_dump(mode="json")

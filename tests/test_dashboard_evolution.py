@@ -18,6 +18,7 @@ from pathlib import Path
 
 import pytest
 from _dashboard_helpers import CHROMEDRIVER, CHROMIUM, REPO, headless_chromium, serve_dashboard
+from _store_helpers import eval_result
 from fastapi.testclient import TestClient
 
 from warpsmith.dashboard.app import create_app
@@ -71,7 +72,9 @@ def evolve_store(path: Path, *, device: bool = True) -> str:
                 record_evaluation(
                     s, source_hash=row.source_hash, hardware_fingerprint=hardware, evaluator_version="1",
                     suite="bench" if device else "smoke", mode="device" if device else "interpreter",
-                    status="correct" if correct else "incorrect", result={"timings": []},
+                    status="correct" if correct else "incorrect",
+                    result=eval_result(row.source_hash, "correct" if correct else "incorrect",
+                                       "device" if device else "interpreter", task=task),
                     speedup=speedup if device and correct else None, median_us_total=time_us, run_id=run_id)
                 cell = "|".join((floor, "bandwidth", "r<=64", "triton", kind) if device else ("?", "?", "?", "triton", kind))
                 pop.set_outcome(s, run_id, task, row.source_hash, cell, "correct" if correct else "incorrect")
