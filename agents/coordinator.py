@@ -150,8 +150,9 @@ class Coordinator:
             self._progress(f"round {self.round_index}: {self.strategy.name} proposing {ctx.width} candidates")
             candidates = self.strategy.propose(ctx)[: self.settings.width]
             with self.store.session() as session:
-                for position, candidate in enumerate(candidates):
-                    mapping.store_candidate(session, self.run_id, candidate, self.round_index, position)
+                mapping.store_candidates(session, self.run_id, [
+                    (candidate, self.round_index, position, "produced") for position, candidate in enumerate(candidates)])
+                for candidate in candidates:
                     self._link_producing_call(session, candidate)
                 store_runs.heartbeat(session, self.run_id)
         if not candidates:
@@ -268,9 +269,9 @@ class Coordinator:
         self.seed = seed
         with self.store.session() as session:
             inherited = self._best(session)
-            for position, summary in enumerate(inherited):
-                mapping.store_candidate(session, self.run_id, summary.candidate, 0, position + 1, "inherited")
-            mapping.store_candidate(session, self.run_id, seed, 0, 0, "inherited")
+            mapping.store_candidates(session, self.run_id, [
+                (summary.candidate, 0, position + 1, "inherited") for position, summary in enumerate(inherited)
+            ] + [(seed, 0, 0, "inherited")])
             note = mapping.start_from(session, self.run_id, self.key, self.task.name, inherited)
         self._progress(f"{note}seeding: {len(inherited)} kernels from earlier runs, evaluating the seed")
         self._evaluate(seed, screen=False)  # nothing to screen it against

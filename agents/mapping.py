@@ -57,6 +57,11 @@ def store_candidate(
     RunWriter.of(session).candidate(session, run_id, candidate, round_index, position, relation)
 
 
+def store_candidates(session: Session, run_id: str, placed: list[tuple[Candidate, int, int, str]]) -> None:
+    """Several (candidate, round_index, position, relation) at once: one statement each for rows and links."""
+    RunWriter.of(session).candidates(session, run_id, placed)
+
+
 def store_evaluation(session: Session, run_id: str, key: EvalKey, result: EvalResult) -> None:
     """Append a measurement (never overwriting one) and link it to the run that made it."""
     RunWriter.of(session).evaluation(session, run_id, key, result)

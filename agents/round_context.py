@@ -36,11 +36,12 @@ def reference_source(task: Task) -> str:
 
 
 def _with_verdicts(session: mapping.Session, run_id: str, summaries: list[CandidateSummary]) -> list[CandidateSummary]:
-    out = []
-    for summary in summaries:
-        data = store_lessons.verdict_of(session, run_id, summary.candidate.source_hash)
-        out.append(summary.model_copy(update={"verdict": Verdict.model_validate(data)}) if data else summary)
-    return out
+    found = store_lessons.verdicts_of(session, run_id, {s.candidate.source_hash for s in summaries})
+    return [
+        summary.model_copy(update={"verdict": Verdict.model_validate(data)})
+        if (data := found.get(summary.candidate.source_hash)) else summary
+        for summary in summaries
+    ]
 
 
 def build_context(

@@ -133,6 +133,16 @@ class RunWriter:
             )
             writes.link_candidate(session, run_id, candidate.source_hash, round_index, position, relation)
 
+    def candidates(
+        self, session: Session, run_id: str, placed: list[tuple[Candidate, int, int, str]]
+    ) -> None:
+        """Several candidates (candidate, round_index, position, relation) and their links: two statements."""
+        with self.transaction(session, changes=""):
+            writes.add_candidates(session, [writes.candidate_values(
+                task=c.task, language=c.language, source=c.source, origin=c.origin, parent_hash=c.parent_hash,
+                plan_item=c.plan_item, source_hash=c.source_hash) for c, *_ in placed])
+            writes.link_candidates(session, run_id, [(c.source_hash, *rest) for c, *rest in placed])
+
     def link(
         self, session: Session, run_id: str, source_hash: str, round_index: int, position: int, relation: str
     ) -> None:
