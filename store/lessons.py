@@ -117,7 +117,7 @@ def newest_results(session: Session, hashes: set[str], hardware_fingerprint: str
     if not hashes:
         return {}
     statement = _newest(EvaluationRow.result, hashes, EvaluationRow.hardware_fingerprint == hardware_fingerprint)
-    return dict(session.execute(statement).tuples().all())
+    return dict(session.execute(statement).all())
 
 
 def run_attempt_rows(
@@ -133,7 +133,7 @@ def run_attempt_rows(
                RunCandidateRow.round_index < before_round)
         .order_by(RunCandidateRow.round_index, RunCandidateRow.position, RunCandidateRow.created_at)
     )
-    produced = list(session.execute(statement).tuples())
+    produced = list(session.execute(statement))
     own = {candidate.source_hash for _, candidate in produced}
     results = newest_results(session, own | {c.parent_hash for _, c in produced if c.parent_hash},
                              hardware_fingerprint)
@@ -155,7 +155,7 @@ def verdicts_of(session: Session, run_id: str | None, hashes: set[str]) -> dict[
     if not hashes:
         return {}
     where = [VerdictRow.run_id == run_id] if run_id is not None else []
-    return dict(session.execute(_newest(VerdictRow.verdict, hashes, *where)).tuples().all())
+    return dict(session.execute(_newest(VerdictRow.verdict, hashes, *where)).all())
 
 
 def round_verdicts(session: Session, run_id: str, round_index: int) -> list[dict[str, Any]]:
