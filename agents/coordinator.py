@@ -152,9 +152,8 @@ class Coordinator:
             with self.store.session() as session:
                 mapping.store_candidates(session, self.run_id, [
                     (candidate, self.round_index, position, "produced") for position, candidate in enumerate(candidates)])
-                for candidate in candidates:
+                for candidate in candidates:  # (a model's calls beat the heartbeat: no UPDATE here)
                     self._link_producing_call(session, candidate)
-                store_runs.heartbeat(session, self.run_id)
         if not candidates:
             skipped = getattr(self.strategy, "skipped", None)  # why an LLM strategy gave up on its ideas
             reason = f" ({skipped[-1]})" if skipped else ""
@@ -226,7 +225,7 @@ class Coordinator:
             # appended, never replacing: a screen result, a re-measurement (noisy, confirming) and a
             # retried timeout are history beside the earlier rows; the cache serves the newest
             mapping.store_evaluation(session, self.run_id, self.key, result)
-            self._write_best(session, force=True)  # the heartbeat and the best: one UPDATE
+            self._write_best(session, beat=True)  # the best and the heartbeat: one UPDATE, when either is due
         said = result.message if result.message.startswith(result.status) else f"{result.status}: {result.message}"
         self._progress(f"{result.source_hash[:10]}: {said}".strip(" :"), result)
 
@@ -311,10 +310,10 @@ class Coordinator:
         with self.store.session() as session:
             self._write_best(session)
 
-    def _write_best(self, session: mapping.Session, force: bool = False) -> None:
-        """Store the run's best when it changed; with `force` beat the heartbeat anyway (one UPDATE)."""
+    def _write_best(self, session: mapping.Session, beat: bool = False) -> None:
+        """Store the run's best when it changed; with `beat`, the heartbeat when it is due (one UPDATE)."""
         changed = self.standing.best_changed(next(iter(self._best(session)), None))
-        if changed or force:
+        if changed or (beat and self.standing.beat_due()):
             store_runs.update_run_progress(session, self.run_id, best_candidate_hash=changed and changed[0],
                                            best_speedup=changed and changed[1])
         self.standing.best = changed or self.standing.best

@@ -8,6 +8,7 @@ any query (warpsmith.agents.mapping, warpsmith.store) or the loop's order (coord
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass, field
 
 from warpsmith.agents import ranking
@@ -15,6 +16,10 @@ from warpsmith.agents.offline import measured_time_us
 from warpsmith.records.agents import CandidateSummary, LLMCall
 from warpsmith.records.evaluation import EvalResult
 from warpsmith.records.runs import Progress
+
+HEARTBEAT_EVERY_S = 60.0
+"""A run's heartbeat is written at most this often when nothing else about the run row changes
+(records.vocab.STALE_AFTER, 30 minutes, is what a missing heartbeat costs)."""
 
 
 @dataclass
@@ -27,6 +32,15 @@ class Standing:
     rounds_done: int = 0
     best: tuple[str, float | None] | None = field(default=None)
     """(source hash, speedup) of the best this process stored on the run row; None before any."""
+    beaten_at: float = 0.0
+    """time.monotonic() of the last write to the run row by this process."""
+
+    def beat_due(self) -> bool:
+        """Whether the heartbeat is due (and, when it is, count it as written now)."""
+        now = time.monotonic()
+        due = now - self.beaten_at >= HEARTBEAT_EVERY_S
+        self.beaten_at = now if due else self.beaten_at
+        return due
 
     def spent(self, call: LLMCall) -> None:
         """A stored call's tokens and cost (the store added the same to the run row)."""
