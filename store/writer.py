@@ -34,8 +34,24 @@ from warpsmith.store import runs, writes
 from warpsmith.store.schema import LLMCallRow
 
 _WRITES = {"INSERT", "UPDATE", "DELETE"}
-# The LLMCall fields stored in llm_calls (those the table has): adding a field to the record and a column
-# (with its migration) stores it, nothing else changes.
+NOT_STORED = {
+    "attempt": "a retry's number: the stored calls are the tries themselves, in seq order",
+    "truncated": "the answer as stored shows the cut; the finish reason has no column yet",
+    "replayed": "a replay run stores its own calls; its parent_run_id says where they came from",
+}
+"""LLMCall fields with no llm_calls column, each with why."""
+
+
+def unstored_llm_call_fields(fields: set[str], columns: set[str]) -> set[str]:
+    """Record fields that would be dropped without a word: neither a column nor in NOT_STORED."""
+    return fields - columns - set(NOT_STORED)
+
+
+# Adding a field to LLMCall: add its column (store/schema.py) and migration, and the writer stores it; a field
+# with neither a column nor a NOT_STORED entry stops the import here (tests/test_store_llm_call_record.py).
+if _unstored := unstored_llm_call_fields(set(LLMCall.model_fields), set(LLMCallRow.__table__.columns.keys())):
+    raise RuntimeError(f"LLMCall field(s) {', '.join(sorted(_unstored))} have no llm_calls column: add one in "
+                       "store/schema.py with its migration, or list the field in store/writer.py NOT_STORED")
 _LLM_CALL_COLUMNS = set(LLMCall.model_fields) & set(LLMCallRow.__table__.columns.keys())
 
 
