@@ -64,6 +64,15 @@ class RunNotResumable(AgentError):
     """--resume named a run that cannot be continued (other task, already complete, ...)."""
 
 
+def take_over(session: mapping.Session, resume_id: str, refuse: type[Exception] = RunNotResumable) -> RunRow:
+    """Make this process the writer of run `resume_id` (stale runs marked first), or raise `refuse` saying why not."""
+    store_runs.mark_stale_runs(session)
+    try:
+        return store_runs.resume_run(session, resume_id)
+    except (store_runs.RunNotFoundError, ValueError) as error:
+        raise refuse(str(error)) from None
+
+
 def default_evaluate(candidate: Candidate, task: Task, **kwargs: object) -> EvalResult:
     from warpsmith.evaluator.evaluate import evaluate
 
@@ -246,11 +255,7 @@ class Coordinator:
                     parent_run_id=self.parent_run_id,
                 )
             else:
-                store_runs.mark_stale_runs(session)
-                try:
-                    row = store_runs.resume_run(session, resume_id)
-                except (store_runs.RunNotFoundError, ValueError) as error:
-                    raise RunNotResumable(str(error)) from None
+                row = take_over(session, resume_id)
                 if row.task != self.task.name or row.hardware_fingerprint != self.hardware.fingerprint:
                     raise RunNotResumable(
                         f"run {resume_id} optimizes {row.task} on hardware {row.hardware_fingerprint}; "

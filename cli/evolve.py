@@ -22,7 +22,7 @@ from rich.live import Live
 from rich.markup import escape
 from rich.table import Table
 
-from warpsmith.cli.errors import usage_error
+from warpsmith.cli.errors import opened_store, usage_error
 from warpsmith.cli.output import print_table, stderr_console, stdout_console, table
 
 err = stderr_console()
@@ -161,7 +161,6 @@ def evolve(
     from warpsmith.search.pools import PoolUnavailable, make_pool
     from warpsmith.search.settings import EvolveSettings
     from warpsmith.search.writer import RunNotResumable
-    from warpsmith.store.db import StoreError, open_store
 
     if device not in ("auto", "cpu", "cuda"):
         raise usage_error(f"--device must be auto, cpu or cuda, not {device!r}")
@@ -169,10 +168,7 @@ def evolve(
         raise usage_error(f"--shapes must be smoke, check or bench, not {shapes!r}")
     if lang is not None and lang not in ("triton", "cuda", "hip"):
         raise usage_error(f"--lang must be triton, cuda or hip, not {lang!r}")
-    try:
-        store = open_store(db)
-    except StoreError as error:
-        raise usage_error(str(error)) from None
+    store = opened_store(db)
     stored: dict[str, Any] = {}
     if resume is not None:
         resume, stored = _stored_settings(store, resume)
