@@ -23,6 +23,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from warpsmith.cli.errors import opened_store, usage_error
+from warpsmith.cli.optimize_display import LiveBlock
 from warpsmith.cli.output import print_table, stderr_console, stdout_console, table
 
 err = stderr_console()
@@ -85,22 +86,13 @@ def _strategy_for(tasks: list[Any], settings: Any, call_log: Any, spent: dict[st
     return shared_strategy(strategy)
 
 
-class EvolveView:
+class EvolveView(LiveBlock):
     """A rich Live table on a terminal; otherwise a plain log line per message."""
 
     def __init__(self) -> None:
         self.live: Live | None = Live(console=err, refresh_per_second=2, transient=False) if err.is_terminal else None
         self.started = time.monotonic()
         self.last: Any = None
-
-    def __enter__(self) -> EvolveView:
-        if self.live is not None:
-            self.live.__enter__()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        if self.live is not None:
-            self.live.__exit__(None, None, None)
 
     def __call__(self, progress: Any) -> None:
         self.last = progress
