@@ -168,6 +168,9 @@ class Coordinator:
             reason = f" ({skipped[-1]})" if skipped else ""
             self.notes.append(f"round {self.round_index}: no new candidate{reason}")
             self._progress(self.notes[-1])
+        with self.store.session() as session:  # the round's cache questions, in one statement
+            mapping.prefetch_cached(session, self.key, {c.source_hash for c in candidates}
+                                    | {c.parent_hash for c in candidates if c.parent_hash})
         for position, candidate in enumerate(candidates):
             self._process(ctx, candidate, position)
         if self.strategy.name != "offline":  # profiles are for models to read; the tuner reads times only

@@ -108,6 +108,16 @@ def _cached(session: Session, key: EvalKey, source_hash: str) -> StoredEvaluatio
     )
 
 
+def prefetch_cached(session: Session, key: EvalKey, hashes: set[str]) -> None:
+    """Ask the evaluation cache about several sources in one statement (a round's candidates and their
+    parents); `cached_result` and `reusable_result` then answer them without SQL."""
+    scope = tuple(key.model_dump().values())
+    found = search_reads.cached_many(session, key, hashes)
+    writer = RunWriter.of(session)
+    for source_hash in hashes:
+        writer.know(("result", scope, source_hash), found.get(source_hash))
+
+
 def cached_result(session: Session, key: EvalKey, source_hash: str) -> EvalResult | None:
     """The newest stored evaluation of this source under the key's whole identity."""
     found = _cached(session, key, source_hash)

@@ -91,6 +91,10 @@ class RunWriter:
         self._known[key] = (self._foreign, value)
         return value
 
+    def know(self, key: tuple[Any, ...], value: Any) -> None:
+        """Remember `value` for `key` as `remembered` would have (a batch read answering many keys at once)."""
+        self._known[key] = (self._foreign, value)
+
     def _forget(self, source_hash: str | None = None) -> None:
         for key in list(self._known):
             if key[0] == "beam" or (key[0] == "result" and key[-1] == source_hash):
