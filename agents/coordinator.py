@@ -23,7 +23,8 @@ Steps and their commits (each `with store.session()` is one transaction):
    `strategy.repair` up to `max_repairs` times, each fix stored and measured; a fresh correct
    result over the review speedup is confirmed by a second evaluation, then goes to
    `strategy.review` -> verdict + lessons (a suspicious verdict not yet confirmed is confirmed
-   then; warpsmith.agents.scrutiny); then the run's best (warpsmith.agents.ranking) and heartbeat.
+   then; warpsmith.agents.scrutiny). The run's best (warpsmith.agents.ranking) and heartbeat are one
+   UPDATE in each evaluation's transaction (when changed or due: agents/standing.py).
 4. rounds_done = r after the round's last candidate.
 Control flow is by exceptions: AgentError ends the run with its message and status; KeyboardInterrupt: 'interrupted'
 (resumable); any other: 'failed', re-raised. The run row is updated in a `finally`, naming the roles that failed.
