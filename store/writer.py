@@ -34,6 +34,8 @@ from warpsmith.store import runs, writes
 from warpsmith.store.schema import LLMCallRow
 
 _WRITES = {"INSERT", "UPDATE", "DELETE"}
+LINKS = "links"
+"""`changes` of a write that only links candidates to a run: the beam of any run, made of evaluations, stays."""
 NOT_STORED = {
     "attempt": "a retry's number: the stored calls are the tries themselves, in seq order",
     "truncated": "the answer as stored shows the cut; the finish reason has no column yet",
@@ -79,8 +81,8 @@ class RunWriter:
         """`compute()`, or what it returned last time for `key` when nothing since could change it.
 
         Keys name what they depend on: ("result", scope, source_hash) changes when this writer
-        stores an evaluation of that source; ("beam", ...) when it stores any evaluation, verdict or
-        candidate link. Any write in this process that bypassed the writer forgets everything.
+        stores an evaluation of that source; ("beam", ..., run_id) when it stores any evaluation or
+        verdict, and, for a beam scoped to runs (its last element not None), a candidate link. Any write in this process that bypassed the writer forgets everything.
         Another process's writes are seen at this process's next write of that kind (a concurrent
         run's new best reaches the beam one step later; the evaluation cache may measure a kernel
         another process just measured)."""
@@ -97,7 +99,8 @@ class RunWriter:
 
     def _forget(self, source_hash: str | None = None) -> None:
         for key in list(self._known):
-            if key[0] == "beam" or (key[0] == "result" and key[-1] == source_hash):
+            beam = key[0] == "beam" and (source_hash != LINKS or key[-1] is not None)
+            if beam or (key[0] == "result" and key[-1] == source_hash):
                 del self._known[key]
 
     @classmethod
@@ -113,7 +116,8 @@ class RunWriter:
     @contextmanager
     def transaction(self, session: Session, changes: str | None = None) -> Iterator[Session]:
         """Hold the writer for a caller's session (its transaction is the caller's). `changes`: the
-        source hash whose stored result this write changes ('' for the beam only; None: neither)."""
+        source hash whose stored result this write changes ('' for the beam only; LINKS: only beams
+        scoped to runs; None: neither)."""
         with self.lock:
             self._writing.active = True
             try:
@@ -145,7 +149,7 @@ class RunWriter:
         self, session: Session, run_id: str, candidate: Candidate, round_index: int, position: int,
         relation: str = "produced",
     ) -> None:
-        with self.transaction(session, changes=""):
+        with self.transaction(session, changes=LINKS):
             writes.add_candidate(
                 session, task=candidate.task, language=candidate.language, source=candidate.source,
                 origin=candidate.origin, parent_hash=candidate.parent_hash, plan_item=candidate.plan_item,
@@ -157,7 +161,7 @@ class RunWriter:
         self, session: Session, run_id: str, placed: list[tuple[Candidate, int, int, str]]
     ) -> None:
         """Several candidates (candidate, round_index, position, relation) and their links: two statements."""
-        with self.transaction(session, changes=""):
+        with self.transaction(session, changes=LINKS):
             writes.add_candidates(session, [writes.candidate_values(
                 task=c.task, language=c.language, source=c.source, origin=c.origin, parent_hash=c.parent_hash,
                 plan_item=c.plan_item, source_hash=c.source_hash) for c, *_ in placed])
@@ -167,7 +171,7 @@ class RunWriter:
         self, session: Session, run_id: str, source_hash: str, round_index: int, position: int, relation: str
     ) -> None:
         """A stored candidate joins a run (a re-evaluation takes over the original's candidates)."""
-        with self.transaction(session, changes=""):
+        with self.transaction(session, changes=LINKS):
             writes.link_candidate(session, run_id, source_hash, round_index, position, relation)
 
     def saw(self, session: Session, run_id: str, evaluation_id: int) -> None:
