@@ -23,7 +23,8 @@ Steps and their commits (each `with store.session()` is one transaction):
    `strategy.repair` up to `max_repairs` times, each fix stored and measured; a fresh correct
    result over the review speedup is confirmed by a second evaluation, then goes to
    `strategy.review` -> verdict + lessons (a suspicious verdict not yet confirmed is confirmed
-   then; warpsmith.agents.scrutiny); then the run's best (warpsmith.agents.ranking) and heartbeat.
+   then; warpsmith.agents.scrutiny). The run's best (warpsmith.agents.ranking) and heartbeat are one
+   UPDATE in each evaluation's transaction (when changed or due: agents/standing.py).
 4. rounds_done = r after the round's last candidate.
 Control flow is by exceptions: AgentError ends the run with its message and status; KeyboardInterrupt: 'interrupted'
 (resumable); any other: 'failed', re-raised. The run row is updated in a `finally`, naming the roles that failed.
@@ -37,16 +38,16 @@ from warpsmith.agents import mapping, ranking, scrutiny
 from warpsmith.agents.call_log import CallLog
 from warpsmith.agents.measure import Measurer
 from warpsmith.agents.memory import shape_briefs
-from warpsmith.agents.offline import measured_time_us
 from warpsmith.agents.protocols import AgentError, BudgetExceeded, LLMUnavailable, ReplayDiverged, Strategy
 from warpsmith.agents.round_context import build_context, store_verdict
+from warpsmith.agents.standing import Standing
 from warpsmith.agents.stop_rules import StopRules
 from warpsmith.records.agents import CandidateSummary, LLMCall, RoundContext
 from warpsmith.records.evaluation import Candidate, EvalResult, Hardware
 from warpsmith.records.runs import Progress, RunSettings, RunSummary
 from warpsmith.store import runs as store_runs
 from warpsmith.store.db import Store
-from warpsmith.store.schema import CandidateRow, RunRow
+from warpsmith.store.schema import RunRow
 from warpsmith.tasklib.base import Task
 
 Evaluate = Callable[..., EvalResult]
@@ -62,6 +63,15 @@ STATUS_OF: list[tuple[type[BaseException], str]] = [
 
 class RunNotResumable(AgentError):
     """--resume named a run that cannot be continued (other task, already complete, ...)."""
+
+
+def take_over(session: mapping.Session, resume_id: str, refuse: type[Exception] = RunNotResumable) -> RunRow:
+    """Make this process the writer of run `resume_id` (stale runs marked first), or raise `refuse` saying why not."""
+    store_runs.mark_stale_runs(session)
+    try:
+        return store_runs.resume_run(session, resume_id)
+    except (store_runs.RunNotFoundError, ValueError) as error:
+        raise refuse(str(error)) from None
 
 
 def default_evaluate(candidate: Candidate, task: Task, **kwargs: object) -> EvalResult:
@@ -106,7 +116,8 @@ class Coordinator:
         self.round_index = 0
         self.evaluated = 0
         self.beam: list[CandidateSummary] = []
-        self.seed_hash: str | None = None
+        self.seed: Candidate | None = None
+        self.standing = Standing()
         self.stop_rules = StopRules(settings.target_floor, settings.patience)
         self.stopped = ""
         self.notes: list[str] = []
@@ -120,7 +131,7 @@ class Coordinator:
         status, message = "completed", ""
         try:
             self._seed()
-            for round_index in range(self._rounds_done() + 1, self.settings.rounds + 1):
+            for round_index in range(self.standing.rounds_done + 1, self.settings.rounds + 1):
                 self.round_index = round_index
                 self._round()
                 self.stopped = self.stop_rules.after_round(round_index, self._top(), self.briefs)
@@ -149,21 +160,25 @@ class Coordinator:
             self._progress(f"round {self.round_index}: {self.strategy.name} proposing {ctx.width} candidates")
             candidates = self.strategy.propose(ctx)[: self.settings.width]
             with self.store.session() as session:
-                for position, candidate in enumerate(candidates):
-                    mapping.store_candidate(session, self.run_id, candidate, self.round_index, position)
+                mapping.store_candidates(session, self.run_id, [
+                    (candidate, self.round_index, position, "produced") for position, candidate in enumerate(candidates)])
+                for candidate in candidates:  # (a model's calls beat the heartbeat: no UPDATE here)
                     self._link_producing_call(session, candidate)
-                store_runs.heartbeat(session, self.run_id)
         if not candidates:
             skipped = getattr(self.strategy, "skipped", None)  # why an LLM strategy gave up on its ideas
             reason = f" ({skipped[-1]})" if skipped else ""
             self.notes.append(f"round {self.round_index}: no new candidate{reason}")
             self._progress(self.notes[-1])
+        with self.store.session() as session:  # the round's cache questions, in one statement
+            mapping.prefetch_cached(session, self.key, {c.source_hash for c in candidates}
+                                    | {c.parent_hash for c in candidates if c.parent_hash})
         for position, candidate in enumerate(candidates):
             self._process(ctx, candidate, position)
         if self.strategy.name != "offline":  # profiles are for models to read; the tuner reads times only
             self.measure.profile_top(self._beam(), {c.source_hash for c in candidates}, self.settings.profile_top)
         with self.store.session() as session:
             store_runs.update_run_progress(session, self.run_id, rounds_done=self.round_index)
+        self.standing.rounds_done = self.round_index
         self._progress(f"round {self.round_index} done")
 
     def _process(self, ctx: RoundContext, candidate: Candidate, position: int) -> None:
@@ -223,7 +238,7 @@ class Coordinator:
             # appended, never replacing: a screen result, a re-measurement (noisy, confirming) and a
             # retried timeout are history beside the earlier rows; the cache serves the newest
             mapping.store_evaluation(session, self.run_id, self.key, result)
-            store_runs.heartbeat(session, self.run_id)
+            self._write_best(session, beat=True)  # the best and the heartbeat: one UPDATE, when either is due
         said = result.message if result.message.startswith(result.status) else f"{result.status}: {result.message}"
         self._progress(f"{result.source_hash[:10]}: {said}".strip(" :"), result)
 
@@ -244,11 +259,7 @@ class Coordinator:
                     parent_run_id=self.parent_run_id,
                 )
             else:
-                store_runs.mark_stale_runs(session)
-                try:
-                    row = store_runs.resume_run(session, resume_id)
-                except (store_runs.RunNotFoundError, ValueError) as error:
-                    raise RunNotResumable(str(error)) from None
+                row = take_over(session, resume_id)
                 if row.task != self.task.name or row.hardware_fingerprint != self.hardware.fingerprint:
                     raise RunNotResumable(
                         f"run {resume_id} optimizes {row.task} on hardware {row.hardware_fingerprint}; "
@@ -256,18 +267,19 @@ class Coordinator:
                     )
                 row.config = self.settings.model_dump(mode="json")  # --rounds may extend a resumed run
                 self.evaluated = mapping.run_evaluated_count(session, self.key, resume_id)
+                self.standing = Standing(row.cost_usd, row.prompt_tokens, row.completion_tokens, row.rounds_done)
             self.run_id = row.id
 
     def _seed(self) -> None:
         """Round 0: inherit the store's best kernels, store the shipped seed, evaluate it if new."""
         self.round_index = 0
         seed = seed_candidate(self.task, self.settings.language)
-        self.seed_hash = seed.source_hash
+        self.seed = seed
         with self.store.session() as session:
             inherited = self._best(session)
-            for position, summary in enumerate(inherited):
-                mapping.store_candidate(session, self.run_id, summary.candidate, 0, position + 1, "inherited")
-            mapping.store_candidate(session, self.run_id, seed, 0, 0, "inherited")
+            mapping.store_candidates(session, self.run_id, [
+                (summary.candidate, 0, position + 1, "inherited") for position, summary in enumerate(inherited)
+            ] + [(seed, 0, 0, "inherited")])
             note = mapping.start_from(session, self.run_id, self.key, self.task.name, inherited)
         self._progress(f"{note}seeding: {len(inherited)} kernels from earlier runs, evaluating the seed")
         self._evaluate(seed, screen=False)  # nothing to screen it against
@@ -296,10 +308,6 @@ class Coordinator:
         with self.store.session() as session:
             return bool(mapping.run_produced_count(session, self.run_id))
 
-    def _rounds_done(self) -> int:
-        with self.store.session() as session:
-            return session.get(RunRow, self.run_id).rounds_done  # type: ignore[union-attr]
-
     def _context(self) -> RoundContext:
         with self.store.session() as session:
             self.beam = self._best(session)
@@ -309,19 +317,21 @@ class Coordinator:
 
     def _update_best(self) -> None:
         with self.store.session() as session:
-            best = self._best(session)[:1]
-            if best:
-                speedup = best[0].result.speedup_geomean() if best[0].result else None
-                store_runs.update_run_progress(
-                    session,
-                    self.run_id,
-                    best_candidate_hash=best[0].candidate.source_hash,
-                    best_speedup=speedup,
-                )
+            self._write_best(session)
+
+    def _write_best(self, session: mapping.Session, beat: bool = False) -> None:
+        """Store the run's best when it changed; with `beat`, the heartbeat when it is due (one UPDATE)."""
+        changed = self.standing.best_changed(next(iter(self._best(session)), None))
+        if changed or (beat and self.standing.beat_due()):
+            store_runs.update_run_progress(session, self.run_id, best_candidate_hash=changed and changed[0],
+                                           best_speedup=changed and changed[1])
+        self.standing.best = changed or self.standing.best
 
     def _store_llm_call(self, call: LLMCall) -> int:
         with self.store.session() as session:
-            return mapping.store_llm_call(session, self.run_id, call, self.round_index)
+            call_id = mapping.store_llm_call(session, self.run_id, call, self.round_index)
+        self.standing.spent(call)
+        return call_id
 
     def _link_producing_call(self, session: mapping.Session, candidate: Candidate) -> None:
         producing_call = getattr(self.strategy, "producing_call", None)  # LLM strategies only
@@ -330,47 +340,29 @@ class Coordinator:
         if call_id is not None:
             mapping.link_llm_call(session, call_id, candidate)
 
-    def _standing(self, session: mapping.Session) -> tuple[CandidateSummary | None, CandidateSummary | None]:
-        """The run's best and the seed, with their results."""
-        best = mapping.best_correct(session, self.key, self.task.name, self.settings.language, 1, self.run_id)
-        seed = session.get(CandidateRow, self.seed_hash) if self.seed_hash else None
-        seed_summary = seed and CandidateSummary(
-            candidate=mapping.candidate_of(seed), result=mapping.cached_result(session, self.key, seed.source_hash)
-        )
-        return (best[0] if best else None), seed_summary
+    def _seed_summary(self, session: mapping.Session) -> CandidateSummary | None:
+        """The seed with its newest result (remembered by the writer: no SQL unless it was measured since)."""
+        result = mapping.cached_result(session, self.key, self.seed.source_hash) if self.seed else None
+        return self.seed and CandidateSummary(candidate=self.seed, result=result)
 
     def _progress(self, message: str, result: EvalResult | None = None) -> None:
+        """Tell the caller; the standing comes from memory and the writer's remembered reads."""
         with self.store.session() as session:
-            row = session.get(RunRow, self.run_id)
-            assert row is not None
-            top, seed = self._standing(session)
-        self.on_progress(
-            Progress(
-                run_id=self.run_id,
-                round_index=self.round_index,
-                rounds_total=self.settings.rounds,
-                evaluated=self.evaluated,
-                best_hash=top.candidate.source_hash if top else None,
-                best_speedup=top.speedup if top else None,
-                best_time_us=measured_time_us(top.result) if top else None,
-                mode=top.result.mode if top and top.result else None,
-                best_claim=ranking.claim(top, seed) if top else "",
-                cost_usd=row.cost_usd,
-                tokens=row.prompt_tokens + row.completion_tokens,
-                message=message,
-                result=result,
-            )
-        )
+            top, seed = next(iter(self._best(session)), None), self._seed_summary(session)
+        self.on_progress(self.standing.progress(
+            run_id=self.run_id, round_index=self.round_index, rounds_total=self.settings.rounds,
+            evaluated=self.evaluated, top=top, seed=seed, message=message, result=result))
 
     def summary(self) -> RunSummary:
         with self.store.session() as session:
             row = session.get(RunRow, self.run_id)
             assert row is not None
-            best, seed = self._standing(session)
+            best = mapping.best_correct(session, self.key, self.task.name, self.settings.language, 1, self.run_id)
+            best, seed = (best[0] if best else None), self._seed_summary(session)
         return RunSummary(
             run_id=row.id, task=row.task, status=row.status, message=row.status_message, strategy=row.strategy,
             rounds_done=row.rounds_done, rounds_total=self.settings.rounds, evaluated=self.evaluated,
-            hardware=self.hardware, best=best, seed_hash=self.seed_hash, seed=seed, claim=ranking.claim(best, seed),
+            hardware=self.hardware, best=best, seed_hash=self.seed and self.seed.source_hash, seed=seed, claim=ranking.claim(best, seed),
             cost_usd=row.cost_usd, prompt_tokens=row.prompt_tokens, completion_tokens=row.completion_tokens,
             role_failures=dict(getattr(self.strategy, "role_failures", {})),
             stopped=self.stopped, stop_rules=self.stop_rules.describe(),

@@ -57,6 +57,11 @@ def store_candidate(
     RunWriter.of(session).candidate(session, run_id, candidate, round_index, position, relation)
 
 
+def store_candidates(session: Session, run_id: str, placed: list[tuple[Candidate, int, int, str]]) -> None:
+    """Several (candidate, round_index, position, relation) at once: one statement each for rows and links."""
+    RunWriter.of(session).candidates(session, run_id, placed)
+
+
 def store_evaluation(session: Session, run_id: str, key: EvalKey, result: EvalResult) -> None:
     """Append a measurement (never overwriting one) and link it to the run that made it."""
     RunWriter.of(session).evaluation(session, run_id, key, result)
@@ -101,6 +106,16 @@ def _cached(session: Session, key: EvalKey, source_hash: str) -> StoredEvaluatio
     return RunWriter.of(session).remembered(
         ("result", scope, source_hash), lambda: search_reads.cached(session, key, source_hash)
     )
+
+
+def prefetch_cached(session: Session, key: EvalKey, hashes: set[str]) -> None:
+    """Ask the evaluation cache about several sources in one statement (a round's candidates and their
+    parents); `cached_result` and `reusable_result` then answer them without SQL."""
+    scope = tuple(key.model_dump().values())
+    found = search_reads.cached_many(session, key, hashes)
+    writer = RunWriter.of(session)
+    for source_hash in hashes:
+        writer.know(("result", scope, source_hash), found.get(source_hash))
 
 
 def cached_result(session: Session, key: EvalKey, source_hash: str) -> EvalResult | None:

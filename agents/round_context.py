@@ -20,6 +20,7 @@ from warpsmith.records.agents import CandidateSummary, RoundContext, ShapeBrief,
 from warpsmith.records.evaluation import Candidate, EvalResult, Hardware
 from warpsmith.store import lessons as store_lessons
 from warpsmith.store import writes
+from warpsmith.store.writer import RunWriter
 from warpsmith.tasklib.base import Task
 
 FAILURES_SHOWN = 6
@@ -35,11 +36,12 @@ def reference_source(task: Task) -> str:
 
 
 def _with_verdicts(session: mapping.Session, run_id: str, summaries: list[CandidateSummary]) -> list[CandidateSummary]:
-    out = []
-    for summary in summaries:
-        data = store_lessons.verdict_of(session, run_id, summary.candidate.source_hash)
-        out.append(summary.model_copy(update={"verdict": Verdict.model_validate(data)}) if data else summary)
-    return out
+    found = store_lessons.verdicts_of(session, run_id, {s.candidate.source_hash for s in summaries})
+    return [
+        summary.model_copy(update={"verdict": Verdict.model_validate(data)})
+        if (data := found.get(summary.candidate.source_hash)) else summary
+        for summary in summaries
+    ]
 
 
 def build_context(
@@ -99,13 +101,17 @@ def store_verdict(
     parent: EvalResult | None,
     briefs: list[ShapeBrief],
 ) -> None:
-    writes.record_verdict(
-        session, run_id, verdict.source_hash, verdict.model_dump(mode="json"), bottleneck=verdict.bottleneck,
-        feedback=verdict.feedback, suspicious=verdict.suspicious, matches_prediction=verdict.matches_prediction,
-        round_index=round_index,
-    )
-    if verdict.lessons:
-        store_lessons.add_lessons(
-            session, task, key.hardware_fingerprint, verdict.lessons, language=language, origin=origin,
-            evidence=memory.evidence(candidate, result, parent, run_id, briefs), source_run_id=run_id,
+    # through the one writer: a verdict changes the beam only when it can take a candidate out of it
+    # (a suspicion or a confirmation: scrutiny.excluded_reason), so remembered beams survive the others
+    changes = "" if verdict.suspicious or verdict.confirmation is not None else None
+    with RunWriter.of(session).transaction(session, changes=changes):
+        writes.record_verdict(
+            session, run_id, verdict.source_hash, verdict.model_dump(mode="json"), bottleneck=verdict.bottleneck,
+            feedback=verdict.feedback, suspicious=verdict.suspicious, matches_prediction=verdict.matches_prediction,
+            round_index=round_index,
         )
+        if verdict.lessons:
+            store_lessons.add_lessons(
+                session, task, key.hardware_fingerprint, verdict.lessons, language=language, origin=origin,
+                evidence=memory.evidence(candidate, result, parent, run_id, briefs), source_run_id=run_id,
+            )

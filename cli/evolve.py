@@ -24,7 +24,8 @@ from rich.live import Live
 from rich.markup import escape
 from rich.table import Table
 
-from warpsmith.cli.errors import usage_error
+from warpsmith.cli.errors import opened_store, usage_error
+from warpsmith.cli.optimize_display import LiveBlock
 from warpsmith.cli.output import print_table, stderr_console, stdout_console, table
 
 err = stderr_console()
@@ -120,22 +121,13 @@ def _strategy_for(tasks: list[Any], settings: Any, call_log: Any, spent: dict[st
     return shared_strategy(strategy)
 
 
-class EvolveView:
+class EvolveView(LiveBlock):
     """A rich Live table on a terminal; otherwise a plain log line per message."""
 
     def __init__(self) -> None:
         self.live: Live | None = Live(console=err, refresh_per_second=2, transient=False) if err.is_terminal else None
         self.started = time.monotonic()
         self.last: Any = None
-
-    def __enter__(self) -> EvolveView:
-        if self.live is not None:
-            self.live.__enter__()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        if self.live is not None:
-            self.live.__exit__(None, None, None)
 
     def __call__(self, progress: Any) -> None:
         self.last = progress
@@ -204,7 +196,6 @@ def evolve(
     from warpsmith.search.pools import PoolUnavailable, make_pool
     from warpsmith.search.settings import EvolveSettings
     from warpsmith.search.writer import RunNotResumable
-    from warpsmith.store.db import StoreError, open_store
 
     if device not in ("auto", "cpu", "cuda"):
         raise usage_error(f"--device must be auto, cpu or cuda, not {device!r}")
@@ -214,10 +205,7 @@ def evolve(
         raise usage_error(f"--lang must be triton, cuda or hip, not {lang!r}")
     if target_floor is not None and not 0 < target_floor <= 1:
         raise usage_error(f"--target-floor {target_floor}: give a fraction of the floor in (0, 1], e.g. 0.8")
-    try:
-        store = open_store(db)
-    except StoreError as error:
-        raise usage_error(str(error)) from None
+    store = opened_store(db)
     stored: dict[str, Any] = {}
     if resume is not None:
         resume, stored = _stored_settings(store, resume)

@@ -32,7 +32,7 @@ import typer
 from rich.markup import escape
 
 from warpsmith.cli import kernelbench_options as kb
-from warpsmith.cli.errors import resolved_device, usage_error
+from warpsmith.cli.errors import opened_store, resolved_device, usage_error
 from warpsmith.cli.optimize_result import EXTENSIONS, result_document, write_kernel
 from warpsmith.cli.output import print_table, stderr_console, stdout_console
 
@@ -200,7 +200,6 @@ def optimize(
     from warpsmith.cli.optimize_display import ProgressView
     from warpsmith.cli.optimize_settings import flag_overrides, with_run_values
     from warpsmith.records.runs import RunSettings
-    from warpsmith.store.db import StoreError, open_store
 
     if device not in ("auto", "cpu", "cuda"):
         raise usage_error(f"--device must be auto, cpu or cuda, not {device!r}")
@@ -212,10 +211,7 @@ def optimize(
     if target_floor is not None and not 0 < target_floor <= 1:
         raise usage_error(f"--target-floor {target_floor}: give a fraction of the floor in (0, 1], e.g. 0.8")
     lang = languages[0] if languages else None
-    try:
-        store = open_store(db)
-    except StoreError as error:
-        raise usage_error(str(error)) from None
+    store = opened_store(db)
 
     stored: dict[str, Any] = {}
     if resume is not None:

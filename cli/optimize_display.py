@@ -18,6 +18,7 @@ import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from typing import Self
 
 from rich.console import Console
 from rich.live import Live
@@ -68,7 +69,23 @@ def candidate_line(result: EvalResult, shape_bytes: dict[str, int]) -> str:
     return f"  {result.source_hash[:12]} {result.status}{timed}{built}"
 
 
-class ProgressView:
+class LiveBlock:
+    """A display that is a rich Live on a terminal (`self.live`) and None elsewhere: started by `with`,
+    stopped when the block ends."""
+
+    live: Live | None = None
+
+    def __enter__(self) -> Self:
+        if self.live is not None:
+            self.live.start()
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        if self.live is not None:
+            self.live.stop()
+
+
+class ProgressView(LiveBlock):
     """A run's progress: a Live block on a terminal, one line per event in a log.
 
     Call it with each `Progress`; wrap each model request in `waiting(...)`."""
@@ -87,15 +104,6 @@ class ProgressView:
         self._lock = threading.Lock()
         self.live = (Live(self, console=console, refresh_per_second=REFRESH_PER_SECOND, transient=False)
                      if console.is_terminal else None)
-
-    def __enter__(self) -> ProgressView:
-        if self.live is not None:
-            self.live.start()
-        return self
-
-    def __exit__(self, *_exc: object) -> None:
-        if self.live is not None:
-            self.live.stop()
 
     # --- what it shows ----------------------------------------------------------------------
     def status_line(self) -> str:

@@ -28,6 +28,11 @@ def source_hash(source: str) -> str:
     return hashlib.sha256(source.encode("utf-8", "surrogatepass")).hexdigest()
 
 
+@functools.lru_cache(maxsize=64)  # asked at every write of an evaluation: hashed once per machine description
+def _fingerprint(key: str) -> str:
+    return hashlib.sha256(key.encode()).hexdigest()[:16]
+
+
 class Candidate(BaseModel):
     """One kernel to evaluate."""
 
@@ -66,8 +71,7 @@ class Hardware(BaseModel):
     @property
     def fingerprint(self) -> str:
         toolchain = ",".join(f"{name}={version}" for name, version in sorted(self.toolchain.items()))
-        key = f"{self.backend}|{self.device_name}|{self.arch}|{self.driver}|{toolchain}"
-        return hashlib.sha256(key.encode()).hexdigest()[:16]
+        return _fingerprint(f"{self.backend}|{self.device_name}|{self.arch}|{self.driver}|{toolchain}")
 
 
 class ResourceReport(BaseModel):

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from warpsmith.agents import mapping
 from warpsmith.agents.call_log import CallLog
+from warpsmith.agents.coordinator import take_over
 from warpsmith.records.agents import LLMCall, Verdict
 from warpsmith.records.evaluation import Candidate, EvalResult, Hardware
 from warpsmith.records.population import PopulationMember
@@ -56,11 +57,7 @@ class RunWriter:
                 )
                 row.status_message = f"evolving {len(self.tasks)} task(s): {', '.join(self.settings.tasks)}"
             else:
-                store_runs.mark_stale_runs(session)
-                try:
-                    row = store_runs.resume_run(session, resume_id)
-                except (store_runs.RunNotFoundError, ValueError) as error:
-                    raise RunNotResumable(str(error)) from None
+                row = take_over(session, resume_id, RunNotResumable)
                 if row.strategy != STRATEGY:
                     raise RunNotResumable(f"run {resume_id} is a {row.strategy} run, not an evolve run "
                                           f"(continue it with `warpsmith optimize --resume {resume_id}`)")

@@ -7,8 +7,10 @@ records (warpsmith.records.stored) or any query.
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Callable
+from typing import Any, TypeVar
 
+from pydantic import BaseModel
 from sqlalchemy import inspect
 
 from warpsmith.records.agents import Lesson
@@ -32,6 +34,8 @@ from warpsmith.store.schema import (
     VerdictRow,
 )
 
+R = TypeVar("R", bound=BaseModel)
+
 
 def loaded(row: Any) -> dict[str, Any]:
     """The row's columns that are loaded (deferred ones left out, never fetched)."""
@@ -40,35 +44,21 @@ def loaded(row: Any) -> dict[str, Any]:
     return {prop.key: getattr(row, prop.key) for prop in state.mapper.column_attrs if prop.key not in unloaded}
 
 
-def run(row: RunRow) -> StoredRun:
-    return StoredRun.model_validate(loaded(row))
+def _as(record: type[R]) -> Callable[[Any], R]:
+    """The converter of one row class to its record: the row's loaded columns, validated."""
+    return lambda row: record.model_validate(loaded(row))
 
 
-def candidate(row: CandidateRow) -> StoredCandidate:
-    return StoredCandidate.model_validate(loaded(row))
-
-
-def evaluation(row: EvaluationRow) -> StoredEvaluation:
-    return StoredEvaluation.model_validate(loaded(row))
-
-
-def verdict(row: VerdictRow) -> StoredVerdict:
-    return StoredVerdict.model_validate(loaded(row))
+run: Callable[[RunRow], StoredRun] = _as(StoredRun)
+candidate: Callable[[CandidateRow], StoredCandidate] = _as(StoredCandidate)
+evaluation: Callable[[EvaluationRow], StoredEvaluation] = _as(StoredEvaluation)
+verdict: Callable[[VerdictRow], StoredVerdict] = _as(StoredVerdict)
+link: Callable[[RunCandidateRow], RunLink] = _as(RunLink)
+lesson: Callable[[LessonRow], Lesson] = _as(Lesson)
+task: Callable[[TaskRow], StoredTask] = _as(StoredTask)
 
 
 def llm_call(row: LLMCallRow) -> StoredLLMCall:
     fields = loaded(row)
     included = "messages" in fields
     return StoredLLMCall.model_validate({"messages": [], **fields, "messages_included": included})
-
-
-def link(row: RunCandidateRow) -> RunLink:
-    return RunLink.model_validate(loaded(row))
-
-
-def lesson(row: LessonRow) -> Lesson:
-    return Lesson.model_validate(loaded(row))
-
-
-def task(row: TaskRow) -> StoredTask:
-    return StoredTask.model_validate(loaded(row))

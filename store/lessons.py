@@ -18,7 +18,7 @@ import difflib
 import re
 from typing import Any
 
-from sqlalchemy import or_, select
+from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session
 
 from warpsmith.records.evaluation import source_hash
@@ -104,21 +104,28 @@ def prompt_lessons(
     return list(session.scalars(statement))
 
 
-def _newest_result(session: Session, source_hash: str, hardware_fingerprint: str) -> dict[str, Any] | None:
-    statement = (
-        select(EvaluationRow.result)
-        .where(EvaluationRow.source_hash == source_hash, EvaluationRow.hardware_fingerprint == hardware_fingerprint)
-        .order_by(EvaluationRow.id.desc())
-        .limit(1)
-    )
-    return session.scalar(statement)
+def _newest(column: Any, hashes: set[str], *where: Any) -> Any:
+    """Per source hash in `hashes`, the newest row's `column` (rows matching `where`): one statement."""
+    row_class = column.class_
+    newest = (select(func.max(row_class.id)).where(row_class.source_hash.in_(hashes), *where)
+              .group_by(row_class.source_hash))
+    return select(row_class.source_hash, column).where(row_class.id.in_(newest))
+
+
+def newest_results(session: Session, hashes: set[str], hardware_fingerprint: str) -> dict[str, Any]:
+    """Each source's newest evaluation result (JSON) on this hardware; absent when none."""
+    if not hashes:
+        return {}
+    statement = _newest(EvaluationRow.result, hashes, EvaluationRow.hardware_fingerprint == hardware_fingerprint)
+    return dict(session.execute(statement).all())
 
 
 def run_attempt_rows(
     session: Session, run_id: str, hardware_fingerprint: str, before_round: int
 ) -> list[dict[str, Any]]:
     """Per candidate the run produced before `before_round`, oldest first: round, the candidate
-    row, its newest evaluation's result (JSON), its parent's, and the run's newest verdict (JSON)."""
+    row, its newest evaluation's result (JSON), its parent's, and the run's newest verdict (JSON).
+    Three statements whatever the number of candidates."""
     statement = (
         select(RunCandidateRow.round_index, CandidateRow)
         .join(CandidateRow, CandidateRow.source_hash == RunCandidateRow.source_hash)
@@ -126,25 +133,29 @@ def run_attempt_rows(
                RunCandidateRow.round_index < before_round)
         .order_by(RunCandidateRow.round_index, RunCandidateRow.position, RunCandidateRow.created_at)
     )
-    rows = []
-    for round_index, candidate in session.execute(statement):
-        parent = candidate.parent_hash
-        rows.append({
+    produced = list(session.execute(statement))
+    own = {candidate.source_hash for _, candidate in produced}
+    results = newest_results(session, own | {c.parent_hash for _, c in produced if c.parent_hash},
+                             hardware_fingerprint)
+    verdicts = verdicts_of(session, run_id, own)
+    return [
+        {
             "round": round_index,
             "candidate": candidate,
-            "result": _newest_result(session, candidate.source_hash, hardware_fingerprint),
-            "parent_result": _newest_result(session, parent, hardware_fingerprint) if parent else None,
-            "verdict": verdict_of(session, run_id, candidate.source_hash),
-        })
-    return rows
+            "result": results.get(candidate.source_hash),
+            "parent_result": results.get(candidate.parent_hash) if candidate.parent_hash else None,
+            "verdict": verdicts.get(candidate.source_hash),
+        }
+        for round_index, candidate in produced
+    ]
 
 
-def verdict_of(session: Session, run_id: str | None, source_hash: str) -> dict[str, Any] | None:
-    """The newest stored verdict on a candidate (in `run_id`, or any run's when None)."""
-    statement = select(VerdictRow.verdict).where(VerdictRow.source_hash == source_hash)
-    if run_id is not None:
-        statement = statement.where(VerdictRow.run_id == run_id)
-    return session.scalar(statement.order_by(VerdictRow.id.desc()).limit(1))
+def verdicts_of(session: Session, run_id: str | None, hashes: set[str]) -> dict[str, dict[str, Any]]:
+    """The newest stored verdict on each candidate (in `run_id`, or any run's when None); absent when none."""
+    if not hashes:
+        return {}
+    where = [VerdictRow.run_id == run_id] if run_id is not None else []
+    return dict(session.execute(_newest(VerdictRow.verdict, hashes, *where)).all())
 
 
 def round_verdicts(session: Session, run_id: str, round_index: int) -> list[dict[str, Any]]:

@@ -52,6 +52,23 @@ def _candidates(statement: Any, which: CandidateScope) -> Any:
     return statement
 
 
+def cached_many(session: Session, scope: EvalScope, hashes: set[str]) -> dict[str, StoredEvaluation]:
+    """`cached` for several sources in one statement; a source with no such evaluation is absent."""
+    if not hashes:
+        return {}
+    definition = (EvaluationRow.task_definition_hash.is_(None) if scope.task_definition_hash is None
+                  else EvaluationRow.task_definition_hash == scope.task_definition_hash)
+    newest = (
+        select(func.max(EvaluationRow.id))
+        .filter_by(hardware_fingerprint=scope.hardware_fingerprint, evaluator_version=scope.evaluator_version,
+                   suite=scope.suite, stage=scope.stage)
+        .where(EvaluationRow.source_hash.in_(hashes), definition)
+        .group_by(EvaluationRow.source_hash)
+    )
+    rows = session.scalars(select(EvaluationRow).where(EvaluationRow.id.in_(newest)))
+    return {row.source_hash: convert.evaluation(row) for row in rows}
+
+
 def cached(session: Session, scope: EvalScope, source_hash: str) -> StoredEvaluation | None:
     """The newest stored evaluation of this source under the scope's whole identity (the cache)."""
     return find_evaluation(

@@ -34,8 +34,26 @@ from warpsmith.store import runs, writes
 from warpsmith.store.schema import LLMCallRow
 
 _WRITES = {"INSERT", "UPDATE", "DELETE"}
-# The LLMCall fields stored in llm_calls (those the table has): adding a field to the record and a column
-# (with its migration) stores it, nothing else changes.
+LINKS = "links"
+"""`changes` of a write that only links candidates to a run: the beam of any run, made of evaluations, stays."""
+NOT_STORED = {
+    "attempt": "a retry's number: the stored calls are the tries themselves, in seq order",
+    "truncated": "the answer as stored shows the cut; the finish reason has no column yet",
+    "replayed": "a replay run stores its own calls; its parent_run_id says where they came from",
+}
+"""LLMCall fields with no llm_calls column, each with why."""
+
+
+def unstored_llm_call_fields(fields: set[str], columns: set[str]) -> set[str]:
+    """Record fields that would be dropped without a word: neither a column nor in NOT_STORED."""
+    return fields - columns - set(NOT_STORED)
+
+
+# Adding a field to LLMCall: add its column (store/schema.py) and migration, and the writer stores it; a field
+# with neither a column nor a NOT_STORED entry stops the import here (tests/test_store_llm_call_record.py).
+if _unstored := unstored_llm_call_fields(set(LLMCall.model_fields), set(LLMCallRow.__table__.columns.keys())):
+    raise RuntimeError(f"LLMCall field(s) {', '.join(sorted(_unstored))} have no llm_calls column: add one in "
+                       "store/schema.py with its migration, or list the field in store/writer.py NOT_STORED")
 _LLM_CALL_COLUMNS = set(LLMCall.model_fields) & set(LLMCallRow.__table__.columns.keys())
 
 
@@ -63,8 +81,8 @@ class RunWriter:
         """`compute()`, or what it returned last time for `key` when nothing since could change it.
 
         Keys name what they depend on: ("result", scope, source_hash) changes when this writer
-        stores an evaluation of that source; ("beam", ...) when it stores any evaluation, verdict or
-        candidate link. Any write in this process that bypassed the writer forgets everything.
+        stores an evaluation of that source; ("beam", ..., run_id) when it stores any evaluation or
+        verdict, and, for a beam scoped to runs (its last element not None), a candidate link. Any write in this process that bypassed the writer forgets everything.
         Another process's writes are seen at this process's next write of that kind (a concurrent
         run's new best reaches the beam one step later; the evaluation cache may measure a kernel
         another process just measured)."""
@@ -75,9 +93,14 @@ class RunWriter:
         self._known[key] = (self._foreign, value)
         return value
 
+    def know(self, key: tuple[Any, ...], value: Any) -> None:
+        """Remember `value` for `key` as `remembered` would have (a batch read answering many keys at once)."""
+        self._known[key] = (self._foreign, value)
+
     def _forget(self, source_hash: str | None = None) -> None:
         for key in list(self._known):
-            if key[0] == "beam" or (key[0] == "result" and key[-1] == source_hash):
+            beam = key[0] == "beam" and (source_hash != LINKS or key[-1] is not None)
+            if beam or (key[0] == "result" and key[-1] == source_hash):
                 del self._known[key]
 
     @classmethod
@@ -93,7 +116,8 @@ class RunWriter:
     @contextmanager
     def transaction(self, session: Session, changes: str | None = None) -> Iterator[Session]:
         """Hold the writer for a caller's session (its transaction is the caller's). `changes`: the
-        source hash whose stored result this write changes ('' for the beam only; None: neither)."""
+        source hash whose stored result this write changes ('' for the beam only; LINKS: only beams
+        scoped to runs; None: neither)."""
         with self.lock:
             self._writing.active = True
             try:
@@ -125,7 +149,7 @@ class RunWriter:
         self, session: Session, run_id: str, candidate: Candidate, round_index: int, position: int,
         relation: str = "produced",
     ) -> None:
-        with self.transaction(session, changes=""):
+        with self.transaction(session, changes=LINKS):
             writes.add_candidate(
                 session, task=candidate.task, language=candidate.language, source=candidate.source,
                 origin=candidate.origin, parent_hash=candidate.parent_hash, plan_item=candidate.plan_item,
@@ -133,11 +157,21 @@ class RunWriter:
             )
             writes.link_candidate(session, run_id, candidate.source_hash, round_index, position, relation)
 
+    def candidates(
+        self, session: Session, run_id: str, placed: list[tuple[Candidate, int, int, str]]
+    ) -> None:
+        """Several candidates (candidate, round_index, position, relation) and their links: two statements."""
+        with self.transaction(session, changes=LINKS):
+            writes.add_candidates(session, [writes.candidate_values(
+                task=c.task, language=c.language, source=c.source, origin=c.origin, parent_hash=c.parent_hash,
+                plan_item=c.plan_item, source_hash=c.source_hash) for c, *_ in placed])
+            writes.link_candidates(session, run_id, [(c.source_hash, *rest) for c, *rest in placed])
+
     def link(
         self, session: Session, run_id: str, source_hash: str, round_index: int, position: int, relation: str
     ) -> None:
         """A stored candidate joins a run (a re-evaluation takes over the original's candidates)."""
-        with self.transaction(session, changes=""):
+        with self.transaction(session, changes=LINKS):
             writes.link_candidate(session, run_id, source_hash, round_index, position, relation)
 
     def saw(self, session: Session, run_id: str, evaluation_id: int) -> None:

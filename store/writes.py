@@ -76,11 +76,21 @@ def _stored_text(value: Any, where: str) -> Any:
     return cleaned
 
 
-def _insert_ignore(session: Session, row_class: type[Base], values: dict[str, Any], key: list[str]) -> bool:
-    """INSERT unless a row with the same `key` columns exists; True when this call inserted it."""
+def _insert_ignore(
+    session: Session, row_class: type[Base], values: dict[str, Any] | list[dict[str, Any]], key: list[str]
+) -> bool:
+    """INSERT unless a row with the same `key` columns exists; True when this call inserted it.
+
+    A list of rows goes as one statement (executemany) on SQLite and Postgres; True then means
+    that some row was inserted (SQLite) or nothing (Postgres: not asked)."""
     session.flush()  # pending ORM rows first: the row inserted here may point at them
     table = row_class.__table__
     dialect = session.get_bind().dialect.name
+    if isinstance(values, list):
+        if dialect in ("sqlite", "postgresql"):
+            insert = (sqlite if dialect == "sqlite" else postgresql).insert(table)
+            return bool(session.execute(insert.on_conflict_do_nothing(index_elements=key), values).rowcount)
+        return any([_insert_ignore(session, row_class, one, key) for one in values])
     if dialect == "sqlite":
         statement = sqlite.insert(table).values(values).on_conflict_do_nothing(index_elements=key)
         return session.execute(statement).rowcount == 1
@@ -138,23 +148,12 @@ def ensure_hardware(
     return row
 
 
-def add_candidate(
-    session: Session,
-    *,
-    task: str,
-    language: str,
-    source: str,
-    origin: str = "user",
-    parent_hash: str | None = None,
-    plan_item: str | None = None,
-    source_hash: str | None = None,
-    read_back: bool = True,
-) -> CandidateRow | None:
-    """Store a kernel once per distinct source text; returns the stored row (the first one wins), or
-    None with `read_back=False` (the writer needs no row back: one statement fewer).
-
-    `source_hash`, when given, must equal sha256(source): a mismatch is a caller bug.
-    """
+def candidate_values(
+    *, task: str, language: str, source: str, origin: str = "user", parent_hash: str | None = None,
+    plan_item: str | None = None, source_hash: str | None = None,
+) -> dict[str, Any]:
+    """A candidates row, checked: `source_hash`, when given, must equal sha256(source) (a mismatch is a
+    caller bug); a source holding invalid Unicode cannot be stored."""
     if valid_text(source)[1]:
         raise ValueError(
             "the kernel source holds invalid Unicode (a lone surrogate): it cannot be hashed or stored"
@@ -164,45 +163,47 @@ def add_candidate(
         raise ValueError(
             f"source_hash {source_hash[:12]}... does not match the source (sha256 {digest[:12]}...)"
         )
-    values = {
-        "source_hash": digest,
-        "task": task,
-        "language": language,
-        "source": source,
-        "origin": origin,
-        "parent_hash": parent_hash,
-        "plan_item": plan_item,
-    }
-    _insert_ignore(session, CandidateRow, _with_defaults(CandidateRow, values), ["source_hash"])
+    values = {"source_hash": digest, "task": task, "language": language, "source": source, "origin": origin,
+              "parent_hash": parent_hash, "plan_item": plan_item}
+    return _with_defaults(CandidateRow, values)
+
+
+def add_candidate(session: Session, *, read_back: bool = True, **fields: Any) -> CandidateRow | None:
+    """Store a kernel once per distinct source text (`fields`: candidate_values'); returns the stored
+    row (the first one wins), or None with `read_back=False` (no row needed: one statement fewer)."""
+    values = candidate_values(**fields)
+    _insert_ignore(session, CandidateRow, values, ["source_hash"])
     if not read_back:
         return None
-    row = session.get(CandidateRow, digest)
+    row = session.get(CandidateRow, values["source_hash"])
     assert row is not None
     return row
 
 
+def add_candidates(session: Session, rows: list[dict[str, Any]]) -> None:
+    """Store several candidates_values rows in one statement (each once per distinct source)."""
+    if rows:
+        _insert_ignore(session, CandidateRow, rows, ["source_hash"])
+
+
+def link_candidates(session: Session, run_id: str, links: list[tuple[str, int, int, str]]) -> None:
+    """link_candidate for several (source_hash, round_index, position, relation): one statement."""
+    rows = [_with_defaults(RunCandidateRow, {"run_id": run_id, "source_hash": h, "round_index": r,
+                                             "position": p, "relation": rel}) for h, r, p, rel in links]
+    if rows:
+        _insert_ignore(session, RunCandidateRow, rows, ["run_id", "source_hash"])
+
+
 def link_candidate(
-    session: Session,
-    run_id: str,
-    source_hash: str,
-    round_index: int,
-    position: int = 0,
-    relation: str = "produced",
+    session: Session, run_id: str, source_hash: str, round_index: int, position: int = 0, relation: str = "produced"
 ) -> bool:
     """Record that `run_id` produced (or inherited, relation='inherited') a candidate in a round.
 
     Idempotent on (run, candidate): the first link wins; True when this call created it.
     """
-    values = {
-        "run_id": run_id,
-        "source_hash": source_hash,
-        "round_index": round_index,
-        "position": position,
-        "relation": relation,
-    }
-    return _insert_ignore(
-        session, RunCandidateRow, _with_defaults(RunCandidateRow, values), ["run_id", "source_hash"]
-    )
+    values = {"run_id": run_id, "source_hash": source_hash, "round_index": round_index, "position": position,
+              "relation": relation}
+    return _insert_ignore(session, RunCandidateRow, _with_defaults(RunCandidateRow, values), ["run_id", "source_hash"])
 
 
 def record_evaluation(
@@ -261,10 +262,8 @@ def record_evaluation(
 
 def link_evaluation(session: Session, run_id: str, evaluation_id: int) -> bool:
     """Record that `run_id` saw this evaluation (measured it, or was served it); idempotent."""
-    values = {"run_id": run_id, "evaluation_id": evaluation_id}
-    return _insert_ignore(
-        session, RunEvaluationRow, _with_defaults(RunEvaluationRow, values), ["run_id", "evaluation_id"]
-    )
+    values = _with_defaults(RunEvaluationRow, {"run_id": run_id, "evaluation_id": evaluation_id})
+    return _insert_ignore(session, RunEvaluationRow, values, ["run_id", "evaluation_id"])
 
 
 def record_llm_call(
