@@ -14,6 +14,7 @@ Exit codes: 0 completed (or budget spent), 1 the run failed, 2 a usage error, 13
 
 from __future__ import annotations
 
+import json
 import sys
 import time
 from pathlib import Path
@@ -189,6 +190,8 @@ def evolve(
     lang: str | None = typer.Option(None, "--lang", help="triton | cuda | hip (default triton)."),
     shapes: str | None = typer.Option(None, "--shapes", help="Shape suite: smoke | check | bench (GPU bench, CPU smoke)."),
     device: str = typer.Option("auto", "--device", help="auto | cpu | cuda."),
+    as_json: bool = typer.Option(False, "--json", help="Print the result as one JSON object on stdout "
+                                 "(progress stays on stderr)."),
 ) -> None:
     """Evolve several kernels at once: islands, a MAP-Elites archive, evaluations in parallel, all stored."""
     from warpsmith.agents.call_log import CallLog
@@ -283,6 +286,12 @@ def evolve(
                                     call_log=call_log, on_progress=view)
     except RunNotResumable as error:
         raise usage_error(str(error)) from None
+    if as_json:
+        code = 0 if summary.status in ("completed", "budget_exhausted") else 130 if summary.status == "interrupted" else 1
+        print(json.dumps({**summary.model_dump(mode="json"), "exit_code": code, "store": store.url}, indent=2))
+        if code:
+            raise typer.Exit(code)
+        return
     rows = table(f"evolve {summary.run_id}: {summary.status}", ["task", "gen", "best", "time", "% floor", "cells",
                                                               "evaluated", "rejected"],
                  right=("gen", "time", "% floor", "cells", "evaluated", "rejected"))

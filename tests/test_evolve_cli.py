@@ -53,3 +53,16 @@ def test_progress_row_per_task_shows_floor_and_pool_usage() -> None:
     assert "n/a (interpreter)" in text and "42%" in text and "2 (stopped)" in text
     assert "pool: 2/2 busy, 3 queued, 7 done, 1 failed" in text and "cost $0.2500" in text
     assert "stop after 2 generation(s)" in text
+
+
+def test_json_is_one_object_on_stdout_and_progress_stays_on_stderr(tmp_path: Path) -> None:
+    import json
+
+    db = f"sqlite:///{tmp_path / 'store.db'}"
+    result = warpsmith(["evolve", "--kernels", "rmsnorm", "--generations", "1", "--population", "1", "--offline",
+                        "--device", "cpu", "--db", db, "--json"], private_env(tmp_path), timeout=600)
+    assert result.returncode == 0, result.stderr
+    document = json.loads(result.stdout)  # nothing but the one object on stdout
+    assert document["status"] == "completed" and document["exit_code"] == 0 and document["store"] == db
+    assert [t["task"] for t in document["tasks"]] == ["rmsnorm"] and document["generations_done"] == 1
+    assert document["run_id"] in result.stderr or "store:" in result.stderr  # progress and notes went to stderr
