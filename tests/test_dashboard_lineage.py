@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 from _dashboard_helpers import CHROMEDRIVER, CHROMIUM, headless_chromium, serve_dashboard
+from _store_helpers import eval_result
 from fastapi.testclient import TestClient
 
 from warpsmith.dashboard.app import create_app
@@ -47,7 +48,7 @@ def build_lineage(path: Path) -> dict[str, str | list[str]]:
 
         seed = add("# seed\n", None, 0, 0)
         record_evaluation(s, source_hash=seed, hardware_fingerprint="hw-h100", evaluator_version="1", suite="bench",
-                          mode="device", status="correct", result={"timings": []}, speedup=1.0,
+                          mode="device", status="correct", result=eval_result(seed), speedup=1.0,
                           median_us_total=10.0, run_id=run_id)
         wide = [add(f"# child {i}\n", seed, 1, i) for i in range(WIDE)]
         chain = [wide[0]]
