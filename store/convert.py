@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any, TypeVar
 
-from pydantic import BaseModel
+from pydantic import BaseModel, ValidationError
 from sqlalchemy import inspect
 
 from warpsmith.records.agents import Lesson
@@ -51,7 +51,19 @@ def _as(record: type[R]) -> Callable[[Any], R]:
 
 run: Callable[[RunRow], StoredRun] = _as(StoredRun)
 candidate: Callable[[CandidateRow], StoredCandidate] = _as(StoredCandidate)
-evaluation: Callable[[EvaluationRow], StoredEvaluation] = _as(StoredEvaluation)
+
+
+def evaluation(row: EvaluationRow) -> StoredEvaluation:
+    """The evaluation; a stored result this warpsmith cannot read as an EvalResult (written by another
+    version or by hand) is left out, so the row's own columns (status, mode, speedup, ...) still show
+    instead of the whole page failing."""
+    fields = loaded(row)
+    try:
+        return StoredEvaluation.model_validate(fields)
+    except ValidationError:
+        return StoredEvaluation.model_validate({**fields, "result": None})
+
+
 verdict: Callable[[VerdictRow], StoredVerdict] = _as(StoredVerdict)
 link: Callable[[RunCandidateRow], RunLink] = _as(RunLink)
 lesson: Callable[[LessonRow], Lesson] = _as(Lesson)

@@ -353,3 +353,17 @@ def test_tasks_are_listed_by_name(seeded: Store) -> None:
     with seeded.session() as s:
         ensure_task(s, "moe_combine")
         assert list_tasks(s) == ["moe_combine", "rmsnorm"]
+
+
+def test_a_stored_result_this_version_cannot_read_leaves_the_evaluation_readable(seeded: Store) -> None:
+    """A result written by another version (or by hand) must not make the run unviewable: the row's own
+    columns still answer, the result is left out."""
+    run_id = _run(seeded)
+    digest = _candidate(seeded, run_id, "k-foreign")
+    with seeded.session() as s:
+        record_evaluation(s, source_hash=digest, hardware_fingerprint=HW, evaluator_version="0", suite="bench",
+                          mode="device", status="correct", result={"timings": "not a list"}, speedup=2.0,
+                          run_id=run_id)
+    with seeded.session() as s:
+        found = find_evaluation(s, digest, HW, "0", "bench", None)
+    assert found is not None and found.status == "correct" and found.speedup == 2.0 and found.result is None
