@@ -159,7 +159,8 @@ class Coordinator:
             candidates = mapping.round_candidates(session, self.run_id, self.round_index)
         if not candidates:  # a fresh round (an interrupted one has its candidates stored already)
             self._progress(f"round {self.round_index}: {self.strategy.name} proposing {ctx.width} candidates")
-            candidates = self.strategy.propose(ctx)[: self.settings.width]
+            candidates = self.strategy.propose(ctx)  # a round's width is the strategy's to widen (the sweep)
+            candidates = candidates[: getattr(self.strategy, "round_width", lambda ctx: ctx.width)(ctx)]
             with self.store.session() as session:
                 mapping.store_candidates(session, self.run_id, [
                     (candidate, self.round_index, position, "produced") for position, candidate in enumerate(candidates)])
@@ -199,6 +200,7 @@ class Coordinator:
                 mapping.store_candidate(session, self.run_id, candidate, self.round_index, position)
                 self._link_producing_call(session, candidate)
             result, fresh = self._evaluate(candidate)
+        getattr(self.strategy, "observe", lambda *_: None)(candidate, result)  # fresh or cached (the sweep reads it)
         if fresh:  # a cached result was reviewed when it was measured
             self._store_verdicts(review.add(ctx, candidate, result))
         self._update_best()
