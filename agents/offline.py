@@ -159,6 +159,9 @@ class OfflineStrategy:
 
     # --- propose ------------------------------------------------------------------------
     def propose(self, ctx: RoundContext) -> list[Candidate]:
+        if self.config.sweep and ctx.round_index == 2 and not self.swept and self.sweep_report is None \
+                and not self.notes:
+            self.notes.append("sweep: round 1 ran in an earlier process (a resumed run): no dispatch table")
         if self.swept and ctx.round_index > 1:
             first = self._dispatch(ctx)
             known = {c.source_hash for c in first}
@@ -172,9 +175,10 @@ class OfflineStrategy:
         if not bases and self.seed is None:
             raise AgentError("the offline strategy has no candidate to start from (not even the seed)")
         parsed = self._parents(ctx, bases)
-        if self.config.sweep and ctx.round_index == 1 and ctx.language == "triton" and self.task is not None \
-                and self.hardware is not None:
-            return self._sweep(ctx, parsed[0][0].candidate, parsed[0][1])  # the parent's declared configs
+        if self.config.sweep and ctx.round_index == 1:
+            if ctx.language == "triton" and self.task is not None and self.hardware is not None:
+                return self._sweep(ctx, parsed[0][0].candidate, parsed[0][1])  # the parent's declared configs
+            self.notes.append(f"sweep: not run ({ctx.language} kernels: the sweep writes Triton CONFIGs only)")
         known = set(ctx.known_hashes) | {s.candidate.source_hash for s in bases}
         rng = random.Random(f"{ctx.task_name}|{ctx.language}|{ctx.round_index}|{self.config.seed}")
 
