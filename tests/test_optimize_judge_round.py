@@ -18,9 +18,10 @@ from _scripted_llm_server import ScriptedLLMServer
 from warpsmith.agents.call_log import CallLog
 from warpsmith.agents.coordinator import run_optimization
 from warpsmith.agents.llm import LiteLLMConfig, LiteLLMModel
-from warpsmith.agents.llm_strategy import LLMStrategy
+from warpsmith.agents.llm_strategy import LLMStrategy, LLMStrategyConfig
+from warpsmith.agents.replay import replay_run
 from warpsmith.evaluator.hardware import detect_hardware
-from warpsmith.records.evaluation import source_hash
+from warpsmith.records.evaluation import Hardware, source_hash
 from warpsmith.records.runs import Progress, RunSettings, RunSummary
 from warpsmith.store.db import open_store
 from warpsmith.tasklib import get_task
@@ -50,7 +51,7 @@ def _round_verdicts(request: dict) -> str:
     return "```json\n" + json.dumps({"verdicts": [{**json.loads(VERDICT), "candidate": i} for i in ids]}) + "\n```"
 
 
-def _run(db: Path, script: list, resume: str | None = None, stop_after_first: bool = False
+def _run(db: Path, script: list, resume: str | None = None, stop_after_first: bool = False, per_round: bool = True
          ) -> tuple[RunSummary, ScriptedLLMServer]:
     os.environ[KEY_ENV] = "sk-test-not-a-secret"
     call_log, store = CallLog(), open_store(f"sqlite:///{db}")
@@ -63,7 +64,9 @@ def _run(db: Path, script: list, resume: str | None = None, stop_after_first: bo
         config = LiteLLMConfig(model="openai/scripted", api_base=srv.base_url, api_key_env=KEY_ENV, backoff_s=0.001,
                                backoff_max_s=0.01, timeout_s=5.0, max_retries=1)
         settings = RunSettings(rounds=1, width=2, suite="smoke", device="cpu", model="openai/scripted")
-        summary = run_optimization(get_task("rmsnorm"), LLMStrategy(LiteLLMModel(config, on_call=call_log)), store,
+        strategy = LLMStrategy(LiteLLMModel(config, on_call=call_log),
+                               config=LLMStrategyConfig(judge_per_round=per_round))
+        summary = run_optimization(get_task("rmsnorm"), strategy, store,
                                    settings, detect_hardware("cpu"), run_id=resume, call_log=call_log,
                                    on_progress=progress)
     store.close()
@@ -108,3 +111,22 @@ def test_a_whole_round_gets_one_judge_request_and_a_verdict_per_candidate(tmp_pa
     assert {f for _, f in stored} == {json.loads(VERDICT)["feedback"]}
     lessons = query(db, "SELECT COUNT(*) FROM lessons WHERE source_run_id=?", summary.run_id)
     assert lessons[0][0] >= 1  # the verdicts' lessons are stored (near-duplicates merged)
+
+
+@pytest.mark.parametrize("per_round", [True, False], ids=["recorded per round", "recorded per candidate"])
+def test_a_replay_on_other_hardware_serves_the_verdicts_in_the_format_recorded(tmp_path: Path, per_round: bool) -> None:
+    db = tmp_path / "store.db"
+    batched = f"=== IDEA 1 ===\n{GOOD_EDIT}\n=== IDEA 2 ===\n{SECOND_EDIT}"
+    script = [_plan(), batched] if per_round else [_plan(), batched, VERDICT, VERDICT]
+    original, srv = _run(db, script, per_round=per_round)
+    assert original.status == "completed", original.message
+    assert len(srv.requests) == (3 if per_round else 4) and len(_judge_requests(srv)) == (1 if per_round else 0)
+    other = Hardware(device_name="another cpu (triton interpreter)", backend="cpu")  # every result is fresh there
+    store = open_store(f"sqlite:///{db}")
+    outcome = replay_run(store, original.run_id, get_task("rmsnorm"), other, device="cpu")
+    store.close()
+    assert outcome.status == "completed", outcome.message
+    assert outcome.same_candidates and outcome.unused_reviews == 0
+    assert outcome.served == (3 if per_round else 4)  # planner, coder, then one or two judge answers
+    stored = query(db, "SELECT COUNT(DISTINCT source_hash) FROM verdicts WHERE run_id=?", outcome.run_id)
+    assert stored == [(2,)]
