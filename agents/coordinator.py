@@ -21,10 +21,10 @@ Steps and their commits (each `with store.session()` is one transaction):
    than its parent, measured again when noisy; or the cached result), each evaluation stored
    as it arrives; on a failure (compile error, wrong answer, ...; not a timeout) ask
    `strategy.repair` up to `max_repairs` times, each fix stored and measured; a fresh correct
-   result over the review speedup is confirmed by a second evaluation, then goes to
-   `strategy.review` -> verdict + lessons (a suspicious verdict not yet confirmed is confirmed
-   then; warpsmith.agents.scrutiny). The run's best (warpsmith.agents.ranking) and heartbeat are one
-   UPDATE in each evaluation's transaction (when changed or due: agents/standing.py).
+   result over the review speedup is confirmed by a second evaluation; fresh results go to the
+   judge (warpsmith.agents.round_review: one `review_round` request after the round's last
+   candidate, or `review` per candidate) -> verdicts + lessons. The run's best
+   (warpsmith.agents.ranking) and heartbeat are one UPDATE in each evaluation's transaction (when changed or due: agents/standing.py).
 4. rounds_done = r after the round's last candidate.
 Control flow is by exceptions: AgentError ends the run with its message and status; KeyboardInterrupt: 'interrupted'
 (resumable); any other: 'failed', re-raised. The run row is updated in a `finally`, naming the roles that failed.
@@ -34,12 +34,13 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from warpsmith.agents import mapping, ranking, scrutiny
+from warpsmith.agents import mapping, ranking
 from warpsmith.agents.call_log import CallLog
 from warpsmith.agents.measure import Measurer
 from warpsmith.agents.memory import shape_briefs
 from warpsmith.agents.protocols import AgentError, BudgetExceeded, LLMUnavailable, ReplayDiverged, Strategy
 from warpsmith.agents.round_context import build_context, store_verdict
+from warpsmith.agents.round_review import Reviewed, RoundReview
 from warpsmith.agents.standing import Standing
 from warpsmith.agents.stop_rules import StopRules
 from warpsmith.records.agents import CandidateSummary, LLMCall, RoundContext
@@ -158,7 +159,8 @@ class Coordinator:
             candidates = mapping.round_candidates(session, self.run_id, self.round_index)
         if not candidates:  # a fresh round (an interrupted one has its candidates stored already)
             self._progress(f"round {self.round_index}: {self.strategy.name} proposing {ctx.width} candidates")
-            candidates = self.strategy.propose(ctx)[: self.settings.width]
+            candidates = self.strategy.propose(ctx)  # a round's width is the strategy's to widen (the sweep)
+            candidates = candidates[: getattr(self.strategy, "round_width", lambda ctx: ctx.width)(ctx)]
             with self.store.session() as session:
                 mapping.store_candidates(session, self.run_id, [
                     (candidate, self.round_index, position, "produced") for position, candidate in enumerate(candidates)])
@@ -172,8 +174,12 @@ class Coordinator:
         with self.store.session() as session:  # the round's cache questions, in one statement
             mapping.prefetch_cached(session, self.key, {c.source_hash for c in candidates}
                                     | {c.parent_hash for c in candidates if c.parent_hash})
+        review = RoundReview(self.strategy, self.measure, self.settings.review_speedup)
         for position, candidate in enumerate(candidates):
-            self._process(ctx, candidate, position)
+            self._process(ctx, review, candidate, position)
+        if finished := review.finish(ctx):  # one judge request for the round (per-round strategies)
+            self._store_verdicts(finished)
+            self._update_best()
         if self.strategy.name != "offline":  # profiles are for models to read; the tuner reads times only
             self.measure.profile_top(self._beam(), {c.source_hash for c in candidates}, self.settings.profile_top)
         with self.store.session() as session:
@@ -181,7 +187,7 @@ class Coordinator:
         self.standing.rounds_done = self.round_index
         self._progress(f"round {self.round_index} done")
 
-    def _process(self, ctx: RoundContext, candidate: Candidate, position: int) -> None:
+    def _process(self, ctx: RoundContext, review: RoundReview, candidate: Candidate, position: int) -> None:
         result, fresh = self._evaluate(candidate)
         for _ in range(self.settings.max_repairs):
             if result.ok or result.status == "timeout":
@@ -194,23 +200,19 @@ class Coordinator:
                 mapping.store_candidate(session, self.run_id, candidate, self.round_index, position)
                 self._link_producing_call(session, candidate)
             result, fresh = self._evaluate(candidate)
-        if fresh:
-            confirmation = None
-            if why := scrutiny.confirmation_needed(result, self.settings.review_speedup):
-                confirmation = self.measure.confirm(candidate, result, why)
-            verdict = self.strategy.review(ctx, candidate, result)  # the first claim, with the evaluator's questions
-            if verdict is not None and verdict.suspicious and confirmation is None and result.ok \
-                    and result.stage == "full":
-                confirmation = self.measure.confirm(candidate, result, "the judge finds it suspicious")
-            verdict = scrutiny.with_confirmation(verdict, candidate.source_hash, confirmation)
-            if verdict is not None:
-                with self.store.session() as session:
-                    store_verdict(session, run_id=self.run_id, task=self.task.name, key=self.key, verdict=verdict,
-                                  round_index=self.round_index, language=candidate.language,
-                                  origin="offline" if self.strategy.name == "offline" else "llm",
-                                  candidate=candidate, result=result, briefs=self.briefs,
-                                  parent=self._parent_result(session, candidate))
+        getattr(self.strategy, "observe", lambda *_: None)(candidate, result)  # fresh or cached (the sweep reads it)
+        if fresh:  # a cached result was reviewed when it was measured
+            self._store_verdicts(review.add(ctx, candidate, result))
         self._update_best()
+
+    def _store_verdicts(self, reviewed: list[Reviewed]) -> None:
+        for candidate, result, verdict in reviewed:
+            with self.store.session() as session:
+                store_verdict(session, run_id=self.run_id, task=self.task.name, key=self.key, verdict=verdict,
+                              round_index=self.round_index, language=candidate.language,
+                              origin="offline" if self.strategy.name == "offline" else "llm",
+                              candidate=candidate, result=result, briefs=self.briefs,
+                              parent=self._parent_result(session, candidate))
 
     def _evaluate(self, candidate: Candidate, screen: bool = True) -> tuple[EvalResult, bool]:
         """The candidate's result and whether it was measured now (False: from the cache)."""

@@ -27,15 +27,17 @@ from __future__ import annotations
 import itertools
 import math
 import random
+import time
 from collections.abc import Iterator
 
 from pydantic import BaseModel, Field
 
-from warpsmith.agents import ranking, scrutiny
+from warpsmith.agents import offline_sweep, ranking, scrutiny
 from warpsmith.agents.offline_config import Config, NoTunables, Tunables, read_tunables, write_tunables
+from warpsmith.agents.offline_sweep import DEFAULT_MAX_CONFIGS, SweepReport
 from warpsmith.agents.protocols import AgentError
 from warpsmith.records.agents import CandidateSummary, RoundContext, Verdict
-from warpsmith.records.evaluation import Candidate, EvalResult
+from warpsmith.records.evaluation import Candidate, EvalResult, Hardware
 from warpsmith.records.vocab import CANDIDATE_OUTCOMES
 
 
@@ -49,6 +51,9 @@ class OfflineStrategyConfig(BaseModel):
     from_seed: bool = Field(
         default=False, description="Start from the shipped seed's tunables even when the store's best declares some."
     )
+    sweep: bool = Field(default=False, description="Round 1 times every declared config (offline_sweep); round 2 "
+                        "adds the kernel with the config kept per shape bucket as a dispatch table.")
+    max_configs: int = Field(default=DEFAULT_MAX_CONFIGS, description="At most this many configs in the sweep.")
 
 
 def measured_time_us(result: EvalResult | None) -> float | None:
@@ -76,9 +81,20 @@ class OfflineStrategy:
 
     name = "offline"
 
-    def __init__(self, config: OfflineStrategyConfig | None = None, seed: Candidate | None = None) -> None:
+    def __init__(self, config: OfflineStrategyConfig | None = None, seed: Candidate | None = None, *,
+                 task: object = None, hardware: Hardware | None = None, suite: str = "full") -> None:
         self.config = config or OfflineStrategyConfig()
         self.seed = seed
+        self.task, self.hardware, self.suite = task, hardware, suite
+        """What the sweep's choice needs (the shape buckets); the sweep is skipped without them."""
+        self.swept: list[tuple[Config, Candidate]] = []
+        self.sweep_parent: Candidate | None = None
+        self.sweep_started = 0.0
+        """Round 1's sweep: each config with its candidate (their results arrive through `observe`)."""
+        self.results: dict[str, EvalResult] = {}
+        self.sweep_report: SweepReport | None = None
+        self.notes: list[str] = []
+        """What the run's summary should say about the sweep (the knobs dropped, the choice per bucket)."""
         """The shipped seed: the start when the store's best declare no tunables (an LLM's kernel), or always
         with `config.from_seed`."""
 
@@ -104,14 +120,65 @@ class OfflineStrategy:
             self._tunables(bases[0].candidate)
         return parsed
 
+    # --- the sweep ----------------------------------------------------------------------
+    def round_width(self, ctx: RoundContext) -> int:
+        """How many candidates this round may hold: the whole sweep in round 1, else the run's width."""
+        return max(ctx.width, len(self.swept)) if ctx.round_index == 1 else ctx.width
+
+    def observe(self, candidate: Candidate, result: EvalResult) -> None:
+        """Every evaluation the loop makes or takes from its cache (the sweep reads its configs' results)."""
+        self.results[candidate.source_hash] = result
+
+    def _sweep(self, ctx: RoundContext, parent: Candidate, tunables: Tunables) -> list[Candidate]:
+        configs = offline_sweep.grid(tunables, self.config.max_configs)
+        self.swept = [(c, offline_sweep.sweep_candidate(parent, c)) for c in configs]
+        self.sweep_parent, self.sweep_started = parent, time.perf_counter()
+        unique = {c.source_hash: c for _, c in self.swept}  # the seed's own config is the seed (cached)
+        return list(unique.values())
+
+    def _dispatch(self, ctx: RoundContext) -> list[Candidate]:
+        """Round 2 after a sweep: the kernel with the config kept per bucket, or nothing (and why)."""
+        swept, self.swept = self.swept, []
+        parent = self.sweep_parent
+        assert parent is not None
+        measured = [(c, self.results[k.source_hash]) for c, k in swept if k.source_hash in self.results]
+        if not measured:
+            self.notes.append("sweep: no result of round 1 in this process (a resumed run): no dispatch table")
+            return []
+        try:
+            self.sweep_report = report = offline_sweep.choose(self.task, parent, measured, suite=self.suite,
+                                                              hardware=self.hardware,  # type: ignore[arg-type]
+                                                              seconds=time.perf_counter() - self.sweep_started)
+        except ValueError as error:
+            self.notes.append(f"sweep: {error}")
+            return []
+        self.notes += [report.summary(), report.table_text()]
+        kept = "; ".join(f"{b}: {describe(c)}" for b, c in report.table.items())
+        return [Candidate(task=ctx.task_name, language=ctx.language, source=report.source,
+                          parent_hash=parent.source_hash, origin="offline", plan_item=f"dispatch table ({kept})")]
+
     # --- propose ------------------------------------------------------------------------
     def propose(self, ctx: RoundContext) -> list[Candidate]:
+        if self.config.sweep and ctx.round_index == 2 and not self.swept and self.sweep_report is None \
+                and not self.notes:
+            self.notes.append("sweep: round 1 ran in an earlier process (a resumed run): no dispatch table")
+        if self.swept and ctx.round_index > 1:
+            first = self._dispatch(ctx)
+            known = {c.source_hash for c in first}
+            return first + [c for c in self._search(ctx) if c.source_hash not in known][: ctx.width - len(first)]
+        return self._search(ctx)
+
+    def _search(self, ctx: RoundContext) -> list[Candidate]:
         # the beam comes best first; ranking again keeps that order and drops failed members
         ranked = [s for s in ranking.rank(ctx.beam) if s.result is not None and s.result.ok]
         bases = ranked or list(ctx.beam) or list(ctx.failures)
         if not bases and self.seed is None:
             raise AgentError("the offline strategy has no candidate to start from (not even the seed)")
         parsed = self._parents(ctx, bases)
+        if self.config.sweep and ctx.round_index == 1:
+            if ctx.language == "triton" and self.task is not None and self.hardware is not None:
+                return self._sweep(ctx, parsed[0][0].candidate, parsed[0][1])  # the parent's declared configs
+            self.notes.append(f"sweep: not run ({ctx.language} kernels: the sweep writes Triton CONFIGs only)")
         known = set(ctx.known_hashes) | {s.candidate.source_hash for s in bases}
         rng = random.Random(f"{ctx.task_name}|{ctx.language}|{ctx.round_index}|{self.config.seed}")
 

@@ -56,7 +56,7 @@ class SweepReport(BaseModel):
         kept = "; ".join(f"{b}: {_describe(c)}" for b, c in self.table.items())
         dropped = ", ".join(self.dropped) or "none"
         return (f"sweep: {self.configs} configs, {self.correct} correct, {self.configs} evaluations in "
-                f"{self.seconds:.0f} s; ranked by {self.ranked_by}; kept {kept}; knobs that changed nothing "
+                f"{self.seconds:.0f} s; {self.ranked_by}; kept {kept}; knobs that changed nothing "
                 f"(fixed to the seed's value): {dropped}")
 
     def table_text(self) -> str:
@@ -219,42 +219,53 @@ def boundary_bytes(task: object, buckets: dict[str, list[str]], suite: str, hard
     return int(between * min(1.0, in_bytes / cost))
 
 
+def sweep_candidate(seed: Candidate, config: Config) -> Candidate:
+    """The seed with `config` written in (one sweep evaluation)."""
+    return Candidate(task=seed.task, language="triton", source=write_triton(seed.source, config),
+                     parent_hash=seed.source_hash, origin="offline", plan_item=f"sweep {_describe(config)}")
+
+
 def sweep(task: object, seed: Candidate, evaluate_fn: Callable[[Candidate], EvalResult], *, suite: str,
           hardware: Hardware, max_configs: int = DEFAULT_MAX_CONFIGS,
           say: Callable[[str], None] = lambda _: None) -> SweepReport:
     """Evaluate every declared config of the Triton seed (at most `max_configs`) once, keep the best per
     bucket, and emit the kernel with its dispatch table. `evaluate_fn` evaluates one candidate on the
     run's suite and device."""
+    configs = grid(read_triton(seed.source), max_configs)
+    started, measured = time.perf_counter(), []
+    for index, config in enumerate(configs, 1):
+        result = evaluate_fn(sweep_candidate(seed, config))
+        say(f"sweep {index}/{len(configs)}: {_describe(config)}: {result.status}")
+        measured.append((config, result))
+    return choose(task, seed, measured, suite=suite, hardware=hardware, seconds=time.perf_counter() - started)
+
+
+def choose(task: object, seed: Candidate, measured: Sequence[tuple[Config, EvalResult]], *, suite: str,
+           hardware: Hardware, seconds: float = 0.0) -> SweepReport:
+    """The sweep's choice over measured configs (in grid order, the seed's first): the config per
+    bucket, the knobs that changed nothing, and the kernel with its dispatch table."""
     tunables = read_triton(seed.source)
     briefs = shape_briefs(task, suite, hardware)
     buckets = {b: [s.label for s in briefs if s.regime == b] for b in BUCKETS}
     buckets = {b: labels for b, labels in buckets.items() if labels} or {"launch-bound": []}
-    configs = grid(tunables, max_configs)
-    started, measured = time.perf_counter(), []
-    for index, config in enumerate(configs, 1):
-        candidate = Candidate(task=seed.task, language="triton", source=write_triton(seed.source, config),
-                              parent_hash=seed.source_hash, origin="offline", plan_item=f"sweep {_describe(config)}")
-        result = evaluate_fn(candidate)
-        say(f"sweep {index}/{len(configs)}: {_describe(config)}: {result.status}")
-        measured.append((config, result))
     comparable = any(r.ok and r.mode == "device" for _, r in measured)
     table = best_per_bucket(measured, buckets, comparable)
     if not table:
-        raise ValueError(f"the sweep found no correct config among {len(configs)}; the seed's own config "
-                         f"({_describe(tunables.config)}) is {measured[0][1].status}")
+        raise ValueError(f"the sweep found no correct config among {len(measured)}; the seed's own config "
+                         f"({_describe(tunables.config)}) is {measured[0][1].status if measured else 'not measured'}")
     dropped: list[str] = []
     per_bucket = [(c, {b: t for b in buckets if (t := _bucket_time(r, buckets[b])) is not None})
                   for c, r in measured if r.ok]
     if comparable:
         dropped = inert_knobs(per_bucket, tunables.space)
         table = {b: {**c, **{k: tunables.config[k] for k in dropped}} for b, c in table.items()}
-    ranked_by = "device time (per bucket, significance rule of warpsmith.agents.ranking)" if comparable else (
-        "correctness only: interpreter wall-clock times are not comparable, one config for all buckets")
+    ranked_by = "ranked by device time (per bucket, significance rule of warpsmith.agents.ranking)" if comparable else (
+        "chosen by correctness only: interpreter times are not comparable (one config for all buckets)")
     rows: list[dict[str, object]] = []
     for config, result in measured:
         times = {b: t for b in buckets if result.ok and (t := _bucket_time(result, buckets[b])) is not None}
         rows.append({"config": config, "status": result.status, **times})
     bound = boundary_bytes(task, buckets, suite, hardware)
     return SweepReport(table=table, buckets=buckets, boundary_bytes=bound, dropped=dropped, ranked_by=ranked_by,
-                       configs=len(configs), correct=len(per_bucket), seconds=time.perf_counter() - started,
+                       configs=len(measured), correct=len(per_bucket), seconds=seconds,
                        rows=rows, source=emit_dispatch(seed.source, table, bound, tensor_positions(task)))

@@ -57,16 +57,20 @@ def _task(kernel: str | None, task_file: Path | None) -> Any:
         raise usage_error(str(error)) from None
 
 
-def _strategy(task: Any, settings: Any, offline: bool, stored: dict, call_log: Any) -> tuple[Any, Any]:
+def _strategy(task: Any, settings: Any, offline: bool, stored: dict, call_log: Any,
+              hardware: Any = None) -> tuple[Any, Any]:
     """The strategy, and for an LLM run its watched chat model (None offline)."""
     if offline or not settings.model:
         from warpsmith.agents.coordinator import seed_candidate
         from warpsmith.agents.offline import OfflineStrategy, OfflineStrategyConfig
+        from warpsmith.agents.offline_sweep import DEFAULT_MAX_CONFIGS
 
         if not offline:
             err.print("no model configured: running the offline strategy (parameter search, no LLM)")
         seed = seed_candidate(task, settings.language)  # the start when the store's best declares no tunables
-        return OfflineStrategy(OfflineStrategyConfig(from_seed=settings.from_seed), seed=seed), None
+        config = OfflineStrategyConfig(from_seed=settings.from_seed, sweep=settings.sweep > 0,
+                                       max_configs=settings.sweep or DEFAULT_MAX_CONFIGS)
+        return OfflineStrategy(config, seed=seed, task=task, hardware=hardware, suite=settings.suite), None
     try:
         from warpsmith.agents.llm import Budget
         from warpsmith.agents.llm_strategy import LLMStrategy
@@ -167,6 +171,11 @@ def optimize(
     from_seed: bool = typer.Option(
         False, "--from-seed", help="Offline: search the shipped seed's tunables, whatever the store's best is."
     ),
+    sweep: bool = typer.Option(
+        False, "--sweep", help="Offline: round 1 times every declared config; round 2 adds the config kept per "
+        "shape bucket as a dispatch table."
+    ),
+    sweep_max: int = typer.Option(64, "--sweep-max", min=1, help="Offline --sweep: at most this many configs."),
     llm_timeout: float | None = typer.Option(
         None, "--llm-timeout", min=1, help="Seconds one LLM request may take (default 300)."
     ),
@@ -280,6 +289,7 @@ def optimize(
         api_base=api_base or stored.get("api_base") or user.llm.api_base,
         max_tokens=_max_tokens(max_tokens) or stored.get("max_tokens", {}),
         from_seed=from_seed or stored.get("from_seed", False),
+        sweep=sweep_max if sweep else stored.get("sweep", 0),
         gpu_index=gpu_index,
         eval_timeout_s=user.evaluator.timeout_s,
         budget_usd=budget_usd if budget_usd is not None else stored.get("budget_usd", user.budget.usd),
@@ -316,7 +326,7 @@ def optimize(
             highlight=False,
         )
     call_log = CallLog()
-    strategy, chat = _strategy(task, settings, offline, stored, call_log)
+    strategy, chat = _strategy(task, settings, offline, stored, call_log, hardware)
     err.print(f"store: {store.url}", highlight=False)
     try:
         planned = 1 + settings.rounds * settings.width  # the seed, then each round's candidates
@@ -336,6 +346,8 @@ def optimize(
         print(json.dumps(document, indent=2))
     else:
         _print_summary(summary, settings.language, source_path, db)
+        for note in getattr(strategy, "notes", []):  # the offline sweep: knobs dropped, the config per bucket
+            out.print(note, highlight=False, soft_wrap=True)
     if code == 130:
         err.print(
             f"interrupted: continue with `warpsmith optimize --resume {summary.run_id}`", style="yellow"

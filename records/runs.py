@@ -54,6 +54,8 @@ class RunSettings(BaseModel):
     """Answer limits per role ('planner', 'coder', 'judge', 'repair'; '*' for all) set with --max-tokens."""
     from_seed: bool = False
     """Offline strategy: write configs into the shipped seed, whatever the store's best is (--from-seed)."""
+    sweep: int = 0
+    """Offline strategy: round 1 times up to this many declared configs, one per shape bucket kept (--sweep; 0: off)."""
     budget_usd: float | None = None
     budget_tokens: int | None = None
     settings: dict[str, Any] = Field(default_factory=dict)

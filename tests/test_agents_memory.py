@@ -158,13 +158,20 @@ def test_round_two_planner_reads_round_one_verdicts_by_candidate_id(tmp_path: Pa
     seed = get_task("rmsnorm").seed_path("triton")
     assert seed is not None and SEED_CONFIG_LINE in seed.read_text()
     seed_hash = source_hash(seed.read_text())
+    two, eight = (source_hash(seed.read_text().replace(SEED_CONFIG_LINE, f'CONFIG = {{"BLOCK_H": 1024, "num_warps": {n}}}'))
+                  for n in (2, 8))
+    round_one = {"verdicts": [  # one judge request reviews the whole round
+        {**json.loads(_verdict("two warps: no change, keep",
+                               "rmsnorm on the interpreter: num_warps does not change the result", "program count")),
+         "candidate": two[:12]},
+        {**json.loads(_verdict("eight warps: no change either",
+                               "rmsnorm on the interpreter - num_warps does not change the result.",
+                               "interpreter overhead")), "candidate": eight[:12]},
+    ]}
     script = [
         _plan(seed_hash, ["two warps per row", "eight warps per row"]),
         f"=== IDEA 1 ===\n{GOOD_EDIT}\n=== IDEA 2 ===\n{EIGHT_WARPS}",  # one request: both start from the seed
-        _verdict("two warps: no change, keep", "rmsnorm on the interpreter: num_warps does not change the result",
-                 "program count"),
-        _verdict("eight warps: no change either", "rmsnorm on the interpreter - num_warps does not change the result.",
-                 "interpreter overhead"),
+        json.dumps(round_one),
         _plan(seed_hash, ["larger blocks"]), GOOD_EDIT.replace('"num_warps": 2', '"num_warps": 1'),
         _verdict("one warp: same", "rmsnorm: BLOCK_H 1024 covers every smoke shape", "none"),
     ]
@@ -181,16 +188,14 @@ def test_round_two_planner_reads_round_one_verdicts_by_candidate_id(tmp_path: Pa
     store.close()
     assert summary.status == "completed", summary.message
     assert srv.unscripted == 0 and srv.remaining == 0
-    two, eight = (source_hash(seed.read_text().replace(SEED_CONFIG_LINE, f'CONFIG = {{"BLOCK_H": 1024, "num_warps": {n}}}'))
-                  for n in (2, 8))
-    first, second = (srv.requests[i]["messages"][1]["content"] for i in (0, 4))
+    first, second = (srv.requests[i]["messages"][1]["content"] for i in (0, 3))
     assert "Round 1 of 2" in first and "Round 2 of 2" in second
     assert "def reference" in first and "| tiny" in first  # the reference and the shapes with dimensions
     assert f"candidate {two[:12]}: bottleneck: program count; prediction held; two warps: no change, keep" in second
     assert f"candidate {eight[:12]}: bottleneck: interpreter overhead; prediction held; eight warps" in second
     assert f"| {two[:12]} | 1 | {seed_hash[:12]} | two warps per row | correct |" in second  # the attempt history
     assert "2. new_algorithm" in second
-    judge_round_two = srv.requests[6]["messages"][1]["content"]
+    judge_round_two = srv.requests[5]["messages"][1]["content"]
     assert "Lessons already stored" in judge_round_two and "(taught 2x)" in judge_round_two
     rows = query(db, "SELECT text, language, origin, seen, evidence FROM lessons ORDER BY id")
     assert [(t, lang, o, s) for t, lang, o, s, _ in rows] == [

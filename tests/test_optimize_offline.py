@@ -10,7 +10,7 @@ import ast
 
 import pytest
 
-from warpsmith.agents.offline import OfflineStrategy, measured_time_us
+from warpsmith.agents.offline import OfflineStrategy, OfflineStrategyConfig, measured_time_us
 from warpsmith.agents.offline_config import NoTunables, read_cuda, read_triton, write_cuda, write_triton
 from warpsmith.agents.protocols import AgentError
 from warpsmith.records.agents import CandidateSummary, RoundContext
@@ -279,3 +279,32 @@ def test_a_dispatch_table_with_a_config_per_bucket_evaluates_correct() -> None:
         assert f"DISPATCH_BOUNDARY_BYTES = {boundary}" in emitted.source
         result = evaluate(emitted, task, suite="check", device="cpu")
         assert result.status == "correct", result.message
+
+
+def test_with_sweep_round_one_is_every_declared_config_and_round_two_the_dispatch_table() -> None:
+    task, start = get_task("rmsnorm"), seed("rmsnorm")
+    config = OfflineStrategyConfig(sweep=True, max_configs=4)
+    strategy = OfflineStrategy(config, seed=start, task=task, hardware=CPU, suite="smoke")
+    first = strategy.propose(context([timed(start, 100.0)], width=1))
+    assert len(first) == 4 and strategy.round_width(context([timed(start, 100.0)], width=1)) == 4
+    assert first[0].source_hash == start.source_hash  # the seed's own config first (the loop has it cached)
+    assert all(c.plan_item.startswith("sweep ") and c.parent_hash == start.source_hash for c in first)
+    for candidate in first:  # what the loop hands over after each evaluation, fresh or cached
+        strategy.observe(candidate, timed(candidate, 50.0).result)  # type: ignore[arg-type]
+    second = strategy.propose(context([timed(start, 100.0)], round_index=2, width=2))
+    assert second[0].plan_item.startswith("dispatch table (launch-bound: BLOCK_H=1024, num_warps=4")
+    assert "DISPATCH = {" in second[0].source and len(second) <= 2
+    assert strategy.round_width(context([timed(start, 100.0)], round_index=2, width=2)) == 2
+    assert strategy.notes[0].startswith("sweep: 4 configs, 4 correct")
+    assert "chosen by correctness only: interpreter times are not comparable" in strategy.notes[0]
+
+
+def test_a_sweep_over_cuda_is_not_run_and_says_so() -> None:
+    path = get_task("rmsnorm").seed_path("cuda")
+    if path is None:
+        pytest.skip("no CUDA seed for rmsnorm")
+    start = Candidate(task="rmsnorm", language="cuda", source=path.read_text(), origin="seed")
+    strategy = OfflineStrategy(OfflineStrategyConfig(sweep=True), seed=start, task=get_task("rmsnorm"), hardware=CPU)
+    ctx = context([timed(start, 100.0)], width=2).model_copy(update={"language": "cuda"})
+    assert len(strategy.propose(ctx)) <= 2 and strategy.notes == [
+        "sweep: not run (cuda kernels: the sweep writes Triton CONFIGs only)"]
