@@ -126,6 +126,18 @@ class LocalPool:
     def __exit__(self, *exc: object) -> None:
         self.close()
 
+    def wait_ready(self, timeout_s: float = 300.0) -> bool:
+        """Block until every worker slot that is not disabled has a ready (imported, warmed) worker, or
+        `timeout_s` passed; whether they all are. For benchmarks and callers that keep start-up out
+        of what they time; jobs submitted earlier simply wait for their worker."""
+        deadline = time.monotonic() + timeout_s
+        while time.monotonic() < deadline and self._closed_reason is None:
+            live = [s for s in self._slots if s.disabled is None]
+            if live and all(s.worker is not None and s.worker.ready for s in live):
+                return True
+            time.sleep(0.05)
+        return False
+
     def worker_pids(self) -> dict[str, int]:
         """The live workers' process ids by name (for diagnostics and fault tests)."""
         return {s.name: s.worker.pid for s in self._slots if s.worker is not None and s.worker.proc.poll() is None}
