@@ -84,6 +84,7 @@ def measure(workers: int, args: argparse.Namespace, make_pool: Any) -> dict[str,
     return {"workers": workers, "status": summary.status, "start_s": round(start_s, 2), "wall_s": round(wall, 2), "evaluated": summary.evaluated,
             "per_minute": round(60.0 * summary.evaluated / wall, 1) if wall else None,
             "busy_fraction": round(stats.busy_seconds / (wall * stats.workers), 2) if wall else None,
+            "eval_s": round(stats.busy_seconds / stats.done, 3) if stats.done else None,
             "generations_s": round(steady, 2) if steady else None,
             "generations_per_minute": round(60.0 * in_steady / steady, 1) if steady else None}
 
@@ -116,15 +117,15 @@ def main() -> None:
         print(json.dumps(rows, indent=1))
         return
     print(f"cores: {os.cpu_count()}, load average now: {', '.join(f'{x:.2f}' for x in os.getloadavg())}")
-    print("| workers | status | start s | wall s | evaluated | per minute | busy fraction | wall ratio vs first "
+    print("| workers | status | start s | wall s | evaluated | per minute | busy fraction | mean eval s | wall ratio vs first "
           "| generations s | per minute in generations | generations ratio vs first |")
-    print("| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |")
+    print("| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |")
     for row in rows:
         if "error" in row:
-            print(f"| {row['workers']} | unavailable: {row['error']} | | | | | | | | | |")
+            print(f"| {row['workers']} | unavailable: {row['error']} | | | | | | | | | | |")
         else:
             print(f"| {row['workers']} | {row['status']} | {row['start_s']} | {row['wall_s']} | {row['evaluated']} | {row['per_minute']} "
-                  f"| {row['busy_fraction']} | {row.get('speedup_vs_first', '')} | {row['generations_s']} "
+                  f"| {row['busy_fraction']} | {row['eval_s']} | {row.get('speedup_vs_first', '')} | {row['generations_s']} "
                   f"| {row['generations_per_minute']} | {row.get('generations_speedup_vs_first', '')} |")
 
 

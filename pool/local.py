@@ -111,6 +111,9 @@ class LocalPool:
         os.write(self._wake_w, b"x")  # the dispatcher stops now rather than at its next tick
         self._thread.join(timeout=30)
         self._builds.close()
+        for slot in self._slots:  # every idle worker hears EOF first, so they all end at the same time
+            if slot.worker is not None and slot.worker.job is None:
+                slot.worker.request_stop()
         for slot in self._slots:
             if slot.worker is not None:
                 # a busy worker is killed at once; an idle one ends on EOF (its warm sandbox servers with it)
