@@ -11,6 +11,10 @@ its process group and replaced, and its job re-queued once (JobBook); a worker t
 sandbox timeout is replaced after answering. A worker slot that fails to start `start_failures`
 times in a row is disabled with its one-line reason; with none left, jobs fail with that line.
 
+Workers warm up before they say ready (pool/warmup.py); `wait_ready()` waits for all of them,
+so a caller can keep start-up out of what it times. `close()` sends every idle worker EOF first
+and then reaps them, so they end together.
+
 The pool's own process never imports torch (devices are counted with nvidia-smi, builds call
 the toolchain directly), so it never creates a CUDA context. `close()` (also on leaving a `with`
 block, even on an exception) stops every worker and reaps it; jobs still pending then get no
