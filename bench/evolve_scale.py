@@ -5,8 +5,10 @@ generations (3) with POPULATION candidates per island (4), one island, the offli
 CPU (Triton interpreter) on the SUITE shapes (smoke), once per worker count, each into its own fresh SQLite store (so the
 evaluation cache serves nothing across runs). Prints a table: wall time, candidates evaluated,
 candidates evaluated per minute, and the wall-time ratio against the first worker count (issue 11's
-target: >= 1.6x with 2 workers on 2 cores); the same for the generations alone (after seeding, which
-includes starting the pool's worker processes: a fixed cost of a few seconds that dominates a short run). The pool comes from a factory, `module:function` taking
+target: >= 1.6x with 2 workers on 2 cores); the same for the generations alone (after seeding).
+The pool is made and warmed up first (`wait_ready`: LocalPool's workers imported and warmed,
+InlinePool's process warmed the same way, pool.warmup) and that start-up is its own column,
+`start s`, outside the timed run; `--no-warm` times start-up inside the run instead. The pool comes from a factory, `module:function` taking
 (workers, ray=None, *, device=..., gpu_index=...) like warpsmith.search.pools.make_pool (the default);
 a worker count the factory cannot serve is reported as such, not measured. Usage:
 
@@ -21,6 +23,7 @@ from __future__ import annotations
 import argparse
 import importlib
 import json
+import os
 import tempfile
 import time
 from pathlib import Path
@@ -56,6 +59,10 @@ def measure(workers: int, args: argparse.Namespace, make_pool: Any) -> dict[str,
         pool = make_pool(workers, None, device="cpu")
     except Exception as error:  # noqa: BLE001 (the factory says why it cannot serve this count)
         return {"workers": workers, "error": " ".join(str(error).split())}
+    pool_started = time.perf_counter()
+    if args.warm and hasattr(pool, "wait_ready"):  # worker start-up and warm-up out of the timed run
+        pool.wait_ready(300.0)
+    start_s = time.perf_counter() - pool_started
     with tempfile.TemporaryDirectory() as scratch:
         store = open_store(f"sqlite:///{Path(scratch) / 'evolve.db'}")
         started = time.perf_counter()
@@ -74,9 +81,10 @@ def measure(workers: int, args: argparse.Namespace, make_pool: Any) -> dict[str,
         store.close()
     steady = ended - seeded["at"] if seeded else None
     in_steady = summary.evaluated - seeded.get("done", 0)
-    return {"workers": workers, "status": summary.status, "wall_s": round(wall, 2), "evaluated": summary.evaluated,
+    return {"workers": workers, "status": summary.status, "start_s": round(start_s, 2), "wall_s": round(wall, 2), "evaluated": summary.evaluated,
             "per_minute": round(60.0 * summary.evaluated / wall, 1) if wall else None,
             "busy_fraction": round(stats.busy_seconds / (wall * stats.workers), 2) if wall else None,
+            "eval_s": round(stats.busy_seconds / stats.done, 3) if stats.done else None,
             "generations_s": round(steady, 2) if steady else None,
             "generations_per_minute": round(60.0 * in_steady / steady, 1) if steady else None}
 
@@ -91,6 +99,9 @@ def main() -> None:
     parser.add_argument("--suite", default="smoke", choices=("smoke", "check", "bench"),
                         help="Shape suite each candidate is evaluated on (larger: longer evaluations).")
     parser.add_argument("--pool-factory", default="warpsmith.search.pools:make_pool")
+    parser.add_argument("--no-warm", dest="warm", action="store_false",
+                        help="time the pool's start-up inside the run (default: the pool starts and warms up first, "
+                             "`start s`; pool.warmup)")
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args()
     make_pool = factory_of(args.pool_factory)
@@ -105,15 +116,16 @@ def main() -> None:
     if args.json:
         print(json.dumps(rows, indent=1))
         return
-    print("| workers | status | wall s | evaluated | per minute | busy fraction | wall ratio vs first "
+    print(f"cores: {os.cpu_count()}, load average now: {', '.join(f'{x:.2f}' for x in os.getloadavg())}")
+    print("| workers | status | start s | wall s | evaluated | per minute | busy fraction | mean eval s | wall ratio vs first "
           "| generations s | per minute in generations | generations ratio vs first |")
-    print("| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |")
+    print("| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |")
     for row in rows:
         if "error" in row:
-            print(f"| {row['workers']} | unavailable: {row['error']} | | | | | | | | |")
+            print(f"| {row['workers']} | unavailable: {row['error']} | | | | | | | | | | |")
         else:
-            print(f"| {row['workers']} | {row['status']} | {row['wall_s']} | {row['evaluated']} | {row['per_minute']} "
-                  f"| {row['busy_fraction']} | {row.get('speedup_vs_first', '')} | {row['generations_s']} "
+            print(f"| {row['workers']} | {row['status']} | {row['start_s']} | {row['wall_s']} | {row['evaluated']} | {row['per_minute']} "
+                  f"| {row['busy_fraction']} | {row['eval_s']} | {row.get('speedup_vs_first', '')} | {row['generations_s']} "
                   f"| {row['generations_per_minute']} | {row.get('generations_speedup_vs_first', '')} |")
 
 

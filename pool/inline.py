@@ -24,6 +24,7 @@ from warpsmith.records.jobs import EvalJob, EvalOutcome, PoolStats
 
 MAX_ATTEMPTS = 2
 _STOP = object()
+_WARM = object()
 
 
 class InlinePool:
@@ -69,6 +70,14 @@ class InlinePool:
             return PoolStats(workers=1, busy=int(self._busy), queued=self._jobs.qsize(), done=self._done,
                              failed=self._failed, recycled=0, busy_seconds=self._busy_seconds)
 
+    def wait_ready(self, timeout_s: float = 300.0) -> bool:
+        """Warm this process up (pool.warmup: the sandbox's warm fork server, the evaluator's caches) in
+        the worker thread, before any job queued after it, and wait up to `timeout_s` for it: the same
+        start-up a LocalPool worker pays before it says ready, so a benchmark times both alike."""
+        done = threading.Event()
+        self._jobs.put((_WARM, done, 0))
+        return done.wait(timeout_s)
+
     def close(self) -> None:
         """Stop after the job in hand (jobs still queued are dropped: their outcomes never come)."""
         if self._closed:
@@ -113,6 +122,13 @@ class InlinePool:
             if item is _STOP:
                 return
             job, queued_at, attempt = item
+            if job is _WARM:
+                from warpsmith.pool.devices import visible_gpus
+                from warpsmith.pool.warmup import warm_up
+
+                warm_up("cpu" if self.device == "cpu" or (self.device == "auto" and not visible_gpus()) else "cuda")
+                queued_at.set()
+                continue
             started = time.monotonic()
             with self._lock:
                 self._busy = True

@@ -11,6 +11,10 @@ its process group and replaced, and its job re-queued once (JobBook); a worker t
 sandbox timeout is replaced after answering. A worker slot that fails to start `start_failures`
 times in a row is disabled with its one-line reason; with none left, jobs fail with that line.
 
+Workers warm up before they say ready (pool/warmup.py); `wait_ready()` waits for all of them,
+so a caller can keep start-up out of what it times. `close()` sends every idle worker EOF first
+and then reaps them, so they end together.
+
 The pool's own process never imports torch (devices are counted with nvidia-smi, builds call
 the toolchain directly), so it never creates a CUDA context. `close()` (also on leaving a `with`
 block, even on an exception) stops every worker and reaps it; jobs still pending then get no
@@ -111,6 +115,9 @@ class LocalPool:
         os.write(self._wake_w, b"x")  # the dispatcher stops now rather than at its next tick
         self._thread.join(timeout=30)
         self._builds.close()
+        for slot in self._slots:  # every idle worker hears EOF first, so they all end at the same time
+            if slot.worker is not None and slot.worker.job is None:
+                slot.worker.request_stop()
         for slot in self._slots:
             if slot.worker is not None:
                 # a busy worker is killed at once; an idle one ends on EOF (its warm sandbox servers with it)
@@ -125,6 +132,18 @@ class LocalPool:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+    def wait_ready(self, timeout_s: float = 300.0) -> bool:
+        """Block until every worker slot that is not disabled has a ready (imported, warmed) worker, or
+        `timeout_s` passed; whether they all are. For benchmarks and callers that keep start-up out
+        of what they time; jobs submitted earlier simply wait for their worker."""
+        deadline = time.monotonic() + timeout_s
+        while time.monotonic() < deadline and self._closed_reason is None:
+            live = [s for s in self._slots if s.disabled is None]
+            if live and all(s.worker is not None and s.worker.ready for s in live):
+                return True
+            time.sleep(0.05)
+        return False
 
     def worker_pids(self) -> dict[str, int]:
         """The live workers' process ids by name (for diagnostics and fault tests)."""

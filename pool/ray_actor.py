@@ -18,12 +18,15 @@ from typing import Any
 class EvalActor:
     def __init__(self, name: str, device: str) -> None:
         self.name, self.device = name, device
+        self._warm: tuple[float, str | None] | None = None  # once per actor (ready() is also a liveness probe)
         if device == "cpu":  # a CPU actor sees no GPU at all (Ray pins only actors that asked for one)
             os.environ["CUDA_VISIBLE_DEVICES"] = ""
 
     def ready(self) -> dict[str, Any]:
-        """Import the evaluator (torch, triton) now, and say where this actor runs."""
+        """Import the evaluator (torch, triton) now, warm a CPU actor up (pool.warmup: its warm fork
+        server and caches, outside any job), and say where this actor runs."""
         from warpsmith.pool.runner import default_timeout_s
+        from warpsmith.pool.warmup import warm_up
 
         info: dict[str, Any] = {"name": self.name, "pid": os.getpid(), "host": socket.gethostname(),
                                 "cuda_visible_devices": os.environ.get("CUDA_VISIBLE_DEVICES"),
@@ -32,6 +35,9 @@ class EvalActor:
             import torch
 
             info["cuda_devices"] = torch.cuda.device_count()
+        if self._warm is None:
+            self._warm = warm_up(self.device)
+        info["warm_s"], info["warm_problem"] = self._warm
         return info
 
     def run(self, job_json: str) -> dict[str, Any]:

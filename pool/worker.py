@@ -4,7 +4,8 @@ Owns: the worker's side of the local pool's protocol. The parent starts this mod
 interpreter with CUDA_VISIBLE_DEVICES already in its environment (one GPU, seen as device 0; an
 empty value for CPU workers), so the pin holds before torch is imported here. Stdin carries one
 `EvalJob` per line; the first line this worker writes is {"ready": ...} once the evaluator (and
-torch, triton) are imported; then one answer per job (runner.run_job). The protocol owns the
+torch, triton) are imported and a CPU worker has warmed up (warmup.py: one
+built-in seed evaluated, which starts the sandbox's warm fork server); then one answer per job (runner.run_job). The protocol owns the
 original stdout: anything else printed (the evaluator's, Triton's) goes to stderr, the log the
 parent keeps. After an answer that asks for recycling the worker exits and the parent starts a
 fresh one. EOF on stdin ends it; so does the pool's process dying (even by SIGKILL, mid-job):
@@ -37,6 +38,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="warpsmith.pool.worker")
     parser.add_argument("--name", required=True)
     parser.add_argument("--device", choices=("cpu", "cuda"), required=True)
+    parser.add_argument("--no-warm", action="store_true", help="skip the warm-up evaluation before 'ready'")
     args = parser.parse_args(argv)
     threading.Thread(target=_exit_with_parent, args=(os.getppid(),), daemon=True).start()
 
@@ -59,6 +61,12 @@ def main(argv: list[str] | None = None) -> int:
             print(f"worker {args.name}: CUDA_VISIBLE_DEVICES={ready['cuda_visible_devices']!r} "
                   f"but torch sees {seen} CUDA device(s)", file=sys.stderr, flush=True)
             return 3
+    if not args.no_warm:  # the warm fork server and per-process caches, paid before the first job (warmup.py)
+        from warpsmith.pool.warmup import warm_up
+
+        ready["warm_s"], problem = warm_up(args.device)
+        print(f"worker {args.name}: warmed up in {ready['warm_s']:.2f} s" + (f" ({problem})" if problem else ""),
+              file=sys.stderr, flush=True)
     protocol.write(json.dumps(ready) + "\n")
     for line in sys.stdin:
         if not line.strip():
@@ -66,8 +74,24 @@ def main(argv: list[str] | None = None) -> int:
         answer = run_job(EvalJob.model_validate_json(line), args.device)
         protocol.write(json.dumps(answer) + "\n")
         if answer["recycle"]:
-            return 0
+            break
+    _exit_now(protocol)
     return 0
+
+
+def _exit_now(protocol: object) -> None:
+    """End without the interpreter's teardown (torch's and triton's modules: ~0.3 s per worker on
+    the build machine, paid at every close and recycle). The one exit hook this process registers,
+    the warm fork servers' shutdown (sandbox/warm.py), runs first, explicitly."""
+    from warpsmith.sandbox.warm import shutdown
+
+    shutdown()
+    for stream in (protocol, sys.stdout, sys.stderr):
+        try:
+            stream.flush()  # type: ignore[attr-defined]
+        except (OSError, ValueError):
+            pass
+    os._exit(0)
 
 
 if __name__ == "__main__":

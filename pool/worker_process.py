@@ -136,6 +136,14 @@ class WorkerProcess:
             pass
         self.kill()
 
+    def request_stop(self) -> None:
+        """EOF on the worker's stdin: it ends after the job in hand (stop() then waits for it)."""
+        if self.proc.stdin is not None:
+            try:
+                self.proc.stdin.close()
+            except OSError:
+                pass
+
     def stop(self, grace_s: float = 5.0) -> None:
         """Ask the worker to end (EOF on its stdin), then kill what is left after `grace_s`."""
         if self.proc.poll() is None and self.proc.stdin is not None:

@@ -107,3 +107,25 @@ def test_gpu_workers_time_real_kernels_and_the_parent_never_creates_a_cuda_conte
         import torch
 
         assert torch.cuda.is_initialized() is False
+
+
+@pytest.mark.slow
+def test_a_cpu_worker_warms_up_before_ready_so_its_first_job_forks_from_a_running_server() -> None:
+    # The warm-up (pool/warmup.py) starts the worker's warm fork server before "ready": the first job is
+    # then at least the server's second, and nothing of the server's start-up is inside the job's time.
+    import re
+
+    with LocalPool(workers=1, gpus=[]) as pool:
+        assert pool.wait_ready(240), "the worker did not get ready"
+        log = pool._slots[0].worker.log_path.read_text()  # noqa: SLF001 - the worker's own log line
+        assert re.search(r"worker cpu0: warmed up in \d+\.\d\d s\n", log), log[-1000:]
+        pool.submit(seed_job("first", "rmsnorm"))
+        [outcome] = collect(pool, 1)
+        pid = pool.worker_pids()["cpu0"]
+    assert outcome.result is not None and outcome.result.status == "correct", outcome
+    warm = [line for line in outcome.result.isolation if line.startswith("warm worker")]
+    if warm and "ran cold" in warm[0]:
+        pytest.skip(f"this host runs sandboxed jobs cold: {warm[0]}")
+    assert warm and re.fullmatch(r"warm worker: job (\d+) of server \d+", warm[0]), outcome.result.isolation
+    assert int(re.fullmatch(r"warm worker: job (\d+) of server \d+", warm[0]).group(1)) >= 2, warm
+    assert not os.path.exists(f"/proc/{pid}"), "close() ended the worker"
