@@ -32,7 +32,6 @@ NATIVE_BYPASSES = {
 }
 
 
-@pytest.mark.xfail(strict=True, reason="static_native: digraphs and asm labels pass the text checks")
 @pytest.mark.parametrize("name", sorted(NATIVE_BYPASSES))
 def test_native_text_bypass_is_refused(name: str) -> None:
     source, rule = NATIVE_BYPASSES[name]
