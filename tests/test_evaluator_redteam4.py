@@ -6,10 +6,18 @@ audit of the built library is the second layer, these are the first."""
 
 from __future__ import annotations
 
+import subprocess
+from pathlib import Path
+
 import pytest
 
+from warpsmith.evaluator.build_jail import jailed_command
+from warpsmith.evaluator.build_limits import BuildLimits, limited_command
+from warpsmith.evaluator.hardware import detect_hardware
 from warpsmith.evaluator.native import compute_methods
+from warpsmith.evaluator.reference_timing import reference_timings
 from warpsmith.evaluator.static_native import check_native_source
+from warpsmith.tasklib import get_task
 from warpsmith.tasklib.base import BASE_ALLOWED_TORCH_OPS
 
 SKELETON = "#include <ATen/ATen.h>\n\nat::Tensor kernel(const at::Tensor& x) {\n{body}\n  return x;\n}\n"
@@ -46,3 +54,43 @@ def test_inline_asm_and_percent_operators_stay_allowed() -> None:
             '  asm volatile("" ::: "memory");\n  __asm__ __volatile__("nop");\n'
             '  const char* s = "%:include <unistd.h>"; (void)s;')
     assert check_native_source(SKELETON.replace("{body}", body), compute_methods(BASE_ALLOWED_TORCH_OPS)) == []
+
+
+# ---- trusted processes started with `python -m` put their working directory first on sys.path ----
+
+HIJACK = "import pathlib\npathlib.Path({marker!r}).write_text('imported from the working directory')\n"
+
+
+def _plant(folder: Path) -> Path:
+    """A working directory whose `json.py` and `warpsmith/` would run if Python imported from it."""
+    marker = folder / "HIJACKED"
+    (folder / "json.py").write_text(HIJACK.format(marker=str(marker)) + "raise ImportError('hijacked')\n")
+    (folder / "warpsmith").mkdir()
+    (folder / "warpsmith" / "__init__.py").write_text(HIJACK.format(marker=str(marker)))
+    return marker
+
+
+@pytest.mark.xfail(strict=True, reason="trusted `python -m` subprocesses import from their working directory")
+def test_reference_timing_process_never_imports_from_its_working_directory(tmp_path: Path, monkeypatch) -> None:
+    """The trusted reference process inherits the parent's cwd (a pool worker's is /tmp, writable by
+    anyone): with `python -m` that folder came first on sys.path, ahead of the stdlib and warpsmith."""
+    monkeypatch.setenv("WARPSMITH_CACHE", str(tmp_path / "cache"))
+    cwd = tmp_path / "cwd"
+    cwd.mkdir()
+    marker = _plant(cwd)
+    monkeypatch.chdir(cwd)
+    task = get_task("rmsnorm")
+    shape = task.shapes("smoke")[0]
+    found = reference_timings(task, [shape], "cpu", detect_hardware("cpu"))
+    assert not marker.exists()
+    assert found[shape.label]["wall_clock"]["eager"]
+
+
+@pytest.mark.xfail(strict=True, reason="trusted `python -m` subprocesses import from their working directory")
+def test_build_wrappers_never_import_from_the_build_folder(tmp_path: Path) -> None:
+    """The compiler's wrappers (rlimits, then the Landlock jail) run with cwd = the build folder,
+    which the jailed compiler may write: they must not import from it."""
+    marker = _plant(tmp_path)
+    command = limited_command(jailed_command(["true"], read=[], write=[tmp_path]), BuildLimits())
+    done = subprocess.run(command, cwd=tmp_path, capture_output=True, text=True, timeout=120)
+    assert not marker.exists(), done.stderr[-500:]
