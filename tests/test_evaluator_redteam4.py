@@ -70,7 +70,6 @@ def _plant(folder: Path) -> Path:
     return marker
 
 
-@pytest.mark.xfail(strict=True, reason="trusted `python -m` subprocesses import from their working directory")
 def test_reference_timing_process_never_imports_from_its_working_directory(tmp_path: Path, monkeypatch) -> None:
     """The trusted reference process inherits the parent's cwd (a pool worker's is /tmp, writable by
     anyone): with `python -m` that folder came first on sys.path, ahead of the stdlib and warpsmith."""
@@ -86,7 +85,6 @@ def test_reference_timing_process_never_imports_from_its_working_directory(tmp_p
     assert found[shape.label]["wall_clock"]["eager"]
 
 
-@pytest.mark.xfail(strict=True, reason="trusted `python -m` subprocesses import from their working directory")
 def test_build_wrappers_never_import_from_the_build_folder(tmp_path: Path) -> None:
     """The compiler's wrappers (rlimits, then the Landlock jail) run with cwd = the build folder,
     which the jailed compiler may write: they must not import from it."""
