@@ -11,12 +11,14 @@ from pathlib import Path
 
 import pytest
 
+from tests._kernelbench_helpers import problem, run_source
 from warpsmith.evaluator.build_jail import jailed_command
 from warpsmith.evaluator.build_limits import BuildLimits, limited_command
 from warpsmith.evaluator.hardware import detect_hardware
 from warpsmith.evaluator.native import compute_methods
 from warpsmith.evaluator.reference_timing import reference_timings
 from warpsmith.evaluator.static_native import check_native_source
+from warpsmith.evaluator.static_python import check_python_source
 from warpsmith.tasklib import get_task
 from warpsmith.tasklib.base import BASE_ALLOWED_TORCH_OPS
 
@@ -92,3 +94,22 @@ def test_build_wrappers_never_import_from_the_build_folder(tmp_path: Path) -> No
     command = limited_command(jailed_command(["true"], read=[], write=[tmp_path]), BuildLimits())
     done = subprocess.run(command, cwd=tmp_path, capture_output=True, text=True, timeout=120)
     assert not marker.exists(), done.stderr[-500:]
+
+
+# ---- KernelBench module form: a torch.nn layer called through an alias ----
+
+ADVERSARIAL = Path(__file__).parent / "adversarial"
+
+
+@pytest.mark.parametrize("name", ["rt4_alias_submodule", "rt4_list_submodule"])
+def test_a_layer_called_through_an_alias_is_refused_statically_and_at_run_time(name: str) -> None:
+    """`lin = self.linear; lin(x)` or `self.layers = [self.linear]; self.layers[0](x)`: torch's
+    Linear computes the GEMM while a decoy Triton ReLU is launched. The static rule once saw only
+    `self.linear(...)`; the op guard refuses aten.addmm either way."""
+    source = (ADVERSARIAL / f"{name}.py").read_text()
+    task = problem(3)
+    found = check_python_source(source, task.allowed_torch_ops, module_class=task.module_class,
+                                nn_classes=task.module_nn_classes, require_launch=task.require_launch)
+    assert [v.rule for v in found] == ["torch-module-call"]
+    result = run_source(3, source, static_checks=False)
+    assert result.status == "rejected" and "aten.addmm" in result.message, result.message
