@@ -113,3 +113,14 @@ def test_a_layer_called_through_an_alias_is_refused_statically_and_at_run_time(n
     assert [v.rule for v in found] == ["torch-module-call"]
     result = run_source(3, source, static_checks=False)
     assert result.status == "rejected" and "aten.addmm" in result.message, result.message
+
+
+def test_torch_called_from_inside_the_triton_interpreter_is_not_correct() -> None:
+    """Run-time layer alone (static checks off): a ModelNew passed to a launch, with a `data_ptr`
+    method and `untyped_storage` bound to `torch.sigmoid(x, out=s)`, made Triton's interpreter call
+    torch from its own frame, which the op guard trusts: the swish came out `correct`. Such an
+    argument is now refused before the interpreter touches it."""
+    source = (ADVERSARIAL / "rt4_triton_calls_torch.py").read_text()
+    result = run_source(1, source, static_checks=False)
+    assert result.status != "correct"
+    assert "ForeignLaunchArgument" in result.message, result.message
