@@ -7,7 +7,8 @@ captured functions, code objects, other tensors. `install()` replaces the interp
 those helpers with one that refuses, before touching memory, any access outside the storages of the
 tensors passed to the launch in progress (outputs the candidate allocated itself are launch
 arguments too), and any access outside a launch. Vectorized: one searchsorted per access batch.
-It also refuses a launch argument that has `data_ptr` but is not a tensor (`refuse_foreign_pointers`):
+It also refuses a launch argument that has `data_ptr` but is not a tensor (`refuse_foreign_pointers`)
+and a launch of a function with pre-run hooks (`fn.add_pre_run_hook(torch.Tensor.sigmoid_)`):
 the interpreter would call that object's methods from Triton's own frames, where the op guard
 (aten_guard.py) counts torch ops as the harness's.
 
@@ -148,6 +149,9 @@ def install() -> None:
 
     def bounded_call(self: Any, *args: Any, **kwargs: Any) -> Any:
         global _active
+        if self.pre_run_hooks:  # Triton adds none; the interpreter calls them from its own frame
+            raise ForeignLaunchArgument("pre-run hooks on a @triton.jit function are refused: the interpreter "
+                                        "would run them (torch ops included) where the op guard trusts it")
         outer = _active
         try:
             return call(self, *args, **kwargs)

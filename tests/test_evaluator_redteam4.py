@@ -124,3 +124,14 @@ def test_torch_called_from_inside_the_triton_interpreter_is_not_correct() -> Non
     result = run_source(1, source, static_checks=False)
     assert result.status != "correct"
     assert "ForeignLaunchArgument" in result.message, result.message
+
+
+def test_a_torch_op_as_a_pre_run_hook_is_not_correct() -> None:
+    """Run-time layer alone: `_noop.add_pre_run_hook(torch.Tensor.sigmoid_)` had the interpreter apply
+    sigmoid_ to the launch's argument from Triton's frame: `correct`. A launch with hooks is refused.
+    (GPU mode: JITFunction.run calls the hooks too; there the static rule `jit-function-attribute`
+    is the layer that refuses them.)"""
+    source = (ADVERSARIAL / "rt4_pre_run_hook.py").read_text()
+    result = run_source(1, source, static_checks=False)
+    assert result.status != "correct"
+    assert "pre-run hooks" in result.message, result.message
