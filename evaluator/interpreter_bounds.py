@@ -8,7 +8,8 @@ those helpers with one that refuses, before touching memory, any access outside 
 tensors passed to the launch in progress (outputs the candidate allocated itself are launch
 arguments too), and any access outside a launch. Vectorized: one searchsorted per access batch.
 It also refuses a launch argument that has `data_ptr` but is not a tensor (`refuse_foreign_pointers`)
-and a launch of a function with pre-run hooks (`fn.add_pre_run_hook(torch.Tensor.sigmoid_)`):
+a launch of a function with pre-run hooks (`fn.add_pre_run_hook(torch.Tensor.sigmoid_)`) and a grid
+that is a callable but not a Python function (`functools.partial(max, s, key=torch.Tensor.sigmoid_)`):
 the interpreter would call that object's methods from Triton's own frames, where the op guard
 (aten_guard.py) counts torch ops as the harness's.
 
@@ -19,6 +20,7 @@ kernels are bounded by the device's own memory protection, not by this module).
 
 from __future__ import annotations
 
+import types
 from typing import Any
 
 import numpy as np
@@ -152,6 +154,11 @@ def install() -> None:
         if self.pre_run_hooks:  # Triton adds none; the interpreter calls them from its own frame
             raise ForeignLaunchArgument("pre-run hooks on a @triton.jit function are refused: the interpreter "
                                         "would run them (torch ops included) where the op guard trusts it")
+        grid = getattr(self.grid, "__func__", self.grid)
+        if callable(grid) and not isinstance(grid, types.FunctionType):
+            # a Python grid function runs in the candidate's own frame; a C callable (functools.partial,
+            # a builtin) would run torch ops from Triton's frame, where the op guard trusts them
+            raise ForeignLaunchArgument(f"the launch grid is a {type(grid).__name__}: write a tuple or a lambda")
         outer = _active
         try:
             return call(self, *args, **kwargs)

@@ -135,3 +135,14 @@ def test_a_torch_op_as_a_pre_run_hook_is_not_correct() -> None:
     result = run_source(1, source, static_checks=False)
     assert result.status != "correct"
     assert "pre-run hooks" in result.message, result.message
+
+
+def test_a_c_callable_grid_is_not_correct() -> None:
+    """Run-time layer alone: a grid `functools.partial(max, s, key=torch.Tensor.sigmoid_)` had Triton
+    apply sigmoid_ while computing the grid, from its own frame: `correct`. Under the interpreter a
+    grid that is callable but not a Python function is refused. (GPU mode: JITFunction.run calls the
+    grid too; there the static rules, functools and torch names, are the layer that refuses it.)"""
+    source = (ADVERSARIAL / "rt4_grid_c_callable.py").read_text()
+    result = run_source(1, source, static_checks=False)
+    # the candidate catches the TypeError its trick relies on, so the refusal shows as sigmoid never applied
+    assert result.status == "incorrect", result.message
