@@ -42,7 +42,7 @@ def landlock_status() -> tuple[bool, str]:
 
 def jailed_command(command: list[str], *, read: list[Path], write: list[Path]) -> list[str]:
     """`command` wrapped so that it runs confined to `read` (+ system dirs) and `write`."""
-    wrapper = [sys.executable, "-m", "warpsmith.evaluator.build_jail"]
+    wrapper = [sys.executable, "-P", "-m", "warpsmith.evaluator.build_jail"]
     # The compiler's environment names neither the user's home (HOME is the build folder there) nor
     # the store: the parent, which knows both, names what is protected.
     for protected in paths.protected_paths(paths.store_files()):

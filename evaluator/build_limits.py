@@ -55,7 +55,7 @@ class BuildLimits:
 
 def limited_command(command: list[str], limits: BuildLimits) -> list[str]:
     """`command` wrapped so that it runs under `limits`."""
-    return [sys.executable, "-m", "warpsmith.evaluator.build_limits", "--fsize", str(limits.output_bytes),
+    return [sys.executable, "-P", "-m", "warpsmith.evaluator.build_limits", "--fsize", str(limits.output_bytes),
             "--as", str(limits.memory_bytes), "--", *command]
 
 

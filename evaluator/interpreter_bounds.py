@@ -7,6 +7,11 @@ captured functions, code objects, other tensors. `install()` replaces the interp
 those helpers with one that refuses, before touching memory, any access outside the storages of the
 tensors passed to the launch in progress (outputs the candidate allocated itself are launch
 arguments too), and any access outside a launch. Vectorized: one searchsorted per access batch.
+It also refuses a launch argument that has `data_ptr` but is not a tensor (`refuse_foreign_pointers`)
+a launch of a function with pre-run hooks (`fn.add_pre_run_hook(torch.Tensor.sigmoid_)`) and a grid
+that is a callable but not a Python function (`functools.partial(max, s, key=torch.Tensor.sigmoid_)`):
+the interpreter would call that object's methods from Triton's own frames, where the op guard
+(aten_guard.py) counts torch ops as the harness's.
 
 Owns: the address check and its installation. Does not own: any verdict (an out-of-range access is
 an exception in the candidate's call, which the parent judges like any other), nor GPU mode (real
@@ -15,6 +20,7 @@ kernels are bounded by the device's own memory protection, not by this module).
 
 from __future__ import annotations
 
+import types
 from typing import Any
 
 import numpy as np
@@ -104,6 +110,28 @@ class _GuardedMemory:
         return self._real.atomic_rmw(op, ptrs, values, mask, sem)
 
 
+class ForeignLaunchArgument(TypeError):
+    """A launch argument that looks like a tensor to Triton (it has data_ptr) but is not one."""
+
+
+def refuse_foreign_pointers(values: Any) -> None:
+    """Raise ForeignLaunchArgument for any launch argument with a `data_ptr` that is not a torch.Tensor
+    (nor Triton's wrapper or descriptor of one): the interpreter calls such an object's
+    `untyped_storage()` from its own frame, which the op guard counts as the harness's, so an object
+    whose `untyped_storage` is a bound torch op (`torch.sigmoid` with out=) had torch compute the answer
+    unseen."""
+    for value in values:
+        if isinstance(value, torch.Tensor):
+            continue
+        if isinstance(value, tuple):
+            refuse_foreign_pointers(value)
+        elif type(value).__name__ in ("TensorWrapper", "TensorDescriptor") and type(value).__module__.startswith("triton."):
+            refuse_foreign_pointers([value.base])
+        elif hasattr(value, "data_ptr"):
+            raise ForeignLaunchArgument(f"a launch argument of type {type(value).__name__} has data_ptr but is not a "
+                                        "torch.Tensor: pass tensors to kernels")
+
+
 def install() -> None:
     """Guard the interpreter's memory helpers and track each launch's tensors (idempotent)."""
     from triton.runtime import interpreter
@@ -116,12 +144,21 @@ def install() -> None:
 
     def tracked_init_args(self: Any, args_dev: Any, kwargs: Any) -> Any:
         global _active
+        refuse_foreign_pointers([*args_dev, *kwargs.values()])
         args_hst, kwargs_hst = init_args(self, args_dev, kwargs)
         _active = ranges_of([*args_hst, *kwargs_hst.values()])
         return args_hst, kwargs_hst
 
     def bounded_call(self: Any, *args: Any, **kwargs: Any) -> Any:
         global _active
+        if self.pre_run_hooks:  # Triton adds none; the interpreter calls them from its own frame
+            raise ForeignLaunchArgument("pre-run hooks on a @triton.jit function are refused: the interpreter "
+                                        "would run them (torch ops included) where the op guard trusts it")
+        grid = getattr(self.grid, "__func__", self.grid)
+        if callable(grid) and not isinstance(grid, types.FunctionType):
+            # a Python grid function runs in the candidate's own frame; a C callable (functools.partial,
+            # a builtin) would run torch ops from Triton's frame, where the op guard trusts them
+            raise ForeignLaunchArgument(f"the launch grid is a {type(grid).__name__}: write a tuple or a lambda")
         outer = _active
         try:
             return call(self, *args, **kwargs)

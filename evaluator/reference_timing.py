@@ -122,7 +122,7 @@ def _run_process(task: Task, shapes: list[Shape], device: str, hardware: Hardwar
     if gpu_index is not None and device.startswith("cuda"):  # the process sees the chosen GPU as device 0
         env["CUDA_VISIBLE_DEVICES"] = env["HIP_VISIBLE_DEVICES"] = pinned_gpu(gpu_index, os.environ)
     env.pop("TRITON_INTERPRET", None)
-    done = subprocess.run([sys.executable, "-m", "warpsmith.evaluator.reference_timing"], input=json.dumps(spec),
+    done = subprocess.run([sys.executable, "-P", "-m", "warpsmith.evaluator.reference_timing"], input=json.dumps(spec),
                           capture_output=True, text=True, timeout=PROCESS_TIMEOUT_S, env=env)
     if done.returncode != 0:
         last = (done.stderr.strip().splitlines() or ["no output"])[-1]

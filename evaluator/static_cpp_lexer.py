@@ -5,7 +5,7 @@ literals (`segments`: "..." and '...' with escapes, raw strings with any prefix 
 `1'000` digit separators left as code) and the views the checks read: `strip_comments`
 (literals kept, line numbers kept), `strip_literals` (literals emptied) and
 `strip_comments_and_raw` (what the build preflight reads: a raw string may span lines that look
-like directives). Does not own: any rule (static_native.py for the text rules, build_guard.py
+like directives); both spell the digraphs `%:` and `%:%:` as `#` and `##`. Does not own: any rule (static_native.py for the text rules, build_guard.py
 for the compiler preflight).
 
 Both readers once had their own stripper, and each missed what the other handled (a prefixed raw
@@ -86,13 +86,21 @@ def segments(text: str) -> Iterator[tuple[Kind, str]]:
         yield "code", text[start:]
 
 
+def _digraphs(code: str) -> str:
+    """`%:%:` is `##` and `%:` is `#` (alternative tokens, always on in C++): in code only, so every
+    check reads one spelling of directives and token pasting (`%:include`, `a%:%:b`)."""
+    return code.replace("%:%:", "##").replace("%:", "#")
+
+
 def _newlines(piece: str) -> str:
     return "\n" * piece.count("\n")
 
 
 def strip_comments(source: str) -> str:
-    """Splice, then replace each comment by a space (and its newlines); literals stay as written."""
-    return "".join(" " + _newlines(t) if k == "comment" else t for k, t in segments(splice_lines(source)))
+    """Splice, then replace each comment by a space (and its newlines); literals stay as written;
+    digraphs in code become the tokens they spell."""
+    return "".join(" " + _newlines(t) if k == "comment" else _digraphs(t) if k == "code" else t
+                   for k, t in segments(splice_lines(source)))
 
 
 def strip_literals(code: str) -> str:
@@ -109,7 +117,8 @@ def strip_literals(code: str) -> str:
 
 
 def strip_comments_and_raw(source: str) -> str:
-    """Splice, drop comments and empty raw strings; ordinary literals (an #include's "file") stay."""
+    """Splice, drop comments and empty raw strings; ordinary literals (an #include's "file") stay;
+    digraphs in code become the tokens they spell."""
     pieces = segments(splice_lines(source))
-    return "".join(" " + _newlines(t) if k == "comment" else '""' + _newlines(t) if k == "raw" else t
-                   for k, t in pieces)
+    return "".join(" " + _newlines(t) if k == "comment" else '""' + _newlines(t) if k == "raw"
+                   else _digraphs(t) if k == "code" else t for k, t in pieces)

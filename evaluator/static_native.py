@@ -102,6 +102,10 @@ IDENTIFIER = re.compile(r"(?<!\.)(?<!->)\b([A-Za-z_]\w*)\b")
 NAMESPACED = re.compile(r"\b(?:at|torch)::(\w+)(?:::(\w+))?")
 METHOD_CALL = re.compile(r"(?:\.|->)\s*([A-Za-z_]\w*)\s*(?:<[^<>;()]*>)?\s*\(")
 ASM = re.compile(r"\b(?:asm|__asm__|__asm)\b[^;]*", re.DOTALL)
+# An asm label (`int run(const char*) __asm__("system");`, `extern char** e asm("environ");`) binds a
+# harmless name to any symbol: a declarator (`)`, `]` or a name) directly followed by asm(...).
+# Inline assembly is a statement (`asm volatile(...)`, or `asm(...)` after `;`, `{`, `}`).
+ASM_LABEL = re.compile(r"(?:[)\]]|\b(?!else\b|do\b)[A-Za-z_]\w*)\s*\b(?:asm|__asm__|__asm)\s*\(")
 
 
 def check_native_source(source: str, compute_methods: frozenset[str]) -> list[Violation]:
@@ -148,6 +152,12 @@ def check_native_source(source: str, compute_methods: frozenset[str]) -> list[Vi
         text = "".join(re.findall(r'"((?:[^"\\\n]|\\.)*)"', match.group(0))) + match.group(0)
         if re.search(r"syscall|sysenter|int\s*\$?0x80|\bsvc\b|\.byte|\.inst|\.word|\.long|\.quad", text):
             found.append(_v("forbidden-call", "inline assembly making a system call or raw bytes", without_comments, match))
+        for name in re.findall(r"[A-Za-z_]\w*", text):
+            if name in FORBIDDEN_IDENTIFIERS:
+                found.append(_v("forbidden-call", f"inline assembly naming {name}", without_comments, match))
+    for match in ASM_LABEL.finditer(code):
+        found.append(_v("forbidden-call", "asm labels (a declaration followed by asm(\"symbol\")) can bind any "
+                        "library symbol: refused; inline assembly is written `asm volatile(...)`", code, match))
     for match in NAMESPACED.finditer(code):
         name = match.group(1)
         if name not in ALLOWED_NAMESPACED:

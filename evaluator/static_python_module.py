@@ -13,7 +13,8 @@ Owns: the one class shape allowed, on tasks that declare a `module_class` only:
 the torch.nn names it may reach (Module as that base, Parameter, and the layer classes the problem's
 own Model uses, for the parameter names to match; `import torch.nn as nn` / `from torch import nn`),
 attributes of torch.nn.Module itself refused on any object (hooks, state_dict, apply, to, train, ...),
-calling a submodule built from a torch.nn class (`self.linear(x)` runs torch's forward), and, on
+a submodule built from a torch.nn class used as anything but `self.sub.attr` (`self.linear(x)`, or
+`f = self.linear` then `f(x)`, runs torch's forward), and, on
 tasks with `require_launch`, that the source launches one of its @triton.jit functions (`fn[grid](...)`):
 a candidate that only calls torch is `torch-only`. Does not own: every other rule, which applies to
 the class's methods as to any function (static_python.py and its helpers), or the shim that builds
@@ -102,6 +103,25 @@ class ModuleRules:
                                           "and methods (def __init__, def forward, helpers)", stmt))
                 continue
             self._check_method(cls.name, stmt, aliases)
+        self._check_submodule_uses(cls)
+
+    def _check_submodule_uses(self, cls: ast.ClassDef) -> None:
+        """A torch.nn submodule is read only as `self.sub.attr` (its weight, its bias): bound to a
+        name, put in a list or passed on, it could be called where no rule sees a call of `self.sub`."""
+        for fn in cls.body:
+            params = [*fn.args.posonlyargs, *fn.args.args] if isinstance(fn, ast.FunctionDef) else []
+            if not params:
+                continue
+            self_name = params[0].arg
+            parents = {id(child): node for node in ast.walk(fn) for child in ast.iter_child_nodes(node)}
+            for node in ast.walk(fn):
+                if isinstance(node, ast.Attribute) and isinstance(node.ctx, ast.Load) \
+                        and isinstance(node.value, ast.Name) and node.value.id == self_name \
+                        and node.attr in self.submodules and not isinstance(parents.get(id(node)), ast.Attribute):
+                    self.violations.append(_v("torch-module-call", f"{self_name}.{node.attr} is a torch.nn layer: "
+                                              f"use only its tensors ({self_name}.{node.attr}.weight), never the "
+                                              "layer itself (calling it runs torch's forward: torch computing the "
+                                              "answer)", node))
 
     def _check_method(self, class_name: str, fn: ast.FunctionDef, aliases: dict[str, str]) -> None:
         if (fn.name.startswith("_") and fn.name != "__init__") or (fn.name in MODULE_ATTRS and fn.name != "forward"):
@@ -121,13 +141,6 @@ class ModuleRules:
                 self.permitted |= {id(call.func), id(call.func.value.func)}
             elif isinstance(stmt, ast.Assign) and len(stmt.targets) == 1:
                 self._permit_self_store(stmt, self_name, aliases)
-        for node in ast.walk(fn):
-            if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) \
-                    and isinstance(node.func.value, ast.Name) and node.func.value.id == self_name \
-                    and node.func.attr in self.submodules:
-                self.violations.append(_v("torch-module-call", f"{self_name}.{node.func.attr}(...) runs a torch.nn "
-                                          "layer's own forward (torch computing the answer): compute it in your "
-                                          f"kernel from {self_name}.{node.func.attr}.weight", node))
 
     def _permit_self_store(self, stmt: ast.Assign, self_name: str, aliases: dict[str, str]) -> None:
         target = stmt.targets[0]

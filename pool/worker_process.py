@@ -55,7 +55,7 @@ class WorkerProcess:
         self._buffer = b""
         log = self.log_path.open("ab")
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "warpsmith.pool.worker", "--name", name, "--device", self.device],
+            [sys.executable, "-P", "-m", "warpsmith.pool.worker", "--name", name, "--device", self.device],
             stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=log, env=worker_environment(gpu, threads=threads),
             start_new_session=True, cwd=tempfile.gettempdir())
         log.close()
