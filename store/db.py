@@ -20,6 +20,7 @@ import json
 import math
 import sqlite3
 import tempfile
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -258,7 +259,7 @@ def open_store(url: str | None = None) -> Store:
             _refuse_foreign_sqlite(Path(parsed.database), shown)
     engine = _make_engine(parsed)
     try:
-        upgraded_from = upgrade_to_head(engine)
+        upgraded_from = _upgrade_waiting(engine)
         _check_writable(engine, shown)
     except SchemaTooNewError as error:
         engine.dispose()
@@ -295,6 +296,21 @@ def open_store(url: str | None = None) -> Store:
             f"cannot use the store {shown}: {_first_line(error)}; is it a warpsmith database you may write to?"
         ) from None
     return Store(engine, upgraded_from)
+
+
+def _upgrade_waiting(engine: Engine) -> str | None:
+    """`upgrade_to_head`, waiting out another process's first open of the same new SQLite file: SQLite
+    answers "database is locked" at once (no busy wait) to a connection that switches the journal to WAL
+    or upgrades a read lock while another opener migrates; that opener is done within seconds."""
+    deadline = time.monotonic() + SQLITE_BUSY_TIMEOUT_MS / 1000
+    while True:
+        try:
+            return upgrade_to_head(engine)
+        except exc.OperationalError as error:
+            if "database is locked" not in str(error) or time.monotonic() > deadline:
+                raise
+            engine.dispose()  # a connection that saw the lock may hold a stale read snapshot
+            time.sleep(0.1)
 
 
 def upgrade_note(store: Store) -> str | None:
