@@ -12,15 +12,14 @@ JSON strings is where models make escaping mistakes, and edit blocks keep answer
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from typing import Any
+from typing import Any, Unpack
 
 from pydantic import BaseModel
 
 from warpsmith.agents.coder_batch import parse_batch
 from warpsmith.agents.edits import apply_answer
 from warpsmith.agents.prompting import render
-from warpsmith.agents.protocols import ChatModel
+from warpsmith.agents.protocols import ChatModel, ChatOptions
 from warpsmith.agents.structured import ask
 from warpsmith.records.agents import CandidateSummary, LLMCall, PlanItem, Role, RoundContext
 from warpsmith.records.evaluation import Candidate, EvalResult
@@ -46,15 +45,8 @@ class _LastCall:
         self.model_name = model.model_name
         self.last: LLMCall | None = None
 
-    def complete(
-        self,
-        role: Role,
-        messages: list[dict[str, Any]],
-        *,
-        response_model: type[BaseModel] | None = None,
-        check: Callable[[str], object] | None = None,
-    ) -> LLMCall:
-        self.last = self.model.complete(role, messages, response_model=response_model, check=check)
+    def complete(self, role: Role, messages: list[dict[str, Any]], **options: Unpack[ChatOptions]) -> LLMCall:
+        self.last = self.model.complete(role, messages, **options)
         return self.last
 
 

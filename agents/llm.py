@@ -19,11 +19,11 @@ import re
 import threading
 import time
 from collections.abc import Callable
-from typing import Any
+from typing import Any, Unpack
 
 from pydantic import BaseModel, Field, PrivateAttr
 
-from warpsmith.agents.protocols import BudgetExceeded, FormatError, LLMUnavailable
+from warpsmith.agents.protocols import BudgetExceeded, ChatOptions, FormatError, LLMUnavailable
 from warpsmith.records.agents import LLMCall, Role
 
 OnCall = Callable[[LLMCall], None]
@@ -225,16 +225,10 @@ class LiteLLMModel:
         time.sleep(delay * (1.0 + 0.5 * random.random()))
 
     # --- the ChatModel protocol --------------------------------------------------------------
-    def complete(
-        self,
-        role: Role,
-        messages: list[dict[str, Any]],
-        *,
-        response_model: type[BaseModel] | None = None,
-        check: Callable[[str], object] | None = None,
-    ) -> LLMCall:
+    def complete(self, role: Role, messages: list[dict[str, Any]], **options: Unpack[ChatOptions]) -> LLMCall:
         litellm = _litellm()
-        kwargs = self._request_kwargs(litellm, response_model, role)
+        kwargs = self._request_kwargs(litellm, options.get("response_model"), role)
+        check = options.get("check")
         attempts = 1 + self.config.max_retries
         last = ""
         for attempt in range(1, attempts + 1):

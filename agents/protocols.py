@@ -8,7 +8,7 @@ the CLI picks them. Does not own: any implementation.
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any, Protocol
+from typing import Any, Protocol, TypedDict, Unpack
 
 from pydantic import BaseModel
 
@@ -16,26 +16,25 @@ from warpsmith.records.agents import LLMCall, Role, RoundContext, Verdict
 from warpsmith.records.evaluation import Candidate, EvalResult
 
 
+class ChatOptions(TypedDict, total=False):
+    """What a request may ask of `ChatModel.complete` besides its role and messages (keywords; each
+    absent or None means no)."""
+
+    response_model: type[BaseModel] | None
+    """Ask the provider for JSON of this shape where it supports it (the caller still parses the text)."""
+    check: Callable[[str], object] | None
+    """Run on the answer before the call is reported: a FormatError it raises is written into the
+    returned call's `error` (and so stored), not raised."""
+
+
 class ChatModel(Protocol):
-    """Answers chat requests; every call (failed ones too) is handed to `on_call`."""
+    """Answers chat requests; every call (failed ones too) is handed to `on_call`. An implementation
+    takes the options as `**options: Unpack[ChatOptions]`, so they are declared once, here."""
 
     model_name: str
 
-    def complete(
-        self,
-        role: Role,
-        messages: list[dict[str, Any]],
-        *,
-        response_model: type[BaseModel] | None = None,
-        check: Callable[[str], object] | None = None,
-    ) -> LLMCall:
-        """Returns the call record; raises LLMUnavailable or BudgetExceeded when it must stop.
-
-        `response_model` asks the provider for JSON of that shape where it supports it (the
-        caller still parses the text). `check` is run on the answer before the call is
-        reported: a FormatError it raises is written into the returned call's `error`
-        (and so stored), not raised.
-        """
+    def complete(self, role: Role, messages: list[dict[str, Any]], **options: Unpack[ChatOptions]) -> LLMCall:
+        """Returns the call record; raises LLMUnavailable or BudgetExceeded when it must stop."""
         ...
 
 

@@ -13,11 +13,9 @@ store (the replay command) or judging whether a replay reproduced a run.
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
+from typing import Any, Unpack
 
-from pydantic import BaseModel
-
-from warpsmith.agents.protocols import FormatError, ReplayDiverged
+from warpsmith.agents.protocols import ChatOptions, FormatError, ReplayDiverged
 from warpsmith.records.agents import LLMCall, Role
 
 
@@ -35,14 +33,9 @@ class ReplayModel:
     def remaining(self) -> int:
         return len(self.recorded) - self.served
 
-    def complete(
-        self,
-        role: Role,
-        messages: list[dict[str, Any]],
-        *,
-        response_model: type[BaseModel] | None = None,
-        check: Callable[[str], object] | None = None,
-    ) -> LLMCall:
+    def complete(self, role: Role, messages: list[dict[str, Any]], **options: Unpack[ChatOptions]) -> LLMCall:
+        """The next recorded answer (`response_model` is moot: the answer is recorded text)."""
+        check = options.get("check")
         step = self.served + 1
         if self.served >= len(self.recorded):
             raise ReplayDiverged(

@@ -317,7 +317,7 @@ def evolve(
 def replay_evolve(store: Any, original: Any, device: str, reevaluate: bool = False, as_json: bool = False) -> None:
     """`warpsmith replay RUN` for an evolve run (called by warpsmith.cli.replay_cmd): the recorded answers
     served to the same engine, a new run; one line and exit 2 for an offline evolve run or --reevaluate."""
-    from warpsmith.cli.replay_cmd import _hardware, finish
+    from warpsmith.cli.replay_cmd import _hardware, finish, interruptible
     from warpsmith.search.pools import make_pool
     from warpsmith.search.replay import RunNotReplayable, replay_evolution
 
@@ -330,13 +330,10 @@ def replay_evolve(store: Any, original: Any, device: str, reevaluate: bool = Fal
     device, hardware = _hardware(device)
     err.print(f"store: {store.url}; hardware: {hardware.device_name}", highlight=False)
     try:
-        with make_pool(1, device=device) as pool, EvolveView() as view:
+        with interruptible(), make_pool(1, device=device) as pool, EvolveView() as view:
             outcome = replay_evolution(store, original, tasks, hardware, pool, device=device, on_progress=view)
     except RunNotReplayable as error:
         raise usage_error(str(error)) from None
-    except KeyboardInterrupt:
-        err.print("interrupted", style="yellow")
-        raise typer.Exit(130) from None
     finish(outcome, as_json, store.url)
 
 

@@ -12,6 +12,8 @@ Exit codes: 0 the replay completed (or the re-evaluation did), 1 it diverged or 
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -91,6 +93,17 @@ def result_document(outcome: Any, *, store_url: str, exit_code: int) -> dict[str
     }
 
 
+@contextmanager
+def interruptible() -> Iterator[None]:
+    """Ctrl-C during a replay ends the command with one line and exit code 130 (the new run's rows
+    written so far stay in the store)."""
+    try:
+        yield
+    except KeyboardInterrupt:
+        err.print("interrupted", style="yellow")
+        raise typer.Exit(130) from None
+
+
 def finish(outcome: Any, as_json: bool, store_url: str) -> None:
     """Report the outcome (a table for people, one JSON object with --json) and exit 1 unless it completed."""
     code = 0 if outcome.status == "completed" else 1
@@ -151,7 +164,7 @@ def replay(
             highlight=False,
         )
         reevaluate = True
-    try:
+    with interruptible():
         if reevaluate:
             outcome = reevaluate_run(
                 store,
@@ -167,9 +180,6 @@ def replay(
             rounds = original.config.get("rounds", original.rounds_done)
             with ProgressView(err, rounds) as view:
                 outcome = replay_run(store, run_id, task, hardware, device=device, on_progress=view)
-    except KeyboardInterrupt:
-        err.print("interrupted", style="yellow")
-        raise typer.Exit(130) from None
     finish(outcome, as_json, store.url)
 
 

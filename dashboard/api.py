@@ -16,7 +16,7 @@ from fastapi.responses import JSONResponse
 from sqlalchemy.orm import Session
 
 from warpsmith.dashboard import candidates, leaderboard, queries, runs_list
-from warpsmith.dashboard.deps import hash_or_404, not_found, read_session, run_id_of, task_or_404
+from warpsmith.dashboard.deps import Page, hash_or_404, not_found, read_session, run_id_of, task_or_404
 from warpsmith.dashboard.views import (
     CandidateDetail,
     CandidateNode,
@@ -25,7 +25,7 @@ from warpsmith.dashboard.views import (
     RunSummary,
     TaskDetail,
 )
-from warpsmith.store.dashboard_reads import count_filtered_runs, filtered_runs
+from warpsmith.store.dashboard_reads import RunFilters, count_filtered_runs, filtered_runs
 from warpsmith.store.writes import valid_text
 
 
@@ -50,15 +50,11 @@ def _limit(default: int) -> Any:
 @router.get("/runs", response_model=list[RunSummary], summary="Runs, newest first (paged; filtered as the runs page)")
 def runs(
     response: Response,
-    task: str | None = Query(None, description="Exact task name (empty: any)."),
-    status: str | None = Query(None, description="Exact status, e.g. running, completed, failed (empty: any)."),
-    strategy: str | None = Query(None, description="Exact strategy, e.g. offline, llm, evolve, replay (empty: any)."),
-    hardware: str | None = Query(None, description="Exact hardware fingerprint (empty: any)."),
+    filters: RunFilters = Depends(runs_list.filters_of),  # the runs page's filters, the same rules
     limit: int = _limit(queries.RUNS_PAGE),
     offset: int = OFFSET,
     session: Session = Depends(read_session),
 ) -> list[RunSummary]:
-    filters = runs_list.filters_of(task, status, strategy, hardware)  # the runs page's filters, the same rules
     response.headers["X-Total-Count"] = str(count_filtered_runs(session, filters))
     return queries.summaries_of(session, filtered_runs(session, filters, limit=limit, offset=offset))
 
@@ -77,12 +73,7 @@ def run(
     session: Session = Depends(read_session),
 ) -> RunDetail:
     detail = queries.run_detail(
-        session,
-        run_id_of(session, run_id),
-        candidates_limit=candidates_limit,
-        candidates_offset=candidates_offset,
-        calls_limit=calls_limit,
-        calls_offset=calls_offset,
+        session, run_id_of(session, run_id), Page(candidates_offset, candidates_limit), Page(calls_offset, calls_limit)
     )
     if detail is None:
         raise not_found(f"no run {run_id!r}")

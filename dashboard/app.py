@@ -21,6 +21,12 @@ from warpsmith.dashboard.deps import HERE, templates
 from warpsmith.dashboard.security import SecurityMiddleware
 from warpsmith.store.db import Store
 
+# Included in this order: the first route that matches a path answers it (`{name:path}` matches widely).
+ROUTERS = (
+    api.router, bench.api_router, bench.router, compare.api_router, evolution.api_router, evolution.router,
+    lineage.api_router, lineage.router, compare.router, live.router, runs_list.router, pages.router,
+)
+
 
 async def _http_error(request: Request, error: Exception) -> Response:
     assert isinstance(error, StarletteHTTPException)
@@ -56,18 +62,8 @@ def create_app(store: Store, hosts: frozenset[str] | None = None) -> FastAPI:
     app.state.store = store
     app.state.memos = {"counts": {}, "boards": {}}  # see queries.py: valid by construction, never stale
     app.mount("/static", StaticFiles(directory=HERE / "static"), name="static")
-    app.include_router(api.router)
-    app.include_router(bench.api_router)
-    app.include_router(bench.router)
-    app.include_router(compare.api_router)
-    app.include_router(evolution.api_router)
-    app.include_router(evolution.router)
-    app.include_router(lineage.api_router)
-    app.include_router(lineage.router)
-    app.include_router(compare.router)
-    app.include_router(live.router)
-    app.include_router(runs_list.router)
-    app.include_router(pages.router)
+    for router in ROUTERS:
+        app.include_router(router)
     app.add_exception_handler(StarletteHTTPException, _http_error)
     app.add_exception_handler(RequestValidationError, _invalid_request)
     app.add_middleware(SecurityMiddleware, hosts=hosts)

@@ -13,6 +13,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator
 from pathlib import Path
+from typing import NamedTuple
 
 from fastapi import Request
 from fastapi.exceptions import HTTPException
@@ -76,6 +77,13 @@ def task_or_404(name: str) -> str:
     return name
 
 
-def page_of(offset: int, limit: int, default: int) -> tuple[int, int]:
+class Page(NamedTuple):
+    """Which slice of a list to show: skip `offset`, show at most `limit`."""
+
+    offset: int
+    limit: int
+
+
+def page_of(offset: int, limit: int, default: int) -> Page:
     """Paging parameters made sane: offset >= 0, 1 <= limit <= MAX_PAGE (0 or less: the default)."""
-    return max(offset, 0), default if limit <= 0 else min(limit, MAX_PAGE)
+    return Page(max(offset, 0), default if limit <= 0 else min(limit, MAX_PAGE))

@@ -29,7 +29,6 @@ from warpsmith.dashboard.evolution_views import (
     Grid,
     GridRow,
     IslandRow,
-    Migration,
     Square,
     TaskEvolution,
 )
@@ -150,8 +149,7 @@ def evolution_view(session: Session, run_id: str, migrations_offset: int = 0) ->
                                    island_generations=island_columns, islands=island_rows))
     return EvolutionView(
         run=run, kind=kind, note=NOTES[kind], tasks=tasks,
-        migrations=[Migration(**vars(m)) for m in
-                    reads.migrations(session, run_id, limit=MIGRATIONS_PAGE, offset=migrations_offset)],
+        migrations=reads.migrations(session, run_id, limit=MIGRATIONS_PAGE, offset=migrations_offset),
         migrations_total=reads.count_migrations(session, run_id), migrations_offset=migrations_offset,
     )
 

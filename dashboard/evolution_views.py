@@ -3,7 +3,8 @@
 Owns: the typed shape of an evolve run's evolution: per task its MAP-Elites grid (the archive's
 cells projected onto floor bucket x language/kind, each square coloured by its best speedup or, where
 no speed compares, by correctness), every cell of the newest archive, the best per generation and
-the islands; the run's migration events. Does not own: building them (evolution.py) or queries.
+the islands; the run's migration events (the store's MigrationEvent, as read). Does not own: building
+them (evolution.py) or queries.
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ from __future__ import annotations
 from pydantic import BaseModel, Field
 
 from warpsmith.dashboard.views import RunSummary
+from warpsmith.store.evolution_reads import MigrationEvent
 
 
 class CellView(BaseModel):
@@ -68,21 +70,11 @@ class TaskEvolution(BaseModel):
     islands: list[IslandRow]
 
 
-class Migration(BaseModel):
-    task: str
-    generation: int
-    from_island: int
-    to_island: int
-    source_hash: str
-    cell: str | None = None
-    status: str | None = None
-
-
 class EvolutionView(BaseModel):
     run: RunSummary
     kind: str = Field(description="speedup: colours and chart by speedup over eager; correctness: no comparable speed")
     note: str = Field(description="What the colours mean on this run, in a sentence.")
     tasks: list[TaskEvolution]
-    migrations: list[Migration]
+    migrations: list[MigrationEvent] = Field(description="A page of migrations, oldest generation first.")
     migrations_total: int
     migrations_offset: int = 0

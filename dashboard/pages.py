@@ -46,16 +46,9 @@ def run_page(
     if found != run_id:  # a prefix or `latest`: the page lives at the whole id
         query = f"?{request.url.query}" if request.url.query else ""
         return RedirectResponse(f"/runs/{found}{query}", status_code=307)
-    offset, limit = page_of(offset, limit, queries.CANDIDATES_PAGE)
-    calls_offset, calls_limit = page_of(calls_offset, 0, queries.CALLS_PAGE)
-    detail = queries.run_detail(
-        session,
-        found,
-        candidates_limit=limit,
-        candidates_offset=offset,
-        calls_limit=calls_limit,
-        calls_offset=calls_offset,
-    )
+    candidates_page = page_of(offset, limit, queries.CANDIDATES_PAGE)
+    calls_page = page_of(calls_offset, 0, queries.CALLS_PAGE)
+    detail = queries.run_detail(session, found, candidates_page, calls_page)
     if detail is None:
         raise not_found(f"no run {run_id!r} in this store")
     base = f"/runs/{found}"
@@ -70,14 +63,8 @@ def run_page(
         live=live_run,
         chart=live.chart_json(live_run),
         chart_label=live.chart_caption(live_run),
-        pager={"offset": offset, "limit": limit, "total": detail.candidates_total, "base": base},
-        calls_pager={
-            "offset": calls_offset,
-            "limit": calls_limit,
-            "total": detail.llm_calls_total,
-            "base": base,
-            "param": "calls_offset",
-        },
+        pager={**candidates_page._asdict(), "total": detail.candidates_total, "base": base},
+        calls_pager={**calls_page._asdict(), "total": detail.llm_calls_total, "base": base, "param": "calls_offset"},
     )
 
 

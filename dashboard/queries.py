@@ -15,6 +15,7 @@ from datetime import UTC, datetime
 
 from sqlalchemy.orm import Session
 
+from warpsmith.dashboard.deps import Page
 from warpsmith.dashboard.views import CandidateNode, LLMCallView, RoundPoint, RunDetail, RunSummary
 from warpsmith.records.stored import StoredEvaluation
 from warpsmith.records.views import RoundStats, RunOverview, representative
@@ -115,13 +116,7 @@ def _rounds(stats: list[RoundStats]) -> list[RoundPoint]:
 
 
 def run_detail(
-    session: Session,
-    run_id: str,
-    *,
-    candidates_limit: int = CANDIDATES_PAGE,
-    candidates_offset: int = 0,
-    calls_limit: int = CALLS_PAGE,
-    calls_offset: int = 0,
+    session: Session, run_id: str, candidates: Page = Page(0, CANDIDATES_PAGE), calls: Page = Page(0, CALLS_PAGE)
 ) -> RunDetail | None:
     """The run page's data: summary, per-round numbers (SQL), a page of candidates and a page of
     LLM calls (headers only: a call's messages are fetched when it is opened)."""
@@ -131,11 +126,11 @@ def run_detail(
     return RunDetail(
         run=summary,
         rounds=_rounds(listing.run_rounds(session, run_id, summary.hardware_fingerprint)),
-        candidates=run_candidates(session, run_id, candidates_limit, candidates_offset) or [],
+        candidates=run_candidates(session, run_id, candidates.limit, candidates.offset) or [],
         candidates_total=count_candidates(session, run_id),
-        candidates_offset=candidates_offset,
-        llm_calls=llm_calls(session, run_id, calls_limit, calls_offset),
+        candidates_offset=candidates.offset,
+        llm_calls=llm_calls(session, run_id, calls.limit, calls.offset),
         llm_calls_total=count_llm_calls(session, run_id),
-        llm_calls_offset=calls_offset,
+        llm_calls_offset=calls.offset,
         replays=lookups.replays_of(session, run_id),
     )

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from urllib.parse import urlencode
 
-from fastapi import APIRouter, Depends, Request
+from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import HTMLResponse
 from sqlalchemy.orm import Session
 
@@ -38,7 +38,13 @@ def _value(text: str | None) -> str | None:
     return text.strip()[: MAX_TASK_NAME + 1]
 
 
-def filters_of(task: str | None, status: str | None, strategy: str | None, hardware: str | None) -> RunFilters:
+def filters_of(
+    task: str | None = Query(None, description="Exact task name (empty: any)."),
+    status: str | None = Query(None, description="Exact status, e.g. running, completed, failed (empty: any)."),
+    strategy: str | None = Query(None, description="Exact strategy, e.g. offline, llm, evolve, replay (empty: any)."),
+    hardware: str | None = Query(None, description="Exact hardware fingerprint (empty: any)."),
+) -> RunFilters:
+    """The filters of a request's query string: a dependency of the runs page, its fragment and /api/runs."""
     return RunFilters(task=_value(task), status=_value(status), strategy=_value(strategy), hardware=_value(hardware))
 
 
@@ -47,7 +53,13 @@ def query_of(filters: RunFilters) -> str:
     return urlencode([(name, getattr(filters, name)) for name in FILTERS if getattr(filters, name) is not None])
 
 
-def runs_context(session: Session, filters: RunFilters, offset: int, limit: int) -> dict[str, object]:
+def runs_context(
+    session: Session = Depends(read_session),
+    filters: RunFilters = Depends(filters_of),
+    offset: int = 0,
+    limit: int = 0,
+) -> dict[str, object]:
+    """A page of the filtered runs list (a dependency: the page and its fragment show the same)."""
     offset, limit = page_of(offset, limit, queries.RUNS_PAGE)
     found = filtered_runs(session, filters, limit=limit, offset=offset, memo=session.info.get("counts"))
     runs = queries.summaries_of(session, found)
@@ -74,31 +86,12 @@ def runs_context(session: Session, filters: RunFilters, offset: int, limit: int)
 
 @router.get("/", response_class=HTMLResponse)
 def runs_page(
-    request: Request,
-    task: str | None = None,
-    status: str | None = None,
-    strategy: str | None = None,
-    hardware: str | None = None,
-    offset: int = 0,
-    limit: int = 0,
-    session: Session = Depends(read_session),
+    request: Request, context: dict[str, object] = Depends(runs_context), session: Session = Depends(read_session)
 ) -> HTMLResponse:
-    filters = filters_of(task, status, strategy, hardware)
-    context = runs_context(session, filters, offset, limit)
-    choices = filter_choices(session)
+    choices = filter_choices(session)  # the same session as the context's (FastAPI caches a dependency per request)
     return templates.TemplateResponse(request, "runs.html", {"tasks": choices.tasks, "choices": choices, **context})
 
 
 @router.get("/fragments/runs", response_class=HTMLResponse)
-def runs_fragment(
-    request: Request,
-    task: str | None = None,
-    status: str | None = None,
-    strategy: str | None = None,
-    hardware: str | None = None,
-    offset: int = 0,
-    limit: int = 0,
-    session: Session = Depends(read_session),
-) -> HTMLResponse:
-    filters = filters_of(task, status, strategy, hardware)
-    return templates.TemplateResponse(request, "_runs_table.html", runs_context(session, filters, offset, limit))
+def runs_fragment(request: Request, context: dict[str, object] = Depends(runs_context)) -> HTMLResponse:
+    return templates.TemplateResponse(request, "_runs_table.html", context)

@@ -28,17 +28,15 @@ import os
 import select
 import shutil
 import tempfile
-import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from warpsmith.pool.book import JobBook, PoolClosed
 from warpsmith.pool.builds import BuildPool, needs_build
 from warpsmith.pool.devices import visible_gpus
-from warpsmith.pool.runner import one_line
+from warpsmith.pool.dispatch import CLOSED, DispatchedPool
 from warpsmith.pool.worker_process import WorkerProcess
-from warpsmith.records.jobs import EvalJob, EvalOutcome, PoolStats
+from warpsmith.records.jobs import EvalJob, PoolStats
 
 DEADLINE_FACTOR = 2.0  # an evaluation may run several sandboxed children, each under the job's timeout
 TICK_S = 0.5
@@ -53,10 +51,12 @@ class _Slot:
     disabled: str | None = None
 
 
-class LocalPool:
+class LocalPool(DispatchedPool):
     """`LocalPool(workers=N, gpus=[...])`: `gpus=None` uses every GPU this process may see (one
     worker each; `workers` keeps the first N), `gpus=[]` forces CPU workers (`workers` of them,
     default one per core). A job's deadline is `deadline_factor` x its timeout + `margin_s`."""
+
+    kind = "local"
 
     def __init__(self, workers: int | None = None, gpus: list[int | str] | None = None, *,
                  build_workers: int | None = None, margin_s: float = 120.0, deadline_factor: float = DEADLINE_FACTOR,
@@ -67,24 +67,18 @@ class LocalPool:
         else:
             self._slots = [_Slot(f"cpu{i}", None) for i in range(max(1, workers or os.cpu_count() or 1))]
         self.margin_s, self.deadline_factor, self.start_failures = margin_s, deadline_factor, start_failures
-        self._book = JobBook(max_attempts)
+        super().__init__(max_attempts)
         self._builds = BuildPool(build_workers)
         self._log_dir = Path(tempfile.mkdtemp(prefix="warpsmith-pool-"))
         self._wake_r, self._wake_w = os.pipe()
-        self._closed_reason: str | None = None
-        self._stop = threading.Event()
         self._default_timeout: dict[str, float] = {}
         for slot in self._slots:
             self._start(slot)
-        self._thread = threading.Thread(target=self._run, name="warpsmith-pool", daemon=True)
         self._thread.start()
         atexit.register(self.close)
 
-    # ---- the interface (pool.protocol.EvaluationPool) ----
-    def submit(self, job: EvalJob) -> None:
-        if self._closed_reason is not None:
-            raise PoolClosed(self._closed_reason)
-        self._book.add(job)
+    # ---- the interface (pool.protocol.EvaluationPool; the rest is DispatchedPool's) ----
+    def _accept(self, job: EvalJob) -> None:
         if needs_build(job):
             with self._book.lock:
                 self._book.building += 1
@@ -93,12 +87,6 @@ class LocalPool:
             self._book.ready(job)
         self._wake()
 
-    def next_outcome(self, timeout_s: float | None = None) -> EvalOutcome | None:
-        return self._book.next_outcome(timeout_s, self._closed_reason)
-
-    def pending(self) -> int:
-        return self._book.pending()
-
     def stats(self) -> PoolStats:
         now = time.monotonic()
         workers = [s.worker for s in self._slots if s.worker is not None]
@@ -106,12 +94,8 @@ class LocalPool:
         return self._book.stats(workers=sum(1 for s in self._slots if not s.disabled), busy=len(busy),
                                 running_s=sum(now - w.job_started for w in busy))
 
-    def close(self) -> None:
-        if self._closed_reason == "the pool is closed":
-            return
-        self._closed_reason = "the pool is closed"
+    def _shutdown(self) -> None:
         atexit.unregister(self.close)
-        self._stop.set()
         os.write(self._wake_w, b"x")  # the dispatcher stops now rather than at its next tick
         self._thread.join(timeout=30)
         self._builds.close()
@@ -126,12 +110,6 @@ class LocalPool:
         for fd in (self._wake_r, self._wake_w):
             os.close(fd)
         shutil.rmtree(self._log_dir, ignore_errors=True)
-
-    def __enter__(self) -> LocalPool:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
 
     def wait_ready(self, timeout_s: float = 300.0) -> bool:
         """Block until every worker slot that is not disabled has a ready (imported, warmed) worker, or
@@ -155,7 +133,7 @@ class LocalPool:
 
     # ---- the dispatcher thread ----
     def _wake(self) -> None:
-        if self._closed_reason == "the pool is closed":  # its pipe may be closed, and the fd reused
+        if self._closed_reason == CLOSED:  # its pipe may be closed, and the fd reused
             return
         try:
             os.write(self._wake_w, b"x")
@@ -172,15 +150,6 @@ class LocalPool:
         # each worker's share of the cores for its own torch work (inputs, references, judging)
         threads = max(1, (os.cpu_count() or 1) // len(self._slots))
         slot.worker = WorkerProcess(slot.name, slot.gpu, self._log_dir, threads=threads)
-
-    def _run(self) -> None:
-        try:
-            while not self._stop.is_set():
-                self._tick()
-        except BaseException as exc:  # noqa: BLE001 - the caller hears it as one line from next_outcome
-            reason = f"the local pool stopped: {one_line(exc)}"
-            self._closed_reason = reason
-            self._book.outcomes.put(PoolClosed(reason))
 
     def _tick(self) -> None:
         for slot in self._slots:

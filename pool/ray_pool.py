@@ -25,11 +25,11 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
-from warpsmith.pool.book import JobBook, PoolClosed
+from warpsmith.pool.dispatch import DispatchedPool
 from warpsmith.pool.local import DEADLINE_FACTOR
 from warpsmith.pool.ray_actor import EvalActor
 from warpsmith.pool.runner import one_line
-from warpsmith.records.jobs import EvalJob, EvalOutcome, PoolStats
+from warpsmith.records.jobs import EvalJob, PoolStats
 
 TICK_S = 0.5
 READY_TIMEOUT_S = 600.0
@@ -75,10 +75,12 @@ class _Actor:
     down_since: float | None = None  # when it went away (died, killed, its node left); None while it answers
 
 
-class RayPool:
+class RayPool(DispatchedPool):
     """`RayPool(address="auto", workers=None, gpus=None)`: `gpus=None` uses every GPU of the
     cluster (`workers` caps the actors), `gpus=[]` forces CPU actors (`workers`, default one per
     CPU of the cluster); a non-empty `gpus` only says how many GPU actors (Ray picks the GPUs)."""
+
+    kind = "Ray"
 
     def __init__(self, address: str = "auto", workers: int | None = None, gpus: list[int | str] | None = None, *,
                  margin_s: float = 120.0, deadline_factor: float = DEADLINE_FACTOR, max_attempts: int = 2,
@@ -117,25 +119,13 @@ class RayPool:
             actor.name = f"ray:{info['host']}/{actor.name.removeprefix('ray:')}"
         self.actor_info = infos
         self.margin_s, self.deadline_factor, self.unavailable_s = margin_s, deadline_factor, unavailable_s
-        self._book = JobBook(max_attempts)
-        self._closed_reason: str | None = None
-        self._stop = threading.Event()
+        super().__init__(max_attempts)
         self._lock = threading.Lock()
-        self._thread = threading.Thread(target=self._run, name="warpsmith-ray-pool", daemon=True)
         self._thread.start()
 
-    # ---- the interface (pool.protocol.EvaluationPool) ----
-    def submit(self, job: EvalJob) -> None:
-        if self._closed_reason is not None:
-            raise PoolClosed(self._closed_reason)
-        self._book.add(job)
+    # ---- the interface (pool.protocol.EvaluationPool; the rest is DispatchedPool's) ----
+    def _accept(self, job: EvalJob) -> None:
         self._book.ready(job)
-
-    def next_outcome(self, timeout_s: float | None = None) -> EvalOutcome | None:
-        return self._book.next_outcome(timeout_s, self._closed_reason)
-
-    def pending(self) -> int:
-        return self._book.pending()
 
     def stats(self) -> PoolStats:
         now = time.monotonic()
@@ -143,21 +133,11 @@ class RayPool:
             busy = [a for a in self._actors if a.job is not None]
             return self._book.stats(workers=len(self._actors), busy=len(busy), running_s=sum(now - a.started for a in busy))
 
-    def close(self) -> None:
-        if self._closed_reason == "the pool is closed":
-            return
-        self._closed_reason = "the pool is closed"
-        self._stop.set()
+    def _shutdown(self) -> None:
         self._thread.join(timeout=30)
         self._kill_all()
         if self._owns_ray:
             self._ray.shutdown()
-
-    def __enter__(self) -> RayPool:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
 
     def actor_pids(self) -> dict[str, int]:
         """Each actor's current process id, asking each actor (waits for one that is restarting; for
@@ -186,15 +166,6 @@ class RayPool:
                 self._ray.kill(actor.handle, no_restart=True)
             except Exception:  # noqa: BLE001 - already gone with its node: nothing left to stop
                 pass
-
-    def _run(self) -> None:
-        try:
-            while not self._stop.is_set():
-                self._tick()
-        except BaseException as exc:  # noqa: BLE001 - the caller hears it as one line from next_outcome
-            reason = f"the Ray pool stopped: {one_line(exc)}"
-            self._closed_reason = reason
-            self._book.outcomes.put(PoolClosed(reason))
 
     def _tick(self) -> None:
         ray = self._ray

@@ -237,34 +237,20 @@ def leaderboards(session: Session, task: str, size: int = 10) -> list[BoardEntry
     place = func.row_number().over(
         partition_by=(best.c.hardware_fingerprint, best.c.mode, best.c.suite), order_by=ranked_order
     )
-    ranked = select(best, place.label("place")).where(best.c.kernel_rank == 1).subquery()
+    ranked = select(best, place.label("rank")).where(best.c.kernel_rank == 1).subquery()
+    # every column a BoardEntry field reads is named as that field
     statement = (
         select(
             ranked,
+            ranked.c.median_us_total.label("time_us"),
             CandidateRow.language,
             CandidateRow.origin,
-            EvaluationRow.run_id.label("evaluation_run_id"),
-            EvaluationRow.created_at.label("evaluated_at"),
+            EvaluationRow.run_id,
+            EvaluationRow.created_at,
         )
         .join(CandidateRow, CandidateRow.source_hash == ranked.c.source_hash)
         .join(EvaluationRow, EvaluationRow.id == ranked.c.id)
-        .where(ranked.c.place <= size)
-        .order_by(ranked.c.hardware_fingerprint, ranked.c.mode, ranked.c.suite, ranked.c.place)
+        .where(ranked.c.rank <= size)
+        .order_by(ranked.c.hardware_fingerprint, ranked.c.mode, ranked.c.suite, ranked.c.rank)
     )
-    return [
-        BoardEntry(
-            hardware_fingerprint=row.hardware_fingerprint,
-            mode=row.mode,
-            suite=row.suite,
-            rank=row.place,
-            source_hash=row.source_hash,
-            language=row.language,
-            origin=row.origin,
-            speedup=row.speedup,
-            time_us=row.median_us_total,
-            evaluator_version=row.evaluator_version,
-            run_id=row.evaluation_run_id,
-            created_at=row.evaluated_at,
-        )
-        for row in session.execute(statement)
-    ]
+    return [BoardEntry.model_validate(row, from_attributes=True) for row in session.execute(statement)]

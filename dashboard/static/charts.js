@@ -106,9 +106,11 @@
     chart(target, data, series, values, hooks);
   }
 
-  function drawCompare() {
-    const target = document.getElementById("compare-chart");
-    const source = document.getElementById("compare-data");
+  // One line per series (compare: per run; evolution: per task); a speedup chart gets the 1.0x
+  // line, a time or count chart (CPU: cells filled) none.
+  function drawSeries(name) {
+    const target = document.getElementById(name + "-chart");
+    const source = document.getElementById(name + "-data");
     if (!target || !source || typeof uPlot === "undefined") return;
     const data = JSON.parse(source.textContent);
     const series = data.series.map(function (s, i) {
@@ -118,20 +120,7 @@
     chart(target, data, series, values, data.kind === "speedup" ? [eagerLine] : []);
   }
 
-  // One series per task; a speedup chart gets the 1.0x line, a count chart (CPU: cells filled) none.
-  function drawEvolution() {
-    const target = document.getElementById("evolution-chart");
-    const source = document.getElementById("evolution-data");
-    if (!target || !source || typeof uPlot === "undefined") return;
-    const data = JSON.parse(source.textContent);
-    const series = data.series.map(function (s, i) {
-      return { label: s.label, stroke: COLORS[i % COLORS.length], width: 2, points: { show: true } };
-    });
-    const values = data.series.map(function (s) { return s.values; });
-    chart(target, data, series, values, data.kind === "speedup" ? [eagerLine] : []);
-  }
-
-  function drawAll() { drawRun(); drawCompare(); drawEvolution(); }
+  function drawAll() { drawRun(); drawSeries("compare"); drawSeries("evolution"); }
   drawAll();
   // After htmx swapped in a new live block its chart is an empty box: draw it again.
   document.addEventListener("htmx:afterSettle", function () {
