@@ -3,8 +3,9 @@
 Owns: the table of real MoE layers (experts, top-k, hidden size), turning a shape into its
 `topk_ids` (routing pattern, expert parallelism), the stable reference grouping of (token, slot)
 pairs by expert, the order-free "same multiset per segment" comparison, and how much local work
-(routed pairs, tokens) a shape implies, expected or in one input set (for the tasks' costs), and
-`HiddenRowsTask`, the smoke and bench shapes of the tasks that move hidden rows (dispatch, combine).
+(routed pairs, tokens) a shape implies, expected or in one input set: `RoutedTask`, the cost rule
+of the tasks that consume a routing (align, dispatch, combine), and `HiddenRowsTask`, the smoke and
+bench shapes of those that move hidden rows (dispatch, combine).
 Does not own: any one task's outputs, checks or seeds.
 
 Shape dims of the MoE tasks: T tokens, k slots, E experts seen by the router (global), ep the
@@ -15,10 +16,11 @@ expert-parallel degree (the kernel gets num_experts = E // ep), optionally H and
 from __future__ import annotations
 
 import math
+from typing import Any
 
 import torch
 
-from warpsmith.tasklib.base import Shape, Task
+from warpsmith.tasklib.base import Cost, Shape, Task
 from warpsmith.tasklib.routing import expert_parallel_view, router_topk_ids
 
 # name -> (experts, top_k, hidden)
@@ -58,7 +60,31 @@ def bench_moe_shapes(with_hidden: bool) -> list[Shape]:
     return shapes
 
 
-class HiddenRowsTask(Task):
+class RoutedTask(Task):
+    """Base of the tasks whose work is the (token, slot) pairs a routing keeps on this rank.
+
+    Decision: under expert parallelism one evaluation's inputs can route ~2x more or fewer pairs
+    to the rank than the mean (a rank holding the hot experts), and the shape does not fix the
+    routing (the secret seed does), so `cost` is the expectation (expected_local_work) and
+    `cost_of` counts the pairs of the very inputs timed: use that for a floor or % of peak."""
+
+    def cost(self, shape: Shape) -> Cost:
+        return self.routed_cost(shape, *expected_local_work(shape))
+
+    def cost_of(self, shape: Shape, inputs: tuple[Any, ...]) -> Cost:
+        return self.routed_cost(shape, *self.local_work_of(inputs))
+
+    def local_work_of(self, inputs: tuple[Any, ...]) -> tuple[float, float]:
+        """(local pairs, tokens with one) of one input set; by default read from its topk_ids and num_experts."""
+        named = dict(zip(self.input_names, inputs, strict=True))
+        return actual_local_work(named["topk_ids"], int(named["num_experts"]))
+
+    def routed_cost(self, shape: Shape, pairs: float, tokens: float) -> Cost:
+        """The cost of `shape` when `pairs` (token, slot) pairs of `tokens` tokens are routed here."""
+        raise NotImplementedError
+
+
+class HiddenRowsTask(RoutedTask):
     """Base of the tasks that move hidden rows between tokens and experts (moe_dispatch, moe_combine):
     their smoke and bench shapes are the same; each has its own check shapes."""
 

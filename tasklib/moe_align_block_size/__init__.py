@@ -16,12 +16,11 @@ from typing import Any
 
 import torch
 
-from warpsmith.tasklib.base import CheckReport, Cost, Shape, Task
+from warpsmith.tasklib.base import CheckReport, Cost, Shape
 from warpsmith.tasklib.checking import exact_mismatch, failed, structure_problem
 from warpsmith.tasklib.moe_common import (
-    actual_local_work,
+    RoutedTask,
     bench_moe_shapes,
-    expected_local_work,
     group_pairs,
     local_experts,
     moe_shape,
@@ -53,7 +52,7 @@ def _align_shape(label: str, T: int, k: int, E: int, B: int, **kw: Any) -> Shape
     return moe_shape(f"{label} B={B}", T, k, E, B=B, **kw)
 
 
-class MoeAlignBlockSize(Task):
+class MoeAlignBlockSize(RoutedTask):
     name: str = "moe_align_block_size"
     description: str = DESCRIPTION
     signature: str = SIGNATURE
@@ -132,18 +131,10 @@ class MoeAlignBlockSize(Task):
             return failed(problem, "each expert's segment must hold its pair indices and T*k sentinels")
         return CheckReport(ok=True, max_abs_err=0.0, max_rel_err=0.0)
 
-    def cost(self, shape: Shape) -> Cost:
-        """Expected over routings (the local share is E_local/E); `cost_of` counts one input set."""
-        return self._bytes(shape, expected_local_work(shape)[0])
-
-    def cost_of(self, shape: Shape, inputs: tuple[Any, ...]) -> Cost:
-        topk_ids, num_experts, _ = inputs
-        return self._bytes(shape, actual_local_work(topk_ids, num_experts)[0])
-
-    def _bytes(self, shape: Shape, valid: float) -> Cost:
-        pairs, B = int(shape["T"]) * int(shape["k"]), int(shape["B"])
-        # read every id; write each valid pair's index, one expert id per block, the total
-        return Cost(bytes=round(pairs * 4 + valid * 4 + math.ceil(valid / B) * 4 + 4))
+    def routed_cost(self, shape: Shape, pairs: float, tokens: float) -> Cost:
+        ids, B = int(shape["T"]) * int(shape["k"]), int(shape["B"])
+        # read every id; write each local pair's index, one expert id per block, the total
+        return Cost(bytes=round(ids * 4 + pairs * 4 + math.ceil(pairs / B) * 4 + 4))
 
 
 TASK = MoeAlignBlockSize()

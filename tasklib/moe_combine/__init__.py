@@ -17,7 +17,6 @@ from warpsmith.tasklib.base import CheckReport, Cost, Shape
 from warpsmith.tasklib.checking import allclose_outputs
 from warpsmith.tasklib.moe_common import (
     HiddenRowsTask,
-    expected_local_work,
     group_pairs,
     local_experts,
     moe_shape,
@@ -83,17 +82,14 @@ class MoeCombine(HiddenRowsTask):
     ) -> CheckReport:
         return allclose_outputs(self.output_names, outputs, expected, tol=TOLERANCE)
 
-    def cost(self, shape: Shape) -> Cost:
-        """Expected over routings (the local share is E_local/E); `cost_of` counts one input set."""
-        return self._cost(shape, expected_local_work(shape)[0])
+    def local_work_of(self, inputs: tuple[Any, ...]) -> tuple[float, float]:
+        routed = inputs[2] >= 0  # inv_idx: -1 marks a pair dropped here
+        return int(routed.sum()), int(routed.any(dim=1).sum())
 
-    def cost_of(self, shape: Shape, inputs: tuple[Any, ...]) -> Cost:
-        return self._cost(shape, int((inputs[2] >= 0).sum()))
-
-    def _cost(self, shape: Shape, valid: float) -> Cost:
+    def routed_cost(self, shape: Shape, pairs: float, tokens: float) -> Cost:
         T, k, H = (int(shape.dims.get(n, 1)) for n in ("T", "k", "H"))
         # read the routed rows, the weights and inv_idx; write each token's row
-        return Cost(bytes=round(valid * H * 2) + T * k * 8 + T * H * 2, flops=round(2 * valid * H))
+        return Cost(bytes=round(pairs * H * 2) + T * k * 8 + T * H * 2, flops=round(2 * pairs * H))
 
 
 TASK = MoeCombine()

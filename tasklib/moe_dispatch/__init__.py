@@ -15,8 +15,6 @@ from warpsmith.tasklib.base import CheckReport, Cost, Shape
 from warpsmith.tasklib.checking import bitwise_mismatch, exact_mismatch, failed, structure_problem
 from warpsmith.tasklib.moe_common import (
     HiddenRowsTask,
-    actual_local_work,
-    expected_local_work,
     group_pairs,
     local_experts,
     moe_shape,
@@ -112,25 +110,11 @@ class MoeDispatch(HiddenRowsTask):
             return failed(problem, "inv_idx[t, j] must be the row holding pair t*k+j, -1 when dropped")
         return CheckReport(ok=True, max_abs_err=0.0, max_rel_err=0.0)
 
-    def cost(self, shape: Shape) -> Cost:
-        """Fewest bytes for the shape's expected routing: read each token with a local pair once,
-        write one row per local pair, read the ids and write src_idx and inv_idx, write the offsets.
-
-        Decision: under expert parallelism one evaluation's inputs can route ~2x more or fewer pairs
-        to the rank than the mean (a rank holding the hot experts), and the shape does not fix the
-        routing (the secret seed does), so `cost` is the expectation (moe_common.expected_local_work)
-        and `cost_of` counts the pairs of the very inputs timed: use that for a floor or % of peak."""
-        valid, tokens = expected_local_work(shape)
-        return self._bytes(shape, valid, tokens)
-
-    def cost_of(self, shape: Shape, inputs: tuple[Any, ...]) -> Cost:
-        _, topk_ids, num_experts = inputs
-        valid, tokens = actual_local_work(topk_ids, num_experts)
-        return self._bytes(shape, valid, tokens)
-
-    def _bytes(self, shape: Shape, valid: float, tokens: float) -> Cost:
+    def routed_cost(self, shape: Shape, pairs: float, tokens: float) -> Cost:
+        """Fewest bytes: read each token with a local pair once, write one row per local pair, read
+        the ids and write src_idx and inv_idx, write the offsets (expected or actual: RoutedTask)."""
         T, k, H = (int(shape.dims.get(n, 1)) for n in ("T", "k", "H"))
-        rows = (tokens + valid) * H * 2  # rows read (tokens without a local pair need not be) + rows written
+        rows = (tokens + pairs) * H * 2  # rows read (tokens without a local pair need not be) + rows written
         return Cost(bytes=round(rows) + T * k * PAIR_INDEX_BYTES + (local_experts(shape) + 1) * 8)
 
 
