@@ -99,3 +99,17 @@ def test_replay_json_of_an_evolve_run(tmp_path: Path) -> None:
     document = json.loads(done.stdout)
     assert document["kind"] == "replay" and document["original_run_id"] == summary.run_id
     assert document["status"] == "completed" and document["same_candidates"] is True and document["served"] == 3
+
+
+def test_ctrl_c_during_a_replay_ends_in_one_line_and_exit_130(capsys: pytest.CaptureFixture[str]) -> None:
+    """What `replay` and the evolve replay share (cli/replay_cmd.interruptible): no traceback, code 130."""
+    import typer
+
+    from warpsmith.cli.replay_cmd import interruptible
+
+    with pytest.raises(typer.Exit) as ended, interruptible():
+        raise KeyboardInterrupt
+    assert ended.value.exit_code == 130
+    assert capsys.readouterr().err.strip() == "interrupted"
+    with interruptible():  # anything else passes through untouched
+        pass
