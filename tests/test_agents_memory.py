@@ -254,7 +254,7 @@ def test_the_planner_reads_the_objective_shapes_floors_hardware_and_regimes():
                        reference_source=reference_source(task), kinds=slot_kinds(1, 4, 1))
     text = Planner(None).messages(ctx)[1]["content"]  # type: ignore[arg-type]
     big = next(b for b in briefs if b.label == "deepseek-v3 T=512")
-    assert (f"| deepseek-v3 T=512 | T=512 k=8 E=256 ep=1 H=7168 | {big.bytes} | {big.floor_us:.2f} | bandwidth-bound | "
+    assert (f"| deepseek-v3 T=512 | k=8 E=256 ep=1 H=7168 | {big.bytes} | {big.floor_us:.2f} | bandwidth-bound | "
             f"{2 * big.floor_us + 3:.2f} | {2 * big.floor_us + 8:.2f} | 1.50x |") in text
     assert "| NVIDIA H100 80GB HBM3 (sm_90) | 132 | 3350 GB/s | 50.0 MiB | 228 KiB | 65536 |" in text
     assert "def reference(self, hidden_states" in text and "bandwidth-bound: 18 shapes, 1.50x vs eager" in text
