@@ -122,7 +122,7 @@ def test_a_recorded_ncu_profile_is_grouped_and_labelled():
     assert "speed of light: memory 20%, compute 20%" in text
     assert "memory: DRAM bytes 8.0 MB, L2 hit rate 12%" in text
     assert "occupancy: achieved 70%, limited by registers (16 blocks per SM)" in text
-    assert "top stalls: long_scoreboard 3.2" in text
+    assert "top stalls (warp cycles per issued instruction): long_scoreboard 3.2" in text
     assert "resources: 16 registers/thread, 0 B shared/block, no spills" in text
     denied = profile_lines({"skipped": "ncu exited 1 with no metrics: ==ERROR== ERR_NVGPUCTRPERM - no permission"})
     assert len(denied) == 1 and "not permitted" in denied[0] and "ERR_NVGPUCTRPERM" in denied[0]
