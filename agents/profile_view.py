@@ -152,7 +152,9 @@ def _one_shape(profile: dict[str, float | str], role: str) -> list[str]:
     body = _rocprof(profile) if profile.get("profiler") == "rocprof" else _ncu(profile)
     if not body:  # metrics we do not know how to label: show them raw rather than drop them
         body = [", ".join(f"{k}={v}" for k, v in profile.items()
-                          if k not in ("profiler", "kernels", "launches", "shape"))]
+                          if k not in ("profiler", "kernels", "launches", "shape", "unavailable"))]
+    if profile.get("unavailable"):
+        body.append(f"not collected (this ncu does not know them): {profile['unavailable']}")
     return [f"profile{shape}, {profile.get('profiler', 'profiler')}:", *(f"  {line}" for line in body)]
 
 

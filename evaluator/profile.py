@@ -138,36 +138,54 @@ def parse_rocprof_csv(text: str, kernel_regex: str | None = None) -> dict[str, f
     return _summarize(samples, kernels, launches, "rocprof") if launches else {}
 
 
+def refused_metrics(output: str, asked: tuple[str, ...]) -> list[str]:
+    """The asked metric names that ncu's error lines name (an ncu that does not know a metric profiles nothing)."""
+    errors = "\n".join(line for line in output.splitlines() if "==ERROR==" in line or "not found" in line.lower()
+                       or "invalid metric" in line.lower())
+    return [name for name in asked if name in errors]
+
+
+def _ncu_command(metrics: tuple[str, ...], kernel_regex: str | None, command: list[str]) -> list[str]:
+    # --profile-from-start off: only the launches between the program's cudaProfilerStart/Stop (the measured
+    # call, not the warm-up) are profiled
+    wrapped = ["ncu", "--csv", "--target-processes", "all", "--profile-from-start", "off", "--metrics", ",".join(metrics)]
+    if kernel_regex:
+        wrapped += ["--kernel-name", f"regex:{kernel_regex}"]
+    return wrapped + command
+
+
 def run_profile(command: list[str], *, env: dict[str, str], timeout_s: float,
                 kernel_regex: str | None = None) -> dict[str, float | str]:
-    """Run `command` under the available profiler; {'skipped': why} when none can."""
+    """Run `command` under the available profiler; {'skipped': why} when none can. An ncu that refuses some
+    metric names (another ncu version) is run once more without them; `unavailable` lists them."""
     available, tool = profiler_available()
     if not available:
         return {"skipped": tool}
+    asked, dropped = NCU_METRICS, []
     with tempfile.TemporaryDirectory(prefix="warpsmith-profile-") as folder:
-        if tool == "ncu":
-            # --profile-from-start off: only the launches between the program's cudaProfilerStart/Stop (the measured
-            # call, not the warm-up) are profiled
-            wrapped = ["ncu", "--csv", "--target-processes", "all", "--profile-from-start", "off",
-                       "--metrics", ",".join(NCU_METRICS)]
-            if kernel_regex:
-                wrapped += ["--kernel-name", f"regex:{kernel_regex}"]
-            wrapped += command
-        else:
-            counters = Path(folder) / "counters.txt"
-            counters.write_text("pmc: " + " ".join(ROCPROF_COUNTERS) + "\n")
-            wrapped = ["rocprof", "-i", str(counters), "-o", str(Path(folder) / "results.csv"), *command]
-        try:
-            done = subprocess.run(wrapped, env=env, capture_output=True,
-                                  text=True, timeout=timeout_s, check=False, stdin=subprocess.DEVNULL)
-        except subprocess.TimeoutExpired:
-            return {"skipped": f"{tool} timed out after {timeout_s:.0f} s"}
-        if tool == "ncu":
-            metrics = parse_ncu_csv(done.stdout, kernel_regex)
-        else:
-            results = Path(folder) / "results.csv"
-            metrics = parse_rocprof_csv(results.read_text(), kernel_regex) if results.exists() else {}
+        for _attempt in range(2):
+            if tool == "ncu":
+                wrapped = _ncu_command(asked, kernel_regex, command)
+            else:
+                counters = Path(folder) / "counters.txt"
+                counters.write_text("pmc: " + " ".join(ROCPROF_COUNTERS) + "\n")
+                wrapped = ["rocprof", "-i", str(counters), "-o", str(Path(folder) / "results.csv"), *command]
+            try:
+                done = subprocess.run(wrapped, env=env, capture_output=True,
+                                      text=True, timeout=timeout_s, check=False, stdin=subprocess.DEVNULL)
+            except subprocess.TimeoutExpired:
+                return {"skipped": f"{tool} timed out after {timeout_s:.0f} s"}
+            if tool == "ncu":
+                metrics = parse_ncu_csv(done.stdout, kernel_regex)
+            else:
+                results = Path(folder) / "results.csv"
+                metrics = parse_rocprof_csv(results.read_text(), kernel_regex) if results.exists() else {}
+            refused = [] if metrics or tool != "ncu" else refused_metrics(done.stdout + done.stderr, asked)
+            if not refused or len(refused) == len(asked):
+                break
+            dropped += refused
+            asked = tuple(name for name in asked if name not in refused)
         if not metrics:
             tail = (done.stderr or done.stdout)[-400:].strip().replace("\n", " | ")
             return {"skipped": f"{tool} exited {done.returncode} with no metrics: {tail}"}
-        return metrics
+        return {**metrics, "unavailable": ",".join(dropped)} if dropped else metrics

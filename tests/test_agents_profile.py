@@ -110,3 +110,21 @@ def test_run_profile_without_permission_says_so(tmp_path: Path, monkeypatch):
     metrics = run_profile(["python", "-c", "pass"], env=env, timeout_s=30)
     assert set(metrics) == {"skipped"} and "ERR_NVGPUCTRPERM" in str(metrics["skipped"])
     assert "not permitted" in profile_lines(merge_profiles([metrics], ["x"]))[0]
+
+
+def test_an_ncu_that_does_not_know_a_metric_is_asked_again_without_it(tmp_path: Path, monkeypatch):
+    """Another ncu version may not know a name: ncu then profiles nothing; the second run leaves it out."""
+    unknown = "smsp__sass_inst_executed_op_local_ld.sum"
+    script = tmp_path / "ncu"
+    script.write_text(
+        f"#!{sys.executable}\nimport sys, pathlib\n"
+        f"asked = sys.argv[sys.argv.index('--metrics') + 1]\n"
+        f"if {unknown!r} in asked.split(','):\n"
+        f"    print('==ERROR== Failed to find metric {unknown}')\n    sys.exit(1)\n"
+        f"sys.stdout.write(pathlib.Path({str(LARGE)!r}).read_text())\n")
+    script.chmod(script.stat().st_mode | stat.S_IEXEC)
+    monkeypatch.setenv("PATH", f"{tmp_path}{os.pathsep}{os.environ.get('PATH', '')}")
+    metrics = run_profile(["python", "-c", "pass"], env=dict(os.environ), timeout_s=30)
+    assert metrics["unavailable"] == unknown and metrics["launches"] == 2
+    lines = profile_lines(merge_profiles([metrics], ["x"]))
+    assert lines[0] == "profile (x), ncu:" and lines[-1] == f"  not collected (this ncu does not know them): {unknown}"
