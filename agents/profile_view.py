@@ -4,9 +4,9 @@ Owns: `profile_lines` (EvalResult.profile -> a few labelled lines per profiled s
 compute speed-of-light, DRAM bytes read and written, L2 (and L1) hit rate, achieved and theoretical
 occupancy and its limiter, top stall reasons, registers, shared memory, spills, launch size,
 duration; one clear line when the profiler could not run,
-naming ERR_NVGPUCTRPERM when counters are not permitted) and `profile_targets` (which of a
-round's shapes to profile: one launch-bound, one bandwidth-bound). Does not own: running the
-profiler or its metric list (warpsmith.evaluator.profile) or when to profile (the loop).
+naming ERR_NVGPUCTRPERM when counters are not permitted). Does not own: running the profiler,
+its metric list or which shapes it profiles (warpsmith.evaluator.profile, profiled_run) or when
+to profile (the loop).
 
 A metric the profiler did not report is left out, never shown as zero.
 """
@@ -14,7 +14,6 @@ A metric the profiler did not report is left out, never shown as zero.
 from __future__ import annotations
 
 from warpsmith.evaluator.profile import SECOND
-from warpsmith.records.agents import ShapeBrief
 
 PERMISSION = "ERR_NVGPUCTRPERM"
 _LIMITS = {"launch__occupancy_limit_registers": "registers", "launch__occupancy_limit_shared_mem": "shared memory",
@@ -168,13 +167,3 @@ def profile_lines(profile: dict[str, float | str]) -> list[str]:
     if not second:
         return _one_shape(first, "")
     return [*_one_shape(first, "largest shape"), *_one_shape(second, "smallest bench shape")]
-
-
-def profile_targets(briefs: list[ShapeBrief]) -> list[str]:
-    """The shapes worth profiling: the largest launch-bound one and the largest bandwidth-bound one."""
-    out = []
-    for regime in ("launch-bound", "bandwidth-bound"):
-        shapes = [b for b in briefs if b.regime == regime]
-        if shapes:
-            out.append(max(shapes, key=lambda b: b.bytes).label)
-    return out

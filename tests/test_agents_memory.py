@@ -25,7 +25,7 @@ from warpsmith.agents.llm_strategy import LLMStrategy
 from warpsmith.agents.profile_view import profile_lines
 from warpsmith.evaluator.hardware import detect_hardware
 from warpsmith.evaluator.profile import parse_ncu_csv
-from warpsmith.records.agents import CandidateSummary, ShapeBrief
+from warpsmith.records.agents import CandidateSummary
 from warpsmith.records.evaluation import Candidate, EvalResult, Hardware, ShapeTiming, source_hash
 from warpsmith.records.runs import RunSettings
 from warpsmith.store import lessons as store_lessons
@@ -127,14 +127,6 @@ def test_a_recorded_ncu_profile_is_grouped_and_labelled():
     denied = profile_lines({"skipped": "ncu exited 1 with no metrics: ==ERROR== ERR_NVGPUCTRPERM - no permission"})
     assert len(denied) == 1 and "not permitted" in denied[0] and "ERR_NVGPUCTRPERM" in denied[0]
     assert memory.regime_summary(None, []) == {} and profile_lines({}) == []
-
-
-def test_profile_targets_one_launch_bound_and_one_bandwidth_bound_shape():
-    from warpsmith.agents.profile_view import profile_targets
-
-    briefs = [ShapeBrief(label="a", bytes=10, regime="launch-bound"), ShapeBrief(label="b", bytes=20, regime="launch-bound"),
-              ShapeBrief(label="c", bytes=10**9, regime="bandwidth-bound")]
-    assert profile_targets(briefs) == ["b", "c"]
 
 
 # --- the loop: round 2's planner reads round 1's verdicts by candidate id --------------------
