@@ -117,10 +117,21 @@ def main(workdir: Path, index: int = 0) -> None:
               for v in tensors_io.load(workdir / f"inputs_{index}.pt")]
     fn(*inputs)  # warm-up: JIT compilation and autotuning happen here, outside the profiled range
     torch.cuda.synchronize()
-    torch.cuda.profiler.start()
+    _profiler("start")
     fn(*inputs)
     torch.cuda.synchronize()
-    torch.cuda.profiler.stop()
+    _profiler("stop")
+
+
+def _profiler(step: str) -> None:
+    """cudaProfilerStart/Stop: ncu (--profile-from-start off) profiles only between them. A build without
+    the call (rocprof profiles everything anyway) goes on: the warm-up is then profiled too."""
+    import torch
+
+    try:
+        getattr(torch.cuda.profiler, step)()
+    except (RuntimeError, AttributeError, OSError) as error:
+        print(f"warpsmith: cuda profiler {step} failed: {error}", file=sys.stderr)
 
 
 if __name__ == "__main__":
