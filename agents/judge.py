@@ -17,10 +17,10 @@ import difflib
 from pydantic import BaseModel, Field
 
 from warpsmith.agents import ranking
-from warpsmith.agents.prompting import render
+from warpsmith.agents.prompting import render, schema_brief
 from warpsmith.agents.protocols import ChatModel, FormatError
 from warpsmith.agents.scrutiny import automatic_suspicion, questions
-from warpsmith.agents.structured import ask, find_json_object, parse_model, schema_text
+from warpsmith.agents.structured import ask, find_json_object, parse_model
 from warpsmith.evaluator.anticheat import SPEEDUP_REVIEW
 from warpsmith.records.agents import CandidateSummary, RoundContext, ShapeBrief, Verdict
 from warpsmith.records.evaluation import Candidate, EvalResult
@@ -113,7 +113,7 @@ class Judge:
         parent: CandidateSummary | None,
         predicted_effect: str,
     ) -> list[dict[str, str]]:
-        system = render("judge_system", schema=schema_text(Verdict, exclude={"source_hash", "confirmation"}))
+        system = render("judge_system", schema=schema_brief(Verdict, exclude={"source_hash", "confirmation"}))
         user = render(
             "judge_user",
             ctx=ctx,
@@ -143,7 +143,7 @@ class Judge:
 
     def round_messages(self, ctx: RoundContext, items: list[ReviewItem]) -> list[dict[str, str]]:
         """One request for the whole round: the task and stored lessons once, then a section per candidate."""
-        system = render("judge_system", per_round=True, schema=schema_text(RoundVerdicts))
+        system = render("judge_system", per_round=True, schema=schema_brief(RoundVerdicts))
         user = render("judge_round_user", ctx=ctx, items=[self._section(i, ctx.shapes) for i in items],
                       log_chars=self.config.log_chars, show_source=self.config.show_source,
                       fence=FENCE_TAG[items[0].candidate.language] if items else "python")

@@ -116,7 +116,9 @@ class Measurer:
     def profile_top(self, beam: list[CandidateSummary], produced: set[str], top: int) -> list[EvalResult]:
         """Device mode: evaluate the round's best `top` correct candidates (`produced`, in beam order) again
         with the profiler on; each profiled result is stored like any other (the newest serves the next
-        round's prompts, its metrics grouped by profile_view, or its one-line reason when none ran)."""
+        round's prompts, its metrics grouped by profile_view, or its one-line reason when none ran). The
+        evaluator profiles two shapes per candidate: its largest timed one (bandwidth-bound) and the task's
+        smallest bench shape (launch-bound), see warpsmith.evaluator.profiled_run."""
         if not self.device_mode or top <= 0:
             return []
         chosen = [s for s in beam if s.candidate.source_hash in produced and s.result is not None

@@ -152,7 +152,7 @@ class OfflineStrategy:
         except ValueError as error:
             self.notes.append(f"sweep: {error}")
             return []
-        self.notes += [report.summary(), report.table_text()]
+        self.notes += [report.summary(), report.bucket_table(), report.table_text()]
         kept = "; ".join(f"{b}: {describe(c)}" for b, c in report.table.items())
         return [Candidate(task=ctx.task_name, language=ctx.language, source=report.source,
                           parent_hash=parent.source_hash, origin="offline", plan_item=f"dispatch table ({kept})")]

@@ -59,6 +59,41 @@ class SweepReport(BaseModel):
                 f"{self.seconds:.0f} s; {self.ranked_by}; kept {kept}; knobs that changed nothing "
                 f"(fixed to the seed's value): {dropped}")
 
+    def kept_time(self, bucket: str) -> float | None:
+        """The kept config's geomean time on the bucket's shapes (a dropped knob may differ: it changed nothing)."""
+        kept = self.table.get(bucket, {})
+        for row in self.rows:
+            config = row["config"]
+            if isinstance(config, dict) and all(config.get(k) == v for k, v in kept.items() if k not in self.dropped):
+                value = row.get(bucket)
+                if isinstance(value, float):
+                    return value
+        return None
+
+    def bucket_rows(self) -> list[dict[str, object]]:
+        """Per bucket: its shapes, the config kept, its time (us; None when not comparable) and the knobs dropped."""
+        comparable = not self.ranked_by.startswith("chosen by correctness")
+        return [{"bucket": bucket, "shapes": self.buckets.get(bucket, []), "config": config,
+                 "time_us": self.kept_time(bucket) if comparable else None, "knobs_dropped": self.dropped}
+                for bucket, config in self.table.items()]
+
+    def bucket_table(self) -> str:
+        """bucket | shapes | config kept | time | knobs dropped, as a markdown table."""
+        lines = ["| bucket | shapes | config kept | time us | knobs dropped |", "|---|---|---|---|---|"]
+        for row in self.bucket_rows():
+            time_us = row["time_us"]
+            lines.append(f"| {row['bucket']} | {len(row['shapes'])} | {_describe(row['config'])} | "  # type: ignore[arg-type]
+                         f"{f'{time_us:.2f}' if isinstance(time_us, float) else 'not compared'} | "
+                         f"{', '.join(self.dropped) or 'none'} |")
+        return "\n".join(lines)
+
+    def document(self) -> dict[str, object]:
+        """The sweep as JSON (`optimize --json`): its line, the per-bucket table and the per-config rows."""
+        return {"summary": self.summary(), "ranked_by": self.ranked_by, "configs": self.configs,
+                "correct": self.correct, "seconds": round(self.seconds, 1), "knobs_dropped": self.dropped,
+                "boundary_bytes": self.boundary_bytes, "buckets": self.bucket_rows(),
+                "per_config": [{**row, "config": row["config"]} for row in self.rows]}
+
     def table_text(self) -> str:
         """The per-bucket table: one row per config (status, geomean time per bucket), kept ones marked."""
         buckets = list(self.buckets)

@@ -18,6 +18,11 @@ cannot count, and then the table says so).
 
 It measures what the agents are sent, not what a real model would answer: the answers are
 scripted, so the prompts of later rounds grow only by what the loop itself feeds back.
+
+On a GPU (issue 9's device check: prompts with their profile sections, and the sweep's table):
+
+    python bench/prompt_tokens.py --device cuda --suite bench --rounds 2 --label gpu \
+        --prompts bench/results/gpu_prompts --sweep-out bench/results/gpu_sweep.json
 """
 
 from __future__ import annotations
@@ -110,7 +115,33 @@ class Script:
         return "```json\n" + json.dumps(verdict) + "\n```"
 
 
-def measure(task_name: str, rounds: int, width: int, suite: str, label: str) -> dict[str, Any]:
+def offline_sweep(task_name: str, suite: str, device: str, out: Path) -> str:
+    """A 2-round offline run with the sweep (round 1: every declared config; round 2: the dispatch table);
+    its report (per-bucket table, per-config rows) written to `out` as JSON. Returns the per-bucket table."""
+    from warpsmith.agents.coordinator import run_optimization
+    from warpsmith.agents.offline import OfflineStrategy, OfflineStrategyConfig
+    from warpsmith.agents.offline_sweep_run import sweep_document
+    from warpsmith.evaluator.hardware import detect_hardware
+    from warpsmith.records.runs import RunSettings
+    from warpsmith.store.db import open_store
+    from warpsmith.tasklib import get_task
+
+    task, hardware = get_task(task_name), detect_hardware(device)
+    strategy = OfflineStrategy(OfflineStrategyConfig(sweep=True), task=task, hardware=hardware, suite=suite)
+    settings = RunSettings(rounds=2, width=4, suite=suite, device=device, sweep=64)
+    with tempfile.TemporaryDirectory(prefix="prompt-tokens-sweep-") as folder:
+        store = open_store(f"sqlite:///{Path(folder) / 'store.db'}")
+        summary = run_optimization(task, strategy, store, settings, hardware)
+        store.close()
+    document = {"status": summary.status, "message": summary.message, "sweep": sweep_document(strategy)}
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(document, indent=1, default=str))
+    report = strategy.sweep_report
+    return report.bucket_table() if report is not None else "; ".join(strategy.notes)
+
+
+def measure(task_name: str, rounds: int, width: int, suite: str, label: str, device: str = "cpu",
+            profile_top: int = 2) -> dict[str, Any]:
     from _scripted_llm_server import ScriptedLLMServer
 
     from warpsmith.agents.call_log import CallLog
@@ -132,15 +163,15 @@ def measure(task_name: str, rounds: int, width: int, suite: str, label: str) -> 
         call_log = CallLog()
         strategy = build_llm_strategy("openai/scripted", api_base=srv.base_url, api_key_env=KEY_ENV,
                                       on_call=call_log, backoff_s=0.001, backoff_max_s=0.01, timeout_s=30.0)
-        settings = RunSettings(rounds=rounds, width=width, suite=suite, device="cpu", model="openai/scripted",
-                               api_base=srv.base_url)
+        settings = RunSettings(rounds=rounds, width=width, suite=suite, device=device, model="openai/scripted",
+                               api_base=srv.base_url, profile_top=profile_top)
 
         def progress(p: Any) -> None:
             script.round_index = p.round_index
             print(f"\r[{time.monotonic() - started:6.0f} s] round {p.round_index}: {p.message[:90]:<90}",
                   end="", file=sys.stderr, flush=True)
 
-        summary = run_optimization(task, strategy, store, settings, detect_hardware("cpu"), call_log=call_log,
+        summary = run_optimization(task, strategy, store, settings, detect_hardware(device), call_log=call_log,
                                    on_progress=progress)
         store.close()
     print(file=sys.stderr)
@@ -190,11 +221,16 @@ def main() -> int:
     parser.add_argument("--out", type=Path, help="write the measurement as JSON here")
     parser.add_argument("--compare", nargs="+", type=Path, help="render stored measurements side by side")
     parser.add_argument("--prompts", type=Path, help="write the last request of each role here, as text")
+    parser.add_argument("--device", default="cpu", help="cpu | cuda (on a GPU the prompts carry profiles)")
+    parser.add_argument("--profile-top", type=int, default=2, help="profile each round's best N (device only)")
+    parser.add_argument("--sweep-out", type=Path, help="also run a 2-round offline sweep; its report goes here")
     args = parser.parse_args()
     if args.compare:
         print(render([json.loads(p.read_text()) for p in args.compare]))
         return 0
-    result = measure(args.task, args.rounds, args.width, args.suite, args.label)
+    if args.sweep_out:
+        print(offline_sweep(args.task, args.suite, args.device, args.sweep_out))
+    result = measure(args.task, args.rounds, args.width, args.suite, args.label, args.device, args.profile_top)
     if args.prompts:
         args.prompts.mkdir(parents=True, exist_ok=True)
         for role, messages in result["last_prompts"].items():

@@ -171,9 +171,9 @@ def optimize(
     from_seed: bool = typer.Option(
         False, "--from-seed", help="Offline: search the shipped seed's tunables, whatever the store's best is."
     ),
-    sweep: bool = typer.Option(
-        False, "--sweep", help="Offline: round 1 times every declared config; round 2 adds the config kept per "
-        "shape bucket as a dispatch table."
+    sweep: bool | None = typer.Option(
+        None, "--sweep/--no-sweep", help="Offline: round 1 times every declared config; round 2 adds the config "
+        "kept per shape bucket as a dispatch table (default on a GPU when the seed declares tunables)."
     ),
     sweep_max: int = typer.Option(64, "--sweep-max", min=1, help="Offline --sweep: at most this many configs."),
     llm_timeout: float | None = typer.Option(
@@ -205,6 +205,7 @@ def optimize(
     """Optimize one kernel: rounds of plan -> code -> evaluate -> judge, all stored."""
     from warpsmith.agents.call_log import CallLog
     from warpsmith.agents.coordinator import RunNotResumable, run_optimization
+    from warpsmith.agents.offline_sweep_run import store_sweep, sweep_document, sweep_setting
     from warpsmith.cli.config_cmd import cli_settings
     from warpsmith.cli.optimize_display import ProgressView
     from warpsmith.cli.optimize_settings import flag_overrides, with_run_values
@@ -289,7 +290,7 @@ def optimize(
         api_base=api_base or stored.get("api_base") or user.llm.api_base,
         max_tokens=_max_tokens(max_tokens) or stored.get("max_tokens", {}),
         from_seed=from_seed or stored.get("from_seed", False),
-        sweep=sweep_max if sweep else stored.get("sweep", 0),
+        sweep=sweep_setting(sweep, sweep_max, stored, offline or not model, task, language, hardware),
         gpu_index=gpu_index,
         eval_timeout_s=user.evaluator.timeout_s,
         budget_usd=budget_usd if budget_usd is not None else stored.get("budget_usd", user.budget.usd),
@@ -339,10 +340,13 @@ def optimize(
             )
     except RunNotResumable as error:
         raise usage_error(str(error)) from None
+    store_sweep(store, summary.run_id, strategy)  # its line and per-bucket table, kept with the run
     source_path = write_kernel(summary, out_file, settings.language, store)
     code = _exit_code(summary.status)
     if as_json:
         document = result_document(summary, kernel=source_path, store_url=store.url, exit_code=code)
+        if (swept := sweep_document(strategy)) is not None:
+            document["sweep"] = swept
         print(json.dumps(document, indent=2))
     else:
         _print_summary(summary, settings.language, source_path, db)

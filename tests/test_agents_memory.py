@@ -25,7 +25,7 @@ from warpsmith.agents.llm_strategy import LLMStrategy
 from warpsmith.agents.profile_view import profile_lines
 from warpsmith.evaluator.hardware import detect_hardware
 from warpsmith.evaluator.profile import parse_ncu_csv
-from warpsmith.records.agents import CandidateSummary, ShapeBrief
+from warpsmith.records.agents import CandidateSummary
 from warpsmith.records.evaluation import Candidate, EvalResult, Hardware, ShapeTiming, source_hash
 from warpsmith.records.runs import RunSettings
 from warpsmith.store import lessons as store_lessons
@@ -122,19 +122,11 @@ def test_a_recorded_ncu_profile_is_grouped_and_labelled():
     assert "speed of light: memory 20%, compute 20%" in text
     assert "memory: DRAM bytes 8.0 MB, L2 hit rate 12%" in text
     assert "occupancy: achieved 70%, limited by registers (16 blocks per SM)" in text
-    assert "top stalls: long_scoreboard 3.2" in text
+    assert "top stalls (warp cycles per issued instruction): long_scoreboard 3.2" in text
     assert "resources: 16 registers/thread, 0 B shared/block, no spills" in text
     denied = profile_lines({"skipped": "ncu exited 1 with no metrics: ==ERROR== ERR_NVGPUCTRPERM - no permission"})
     assert len(denied) == 1 and "not permitted" in denied[0] and "ERR_NVGPUCTRPERM" in denied[0]
     assert memory.regime_summary(None, []) == {} and profile_lines({}) == []
-
-
-def test_profile_targets_one_launch_bound_and_one_bandwidth_bound_shape():
-    from warpsmith.agents.profile_view import profile_targets
-
-    briefs = [ShapeBrief(label="a", bytes=10, regime="launch-bound"), ShapeBrief(label="b", bytes=20, regime="launch-bound"),
-              ShapeBrief(label="c", bytes=10**9, regime="bandwidth-bound")]
-    assert profile_targets(briefs) == ["b", "c"]
 
 
 # --- the loop: round 2's planner reads round 1's verdicts by candidate id --------------------
@@ -254,7 +246,7 @@ def test_the_planner_reads_the_objective_shapes_floors_hardware_and_regimes():
                        reference_source=reference_source(task), kinds=slot_kinds(1, 4, 1))
     text = Planner(None).messages(ctx)[1]["content"]  # type: ignore[arg-type]
     big = next(b for b in briefs if b.label == "deepseek-v3 T=512")
-    assert (f"| deepseek-v3 T=512 | T=512 k=8 E=256 ep=1 H=7168 | {big.bytes} | {big.floor_us:.2f} | bandwidth-bound | "
+    assert (f"| deepseek-v3 T=512 | k=8 E=256 ep=1 H=7168 | {big.bytes} | {big.floor_us:.2f} | bandwidth-bound | "
             f"{2 * big.floor_us + 3:.2f} | {2 * big.floor_us + 8:.2f} | 1.50x |") in text
     assert "| NVIDIA H100 80GB HBM3 (sm_90) | 132 | 3350 GB/s | 50.0 MiB | 228 KiB | 65536 |" in text
     assert "def reference(self, hidden_states" in text and "bandwidth-bound: 18 shapes, 1.50x vs eager" in text
