@@ -27,6 +27,7 @@ from pydantic import ValidationError
 
 from warpsmith.evaluator import anticheat, correctness, parent_view, stages, tensors_io, vendor_baselines
 from warpsmith.evaluator.child_report import ChildReport, trial_file_problem
+from warpsmith.evaluator.device_trials import DeviceTrial, Revealer, judge_device
 from warpsmith.evaluator.hardware import detect_hardware
 from warpsmith.evaluator.module_form import module_form_payload
 from warpsmith.evaluator.native import build_native, compute_methods, native_device_matches
@@ -35,7 +36,7 @@ from warpsmith.evaluator.static_native import check_native_source
 from warpsmith.evaluator.static_python import check_python_source
 from warpsmith.evaluator.timing_judge import judge_timings
 from warpsmith.evaluator.timing_parent import Conductor
-from warpsmith.evaluator.trial_batch import BATCH_BYTES, TrialBatch, trial_file_bytes, work_root
+from warpsmith.evaluator.trial_batch import BATCH_BYTES, TrialBatch, prepare_trial, work_root
 from warpsmith.evaluator.version import evaluator_version
 from warpsmith.records.evaluation import Candidate, EvalResult, Violation
 from warpsmith.sandbox import SandboxConfig, run_pooled, run_sandboxed
@@ -176,6 +177,8 @@ class _Run:
         self.spec = spec_of(task)  # the child rebuilds the task from this, never by name
         self.module_form = module_form_payload(candidate, task, [t.shape for t in self.trials] + self.timed_shapes)
         self.conductor: Conductor | None = None
+        self.device_trials: dict[int, DeviceTrial] = {}  # this batch's large trials, and their commitments:
+        self._commits: dict[tuple[int, str], Any] = {}  # device_trials.py
         self.batches_run = 0
         self.durations = result.durations_s
         self._wall = math.inf  # the parent's wall time of the current child; trusted durations are unbounded
@@ -194,9 +197,8 @@ class _Run:
         try:
             batch: TrialBatch | None = None
             for trial in self.trials:
-                inputs = self._inputs(trial)
-                reference = self.task.reference(*inputs)
-                cost = trial_file_bytes(inputs, reference)
+                prepared = prepare_trial(self.task, trial, self.device)
+                cost = prepared[2] if isinstance(prepared, tuple) else prepared.file_bytes()
                 if batch is not None and batch.trials and batch.bytes + cost > BATCH_BYTES:
                     verdict = self._run_batch(batch, with_timing=False)
                     if verdict is not None:
@@ -204,7 +206,10 @@ class _Run:
                     batch = None
                 if batch is None:
                     batch = TrialBatch(workroot / f"batch{self.batches_run}")
-                batch.add(trial, inputs, reference, cost)
+                if isinstance(prepared, tuple):
+                    batch.add(trial, *prepared)
+                else:
+                    batch.add_device(prepared)
             assert batch is not None, "a trial plan is never empty"
             verdict = self._run_batch(batch, with_timing=True)
             if verdict is not None:
@@ -214,17 +219,18 @@ class _Run:
         shapes = len({t.shape.label for t in self.trials})
         return "correct", f"correct on {len(self.trials)} trials over {shapes} shapes ({self.result.mode} mode)"
 
-    def _inputs(self, trial: correctness.Trial) -> tuple[Any, ...]:
-        return self.task.make_inputs(trial.shape, trial.seed, self.device, distribution=trial.distribution)
-
     def _run_batch(self, batch: TrialBatch, with_timing: bool) -> tuple[str, str] | None:
         """One child over the batch's inputs (already written), judged here; the batch's files are
         deleted afterwards, so the work root never holds more than one batch."""
         self.batches_run += 1
         workdir = batch.workdir
+        self.device_trials = batch.device
         payload = self._payload(batch.trials, with_timing)
         if self.candidate.language == "triton":
             (workdir / payload["candidate_file"]).write_text(self.candidate.source)
+        revealer = Revealer(list(batch.device.values()), workdir, self.timeout_s)
+        if batch.device:  # names the sampled leaves of each large trial once its commitment is read
+            revealer.start()
         self._quota = parent_view.batch_quota(batch.bytes, self.task, self.timed_shapes, with_timing)
         self._expected = batch.expected
         if with_timing:  # commands and clocks the timing blocks while the child runs
@@ -239,6 +245,9 @@ class _Run:
                 update={"max_file_bytes": self._quota, "workdir_quota_bytes": self._quota})
             sandboxed = launch(CHILD_ENTRY, payload, workdir, config)
             self._stop_conductor()
+            if batch.device:
+                revealer.finish()
+            self._commits = revealer.commits
             # Durations on the parent's clock, or the child's bounded by it (the child's clock is its word).
             self._wall = sandboxed.wall_s if math.isfinite(sandboxed.wall_s) and sandboxed.wall_s > 0 else 0.0
             self._add_duration("sandbox", self._wall)
@@ -256,6 +265,7 @@ class _Run:
             return parent_view.judge_bounded(self, lambda run: run._judge_safely(value, batch, workdir))
         finally:
             self._stop_conductor()
+            revealer.child_done.set()
             remove_tree(workdir)
 
     def _stop_conductor(self) -> None:
@@ -266,9 +276,10 @@ class _Run:
         self.result.violations.append(Violation(rule="malformed-child-report", message=why[:300]))
         return "rejected", f"the child's report could not be trusted: {why}"[:500]
 
-    def _load(self, workdir: Path, name: str) -> Any:
+    def _load(self, workdir: Path, name: str, cap: int | None = None) -> Any:
         try:
-            return tensors_io.load_child_file(workdir, name, parent_view.file_cap(name, self._expected, self._quota))
+            cap = parent_view.file_cap(name, self._expected, self._quota) if cap is None else cap
+            return tensors_io.load_child_file(workdir, name, cap)
         except tensors_io.ChildFileError as exc:
             return str(exc)[:300]
         except Exception as exc:  # a file the parent cannot load safely is the candidate's doing
@@ -278,11 +289,12 @@ class _Run:
         """Judging reads only what the child wrote: whatever raises while doing so (a sparse or nested
         tensor torch.load accepted, an odd file) is the candidate's doing, a verdict, never an exception."""
         try:
-            return self._judge(value, batch.trials, batch.expected, workdir)
+            return self._judge(value, batch.trials, batch.expected, workdir, batch.device)
         except Exception as exc:  # noqa: BLE001 - evaluate() never raises because of a candidate
             return self._malformed(f"judging the child's files raised {type(exc).__name__}: {exc}")
 
-    def _judge(self, value: dict, batch: list[correctness.Trial], expected: dict, workdir: Path) -> tuple[str, str] | None:
+    def _judge(self, value: dict, batch: list[correctness.Trial], expected: dict, workdir: Path,
+               device: dict[int, DeviceTrial]) -> tuple[str, str] | None:
         try:
             report = ChildReport.model_validate(value)
         except ValidationError as exc:
@@ -302,12 +314,19 @@ class _Run:
             return self._malformed("the trials returned are not the trials given")
         for entry in report.trials:
             trial = by_id[entry.id]
-            inputs, reference = expected[trial.id]
-            saved = self._load(workdir, entry.outputs_file)
-            problem = saved if isinstance(saved, str) else trial_file_problem(saved, len(inputs))
-            if problem:
-                return self._malformed(problem)
-            record, violations = correctness.verify_trial(self.task, trial, inputs, reference, saved)
+            if trial.id in device:  # a large trial: judged on the leaves sampled after the commitment
+                name = device[trial.id].sampled_name()
+                if entry.outputs_file != name:
+                    return self._malformed(f"trial {trial.id}'s leaves are not in {name}")
+                sampled = self._load(workdir, name, device[trial.id].sampled_cap())
+                record, violations = judge_device(self.task, device[trial.id], self._commits, sampled)
+            else:
+                inputs, reference = expected[trial.id]
+                saved = self._load(workdir, entry.outputs_file)
+                problem = saved if isinstance(saved, str) else trial_file_problem(saved, len(inputs))
+                if problem:
+                    return self._malformed(problem)
+                record, violations = correctness.verify_trial(self.task, trial, inputs, reference, saved)
             self.result.correctness.append(record)
             self.result.violations += violations
             if violations:
@@ -324,7 +343,8 @@ class _Run:
             "language": self.candidate.language, "device": self.child_device, "candidate_file": "candidate.py",
             "library_path": native[0], "op_namespace": native[1],
             "allowed_torch_ops": sorted(self.task.allowed_torch_ops),
-            "trials": [{"id": t.id, "inputs_file": f"inputs_{t.id}.pt"} for t in batch],
+            "trials": [self.device_trials[t.id].payload() if t.id in self.device_trials
+                       else {"id": t.id, "inputs_file": f"inputs_{t.id}.pt"} for t in batch],
             "task": self.task.name, "task_spec": self.spec.model_dump(),
             "module_form": self.module_form,
             "timing": {"l2_bytes": self.result.hardware.l2_bytes} if with_timing else None,
