@@ -81,9 +81,12 @@ def _import_triton_candidate(path: Path, module_form: dict | None = None) -> Any
     return module.kernel
 
 
-def _load_native_candidate(library_path: str, namespace: str) -> Any:
+def _load_native_candidate(library_path: str, namespace: str, module_form: dict | None = None) -> Any:
     torch.ops.load_library(library_path)
-    return getattr(torch.ops, namespace).kernel
+    ops = getattr(torch.ops, namespace)
+    if module_form is not None and "native_call" in module_form:  # a CUDA ModelNew: the harness's shim calls it
+        return module_form_shim.NativeModuleCall(getattr(ops, module_form["native_call"]["function"]), module_form)
+    return ops.kernel
 
 
 def _clone(values: list[Any]) -> list[Any]:
@@ -136,7 +139,7 @@ def run(payload: dict, workdir: Path) -> dict:
             if payload["language"] == "triton":
                 fn = _import_triton_candidate(workdir / payload["candidate_file"], payload.get("module_form"))
             else:
-                fn = _load_native_candidate(payload["library_path"], payload["op_namespace"])
+                fn = _load_native_candidate(payload["library_path"], payload["op_namespace"], payload.get("module_form"))
     except BaseException as exc:  # the candidate's import failing is a verdict, not a harness error
         _note_forbidden(recorder, exc)
         report["error"] = _failure("import", "import", exc)

@@ -31,8 +31,8 @@ from warpsmith.evaluator.device_trials import DeviceTrial, Revealer, judge_devic
 from warpsmith.evaluator.hardware import detect_hardware
 from warpsmith.evaluator.module_form import module_form_payload
 from warpsmith.evaluator.native import build_native, compute_methods, native_device_matches
+from warpsmith.evaluator.native_module import native_violations
 from warpsmith.evaluator.reference_timing import reference_timings
-from warpsmith.evaluator.static_native import check_native_source
 from warpsmith.evaluator.static_python import check_python_source
 from warpsmith.evaluator.timing_judge import judge_timings
 from warpsmith.evaluator.timing_parent import Conductor
@@ -110,7 +110,7 @@ def _evaluate(candidate: Candidate, task: Task, suite: str, device: DeviceChoice
     result.vendor_baselines = vendor_baselines.detected(task, where)  # device mode: the trusted process's word
     library = None
     if candidate.language != "triton":
-        built, t_compile = build_native(candidate, result.hardware, timeout_s or 600.0)
+        built, t_compile = build_native(candidate, result.hardware, timeout_s or 600.0, task)
         result.durations_s["compile"] = t_compile
         result.compile_log, result.resources = built.log, list(built.resources)
         if built.violations:  # the symbol audit of what was built (symbol_audit.py)
@@ -147,7 +147,7 @@ def _static_violations(candidate: Candidate, task: Task) -> list[Violation]:
     if candidate.language == "triton":
         return check_python_source(candidate.source, task.allowed_torch_ops, module_class=task.module_class,
                                    nn_classes=task.module_nn_classes, require_launch=task.require_launch)
-    return check_native_source(candidate.source, compute_methods(task.allowed_torch_ops))
+    return native_violations(candidate.source, candidate.language, task, compute_methods(task.allowed_torch_ops))
 
 
 def _finish(result: EvalResult, status: str, message: str, started: float) -> EvalResult:
