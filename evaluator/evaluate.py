@@ -360,6 +360,8 @@ class _Run:
             readable.append(Path(self.task_file).resolve().parent)
         if self.spec.kind == "file" and self.spec.path:  # the child rebuilds the task from this file
             readable.append(Path(self.spec.path).resolve().parent)
+        # a FlashInfer-Trace workload's safetensors files: the child rebuilds the task, which reads them
+        readable += sorted({Path(p).parent for found in getattr(self.task, "stored", {}).values() for p, _ in found.values()})
         return SandboxConfig(timeout_s=self.timeout_s, cpu_seconds=int(self.timeout_s * 4) + 60,
                              gpu_index=self.options.gpu_index if device_mode else None, env_extra=env, readable_paths=readable)
 
