@@ -187,7 +187,8 @@ def judge_device(task: Task, dt: DeviceTrial, commits: dict[tuple[int, str], Any
                 return _record(trial, False, f"call {tag}: {out_name}: dtype {entry['dtype']} shape "
                                f"{tuple(entry['shape'])}, expected {dtype} {tuple(shape)}"), []
             leaves = entry["leaves"]
-            if type(leaves) is not torch.Tensor or leaves.dtype != torch.uint8 or leaves.dim() != 1 \
+            if type(leaves) is not torch.Tensor or tensors_io.layout_problem(leaves, "cpu") is not None \
+                    or leaves.dtype != torch.uint8 or leaves.dim() != 1 \
                     or leaves.numel() != leaf_digest.leaf_count(nbytes) * leaf_digest.DIGEST_BYTES:
                 message = f"the commitment to {out_name} on {where} is not one digest per leaf"
                 return _record(trial, False, message), [_reject("malformed-child-report", message)]
