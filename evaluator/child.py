@@ -4,7 +4,8 @@ Owns: everything the child does for one evaluation batch, in this order: capture
 timer and torch functions it relies on, learn the allowed aten ops, import the candidate
 (recorded), then per trial call it twice on fresh clones of the parent's inputs with a
 different poison each time (recorded), and write the outputs and the inputs-after-call
-to one file per trial; finally, when asked, serve the timing blocks the parent commands
+to one file per trial (a large trial instead makes each call's inputs here from the parent's
+seed and commits to its outputs by digest: device_inputs.py); finally, when asked, serve the timing blocks the parent commands
 (timing.serve_blocks) and check that nothing it captured was replaced. Does not own: any
 verdict or published number. It never sees expected outputs, never runs the reference, and
 the parent re-checks everything it reads back (types, storages, values, times against its

@@ -2,7 +2,8 @@
 
 Owns: the order of the steps (docs/evaluator.md): static checks; the build (native languages,
 through build.py); the trial plan with a secret seed offset; per batch of trials, inputs generated
-and the reference computed HERE, only inputs written for the child; one sandboxed child per batch
+and the reference computed HERE, only inputs written for the child (large trials: no file, the child
+makes them from the seed and is judged on a committed sample, device_trials.py); one sandboxed child per batch
 (child.py) whose outputs are judged here (correctness.py); on a device the reference timed first in
 a trusted process (reference_timing.py); timing blocks on the last batch, commanded and clocked by
 the parent while the child runs (timing_parent.py) and judged here (timing_judge.py); anti-cheat.

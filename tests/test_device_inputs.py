@@ -142,6 +142,13 @@ def test_a_candidate_wrong_on_part_of_a_large_output_is_caught(swish_4m: Task, n
     assert "sampled leaves" in result.message
 
 
+@pytest.mark.usefixtures("few_leaves")
+def test_planted_reveal_files_do_not_choose_the_leaves(swish_4m: Task) -> None:
+    result = run(swish_4m, source_of("dev_forge_reveal.py"), static_checks=False)
+    assert result.status == "rejected" and rules(result) == {"malformed-child-report"}, result.message
+    assert "are not the 66 asked for" in result.message
+
+
 @pytest.mark.usefixtures("large")
 def test_a_candidate_changing_its_inputs_in_place_is_rejected() -> None:
     result = run(problem(1), source_of("dev_mutate_input.py"))
