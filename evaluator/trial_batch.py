@@ -38,7 +38,11 @@ def prepare_trial(task: Task, trial: correctness.Trial, device: str) -> tuple[An
     reference = task.reference(*inputs)
     cost = trial_file_bytes(inputs, reference)
     if device_trials.wanted(task, cost):
-        return device_trials.prepare(task, trial, device, inputs, reference)
+        prepared = device_trials.prepare(task, trial, device, inputs, reference)
+        del inputs, reference
+        if str(device).startswith("cuda"):  # the freed GB go back to the device, for the child
+            torch.cuda.empty_cache()
+        return prepared
     return inputs, reference, cost
 
 

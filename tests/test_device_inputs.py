@@ -107,6 +107,19 @@ def test_honest_solutions_are_correct_with_inputs_made_in_the_child(number: int,
 
 
 @pytest.mark.usefixtures("large")
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
+def test_large_trials_on_a_device_are_correct_for_an_honest_kernel_and_incorrect_for_a_wrong_one() -> None:
+    task = problem(1)
+    good = evaluate(Candidate(task=task.name, language="triton", source=solution("swish_kernel"), origin="user"),
+                    task, suite="check", device="cuda", timeout_s=300.0)
+    assert good.status == "correct", good.message
+    assert all(c.details.startswith("sampled check:") for c in good.correctness)
+    bad = evaluate(Candidate(task=task.name, language="triton", source=source_of("dev_wrong_region.py"),
+                             origin="user"), task, suite="check", device="cuda", timeout_s=300.0)
+    assert bad.status == "incorrect", bad.message
+
+
+@pytest.mark.usefixtures("large")
 def test_no_input_file_reaches_the_child() -> None:
     """A candidate (static checks off) that looks for input files in its work folder finds none."""
     source = FAST_SWISH.replace("import torch\n", "import os\n\nimport torch\n").replace(
