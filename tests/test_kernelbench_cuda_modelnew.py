@@ -4,6 +4,8 @@ calls the exported function with the parent's tensors, parameters strictly by na
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 import torch
 
@@ -101,3 +103,18 @@ def test_an_honest_cuda_modelnew_builds_with_nvcc_and_runs_where_there_is_a_gpu(
         assert result.status == "correct", result.message
     else:
         assert result.status == "compiled", (result.message, result.compile_log[-2000:])
+
+
+def test_eval_takes_a_cuda_modelnew_py_on_a_kernelbench_task(tmp_path: Path) -> None:
+    from typer.testing import CliRunner
+
+    from tests._kernelbench_helpers import PROBLEMS
+    from warpsmith.cli.main import app
+
+    file = tmp_path / "layernorm_cuda.py"
+    file.write_text(HONEST.replace("self.bias, 1e-5", "self.gain, 1e-5"))
+    problem_file = next((PROBLEMS / "level1").glob("4_*.py"))
+    done = CliRunner().invoke(app, ["eval", "--lang", "cuda", str(file), "--kernelbench", str(problem_file),
+                                    "--device", "cpu"])
+    assert done.exit_code == 1, done.output
+    assert "rejected" in done.stdout and "missing ['bias'], extra ['gain']" in done.stdout.replace("\n", " ")
