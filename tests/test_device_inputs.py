@@ -93,6 +93,8 @@ def test_leaf_digests_cover_every_byte_in_order() -> None:
     leaves = leaf_digest.leaf_bytes(t, [0, 1, 2])
     assert [x.numel() for x in leaves] == [16384, 16384, 40000 - 32768]
     assert b"".join(leaf_digest.digest(x) for x in leaves) == digests
+    empty = device_inputs._output_entry(torch.empty(0, 5), "cpu", [])  # no bytes: no leaves, still a commitment
+    assert empty["leaves"].numel() == 0 and empty["shape"] == [0, 5]
     changed = t.clone()
     changed[9999] = 0.5
     assert leaf_digest.leaf_digests(changed)[:64] == digests[:64] and leaf_digest.root(changed) != leaf_digest.root(t)
