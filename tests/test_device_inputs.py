@@ -72,8 +72,8 @@ def _tasks() -> list[Task]:
     return [problem(4), load_trace_definition(trace / "rmsnorm_h96.json", trace / "rmsnorm_h96.jsonl")]
 
 
-@pytest.mark.parametrize("device", ["cpu", pytest.param("cuda", marks=pytest.mark.skipif(
-    not torch.cuda.is_available(), reason="needs a CUDA device"))])
+@pytest.mark.parametrize("device", ["cpu", pytest.param("cuda", marks=[pytest.mark.gpu, pytest.mark.skipif(
+    not torch.cuda.is_available(), reason="needs a CUDA device")])])
 def test_the_same_seed_makes_the_same_inputs_in_another_process(device: str) -> None:
     """The parent's reference and the child's inputs come from one seed in two processes: every input
     (parameters included) must be bit-identical, and another seed must give other inputs."""
@@ -108,6 +108,7 @@ def test_honest_solutions_are_correct_with_inputs_made_in_the_child(number: int,
     assert result.correctness and all(c.details.startswith("sampled check:") for c in result.correctness)
 
 
+@pytest.mark.gpu
 @pytest.mark.usefixtures("large")
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
 def test_large_trials_on_a_device_are_correct_for_an_honest_kernel_and_incorrect_for_a_wrong_one() -> None:
