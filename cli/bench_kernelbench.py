@@ -48,9 +48,11 @@ def _evaluate_one(task: Any, source: str, suite: str, device: str, rounds: int, 
     if rounds > 0:
         return optimizer(task)
     from warpsmith.evaluator.evaluate import evaluate
+    from warpsmith.evaluator.native_module import is_native_module
     from warpsmith.records.evaluation import Candidate
 
-    candidate = Candidate(task=task.name, language="triton", source=source, origin="import")
+    language = "cuda" if is_native_module(source, "cuda", task) and "load_inline" in source else "triton"
+    candidate = Candidate(task=task.name, language=language, source=source, origin="import")
     return evaluate(candidate, task, suite=suite, device=device), 0.0
 
 

@@ -91,14 +91,15 @@ def _load_task(kernel: str | None, task_file: Path | None) -> Any:
         raise _usage_error(str(exc)) from None
 
 
-def _read_source(file: Path, lang: str) -> str:
+def _read_source(file: Path, lang: str, modelnew: bool = False) -> str:
+    """`modelnew`: a brought (KernelBench) task, where a cuda .py is a ModelNew with load_inline."""
     if lang not in EXTENSIONS:
         raise _usage_error(f"unknown --lang {lang!r}; use triton, cuda or hip")
     if file.is_dir():
         raise _usage_error(f"kernel file {file} is a directory; give the kernel's source file")
     if not file.is_file():
         raise _usage_error(f"kernel file {file} does not exist")
-    if file.suffix not in EXTENSIONS[lang]:
+    if file.suffix not in EXTENSIONS[lang] and not (modelnew and lang == "cuda" and file.suffix == ".py"):
         raise _usage_error(f"{file.name} does not look like a {lang} kernel (expected {', '.join(EXTENSIONS[lang])})")
     try:
         return file.read_text()
@@ -205,7 +206,7 @@ def register(app: typer.Typer) -> None:
             raise _usage_error(f"unknown --suite {suite!r}; use smoke, check or bench")
         if device not in ("auto", "cpu", "cuda"):
             raise _usage_error(f"unknown --device {device!r}; use auto, cpu or cuda")
-        source = _read_source(file, lang)
+        source = _read_source(file, lang, modelnew=brought.wanted())
         from warpsmith.cli.config_cmd import cli_settings
 
         gpu = cli_settings({"evaluator.gpu_index": gpu}).evaluator.gpu_index or 0

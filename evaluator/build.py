@@ -93,17 +93,22 @@ class BuildResult(BaseModel):
 default_cache_dir = build_cache.default_cache_dir
 
 
-def build_key(source: str, language: str, arch: str, toolchain: dict[str, str]) -> str:
-    blob = json.dumps([source, language, arch, sorted(toolchain.items())])
-    return hashlib.sha256(blob.encode()).hexdigest()
+def build_key(source: str, language: str, arch: str, toolchain: dict[str, str],
+              functions: tuple[str, ...] = ("kernel",)) -> str:
+    parts: list[object] = [source, language, arch, sorted(toolchain.items())]
+    if functions != ("kernel",):  # a CUDA ModelNew's exported functions (the default keeps old keys)
+        parts.append(list(functions))
+    return hashlib.sha256(json.dumps(parts).encode()).hexdigest()
 
 
-def binding_glue(namespace: str) -> str:
-    """Appended to the candidate: registers its `kernel` with the dispatcher."""
+def binding_glue(namespace: str, functions: tuple[str, ...] = ("kernel",)) -> str:
+    """Appended to the candidate: registers its `kernel` (or a CUDA ModelNew's load_inline functions,
+    evaluator/native_module.py) with the dispatcher."""
+    defs = " ".join(f'm.def("{name}", &{name});' for name in functions)
     return (
         "\n// ---- appended by warpsmith: the binding ----\n"
         "#include <torch/library.h>\n"
-        f"TORCH_LIBRARY({namespace}, m) {{ m.def(\"kernel\", &kernel); }}\n"
+        f"TORCH_LIBRARY({namespace}, m) {{ {defs} }}\n"
     )
 
 
@@ -169,10 +174,10 @@ def _load_cached(final: Path, started: float) -> BuildResult:
 
 
 def _compile_and_link(source: str, language: Literal["cuda", "hip"], arch: str, namespace: str,
-                      work: Path, deadline: float) -> BuildResult:
+                      work: Path, deadline: float, functions: tuple[str, ...] = ("kernel",)) -> BuildResult:
     candidate = work / f"candidate{SUFFIX[language]}"
     line_reset = f'#line 1 "{candidate.name}"\n' if PRELUDE[language] else ""
-    candidate.write_text(PRELUDE[language] + line_reset + source + binding_glue(namespace))
+    candidate.write_text(PRELUDE[language] + line_reset + source + binding_glue(namespace, functions))
     for relative, content in shim_headers().items():
         (work / "shim" / relative).parent.mkdir(parents=True, exist_ok=True)
         (work / "shim" / relative).write_text(content)
@@ -231,8 +236,10 @@ def _audited(result: BuildResult) -> BuildResult:
 
 
 def build_extension(source: str, language: Literal["cuda", "hip"], *, arch: str | None = None,
-                    cache_dir: Path | None = None, timeout_s: float = 600, jobs: int | None = None) -> BuildResult:
-    """Compile `source` for one arch into a library exposing torch.ops.<ns>.kernel.
+                    cache_dir: Path | None = None, timeout_s: float = 600, jobs: int | None = None,
+                    functions: tuple[str, ...] = ("kernel",)) -> BuildResult:
+    """Compile `source` for one arch into a library exposing torch.ops.<ns>.kernel (or each of
+    `functions`: a CUDA ModelNew's load_inline exports, evaluator/native_module.py).
 
     `jobs` caps how many compiles run at once in this cache folder, across processes
     (default: one per CPU core); an extra build waits for a free slot, and `timeout_s`
@@ -247,7 +254,7 @@ def build_extension(source: str, language: Literal["cuda", "hip"], *, arch: str 
         return BuildResult(ok=False, library_path=None, op_namespace=None, log=f"refused: {refusal}",
                            refused=True, language=language, arch=arch, seconds=time.monotonic() - started)
     toolchain = toolchain_info(language)
-    key = build_key(source, language, arch, toolchain)
+    key = build_key(source, language, arch, toolchain, functions)
     namespace = f"warpsmith_{key[:16]}"
     common = {"toolchain": toolchain, "language": language, "arch": arch, "key": key}
     if problem := toolchain_problem(language):
@@ -263,7 +270,8 @@ def build_extension(source: str, language: Literal["cuda", "hip"], *, arch: str 
             return _audited(_load_cached(final, started))
         with _locked(cache / ".slot", slots=jobs or os.cpu_count() or 1):
             work = Path(tempfile.mkdtemp(dir=cache, prefix=f".build-{key[:16]}-"))
-            result = _compile_and_link(source, language, arch, namespace, work, time.monotonic() + timeout_s)
+            result = _compile_and_link(source, language, arch, namespace, work, time.monotonic() + timeout_s,
+                                       functions)
         jail_ok, jail_note = landlock_status()
         result = result.model_copy(update={**common, "seconds": time.monotonic() - started,
                                            "log": result.log if jail_ok else f"{jail_note}\n{result.log}"})

@@ -4,7 +4,8 @@ Owns: everything the child does for one evaluation batch, in this order: capture
 timer and torch functions it relies on, learn the allowed aten ops, import the candidate
 (recorded), then per trial call it twice on fresh clones of the parent's inputs with a
 different poison each time (recorded), and write the outputs and the inputs-after-call
-to one file per trial; finally, when asked, serve the timing blocks the parent commands
+to one file per trial (a large trial instead makes each call's inputs here from the parent's
+seed and commits to its outputs by digest: device_inputs.py); finally, when asked, serve the timing blocks the parent commands
 (timing.serve_blocks) and check that nothing it captured was replaced. Does not own: any
 verdict or published number. It never sees expected outputs, never runs the reference, and
 the parent re-checks everything it reads back (types, storages, values, times against its
@@ -23,7 +24,7 @@ from typing import Any
 
 import torch
 
-from warpsmith.evaluator import aten_guard, block_channel, tensors_io, timing
+from warpsmith.evaluator import aten_guard, block_channel, device_inputs, leaf_digest, tensors_io, timing
 from warpsmith.evaluator import module_form as module_form_shim
 
 # Captured at harness import, before any candidate code exists in this process: what timing and
@@ -38,7 +39,7 @@ _WATCHED = {
     "torch.Tensor": ["clone", "fill_"], "torch.cuda": ["synchronize", "Event"],
     "torch.cuda.Event": ["record", "elapsed_time", "synchronize"], "OpRecorder": ["__torch_dispatch__"],
 }
-for _module in (aten_guard, block_channel, tensors_io, timing, module_form_shim):
+for _module in (aten_guard, block_channel, device_inputs, leaf_digest, tensors_io, timing, module_form_shim):
     _OWNERS[_module.__name__] = _module
     _WATCHED[_module.__name__] = [n for n, obj in vars(_module).items() if callable(obj) and not n.startswith("__")]
 _CAPTURED: dict[str, Any] = {f"{owner}.{attr}": getattr(_OWNERS[owner], attr) for owner, attrs in _WATCHED.items()
@@ -81,9 +82,12 @@ def _import_triton_candidate(path: Path, module_form: dict | None = None) -> Any
     return module.kernel
 
 
-def _load_native_candidate(library_path: str, namespace: str) -> Any:
+def _load_native_candidate(library_path: str, namespace: str, module_form: dict | None = None) -> Any:
     torch.ops.load_library(library_path)
-    return getattr(torch.ops, namespace).kernel
+    ops = getattr(torch.ops, namespace)
+    if module_form is not None and "native_call" in module_form:  # a CUDA ModelNew: the harness's shim calls it
+        return module_form_shim.NativeModuleCall(getattr(ops, module_form["native_call"]["function"]), module_form)
+    return ops.kernel
 
 
 def _clone(values: list[Any]) -> list[Any]:
@@ -124,7 +128,7 @@ def run(payload: dict, workdir: Path) -> dict:
     allowed = aten_guard.allowed_aten_packets(payload["allowed_torch_ops"], device)
     namespaces = frozenset([payload["op_namespace"]] if payload.get("op_namespace") else [])
     task = None
-    if payload.get("timing"):
+    if payload.get("timing") or any("seeds" in t for t in payload["trials"]):
         from warpsmith.tasklib.registry import task_from_spec  # trusted: before the candidate exists
 
         task = task_from_spec(payload["task_spec"])
@@ -136,7 +140,7 @@ def run(payload: dict, workdir: Path) -> dict:
             if payload["language"] == "triton":
                 fn = _import_triton_candidate(workdir / payload["candidate_file"], payload.get("module_form"))
             else:
-                fn = _load_native_candidate(payload["library_path"], payload["op_namespace"])
+                fn = _load_native_candidate(payload["library_path"], payload["op_namespace"], payload.get("module_form"))
     except BaseException as exc:  # the candidate's import failing is a verdict, not a harness error
         _note_forbidden(recorder, exc)
         report["error"] = _failure("import", "import", exc)
@@ -145,35 +149,52 @@ def run(payload: dict, workdir: Path) -> dict:
         return report
     report["import_s"] = perf_counter() - started
 
-    call_seconds = 0.0
-    for trial in payload["trials"]:
-        inputs = tensors_io.load(workdir / trial["inputs_file"])
-        inputs = [v.to(device) if isinstance(v, torch.Tensor) else v for v in inputs]
-        saved: dict[str, Any] = {}
-        for tag, byte in zip(("a", "b"), POISON_BYTES, strict=True):
-            args = _clone(inputs)
-            aten_guard.poison_cuda_cache(byte, device)
-            call_recorder = aten_guard.OpRecorder(allowed, namespaces, poison_byte=byte)
-            t0 = perf_counter()
-            try:
-                with call_recorder, aten_guard.DataGuard(call_recorder):
-                    result = fn(*args)
-                _sync(device)
-            except BaseException as exc:  # noqa: BLE001 - the candidate's exception is the verdict
-                _note_forbidden(call_recorder, exc)
-                report["error"] = _failure("call", f"trial {trial['id']} call {tag}", exc)
-                recorder.forbidden.update(call_recorder.forbidden)
-                report["forbidden_ops"] = dict(recorder.forbidden)
-                report["tampered"] = tampered_names()
-                return report
-            call_seconds += perf_counter() - t0
+    seconds = [0.0]
+
+    def call_once(where: str, index: int, args: list[Any]) -> list[Any]:
+        """One call of the candidate, poisoned and recorded; raises _CallFailed with what it raised."""
+        byte = POISON_BYTES[index]
+        aten_guard.poison_cuda_cache(byte, device)
+        call_recorder = aten_guard.OpRecorder(allowed, namespaces, poison_byte=byte)
+        t0 = perf_counter()
+        try:
+            with call_recorder, aten_guard.DataGuard(call_recorder):
+                result = fn(*args)
+            _sync(device)
+        except BaseException as exc:  # noqa: BLE001 - the candidate's exception is the verdict
+            _note_forbidden(call_recorder, exc)
             recorder.forbidden.update(call_recorder.forbidden)
-            saved[f"out_{tag}"] = _as_outputs(result)
-            saved[f"args_after_{tag}"] = args
+            raise _CallFailed(where, exc) from None
+        seconds[0] += perf_counter() - t0
+        recorder.forbidden.update(call_recorder.forbidden)
+        return _as_outputs(result)
+
+    for trial in payload["trials"]:
+        try:
+            if "seeds" in trial:  # a large trial: inputs made here from the seed, outputs committed by digest
+                device_inputs.run_trial(trial, task, device, workdir,
+                                        lambda tag, i, args, t=trial: call_once(f"trial {t['id']} call {tag}", i, args))
+                report["trials"].append({"id": trial["id"], "outputs_file": device_inputs.sampled_file(trial["id"])})
+                continue
+            inputs = tensors_io.load(workdir / trial["inputs_file"])
+            inputs = [v.to(device) if isinstance(v, torch.Tensor) else v for v in inputs]
+            saved: dict[str, Any] = {}
+            for index, tag in enumerate(("a", "b")):
+                args = _clone(inputs)
+                saved[f"out_{tag}"] = call_once(f"trial {trial['id']} call {tag}", index, args)
+                saved[f"args_after_{tag}"] = args
+        except _CallFailed as failed:
+            report["error"] = _failure("call", failed.where, failed.exc)
+        except Exception as exc:  # noqa: BLE001 - device inputs: the harness's wait or the task's generation
+            report["error"] = _failure("call", f"trial {trial['id']} (inputs made in the child)", exc)
+        if report["error"]:
+            report["forbidden_ops"] = dict(recorder.forbidden)
+            report["tampered"] = tampered_names()
+            return report
         outputs_file = f"outputs_{trial['id']}.pt"
         tensors_io.save(workdir / outputs_file, saved)
         report["trials"].append({"id": trial["id"], "outputs_file": outputs_file})
-    report["correctness_s"] = call_seconds
+    report["correctness_s"] = seconds[0]
     report["forbidden_ops"] = dict(recorder.forbidden)
 
     if payload.get("timing") and not recorder.forbidden:
@@ -195,3 +216,11 @@ def run(payload: dict, workdir: Path) -> dict:
         report["timing_s"] = perf_counter() - t0
     report["tampered"] = tampered_names()
     return report
+
+
+class _CallFailed(Exception):
+    """The candidate raised (or an op was refused) during a call: `exc` is what it raised."""
+
+    def __init__(self, where: str, exc: BaseException) -> None:
+        super().__init__(where)
+        self.where, self.exc = where, exc

@@ -23,7 +23,7 @@ class ChildError(BaseModel):
 
 class ChildTrial(BaseModel):
     id: int
-    outputs_file: str = Field(pattern=r"^outputs_\d+\.pt$")
+    outputs_file: str = Field(pattern=r"^(outputs|sampled)_\d+\.pt$")  # sampled_: a device trial (device_inputs.py)
 
 
 class ChildReport(BaseModel):

@@ -2,7 +2,8 @@
 
 Owns: the order of the steps (docs/evaluator.md): static checks; the build (native languages,
 through build.py); the trial plan with a secret seed offset; per batch of trials, inputs generated
-and the reference computed HERE, only inputs written for the child; one sandboxed child per batch
+and the reference computed HERE, only inputs written for the child (large trials: no file, the child
+makes them from the seed and is judged on a committed sample, device_trials.py); one sandboxed child per batch
 (child.py) whose outputs are judged here (correctness.py); on a device the reference timed first in
 a trusted process (reference_timing.py); timing blocks on the last batch, commanded and clocked by
 the parent while the child runs (timing_parent.py) and judged here (timing_judge.py); anti-cheat.
@@ -27,15 +28,16 @@ from pydantic import ValidationError
 
 from warpsmith.evaluator import anticheat, correctness, parent_view, stages, tensors_io, vendor_baselines
 from warpsmith.evaluator.child_report import ChildReport, trial_file_problem
+from warpsmith.evaluator.device_trials import DeviceTrial, Revealer, judge_device
 from warpsmith.evaluator.hardware import detect_hardware
 from warpsmith.evaluator.module_form import module_form_payload
 from warpsmith.evaluator.native import build_native, compute_methods, native_device_matches
+from warpsmith.evaluator.native_module import native_violations
 from warpsmith.evaluator.reference_timing import reference_timings
-from warpsmith.evaluator.static_native import check_native_source
 from warpsmith.evaluator.static_python import check_python_source
 from warpsmith.evaluator.timing_judge import judge_timings
 from warpsmith.evaluator.timing_parent import Conductor
-from warpsmith.evaluator.trial_batch import BATCH_BYTES, TrialBatch, trial_file_bytes, work_root
+from warpsmith.evaluator.trial_batch import BATCH_BYTES, TrialBatch, prepare_trial, work_root
 from warpsmith.evaluator.version import evaluator_version
 from warpsmith.records.evaluation import Candidate, EvalResult, Violation
 from warpsmith.sandbox import SandboxConfig, run_pooled, run_sandboxed
@@ -109,7 +111,7 @@ def _evaluate(candidate: Candidate, task: Task, suite: str, device: DeviceChoice
     result.vendor_baselines = vendor_baselines.detected(task, where)  # device mode: the trusted process's word
     library = None
     if candidate.language != "triton":
-        built, t_compile = build_native(candidate, result.hardware, timeout_s or 600.0)
+        built, t_compile = build_native(candidate, result.hardware, timeout_s or 600.0, task)
         result.durations_s["compile"] = t_compile
         result.compile_log, result.resources = built.log, list(built.resources)
         if built.violations:  # the symbol audit of what was built (symbol_audit.py)
@@ -146,7 +148,7 @@ def _static_violations(candidate: Candidate, task: Task) -> list[Violation]:
     if candidate.language == "triton":
         return check_python_source(candidate.source, task.allowed_torch_ops, module_class=task.module_class,
                                    nn_classes=task.module_nn_classes, require_launch=task.require_launch)
-    return check_native_source(candidate.source, compute_methods(task.allowed_torch_ops))
+    return native_violations(candidate.source, candidate.language, task, compute_methods(task.allowed_torch_ops))
 
 
 def _finish(result: EvalResult, status: str, message: str, started: float) -> EvalResult:
@@ -176,6 +178,8 @@ class _Run:
         self.spec = spec_of(task)  # the child rebuilds the task from this, never by name
         self.module_form = module_form_payload(candidate, task, [t.shape for t in self.trials] + self.timed_shapes)
         self.conductor: Conductor | None = None
+        self.device_trials: dict[int, DeviceTrial] = {}  # this batch's large trials, and their commitments:
+        self._commits: dict[tuple[int, str], Any] = {}  # device_trials.py
         self.batches_run = 0
         self.durations = result.durations_s
         self._wall = math.inf  # the parent's wall time of the current child; trusted durations are unbounded
@@ -194,9 +198,8 @@ class _Run:
         try:
             batch: TrialBatch | None = None
             for trial in self.trials:
-                inputs = self._inputs(trial)
-                reference = self.task.reference(*inputs)
-                cost = trial_file_bytes(inputs, reference)
+                prepared = prepare_trial(self.task, trial, self.device)
+                cost = prepared[2] if isinstance(prepared, tuple) else prepared.file_bytes()
                 if batch is not None and batch.trials and batch.bytes + cost > BATCH_BYTES:
                     verdict = self._run_batch(batch, with_timing=False)
                     if verdict is not None:
@@ -204,7 +207,10 @@ class _Run:
                     batch = None
                 if batch is None:
                     batch = TrialBatch(workroot / f"batch{self.batches_run}")
-                batch.add(trial, inputs, reference, cost)
+                if isinstance(prepared, tuple):
+                    batch.add(trial, *prepared)
+                else:
+                    batch.add_device(prepared)
             assert batch is not None, "a trial plan is never empty"
             verdict = self._run_batch(batch, with_timing=True)
             if verdict is not None:
@@ -214,17 +220,18 @@ class _Run:
         shapes = len({t.shape.label for t in self.trials})
         return "correct", f"correct on {len(self.trials)} trials over {shapes} shapes ({self.result.mode} mode)"
 
-    def _inputs(self, trial: correctness.Trial) -> tuple[Any, ...]:
-        return self.task.make_inputs(trial.shape, trial.seed, self.device, distribution=trial.distribution)
-
     def _run_batch(self, batch: TrialBatch, with_timing: bool) -> tuple[str, str] | None:
         """One child over the batch's inputs (already written), judged here; the batch's files are
         deleted afterwards, so the work root never holds more than one batch."""
         self.batches_run += 1
         workdir = batch.workdir
+        self.device_trials = batch.device
         payload = self._payload(batch.trials, with_timing)
         if self.candidate.language == "triton":
             (workdir / payload["candidate_file"]).write_text(self.candidate.source)
+        revealer = Revealer(list(batch.device.values()), workdir, self.timeout_s)
+        if batch.device:  # names the sampled leaves of each large trial once its commitment is read
+            revealer.start()
         self._quota = parent_view.batch_quota(batch.bytes, self.task, self.timed_shapes, with_timing)
         self._expected = batch.expected
         if with_timing:  # commands and clocks the timing blocks while the child runs
@@ -239,6 +246,9 @@ class _Run:
                 update={"max_file_bytes": self._quota, "workdir_quota_bytes": self._quota})
             sandboxed = launch(CHILD_ENTRY, payload, workdir, config)
             self._stop_conductor()
+            if batch.device:
+                revealer.finish()
+            self._commits = revealer.commits
             # Durations on the parent's clock, or the child's bounded by it (the child's clock is its word).
             self._wall = sandboxed.wall_s if math.isfinite(sandboxed.wall_s) and sandboxed.wall_s > 0 else 0.0
             self._add_duration("sandbox", self._wall)
@@ -256,6 +266,7 @@ class _Run:
             return parent_view.judge_bounded(self, lambda run: run._judge_safely(value, batch, workdir))
         finally:
             self._stop_conductor()
+            revealer.child_done.set()
             remove_tree(workdir)
 
     def _stop_conductor(self) -> None:
@@ -266,9 +277,10 @@ class _Run:
         self.result.violations.append(Violation(rule="malformed-child-report", message=why[:300]))
         return "rejected", f"the child's report could not be trusted: {why}"[:500]
 
-    def _load(self, workdir: Path, name: str) -> Any:
+    def _load(self, workdir: Path, name: str, cap: int | None = None) -> Any:
         try:
-            return tensors_io.load_child_file(workdir, name, parent_view.file_cap(name, self._expected, self._quota))
+            cap = parent_view.file_cap(name, self._expected, self._quota) if cap is None else cap
+            return tensors_io.load_child_file(workdir, name, cap)
         except tensors_io.ChildFileError as exc:
             return str(exc)[:300]
         except Exception as exc:  # a file the parent cannot load safely is the candidate's doing
@@ -278,11 +290,12 @@ class _Run:
         """Judging reads only what the child wrote: whatever raises while doing so (a sparse or nested
         tensor torch.load accepted, an odd file) is the candidate's doing, a verdict, never an exception."""
         try:
-            return self._judge(value, batch.trials, batch.expected, workdir)
+            return self._judge(value, batch.trials, batch.expected, workdir, batch.device)
         except Exception as exc:  # noqa: BLE001 - evaluate() never raises because of a candidate
             return self._malformed(f"judging the child's files raised {type(exc).__name__}: {exc}")
 
-    def _judge(self, value: dict, batch: list[correctness.Trial], expected: dict, workdir: Path) -> tuple[str, str] | None:
+    def _judge(self, value: dict, batch: list[correctness.Trial], expected: dict, workdir: Path,
+               device: dict[int, DeviceTrial]) -> tuple[str, str] | None:
         try:
             report = ChildReport.model_validate(value)
         except ValidationError as exc:
@@ -302,12 +315,19 @@ class _Run:
             return self._malformed("the trials returned are not the trials given")
         for entry in report.trials:
             trial = by_id[entry.id]
-            inputs, reference = expected[trial.id]
-            saved = self._load(workdir, entry.outputs_file)
-            problem = saved if isinstance(saved, str) else trial_file_problem(saved, len(inputs))
-            if problem:
-                return self._malformed(problem)
-            record, violations = correctness.verify_trial(self.task, trial, inputs, reference, saved)
+            if trial.id in device:  # a large trial: judged on the leaves sampled after the commitment
+                name = device[trial.id].sampled_name()
+                if entry.outputs_file != name:
+                    return self._malformed(f"trial {trial.id}'s leaves are not in {name}")
+                sampled = self._load(workdir, name, device[trial.id].sampled_cap())
+                record, violations = judge_device(self.task, device[trial.id], self._commits, sampled)
+            else:
+                inputs, reference = expected[trial.id]
+                saved = self._load(workdir, entry.outputs_file)
+                problem = saved if isinstance(saved, str) else trial_file_problem(saved, len(inputs))
+                if problem:
+                    return self._malformed(problem)
+                record, violations = correctness.verify_trial(self.task, trial, inputs, reference, saved)
             self.result.correctness.append(record)
             self.result.violations += violations
             if violations:
@@ -324,7 +344,8 @@ class _Run:
             "language": self.candidate.language, "device": self.child_device, "candidate_file": "candidate.py",
             "library_path": native[0], "op_namespace": native[1],
             "allowed_torch_ops": sorted(self.task.allowed_torch_ops),
-            "trials": [{"id": t.id, "inputs_file": f"inputs_{t.id}.pt"} for t in batch],
+            "trials": [self.device_trials[t.id].payload() if t.id in self.device_trials
+                       else {"id": t.id, "inputs_file": f"inputs_{t.id}.pt"} for t in batch],
             "task": self.task.name, "task_spec": self.spec.model_dump(),
             "module_form": self.module_form,
             "timing": {"l2_bytes": self.result.hardware.l2_bytes} if with_timing else None,
@@ -340,6 +361,8 @@ class _Run:
             readable.append(Path(self.task_file).resolve().parent)
         if self.spec.kind == "file" and self.spec.path:  # the child rebuilds the task from this file
             readable.append(Path(self.spec.path).resolve().parent)
+        # a FlashInfer-Trace workload's safetensors files: the child rebuilds the task, which reads them
+        readable += sorted({Path(p).parent for found in getattr(self.task, "stored", {}).values() for p, _ in found.values()})
         return SandboxConfig(timeout_s=self.timeout_s, cpu_seconds=int(self.timeout_s * 4) + 60,
                              gpu_index=self.options.gpu_index if device_mode else None, env_extra=env, readable_paths=readable)
 

@@ -41,6 +41,11 @@ def module_candidate(source: str, task: Any) -> bool:
 
 def module_form_payload(candidate: Any, task: Any, shapes: list[Any]) -> dict[str, Any] | None:
     """What the child's shim needs, for a Triton candidate in module form; None for kernel(...)."""
+    if candidate.language == "cuda":  # a CUDA ModelNew: the harness calls its exported function
+        from warpsmith.evaluator.native_module import parse
+
+        form = parse(candidate.source, task)
+        return None if form is None else form.payload(int(task.n_forward), list(task.param_names))
     if candidate.language != "triton" or not module_candidate(candidate.source, task):
         return None
     unique = list({shape.label: shape for shape in shapes}.values())
@@ -90,3 +95,23 @@ class ModuleCall:
                 f"{self.cls.__name__}'s parameters and buffers must be exactly Model's (the evaluator loads its "
                 f"own values into them by name): missing {missing or 'none'}, extra {extra or 'none'}")
         return model
+
+
+class NativeModuleCall:
+    """kernel(*inputs) for a CUDA ModelNew (evaluator/native_module.py): its exported function, called
+    with forward inputs, the parent's parameters (by the names forward passed) and literals, in
+    forward's order. Nothing of the candidate's Python runs."""
+
+    def __init__(self, op: Any, form: dict[str, Any]) -> None:
+        self.op = op
+        self.n_inputs = int(form["n_inputs"])
+        self.n_params = len(form["param_names"])
+        self.args = [(str(kind), value) for kind, value in form["native_call"]["args"]]
+
+    def __call__(self, *inputs: Any) -> Any:
+        if len(inputs) != self.n_inputs + self.n_params:
+            raise ModuleFormError(f"expected {self.n_inputs} forward inputs and {self.n_params} parameters, "
+                                  f"got {len(inputs)} values")
+        values = [inputs[v] if kind == "input" else inputs[self.n_inputs + v] if kind == "param" else v
+                  for kind, v in self.args]
+        return self.op(*values)

@@ -41,12 +41,17 @@ def target_arch(language: str, hardware: Hardware | None) -> str | None:
     return arch_specific(hardware.arch) if language == "cuda" else hardware.arch
 
 
-def build_native(candidate: Candidate, hardware: Hardware | None, timeout_s: float) -> tuple[Any, float]:
-    """Build through the toolchain's build_extension; returns (BuildResult, seconds)."""
+def build_native(candidate: Candidate, hardware: Hardware | None, timeout_s: float,
+                 task: Any = None) -> tuple[Any, float]:
+    """Build through the toolchain's build_extension; returns (BuildResult, seconds). With `task`, a
+    CUDA ModelNew (native_module.py) builds its load_inline CUDA text with each exported function bound."""
     from warpsmith.evaluator.build import build_extension
+    from warpsmith.evaluator.native_module import parse
 
     started = time.perf_counter()
+    form = parse(candidate.source, task, candidate.language) if task is not None else None
+    source, functions = (form.cuda_source, form.functions) if form is not None else (candidate.source, ("kernel",))
     # The toolchain's default cache folder: one build per source, shared by every caller.
-    built = build_extension(candidate.source, candidate.language, arch=target_arch(candidate.language, hardware),
-                            timeout_s=timeout_s)
+    built = build_extension(source, candidate.language, arch=target_arch(candidate.language, hardware),
+                            timeout_s=timeout_s, functions=functions)
     return built, round(time.perf_counter() - started, 4)

@@ -41,12 +41,9 @@ _KINDS = {stat.S_IFIFO: "a FIFO", stat.S_IFSOCK: "a socket", stat.S_IFCHR: "a ch
           stat.S_IFBLK: "a block device", stat.S_IFDIR: "a directory", stat.S_IFLNK: "a symbolic link"}
 
 
-def load_child_file(folder: Path, name: str, max_bytes: int) -> Any:
-    """`load` for the parent, of the file `name` directly in `folder` (the child's work folder).
-    Opened with O_NOFOLLOW | O_NONBLOCK relative to the folder, itself opened without following a
-    link: a symbolic link fails, a FIFO opens at once without waiting for a writer and is then
-    refused with anything else that is not a regular file (fstat of what was opened, so nothing
-    can be swapped in between), and so is a file over `max_bytes`. Raises ChildFileError."""
+def _open_child_file(folder: Path, name: str, max_bytes: int) -> int:
+    """A descriptor of the regular file `name` directly in `folder`, of at most `max_bytes` (see
+    load_child_file). Raises ChildFileError."""
     if not name or "/" in name or name in (".", ".."):
         raise ChildFileError(f"{name!r} is not a file name in the work folder")
     try:
@@ -67,8 +64,42 @@ def load_child_file(folder: Path, name: str, max_bytes: int) -> Any:
                                  "not a regular file")
         if st.st_size > max_bytes:
             raise ChildFileError(f"{name} holds {st.st_size} bytes, more than the {max_bytes} expected")
+    except BaseException:
+        os.close(fd)
+        raise
+    return fd
+
+
+def load_child_file(folder: Path, name: str, max_bytes: int) -> Any:
+    """`load` for the parent, of the file `name` directly in `folder` (the child's work folder).
+    Opened with O_NOFOLLOW | O_NONBLOCK relative to the folder, itself opened without following a
+    link: a symbolic link fails, a FIFO opens at once without waiting for a writer and is then
+    refused with anything else that is not a regular file (fstat of what was opened, so nothing
+    can be swapped in between), and so is a file over `max_bytes`. Raises ChildFileError.
+    Memory-mapped: only for files the child can no longer write (it has ended)."""
+    fd = _open_child_file(folder, name, max_bytes)
+    try:
         # Through the descriptor's own /proc link: the very inode checked above, memory-mapped.
         return load(Path(f"/proc/self/fd/{fd}"))
+    finally:
+        os.close(fd)
+
+
+def read_child_bytes(folder: Path, name: str, max_bytes: int) -> bytes:
+    """The bytes of a file the child may still be writing to, copied into this process (as
+    load_child_file opens it): a memory map would show whatever the child writes into the file later."""
+    fd = _open_child_file(folder, name, max_bytes)
+    try:
+        chunks, size = [], 0
+        while size <= max_bytes:
+            chunk = os.read(fd, 1 << 20)
+            if not chunk:
+                break
+            chunks.append(chunk)
+            size += len(chunk)
+        if size > max_bytes:
+            raise ChildFileError(f"{name} grew past the {max_bytes} bytes expected")
+        return b"".join(chunks)
     finally:
         os.close(fd)
 

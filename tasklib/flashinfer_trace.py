@@ -7,11 +7,16 @@ is one shape per workload (its `var` axes bound; the `const` axes as defined), o
 128 and 1024 without workloads; `smoke` binds every var axis to 2, `check` to 1 and to 7. Scalar
 inputs (shape null) take the value the first workload gives them (1e-6 for a float, 1 for an int,
 False for a bool when none does). Tensor inputs are drawn from the trial's seed: floats from the
-trial's distribution (tasklib/values.py), integers uniform in [0, 16), bools at random. Workload
-inputs of type `safetensors` are not read: they are drawn at random like `random` ones (said in
-the description). Tolerance: the dtype defaults (tasklib/checking.py) unless the spec sets one.
-Not supported yet: definitions whose integer inputs must be structured (index pointers of paged
-attention: random integers are not a valid page table), and `constraints` (not evaluated).
+trial's distribution (tasklib/values.py), integers uniform in [0, 16), bools at random. Workload inputs
+of type `safetensors` (`path` relative to the TraceSet root, `tensor_key`) are read in the trusted
+parent when the task is built (flashinfer_workloads.py) and checked against the definition's dtype and
+shape under that workload's axes; on its bench shape an integer or bool input is the stored tensor (the
+structure a workload records: index pointers, lengths), a float input is drawn from the trial's seed
+in its shape (values the candidate cannot know). The definition's `constraints` that are arithmetic
+over axes are checked for every workload and for the smoke and check bindings; a violation is one
+TraceError line. Tolerance: the dtype defaults (tasklib/checking.py) unless the spec sets one.
+Not supported yet: structured integer inputs on the smoke and check shapes (random integers are not
+a valid page table), and constraints over tensor contents (listed, not checked).
 Does not own: running candidates.
 """
 
@@ -26,17 +31,23 @@ import torch
 
 from warpsmith.records.tasks import TaskSpec
 from warpsmith.tasklib.base import CheckReport, Cost, Shape, Suite, Task
-from warpsmith.tasklib.checking import allclose_outputs
+from warpsmith.tasklib.checking import allclose_outputs, allclose_report
+from warpsmith.tasklib.flashinfer_workloads import (
+    TraceError,
+    checkable,
+    constraint_problem,
+    repaired,
+    resolve_safetensors,
+    stored_inputs,
+    stored_tensor,
+    workload_entries,
+)
 from warpsmith.tasklib.values import random_values
 
 DTYPES = {"float32": torch.float32, "float16": torch.float16, "bfloat16": torch.bfloat16,
           "float8_e4m3fn": torch.float8_e4m3fn, "float8_e5m2": torch.float8_e5m2, "int64": torch.int64,
           "int32": torch.int32, "int16": torch.int16, "int8": torch.int8, "bool": torch.bool}
 _NAMESPACES: dict[str, dict[str, Any]] = {}
-
-
-class TraceError(ValueError):
-    """A definition or workload file that cannot be a task; the message says why in one line."""
 
 
 class FlashInferTraceTask(Task):
@@ -49,21 +60,28 @@ class FlashInferTraceTask(Task):
     reference_source: str
     bench_axes: list[dict[str, int]]
     bench_labels: list[str]
+    # per bench shape's label, the inputs its workload stores in safetensors files: {input: (absolute path, tensor key)}
+    stored: dict[str, dict[str, tuple[str, str]]] = {}
+    constraints: list[str] = []  # the definition's, as written
     tolerance: float | None = None
     require_launch: bool = True
 
     def shapes(self, suite: Suite) -> list[Shape]:
         if suite == "smoke":
-            return [self._shape("var=2", {a: 2 for a in self.var_axes})]
+            return [self._shape("var=2", self._synthetic(2))]
         if suite == "check":
-            return [self._shape("var=1", {a: 1 for a in self.var_axes}), self._shape("var=7", {a: 7 for a in self.var_axes})]
+            return [self._shape("var=1", self._synthetic(1)), self._shape("var=7", self._synthetic(7))]
         if suite == "bench":
             return [self._shape(label, axes) for label, axes in zip(self.bench_labels, self.bench_axes, strict=True)]
         raise ValueError(f"unknown suite {suite!r}")
 
     def _shape(self, label: str, var: dict[str, int]) -> Shape:
-        text = " ".join(f"{k}={v}" for k, v in var.items()) or "no var axes"
-        return Shape(label=f"{label} {text}" if not label.startswith("var=") else text, dims={**self.const_axes, **var})
+        return Shape(label=_label(label, var), dims={**self.const_axes, **var})
+
+    def _synthetic(self, n: int) -> dict[str, int]:
+        """Every var axis n, then the definition's equality constraints met (flashinfer_workloads.repaired)."""
+        found = repaired(self.constraints, {**self.const_axes, **{a: n for a in self.var_axes}}, self.var_axes)
+        return {a: found[a] for a in self.var_axes}
 
     def _size(self, axes: tuple[str, ...], shape: Shape) -> tuple[int, ...]:
         return tuple(int(shape.dims[a]) for a in axes)
@@ -71,6 +89,7 @@ class FlashInferTraceTask(Task):
     def make_inputs(self, shape: Shape, seed: int, device: str | torch.device = "cpu",
                     distribution: str | None = None) -> tuple[Any, ...]:
         generator, dist = self.random_source(seed, distribution)
+        stored = self.stored.get(shape.label, {})
         values: list[Any] = []
         for name in self.input_names:
             axes, dtype_name = self.tensors[name]
@@ -78,7 +97,10 @@ class FlashInferTraceTask(Task):
                 values.append(self.scalars[name])
                 continue
             size, dtype = self._size(axes, shape), DTYPES[dtype_name]
-            if dtype.is_floating_point:
+            if name in stored and not dtype.is_floating_point:  # structure (indices, lengths) as the workload has it
+                values.append(stored_tensor(*stored[name]).clone().to(device))
+                continue
+            if dtype.is_floating_point:  # values from the secret seed, also where the workload stores floats
                 value = random_values(size, dist, generator, torch.float32)
                 value = value.clamp(-448, 448) if dtype_name.startswith("float8") else value
             elif dtype == torch.bool:
@@ -97,6 +119,11 @@ class FlashInferTraceTask(Task):
               expected: tuple[torch.Tensor, ...]) -> CheckReport:
         return allclose_outputs(self.output_names, outputs, expected, tol=self.tolerance)
 
+    def check_sampled(self, name: str, actual: torch.Tensor, expected: torch.Tensor) -> CheckReport:
+        """The checker on a sample of one output's elements (flat, in the same order): large trials are
+        judged this way (evaluator/device_trials.py), since this task's check is elementwise."""
+        return allclose_report(name, actual, expected, tol=self.tolerance)
+
     def cost(self, shape: Shape) -> Cost:
         total = 0
         for axes, dtype_name in self.tensors.values():
@@ -106,6 +133,11 @@ class FlashInferTraceTask(Task):
                     numel *= d
                 total += numel * DTYPES[dtype_name].itemsize
         return Cost(bytes=total)
+
+
+def _label(label: str, var: dict[str, int]) -> str:
+    text = " ".join(f"{k}={v}" for k, v in var.items()) or "no var axes"
+    return f"{label} {text}" if not label.startswith("var=") else text
 
 
 def _namespace(source: str) -> dict[str, Any]:
@@ -119,18 +151,6 @@ def _namespace(source: str) -> dict[str, Any]:
             raise TraceError("the definition's reference defines no global function run(...)")
         _NAMESPACES[source] = namespace
     return _NAMESPACES[source]
-
-
-def _workloads(text: str | None) -> list[dict[str, Any]]:
-    found = []
-    for number, line in enumerate((text or "").splitlines(), start=1):
-        if line.strip():
-            try:
-                entry = json.loads(line)
-            except ValueError as exc:
-                raise TraceError(f"workload line {number} is not JSON: {exc}") from exc
-            found.append(entry.get("workload", entry))
-    return found
 
 
 def trace_task_from_spec(spec: TaskSpec) -> FlashInferTraceTask:
@@ -153,7 +173,7 @@ def trace_task_from_spec(spec: TaskSpec) -> FlashInferTraceTask:
         if unknown:
             raise TraceError(f"{name}: axes {unknown} are not in the definition's axes")
         tensors[name] = (tuple(shape) if shape is not None else None, entry["dtype"])
-    workloads = _workloads(spec.workloads)
+    workloads = workload_entries(spec.workloads)
     scalars: dict[str, float | int | bool] = {}
     for name, entry in definition["inputs"].items():
         if entry.get("shape") is None:
@@ -161,11 +181,26 @@ def trace_task_from_spec(spec: TaskSpec) -> FlashInferTraceTask:
                           if w.get("inputs", {}).get(name, {}).get("type") == "scalar"), None)
             default = 1e-6 if entry["dtype"].startswith(("float", "bfloat")) else (False if entry["dtype"] == "bool" else 1)
             scalars[name] = given if given is not None else default
-    bench = [{a: int(w["axes"][a]) for a in var} for w in workloads] or \
-        [{a: n for a in var} for n in (16, 128, 1024)]
-    labels = [f"workload {str(w.get('uuid', i))[:8]}" for i, w in enumerate(workloads)] or ["var"] * len(bench)
-    unread = sorted({n for w in workloads for n, d in w.get("inputs", {}).items() if d.get("type") == "safetensors"})
-    note = f" Workload inputs {', '.join(unread)} name safetensors files, which are not read: drawn at random." if unread else ""
+    constraints = [str(c) for c in definition.get("constraints") or []]
+    generic = [repaired(constraints, {**const, **{a: n for a in var}}, var) for n in (16, 128, 1024)]
+    bench = [{a: int(w["axes"][a]) for a in var} for w in workloads] or [{a: g[a] for a in var} for g in generic]
+    labels = [f"workload {str(w.get('uuid', i))[:8]}" for i, w in enumerate(workloads)]
+    labels = [label if labels.count(label) == 1 else f"{label} #{i}" for i, label in enumerate(labels)] or \
+        ["var"] * len(bench)
+    synthetic = [("the smoke shape (var axes 2)", 2), ("a check shape (var axes 1)", 1), ("a check shape (var axes 7)", 7)]
+    made = [(lbl, repaired(constraints, {**const, **{a: n for a in var}}, var)) for lbl, n in synthetic]
+    named = list(zip(labels, bench, strict=True)) if workloads else \
+        [(f"the generic bench shape (var axes {n})", b) for n, b in zip((16, 128, 1024), bench, strict=True)]
+    for label, axes_now in [*named, *made]:
+        if problem := constraint_problem(constraints, {**const, **axes_now}, label):
+            raise TraceError(problem)
+    stored = {_label(label, axes_now): found for label, w, axes_now in zip(labels, workloads, bench, strict=False)
+              if (found := stored_inputs(w, label, tensors, {**const, **axes_now}, DTYPES))}
+    kept = sorted({n for found in stored.values() for n in found})
+    unchecked = [c for c in constraints if not checkable(c, set(axes))]
+    note = (f" Constraints not checked (they name more than axes): {'; '.join(unchecked)}." if unchecked else "")
+    note += (f" Workload inputs {', '.join(kept)} are read from the workload's safetensors files (integer and bool "
+            "tensors as stored; float tensors drawn from the trial's seed in their shape)." if kept else "")
     signature = "kernel(" + ", ".join(
         f"{n}[{','.join(tensors[n][0])}] {tensors[n][1]}" if tensors[n][0] is not None else f"{n}: {tensors[n][1]}"
         for n in definition["inputs"]) + ") -> " + ", ".join(
@@ -177,7 +212,7 @@ def trace_task_from_spec(spec: TaskSpec) -> FlashInferTraceTask:
         name=spec.name, description=description, signature=signature,
         input_names=tuple(definition["inputs"]), output_names=tuple(definition["outputs"]),
         const_axes=const, var_axes=var, tensors=tensors, scalars=scalars,
-        reference_source=definition["reference"], bench_axes=bench, bench_labels=labels,
+        reference_source=definition["reference"], bench_axes=bench, bench_labels=labels, stored=stored, constraints=constraints,
         tolerance=spec.tolerance, origin=spec)
 
 
@@ -193,7 +228,7 @@ def load_trace_definition(path: str | Path, workloads: str | Path | None = None,
         workloads = Path(workloads).expanduser().resolve()
         if not workloads.is_file():
             raise TraceError(f"workload file {workloads} does not exist")
-        workload_text = workloads.read_text()
+        workload_text = resolve_safetensors(workloads.read_text(), workloads.parent)
     try:
         name = json.loads(text).get("name") or path.stem
     except (ValueError, AttributeError) as exc:
