@@ -24,7 +24,7 @@ from warpsmith.records.stored import StoredCandidate, StoredEvaluation
 from warpsmith.records.vocab import CANDIDATE_OUTCOMES
 from warpsmith.store import reads, search_reads
 from warpsmith.store.schema import CandidateRow
-from warpsmith.store.writer import RunWriter
+from warpsmith.store.writer import RunWriter, scope_key
 from warpsmith.tasklib.base import Task
 from warpsmith.tasklib.identity import task_definition_hash
 
@@ -101,19 +101,24 @@ def candidate_of(found: StoredCandidate | CandidateRow) -> Candidate:
 
 
 def _cached(session: Session, key: EvalKey, source_hash: str) -> StoredEvaluation | None:
-    """search_reads.cached, asked again only after this process stored an evaluation of the source."""
-    scope = tuple(key.model_dump().values())
-    return RunWriter.of(session).remembered(
-        ("result", scope, source_hash), lambda: search_reads.cached(session, key, source_hash)
+    """search_reads.cached, asked again only after this process stored an evaluation of the source;
+    not asked when the known sources of the scope (`known_hashes`) do not hold it."""
+    scope = scope_key(key)
+    writer = RunWriter.of(session)
+    return writer.remembered(
+        ("result", scope, source_hash),
+        lambda: None if writer.unknown(scope, source_hash) else search_reads.cached(session, key, source_hash),
     )
 
 
 def prefetch_cached(session: Session, key: EvalKey, hashes: set[str]) -> None:
     """Ask the evaluation cache about several sources in one statement (a round's candidates and their
-    parents); `cached_result` and `reusable_result` then answer them without SQL."""
-    scope = tuple(key.model_dump().values())
-    found = search_reads.cached_many(session, key, hashes)
+    parents; none for sources the remembered known set rules out); `cached_result` and
+    `reusable_result` then answer them without SQL."""
+    scope = scope_key(key)
     writer = RunWriter.of(session)
+    asked = {h for h in hashes if not writer.unknown(scope, h)}
+    found = search_reads.cached_many(session, key, asked)
     for source_hash in hashes:
         writer.know(("result", scope, source_hash), found.get(source_hash))
 
@@ -159,8 +164,14 @@ def start_from(
 
 
 def known_hashes(session: Session, key: EvalKey, task: str) -> list[str]:
-    """Every source of this task already evaluated on this hardware, evaluator version and suite."""
-    return search_reads.known_hashes(session, key, CandidateScope(task=task))
+    """Every source of this task already evaluated on this hardware, evaluator version and suite.
+
+    Asked once per process (then the writer adds what it stores; a write that bypassed it forgets
+    the set): the cache skips the sources it does not hold. Another process's evaluations show up
+    when this process next asks after a foreign write; until then the loop may measure a kernel
+    again (never serve a wrong one)."""
+    return list(RunWriter.of(session).remembered(
+        ("known", scope_key(key), task), lambda: dict.fromkeys(search_reads.known_hashes(session, key, CandidateScope(task=task)))))
 
 
 def best_correct(
@@ -191,7 +202,7 @@ def best_correct(
         return ranking.rank(summaries)
 
     # asked again only after this process stored an evaluation, a verdict or a candidate (RunWriter.remembered)
-    key_of = ("beam", tuple(key.model_dump().values()), task, language, run_id)
+    key_of = ("beam", scope_key(key), task, language, run_id)
     return RunWriter.of(session).remembered(key_of, ranked)[:limit]
 
 
@@ -217,7 +228,10 @@ def run_evaluated_count(session: Session, key: EvalKey, run_id: str) -> int:
 
 
 def lessons(session: Session, task: str, hardware_fingerprint: str, limit: int = 20) -> list[str]:
-    return [lesson.text for lesson in reads.lessons_for(session, task, hardware_fingerprint, limit)]
+    """The lessons for this task and hardware, asked again only after this process stored one."""
+    return list(RunWriter.of(session).remembered(
+        ("lessons", task, hardware_fingerprint, limit),
+        lambda: [lesson.text for lesson in reads.lessons_for(session, task, hardware_fingerprint, limit)]))
 
 
 def round_feedback(session: Session, run_id: str, round_index: int) -> list[str]:

@@ -23,7 +23,7 @@ from sqlalchemy.orm import Session
 
 from warpsmith.records.evaluation import source_hash
 from warpsmith.store.schema import CandidateRow, EvaluationRow, LessonRow, RunCandidateRow, VerdictRow
-from warpsmith.store.writes import _insert_ignore, _stored_text, _with_defaults
+from warpsmith.store.writes import _stored_text, _with_defaults, insert_ignore
 
 SIMILAR = 0.85
 EVIDENCE_KEPT = 8
@@ -74,7 +74,7 @@ def add_lessons(
         values = {"task": task, "hardware_fingerprint": hardware_fingerprint, "text": text,
                   "text_hash": source_hash(text), "source_run_id": source_run_id, "language": language,
                   "origin": origin, "evidence": [evidence] if evidence else [], "seen": 1}
-        if _insert_ignore(session, LessonRow, _with_defaults(LessonRow, values),
+        if insert_ignore(session, LessonRow, _with_defaults(LessonRow, values),
                           ["task", "hardware_fingerprint", "text_hash"]):
             added += 1
             stored.append(session.scalars(select(LessonRow).where(

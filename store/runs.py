@@ -130,6 +130,7 @@ def create_run(
     hardware_fingerprint: str | None = None,
     parent_run_id: str | None = None,
     run_id: str | None = None,
+    status_message: str = "",
 ) -> RunRow:
     """A new 'running' run owned by this process (the task and hardware rows must exist)."""
     if not re.fullmatch(STRATEGY_NAME, strategy):
@@ -145,7 +146,7 @@ def create_run(
         strategy=strategy,
         model=model,
         status="running",
-        status_message="",
+        status_message=status_message,
         config=config or {},
         hardware_fingerprint=hardware_fingerprint,
         parent_run_id=parent_run_id,

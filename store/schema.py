@@ -21,7 +21,8 @@ Identity decisions:
   suite, stage); the cache serves the newest row of an identity (several rows: re-evaluations).
   `task_definition_hash` NULL = measured before definitions were hashed (migration 0002): unknown,
   never served for a task whose hash is known. `run_evaluations` links a run to each evaluation
-  it saw (measured or served from the cache), so a run's page shows what that run saw.
+  it saw (measured or served from the cache), so a run's page shows what that run saw; an
+  evaluation's own run is linked by a trigger in the statement that stores it (migration 0008).
 """
 
 from __future__ import annotations

@@ -30,7 +30,7 @@ from sqlalchemy.orm import Session
 from warpsmith.records.agents import LLMCall, Verdict
 from warpsmith.records.evaluation import Candidate, EvalResult, Hardware
 from warpsmith.records.scope import EvalScope
-from warpsmith.store import runs, writes
+from warpsmith.store import population, runs, writes
 from warpsmith.store.schema import LLMCallRow
 
 _WRITES = {"INSERT", "UPDATE", "DELETE"}
@@ -55,6 +55,11 @@ if _unstored := unstored_llm_call_fields(set(LLMCall.model_fields), set(LLMCallR
     raise RuntimeError(f"LLMCall field(s) {', '.join(sorted(_unstored))} have no llm_calls column: add one in "
                        "store/schema.py with its migration, or list the field in store/writer.py NOT_STORED")
 _LLM_CALL_COLUMNS = set(LLMCall.model_fields) & set(LLMCallRow.__table__.columns.keys())
+
+
+def scope_key(scope: EvalScope) -> tuple[Any, ...]:
+    """An EvalScope as the part of a remembered read's key that names it."""
+    return tuple(EvalScope.model_validate(scope, from_attributes=True).model_dump().values())
 
 
 class RunWriter:
@@ -97,6 +102,23 @@ class RunWriter:
         """Remember `value` for `key` as `remembered` would have (a batch read answering many keys at once)."""
         self._known[key] = (self._foreign, value)
 
+    def unknown(self, scope: tuple[Any, ...], source_hash: str) -> bool:
+        """True when a remembered `known` set of this scope (`scope_key`; what `known_hashes` answered,
+        plus what this writer stored since) says the source was never evaluated under it: the
+        cache need not be asked."""
+        return any(key[0] == "known" and key[1] == scope and entry[0] == self._foreign and source_hash not in entry[1]
+                   for key, entry in self._known.items())
+
+    def _learned(self, scope: tuple[Any, ...], source_hash: str) -> None:
+        """This writer stored an evaluation of `source_hash` under `scope`: the known sets of it grow."""
+        for key, (_, value) in self._known.items():
+            if key[0] == "known" and key[1] == scope:
+                value[source_hash] = None  # a dict: its order is the order the sources were learned
+
+    def _forget_kind(self, kind: str) -> None:
+        for key in [key for key in self._known if key[0] == kind]:
+            del self._known[key]
+
     def _forget(self, source_hash: str | None = None) -> None:
         for key in list(self._known):
             beam = key[0] == "beam" and (source_hash != LINKS or key[-1] is not None)
@@ -136,13 +158,13 @@ class RunWriter:
 
     def task(self, session: Session, name: str, description: str, signature: str) -> None:
         with self.transaction(session):
-            writes.ensure_task(session, name, description, signature)
+            writes.ensure_task(session, name, description, signature, read_back=False)
 
     def hardware(self, session: Session, hardware: Hardware) -> None:
         with self.transaction(session):
             writes.ensure_hardware(
                 session, hardware.fingerprint, hardware.device_name, hardware.backend, hardware.arch,
-                hardware.model_dump(mode="json"),
+                hardware.model_dump(mode="json"), read_back=False,
             )
 
     def candidate(
@@ -186,6 +208,9 @@ class RunWriter:
         The task definition is the one the result says it was measured against (the evaluator sets
         it), else the scope's; the stage is the result's."""
         speedups = [t.speedup for t in result.timings if t.speedup]
+        identity = scope.model_copy(update={"stage": result.stage,
+                                            "task_definition_hash": result.task_definition_hash or scope.task_definition_hash})
+        self._learned(scope_key(identity), result.source_hash)
         with self.transaction(session, changes=result.source_hash):
             row = writes.record_evaluation(
                 session,
@@ -210,14 +235,21 @@ class RunWriter:
     def verdict(
         self, session: Session, run_id: str, task: str, scope: EvalScope, verdict: Verdict, round_index: int
     ) -> None:
+        self.verdicts(session, run_id, task, scope, [(verdict, round_index)])
+
+    def verdicts(
+        self, session: Session, run_id: str, task: str, scope: EvalScope, judged: list[tuple[Verdict, int]]
+    ) -> None:
+        """Verdicts (verdict, round_index) of one task: their rows in one statement, then any lessons."""
         with self.transaction(session, changes=""):
-            writes.record_verdict(
-                session, run_id, verdict.source_hash, verdict.model_dump(mode="json"),
-                bottleneck=verdict.bottleneck, feedback=verdict.feedback, suspicious=verdict.suspicious,
-                matches_prediction=verdict.matches_prediction, round_index=round_index,
-            )
-            if verdict.lessons:
-                writes.add_lessons(session, task, scope.hardware_fingerprint, verdict.lessons, source_run_id=run_id)
+            writes.record_verdicts(session, [writes.verdict_values(
+                run_id, verdict.source_hash, verdict.model_dump(mode="json"), bottleneck=verdict.bottleneck,
+                feedback=verdict.feedback, suspicious=verdict.suspicious, matches_prediction=verdict.matches_prediction,
+                round_index=round_index) for verdict, round_index in judged])
+            for verdict, _ in judged:
+                if verdict.lessons:
+                    self._forget_kind("lessons")
+                    writes.add_lessons(session, task, scope.hardware_fingerprint, verdict.lessons, source_run_id=run_id)
 
     def llm_call(self, session: Session, run_id: str, call: LLMCall, round_index: int | None) -> int:
         """Store one call with the run's next `seq`; returns its row id."""
@@ -235,14 +267,31 @@ class RunWriter:
 
     def progress(
         self, session: Session, run_id: str, *, rounds_done: int | None = None,
-        best_candidate_hash: str | None = None, best_speedup: float | None = None,
+        best_candidate_hash: str | None = None, best_speedup: float | None = None, status_message: str | None = None,
     ) -> None:
         """The fields given, and the heartbeat (one UPDATE)."""
         with self.transaction(session):
             runs.update_run_progress(
                 session, run_id, rounds_done=rounds_done, best_candidate_hash=best_candidate_hash,
-                best_speedup=best_speedup,
+                best_speedup=best_speedup, status_message=status_message,
             )
+
+    # --- an evolve run's population and archive (warpsmith.store.population) ------------------
+    def members(self, session: Session, run_id: str, task: str, generation: int, rows: list[dict[str, Any]]) -> None:
+        """Candidates join islands (each dict: island, source_hash, role, kind, from_island): one statement."""
+        with self.transaction(session):
+            population.add_members(session, run_id, task, generation, rows)
+
+    def outcomes(self, session: Session, run_id: str, task: str, measured: list[tuple[str, str | None, str]]) -> None:
+        """Measured members' (source_hash, cell, status): one statement."""
+        with self.transaction(session):
+            population.set_outcomes(session, run_id, task, measured)
+
+    def archive(self, session: Session, run_id: str, task: str, generation: int, cells: list[dict[str, Any]],
+                replace: bool = True) -> None:
+        """The archive of `task` after `generation` (`replace=False`: none was stored for it yet)."""
+        with self.transaction(session):
+            population.snapshot_archive(session, run_id, task, generation, cells, replace=replace)
 
     def finish(self, session: Session, run_id: str, status: str, message: str) -> None:
         with self.transaction(session):

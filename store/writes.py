@@ -17,7 +17,7 @@ import logging
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import func, select, update
+from sqlalchemy import func, insert, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
@@ -76,7 +76,7 @@ def _stored_text(value: Any, where: str) -> Any:
     return cleaned
 
 
-def _insert_ignore(
+def insert_ignore(
     session: Session, row_class: type[Base], values: dict[str, Any] | list[dict[str, Any]], key: list[str]
 ) -> bool:
     """INSERT unless a row with the same `key` columns exists; True when this call inserted it.
@@ -90,7 +90,7 @@ def _insert_ignore(
         if dialect in ("sqlite", "postgresql"):
             insert = (sqlite if dialect == "sqlite" else postgresql).insert(table)
             return bool(session.execute(insert.on_conflict_do_nothing(index_elements=key), values).rowcount)
-        return any([_insert_ignore(session, row_class, one, key) for one in values])
+        return any([insert_ignore(session, row_class, one, key) for one in values])
     if dialect == "sqlite":
         statement = sqlite.insert(table).values(values).on_conflict_do_nothing(index_elements=key)
         return session.execute(statement).rowcount == 1
@@ -112,9 +112,37 @@ def _with_defaults(row_class: type[Base], values: dict[str, Any]) -> dict[str, A
     return values
 
 
-def ensure_task(session: Session, name: str, description: str = "", signature: str = "") -> TaskRow:
-    """The task's row, created if missing; description and signature updated to the latest given."""
-    _insert_ignore(
+def _upsert(session: Session, row_class: type[Base], values: dict[str, Any], key: list[str],
+            refresh: dict[str, Any]) -> bool:
+    """INSERT, or on a `key` conflict UPDATE the `refresh` columns (each a function of the table and
+    the `excluded` row): one statement on SQLite and Postgres; False on other dialects (the caller
+    reads back and updates)."""
+    dialect = session.get_bind().dialect.name
+    if dialect not in ("sqlite", "postgresql"):
+        return False
+    session.flush()
+    table = row_class.__table__
+    statement = (sqlite if dialect == "sqlite" else postgresql).insert(table).values(values)
+    statement = statement.on_conflict_do_update(
+        index_elements=key, set_={column: how(table, statement.excluded) for column, how in refresh.items()})
+    session.execute(statement)
+    return True
+
+
+def _given_else_kept(column: str) -> Any:
+    return lambda table, excluded: func.coalesce(func.nullif(excluded[column], ""), table.c[column])
+
+
+def ensure_task(
+    session: Session, name: str, description: str = "", signature: str = "", *, read_back: bool = True
+) -> TaskRow | None:
+    """The task's row, created if missing; description and signature updated to the latest given
+    (`read_back=False`: one statement, None returned)."""
+    values = _with_defaults(TaskRow, {"name": name, "description": description, "signature": signature})
+    if not read_back and _upsert(session, TaskRow, values, ["name"], {
+            "description": _given_else_kept("description"), "signature": _given_else_kept("signature")}):
+        return None
+    insert_ignore(
         session,
         TaskRow,
         _with_defaults(TaskRow, {"name": name, "description": description, "signature": signature}),
@@ -135,10 +163,16 @@ def ensure_hardware(
     backend: str,
     arch: str | None,
     details: dict[str, Any],
-) -> HardwareRow:
-    """The hardware row (details = the whole Hardware record as JSON), refreshed to the latest details."""
+    *,
+    read_back: bool = True,
+) -> HardwareRow | None:
+    """The hardware row (details = the whole Hardware record as JSON), refreshed to the latest details
+    (`read_back=False`: one statement, None returned)."""
     values = {"fingerprint": fingerprint, "device_name": device_name, "backend": backend, "arch": arch}
-    _insert_ignore(
+    if not read_back and _upsert(session, HardwareRow, _with_defaults(HardwareRow, {**values, "details": details}),
+                                 ["fingerprint"], {"details": lambda table, excluded: excluded.details}):
+        return None
+    insert_ignore(
         session, HardwareRow, _with_defaults(HardwareRow, {**values, "details": details}), ["fingerprint"]
     )
     row = session.get(HardwareRow, fingerprint, populate_existing=True)
@@ -172,7 +206,7 @@ def add_candidate(session: Session, *, read_back: bool = True, **fields: Any) ->
     """Store a kernel once per distinct source text (`fields`: candidate_values'); returns the stored
     row (the first one wins), or None with `read_back=False` (no row needed: one statement fewer)."""
     values = candidate_values(**fields)
-    _insert_ignore(session, CandidateRow, values, ["source_hash"])
+    insert_ignore(session, CandidateRow, values, ["source_hash"])
     if not read_back:
         return None
     row = session.get(CandidateRow, values["source_hash"])
@@ -183,7 +217,7 @@ def add_candidate(session: Session, *, read_back: bool = True, **fields: Any) ->
 def add_candidates(session: Session, rows: list[dict[str, Any]]) -> None:
     """Store several candidates_values rows in one statement (each once per distinct source)."""
     if rows:
-        _insert_ignore(session, CandidateRow, rows, ["source_hash"])
+        insert_ignore(session, CandidateRow, rows, ["source_hash"])
 
 
 def link_candidates(session: Session, run_id: str, links: list[tuple[str, int, int, str]]) -> None:
@@ -191,7 +225,7 @@ def link_candidates(session: Session, run_id: str, links: list[tuple[str, int, i
     rows = [_with_defaults(RunCandidateRow, {"run_id": run_id, "source_hash": h, "round_index": r,
                                              "position": p, "relation": rel}) for h, r, p, rel in links]
     if rows:
-        _insert_ignore(session, RunCandidateRow, rows, ["run_id", "source_hash"])
+        insert_ignore(session, RunCandidateRow, rows, ["run_id", "source_hash"])
 
 
 def link_candidate(
@@ -203,7 +237,7 @@ def link_candidate(
     """
     values = {"run_id": run_id, "source_hash": source_hash, "round_index": round_index, "position": position,
               "relation": relation}
-    return _insert_ignore(session, RunCandidateRow, _with_defaults(RunCandidateRow, values), ["run_id", "source_hash"])
+    return insert_ignore(session, RunCandidateRow, _with_defaults(RunCandidateRow, values), ["run_id", "source_hash"])
 
 
 def record_evaluation(
@@ -225,7 +259,7 @@ def record_evaluation(
     median_us_total: float | None = None,
     run_id: str | None = None,
 ) -> EvaluationRow:
-    """Append one evaluation (result = the whole EvalResult as JSON) and link it to `run_id`.
+    """Append one evaluation (result = the whole EvalResult as JSON), linked to `run_id` by the store.
 
     Append-only: a re-evaluation of the same identity (candidate x task definition x hardware x
     evaluator version x suite x stage) is a new row with its own id and time; no row is ever
@@ -254,16 +288,14 @@ def record_evaluation(
         created_at=utcnow(),
     )
     session.add(row)
-    session.flush()
-    if run_id is not None:
-        link_evaluation(session, run_id, row.id)
+    session.flush()  # one statement: the store links it to `run_id` itself (migration 0008's trigger)
     return row
 
 
 def link_evaluation(session: Session, run_id: str, evaluation_id: int) -> bool:
     """Record that `run_id` saw this evaluation (measured it, or was served it); idempotent."""
     values = _with_defaults(RunEvaluationRow, {"run_id": run_id, "evaluation_id": evaluation_id})
-    return _insert_ignore(session, RunEvaluationRow, values, ["run_id", "evaluation_id"])
+    return insert_ignore(session, RunEvaluationRow, values, ["run_id", "evaluation_id"])
 
 
 def record_llm_call(
@@ -336,8 +368,7 @@ def set_llm_call_candidate(session: Session, call_id: int, candidate_hash: str) 
     session.execute(update(LLMCallRow).where(LLMCallRow.id == call_id).values(candidate_hash=candidate_hash))
 
 
-def record_verdict(
-    session: Session,
+def verdict_values(
     run_id: str,
     source_hash: str,
     verdict: dict[str, Any],
@@ -347,23 +378,28 @@ def record_verdict(
     suspicious: bool = False,
     matches_prediction: bool | None = None,
     round_index: int | None = None,
-) -> VerdictRow:
-    """Store the judge's verdict (the whole Verdict as JSON, plus the columns that are queried)."""
+) -> dict[str, Any]:
+    """A verdicts row: the whole Verdict as JSON, plus the columns that are queried."""
     where = f"verdict of run {run_id}"
     verdict, bottleneck, feedback = (_stored_text(v, where) for v in (verdict, bottleneck, feedback))
-    row = VerdictRow(
-        run_id=run_id,
-        source_hash=source_hash,
-        round_index=round_index,
-        bottleneck=bottleneck,
-        feedback=feedback,
-        suspicious=suspicious,
-        matches_prediction=matches_prediction,
-        verdict=verdict,
-    )
+    return {"run_id": run_id, "source_hash": source_hash, "round_index": round_index, "bottleneck": bottleneck,
+            "feedback": feedback, "suspicious": suspicious, "matches_prediction": matches_prediction,
+            "verdict": verdict, "created_at": utcnow()}
+
+
+def record_verdict(session: Session, run_id: str, source_hash: str, verdict: dict[str, Any], **columns: Any) -> VerdictRow:
+    """Store the judge's verdict (`columns`: verdict_values'); returns its row."""
+    row = VerdictRow(**verdict_values(run_id, source_hash, verdict, **columns))
     session.add(row)
     session.flush()
     return row
+
+
+def record_verdicts(session: Session, rows: list[dict[str, Any]]) -> None:
+    """Several verdict_values rows in one statement."""
+    if rows:
+        session.flush()  # pending ORM rows first (the run, the candidates)
+        session.execute(insert(VerdictRow.__table__), rows)
 
 
 def add_lessons(
@@ -380,7 +416,7 @@ def add_lessons(
             "text_hash": source_hash_of(text),  # the one text hash (records.evaluation.source_hash)
             "source_run_id": source_run_id,
         }
-        added += _insert_ignore(
+        added += insert_ignore(
             session,
             LessonRow,
             _with_defaults(LessonRow, values),
