@@ -117,9 +117,9 @@ def prefetch_cached(session: Session, key: EvalKey, hashes: set[str]) -> None:
     `reusable_result` then answer them without SQL."""
     scope = scope_key(key)
     writer = RunWriter.of(session)
-    asked = {h for h in hashes if not writer.unknown(scope, h)}
+    asked = {h for h in hashes if not writer.unknown(scope, h) and not writer.remembers(("result", scope, h))}
     found = search_reads.cached_many(session, key, asked)
-    for source_hash in hashes:
+    for source_hash in hashes - {h for h in hashes if writer.remembers(("result", scope, h))}:
         writer.know(("result", scope, source_hash), found.get(source_hash))
 
 
@@ -150,6 +150,7 @@ def start_from(
     """Link the run to the evaluations of the kernels it inherits (it saw them); returns a note
     for the user ('' or '...; ', put first: a terminal shows a progress line's start) when the
     task's definition changed since earlier evaluations here."""
+    known_hashes(session, key, task)  # once a run: the cache is not asked about sources never evaluated here
     for summary in inherited:
         found = _cached(session, key, summary.candidate.source_hash)
         if found is not None:
@@ -191,19 +192,18 @@ def best_correct(
     """
     which = CandidateScope(task=task, language=language, run_ids=[run_id] if run_id is not None else None)  # type: ignore[arg-type]
 
-    def ranked() -> list[CandidateSummary]:
-        summaries = [
-            CandidateSummary(candidate=candidate_of(candidate), result=evaluation.result)
-            for candidate, evaluation, flags in search_reads.newest_correct(session, key, which)
-            if not scrutiny.excluded_reason(flags)
-            and evaluation.result is not None
-            and evaluation.result.stage == "full"
-        ]
-        return ranking.rank(summaries)
-
-    # asked again only after this process stored an evaluation, a verdict or a candidate (RunWriter.remembered)
+    # the material is asked again only after a write the writer cannot account for itself (RunWriter:
+    # its own evaluations update it in place; a suspicion or confirmation, or a link for a run's beam, forget it)
     key_of = ("beam", scope_key(key), task, language, run_id)
-    return RunWriter.of(session).remembered(key_of, ranked)[:limit]
+    material = RunWriter.of(session).remembered(key_of, lambda: search_reads.newest_correct(session, key, which))
+    summaries = [
+        CandidateSummary(candidate=candidate_of(candidate), result=evaluation.result)
+        for candidate, evaluation, flags in material
+        if not scrutiny.excluded_reason(flags)
+        and evaluation.result is not None
+        and evaluation.result.stage == "full"
+    ]
+    return ranking.rank(summaries)[:limit]
 
 
 def run_failures(session: Session, key: EvalKey, run_id: str, limit: int) -> list[CandidateSummary]:

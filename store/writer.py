@@ -30,7 +30,8 @@ from sqlalchemy.orm import Session
 from warpsmith.records.agents import LLMCall, Verdict
 from warpsmith.records.evaluation import Candidate, EvalResult, Hardware
 from warpsmith.records.scope import EvalScope
-from warpsmith.store import population, runs, writes
+from warpsmith.records.stored import StoredCandidate, StoredEvaluation
+from warpsmith.store import convert, population, runs, writes
 from warpsmith.store.schema import LLMCallRow
 
 _WRITES = {"INSERT", "UPDATE", "DELETE"}
@@ -74,12 +75,17 @@ class RunWriter:
         self._writing = threading.local()
         self._foreign = 0  # write statements in this process that did not come through this writer
         self._known: dict[tuple[Any, ...], tuple[int, Any]] = {}
+        self._born: dict[str, StoredCandidate] = {}  # candidates this writer stored first: no verdict but its own
         event.listen(engine, "after_cursor_execute", self._saw_statement)
 
     # --- what the writer knows: reads answered again only when a write could change them ---
     def _saw_statement(self, conn: Any, cursor: Any, statement: str, *args: Any) -> None:
-        head = statement.lstrip()[:12].upper()
-        if not getattr(self._writing, "active", False) and head[:6] in _WRITES and not head.startswith("UPDATE RUNS"):
+        head = statement.lstrip()[:20].upper()
+        if head[:6] not in _WRITES:
+            return
+        if "LESSONS" in head:  # whoever wrote them (a writer's transaction may add lessons too)
+            self._forget_kind("lessons")
+        if not getattr(self._writing, "active", False) and not head.startswith("UPDATE RUNS"):
             self._foreign += 1  # a run's own row (heartbeat, progress) changes no answer remembered here
 
     def remembered(self, key: tuple[Any, ...], compute: Callable[[], Any]) -> Any:
@@ -97,6 +103,11 @@ class RunWriter:
         value = compute()
         self._known[key] = (self._foreign, value)
         return value
+
+    def remembers(self, key: tuple[Any, ...]) -> bool:
+        """Whether `remembered(key, ...)` would answer without asking."""
+        entry = self._known.get(key)
+        return entry is not None and entry[0] == self._foreign
 
     def know(self, key: tuple[Any, ...], value: Any) -> None:
         """Remember `value` for `key` as `remembered` would have (a batch read answering many keys at once)."""
@@ -116,10 +127,41 @@ class RunWriter:
                 value[source_hash] = None  # a dict: its order is the order the sources were learned
 
     def _forget_kind(self, kind: str) -> None:
-        for key in [key for key in self._known if key[0] == kind]:
-            del self._known[key]
+        for key in [key for key in list(self._known) if key[0] == kind]:
+            self._known.pop(key, None)
+
+    def _measured(self, identity: tuple[Any, ...], stored: StoredEvaluation, task: str) -> None:
+        """This writer stored `stored` under `identity`: the remembered beams' material of that identity
+        (search_reads.newest_correct: one entry per candidate, its newest evaluation, in evaluation
+        order) is brought up to date here instead of being read again; a beam whose material cannot be
+        (scoped to runs, or a correct kernel this writer does not know the verdicts of) is forgotten."""
+        source_hash = stored.source_hash
+        self._known[("result", identity, source_hash)] = (self._foreign, stored)  # the cache's newest of it now
+        for key in [k for k in list(self._known) if k[0] == "beam"]:
+            if key[1] != identity:
+                continue  # another identity (a screen, another suite): its newest rows did not change
+            entry = self._known.get(key)
+            if entry is None or key[-1] is not None or key[2] != task:
+                self._known.pop(key, None)
+                continue
+            material = entry[1]
+            before = next((m for m in material if m[0].source_hash == source_hash), None)
+            kept = [m for m in material if m[0].source_hash != source_hash]
+            if stored.status == "correct":
+                if before is not None:
+                    kept.append((before[0], stored, before[2]))
+                elif source_hash in self._born:
+                    born = self._born[source_hash]
+                    if key[3] is None or born.language == key[3]:
+                        kept.append((born, stored, []))
+                else:
+                    self._known.pop(key, None)
+                    continue
+            self._known[key] = (entry[0], kept)
 
     def _forget(self, source_hash: str | None = None) -> None:
+        """After a write that changes `source_hash`'s stored result ('': none; LINKS: links only): forget
+        the beams (for LINKS: those scoped to runs) and that source's remembered result."""
         for key in list(self._known):
             beam = key[0] == "beam" and (source_hash != LINKS or key[-1] is not None)
             if beam or (key[0] == "result" and key[-1] == source_hash):
@@ -171,22 +213,18 @@ class RunWriter:
         self, session: Session, run_id: str, candidate: Candidate, round_index: int, position: int,
         relation: str = "produced",
     ) -> None:
-        with self.transaction(session, changes=LINKS):
-            writes.add_candidate(
-                session, task=candidate.task, language=candidate.language, source=candidate.source,
-                origin=candidate.origin, parent_hash=candidate.parent_hash, plan_item=candidate.plan_item,
-                source_hash=candidate.source_hash, read_back=False,
-            )
-            writes.link_candidate(session, run_id, candidate.source_hash, round_index, position, relation)
+        self.candidates(session, run_id, [(candidate, round_index, position, relation)])
 
     def candidates(
         self, session: Session, run_id: str, placed: list[tuple[Candidate, int, int, str]]
     ) -> None:
         """Several candidates (candidate, round_index, position, relation) and their links: two statements."""
         with self.transaction(session, changes=LINKS):
-            writes.add_candidates(session, [writes.candidate_values(
+            rows = list({c.source_hash: writes.candidate_values(
                 task=c.task, language=c.language, source=c.source, origin=c.origin, parent_hash=c.parent_hash,
-                plan_item=c.plan_item, source_hash=c.source_hash) for c, *_ in placed])
+                plan_item=c.plan_item, source_hash=c.source_hash) for c, *_ in placed}.values())
+            if writes.add_candidates(session, rows) == len(rows):  # all new here: no verdict anywhere yet
+                self._born.update((row["source_hash"], StoredCandidate.model_validate(row)) for row in rows)
             writes.link_candidates(session, run_id, [(c.source_hash, *rest) for c, *rest in placed])
 
     def link(
@@ -208,10 +246,10 @@ class RunWriter:
         The task definition is the one the result says it was measured against (the evaluator sets
         it), else the scope's; the stage is the result's."""
         speedups = [t.speedup for t in result.timings if t.speedup]
-        identity = scope.model_copy(update={"stage": result.stage,
-                                            "task_definition_hash": result.task_definition_hash or scope.task_definition_hash})
-        self._learned(scope_key(identity), result.source_hash)
-        with self.transaction(session, changes=result.source_hash):
+        identity = scope_key(scope.model_copy(update={
+            "stage": result.stage, "task_definition_hash": result.task_definition_hash or scope.task_definition_hash}))
+        self._learned(identity, result.source_hash)
+        with self.transaction(session):
             row = writes.record_evaluation(
                 session,
                 source_hash=result.source_hash,
@@ -230,6 +268,7 @@ class RunWriter:
                 median_us_total=sum(t.median_us for t in result.timings) if result.timings else None,
                 run_id=run_id,
             )
+            self._measured(identity, convert.evaluation(row), result.task)
             return row.id
 
     def verdict(

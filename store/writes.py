@@ -78,19 +78,20 @@ def _stored_text(value: Any, where: str) -> Any:
 
 def insert_ignore(
     session: Session, row_class: type[Base], values: dict[str, Any] | list[dict[str, Any]], key: list[str]
-) -> bool:
+) -> bool | int:
     """INSERT unless a row with the same `key` columns exists; True when this call inserted it.
 
-    A list of rows goes as one statement (executemany) on SQLite and Postgres; True then means
-    that some row was inserted (SQLite) or nothing (Postgres: not asked)."""
+    A list of rows goes as one statement (executemany) on SQLite and Postgres and returns how many
+    were inserted, or -1 where the driver does not say (Postgres: not asked)."""
     session.flush()  # pending ORM rows first: the row inserted here may point at them
     table = row_class.__table__
     dialect = session.get_bind().dialect.name
     if isinstance(values, list):
         if dialect in ("sqlite", "postgresql"):
             insert = (sqlite if dialect == "sqlite" else postgresql).insert(table)
-            return bool(session.execute(insert.on_conflict_do_nothing(index_elements=key), values).rowcount)
-        return any([insert_ignore(session, row_class, one, key) for one in values])
+            inserted = session.execute(insert.on_conflict_do_nothing(index_elements=key), values).rowcount
+            return inserted if dialect == "sqlite" else -1
+        return sum(insert_ignore(session, row_class, one, key) for one in values)
     if dialect == "sqlite":
         statement = sqlite.insert(table).values(values).on_conflict_do_nothing(index_elements=key)
         return session.execute(statement).rowcount == 1
@@ -214,10 +215,10 @@ def add_candidate(session: Session, *, read_back: bool = True, **fields: Any) ->
     return row
 
 
-def add_candidates(session: Session, rows: list[dict[str, Any]]) -> None:
-    """Store several candidates_values rows in one statement (each once per distinct source)."""
-    if rows:
-        insert_ignore(session, CandidateRow, rows, ["source_hash"])
+def add_candidates(session: Session, rows: list[dict[str, Any]]) -> int:
+    """Store several candidates_values rows in one statement (each once per distinct source); returns
+    how many were new (-1: the driver does not say)."""
+    return int(insert_ignore(session, CandidateRow, rows, ["source_hash"])) if rows else 0
 
 
 def link_candidates(session: Session, run_id: str, links: list[tuple[str, int, int, str]]) -> None:
