@@ -238,33 +238,16 @@ def leaderboards(session: Session, task: str, size: int = 10) -> list[BoardEntry
         partition_by=(best.c.hardware_fingerprint, best.c.mode, best.c.suite), order_by=ranked_order
     )
     ranked = select(best, place.label("place")).where(best.c.kernel_rank == 1).subquery()
-    statement = (
+    statement = (  # labelled as BoardEntry's fields: the rows validate as records, no field-by-field copy
         select(
-            ranked,
-            CandidateRow.language,
-            CandidateRow.origin,
-            EvaluationRow.run_id.label("evaluation_run_id"),
-            EvaluationRow.created_at.label("evaluated_at"),
+            ranked.c.hardware_fingerprint, ranked.c.mode, ranked.c.suite, ranked.c.place.label("rank"),
+            ranked.c.source_hash, CandidateRow.language, CandidateRow.origin, ranked.c.speedup,
+            ranked.c.median_us_total.label("time_us"), ranked.c.evaluator_version, EvaluationRow.run_id,
+            EvaluationRow.created_at,
         )
         .join(CandidateRow, CandidateRow.source_hash == ranked.c.source_hash)
         .join(EvaluationRow, EvaluationRow.id == ranked.c.id)
         .where(ranked.c.place <= size)
         .order_by(ranked.c.hardware_fingerprint, ranked.c.mode, ranked.c.suite, ranked.c.place)
     )
-    return [
-        BoardEntry(
-            hardware_fingerprint=row.hardware_fingerprint,
-            mode=row.mode,
-            suite=row.suite,
-            rank=row.place,
-            source_hash=row.source_hash,
-            language=row.language,
-            origin=row.origin,
-            speedup=row.speedup,
-            time_us=row.median_us_total,
-            evaluator_version=row.evaluator_version,
-            run_id=row.evaluation_run_id,
-            created_at=row.evaluated_at,
-        )
-        for row in session.execute(statement)
-    ]
+    return [BoardEntry.model_validate(dict(row._mapping)) for row in session.execute(statement)]
