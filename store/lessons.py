@@ -25,8 +25,8 @@ from warpsmith.records.agents import Verdict
 from warpsmith.records.evaluation import source_hash
 from warpsmith.records.stored import StoredAttempt, StoredEvaluation
 from warpsmith.store import convert
+from warpsmith.store.inserts import insert_ignore, stored_text, with_defaults
 from warpsmith.store.schema import CandidateRow, EvaluationRow, LessonRow, RunCandidateRow, VerdictRow
-from warpsmith.store.writes import _stored_text, _with_defaults, insert_ignore
 
 SIMILAR = 0.85
 EVIDENCE_KEPT = 8
@@ -61,7 +61,7 @@ def add_lessons(
     source_run_id: str | None = None,
 ) -> int:
     """Store lessons, merging near-duplicates into the stored row; returns how many rows are new."""
-    texts = _stored_text([t.strip() for t in texts if t.strip()], f"lessons for {task}")
+    texts = stored_text([t.strip() for t in texts if t.strip()], f"lessons for {task}")
     stored = list(session.scalars(select(LessonRow).where(
         LessonRow.task == task, LessonRow.hardware_fingerprint == hardware_fingerprint,
         LessonRow.origin == origin, _language_is(language),
@@ -77,7 +77,7 @@ def add_lessons(
         values = {"task": task, "hardware_fingerprint": hardware_fingerprint, "text": text,
                   "text_hash": source_hash(text), "source_run_id": source_run_id, "language": language,
                   "origin": origin, "evidence": [evidence] if evidence else [], "seen": 1}
-        if insert_ignore(session, LessonRow, _with_defaults(LessonRow, values),
+        if insert_ignore(session, LessonRow, with_defaults(LessonRow, values),
                           ["task", "hardware_fingerprint", "text_hash"]):
             added += 1
             stored.append(session.scalars(select(LessonRow).where(

@@ -24,8 +24,8 @@ from sqlalchemy import Float, ForeignKey, Integer, String, UniqueConstraint, bin
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from warpsmith.records.population import ArchiveCell, PopulationMember, PopulationRole
+from warpsmith.store.inserts import insert_ignore
 from warpsmith.store.schema import Base, VerdictRow, utcnow
-from warpsmith.store.writes import insert_ignore
 
 ROLES: tuple[PopulationRole, ...] = ("seed", "inherited", "offspring", "repair", "migrant")
 

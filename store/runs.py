@@ -31,6 +31,7 @@ from sqlalchemy import delete, select, update
 from sqlalchemy.orm import Session
 
 from warpsmith.records.vocab import RUN_STATUSES, STALE_AFTER, TERMINAL_RUN_STATUSES, is_stale
+from warpsmith.store.inserts import valid_text
 from warpsmith.store.schema import (
     STRATEGIES,
     STRATEGY_NAME,
@@ -44,7 +45,6 @@ from warpsmith.store.schema import (
     VerdictRow,
     utcnow,
 )
-from warpsmith.store.writes import valid_text
 
 
 class RunIdError(LookupError):
