@@ -214,8 +214,9 @@ class RunWriter:
             rows = list({c.source_hash: writes.candidate_values(
                 task=c.task, language=c.language, source=c.source, origin=c.origin, parent_hash=c.parent_hash,
                 plan_item=c.plan_item, source_hash=c.source_hash) for c, *_ in placed}.values())
-            if writes.add_candidates(session, rows) == len(rows):  # all new here: no verdict anywhere yet
-                self._born.update((row["source_hash"], StoredCandidate.model_validate(row)) for row in rows)
+            new = writes.add_candidates(session, rows) or set()  # new to the store: no verdict anywhere yet
+            self._born.update((row["source_hash"], StoredCandidate.model_validate(row))
+                              for row in rows if row["source_hash"] in new)
             writes.link_candidates(session, run_id, [(c.source_hash, *rest) for c, *rest in placed])
 
     def link(

@@ -18,6 +18,7 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import func, insert, select, update
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from warpsmith.records.evaluation import source_hash as source_hash_of
@@ -123,10 +124,20 @@ def add_candidate(session: Session, *, read_back: bool = True, **fields: Any) ->
     return row
 
 
-def add_candidates(session: Session, rows: list[dict[str, Any]]) -> int:
-    """Store several candidates_values rows in one statement (each once per distinct source); returns
-    how many were new (-1: the driver does not say)."""
-    return int(insert_ignore(session, CandidateRow, rows, ["source_hash"])) if rows else 0
+def add_candidates(session: Session, rows: list[dict[str, Any]]) -> set[str] | None:
+    """Store several candidate_values rows in one statement (each once per distinct source); returns the
+    hashes this call inserted (None where the dialect cannot say in the same statement)."""
+    if not rows:
+        return set()
+    dialect = session.get_bind().dialect.name
+    if dialect not in ("sqlite", "postgresql"):
+        insert_ignore(session, CandidateRow, rows, ["source_hash"])
+        return None
+    session.flush()  # pending ORM rows first
+    table = CandidateRow.__table__
+    statement = ((sqlite if dialect == "sqlite" else postgresql).insert(table)
+                 .on_conflict_do_nothing(index_elements=["source_hash"]).returning(table.c.source_hash))
+    return set(session.scalars(statement, rows))
 
 
 def link_candidates(session: Session, run_id: str, links: list[tuple[str, int, int, str]]) -> None:
