@@ -68,6 +68,8 @@ class RunWriter:
         self._known: dict[tuple[Any, ...], tuple[int, Any]] = {}
         self._born: dict[str, StoredCandidate] = {}  # candidates this writer stored first: no verdict but its own
         event.listen(engine, "after_cursor_execute", self._saw_statement)
+        # what it remembers from its own writes holds only if they are committed: a rollback forgets all
+        event.listen(engine, "rollback", lambda conn: self._known.clear())
 
     # --- what the writer knows: reads answered again only when a write could change them ---
     def _saw_statement(self, conn: Any, cursor: Any, statement: str, *args: Any) -> None:

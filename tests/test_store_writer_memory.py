@@ -137,3 +137,20 @@ def test_an_offline_evolve_stays_within_five_statements_per_candidate(tmp_path: 
     report = json.loads(done.stdout[done.stdout.index("{"):])
     assert report["candidates"] == 10 and report["evaluations"] == 10
     assert report["statements_per_candidate"] <= 5.0, report
+
+
+def test_a_rolled_back_evaluation_is_not_remembered(store: Store) -> None:
+    run_id = _run(store)
+    kernel = _kernel("rolled back")
+    with store.session() as s:
+        RunWriter.of(s).candidates(s, run_id, [(kernel, 1, 0, "produced")])
+        assert mapping.best_correct(s, KEY, "rmsnorm", "triton", 10) == []
+    try:
+        with store.session() as s:
+            RunWriter.of(s).evaluation(s, run_id, KEY, _result(kernel))
+            raise RuntimeError("the step failed after the INSERT")
+    except RuntimeError:
+        pass
+    with store.session() as s:
+        assert mapping.cached_result(s, KEY, kernel.source_hash) is None
+        assert mapping.best_correct(s, KEY, "rmsnorm", "triton", 10) == []
