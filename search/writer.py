@@ -13,9 +13,10 @@ Statement-light (bench/spine_counts.py evolve): a generation's candidates, links
 rows are one statement each; an evaluation is one INSERT (the store links it to the run); the
 heartbeat rides on the run's own updates and is written alone at most once a minute; the run's
 cost is kept here as calls are stored. A generation's verdicts and measured outcomes are held
-until the next write (in practice: the generation's end, a moment later, with no evaluation in
-between) and then written as one statement each: an evaluation is durable before anything else
-happens, a verdict by the end of its generation.
+until the next write, or a read of verdicts or the population (in practice: the generation's end,
+a moment later, with no evaluation in between; `finish` on an interrupt) and then written as one
+statement each: an evaluation is durable before anything else happens, a verdict by the end of its
+generation.
 """
 
 from __future__ import annotations
@@ -210,8 +211,10 @@ class RunWriter:
             )
             self._beat = time.monotonic()
 
+    # --- reads (each writes what is held first: a read sees every verdict and outcome given) ---------
     def stored_members(self) -> list[PopulationMember]:
         with self.store.session() as session:
+            self._flush(session)
             return store_population.members(session, self.run_id)
 
     def stored_candidates(self, hashes: list[str]) -> dict[str, Candidate]:
@@ -225,11 +228,13 @@ class RunWriter:
         from warpsmith.agents import scrutiny
 
         with self.store.session() as session:
+            self._flush(session)
             flags = store_population.verdict_flags(session, hashes)
         return {h for h, seen in flags.items() if scrutiny.excluded_reason(seen)}
 
     def inherited(self, task: str) -> list[Member]:
         """The store's best correct kernels for this task from earlier runs (the start of island 0)."""
         with self.store.session() as session:
+            self._flush(session)
             best = mapping.best_correct(session, self.keys[task], task, self.settings.language, self.settings.beam_size)
         return [Member(candidate=s.candidate, result=s.result) for s in best]
