@@ -24,7 +24,7 @@ from warpsmith.records.stored import StoredCandidate, StoredEvaluation
 from warpsmith.records.vocab import CANDIDATE_OUTCOMES
 from warpsmith.store import reads, search_reads
 from warpsmith.store.schema import CandidateRow
-from warpsmith.store.writer import RunWriter
+from warpsmith.store.writer import RunWriter, scope_key
 from warpsmith.tasklib.base import Task
 from warpsmith.tasklib.identity import task_definition_hash
 
@@ -101,20 +101,25 @@ def candidate_of(found: StoredCandidate | CandidateRow) -> Candidate:
 
 
 def _cached(session: Session, key: EvalKey, source_hash: str) -> StoredEvaluation | None:
-    """search_reads.cached, asked again only after this process stored an evaluation of the source."""
-    scope = tuple(key.model_dump().values())
-    return RunWriter.of(session).remembered(
-        ("result", scope, source_hash), lambda: search_reads.cached(session, key, source_hash)
+    """search_reads.cached, asked again only after this process stored an evaluation of the source;
+    not asked when the known sources of the scope (`known_hashes`) do not hold it."""
+    scope = scope_key(key)
+    writer = RunWriter.of(session)
+    return writer.remembered(
+        ("result", scope, source_hash),
+        lambda: None if writer.unknown(scope, source_hash) else search_reads.cached(session, key, source_hash),
     )
 
 
 def prefetch_cached(session: Session, key: EvalKey, hashes: set[str]) -> None:
     """Ask the evaluation cache about several sources in one statement (a round's candidates and their
-    parents); `cached_result` and `reusable_result` then answer them without SQL."""
-    scope = tuple(key.model_dump().values())
-    found = search_reads.cached_many(session, key, hashes)
+    parents; none for sources the remembered known set rules out); `cached_result` and
+    `reusable_result` then answer them without SQL."""
+    scope = scope_key(key)
     writer = RunWriter.of(session)
-    for source_hash in hashes:
+    asked = {h for h in hashes if not writer.unknown(scope, h) and not writer.remembers(("result", scope, h))}
+    found = search_reads.cached_many(session, key, asked)
+    for source_hash in hashes - {h for h in hashes if writer.remembers(("result", scope, h))}:
         writer.know(("result", scope, source_hash), found.get(source_hash))
 
 
@@ -145,6 +150,7 @@ def start_from(
     """Link the run to the evaluations of the kernels it inherits (it saw them); returns a note
     for the user ('' or '...; ', put first: a terminal shows a progress line's start) when the
     task's definition changed since earlier evaluations here."""
+    known_hashes(session, key, task)  # once a run: the cache is not asked about sources never evaluated here
     for summary in inherited:
         found = _cached(session, key, summary.candidate.source_hash)
         if found is not None:
@@ -159,8 +165,14 @@ def start_from(
 
 
 def known_hashes(session: Session, key: EvalKey, task: str) -> list[str]:
-    """Every source of this task already evaluated on this hardware, evaluator version and suite."""
-    return search_reads.known_hashes(session, key, CandidateScope(task=task))
+    """Every source of this task already evaluated on this hardware, evaluator version and suite.
+
+    Asked once per process (then the writer adds what it stores; a write that bypassed it forgets
+    the set): the cache skips the sources it does not hold. Another process's evaluations show up
+    when this process next asks after a foreign write; until then the loop may measure a kernel
+    again (never serve a wrong one)."""
+    return list(RunWriter.of(session).remembered(
+        ("known", scope_key(key), task), lambda: dict.fromkeys(search_reads.known_hashes(session, key, CandidateScope(task=task)))))
 
 
 def best_correct(
@@ -180,19 +192,18 @@ def best_correct(
     """
     which = CandidateScope(task=task, language=language, run_ids=[run_id] if run_id is not None else None)  # type: ignore[arg-type]
 
-    def ranked() -> list[CandidateSummary]:
-        summaries = [
-            CandidateSummary(candidate=candidate_of(candidate), result=evaluation.result)
-            for candidate, evaluation, flags in search_reads.newest_correct(session, key, which)
-            if not scrutiny.excluded_reason(flags)
-            and evaluation.result is not None
-            and evaluation.result.stage == "full"
-        ]
-        return ranking.rank(summaries)
-
-    # asked again only after this process stored an evaluation, a verdict or a candidate (RunWriter.remembered)
-    key_of = ("beam", tuple(key.model_dump().values()), task, language, run_id)
-    return RunWriter.of(session).remembered(key_of, ranked)[:limit]
+    # the material is asked again only after a write the writer cannot account for itself (RunWriter:
+    # its own evaluations update it in place; a suspicion or confirmation, or a link for a run's beam, forget it)
+    key_of = ("beam", scope_key(key), task, language, run_id)
+    material = RunWriter.of(session).remembered(key_of, lambda: search_reads.newest_correct(session, key, which))
+    summaries = [
+        CandidateSummary(candidate=candidate_of(candidate), result=evaluation.result)
+        for candidate, evaluation, flags in material
+        if not scrutiny.excluded_reason(flags)
+        and evaluation.result is not None
+        and evaluation.result.stage == "full"
+    ]
+    return ranking.rank(summaries)[:limit]
 
 
 def run_failures(session: Session, key: EvalKey, run_id: str, limit: int) -> list[CandidateSummary]:
@@ -217,7 +228,10 @@ def run_evaluated_count(session: Session, key: EvalKey, run_id: str) -> int:
 
 
 def lessons(session: Session, task: str, hardware_fingerprint: str, limit: int = 20) -> list[str]:
-    return [lesson.text for lesson in reads.lessons_for(session, task, hardware_fingerprint, limit)]
+    """The lessons for this task and hardware, asked again only after this process stored one."""
+    return list(RunWriter.of(session).remembered(
+        ("lessons", task, hardware_fingerprint, limit),
+        lambda: [lesson.text for lesson in reads.lessons_for(session, task, hardware_fingerprint, limit)]))
 
 
 def round_feedback(session: Session, run_id: str, round_index: int) -> list[str]:

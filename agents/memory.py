@@ -20,6 +20,7 @@ from typing import Any
 
 from warpsmith.records.agents import Attempt, Regime, ShapeBrief, Verdict
 from warpsmith.records.evaluation import Candidate, EvalResult, Hardware
+from warpsmith.records.stored import StoredAttempt
 
 LAUNCH_BOUND_US = 5.0
 NOMINAL_GBPS = 3350.0
@@ -101,19 +102,19 @@ def floor_fraction(result: EvalResult | None, briefs: list[ShapeBrief], regime: 
     return sum(fractions) / len(fractions) if fractions else None
 
 
-def attempts(rows: list[dict[str, Any]], briefs: list[ShapeBrief]) -> list[Attempt]:
+def attempts(rows: list[StoredAttempt], briefs: list[ShapeBrief]) -> list[Attempt]:
     """The attempt history from store.lessons.run_attempt_rows."""
     out = []
     for row in rows:
-        candidate = row["candidate"]
-        result = EvalResult.model_validate(row["result"]) if row["result"] else None
-        parent = EvalResult.model_validate(row["parent_result"]) if row["parent_result"] else None
-        verdict = row["verdict"] or {}
+        candidate = row.candidate
+        result = row.evaluation.result if row.evaluation else None
+        parent = row.parent_evaluation.result if row.parent_evaluation else None
+        verdict = row.verdict
         out.append(Attempt(
-            source_hash=candidate.source_hash, round_index=row["round"], parent_hash=candidate.parent_hash,
+            source_hash=candidate.source_hash, round_index=row.round_index, parent_hash=candidate.parent_hash,
             idea=candidate.plan_item or "", status=result.status if result else "not evaluated",
-            change=change_by_regime(result, parent, briefs), bottleneck=verdict.get("bottleneck") or "",
-            verdict=verdict.get("feedback") or "", matches_prediction=verdict.get("matches_prediction"),
+            change=change_by_regime(result, parent, briefs), bottleneck=verdict.bottleneck if verdict else "",
+            verdict=verdict.feedback if verdict else "", matches_prediction=verdict.matches_prediction if verdict else None,
         ))
     return out
 

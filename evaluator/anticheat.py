@@ -18,9 +18,8 @@ the search does with a 'review' finding.
 
 from __future__ import annotations
 
-from warpsmith.records.evaluation import ShapeTiming, Violation
+from warpsmith.records.evaluation import SPEEDUP_REVIEW, ShapeTiming, Violation
 
-SPEEDUP_REVIEW = 10.0
 FLOOR_REJECT_FRACTION = 0.5
 HOST_EVENT_RATIO = 4.0
 HOST_SLACK_US = 200.0  # Python launch overhead and the synchronize itself

@@ -19,6 +19,10 @@ Mode = Literal["device", "interpreter", "none"]
 Origin = Literal["seed", "coder", "offline", "import", "user"]
 LanguageName = Literal["triton", "cuda", "hip"]
 
+SPEEDUP_REVIEW = 10.0
+"""A per-shape speedup over eager above this is suspect: the evaluator flags it for review (without a
+bytes floor to judge it by) and a run confirms it by a second evaluation (RunSettings.review_speedup)."""
+
 
 @functools.lru_cache(maxsize=256)  # a loop asks for the same kernel's hash many times: hashed once
 def source_hash(source: str) -> str:

@@ -13,12 +13,8 @@ from typing import Any
 from pydantic import BaseModel, Field
 
 from warpsmith.records.agents import CandidateSummary
-from warpsmith.records.evaluation import EvalResult, Hardware, Mode
+from warpsmith.records.evaluation import SPEEDUP_REVIEW, EvalResult, Hardware, Mode
 from warpsmith.records.vocab import RunStatus
-
-SPEEDUP_REVIEW = 10.0
-"""The default review threshold: warpsmith.evaluator.anticheat.SPEEDUP_REVIEW (a test keeps them equal;
-records import nothing of the evaluator)."""
 
 
 class RunSettings(BaseModel):

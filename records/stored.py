@@ -114,6 +114,17 @@ class StoredEvaluation(_Stored):
     created_at: datetime
 
 
+class StoredAttempt(BaseModel):
+    """One candidate a run produced, as its attempt history reads it: the round, the candidate, its
+    newest evaluation on the run's hardware, its parent's, and the run's newest verdict on it."""
+
+    round_index: int
+    candidate: StoredCandidate
+    evaluation: StoredEvaluation | None = None
+    parent_evaluation: StoredEvaluation | None = None
+    verdict: Verdict | None = None
+
+
 class StoredVerdict(_Stored):
     """A judge's verdict as stored: the record, the run and round that asked for it."""
 

@@ -3,13 +3,25 @@
 Owns: the run row (strategy 'evolve', one run for all tasks: `runs.task` holds the first task,
 the config lists them all; `rounds_done` counts finished generations), the candidates and their
 population rows, evaluations as they arrive (each its own transaction: a kill loses only what is
-in flight), verdicts, LLM calls, archive snapshots and the end of each generation. Reuses
-warpsmith.agents.mapping (records -> store rows, the evaluation cache), warpsmith.store.runs (the
-run lifecycle) and warpsmith.store.population (the new tables). Does not own: what to write when
-(search.engine, search.generation) or any decision about candidates.
+in flight), verdicts, LLM calls, archive snapshots and the end of each generation. Every write goes
+through the process's one store writer (warpsmith.store.writer.RunWriter, via
+warpsmith.agents.mapping for records -> rows and the evaluation cache), so evolve and optimize
+share one mechanism. Does not own: what to write when (search.engine, search.generation) or any
+decision about candidates.
+
+Statement-light (bench/spine_counts.py evolve): a generation's candidates, links and population
+rows are one statement each; an evaluation is one INSERT (the store links it to the run); the
+heartbeat rides on the run's own updates and is written alone at most once a minute; the run's
+cost is kept here as calls are stored. A generation's verdicts and measured outcomes are held
+until the next write, or a read of verdicts or the population (in practice: the generation's end,
+a moment later, with no evaluation in between; `finish` on an interrupt) and then written as one
+statement each: an evaluation is durable before anything else happens, a verdict by the end of its
+generation.
 """
 
 from __future__ import annotations
+
+import time
 
 from warpsmith.agents import mapping
 from warpsmith.agents.call_log import CallLog
@@ -20,12 +32,13 @@ from warpsmith.records.population import PopulationMember
 from warpsmith.search.archive import Member
 from warpsmith.search.settings import EvolveSettings
 from warpsmith.store import population as store_population
-from warpsmith.store import runs as store_runs
 from warpsmith.store.db import Store
-from warpsmith.store.reads import get_run
+from warpsmith.store.writer import RunWriter as StoreWriter
 from warpsmith.tasklib.base import Task
 
 STRATEGY = "evolve"
+BEAT_EVERY_S = 60.0
+"""The longest the run's row goes without a heartbeat while the run writes (records.vocab.STALE_AFTER is 30 min)."""
 
 
 class RunNotResumable(ValueError):
@@ -40,6 +53,12 @@ class RunWriter:
         self.generation = 0
         self.call_log: CallLog | None = None
         """Where the chat model hands its calls (bound to `llm_call`): gives a produced candidate its call's id."""
+        self.writer = StoreWriter.of(store)
+        self._cost = 0.0
+        self._beat = time.monotonic()
+        self._snapshots_from = 0  # generations from here on have no stored archive snapshot yet
+        self._verdicts: dict[str, list[tuple[Verdict, int]]] = {}
+        self._outcomes: dict[str, dict[str, tuple[str | None, str]]] = {}
 
     # --- the run row ---------------------------------------------------------------------
     def open(self, resume_id: str | None, parent_run_id: str | None = None) -> int:
@@ -50,23 +69,28 @@ class RunWriter:
                 mapping.store_task(session, task)
             mapping.store_hardware(session, self.hardware)
             if resume_id is None:
-                row = store_runs.create_run(
+                self.run_id = self.writer.open_run(
                     session, task=self.settings.tasks[0], language=self.settings.language, strategy=STRATEGY,
                     model=self.settings.model, config=self._config(), hardware_fingerprint=self.hardware.fingerprint,
                     parent_run_id=parent_run_id,
+                    status_message=f"evolving {len(self.tasks)} task(s): {', '.join(self.settings.tasks)}",
                 )
-                row.status_message = f"evolving {len(self.tasks)} task(s): {', '.join(self.settings.tasks)}"
+                done = 0
             else:
-                row = take_over(session, resume_id, RunNotResumable)
-                if row.strategy != STRATEGY:
-                    raise RunNotResumable(f"run {resume_id} is a {row.strategy} run, not an evolve run "
-                                          f"(continue it with `warpsmith optimize --resume {resume_id}`)")
-                if row.hardware_fingerprint != self.hardware.fingerprint:
-                    raise RunNotResumable(f"run {resume_id} evolved on hardware {row.hardware_fingerprint}; "
-                                          f"this machine is {self.hardware.fingerprint}")
-                row.config = self._config()  # --generations may extend it
-            self.run_id = row.id
-            return row.rounds_done
+                with self.writer.transaction(session):
+                    row = take_over(session, resume_id, RunNotResumable)
+                    if row.strategy != STRATEGY:
+                        raise RunNotResumable(f"run {resume_id} is a {row.strategy} run, not an evolve run "
+                                              f"(continue it with `warpsmith optimize --resume {resume_id}`)")
+                    if row.hardware_fingerprint != self.hardware.fingerprint:
+                        raise RunNotResumable(f"run {resume_id} evolved on hardware {row.hardware_fingerprint}; "
+                                              f"this machine is {self.hardware.fingerprint}")
+                    row.config = self._config()  # --generations may extend it
+                self.run_id, done, self._cost = row.id, row.rounds_done, row.cost_usd
+            # a generation's snapshot and its rounds_done are one transaction: later ones have none yet
+            self._snapshots_from = done + 1 if resume_id is not None else 0
+            self._beat = time.monotonic()
+            return done
 
     def _config(self) -> dict:
         """The settings, plus `rounds` (= generations) so run listings show progress as rounds done / planned."""
@@ -74,33 +98,57 @@ class RunWriter:
 
     def finish(self, status: str, message: str) -> None:
         with self.store.session() as session:
-            mapping.finish_run(session, self.run_id, status, message)
+            self._flush(session)
+            self.writer.finish(session, self.run_id, status, message)
 
     def cost(self) -> float:
-        with self.store.session() as session:
-            run = get_run(session, self.run_id)
-            return run.cost_usd if run else 0.0
+        """What the run's stored LLM calls cost (kept as they are stored; a resume starts from the row's)."""
+        return self._cost
+
+    def _flush(self, session: mapping.Session) -> None:
+        """Write the held verdicts and outcomes (one statement each per task) in the caller's transaction."""
+        for task, judged in self._verdicts.items():
+            if judged:
+                self.writer.verdicts(session, self.run_id, task, self.keys[task], judged)
+        for task, measured in self._outcomes.items():
+            if measured:
+                self.writer.outcomes(session, self.run_id, task, [(h, c, st) for h, (c, st) in measured.items()])
+        self._verdicts, self._outcomes = {}, {}
+
+    def _beat_if_due(self, session: mapping.Session) -> None:
+        if time.monotonic() - self._beat >= BEAT_EVERY_S:
+            self.writer.heartbeat(session, self.run_id)
+            self._beat = time.monotonic()
 
     # --- candidates ------------------------------------------------------------------------
     def add_members(self, task: str, generation: int, entries: list[tuple[int, Member, str]],
                     producing: dict[str, int] | None = None) -> None:
-        """Store candidates and put each into its island: (island, member, role). One transaction."""
+        """Store candidates and put each into its island: (island, member, role). One transaction; the
+        candidates, their links and their population rows one statement each; the evaluation cache is
+        asked about them at once."""
         with self.store.session() as session:
-            for position, (island, member, role) in enumerate(entries):
-                relation = "inherited" if role == "inherited" else "produced"
-                mapping.store_candidate(session, self.run_id, member.candidate, generation, position, relation)
-                store_population.add_member(session, self.run_id, task, island, generation, member.source_hash,
-                                            role, member.kind)
+            self._flush(session)
+            placed: dict[str, tuple[Candidate, int, int, str]] = {}
+            for position, (_, m, role) in enumerate(entries):  # a member on several islands: its first link wins
+                placed.setdefault(m.source_hash, (m.candidate, generation, position,
+                                                  "inherited" if role == "inherited" else "produced"))
+            mapping.store_candidates(session, self.run_id, list(placed.values()))
+            self.writer.members(session, self.run_id, task, generation, [
+                {"island": island, "source_hash": m.source_hash, "role": role, "kind": m.kind} for island, m, role in entries])
+            for member in {m.source_hash: m for _, m, _ in entries}.values():
                 call_id = (producing or {}).get(member.source_hash)
                 if call_id is not None:
                     mapping.link_llm_call(session, call_id, member.candidate)
-            store_runs.heartbeat(session, self.run_id)
+            mapping.known_hashes(session, self.keys[task], task)  # once a run: rules out new sources below
+            mapping.prefetch_cached(session, self.keys[task], set(placed))
+            self._beat_if_due(session)
 
     def add_migrants(self, task: str, generation: int, moves: list[tuple[int, int, Member]]) -> None:
         with self.store.session() as session:
-            for origin, target, member in moves:
-                store_population.add_member(session, self.run_id, task, target, generation, member.source_hash,
-                                            "migrant", member.kind, from_island=origin)
+            self._flush(session)
+            self.writer.members(session, self.run_id, task, generation, [
+                {"island": target, "source_hash": m.source_hash, "role": "migrant", "kind": m.kind,
+                 "from_island": origin} for origin, target, m in moves])
 
     # --- evaluations -----------------------------------------------------------------------
     def cached(self, task: str, candidate: Candidate) -> EvalResult | None:
@@ -120,43 +168,53 @@ class RunWriter:
             return mapping.cached_result(session, self.keys[task], source_hash)
 
     def record(self, task: str, result: EvalResult) -> None:
+        """One evaluation, durable when this returns (one statement; the heartbeat when it is due)."""
         with self.store.session() as session:
+            self._flush(session)
             mapping.store_evaluation(session, self.run_id, self.keys[task], result)
-            store_runs.heartbeat(session, self.run_id)
+            self._beat_if_due(session)
 
     def set_outcome(self, task: str, member: Member) -> None:
+        """Held until the next write (see the module's docstring)."""
         if member.result is None:
             return
-        with self.store.session() as session:
-            store_population.set_outcome(session, self.run_id, task, member.source_hash, member.cell,
-                                         member.result.status)
+        self._outcomes.setdefault(task, {})[member.source_hash] = (member.cell, member.result.status)
 
     def verdict(self, task: str, verdict: Verdict, generation: int) -> None:
-        with self.store.session() as session:
-            mapping.store_verdict(session, self.run_id, task, self.keys[task], verdict, generation)
+        """Held until the next write (see the module's docstring)."""
+        self._verdicts.setdefault(task, []).append((verdict, generation))
 
     def llm_call(self, call: LLMCall) -> int:
         with self.store.session() as session:
-            return mapping.store_llm_call(session, self.run_id, call, self.generation)
+            call_id = mapping.store_llm_call(session, self.run_id, call, self.generation)
+        self._cost += call.cost_usd
+        self._beat = time.monotonic()  # storing a call updates the run's row
+        return call_id
 
     # --- generations -----------------------------------------------------------------------
     def end_generation(self, generation: int, archives: dict[str, list[Member]], message: str,
                        best: Member | None) -> None:
-        """The archive snapshot of every task and `rounds_done = generation`, in one transaction."""
+        """The held verdicts and outcomes, the archive snapshot of every task and `rounds_done = generation`,
+        in one transaction."""
         with self.store.session() as session:
+            self._flush(session)
             for task, elites in archives.items():
                 cells = [{"cell": m.cell, "source_hash": m.source_hash, "floor_fraction": m.floor_fraction,
                           "time_us": sum(t.median_us for t in m.result.timings) if m.result and m.result.timings
                           else None} for m in elites]
-                store_population.snapshot_archive(session, self.run_id, task, generation, cells)
-            store_runs.update_run_progress(
+                self.writer.archive(session, self.run_id, task, generation, cells,
+                                    replace=generation < self._snapshots_from)
+            self.writer.progress(
                 session, self.run_id, rounds_done=generation, status_message=message,
                 best_candidate_hash=best.source_hash if best else None,
                 best_speedup=best.result.speedup_geomean() if best and best.result else None,
             )
+            self._beat = time.monotonic()
 
+    # --- reads (each writes what is held first: a read sees every verdict and outcome given) ---------
     def stored_members(self) -> list[PopulationMember]:
         with self.store.session() as session:
+            self._flush(session)
             return store_population.members(session, self.run_id)
 
     def stored_candidates(self, hashes: list[str]) -> dict[str, Candidate]:
@@ -170,11 +228,13 @@ class RunWriter:
         from warpsmith.agents import scrutiny
 
         with self.store.session() as session:
+            self._flush(session)
             flags = store_population.verdict_flags(session, hashes)
         return {h for h, seen in flags.items() if scrutiny.excluded_reason(seen)}
 
     def inherited(self, task: str) -> list[Member]:
         """The store's best correct kernels for this task from earlier runs (the start of island 0)."""
         with self.store.session() as session:
+            self._flush(session)
             best = mapping.best_correct(session, self.keys[task], task, self.settings.language, self.settings.beam_size)
         return [Member(candidate=s.candidate, result=s.result) for s in best]

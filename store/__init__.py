@@ -15,8 +15,8 @@ only reads. Typical use, one short transaction per step of a run:
         add_candidate(s, task=..., language=..., source=..., origin="seed")
         link_candidate(s, run.id, source_hash, round_index=0)
 
-Evaluations are history: `record_evaluation` appends (never updates) and links the row to the
-run that measured it; `find_evaluation` serves the newest row of an evaluation's identity.
+Evaluations are history: `record_evaluation` appends (never updates); the store links the row to
+the run that measured it; `find_evaluation` serves the newest row of an evaluation's identity.
 """
 
 # tables owned by their own modules (bench_reports; evolution runs' population and archive): imported
@@ -55,17 +55,7 @@ from warpsmith.store.runs import (
     update_run_progress,
 )
 from warpsmith.store.schema import (
-    STRATEGIES,
-    CandidateRow,
-    EvaluationRow,
-    HardwareRow,
-    LessonRow,
-    LLMCallRow,
-    RunCandidateRow,
-    RunEvaluationRow,
-    RunRow,
-    TaskRow,
-    VerdictRow,
+    STRATEGIES,  # the tables' row classes stay in schema: the store returns records
 )
 from warpsmith.store.writes import (
     add_candidate,
@@ -91,16 +81,6 @@ __all__ = [
     "mask_url",
     "json_dumps",
     "open_store",
-    "TaskRow",
-    "HardwareRow",
-    "RunRow",
-    "CandidateRow",
-    "RunCandidateRow",
-    "RunEvaluationRow",
-    "EvaluationRow",
-    "LLMCallRow",
-    "VerdictRow",
-    "LessonRow",
     "ensure_task",
     "ensure_hardware",
     "add_candidate",

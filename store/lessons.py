@@ -21,9 +21,12 @@ from typing import Any
 from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session
 
+from warpsmith.records.agents import Verdict
 from warpsmith.records.evaluation import source_hash
+from warpsmith.records.stored import StoredAttempt, StoredEvaluation
+from warpsmith.store import convert
+from warpsmith.store.inserts import insert_ignore, stored_text, with_defaults
 from warpsmith.store.schema import CandidateRow, EvaluationRow, LessonRow, RunCandidateRow, VerdictRow
-from warpsmith.store.writes import _insert_ignore, _stored_text, _with_defaults
 
 SIMILAR = 0.85
 EVIDENCE_KEPT = 8
@@ -58,7 +61,7 @@ def add_lessons(
     source_run_id: str | None = None,
 ) -> int:
     """Store lessons, merging near-duplicates into the stored row; returns how many rows are new."""
-    texts = _stored_text([t.strip() for t in texts if t.strip()], f"lessons for {task}")
+    texts = stored_text([t.strip() for t in texts if t.strip()], f"lessons for {task}")
     stored = list(session.scalars(select(LessonRow).where(
         LessonRow.task == task, LessonRow.hardware_fingerprint == hardware_fingerprint,
         LessonRow.origin == origin, _language_is(language),
@@ -74,7 +77,7 @@ def add_lessons(
         values = {"task": task, "hardware_fingerprint": hardware_fingerprint, "text": text,
                   "text_hash": source_hash(text), "source_run_id": source_run_id, "language": language,
                   "origin": origin, "evidence": [evidence] if evidence else [], "seen": 1}
-        if _insert_ignore(session, LessonRow, _with_defaults(LessonRow, values),
+        if insert_ignore(session, LessonRow, with_defaults(LessonRow, values),
                           ["task", "hardware_fingerprint", "text_hash"]):
             added += 1
             stored.append(session.scalars(select(LessonRow).where(
@@ -112,20 +115,23 @@ def _newest(column: Any, hashes: set[str], *where: Any) -> Any:
     return select(row_class.source_hash, column).where(row_class.id.in_(newest))
 
 
-def newest_results(session: Session, hashes: set[str], hardware_fingerprint: str) -> dict[str, Any]:
-    """Each source's newest evaluation result (JSON) on this hardware; absent when none."""
+def newest_evaluations(session: Session, hashes: set[str], hardware_fingerprint: str) -> dict[str, StoredEvaluation]:
+    """Each source's newest evaluation on this hardware; absent when none."""
     if not hashes:
         return {}
-    statement = _newest(EvaluationRow.result, hashes, EvaluationRow.hardware_fingerprint == hardware_fingerprint)
-    return dict(session.execute(statement).all())
+    newest = (select(func.max(EvaluationRow.id)).where(EvaluationRow.source_hash.in_(hashes),
+                                                      EvaluationRow.hardware_fingerprint == hardware_fingerprint)
+              .group_by(EvaluationRow.source_hash))
+    return {row.source_hash: convert.evaluation(row)
+            for row in session.scalars(select(EvaluationRow).where(EvaluationRow.id.in_(newest)))}
 
 
 def run_attempt_rows(
     session: Session, run_id: str, hardware_fingerprint: str, before_round: int
-) -> list[dict[str, Any]]:
-    """Per candidate the run produced before `before_round`, oldest first: round, the candidate
-    row, its newest evaluation's result (JSON), its parent's, and the run's newest verdict (JSON).
-    Three statements whatever the number of candidates."""
+) -> list[StoredAttempt]:
+    """Per candidate the run produced before `before_round`, oldest first: its round, the candidate,
+    its newest evaluation, its parent's, and the run's newest verdict. Three statements whatever the
+    number of candidates."""
     statement = (
         select(RunCandidateRow.round_index, CandidateRow)
         .join(CandidateRow, CandidateRow.source_hash == RunCandidateRow.source_hash)
@@ -133,19 +139,17 @@ def run_attempt_rows(
                RunCandidateRow.round_index < before_round)
         .order_by(RunCandidateRow.round_index, RunCandidateRow.position, RunCandidateRow.created_at)
     )
-    produced = list(session.execute(statement))
+    produced = [(round_index, convert.candidate(row)) for round_index, row in session.execute(statement)]
     own = {candidate.source_hash for _, candidate in produced}
-    results = newest_results(session, own | {c.parent_hash for _, c in produced if c.parent_hash},
-                             hardware_fingerprint)
+    found = newest_evaluations(session, own | {c.parent_hash for _, c in produced if c.parent_hash},
+                               hardware_fingerprint)
     verdicts = verdicts_of(session, run_id, own)
     return [
-        {
-            "round": round_index,
-            "candidate": candidate,
-            "result": results.get(candidate.source_hash),
-            "parent_result": results.get(candidate.parent_hash) if candidate.parent_hash else None,
-            "verdict": verdicts.get(candidate.source_hash),
-        }
+        StoredAttempt(
+            round_index=round_index, candidate=candidate, evaluation=found.get(candidate.source_hash),
+            parent_evaluation=found.get(candidate.parent_hash) if candidate.parent_hash else None,
+            verdict=Verdict.model_validate(data) if (data := verdicts.get(candidate.source_hash)) else None,
+        )
         for round_index, candidate in produced
     ]
 

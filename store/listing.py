@@ -237,20 +237,17 @@ def leaderboards(session: Session, task: str, size: int = 10) -> list[BoardEntry
     place = func.row_number().over(
         partition_by=(best.c.hardware_fingerprint, best.c.mode, best.c.suite), order_by=ranked_order
     )
-    ranked = select(best, place.label("rank")).where(best.c.kernel_rank == 1).subquery()
-    # every column a BoardEntry field reads is named as that field
-    statement = (
+    ranked = select(best, place.label("place")).where(best.c.kernel_rank == 1).subquery()
+    statement = (  # labelled as BoardEntry's fields: the rows validate as records, no field-by-field copy
         select(
-            ranked,
-            ranked.c.median_us_total.label("time_us"),
-            CandidateRow.language,
-            CandidateRow.origin,
-            EvaluationRow.run_id,
+            ranked.c.hardware_fingerprint, ranked.c.mode, ranked.c.suite, ranked.c.place.label("rank"),
+            ranked.c.source_hash, CandidateRow.language, CandidateRow.origin, ranked.c.speedup,
+            ranked.c.median_us_total.label("time_us"), ranked.c.evaluator_version, EvaluationRow.run_id,
             EvaluationRow.created_at,
         )
         .join(CandidateRow, CandidateRow.source_hash == ranked.c.source_hash)
         .join(EvaluationRow, EvaluationRow.id == ranked.c.id)
-        .where(ranked.c.rank <= size)
-        .order_by(ranked.c.hardware_fingerprint, ranked.c.mode, ranked.c.suite, ranked.c.rank)
+        .where(ranked.c.place <= size)
+        .order_by(ranked.c.hardware_fingerprint, ranked.c.mode, ranked.c.suite, ranked.c.place)
     )
-    return [BoardEntry.model_validate(row, from_attributes=True) for row in session.execute(statement)]
+    return [BoardEntry.model_validate(dict(row._mapping)) for row in session.execute(statement)]

@@ -20,10 +20,11 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Float, ForeignKey, Integer, String, UniqueConstraint, func, select, update
+from sqlalchemy import Float, ForeignKey, Integer, String, UniqueConstraint, bindparam, func, select, update
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from warpsmith.records.population import ArchiveCell, PopulationMember, PopulationRole
+from warpsmith.store.inserts import insert_ignore
 from warpsmith.store.schema import Base, VerdictRow, utcnow
 
 ROLES: tuple[PopulationRole, ...] = ("seed", "inherited", "offspring", "repair", "migrant")
@@ -83,6 +84,31 @@ def add_member(
     return True
 
 
+def add_members(session: Session, run_id: str, task: str, generation: int, rows: list[dict[str, Any]]) -> None:
+    """`add_member` for several (each dict: island, source_hash, role, and optionally kind, from_island), in one
+    statement; a candidate already in its island stays as it was."""
+    values = []
+    for row in rows:
+        if row["role"] not in ROLES:
+            raise ValueError(f"population role {row['role']!r} is not one of {', '.join(ROLES)}")
+        values.append({"run_id": run_id, "task": task, "generation": generation, "island": row["island"],
+                       "source_hash": row["source_hash"], "role": row["role"], "kind": (row.get("kind") or "")[:60],
+                       "from_island": row.get("from_island"), "cell": None, "status": None, "created_at": utcnow()})
+    if values:
+        insert_ignore(session, PopulationRow, values, ["run_id", "task", "island", "source_hash"])
+
+
+def set_outcomes(session: Session, run_id: str, task: str, measured: list[tuple[str, str | None, str]]) -> None:
+    """`set_outcome` for several (source_hash, cell, status), in one statement."""
+    table = PopulationRow.__table__
+    if measured:
+        session.execute(
+            update(table).where(table.c.run_id == bindparam("r"), table.c.task == bindparam("t"),
+                                table.c.source_hash == bindparam("h")).values(cell=bindparam("c"), status=bindparam("s")),
+            [{"r": run_id, "t": task, "h": h, "c": cell, "s": status} for h, cell, status in measured],
+        )
+
+
 def set_outcome(session: Session, run_id: str, task: str, source_hash: str, cell: str | None, status: str) -> None:
     """Record a measured candidate's cell and status on every island row of it."""
     session.execute(
@@ -92,10 +118,13 @@ def set_outcome(session: Session, run_id: str, task: str, source_hash: str, cell
     )
 
 
-def snapshot_archive(session: Session, run_id: str, task: str, generation: int, cells: list[dict[str, Any]]) -> None:
+def snapshot_archive(session: Session, run_id: str, task: str, generation: int, cells: list[dict[str, Any]],
+                     replace: bool = True) -> None:
     """Store the archive of `task` after `generation` (each dict: cell, source_hash, time_us, floor_fraction);
-    a repeated snapshot of the same generation replaces the earlier one."""
-    session.query(ArchiveRow).filter_by(run_id=run_id, task=task, generation=generation).delete()
+    a repeated snapshot of the same generation replaces the earlier one (`replace=False`: the caller knows
+    there is none: one statement fewer)."""
+    if replace:
+        session.query(ArchiveRow).filter_by(run_id=run_id, task=task, generation=generation).delete()
     for entry in cells:
         session.add(ArchiveRow(run_id=run_id, task=task, generation=generation, **entry))
     session.flush()

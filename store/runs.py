@@ -31,6 +31,7 @@ from sqlalchemy import delete, select, update
 from sqlalchemy.orm import Session
 
 from warpsmith.records.vocab import RUN_STATUSES, STALE_AFTER, TERMINAL_RUN_STATUSES, is_stale
+from warpsmith.store.inserts import valid_text
 from warpsmith.store.schema import (
     STRATEGIES,
     STRATEGY_NAME,
@@ -44,7 +45,6 @@ from warpsmith.store.schema import (
     VerdictRow,
     utcnow,
 )
-from warpsmith.store.writes import valid_text
 
 
 class RunIdError(LookupError):
@@ -130,6 +130,7 @@ def create_run(
     hardware_fingerprint: str | None = None,
     parent_run_id: str | None = None,
     run_id: str | None = None,
+    status_message: str = "",
 ) -> RunRow:
     """A new 'running' run owned by this process (the task and hardware rows must exist)."""
     if not re.fullmatch(STRATEGY_NAME, strategy):
@@ -145,7 +146,7 @@ def create_run(
         strategy=strategy,
         model=model,
         status="running",
-        status_message="",
+        status_message=status_message,
         config=config or {},
         hardware_fingerprint=hardware_fingerprint,
         parent_run_id=parent_run_id,

@@ -21,17 +21,21 @@ Identity decisions:
   suite, stage); the cache serves the newest row of an identity (several rows: re-evaluations).
   `task_definition_hash` NULL = measured before definitions were hashed (migration 0002): unknown,
   never served for a task whose hash is known. `run_evaluations` links a run to each evaluation
-  it saw (measured or served from the cache), so a run's page shows what that run saw.
+  it saw (measured or served from the cache), so a run's page shows what that run saw; an
+  evaluation's own run is linked by a trigger in the statement that stores it (migration 0008).
 """
 
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, Literal, get_args, get_origin
 
+from pydantic.fields import FieldInfo
+from pydantic_core import PydanticUndefined
 from sqlalchemy import (
     JSON,
     Boolean,
+    Column,
     DateTime,
     Float,
     ForeignKey,
@@ -45,6 +49,8 @@ from sqlalchemy import (
 )
 from sqlalchemy import text as sql_text  # the lessons table has a column named text
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+from warpsmith.records.agents import LLMCall
 
 # The strategies warpsmith ships. The column is open: any name matching STRATEGY_NAME is stored
 # (a new strategy such as `evolve` needs no migration). At most 20 characters: the column's width
@@ -212,6 +218,10 @@ class RunEvaluationRow(Base):
 
 
 class LLMCallRow(Base):
+    """An LLM call: the store's keys here, then one column per `records.agents.LLMCall` field
+    (derived below: adding a field to the record adds its column; its migration is the one other
+    file, and tests/test_store_open.py's models-vs-migrations check fails until it exists)."""
+
     __tablename__ = "llm_calls"
     __table_args__ = (UniqueConstraint("run_id", "seq"),)
 
@@ -219,17 +229,48 @@ class LLMCallRow(Base):
     run_id: Mapped[str] = mapped_column(ForeignKey("runs.id"))
     seq: Mapped[int] = mapped_column(Integer, doc="Order within the run, from 0: replay serves calls in it.")
     round_index: Mapped[int | None] = mapped_column(Integer)
-    role: Mapped[str] = mapped_column(String(20))
-    model: Mapped[str] = mapped_column(String(200))
-    messages: Mapped[list[Any]] = mapped_column(default=list)
-    response: Mapped[str | None] = mapped_column(Text)
-    prompt_tokens: Mapped[int] = mapped_column(Integer, default=0)
-    completion_tokens: Mapped[int] = mapped_column(Integer, default=0)
-    cost_usd: Mapped[float] = mapped_column(Float, default=0.0)
-    latency_s: Mapped[float] = mapped_column(Float, default=0.0)
-    error: Mapped[str | None] = mapped_column(Text)
     candidate_hash: Mapped[str | None] = mapped_column(String(64), index=True, doc="What the call produced.")
-    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+LLM_CALL_NOT_STORED = {
+    "attempt": "a retry's number: the stored calls are the tries themselves, in seq order",
+    "truncated": "the answer as stored shows the cut; the finish reason has no column yet",
+    "replayed": "a replay run stores its own calls; its parent_run_id says where they came from",
+}
+"""LLMCall fields with no llm_calls column, each with why."""
+TEXT_WIDTHS = {"role": 20, "model": 200}
+"""Record fields stored as a bounded String (their width since revision 0001); other text is Text."""
+
+
+def record_column(name: str, field: FieldInfo) -> Column[Any]:
+    """The column of one record field: its type from the annotation (Optional: nullable), its default the field's."""
+    args = [a for a in get_args(field.annotation) if a is not type(None)]
+    nullable = len(args) < len(get_args(field.annotation)) and get_origin(field.annotation) is not Literal
+    kind = args[0] if nullable and len(args) == 1 else field.annotation
+    origin = get_origin(kind)
+    column_type: Any
+    if kind is bool:
+        column_type = Boolean()
+    elif kind is int:
+        column_type = Integer()
+    elif kind is float:
+        column_type = Float()
+    elif kind is datetime:
+        column_type = UTCDateTime()
+    elif kind in (list, dict) or origin in (list, dict):
+        column_type = JSON()
+    elif kind is str or origin is Literal:
+        column_type = String(TEXT_WIDTHS[name]) if name in TEXT_WIDTHS else Text()
+    else:
+        raise TypeError(f"LLMCall.{name}: no column type for {field.annotation!r} (store/schema.py record_column)")
+    default = field.default_factory if field.default_factory is not None else (
+        None if field.default is PydanticUndefined else field.default)
+    return Column(name, column_type, nullable=nullable, default=default)
+
+
+for _name, _field in LLMCall.model_fields.items():
+    if _name not in LLM_CALL_NOT_STORED:
+        setattr(LLMCallRow, _name, record_column(_name, _field))
 
 
 class VerdictRow(Base):

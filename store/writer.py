@@ -30,18 +30,15 @@ from sqlalchemy.orm import Session
 from warpsmith.records.agents import LLMCall, Verdict
 from warpsmith.records.evaluation import Candidate, EvalResult, Hardware
 from warpsmith.records.scope import EvalScope
-from warpsmith.store import runs, writes
-from warpsmith.store.schema import LLMCallRow
+from warpsmith.records.stored import StoredCandidate, StoredEvaluation
+from warpsmith.store import convert, population, runs, writes
+from warpsmith.store.schema import LLM_CALL_NOT_STORED, LLMCallRow
 
 _WRITES = {"INSERT", "UPDATE", "DELETE"}
 LINKS = "links"
 """`changes` of a write that only links candidates to a run: the beam of any run, made of evaluations, stays."""
-NOT_STORED = {
-    "attempt": "a retry's number: the stored calls are the tries themselves, in seq order",
-    "truncated": "the answer as stored shows the cut; the finish reason has no column yet",
-    "replayed": "a replay run stores its own calls; its parent_run_id says where they came from",
-}
-"""LLMCall fields with no llm_calls column, each with why."""
+NOT_STORED = LLM_CALL_NOT_STORED
+"""LLMCall fields with no llm_calls column, each with why (store/schema.py derives the others' columns)."""
 
 
 def unstored_llm_call_fields(fields: set[str], columns: set[str]) -> set[str]:
@@ -49,12 +46,12 @@ def unstored_llm_call_fields(fields: set[str], columns: set[str]) -> set[str]:
     return fields - columns - set(NOT_STORED)
 
 
-# Adding a field to LLMCall: add its column (store/schema.py) and migration, and the writer stores it; a field
-# with neither a column nor a NOT_STORED entry stops the import here (tests/test_store_llm_call_record.py).
-if _unstored := unstored_llm_call_fields(set(LLMCall.model_fields), set(LLMCallRow.__table__.columns.keys())):
-    raise RuntimeError(f"LLMCall field(s) {', '.join(sorted(_unstored))} have no llm_calls column: add one in "
-                       "store/schema.py with its migration, or list the field in store/writer.py NOT_STORED")
 _LLM_CALL_COLUMNS = set(LLMCall.model_fields) & set(LLMCallRow.__table__.columns.keys())
+
+
+def scope_key(scope: EvalScope) -> tuple[Any, ...]:
+    """An EvalScope as the part of a remembered read's key that names it."""
+    return tuple(EvalScope.model_validate(scope, from_attributes=True).model_dump().values())
 
 
 class RunWriter:
@@ -69,12 +66,19 @@ class RunWriter:
         self._writing = threading.local()
         self._foreign = 0  # write statements in this process that did not come through this writer
         self._known: dict[tuple[Any, ...], tuple[int, Any]] = {}
+        self._born: dict[str, StoredCandidate] = {}  # candidates this writer stored first: no verdict but its own
         event.listen(engine, "after_cursor_execute", self._saw_statement)
+        # what it remembers from its own writes holds only if they are committed: a rollback forgets all
+        event.listen(engine, "rollback", lambda conn: self._known.clear())
 
     # --- what the writer knows: reads answered again only when a write could change them ---
     def _saw_statement(self, conn: Any, cursor: Any, statement: str, *args: Any) -> None:
-        head = statement.lstrip()[:12].upper()
-        if not getattr(self._writing, "active", False) and head[:6] in _WRITES and not head.startswith("UPDATE RUNS"):
+        head = statement.lstrip()[:20].upper()
+        if head[:6] not in _WRITES:
+            return
+        if "LESSONS" in head:  # whoever wrote them (a writer's transaction may add lessons too)
+            self._forget_kind("lessons")
+        if not getattr(self._writing, "active", False) and not head.startswith("UPDATE RUNS"):
             self._foreign += 1  # a run's own row (heartbeat, progress) changes no answer remembered here
 
     def remembered(self, key: tuple[Any, ...], compute: Callable[[], Any]) -> Any:
@@ -93,11 +97,64 @@ class RunWriter:
         self._known[key] = (self._foreign, value)
         return value
 
+    def remembers(self, key: tuple[Any, ...]) -> bool:
+        """Whether `remembered(key, ...)` would answer without asking."""
+        entry = self._known.get(key)
+        return entry is not None and entry[0] == self._foreign
+
     def know(self, key: tuple[Any, ...], value: Any) -> None:
         """Remember `value` for `key` as `remembered` would have (a batch read answering many keys at once)."""
         self._known[key] = (self._foreign, value)
 
+    def unknown(self, scope: tuple[Any, ...], source_hash: str) -> bool:
+        """True when a remembered `known` set of this scope (`scope_key`; what `known_hashes` answered,
+        plus what this writer stored since) says the source was never evaluated under it: the
+        cache need not be asked."""
+        return any(key[0] == "known" and key[1] == scope and entry[0] == self._foreign and source_hash not in entry[1]
+                   for key, entry in self._known.items())
+
+    def _learned(self, scope: tuple[Any, ...], source_hash: str) -> None:
+        """This writer stored an evaluation of `source_hash` under `scope`: the known sets of it grow."""
+        for key, (_, value) in self._known.items():
+            if key[0] == "known" and key[1] == scope:
+                value[source_hash] = None  # a dict: its order is the order the sources were learned
+
+    def _forget_kind(self, kind: str) -> None:
+        for key in [key for key in list(self._known) if key[0] == kind]:
+            self._known.pop(key, None)
+
+    def _measured(self, identity: tuple[Any, ...], stored: StoredEvaluation, task: str) -> None:
+        """This writer stored `stored` under `identity`: the remembered beams' material of that identity
+        (search_reads.newest_correct: one entry per candidate, its newest evaluation, in evaluation
+        order) is brought up to date here instead of being read again; a beam whose material cannot be
+        (scoped to runs, or a correct kernel this writer does not know the verdicts of) is forgotten."""
+        source_hash = stored.source_hash
+        self._known[("result", identity, source_hash)] = (self._foreign, stored)  # the cache's newest of it now
+        for key in [k for k in list(self._known) if k[0] == "beam"]:
+            if key[1] != identity:
+                continue  # another identity (a screen, another suite): its newest rows did not change
+            entry = self._known.get(key)
+            if entry is None or key[-1] is not None or key[2] != task:
+                self._known.pop(key, None)
+                continue
+            material = entry[1]
+            before = next((m for m in material if m[0].source_hash == source_hash), None)
+            kept = [m for m in material if m[0].source_hash != source_hash]
+            if stored.status == "correct":
+                if before is not None:
+                    kept.append((before[0], stored, before[2]))
+                elif source_hash in self._born:
+                    born = self._born[source_hash]
+                    if key[3] is None or born.language == key[3]:
+                        kept.append((born, stored, []))
+                else:
+                    self._known.pop(key, None)
+                    continue
+            self._known[key] = (entry[0], kept)
+
     def _forget(self, source_hash: str | None = None) -> None:
+        """After a write that changes `source_hash`'s stored result ('': none; LINKS: links only): forget
+        the beams (for LINKS: those scoped to runs) and that source's remembered result."""
         for key in list(self._known):
             beam = key[0] == "beam" and (source_hash != LINKS or key[-1] is not None)
             if beam or (key[0] == "result" and key[-1] == source_hash):
@@ -136,35 +193,32 @@ class RunWriter:
 
     def task(self, session: Session, name: str, description: str, signature: str) -> None:
         with self.transaction(session):
-            writes.ensure_task(session, name, description, signature)
+            writes.ensure_task(session, name, description, signature, read_back=False)
 
     def hardware(self, session: Session, hardware: Hardware) -> None:
         with self.transaction(session):
             writes.ensure_hardware(
                 session, hardware.fingerprint, hardware.device_name, hardware.backend, hardware.arch,
-                hardware.model_dump(mode="json"),
+                hardware.model_dump(mode="json"), read_back=False,
             )
 
     def candidate(
         self, session: Session, run_id: str, candidate: Candidate, round_index: int, position: int,
         relation: str = "produced",
     ) -> None:
-        with self.transaction(session, changes=LINKS):
-            writes.add_candidate(
-                session, task=candidate.task, language=candidate.language, source=candidate.source,
-                origin=candidate.origin, parent_hash=candidate.parent_hash, plan_item=candidate.plan_item,
-                source_hash=candidate.source_hash, read_back=False,
-            )
-            writes.link_candidate(session, run_id, candidate.source_hash, round_index, position, relation)
+        self.candidates(session, run_id, [(candidate, round_index, position, relation)])
 
     def candidates(
         self, session: Session, run_id: str, placed: list[tuple[Candidate, int, int, str]]
     ) -> None:
         """Several candidates (candidate, round_index, position, relation) and their links: two statements."""
         with self.transaction(session, changes=LINKS):
-            writes.add_candidates(session, [writes.candidate_values(
+            rows = list({c.source_hash: writes.candidate_values(
                 task=c.task, language=c.language, source=c.source, origin=c.origin, parent_hash=c.parent_hash,
-                plan_item=c.plan_item, source_hash=c.source_hash) for c, *_ in placed])
+                plan_item=c.plan_item, source_hash=c.source_hash) for c, *_ in placed}.values())
+            new = writes.add_candidates(session, rows) or set()  # new to the store: no verdict anywhere yet
+            self._born.update((row["source_hash"], StoredCandidate.model_validate(row))
+                              for row in rows if row["source_hash"] in new)
             writes.link_candidates(session, run_id, [(c.source_hash, *rest) for c, *rest in placed])
 
     def link(
@@ -186,7 +240,10 @@ class RunWriter:
         The task definition is the one the result says it was measured against (the evaluator sets
         it), else the scope's; the stage is the result's."""
         speedups = [t.speedup for t in result.timings if t.speedup]
-        with self.transaction(session, changes=result.source_hash):
+        identity = scope_key(scope.model_copy(update={
+            "stage": result.stage, "task_definition_hash": result.task_definition_hash or scope.task_definition_hash}))
+        self._learned(identity, result.source_hash)
+        with self.transaction(session):
             row = writes.record_evaluation(
                 session,
                 source_hash=result.source_hash,
@@ -205,19 +262,27 @@ class RunWriter:
                 median_us_total=sum(t.median_us for t in result.timings) if result.timings else None,
                 run_id=run_id,
             )
+            self._measured(identity, convert.evaluation(row), result.task)
             return row.id
 
     def verdict(
         self, session: Session, run_id: str, task: str, scope: EvalScope, verdict: Verdict, round_index: int
     ) -> None:
+        self.verdicts(session, run_id, task, scope, [(verdict, round_index)])
+
+    def verdicts(
+        self, session: Session, run_id: str, task: str, scope: EvalScope, judged: list[tuple[Verdict, int]]
+    ) -> None:
+        """Verdicts (verdict, round_index) of one task: their rows in one statement, then any lessons."""
         with self.transaction(session, changes=""):
-            writes.record_verdict(
-                session, run_id, verdict.source_hash, verdict.model_dump(mode="json"),
-                bottleneck=verdict.bottleneck, feedback=verdict.feedback, suspicious=verdict.suspicious,
-                matches_prediction=verdict.matches_prediction, round_index=round_index,
-            )
-            if verdict.lessons:
-                writes.add_lessons(session, task, scope.hardware_fingerprint, verdict.lessons, source_run_id=run_id)
+            writes.record_verdicts(session, [writes.verdict_values(
+                run_id, verdict.source_hash, verdict.model_dump(mode="json"), bottleneck=verdict.bottleneck,
+                feedback=verdict.feedback, suspicious=verdict.suspicious, matches_prediction=verdict.matches_prediction,
+                round_index=round_index) for verdict, round_index in judged])
+            for verdict, _ in judged:
+                if verdict.lessons:
+                    self._forget_kind("lessons")
+                    writes.add_lessons(session, task, scope.hardware_fingerprint, verdict.lessons, source_run_id=run_id)
 
     def llm_call(self, session: Session, run_id: str, call: LLMCall, round_index: int | None) -> int:
         """Store one call with the run's next `seq`; returns its row id."""
@@ -235,14 +300,31 @@ class RunWriter:
 
     def progress(
         self, session: Session, run_id: str, *, rounds_done: int | None = None,
-        best_candidate_hash: str | None = None, best_speedup: float | None = None,
+        best_candidate_hash: str | None = None, best_speedup: float | None = None, status_message: str | None = None,
     ) -> None:
         """The fields given, and the heartbeat (one UPDATE)."""
         with self.transaction(session):
             runs.update_run_progress(
                 session, run_id, rounds_done=rounds_done, best_candidate_hash=best_candidate_hash,
-                best_speedup=best_speedup,
+                best_speedup=best_speedup, status_message=status_message,
             )
+
+    # --- an evolve run's population and archive (warpsmith.store.population) ------------------
+    def members(self, session: Session, run_id: str, task: str, generation: int, rows: list[dict[str, Any]]) -> None:
+        """Candidates join islands (each dict: island, source_hash, role, kind, from_island): one statement."""
+        with self.transaction(session):
+            population.add_members(session, run_id, task, generation, rows)
+
+    def outcomes(self, session: Session, run_id: str, task: str, measured: list[tuple[str, str | None, str]]) -> None:
+        """Measured members' (source_hash, cell, status): one statement."""
+        with self.transaction(session):
+            population.set_outcomes(session, run_id, task, measured)
+
+    def archive(self, session: Session, run_id: str, task: str, generation: int, cells: list[dict[str, Any]],
+                replace: bool = True) -> None:
+        """The archive of `task` after `generation` (`replace=False`: none was stored for it yet)."""
+        with self.transaction(session):
+            population.snapshot_archive(session, run_id, task, generation, cells, replace=replace)
 
     def finish(self, session: Session, run_id: str, status: str, message: str) -> None:
         with self.transaction(session):

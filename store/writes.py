@@ -4,8 +4,9 @@ Owns: inserting rows so that repeating a step (a resumed run, two machines on on
 never duplicates or fails: content-addressed rows use INSERT ... ON CONFLICT DO NOTHING on
 their natural key, then read back the stored row. Evaluations are the exception on purpose:
 they are measurements, appended (each with its own id and time) and never updated. Does not own: run lifecycle
-(warpsmith.store.runs), reads for the loop and the dashboard (warpsmith.store.reads), or
-mapping pydantic records to arguments (the coordinator in warpsmith.agents does that).
+(warpsmith.store.runs), reads for the loop and the dashboard (warpsmith.store.reads), how a row
+goes in on each dialect (warpsmith.store.inserts), or turning records into these arguments (the
+store's one writer, warpsmith.store.writer).
 
 Every function takes the caller's Session and does not commit: the caller's
 `with store.session():` block is the transaction, one step of a run each.
@@ -13,18 +14,17 @@ Every function takes the caller's Session and does not commit: the caller's
 
 from __future__ import annotations
 
-import logging
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import func, select, update
+from sqlalchemy import func, insert, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from warpsmith.records.evaluation import source_hash as source_hash_of
 from warpsmith.records.vocab import STAGES
+from warpsmith.store.inserts import insert_ignore, stored_text, upsert, valid_text, with_defaults
 from warpsmith.store.schema import (
-    Base,
     CandidateRow,
     EvaluationRow,
     HardwareRow,
@@ -38,86 +38,24 @@ from warpsmith.store.schema import (
     utcnow,
 )
 
-log = logging.getLogger("warpsmith.store")
+
+def _given_else_kept(column: str) -> Any:
+    return lambda table, excluded: func.coalesce(func.nullif(excluded[column], ""), table.c[column])
 
 
-def valid_text(value: Any) -> tuple[Any, int]:
-    """`value` (a str, or lists and dicts of them) with every lone surrogate replaced by U+FFFD,
-    and how many were replaced.
-
-    Python strings may hold lone surrogates (an LLM answer decoded with surrogateescape, a
-    JSON `\\ud800` escape); UTF-8 cannot. Replacing them where text is stored means storing never
-    fails (a run is not lost to one bad character) and what is stored can always be shown. A
-    well-formed pair that arrived as two code points is joined into its character.
-    """
-    if isinstance(value, str):
-        try:
-            value.encode()
-            return value, 0
-        except UnicodeEncodeError:
-            fixed = value.encode("utf-16", "surrogatepass").decode("utf-16", "replace")
-            return fixed, fixed.count("\ufffd") - value.count("\ufffd")
-    if isinstance(value, list | tuple):
-        cleaned = [valid_text(item) for item in value]
-        return [item for item, _ in cleaned], sum(n for _, n in cleaned)
-    if isinstance(value, dict):
-        cleaned_items = {key: valid_text(item) for key, item in value.items()}
-        return {key: item for key, (item, _) in cleaned_items.items()}, sum(
-            n for _, n in cleaned_items.values()
-        )
-    return value, 0
-
-
-def _stored_text(value: Any, where: str) -> Any:
-    """valid_text, with a one-line warning when something had to be replaced."""
-    cleaned, replaced = valid_text(value)
-    if replaced:
-        log.warning("%s: %d invalid Unicode character(s) (lone surrogates) stored as U+FFFD", where, replaced)
-    return cleaned
-
-
-def _insert_ignore(
-    session: Session, row_class: type[Base], values: dict[str, Any] | list[dict[str, Any]], key: list[str]
-) -> bool:
-    """INSERT unless a row with the same `key` columns exists; True when this call inserted it.
-
-    A list of rows goes as one statement (executemany) on SQLite and Postgres; True then means
-    that some row was inserted (SQLite) or nothing (Postgres: not asked)."""
-    session.flush()  # pending ORM rows first: the row inserted here may point at them
-    table = row_class.__table__
-    dialect = session.get_bind().dialect.name
-    if isinstance(values, list):
-        if dialect in ("sqlite", "postgresql"):
-            insert = (sqlite if dialect == "sqlite" else postgresql).insert(table)
-            return bool(session.execute(insert.on_conflict_do_nothing(index_elements=key), values).rowcount)
-        return any([_insert_ignore(session, row_class, one, key) for one in values])
-    if dialect == "sqlite":
-        statement = sqlite.insert(table).values(values).on_conflict_do_nothing(index_elements=key)
-        return session.execute(statement).rowcount == 1
-    if dialect == "postgresql":
-        statement = postgresql.insert(table).values(values).on_conflict_do_nothing(index_elements=key)
-        # rowcount is unreliable here (implicit RETURNING of serial keys): ask for the inserted key.
-        return session.execute(statement.returning(table.c[key[0]])).first() is not None
-    # Other dialects: check, then insert (enough with one writer per store).
-    if session.scalar(select(func.count()).select_from(table).filter_by(**{k: values[k] for k in key})):
-        return False
-    session.execute(table.insert().values(values))
-    return True
-
-
-def _with_defaults(row_class: type[Base], values: dict[str, Any]) -> dict[str, Any]:
-    """Core inserts skip ORM-side defaults only for columns given; fill created_at ourselves."""
-    if "created_at" in row_class.__table__.c and "created_at" not in values:
-        values = {**values, "created_at": utcnow()}
-    return values
-
-
-def ensure_task(session: Session, name: str, description: str = "", signature: str = "") -> TaskRow:
-    """The task's row, created if missing; description and signature updated to the latest given."""
-    _insert_ignore(
+def ensure_task(
+    session: Session, name: str, description: str = "", signature: str = "", *, read_back: bool = True
+) -> TaskRow | None:
+    """The task's row, created if missing; description and signature updated to the latest given
+    (`read_back=False`: one statement, None returned)."""
+    values = with_defaults(TaskRow, {"name": name, "description": description, "signature": signature})
+    if not read_back and upsert(session, TaskRow, values, ["name"], {
+            "description": _given_else_kept("description"), "signature": _given_else_kept("signature")}):
+        return None
+    insert_ignore(
         session,
         TaskRow,
-        _with_defaults(TaskRow, {"name": name, "description": description, "signature": signature}),
+        with_defaults(TaskRow, {"name": name, "description": description, "signature": signature}),
         ["name"],
     )
     row = session.get(TaskRow, name, populate_existing=True)
@@ -135,11 +73,17 @@ def ensure_hardware(
     backend: str,
     arch: str | None,
     details: dict[str, Any],
-) -> HardwareRow:
-    """The hardware row (details = the whole Hardware record as JSON), refreshed to the latest details."""
+    *,
+    read_back: bool = True,
+) -> HardwareRow | None:
+    """The hardware row (details = the whole Hardware record as JSON), refreshed to the latest details
+    (`read_back=False`: one statement, None returned)."""
     values = {"fingerprint": fingerprint, "device_name": device_name, "backend": backend, "arch": arch}
-    _insert_ignore(
-        session, HardwareRow, _with_defaults(HardwareRow, {**values, "details": details}), ["fingerprint"]
+    if not read_back and upsert(session, HardwareRow, with_defaults(HardwareRow, {**values, "details": details}),
+                                 ["fingerprint"], {"details": lambda table, excluded: excluded.details}):
+        return None
+    insert_ignore(
+        session, HardwareRow, with_defaults(HardwareRow, {**values, "details": details}), ["fingerprint"]
     )
     row = session.get(HardwareRow, fingerprint, populate_existing=True)
     assert row is not None
@@ -165,14 +109,14 @@ def candidate_values(
         )
     values = {"source_hash": digest, "task": task, "language": language, "source": source, "origin": origin,
               "parent_hash": parent_hash, "plan_item": plan_item}
-    return _with_defaults(CandidateRow, values)
+    return with_defaults(CandidateRow, values)
 
 
 def add_candidate(session: Session, *, read_back: bool = True, **fields: Any) -> CandidateRow | None:
     """Store a kernel once per distinct source text (`fields`: candidate_values'); returns the stored
     row (the first one wins), or None with `read_back=False` (no row needed: one statement fewer)."""
     values = candidate_values(**fields)
-    _insert_ignore(session, CandidateRow, values, ["source_hash"])
+    insert_ignore(session, CandidateRow, values, ["source_hash"])
     if not read_back:
         return None
     row = session.get(CandidateRow, values["source_hash"])
@@ -180,18 +124,28 @@ def add_candidate(session: Session, *, read_back: bool = True, **fields: Any) ->
     return row
 
 
-def add_candidates(session: Session, rows: list[dict[str, Any]]) -> None:
-    """Store several candidates_values rows in one statement (each once per distinct source)."""
-    if rows:
-        _insert_ignore(session, CandidateRow, rows, ["source_hash"])
+def add_candidates(session: Session, rows: list[dict[str, Any]]) -> set[str] | None:
+    """Store several candidate_values rows in one statement (each once per distinct source); returns the
+    hashes this call inserted (None where the dialect cannot say in the same statement)."""
+    if not rows:
+        return set()
+    dialect = session.get_bind().dialect.name
+    if dialect not in ("sqlite", "postgresql"):
+        insert_ignore(session, CandidateRow, rows, ["source_hash"])
+        return None
+    session.flush()  # pending ORM rows first
+    table = CandidateRow.__table__
+    statement = ((sqlite if dialect == "sqlite" else postgresql).insert(table)
+                 .on_conflict_do_nothing(index_elements=["source_hash"]).returning(table.c.source_hash))
+    return set(session.scalars(statement, rows))
 
 
 def link_candidates(session: Session, run_id: str, links: list[tuple[str, int, int, str]]) -> None:
     """link_candidate for several (source_hash, round_index, position, relation): one statement."""
-    rows = [_with_defaults(RunCandidateRow, {"run_id": run_id, "source_hash": h, "round_index": r,
+    rows = [with_defaults(RunCandidateRow, {"run_id": run_id, "source_hash": h, "round_index": r,
                                              "position": p, "relation": rel}) for h, r, p, rel in links]
     if rows:
-        _insert_ignore(session, RunCandidateRow, rows, ["run_id", "source_hash"])
+        insert_ignore(session, RunCandidateRow, rows, ["run_id", "source_hash"])
 
 
 def link_candidate(
@@ -203,7 +157,7 @@ def link_candidate(
     """
     values = {"run_id": run_id, "source_hash": source_hash, "round_index": round_index, "position": position,
               "relation": relation}
-    return _insert_ignore(session, RunCandidateRow, _with_defaults(RunCandidateRow, values), ["run_id", "source_hash"])
+    return insert_ignore(session, RunCandidateRow, with_defaults(RunCandidateRow, values), ["run_id", "source_hash"])
 
 
 def record_evaluation(
@@ -225,7 +179,7 @@ def record_evaluation(
     median_us_total: float | None = None,
     run_id: str | None = None,
 ) -> EvaluationRow:
-    """Append one evaluation (result = the whole EvalResult as JSON) and link it to `run_id`.
+    """Append one evaluation (result = the whole EvalResult as JSON), linked to `run_id` by the store.
 
     Append-only: a re-evaluation of the same identity (candidate x task definition x hardware x
     evaluator version x suite x stage) is a new row with its own id and time; no row is ever
@@ -234,7 +188,7 @@ def record_evaluation(
     """
     if stage not in STAGES:
         raise ValueError(f"evaluation stage {stage!r} is not one of {', '.join(STAGES)}")
-    message, result = (_stored_text(v, f"evaluation of {source_hash[:12]}") for v in (message, result))
+    message, result = (stored_text(v, f"evaluation of {source_hash[:12]}") for v in (message, result))
     row = EvaluationRow(
         source_hash=source_hash,
         hardware_fingerprint=hardware_fingerprint,
@@ -254,16 +208,14 @@ def record_evaluation(
         created_at=utcnow(),
     )
     session.add(row)
-    session.flush()
-    if run_id is not None:
-        link_evaluation(session, run_id, row.id)
+    session.flush()  # one statement: the store links it to `run_id` itself (migration 0008's trigger)
     return row
 
 
 def link_evaluation(session: Session, run_id: str, evaluation_id: int) -> bool:
     """Record that `run_id` saw this evaluation (measured it, or was served it); idempotent."""
-    values = _with_defaults(RunEvaluationRow, {"run_id": run_id, "evaluation_id": evaluation_id})
-    return _insert_ignore(session, RunEvaluationRow, values, ["run_id", "evaluation_id"])
+    values = with_defaults(RunEvaluationRow, {"run_id": run_id, "evaluation_id": evaluation_id})
+    return insert_ignore(session, RunEvaluationRow, values, ["run_id", "evaluation_id"])
 
 
 def record_llm_call(
@@ -293,7 +245,7 @@ def record_llm_call(
     says so): an odd character in a model's answer never ends a run.
     """
     where = f"LLM call of run {run_id} ({role})"
-    messages, response, error = (_stored_text(v, where) for v in (messages, response, error))
+    messages, response, error = (stored_text(v, where) for v in (messages, response, error))
     # Lock the run's row first (the UPDATE): on Postgres a row lock, on SQLite the database's
     # write lock, so concurrent writers to one run take turns and MAX(seq) below sees every
     # committed call: numbers stay unique without a retry. (On SQLite, a session that already
@@ -336,8 +288,7 @@ def set_llm_call_candidate(session: Session, call_id: int, candidate_hash: str) 
     session.execute(update(LLMCallRow).where(LLMCallRow.id == call_id).values(candidate_hash=candidate_hash))
 
 
-def record_verdict(
-    session: Session,
+def verdict_values(
     run_id: str,
     source_hash: str,
     verdict: dict[str, Any],
@@ -347,23 +298,28 @@ def record_verdict(
     suspicious: bool = False,
     matches_prediction: bool | None = None,
     round_index: int | None = None,
-) -> VerdictRow:
-    """Store the judge's verdict (the whole Verdict as JSON, plus the columns that are queried)."""
+) -> dict[str, Any]:
+    """A verdicts row: the whole Verdict as JSON, plus the columns that are queried."""
     where = f"verdict of run {run_id}"
-    verdict, bottleneck, feedback = (_stored_text(v, where) for v in (verdict, bottleneck, feedback))
-    row = VerdictRow(
-        run_id=run_id,
-        source_hash=source_hash,
-        round_index=round_index,
-        bottleneck=bottleneck,
-        feedback=feedback,
-        suspicious=suspicious,
-        matches_prediction=matches_prediction,
-        verdict=verdict,
-    )
+    verdict, bottleneck, feedback = (stored_text(v, where) for v in (verdict, bottleneck, feedback))
+    return {"run_id": run_id, "source_hash": source_hash, "round_index": round_index, "bottleneck": bottleneck,
+            "feedback": feedback, "suspicious": suspicious, "matches_prediction": matches_prediction,
+            "verdict": verdict, "created_at": utcnow()}
+
+
+def record_verdict(session: Session, run_id: str, source_hash: str, verdict: dict[str, Any], **columns: Any) -> VerdictRow:
+    """Store the judge's verdict (`columns`: verdict_values'); returns its row."""
+    row = VerdictRow(**verdict_values(run_id, source_hash, verdict, **columns))
     session.add(row)
     session.flush()
     return row
+
+
+def record_verdicts(session: Session, rows: list[dict[str, Any]]) -> None:
+    """Several verdict_values rows in one statement."""
+    if rows:
+        session.flush()  # pending ORM rows first (the run, the candidates)
+        session.execute(insert(VerdictRow.__table__), rows)
 
 
 def add_lessons(
@@ -371,7 +327,7 @@ def add_lessons(
 ) -> int:
     """Store lessons for (task, hardware), skipping ones already known (exact text, trimmed); returns how many are new."""
     added = 0
-    texts = _stored_text(list(texts), f"lessons for {task}")
+    texts = stored_text(list(texts), f"lessons for {task}")
     for text in dict.fromkeys(t.strip() for t in texts if t.strip()):
         values = {
             "task": task,
@@ -380,10 +336,10 @@ def add_lessons(
             "text_hash": source_hash_of(text),  # the one text hash (records.evaluation.source_hash)
             "source_run_id": source_run_id,
         }
-        added += _insert_ignore(
+        added += insert_ignore(
             session,
             LessonRow,
-            _with_defaults(LessonRow, values),
+            with_defaults(LessonRow, values),
             ["task", "hardware_fingerprint", "text_hash"],
         )
     return added

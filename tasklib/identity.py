@@ -22,6 +22,7 @@ Decisions:
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import importlib
 import json
@@ -82,6 +83,12 @@ def _source_digest(module: ModuleType) -> str:
     path = getattr(module, "__file__", None)
     if not path or not Path(path).is_file():
         return f"no-source:{module.__name__}"
+    stat = Path(path).stat()
+    return _file_digest(path, stat.st_mtime_ns, stat.st_size)
+
+
+@functools.lru_cache(maxsize=512)  # every evaluation asks: a file is hashed again only when it changed
+def _file_digest(path: str, mtime_ns: int, size: int) -> str:
     return _digest(Path(path).read_bytes())
 
 

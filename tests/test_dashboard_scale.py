@@ -18,7 +18,8 @@ from sqlalchemy import select
 
 from warpsmith.dashboard.app import create_app
 from warpsmith.dashboard.readonly import open_readonly
-from warpsmith.store import RunCandidateRow, open_store
+from warpsmith.store import open_store
+from warpsmith.store.schema import RunCandidateRow
 from warpsmith.store.writes import add_candidate, ensure_task, link_candidate
 
 

@@ -15,7 +15,6 @@ from alembic import command
 from sqlalchemy import create_engine, inspect, select, text
 
 from warpsmith.store import (
-    EvaluationRow,
     find_evaluation,
     open_store,
     record_evaluation,
@@ -23,6 +22,7 @@ from warpsmith.store import (
 )
 from warpsmith.store.db import upgrade_note
 from warpsmith.store.migrate import alembic_config, head_revision
+from warpsmith.store.schema import EvaluationRow
 
 # HOME, XDG_DATA_HOME and WARPSMITH_DB point into tmp (tests/conftest.py).
 pytestmark = pytest.mark.usefixtures("isolated_user_dirs")

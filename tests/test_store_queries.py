@@ -14,8 +14,6 @@ from warpsmith.records.agents import Verdict
 from warpsmith.records.evaluation import EvalResult, ShapeCorrectness, ShapeTiming
 from warpsmith.records.evaluation import source_hash as evaluator_source_hash
 from warpsmith.store import (
-    CandidateRow,
-    EvaluationRow,
     Store,
     add_candidate,
     add_lessons,
@@ -38,6 +36,7 @@ from warpsmith.store import (
     run_contents,
     set_llm_call_candidate,
 )
+from warpsmith.store.schema import CandidateRow, EvaluationRow
 from warpsmith.store.search_reads import fastest_correct
 
 # HOME, XDG_DATA_HOME and WARPSMITH_DB point into tmp (tests/conftest.py).

@@ -14,11 +14,7 @@ from _store_helpers import HW, eval_result, seed_task_and_hardware
 from sqlalchemy import func, select, text, update
 
 from warpsmith.store import (
-    CandidateRow,
-    EvaluationRow,
-    RunEvaluationRow,
     RunNotFoundError,
-    RunRow,
     Store,
     add_candidate,
     create_run,
@@ -29,6 +25,7 @@ from warpsmith.store import (
     record_llm_call,
     update_run_progress,
 )
+from warpsmith.store.schema import CandidateRow, EvaluationRow, RunEvaluationRow, RunRow
 
 # HOME, XDG_DATA_HOME and WARPSMITH_DB point into tmp (tests/conftest.py).
 pytestmark = pytest.mark.usefixtures("isolated_user_dirs")

@@ -15,13 +15,7 @@ from _store_helpers import HW, seed_task_and_hardware
 from sqlalchemy import func, select, text, update
 
 from warpsmith.store import (
-    CandidateRow,
-    EvaluationRow,
-    LLMCallRow,
-    RunCandidateRow,
-    RunEvaluationRow,
     RunNotFoundError,
-    RunRow,
     Store,
     add_candidate,
     create_run,
@@ -36,6 +30,14 @@ from warpsmith.store import (
     update_run_progress,
 )
 from warpsmith.store.runs import new_run_id
+from warpsmith.store.schema import (
+    CandidateRow,
+    EvaluationRow,
+    LLMCallRow,
+    RunCandidateRow,
+    RunEvaluationRow,
+    RunRow,
+)
 
 # HOME, XDG_DATA_HOME and WARPSMITH_DB point into tmp (tests/conftest.py).
 pytestmark = pytest.mark.usefixtures("isolated_user_dirs")
