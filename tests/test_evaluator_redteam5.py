@@ -34,3 +34,12 @@ def test_an_output_buffer_returned_again_is_rejected_on_large_trials() -> None:
     result = run(problem(1), source_of("rt5_reuse_large_output.py"))
     assert result.status == "rejected", result.message
     assert rules(result) == {"output-reused-across-calls"}, result.message
+
+
+@pytest.mark.usefixtures("large")
+def test_inputs_made_differently_in_the_child_are_never_judged_correct() -> None:
+    """Failed attack (guard): the candidate makes the harness's second inputs all zero (torch.randn
+    replaced) and answers zeros; the parent's reference is its own, and the digests differ."""
+    result = run(problem(1), source_of("rt5_patch_input_rng.py"), static_checks=False)
+    assert result.status == "rejected", result.message
+    assert rules(result) == {"input-mutated"}, result.message
