@@ -9,9 +9,11 @@ from __future__ import annotations
 import pytest
 
 from tests._evaluator_helpers import rules, source_of
-from tests._kernelbench_helpers import problem
+from tests._kernelbench_helpers import problem, solution
 from warpsmith.evaluator import device_trials
 from warpsmith.evaluator.evaluate import evaluate
+from warpsmith.evaluator.native import compute_methods
+from warpsmith.evaluator.native_module import native_violations
 from warpsmith.records.evaluation import Candidate, EvalResult
 from warpsmith.tasklib.base import Task
 
@@ -43,3 +45,43 @@ def test_inputs_made_differently_in_the_child_are_never_judged_correct() -> None
     result = run(problem(1), source_of("rt5_patch_input_rng.py"), static_checks=False)
     assert result.status == "rejected", result.message
     assert rules(result) == {"input-mutated"}, result.message
+
+
+def _native_rules(source: str) -> list[str]:
+    task = problem(4)
+    return [f"{v.rule}: {v.message}" for v in native_violations(source, "cuda", task,
+                                                                 compute_methods(task.allowed_torch_ops))]
+
+
+def test_a_cuda_modelnew_exporting_a_libc_function_is_refused_statically() -> None:
+    """Hole (fixed): the names in load_inline's functions=[...] reach the binding the build appends
+    (`&name`) without passing the native static check."""
+    source = source_of("rt5_modelnew_export_system.py")
+    assert "forbidden-call: use of system" in _native_rules(source)
+    assert _native_rules(solution("layernorm_cuda_modelnew")) == []
+    result = run(problem(4), source, language="cuda")
+    assert result.status == "rejected" and not result.compile_log, result.message
+
+
+HONEST_CUDA = solution("layernorm_cuda_modelnew")
+
+
+@pytest.mark.parametrize(("change", "expected"), [
+    # an aten op made reachable unqualified, then exported by name
+    (('#include <ATen/ATen.h>\n', '#include <ATen/ATen.h>\nusing namespace at;\n'), "using namespace at"),
+    # load_inline's arguments from a dict the parent cannot read without running Python
+    (('layer_norm = load_inline(name="layer_norm", cpp_sources=cpp_source, cuda_sources=cuda_source,\n'
+      '                         functions=["layer_norm_cuda"], verbose=False)',
+      'OPTS = dict(cuda_sources=cuda_source, functions=["layer_norm_cuda"])\n'
+      'layer_norm = load_inline(**OPTS)'), "its Python is not run"),
+    # the CUDA text bound with an annotation, or only after load_inline reads it
+    (("cuda_source = r", "cuda_source: str = r"), "its Python is not run"),
+    (("cuda_sources=cuda_source", "cuda_sources=later_source"), "cuda_sources must be string literals"),
+    # forward passing a parameter under another attribute path, or a keyword
+    (("self.weight, self.bias, 1e-5)", "self.weight, self.bias, eps=1e-5)"), "forward must be"),
+])
+def test_cuda_modelnew_text_tricks_are_refused(change: tuple[str, str], expected: str) -> None:
+    """Failed attacks (guards) on reading a CUDA ModelNew without running it."""
+    assert change[0] in HONEST_CUDA
+    found = _native_rules(HONEST_CUDA.replace(*change))
+    assert any(expected in v for v in found), found
