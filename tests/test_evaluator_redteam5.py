@@ -9,13 +9,15 @@ from __future__ import annotations
 import pytest
 
 from tests._evaluator_helpers import rules, source_of
-from tests._kernelbench_helpers import problem, solution
+from tests._kernelbench_helpers import PROBLEMS, problem, solution
 from warpsmith.evaluator import device_trials
 from warpsmith.evaluator.evaluate import evaluate
 from warpsmith.evaluator.native import compute_methods
 from warpsmith.evaluator.native_module import native_violations
 from warpsmith.records.evaluation import Candidate, EvalResult
+from warpsmith.records.tasks import TaskSpec
 from warpsmith.tasklib.base import Task
+from warpsmith.tasklib.kernelbench_task import kernelbench_task_from_spec
 
 
 @pytest.fixture
@@ -85,3 +87,21 @@ def test_cuda_modelnew_text_tricks_are_refused(change: tuple[str, str], expected
     assert change[0] in HONEST_CUDA
     found = _native_rules(HONEST_CUDA.replace(*change))
     assert any(expected in v for v in found), found
+
+
+@pytest.fixture(scope="module")
+def swish_4m() -> Task:
+    """Problem 1 (Swish) with its smoke suite at 4M elements: 16 MiB per tensor, 1024 leaves per output."""
+    source = (PROBLEMS / "level1" / "1_Swish.py").read_text()
+    return kernelbench_task_from_spec(TaskSpec(kind="kernelbench", name="kernelbench_swish_rt5", source=source,
+                                               smoke_elements=1 << 22, check_elements=1 << 22))
+
+
+@pytest.mark.usefixtures("large")
+def test_reveal_files_planted_by_the_candidate_choose_no_leaf(swish_4m: Task, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Failed attack (guard): the child reads a reveal file the candidate planted (leaf 0 only) and sends
+    that leaf back; the parent checks the 64 + 2 leaves it drew, so the answer does not fit."""
+    monkeypatch.setattr(device_trials, "SAMPLED_LEAVES", 64)
+    result = run(swish_4m, source_of("rt5_plant_reveal.py"), static_checks=False)
+    assert result.status == "rejected", result.message
+    assert rules(result) == {"malformed-child-report"} and "not the 66 asked for" in result.message, result.message
