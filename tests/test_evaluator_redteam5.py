@@ -105,3 +105,12 @@ def test_reveal_files_planted_by_the_candidate_choose_no_leaf(swish_4m: Task, mo
     result = run(swish_4m, source_of("rt5_plant_reveal.py"), static_checks=False)
     assert result.status == "rejected", result.message
     assert rules(result) == {"malformed-child-report"} and "not the 66 asked for" in result.message, result.message
+
+
+@pytest.mark.parametrize("name", ["rt5_kernel_is_torch.py", "rt5_forward_is_torch.py"])
+def test_a_callable_that_is_torchs_own_function_is_the_candidates(name: str) -> None:
+    """Hole (fixed, run-time layer behind the static check): with no frame of its own on the stack, the
+    candidate's torch compute was attributed to the harness's call site and allowed (verdict: correct)."""
+    result = run(problem(1), source_of(name), static_checks=False)
+    assert result.status == "rejected", result.message
+    assert rules(result) == {"torch-op-not-allowed"} and "aten.silu" in result.message, result.message
