@@ -199,9 +199,21 @@ class DataGuard(TorchFunctionMode):
         return func(*args, **(kwargs or {}))
 
 
+def call_candidate(fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+    """The harness's way into the candidate's callable. An op whose first frame outside torch is this
+    one ran with no frame of the candidate's own (its callable is torch's: `kernel = F.silu`, a forward
+    that is a torch function), so it is the candidate's, not the harness's (red team 5)."""
+    return fn(*args, **kwargs)
+
+
+_CALL_CANDIDATE = call_candidate.__code__
+
+
 def _called_by_candidate() -> bool:
     frame = sys._getframe(2)
     while frame is not None:
+        if frame.f_code is _CALL_CANDIDATE:
+            return True
         filename = frame.f_code.co_filename
         if filename.startswith(_TORCH_DIR) or filename == _THIS_FILE:
             frame = frame.f_back

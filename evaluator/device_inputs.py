@@ -28,6 +28,7 @@ from pathlib import Path
 from typing import Any
 
 import torch
+from torch.multiprocessing.reductions import StorageWeakRef
 
 from warpsmith.evaluator import block_channel, leaf_digest, tensors_io
 from warpsmith.tasklib.base import Shape
@@ -58,17 +59,41 @@ def save_atomic(path: Path, obj: Any) -> None:
     os.replace(tmp, path)
 
 
-def _output_entry(out: Any, device_type: str, inputs: list[Any]) -> Any:
-    """What the commitment says about one output: a marker string for anything not a plain dense tensor."""
+def _storage_refs(outputs: list[Any], device_type: str) -> list[StorageWeakRef]:
+    """Weak references to the storages of a call's plain outputs: the first call's outputs are freed
+    before the second call (they may be GBs), yet a storage the candidate kept alive is still known."""
+    return [StorageWeakRef(o.untyped_storage()) for o in outputs if type(o) is torch.Tensor
+            and tensors_io.layout_problem(o, device_type) is None and o.untyped_storage().nbytes()]
+
+
+def _reuses(out: torch.Tensor, earlier: list[StorageWeakRef]) -> bool:
+    """True when `out` lives in a storage an earlier call returned and that is still alive (a live
+    storage's address is its own: equal addresses of live storages are the same storage)."""
+    if not earlier or not out.untyped_storage().nbytes():
+        return False
+    mine = StorageWeakRef(out.untyped_storage())
+    return any(not ref.expired() and ref == mine for ref in earlier)
+
+
+def _output_entry(out: Any, device_type: str, inputs: list[Any], earlier: list[StorageWeakRef] | None = None) -> Any:
+    """What the commitment says about one output: a marker string for anything not a plain dense tensor;
+    `earlier`: the first call's output storages (weak), for the second call."""
     if type(out) is not torch.Tensor:
         return out if isinstance(out, str) else f"{tensors_io.NOT_A_TENSOR}{type(out).__qualname__}"
     odd = tensors_io.layout_problem(out, device_type)
     if odd is not None:
         return f"odd:{odd}"
+<<<<<<< HEAD
     digests = leaf_digest.leaf_digests(out)
     leaves = torch.frombuffer(bytearray(digests), dtype=torch.uint8) if digests else torch.empty(0, dtype=torch.uint8)
     return {"dtype": str(out.dtype), "shape": list(out.shape), "leaves": leaves,
             "aliases_input": tensors_io.shares_storage(out, inputs)}
+=======
+    return {"dtype": str(out.dtype), "shape": list(out.shape),
+            "leaves": torch.frombuffer(bytearray(leaf_digest.leaf_digests(out)), dtype=torch.uint8),
+            "aliases_input": tensors_io.shares_storage(out, inputs),
+            "reuses_first_call": _reuses(out, earlier or [])}
+>>>>>>> redteam5
 
 
 def run_trial(trial: dict, task: Any, device: str, workdir: Path,
@@ -79,10 +104,11 @@ def run_trial(trial: dict, task: Any, device: str, workdir: Path,
     shape = Shape(**trial["shape"])
     device_type = torch.device(device).type
     sampled: dict[str, list[list[torch.Tensor]]] = {}
+    earlier: list[StorageWeakRef] = []  # the first call's output storages (rt5: a buffer returned again)
     for index, (tag, seed) in enumerate(zip(("a", "b"), trial["seeds"], strict=True)):
         inputs = list(task.make_inputs(shape, seed, device, distribution=trial["distribution"]))
         outputs = call(tag, index, inputs)
-        commit = {"outputs": [_output_entry(o, device_type, inputs) for o in outputs],
+        commit = {"outputs": [_output_entry(o, device_type, inputs, earlier) for o in outputs],
                   "inputs_after": [leaf_digest.root(v) for v in inputs]}
         save_atomic(workdir / commit_file(trial["id"], tag), commit)
         del inputs
@@ -93,5 +119,6 @@ def run_trial(trial: dict, task: Any, device: str, workdir: Path,
         sampled[tag] = [leaf_digest.leaf_bytes(o, [int(i) for i in w]) if type(o) is torch.Tensor
                         and isinstance(commit["outputs"][j], dict) else []
                         for j, (o, w) in enumerate(zip(outputs, wanted, strict=False))]
+        earlier = _storage_refs(outputs, device_type)
         del outputs
     save_atomic(workdir / sampled_file(trial["id"]), sampled)

@@ -183,6 +183,9 @@ def judge_device(task: Task, dt: DeviceTrial, commits: dict[tuple[int, str], Any
             if entry["aliases_input"] is True:
                 message = f"output {j} shares memory with an input on {where}"
                 return _record(trial, False, message), [_reject("output-aliases-input", message)]
+            if entry["reuses_first_call"] is True:  # as correctness.verify_trial rules for small trials
+                message = f"output {j} of the second call is the first call's memory on {where}"
+                return _record(trial, False, message), [_reject("output-reused-across-calls", message)]
             if entry["dtype"] != dtype or list(entry["shape"]) != shape:
                 return _record(trial, False, f"call {tag}: {out_name}: dtype {entry['dtype']} shape "
                                f"{tuple(entry['shape'])}, expected {dtype} {tuple(shape)}"), []
@@ -245,7 +248,7 @@ def _commit_problem(commit: Any, call: ExpectedCall) -> str | None:
     for entry in outputs:
         if isinstance(entry, str):
             continue
-        if not isinstance(entry, dict) or set(entry) != {"dtype", "shape", "leaves", "aliases_input"} \
+        if not isinstance(entry, dict) or set(entry) != {"dtype", "shape", "leaves", "aliases_input", "reuses_first_call"} \
                 or not isinstance(entry["dtype"], str) or not isinstance(entry["shape"], list):
             return "an output's commitment does not have the harness's shape"
     return None

@@ -20,6 +20,8 @@ from typing import Any
 
 import torch
 
+from warpsmith.evaluator import aten_guard
+
 
 class ModuleFormError(RuntimeError):
     """The candidate's module does not fit the problem (its parameters, its constructor)."""
@@ -77,8 +79,9 @@ class ModuleCall:
             model = self.models[key] = self._build(key)
         forward_inputs = inputs[: self.n_inputs]
         tensors = dict(zip(self.param_names, inputs[self.n_inputs:], strict=True))
-        with torch.no_grad():
-            return torch.func.functional_call(model, tensors, tuple(forward_inputs), strict=True)
+        with torch.no_grad():  # through call_candidate: a forward that is a torch function is the candidate's
+            return aten_guard.call_candidate(torch.func.functional_call, model, tensors, tuple(forward_inputs),
+                                             strict=True)
 
     def _build(self, key: str) -> Any:
         if key not in self.init_inputs:

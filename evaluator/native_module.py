@@ -103,7 +103,11 @@ def native_violations(source: str, language: str, task: Any, compute_methods: fr
 
     form = parse(source, task, language)
     if form is not None:
-        return form.violations or check_native_source(form.cuda_source, compute_methods)
+        # the names in functions=[...] reach the build's binding (`&name`) too: checked as that text would
+        # be (red team 5: functions=["system"] bound libc's system with no mention of it in the checked text)
+        refs = "".join(f"\nstatic const void* const warpsmith_export_{i} = (const void*)&{name};"
+                       for i, name in enumerate(form.functions))
+        return form.violations or check_native_source(form.cuda_source + refs, compute_methods)
     return check_native_source(source, compute_methods)
 
 

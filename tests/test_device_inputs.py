@@ -177,7 +177,8 @@ def test_a_cached_first_answer_is_wrong_on_the_second_calls_fresh_inputs() -> No
                                 "        return CACHE[x.shape]\n").replace("    return out", "    CACHE[x.shape] = out\n"
                                                                           "    return out")
     result = run(problem(1), source)
-    assert result.status == "incorrect" and "second call (fresh inputs" in result.message, result.message
+    # the very tensor returned again is rejected first, as on a small trial (red team 5)
+    assert result.status == "rejected" and rules(result) == {"output-reused-across-calls"}, result.message
 
 
 @pytest.mark.usefixtures("large")
