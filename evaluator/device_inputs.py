@@ -83,17 +83,11 @@ def _output_entry(out: Any, device_type: str, inputs: list[Any], earlier: list[S
     odd = tensors_io.layout_problem(out, device_type)
     if odd is not None:
         return f"odd:{odd}"
-<<<<<<< HEAD
     digests = leaf_digest.leaf_digests(out)
     leaves = torch.frombuffer(bytearray(digests), dtype=torch.uint8) if digests else torch.empty(0, dtype=torch.uint8)
     return {"dtype": str(out.dtype), "shape": list(out.shape), "leaves": leaves,
-            "aliases_input": tensors_io.shares_storage(out, inputs)}
-=======
-    return {"dtype": str(out.dtype), "shape": list(out.shape),
-            "leaves": torch.frombuffer(bytearray(leaf_digest.leaf_digests(out)), dtype=torch.uint8),
             "aliases_input": tensors_io.shares_storage(out, inputs),
             "reuses_first_call": _reuses(out, earlier or [])}
->>>>>>> redteam5
 
 
 def run_trial(trial: dict, task: Any, device: str, workdir: Path,
