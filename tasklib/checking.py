@@ -138,3 +138,20 @@ def allclose_outputs(
 
 def failed(first_mismatch: str, details: str = "") -> CheckReport:
     return CheckReport(ok=False, first_mismatch=first_mismatch, details=details or first_mismatch)
+
+
+class ElementwiseChecked:
+    """The checker of a task whose outputs compare element by element under one `tolerance` (None: the
+    dtype's default): the whole outputs (`check`) or a sample of one output's elements, flat and in the
+    same order (`check_sampled`: large trials are judged this way, evaluator/device_trials.py). Mixed
+    into tasks made from data (KernelBench, FlashInfer-Trace) ahead of `Task`."""
+
+    output_names: tuple[str, ...]
+    tolerance: float | None
+
+    def check(self, inputs: tuple[Any, ...], outputs: tuple[torch.Tensor, ...],
+              expected: tuple[torch.Tensor, ...]) -> CheckReport:
+        return allclose_outputs(self.output_names, outputs, expected, tol=self.tolerance)
+
+    def check_sampled(self, name: str, actual: torch.Tensor, expected: torch.Tensor) -> CheckReport:
+        return allclose_report(name, actual, expected, tol=self.tolerance)

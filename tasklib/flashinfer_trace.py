@@ -30,8 +30,8 @@ from typing import Any
 import torch
 
 from warpsmith.records.tasks import TaskSpec
-from warpsmith.tasklib.base import CheckReport, Cost, Shape, Suite, Task
-from warpsmith.tasklib.checking import allclose_outputs, allclose_report
+from warpsmith.tasklib.base import Cost, Shape, Suite, Task
+from warpsmith.tasklib.checking import ElementwiseChecked
 from warpsmith.tasklib.flashinfer_workloads import (
     TraceError,
     checkable,
@@ -50,7 +50,7 @@ DTYPES = {"float32": torch.float32, "float16": torch.float16, "bfloat16": torch.
 _NAMESPACES: dict[str, dict[str, Any]] = {}
 
 
-class FlashInferTraceTask(Task):
+class FlashInferTraceTask(ElementwiseChecked, Task):
     """One FlashInfer-Trace definition; see the module docstring."""
 
     const_axes: dict[str, int]
@@ -114,15 +114,6 @@ class FlashInferTraceTask(Task):
         run = _namespace(self.reference_source)["run"]
         out = run(**dict(zip(self.input_names, inputs, strict=True)))
         return tuple(out) if isinstance(out, (tuple, list)) else (out,)
-
-    def check(self, inputs: tuple[Any, ...], outputs: tuple[torch.Tensor, ...],
-              expected: tuple[torch.Tensor, ...]) -> CheckReport:
-        return allclose_outputs(self.output_names, outputs, expected, tol=self.tolerance)
-
-    def check_sampled(self, name: str, actual: torch.Tensor, expected: torch.Tensor) -> CheckReport:
-        """The checker on a sample of one output's elements (flat, in the same order): large trials are
-        judged this way (evaluator/device_trials.py), since this task's check is elementwise."""
-        return allclose_report(name, actual, expected, tol=self.tolerance)
 
     def cost(self, shape: Shape) -> Cost:
         total = 0

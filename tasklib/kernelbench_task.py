@@ -32,8 +32,8 @@ from typing import Any
 import torch
 
 from warpsmith.records.tasks import TaskSpec
-from warpsmith.tasklib.base import BASE_ALLOWED_TORCH_OPS, CheckReport, Cost, Shape, Suite, Task
-from warpsmith.tasklib.checking import allclose_outputs, allclose_report
+from warpsmith.tasklib.base import BASE_ALLOWED_TORCH_OPS, Cost, Shape, Suite, Task
+from warpsmith.tasklib.checking import ElementwiseChecked
 from warpsmith.tasklib.kernelbench import (
     KernelBenchError,
     input_key,
@@ -57,7 +57,7 @@ def _dims(t: torch.Tensor) -> str:
     return f"[{','.join(str(d) for d in t.shape)}] {str(t.dtype).removeprefix('torch.')}"
 
 
-class KernelBenchTask(Task):
+class KernelBenchTask(ElementwiseChecked, Task):
     """One KernelBench problem file; see the module docstring."""
 
     problem_source: str
@@ -116,15 +116,6 @@ class KernelBenchTask(Task):
                 if input_key((*trace.inputs, *[t for _, t in trace.params])) == key:
                     return constants
         raise ValueError(f"inputs {key} match none of the task's shapes")
-
-    def check(self, inputs: tuple[Any, ...], outputs: tuple[torch.Tensor, ...],
-              expected: tuple[torch.Tensor, ...]) -> CheckReport:
-        return allclose_outputs(self.output_names, outputs, expected, tol=self.tolerance)
-
-    def check_sampled(self, name: str, actual: torch.Tensor, expected: torch.Tensor) -> CheckReport:
-        """The checker on a sample of one output's elements (flat, in the same order): large trials are
-        judged this way (evaluator/device_trials.py), since this task's check is elementwise."""
-        return allclose_report(name, actual, expected, tol=self.tolerance)
 
     def cost(self, shape: Shape) -> Cost:
         trace = trace_meta(self.problem_source, self._constants(shape))
