@@ -5,7 +5,8 @@ model is configured, the LLM agents with --model or the settings' llm.model (WAR
 warpsmith.toml), keyed by llm.api_key_env (WARPSMITH_API_KEY when it is set), else the provider's
 own variable), the defaults for a
 CPU-only machine, the progress display wiring, writing the best kernel's source and the
-exit code. Does not own: the loop (warpsmith.agents.coordinator) or any measurement.
+exit code. Does not own: the loop (warpsmith.search.optimize: the one-task, one-island case of
+the evolve engine) or any measurement.
 
 Defaults: on a GPU 5 rounds x 4 candidates on the `bench` suite; on a CPU (Triton
 interpreter) 3 rounds x 3 candidates on the `smoke` suite, so that `make run` finishes in
@@ -204,11 +205,12 @@ def optimize(
 ) -> None:
     """Optimize one kernel: rounds of plan -> code -> evaluate -> judge, all stored."""
     from warpsmith.agents.call_log import CallLog
-    from warpsmith.agents.coordinator import RunNotResumable, run_optimization
+    from warpsmith.agents.coordinator import RunNotResumable
     from warpsmith.cli.config_cmd import cli_settings
     from warpsmith.cli.optimize_display import ProgressView
     from warpsmith.cli.optimize_settings import flag_overrides, with_run_values
     from warpsmith.records.runs import RunSettings
+    from warpsmith.search.optimize import run_optimization
 
     if device not in ("auto", "cpu", "cuda"):
         raise usage_error(f"--device must be auto, cpu or cuda, not {device!r}")

@@ -33,6 +33,8 @@ class TaskPopulation:
         self.rejected = 0
         self.evaluated = 0
         self.feedback: dict[int, list[str]] = {}
+        self.briefs: list = []
+        """The task's shapes with their floors (agents.memory.shape_briefs): a verdict's evidence."""
 
     # --- candidates in -----------------------------------------------------------------
     def member(self, candidate: Candidate, kind: str | None = None) -> Member:
