@@ -108,13 +108,17 @@ def _propose(step: Step, pops: dict[str, TaskPopulation], generation: int) -> li
         for island in pop.islands:
             strategy = step.strategy_for(name, island.index)
             ctx = step.context(name, island.index, generation)
-            width = getattr(strategy, "round_width", lambda ctx: ctx.width)(ctx)  # the sweep widens its round
-            step.say(f"{step.unit} {generation}: {strategy.name} proposing {width} candidates"
-                     + (f" for {name}" if len(step.pops) > 1 else "") + (f", island {island.index}" if island.index else ""))
+            where = (f" for {name}" if len(step.pops) > 1 else "") + (f", island {island.index}" if island.index else "")
+            step.say(f"{step.unit} {generation}: {strategy.name} proposing {ctx.width} candidates{where}")
             proposed = 0
-            for candidate in strategy.propose(ctx)[:width]:
+            candidates = strategy.propose(ctx)
+            width = getattr(strategy, "round_width", lambda ctx: ctx.width)(ctx)  # the sweep widens its round
+            for candidate in candidates[:width]:
                 if pop.near_duplicate(candidate) is not None:
                     pop.rejected += 1
+                    known = pop.known(candidate.source_hash)  # a known kernel proposed again: its result is read
+                    if known is not None and known.result is not None and hasattr(strategy, "observe"):
+                        strategy.observe(candidate, known.result)  # type: ignore[attr-defined]
                     continue
                 member = pop.member(candidate)
                 entries.append((island.index, member, "offspring"))
@@ -125,7 +129,6 @@ def _propose(step: Step, pops: dict[str, TaskPopulation], generation: int) -> li
                     producing[candidate.source_hash] = call_id
             if not proposed:
                 skipped = getattr(strategy, "skipped", None)  # why an LLM strategy gave up on its ideas
-                where = (f" for {name}" if len(step.pops) > 1 else "") + (f", island {island.index}" if island.index else "")
                 step.notes.append(f"{step.unit} {generation}: no new candidate{where}"
                                   + (f" ({skipped[-1]})" if skipped else ""))
                 step.say(step.notes[-1])
@@ -174,9 +177,11 @@ def _repair(step: Step, pops: dict[str, TaskPopulation], generation: int, propos
         if not fixes:
             break
         for name in pops:
-            mine = [(p.island, p.member, p.role) for p in fixes if p.task == name]
+            mine = [p for p in fixes if p.task == name]
+            producing = {p.member.source_hash: call_id for p in mine if (call_id := _producing_call(
+                step.strategy_for(p.task, p.island), step.writer, p.member.candidate)) is not None}
             if mine:
-                step.writer.add_members(name, generation, mine)
+                step.writer.add_members(name, generation, [(p.island, p.member, p.role) for p in mine], producing)
         evaluate(step, fixes)
         added += fixes
         todo = fixes

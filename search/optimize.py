@@ -39,6 +39,8 @@ from warpsmith.store.reads import get_run
 from warpsmith.tasklib.base import Task
 
 Evaluate = Callable[..., EvalResult]
+NO_NOVELTY_FILTER = 2.0
+"""optimize keeps every proposal (as it always did): a known kernel is served from the evaluation cache."""
 
 
 def engine_settings(task: Task, settings: RunSettings, strategy: Strategy) -> EvolveSettings:
@@ -51,6 +53,7 @@ def engine_settings(task: Task, settings: RunSettings, strategy: Strategy) -> Ev
         max_repairs=settings.max_repairs, eval_timeout_s=settings.eval_timeout_s, target_floor=settings.target_floor,
         patience=settings.patience, profile_top=settings.profile_top, role_models=settings.role_models,
         settings=settings.settings,
+        novelty_threshold=NO_NOVELTY_FILTER,
     )
 
 
@@ -114,7 +117,8 @@ class Optimization(Evolution):
 
     def __init__(self, task: Task, strategy: Strategy, store: Store, settings: RunSettings, hardware: Hardware,
                  pool: EvaluationPool, *, call_log: CallLog | None = None,
-                 on_progress: Callable[[Progress], None] | None = None) -> None:
+                 on_progress: Callable[[Progress], None] | None = None,
+                 inherit_only: set[str] | None = None) -> None:
         engine = engine_settings(task, settings, strategy)
         self.task, self.strategy, self.run_settings = task, strategy, settings
         self.seed = seed_candidate(task, settings.language)
@@ -122,7 +126,7 @@ class Optimization(Evolution):
         self.report = on_progress or (lambda progress: None)
         self.evaluated_before = 0
         super().__init__([task], engine, store, hardware, pool, lambda name, island: strategy, call_log=call_log,
-                         writer=self.optimize_writer)
+                         writer=self.optimize_writer, inherit_only=inherit_only)
         self.step.review_speedup = settings.review_speedup
 
     def execute(self, resume_id: str | None = None, parent_run_id: str | None = None) -> tuple[str, str]:
@@ -199,17 +203,19 @@ def run_optimization(
     on_progress: Callable[[Progress], None] | None = None,
     parent_run_id: str | None = None,
     pool: EvaluationPool | None = None,
+    inherit_only: set[str] | None = None,
 ) -> RunSummary:
     """Run (or with `run_id`, resume) one optimization of `task`; returns how it ended.
 
     On resume the stored run's settings win except `rounds`, which may extend the run.
     `parent_run_id`: the run this one derives from (a replay's original), stored at creation.
-    `pool`: where candidates are evaluated (default: `evaluate` in this thread, search.callpool)."""
+    `pool`: where candidates are evaluated (default: `evaluate` in this thread, search.callpool);
+    `inherit_only`: of the store's best kernels, the only ones it may start from (a replay: the original's)."""
     if pool is None:
         pool = CallPool([task], evaluate=evaluate, device=settings.device, gpu_index=settings.gpu_index,
                         stages=hardware.backend != "cpu" and settings.suite == "bench")
     with pool:
         optimization = Optimization(task, strategy, store, settings, hardware, pool, call_log=call_log,
-                                    on_progress=on_progress)
+                                    on_progress=on_progress, inherit_only=inherit_only)
         status, message = optimization.execute(resume_id=run_id, parent_run_id=parent_run_id)
         return optimization.summary(status, message)

@@ -114,6 +114,7 @@ def replay_run(
         call_log=call_log,
         on_progress=on_progress,
         parent_run_id=run_id,
+        inherit_only=set(original.started_from),
     )
     strategy.skip_unused_reviews(None)
     status, message, notes = summary.status, summary.message, list(strategy.inner.skipped)
