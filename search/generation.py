@@ -143,6 +143,9 @@ def _producing_call(strategy: Strategy, writer: RunWriter, candidate: Candidate)
 
 
 def evaluate(step: Step, proposals: list[Proposal]) -> None:
+    for name in dict.fromkeys(p.task for p in proposals):  # the batch's cache questions, one statement per task
+        mine = [p.member.candidate for p in proposals if p.task == name]
+        step.writer.prefetch(name, {c.source_hash for c in mine} | {c.parent_hash for c in mine if c.parent_hash})
     entries = []
     for proposal in proposals:
         proposal.entry = Entry(proposal.task, proposal.member, parent=step.parent_result(proposal),

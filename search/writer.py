@@ -189,3 +189,8 @@ class RunWriter:
             store_verdict(session, run_id=self.run_id, task=task, key=self.keys[task], verdict=verdict,
                           round_index=generation, language=candidate.language, origin=origin, candidate=candidate,
                           result=result, parent=parent, briefs=briefs)
+
+    def prefetch(self, task: str, hashes: set[str]) -> None:
+        """Ask the evaluation cache about a batch's sources in one statement (`cached` then answers without SQL)."""
+        with self.store.session() as session:
+            mapping.prefetch_cached(session, self.keys[task], hashes)
