@@ -13,7 +13,7 @@ import os
 from pathlib import Path
 
 import pytest
-from _optimize_helpers import GOOD_EDIT, query
+from _optimize_helpers import GOOD_EDIT, private_env, query, warpsmith
 from _scripted_llm_server import ScriptedLLMServer
 from test_ranking import H100, measured
 
@@ -100,3 +100,23 @@ def test_an_llm_round_profiles_its_best_new_kernel_once_and_the_offline_search_n
     store.close()
     assert again.status == "completed", again.message
     assert not [c for c in offline.calls if c[2]]  # the tuner reads times only: nothing profiled
+
+
+def test_optimize_with_two_workers_evaluates_a_round_through_the_local_pool(tmp_path: Path) -> None:
+    """`--workers 2`: the round's candidates go to a LocalPool (CPU workers here), as evolve picks; the run and
+    its JSON document are those of any optimize run."""
+    env = private_env(tmp_path)
+    done = warpsmith(["optimize", "--kernel", "rmsnorm", "--offline", "--device", "cpu", "--suite", "smoke",
+                      "--rounds", "1", "--width", "2", "--workers", "2", "--json"], env, timeout=600)
+    assert done.returncode == 0, done.stderr
+    doc = json.loads(done.stdout)
+    assert doc["status"] == "completed" and doc["rounds_done"] == 1 and doc["strategy"] == "offline"
+    db = tmp_path / "store.db"
+    produced = query(db, "SELECT source_hash FROM run_candidates WHERE run_id=? AND relation='produced'", doc["run_id"])
+    assert len(produced) == 2
+    for (produced_hash,) in produced:
+        assert query(db, "SELECT status FROM evaluations WHERE source_hash=?", produced_hash) == [("correct",)]
+    problems = Path(__file__).parent / "kernelbench_problems"  # a KernelBench task is evaluated in this process
+    refused = warpsmith(["optimize", "--kernelbench", str(next((problems / "level1").glob("*.py"))),
+                         "--seed", str(problems / "solutions" / "swish_kernel.py"), "--workers", "2"], env)
+    assert refused.returncode == 2 and "--workers" in refused.stderr and "Traceback" not in refused.stderr
