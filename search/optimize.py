@@ -150,6 +150,10 @@ class Optimization(Evolution):
                                  beam=[m.summary() for m in beam[: self.run_settings.beam_size]],
                                  briefs=self.briefs[self.task.name])
 
+    def _standing(self) -> str:
+        top = self._top()
+        return f"best {top.candidate.source_hash[:10]}" if top is not None else "no correct kernel yet"
+
     def _completed_message(self) -> str:
         return "; ".join([*self.step.notes, *self.stopped.values()])
 
