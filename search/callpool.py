@@ -30,6 +30,8 @@ class CallPool:
                  device: str = "auto", gpu_index: int | None = None, stages: bool = False) -> None:
         self.tasks = {task.name: task for task in tasks}
         self.evaluate, self.device, self.gpu_index, self.stages = evaluate, device, gpu_index, stages
+        self.on_start: Callable[[EvalJob], None] = lambda job: None
+        """Told as each job starts (optimize's progress line: 'evaluating <hash> (<idea>)')."""
         self._jobs: deque[EvalJob] = deque()
         self._done = self._failed = 0
         self._busy_seconds = 0.0
@@ -52,6 +54,7 @@ class CallPool:
             extra["task_file"] = Path(job.task_file)
         if self.gpu_index is not None:
             extra["gpu_index"] = self.gpu_index
+        self.on_start(job)
         started = time.monotonic()
         result = self.evaluate(job.candidate, self.tasks[job.candidate.task], suite=job.suite, device=self.device,
                                timeout_s=job.timeout_s, **extra)

@@ -26,6 +26,7 @@ from warpsmith.agents.standing import Standing
 from warpsmith.pool.protocol import EvaluationPool
 from warpsmith.records.agents import CandidateSummary, LLMCall, RoundContext
 from warpsmith.records.evaluation import EvalResult, Hardware
+from warpsmith.records.jobs import EvalJob
 from warpsmith.records.runs import Progress, RunSettings, RunSummary
 from warpsmith.search.archive import Member
 from warpsmith.search.callpool import CallPool
@@ -178,6 +179,14 @@ class Optimization(Evolution):
             evaluated=self.evaluated_before + self.batch.evaluated, top=self._top(), seed=self._seed_summary(),
             message=message, result=result))
 
+    def starting(self, job: EvalJob) -> None:
+        """An evaluation starts (a CallPool's jobs run one at a time): what is measured, and why."""
+        if job.confirm or job.profile:
+            return  # the review and the profiler say these themselves
+        candidate = job.candidate
+        verb = "screening" if job.stage == "screen" else "evaluating"
+        self._progress(f"{verb} {candidate.source_hash[:10]} ({candidate.plan_item or candidate.origin})")
+
     def summary(self, status: str, message: str) -> RunSummary:
         with self.writer.store.session() as session:
             row = get_run(session, self.writer.run_id)
@@ -221,5 +230,7 @@ def run_optimization(
     with pool:
         optimization = Optimization(task, strategy, store, settings, hardware, pool, call_log=call_log,
                                     on_progress=on_progress, inherit_only=inherit_only)
+        if isinstance(pool, CallPool):
+            pool.on_start = optimization.starting
         status, message = optimization.execute(resume_id=run_id, parent_run_id=parent_run_id)
         return optimization.summary(status, message)
