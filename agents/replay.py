@@ -1,11 +1,12 @@
 """Replay: re-execute a stored run with its LLM answers served from the store.
 
-Owns: `replay_run` (load a run's recorded calls, run the real loop with the LLM strategy
-over a `ReplayModel` on this machine and evaluator, store it as a NEW run with strategy
-'replay' and `parent_run_id` = the original, compare what it produced) and
-`ReplayStrategy`, the thin wrapper that keeps the recording and the loop in step. Does
-not own: serving answers (warpsmith.agents.replay_model), the loop (coordinator), or
-re-evaluation without the agents (warpsmith.agents.reevaluate).
+Owns: `ReplayStrategy`, the thin wrapper that keeps the recording and the loop in step,
+`load_original` (a stored run's recorded calls and candidates) and `ReplayOutcome`. Running
+the replay (the engine, as a NEW run with strategy 'replay' and `parent_run_id` = the
+original, then comparing what it produced) is warpsmith.search.replay's `replay_run`: the
+loop is the engine's, and agents may not import search. Does not own: serving answers
+(warpsmith.agents.replay_model) or re-evaluation without the agents
+(warpsmith.agents.reevaluate).
 
 Decisions:
 - No request is made: the model is a ReplayModel; a replayed call costs nothing and is
@@ -34,19 +35,14 @@ from typing import Any
 
 from pydantic import BaseModel, Field
 
-from warpsmith.agents.call_log import CallLog
-from warpsmith.agents.coordinator import Evaluate, default_evaluate, run_optimization, seed_candidate
 from warpsmith.agents.llm_strategy import LLMStrategy
 from warpsmith.agents.protocols import ReplayDiverged
 from warpsmith.agents.replay_model import ReplayModel
 from warpsmith.records.agents import CandidateSummary, LLMCall, RoundContext, Verdict
-from warpsmith.records.evaluation import Candidate, EvalResult, Hardware
-from warpsmith.records.runs import Progress, RunSettings
+from warpsmith.records.evaluation import Candidate, EvalResult
 from warpsmith.store import listing, reads, search_reads
 from warpsmith.store import runs as store_runs
 from warpsmith.store.db import Store
-from warpsmith.store.writer import RunWriter
-from warpsmith.tasklib.base import Task
 
 DIVERGED = "diverged"
 
@@ -203,70 +199,3 @@ def produced_hashes(session: Any, run_id: str) -> list[str]:
 def is_reevaluation_only(original: OriginalRun) -> bool:
     """Offline runs (and re-evaluations of them) have no recorded decisions to replay."""
     return original.strategy == "offline" or bool(original.config.get("reevaluate"))
-
-
-def _mark_diverged(store: Store, run_id: str, message: str) -> str:
-    with store.session() as session:
-        RunWriter.of(store).finish(session, run_id, DIVERGED, message)
-    return DIVERGED
-
-
-def replay_run(
-    store: Store,
-    run_id: str,
-    task: Task,
-    hardware: Hardware,
-    *,
-    device: str = "auto",
-    evaluate: Evaluate = default_evaluate,
-    on_progress: Callable[[Progress], None] | None = None,
-) -> ReplayOutcome:
-    """Re-execute the LLM run `run_id` with its recorded answers; returns the new run's outcome."""
-    original = load_original(store, run_id)
-    settings = RunSettings.model_validate(original.config).model_copy(update={"device": device})
-    if original.status != "completed":  # replay what was recorded, not rounds that never happened
-        settings = settings.model_copy(update={"rounds": original.rounds_done})
-    call_log = CallLog()
-    model = ReplayModel(original.calls, on_call=call_log)
-    visible = {*original.started_from, seed_candidate(task, settings.language).source_hash}
-    strategy = ReplayStrategy(model, visible)
-    summary = run_optimization(
-        task,
-        strategy,
-        store,
-        settings,
-        hardware,
-        evaluate=evaluate,
-        call_log=call_log,
-        on_progress=on_progress,
-        parent_run_id=run_id,
-    )
-    strategy.skip_unused_reviews(None)
-    status, message, notes = summary.status, summary.message, list(strategy.inner.skipped)
-    if status == "completed" and model.remaining:
-        left = model.recorded[model.served]
-        message = (
-            f"replay diverged after round {summary.rounds_done}: the original made {model.remaining} more "
-            f"recorded call(s), the next one at step {model.served + 1} by the {left.role}"
-        )
-        if original.status == "completed":
-            status = _mark_diverged(store, summary.run_id, message)
-        else:
-            notes.append(message)
-            message = ""
-    if strategy.unused_reviews:
-        notes.append(
-            f"{strategy.unused_reviews} recorded verdict(s) passed over: those results came from the evaluation cache"
-        )
-    return ReplayOutcome(
-        run_id=summary.run_id,
-        original_run_id=run_id,
-        kind="replay",
-        status=status,
-        message=message,
-        original_hashes=original.produced,
-        replay_hashes=strategy.produced,
-        served=model.served,
-        unused_reviews=strategy.unused_reviews,
-        notes=notes,
-    )

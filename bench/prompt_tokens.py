@@ -145,10 +145,10 @@ def measure(task_name: str, rounds: int, width: int, suite: str, label: str, dev
     from _scripted_llm_server import ScriptedLLMServer
 
     from warpsmith.agents.call_log import CallLog
-    from warpsmith.agents.coordinator import run_optimization
     from warpsmith.agents.llm_strategy import build_llm_strategy
     from warpsmith.evaluator.hardware import detect_hardware
     from warpsmith.records.runs import RunSettings
+    from warpsmith.search.optimize import run_optimization
     from warpsmith.store.db import open_store
     from warpsmith.tasklib import get_task
 

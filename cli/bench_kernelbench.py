@@ -59,10 +59,10 @@ def _evaluate_one(task: Any, source: str, suite: str, device: str, rounds: int, 
 def _optimizer(settings: dict[str, Any], db: str | None) -> Any:
     """A function that runs `--rounds` of search from a task's seed and returns (best result, dollars)."""
     from warpsmith.agents.call_log import CallLog
-    from warpsmith.agents.coordinator import run_optimization
     from warpsmith.cli.optimize_cmd import _strategy
     from warpsmith.evaluator.hardware import detect_hardware
     from warpsmith.records.runs import RunSettings
+    from warpsmith.search.optimize import run_optimization
     from warpsmith.store.db import StoreError, open_store
 
     try:

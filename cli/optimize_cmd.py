@@ -3,9 +3,10 @@
 Owns: the command's options, choosing the strategy (offline parameter search when no
 model is configured, the LLM agents with --model or the settings' llm.model (WARPSMITH_MODEL,
 warpsmith.toml), keyed by llm.api_key_env (WARPSMITH_API_KEY when it is set), else the provider's
-own variable), the defaults for a
-CPU-only machine, the progress display wiring, writing the best kernel's source and the
-exit code. Does not own: the loop (warpsmith.agents.coordinator) or any measurement.
+own variable), the defaults for a CPU-only machine, the evaluation pool (the engine's in-process
+CallPool; `--workers W` > 1: a LocalPool as `evolve` picks), the progress display wiring, writing
+the best kernel's source and the exit code. Does not own: the loop (warpsmith.search.optimize: the one-task, one-island case of
+the evolve engine) or any measurement.
 
 Defaults: on a GPU 5 rounds x 4 candidates on the `bench` suite; on a CPU (Triton
 interpreter) 3 rounds x 3 candidates on the `smoke` suite, so that `make run` finishes in
@@ -164,6 +165,8 @@ def optimize(
     suite: str | None = typer.Option(None, "--suite", help="smoke | check | bench (GPU bench, CPU smoke)."),
     device: str = typer.Option("auto", "--device", help="auto | cpu | cuda."),
     gpu: int | None = typer.Option(None, "--gpu", min=0, help="Index of the GPU that evaluates candidates."),
+    workers: int = typer.Option(1, "--workers", min=1, help="A round's candidates evaluated in parallel on this "
+                                "machine (as evolve: a LocalPool worker per GPU, or CPU workers)."),
     task_file: Path | None = typer.Option(None, "--task-file", help="A Python file defining a Task."),
     max_tokens: list[str] | None = typer.Option(
         None, "--max-tokens", help="Answer limit: N for every role, or ROLE=N (planner, coder, repair, judge)."
@@ -204,12 +207,13 @@ def optimize(
 ) -> None:
     """Optimize one kernel: rounds of plan -> code -> evaluate -> judge, all stored."""
     from warpsmith.agents.call_log import CallLog
-    from warpsmith.agents.coordinator import RunNotResumable, run_optimization
+    from warpsmith.agents.coordinator import RunNotResumable
     from warpsmith.agents.offline_sweep_run import store_sweep, sweep_document, sweep_setting
     from warpsmith.cli.config_cmd import cli_settings
     from warpsmith.cli.optimize_display import ProgressView
     from warpsmith.cli.optimize_settings import flag_overrides, with_run_values
     from warpsmith.records.runs import RunSettings
+    from warpsmith.search.optimize import run_optimization
 
     if device not in ("auto", "cpu", "cuda"):
         raise usage_error(f"--device must be auto, cpu or cuda, not {device!r}")
@@ -320,12 +324,19 @@ def optimize(
             highlight=False,
         )
     elif on_cpu:
-        err.print(
-            f"no GPU: {settings.language} candidates are compiled for real but not run (status 'compiled'), "
-            "so nothing is timed and the search cannot rank them",
-            style="yellow",
-            highlight=False,
-        )
+        err.print(f"no GPU: {settings.language} candidates are compiled for real but not run (status 'compiled'), "
+                  "so nothing is timed and the search cannot rank them", style="yellow", highlight=False)
+    pool = None  # one evaluation at a time in this process (search.callpool), as optimize always measured
+    if workers > 1:
+        if brought.wanted():
+            raise usage_error("--workers: a --kernelbench or --trace-definition task is evaluated in this process; "
+                              "leave --workers out")
+        from warpsmith.search.pools import PoolUnavailable, make_pool
+
+        try:
+            pool = make_pool(workers, device=settings.device)
+        except PoolUnavailable as error:
+            raise usage_error(str(error)) from None
     call_log = CallLog()
     strategy, chat = _strategy(task, settings, offline, stored, call_log, hardware)
     err.print(f"store: {store.url}", highlight=False)
@@ -336,7 +347,8 @@ def optimize(
             if chat is not None:
                 chat.watch = view.waiting
             summary = run_optimization(
-                task, strategy, store, settings, hardware, run_id=resume, call_log=call_log, on_progress=view
+                task, strategy, store, settings, hardware, run_id=resume, call_log=call_log, on_progress=view,
+                pool=pool,
             )
     except RunNotResumable as error:
         raise usage_error(str(error)) from None

@@ -129,8 +129,9 @@ def replay(
 ) -> None:
     """Re-execute a stored run on this machine and evaluator, answering its LLM calls from the store."""
     from warpsmith.agents.reevaluate import reevaluate_run
-    from warpsmith.agents.replay import is_reevaluation_only, load_original, replay_run
+    from warpsmith.agents.replay import is_reevaluation_only, load_original
     from warpsmith.dashboard.readonly import check_existing
+    from warpsmith.search.replay import replay_run
     from warpsmith.store.db import StoreError, open_store, upgrade_note
     from warpsmith.store.runs import RunIdError, resolve_run_id
 

@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from warpsmith.agents import ranking
 from warpsmith.agents.measure import promotion
 from warpsmith.pool.protocol import EvaluationPool
-from warpsmith.records.evaluation import EvalResult
+from warpsmith.records.evaluation import Candidate, EvalResult
 from warpsmith.records.jobs import EvalJob, EvalOutcome
 from warpsmith.search.archive import Member
 from warpsmith.search.writer import RunWriter
@@ -104,6 +104,18 @@ class BatchEvaluator:
             inflight[job.job_id] = (entry, follow)
             self.pool.submit(job)
         return entries
+
+    def one(self, task: str, candidate: Candidate, *, profile: bool = False) -> EvalResult:
+        """One full-suite evaluation (with the profiler when asked), waited for; the caller records it."""
+        job = self._job(Entry(task, Member(candidate=candidate)), "full").model_copy(update={"profile": profile})
+        self.pool.submit(job)
+        while True:
+            outcome = self.pool.next_outcome(timeout_s=POLL_S)
+            if outcome is None:
+                self.on_wait()
+            elif outcome.job_id == job.job_id:
+                self.evaluated += 1
+                return self._result(Entry(task, Member(candidate=candidate)), outcome)
 
     def _next_stage(self, entry: Entry, stage: str, result: EvalResult) -> str | None:
         """The stage to submit next for this entry, None when `result` is its last word."""

@@ -31,10 +31,11 @@ from warpsmith.agents.offline import measured_time_us
 from warpsmith.agents.protocols import AgentError
 from warpsmith.agents.stop_rules import StopRules
 from warpsmith.pool.protocol import EvaluationPool
-from warpsmith.records.evaluation import Hardware
+from warpsmith.records.agents import RoundContext
+from warpsmith.records.evaluation import EvalResult, Hardware
 from warpsmith.search.archive import Member
 from warpsmith.search.batch import BatchEvaluator
-from warpsmith.search.generation import Proposal, StrategyFor, run_generation, select
+from warpsmith.search.generation import Proposal, Step, StrategyFor, evaluate, run_generation, select
 from warpsmith.search.settings import EvolveProgress, EvolveSettings, EvolveSummary, TaskProgress
 from warpsmith.search.taskpop import TaskPopulation
 from warpsmith.search.writer import RunWriter
@@ -43,34 +44,50 @@ from warpsmith.tasklib.base import Task
 
 
 class Evolution:
+    unit = "generation"
+    """What one step of the run is called in messages and stop rules (`optimize` says 'round')."""
+
     def __init__(self, tasks: list[Task], settings: EvolveSettings, store: Store, hardware: Hardware,
                  pool: EvaluationPool, strategy_for: StrategyFor, *, call_log: CallLog | None = None,
                  on_progress: Callable[[EvolveProgress], None] | None = None,
-                 inherit_only: set[str] | None = None) -> None:
+                 inherit_only: set[str] | None = None, writer: RunWriter | None = None) -> None:
         self.tasks = {task.name: task for task in tasks}
         self.inherit_only = inherit_only
         """Of the store's best kernels, only these may be inherited (a replay: what the original started from)."""
         self.settings, self.hardware, self.pool = settings, hardware, pool
         self.strategy_for = strategy_for
-        self.writer = RunWriter(store, settings, hardware, self.tasks)
+        self.writer = writer or RunWriter(store, settings, hardware, self.tasks)
         self.writer.call_log = call_log
         self.call_log = call_log
         self.on_progress = on_progress or (lambda progress: None)
         self.pops = {name: TaskPopulation(task, settings) for name, task in self.tasks.items()}
         self.batch = BatchEvaluator(pool, self.writer, device_mode=hardware.backend != "cpu",
                                     on_outcome=lambda entry, result: self._progress(
-                                        f"{entry.task} {result.source_hash[:10]}: {result.status}"),
+                                        f"{entry.task} {result.source_hash[:10]}: {result.status}", result),
                                     on_wait=lambda: self._progress(""))
         self.generation = 0
         self.cost = 0.0
-        self.stops = {name: StopRules(settings.target_floor, settings.patience, unit="generation")
+        self.stops = {name: StopRules(settings.target_floor, settings.patience, unit=self.unit)
                       for name in self.tasks}
         self.briefs = {name: shape_briefs(task, settings.suite, hardware) for name, task in self.tasks.items()}
+        for name, pop in self.pops.items():
+            pop.briefs = self.briefs[name]
         self.stopped: dict[str, str] = {}
         """Per task, why it stopped proposing (agents.stop_rules' words)."""
+        self.step = Step(self.pops, strategy_for, self.writer, self.batch, hardware, self._context,
+                         say=self._progress, unit=self.unit, profile_top=settings.profile_top)
+        self.produced = 0
+        """Candidates this run proposed (or, resumed, had stored) after seeding."""
 
     # --- the run ---------------------------------------------------------------------------
     def run(self, resume_id: str | None = None, parent_run_id: str | None = None) -> EvolveSummary:
+        status, message = self.execute(resume_id, parent_run_id)
+        return EvolveSummary(run_id=self.writer.run_id, status=status, message=message,
+                             generations_done=self.generation, evaluated=self.batch.evaluated,
+                             tasks=self._task_rows(), cost_usd=self.cost, stop_rules=self.stop_rules())
+
+    def execute(self, resume_id: str | None = None, parent_run_id: str | None = None) -> tuple[str, str]:
+        """Open, seed or replay, run the generations and finish the run row; returns (status, message)."""
         done = self.writer.open(resume_id, parent_run_id)
         if self.call_log is not None:
             self.call_log.bind(self.writer.llm_call)
@@ -81,18 +98,21 @@ class Evolution:
             if not any(row.generation > 0 for row in rows):
                 self._seed()  # new, or killed while seeding: seeding again is idempotent (the cache serves)
             else:
+                self.produced = sum(row.role in ("offspring", "repair") for row in rows)
                 stored = self._replay(done, rows)
             for generation in range(done + 1, self.settings.generations + 1):
                 active = {name: pop for name, pop in self.pops.items() if name not in self.stopped}
                 if not active:
                     break  # every task stopped: the run is complete
                 self.generation = self.writer.generation = generation
-                self._progress(f"generation {generation}: proposing")
-                run_generation(active, self.strategy_for, self.writer, self.batch, self.hardware, generation,
-                               self._context_extra, {k: v for k, v in stored.items() if k in active})
+                proposals = run_generation(self.step, active, generation,
+                                           {k: v for k, v in stored.items() if k in active})
+                self.produced += sum(p.role in ("offspring", "repair") for p in proposals)
                 stored = {}
                 self._apply_stop_rules(generation, active)
                 self._end(generation)
+            if self.step.notes and not self.produced:
+                raise AgentError("the strategy produced no candidate: " + "; ".join(self.step.notes))
         except (AgentError, KeyboardInterrupt) as error:
             status = next(s for kind, s in STATUS_OF if isinstance(error, kind))
             message = str(error) or f"interrupted by the user; continue with --resume {self.writer.run_id}"
@@ -100,11 +120,15 @@ class Evolution:
             status, message = "failed", f"{type(error).__name__}: {error}"
             raise
         finally:
-            self.writer.finish(status, message or self._standing())
-            self._progress(f"run {status}")
-        return EvolveSummary(run_id=self.writer.run_id, status=status, message=message or self._standing(),
-                             generations_done=self.generation, evaluated=self.batch.evaluated,
-                             tasks=self._task_rows(), cost_usd=self.cost, stop_rules=self.stop_rules())
+            failures = getattr(self.strategy_for(self.settings.tasks[0], 0), "failure_summary", lambda: "")()
+            message = "; ".join(filter(None, [message or self._completed_message(), failures]))
+            self.writer.finish(status, message)
+            self._progress(f"run {status}" + (f": {message}" if message and self.unit == "round" else ""))
+        return status, message
+
+    def _completed_message(self) -> str:
+        """What a run that ended without an error says: each task's standing."""
+        return self._standing()
 
     # --- stop rules ----------------------------------------------------------------------------
     def stop_rules(self) -> str:
@@ -122,6 +146,7 @@ class Evolution:
             why = self.stops[name].after_round(generation, best.summary() if best else None, self.briefs[name])
             if why:
                 self.stopped[name] = why
+                self._progress(why)
 
     def _seed(self) -> None:
         self.generation = self.writer.generation = 0
@@ -138,9 +163,7 @@ class Evolution:
                     proposals.append(Proposal(name, 0, member, role="inherited"))
             self.writer.add_members(name, 0, entries)
         self._progress(f"seeding {len(self.pops)} task(s)")
-        from warpsmith.search.generation import evaluate
-
-        evaluate(self.pops, self.batch, proposals)
+        evaluate(self.step, proposals)
         select(self.pops, self.writer, proposals)
         self._start_stop_rules()
         self._end(0)
@@ -184,18 +207,20 @@ class Evolution:
     def _end(self, generation: int) -> None:
         archives = {name: pop.archive.elites() for name, pop in self.pops.items()}
         best = self.pops[self.settings.tasks[0]].best() if self.settings.tasks[0] in self.pops else None
-        message = f"generation {generation}/{self.settings.generations}: {self._standing()}"
+        message = f"{self.unit} {generation}/{self.settings.generations}: {self._standing()}"
         self.writer.end_generation(generation, archives, message, best)
         self.cost = self.writer.cost()
-        self._progress(f"generation {generation} done")
+        self._progress(f"{self.unit} {generation} done")
 
     # --- helpers -----------------------------------------------------------------------------
-    def _context_extra(self, task: str) -> tuple[list[str], list[str]]:
-        """Lessons for this task and hardware, and every source hash already evaluated here (any run)."""
+    def _context(self, pop: TaskPopulation, island: int, generation: int) -> RoundContext:
+        """The island's context: its parents and the archive, lessons for this task and hardware, and every
+        source hash already evaluated here (any run)."""
+        task = pop.task.name
         with self.writer.store.session() as session:
             lessons = mapping.lessons(session, task, self.hardware.fingerprint)
             known = mapping.known_hashes(session, self.writer.keys[task], task)
-        return lessons, known
+        return pop.context(island, generation, self.hardware, lessons, known)
 
     def _task_rows(self) -> list[TaskProgress]:
         rows = []
@@ -224,11 +249,11 @@ class Evolution:
                 parts[-1] += f", {row.stopped}"
         return "; ".join(parts)
 
-    def _progress(self, message: str) -> None:
+    def _progress(self, message: str, result: EvalResult | None = None) -> None:
         self.on_progress(EvolveProgress(run_id=self.writer.run_id, generation=self.generation,
                                         generations=self.settings.generations, tasks=self._task_rows(),
                                         pool=self.pool.stats(), cost_usd=self.cost, message=message,
-                                        stop_rules=self.stop_rules()))
+                                        stop_rules=self.stop_rules(), result=result))
 
 
 class _NoWrites:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from pydantic import BaseModel, Field
 
+from warpsmith.records.evaluation import EvalResult
 from warpsmith.records.jobs import PoolStats
 
 TASK_SUITES: dict[str, tuple[str, ...]] = {
@@ -48,6 +49,8 @@ class EvolveSettings(BaseModel):
                                        "fraction of the bytes floor (agents.stop_rules).")
     patience: int | None = Field(default=None, description="A task stops proposing after this many generations "
                                  "without a significant gain (agents.stop_rules).")
+    profile_top: int = Field(default=2, description="On a device, each island's best N new correct candidates are "
+                             "profiled for strategies whose prompts read profiles (0: never).")
     role_models: dict[str, str] = Field(default_factory=dict, description="Per role (planner, coder, judge) a model "
                                         "other than `model` (from the settings' [llm.<role>] sections).")
     settings: dict = Field(default_factory=dict, description="The whole effective settings the run started with "
@@ -77,6 +80,7 @@ class EvolveProgress(BaseModel):
     cost_usd: float = 0.0
     message: str = ""
     stop_rules: str = Field(default="", description="The stop rules in words ('' when none).")
+    result: EvalResult | None = Field(default=None, description="The evaluation this step reports, if any.")
 
 
 class EvolveSummary(BaseModel):

@@ -33,6 +33,8 @@ class TaskPopulation:
         self.rejected = 0
         self.evaluated = 0
         self.feedback: dict[int, list[str]] = {}
+        self.briefs: list = []
+        """The task's shapes with their floors (agents.memory.shape_briefs): a verdict's evidence."""
 
     # --- candidates in -----------------------------------------------------------------
     def member(self, candidate: Candidate, kind: str | None = None) -> Member:
@@ -44,8 +46,19 @@ class TaskPopulation:
         return Member(candidate=candidate, kind=kind)
 
     def near_duplicate(self, candidate: Candidate) -> str | None:
-        """The known source this proposal nearly duplicates (None: novel)."""
+        """The known source this proposal nearly duplicates (None: novel; always None with a threshold over 1,
+        as `optimize` runs: every proposal is stored and a known kernel served from the evaluation cache)."""
+        if self.settings.novelty_threshold > 1:
+            return None
         return self.novelty.near_duplicate(candidate.source, candidate.language)
+
+    def known(self, source_hash: str) -> Member | None:
+        """The measured member with this source, if the population holds it (islands, failures, archive)."""
+        for island in self.islands:
+            for m in [*island.members, *island.failures]:
+                if m.source_hash == source_hash:
+                    return m
+        return next((m for m in self.archive.cells.values() if m.source_hash == source_hash), None)
 
     def measured(self, member: Member, result: EvalResult, island: int | None, excluded: bool = False) -> None:
         """Take a measured member in: its cell, its island (None: every island) and the archive."""

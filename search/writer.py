@@ -238,3 +238,19 @@ class RunWriter:
             self._flush(session)
             best = mapping.best_correct(session, self.keys[task], task, self.settings.language, self.settings.beam_size)
         return [Member(candidate=s.candidate, result=s.result) for s in best]
+
+    # --- added for the optimize case (a verdict with its lessons) ----------------------------
+    def review(self, task: str, verdict: Verdict, generation: int, *, candidate: Candidate, result: EvalResult,
+               parent: EvalResult | None, origin: str, briefs: list) -> None:
+        """A verdict with its lessons (language, origin, evidence), as warpsmith.agents.round_context stores them."""
+        from warpsmith.agents.round_context import store_verdict
+
+        with self.store.session() as session:
+            store_verdict(session, run_id=self.run_id, task=task, key=self.keys[task], verdict=verdict,
+                          round_index=generation, language=candidate.language, origin=origin, candidate=candidate,
+                          result=result, parent=parent, briefs=briefs)
+
+    def prefetch(self, task: str, hashes: set[str]) -> None:
+        """Ask the evaluation cache about a batch's sources in one statement (`cached` then answers without SQL)."""
+        with self.store.session() as session:
+            mapping.prefetch_cached(session, self.keys[task], hashes)

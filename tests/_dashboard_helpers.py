@@ -46,10 +46,10 @@ CHROMIUM_FLAGS = [
 
 def real_offline_run(db_url: str, *, task_name: str = "rmsnorm", rounds: int = 1, width: int = 1) -> str:
     """Run the real loop (offline strategy, real evaluator, CPU interpreter, smoke suite); returns the run id."""
-    from warpsmith.agents.coordinator import run_optimization
     from warpsmith.agents.offline import OfflineStrategy
     from warpsmith.evaluator.hardware import detect_hardware
     from warpsmith.records.runs import RunSettings
+    from warpsmith.search.optimize import run_optimization
     from warpsmith.store.db import open_store
     from warpsmith.tasklib import get_task
 
@@ -102,12 +102,12 @@ def recorded_llm_run(db_url: str, task_file: Path) -> str:
     from _scripted_llm_server import ScriptedLLMServer
 
     from warpsmith.agents.call_log import CallLog
-    from warpsmith.agents.coordinator import run_optimization
     from warpsmith.agents.llm import LiteLLMConfig, LiteLLMModel
     from warpsmith.agents.llm_strategy import LLMStrategy
     from warpsmith.evaluator.hardware import detect_hardware
     from warpsmith.records.evaluation import source_hash
     from warpsmith.records.runs import RunSettings
+    from warpsmith.search.optimize import run_optimization
     from warpsmith.store.db import open_store
     from warpsmith.tasklib import load_task_file
 

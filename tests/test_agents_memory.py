@@ -18,7 +18,6 @@ from _scripted_llm_server import ScriptedLLMServer
 
 from warpsmith.agents import memory
 from warpsmith.agents.call_log import CallLog
-from warpsmith.agents.coordinator import run_optimization
 from warpsmith.agents.exploration import crossover_parents, slot_kinds
 from warpsmith.agents.llm import Budget, LiteLLMConfig, LiteLLMModel
 from warpsmith.agents.llm_strategy import LLMStrategy
@@ -28,6 +27,7 @@ from warpsmith.evaluator.profile import parse_ncu_csv
 from warpsmith.records.agents import CandidateSummary
 from warpsmith.records.evaluation import Candidate, EvalResult, Hardware, ShapeTiming, source_hash
 from warpsmith.records.runs import RunSettings
+from warpsmith.search.optimize import run_optimization
 from warpsmith.store import lessons as store_lessons
 from warpsmith.store import writes
 from warpsmith.store.db import open_store
@@ -196,7 +196,7 @@ def test_round_two_planner_reads_round_one_verdicts_by_candidate_id(tmp_path: Pa
     ]
     assert [e["source_hash"] for e in json.loads(rows[0][4])] == [two, eight]
     # the run replays with the server gone: the batched coder request is served as recorded
-    from warpsmith.agents.replay import replay_run
+    from warpsmith.search.replay import replay_run
 
     with open_store(f"sqlite:///{db}") as store:
         outcome = replay_run(store, summary.run_id, get_task("rmsnorm"), detect_hardware("cpu"), device="cpu")

@@ -16,13 +16,13 @@ from _optimize_helpers import GOOD_EDIT, VERDICT, query
 from _scripted_llm_server import ScriptedLLMServer
 
 from warpsmith.agents.call_log import CallLog
-from warpsmith.agents.coordinator import run_optimization
 from warpsmith.agents.llm import LiteLLMConfig, LiteLLMModel
 from warpsmith.agents.llm_strategy import LLMStrategy, LLMStrategyConfig
-from warpsmith.agents.replay import replay_run
 from warpsmith.evaluator.hardware import detect_hardware
 from warpsmith.records.evaluation import Hardware, source_hash
 from warpsmith.records.runs import Progress, RunSettings, RunSummary
+from warpsmith.search.optimize import run_optimization
+from warpsmith.search.replay import replay_run
 from warpsmith.store.db import open_store
 from warpsmith.tasklib import get_task
 

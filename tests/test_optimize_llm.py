@@ -25,11 +25,11 @@ from _optimize_helpers import (
 from _scripted_llm_server import Delay, Garbage, Reply, ScriptedLLMServer, Truncated
 
 from warpsmith.agents.call_log import CallLog
-from warpsmith.agents.coordinator import run_optimization
 from warpsmith.agents.llm import Budget, LiteLLMConfig, LiteLLMModel
 from warpsmith.agents.llm_strategy import LLMStrategy
 from warpsmith.evaluator.hardware import detect_hardware
 from warpsmith.records.runs import RunSettings, RunSummary
+from warpsmith.search.optimize import run_optimization
 from warpsmith.store.db import open_store
 from warpsmith.tasklib import get_task
 

@@ -13,11 +13,11 @@ from pathlib import Path
 import pytest
 from _optimize_helpers import assert_consistent, query
 
-from warpsmith.agents.coordinator import run_optimization
 from warpsmith.agents.offline import OfflineStrategy
 from warpsmith.evaluator.evaluate import evaluate
 from warpsmith.evaluator.hardware import detect_hardware
 from warpsmith.records.runs import RunSettings
+from warpsmith.search.optimize import run_optimization
 from warpsmith.store.db import open_store
 from warpsmith.tasklib import get_task
 

@@ -230,10 +230,10 @@ def test_confirming_asks_the_evaluator_for_a_confirmation_run() -> None:
 def test_an_offline_rmsnorm_run_on_cpu_names_no_wall_clock_winner(tmp_path: Path) -> None:
     from rich.console import Console
 
-    from warpsmith.agents.coordinator import run_optimization
     from warpsmith.agents.offline import OfflineStrategy
     from warpsmith.cli.optimize_display import summary_table
     from warpsmith.evaluator.hardware import detect_hardware
+    from warpsmith.search.optimize import run_optimization
 
     store = open_store(f"sqlite:///{tmp_path / 'store.db'}")
     events = []
@@ -317,8 +317,8 @@ def test_the_loop_screens_promotes_and_confirms_a_24x_kernel(
     import json
     import sqlite3
 
-    from warpsmith.agents.coordinator import run_optimization
     from warpsmith.agents.offline import OfflineStrategy
+    from warpsmith.search.optimize import run_optimization
 
     bench = Bench(again_us, again_status)
     store = open_store(f"sqlite:///{tmp_path / 'store.db'}")
@@ -344,8 +344,8 @@ def test_the_loop_screens_promotes_and_confirms_a_24x_kernel(
 
 def test_a_run_whose_candidates_are_all_within_noise_reports_no_winner(tmp_path: Path) -> None:
     """(a) through the loop: configs that change nothing measure 0.5% apart; the seed stays best."""
-    from warpsmith.agents.coordinator import run_optimization
     from warpsmith.agents.offline import OfflineStrategy
+    from warpsmith.search.optimize import run_optimization
 
     bench = Bench(96.0)
 

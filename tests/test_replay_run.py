@@ -22,9 +22,9 @@ import pytest
 from _dashboard_helpers import REPO, recorded_llm_run, rmsnorm_task_file, shared_offline_run
 from _scripted_llm_server import ScriptedLLMServer
 
-from warpsmith.agents.replay import replay_run
 from warpsmith.records.evaluation import Hardware
 from warpsmith.records.vocab import RUN_STATUSES
+from warpsmith.search.replay import replay_run
 from warpsmith.store.db import open_store
 from warpsmith.tasklib import load_task_file
 
