@@ -98,37 +98,6 @@ def _strategy(task: Any, settings: Any, offline: bool, stored: dict, call_log: A
     return strategy, WatchedRoles(list(models.values()))
 
 
-ROLES = ("planner", "coder", "repair", "judge")
-
-
-def _max_tokens(values: list[str] | None) -> dict[str, int]:
-    """--max-tokens N (every role) or ROLE=N, repeatable."""
-    limits: dict[str, int] = {}
-    for value in values or []:
-        role, _, number = value.rpartition("=")
-        role = role or "*"
-        if role != "*" and role not in ROLES:
-            raise usage_error(f"--max-tokens {value}: the role must be one of {', '.join(ROLES)}")
-        if not number.isdigit() or int(number) < 256:
-            raise usage_error(f"--max-tokens {value}: give a whole number of tokens, at least 256")
-        limits[role] = int(number)
-    return limits
-
-
-def _temperatures(values: list[str] | None) -> dict[str, float]:
-    """--temperature T (every role) or ROLE=T, repeatable."""
-    out: dict[str, float] = {}
-    for value in values or []:
-        role, _, number = value.rpartition("=")
-        if (role or "*") not in ("*", "planner", "coder", "judge"):
-            raise usage_error(f"--temperature {value}: the role must be planner, coder or judge")
-        try:
-            out[role or "*"] = float(number)
-        except ValueError:
-            raise usage_error(f"--temperature {value}: give a number, e.g. 0.7 or planner=1.0") from None
-    return out
-
-
 def _check_writable(out_file: Path, force: bool = False) -> None:
     """Refuse an --out path that cannot be written, or that exists (without --force), before the run
     spends any time."""
@@ -211,7 +180,12 @@ def optimize(
     from warpsmith.agents.offline_sweep_run import store_sweep, sweep_document, sweep_setting
     from warpsmith.cli.config_cmd import cli_settings
     from warpsmith.cli.optimize_display import ProgressView
-    from warpsmith.cli.optimize_settings import flag_overrides, with_run_values
+    from warpsmith.cli.optimize_settings import (
+        flag_overrides,
+        role_max_tokens,
+        role_temperatures,
+        with_run_values,
+    )
     from warpsmith.records.runs import RunSettings
     from warpsmith.search.optimize import run_optimization
 
@@ -292,7 +266,7 @@ def optimize(
         task_file=str(task_file.resolve()) if task_file else None,
         model=model,
         api_base=api_base or stored.get("api_base") or user.llm.api_base,
-        max_tokens=_max_tokens(max_tokens) or stored.get("max_tokens", {}),
+        max_tokens=role_max_tokens(max_tokens) or stored.get("max_tokens", {}),
         from_seed=from_seed or stored.get("from_seed", False),
         sweep=sweep_setting(sweep, sweep_max, stored, offline or not model, task, language, hardware),
         gpu_index=gpu_index,
@@ -301,7 +275,7 @@ def optimize(
         budget_tokens=budget_tokens if budget_tokens is not None else stored.get("budget_tokens", user.budget.tokens),
         role_models={r: m for r, m in (("planner", planner_model), ("coder", coder_model), ("judge", judge_model)) if m}
         or stored.get("role_models", {}),
-        temperatures=_temperatures(temperature) or stored.get("temperatures", {}),
+        temperatures=role_temperatures(temperature) or stored.get("temperatures", {}),
         languages=languages or stored.get("languages", []),
         target_floor=target_floor if target_floor is not None else stored.get("target_floor"),
         patience=patience if patience is not None else stored.get("patience"),

@@ -1,6 +1,6 @@
 """The settings an optimize run starts with: the user's (warpsmith.toml, WARPSMITH_*), the flags, the resumed run's.
 
-Owns: `flag_overrides` (optimize's flags as settings keys) and `with_run_values` (the effective
+Owns: `flag_overrides`, the per-role flag values (`role_max_tokens`, `role_temperatures`), (optimize's flags as settings keys) and `with_run_values` (the effective
 settings with what the run actually uses written in: the model and server, the budgets, the GPU,
 the answer limits; this is what is stored whole with the run, in runs.config['settings']). Does
 not own: the settings model or loader (warpsmith.records.settings) or the run's own choices
@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from warpsmith.cli.errors import usage_error
 from warpsmith.cli.llm_setup import max_tokens_overrides
 from warpsmith.records.settings import Settings, load_settings
 
@@ -45,3 +46,34 @@ def run_llm_settings(run: Any) -> Any:
     caller made the RunSettings by hand), with the run's model, server and limits written in."""
     base = Settings.model_validate(run.settings) if run.settings else load_settings()
     return with_run_values(base, run).llm
+
+
+ROLES = ("planner", "coder", "repair", "judge")
+
+
+def role_max_tokens(values: list[str] | None) -> dict[str, int]:
+    """--max-tokens N (every role) or ROLE=N, repeatable."""
+    limits: dict[str, int] = {}
+    for value in values or []:
+        role, _, number = value.rpartition("=")
+        role = role or "*"
+        if role != "*" and role not in ROLES:
+            raise usage_error(f"--max-tokens {value}: the role must be one of {', '.join(ROLES)}")
+        if not number.isdigit() or int(number) < 256:
+            raise usage_error(f"--max-tokens {value}: give a whole number of tokens, at least 256")
+        limits[role] = int(number)
+    return limits
+
+
+def role_temperatures(values: list[str] | None) -> dict[str, float]:
+    """--temperature T (every role) or ROLE=T, repeatable."""
+    out: dict[str, float] = {}
+    for value in values or []:
+        role, _, number = value.rpartition("=")
+        if (role or "*") not in ("*", "planner", "coder", "judge"):
+            raise usage_error(f"--temperature {value}: the role must be planner, coder or judge")
+        try:
+            out[role or "*"] = float(number)
+        except ValueError:
+            raise usage_error(f"--temperature {value}: give a number, e.g. 0.7 or planner=1.0") from None
+    return out

@@ -135,12 +135,13 @@ def test_the_coder_gets_a_long_answer_limit_by_default():
 
 
 def test_the_cli_wires_per_role_limits_and_warpsmith_api_key_into_the_strategy(monkeypatch):
-    from warpsmith.cli.optimize_cmd import _max_tokens, _strategy
+    from warpsmith.cli.optimize_cmd import _strategy
+    from warpsmith.cli.optimize_settings import role_max_tokens
     from warpsmith.records.runs import RunSettings
     from warpsmith.tasklib import get_task
 
     monkeypatch.setenv("WARPSMITH_API_KEY", "sk-from-warpsmith-env")
-    limits = _max_tokens(["coder=20000", "4000"])
+    limits = role_max_tokens(["coder=20000", "4000"])
     assert limits == {"coder": 20000, "*": 4000}
     ctx = make_ctx(width=1)
     calls: list[LLMCall] = []
@@ -154,4 +155,4 @@ def test_the_cli_wires_per_role_limits_and_warpsmith_api_key_into_the_strategy(m
     import typer
 
     with pytest.raises(typer.Exit):  # a usage error, one line on stderr
-        _max_tokens(["painter=9000"])
+        role_max_tokens(["painter=9000"])
