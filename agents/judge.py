@@ -7,7 +7,7 @@ floor is X us, measured Y us"), to be judged against the bytes floor, not eager 
 only what warpsmith.agents.scrutiny.automatic_suspicion names (a reject-severity finding,
 a time under the bytes floor) marks the verdict suspicious whatever the model says. A
 model never sets `confirmation`: that is the loop's. Does not own: the anti-cheat checks
-(the evaluator), confirming re-evaluations or storing verdicts (the coordinator).
+(the evaluator), confirming re-evaluations or storing verdicts (warpsmith.search.review).
 """
 
 from __future__ import annotations

@@ -5,7 +5,7 @@ loop's records to the store's one writer (warpsmith.store.writer.RunWriter), and
 store's answers (warpsmith.store.search_reads: the evaluation cache, the beam's material, known
 hashes, pending candidates of an interrupted round, lessons, feedback) into what a strategy
 reads, ranked by warpsmith.agents.ranking. Does not own: any SQL (warpsmith.store), nor the
-order in which the loop does things (warpsmith.agents.coordinator).
+order in which the loop does things (warpsmith.search: the generation step).
 
 Every function takes the caller's Session; the caller's `with store.session():` block is
 the transaction.

@@ -5,7 +5,7 @@ index and task file; `stage` where a screen differs from the full suite), the st
 new candidate (screen -> promote when not 'slower' than its parent -> full suite), one more
 measurement of a device result with noisy shapes, and the confirming re-evaluation of a
 doubtful one. Every measurement goes to the `record` callback (the loop stores it) as it
-arrives. Does not own: the loop's order (warpsmith.agents.coordinator), the rules that
+arrives. Does not own: the loop's order (warpsmith.search: the generation step), the rules that
 decide (warpsmith.agents.ranking, warpsmith.agents.scrutiny) or storage.
 """
 

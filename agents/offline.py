@@ -2,7 +2,7 @@
 
 Owns: choosing which configs to evaluate next and a rule-based reading of each result.
 Does not own: parsing and rewriting sources (warpsmith.agents.offline_config), running
-the rounds or storing anything (warpsmith.agents.coordinator).
+the rounds or storing anything (warpsmith.search: the generation step).
 
 The search is successive halving over a beam of configs, keyed by measured time:
 - while fewer than two correct, timed candidates are known, a round samples a spread of

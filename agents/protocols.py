@@ -1,6 +1,6 @@
 """The seams of the optimization loop, as Protocols (mini-swe-agent style).
 
-Owns: the interfaces between the loop (coordinator), the strategies (LLM agents,
+Owns: the interfaces between the loop (warpsmith.search), the strategies (LLM agents,
 offline search, replay) and the chat models. Concrete classes never import each other;
 the CLI picks them. Does not own: any implementation.
 """

@@ -5,7 +5,7 @@ attempt history, the judge's notes labelled by candidate id, the lessons a model
 objective: reference source, shapes with floors, and the round's exploration slots) and
 `store_verdict` (the verdict row plus its lessons, with language, origin and evidence, near
 duplicates merged; an offline run's notes are stored with origin 'offline', which no prompt
-reads). Does not own: the loop's order (coordinator.py), rows and queries (warpsmith.store),
+reads). Does not own: the loop's order (warpsmith.search: the generation step), rows and queries (warpsmith.store),
 summarising (memory.py) or choosing slot kinds (exploration.py).
 """
 

@@ -3,7 +3,7 @@
 Owns: the loop's in-memory copy of the run row's counters (cost and tokens, added as each LLM call
 is stored; read from the row once when a run is resumed) and of the best it wrote, so that a
 progress event and the closing summary cost no SQL beyond the (remembered) beam read. Does not own:
-any query (warpsmith.agents.mapping, warpsmith.store) or the loop's order (coordinator.py).
+any query (warpsmith.agents.mapping, warpsmith.store) or the loop's order (warpsmith.search: the generation step).
 """
 
 from __future__ import annotations

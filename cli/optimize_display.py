@@ -9,7 +9,7 @@ fed by `waiting`, which warpsmith.cli.llm_setup's watched model calls around eve
 On a terminal it is a rich Live block redrawn twice a second that wraps at any width (no
 columns dropped, nothing cut); when stderr is not a terminal it is a plain log, one line per
 event, and no bar is ever drawn. Every evaluated candidate gets a line with its status and its
-median time on the largest shape. Does not own: running anything (warpsmith.agents.coordinator).
+median time on the largest shape. Does not own: running anything (warpsmith.search: the generation step).
 """
 
 from __future__ import annotations

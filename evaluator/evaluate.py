@@ -372,7 +372,9 @@ class _Run:
         self.durations[key] = round(self.durations.get(key, 0.0) + bounded, 4)
 
     def profile(self) -> str:
-        """Profiler metrics for one call on the largest timed shape, in a sandboxed child of its own."""
+        """Profiler metrics for one call on the largest timed shape and on the task's smallest bench shape
+        (warpsmith.evaluator.profiled_run), each in a sandboxed child of its own."""
+        from warpsmith.evaluator.profile import SECOND
         from warpsmith.evaluator.profiled_run import profile_candidate
 
         shape = self.timed_shapes[-1]
@@ -384,4 +386,5 @@ class _Run:
             remove_tree(workdir)
         self.result.profile.update(metrics)
         skipped = metrics.get("skipped")
-        return f"; profile skipped: {skipped}" if skipped else f"; profiled {shape.label}"
+        shapes = " and ".join(str(metrics[key]) for key in ("shape", f"{SECOND}shape") if key in metrics)
+        return f"; profile skipped: {skipped}" if skipped else f"; profiled {shapes or shape.label}"

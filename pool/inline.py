@@ -8,8 +8,9 @@ re-queues the job once, then returns it with `result=None` and the error in one 
 protocol says. Does not own: several workers, GPU pinning, worker recycling (pool/local.py) or
 machines (pool/ray_pool.py). `warpsmith evolve --workers 1` uses it until LocalPool lands.
 
-The pool never creates a CUDA context itself: evaluate() does device work only in its children
-and its trusted timing process.
+On a device, this pool's process does get a CUDA context: evaluate() makes a large trial's inputs
+and reference on the device in the calling process (evaluator/device_trials.py). Where the pool
+process must stay free of CUDA (several GPUs), use LocalPool, whose workers are pinned processes.
 """
 
 from __future__ import annotations
