@@ -34,8 +34,8 @@ from warpsmith.search.engine import Evolution
 from warpsmith.search.settings import EvolveSettings
 from warpsmith.search.taskpop import TaskPopulation
 from warpsmith.search.writer import RunWriter
+from warpsmith.store import search_reads
 from warpsmith.store.db import Store
-from warpsmith.store.reads import get_run
 from warpsmith.tasklib.base import Task
 
 Evaluate = Callable[..., EvalResult]
@@ -188,9 +188,9 @@ class Optimization(Evolution):
         self._progress(f"{verb} {candidate.source_hash[:10]} ({candidate.plan_item or candidate.origin})")
 
     def summary(self, status: str, message: str) -> RunSummary:
-        with self.writer.store.session() as session:
-            row = get_run(session, self.writer.run_id)
-            evaluated = mapping.run_evaluated_count(session, self.writer.keys[self.task.name], self.writer.run_id)
+        with self.writer.store.session() as session:  # one statement: the run and what it evaluated
+            row, evaluated = search_reads.run_and_evaluated_count(session, self.writer.keys[self.task.name],
+                                                                  self.writer.run_id)
         assert row is not None
         best, seed = self._top(), self._seed_summary()
         return RunSummary(

@@ -374,4 +374,4 @@ class RunWriter:
 
     def finish(self, session: Session, run_id: str, status: str, message: str) -> None:
         with self.transaction(session):
-            runs.mark_run_status(session, run_id, status, message)
+            runs.end_run(session, run_id, status, message)
