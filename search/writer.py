@@ -14,8 +14,8 @@ rows are one statement each; an evaluation is one INSERT (the store links it to 
 heartbeat rides on the run's own updates and is written alone at most once a minute; the run's
 cost is kept here as calls are stored. A generation's verdicts (optimize's with their lessons) and
 measured outcomes are held until the next write, or a read of verdicts or the population (in
-practice: the generation's end, a moment later, with no evaluation in between; `finish` on an interrupt) and then written as one
-statement each: an evaluation is durable before anything else happens, a verdict by the end of its
+practice: the generation's end, a moment later, with no evaluation in between; `finish` on an
+interrupt) and then written as one statement each: an evaluation is durable before anything else happens, a verdict by the end of its
 generation.
 """
 
