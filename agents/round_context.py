@@ -43,7 +43,7 @@ def _with_verdicts(newest: dict[str, dict[str, Any]], summaries: list[CandidateS
     ]
 
 
-class _Remembered:
+class RunMemory:
     """The run as the process's writer remembers it (store.writer.RunWriter: what it wrote itself, read
     from the store only when it does not know it, or after a write that bypassed it)."""
 
@@ -95,7 +95,7 @@ def build_context(
     beam: list[CandidateSummary],
     briefs: list[ShapeBrief],
 ) -> RoundContext:
-    run = _Remembered(session, run_id)
+    run = RunMemory(session, run_id)
     failures = run.failures(key, FAILURES_SHOWN)
     verdicts = run.verdicts()
     newest = store_lessons.newest_verdicts(verdicts)

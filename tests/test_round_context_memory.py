@@ -18,7 +18,7 @@ from _store_helpers import HW, seed_task_and_hardware
 from sqlalchemy import event
 
 from warpsmith.agents import mapping
-from warpsmith.agents.round_context import Reviewed, _Remembered, store_verdicts
+from warpsmith.agents.round_context import Reviewed, RunMemory, store_verdicts
 from warpsmith.records.agents import Verdict
 from warpsmith.records.evaluation import Candidate, EvalResult
 from warpsmith.store import lessons as store_lessons
@@ -54,7 +54,7 @@ def _selects(store: Store) -> tuple[list[str], object]:
 
 def _context(store: Store, run_id: str, before_round: int) -> dict:
     with store.session() as s:
-        run = _Remembered(s, run_id)
+        run = RunMemory(s, run_id)
         links = run.links()
         verdicts = run.verdicts()
         return {
