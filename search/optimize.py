@@ -34,9 +34,8 @@ from warpsmith.search.engine import Evolution
 from warpsmith.search.settings import EvolveSettings
 from warpsmith.search.taskpop import TaskPopulation
 from warpsmith.search.writer import RunWriter
-from warpsmith.store import runs as store_runs
+from warpsmith.store import search_reads
 from warpsmith.store.db import Store
-from warpsmith.store.reads import get_run
 from warpsmith.tasklib.base import Task
 
 Evaluate = Callable[..., EvalResult]
@@ -74,23 +73,23 @@ class OptimizeWriter(RunWriter):
         with self.store.session() as session:
             mapping.store_task(session, self.task)
             mapping.store_hardware(session, self.hardware)
-            if resume_id is None:
-                row = store_runs.create_run(
+            if resume_id is None:  # through the writer: it knows the new run has nothing it did not write
+                self.run_id = self.writer.open_run(
                     session, task=self.task.name, language=self.run_settings.language,
                     strategy=self.strategy if self.strategy in ("offline", "replay") else "llm",
                     model=self.run_settings.model, config=self.run_settings.model_dump(mode="json"),
                     hardware_fingerprint=self.hardware.fingerprint, parent_run_id=parent_run_id)
-            else:
-                row = take_over(session, resume_id)
-                if row.strategy == "evolve":
-                    raise RunNotResumable(f"run {resume_id} is an evolve run (continue it with "
-                                          f"`warpsmith evolve --resume {resume_id}`)")
-                if row.task != self.task.name or row.hardware_fingerprint != self.hardware.fingerprint:
-                    raise RunNotResumable(
-                        f"run {resume_id} optimizes {row.task} on hardware {row.hardware_fingerprint}; "
-                        f"this is {self.task.name} on {self.hardware.fingerprint}")
-                row.config = self.run_settings.model_dump(mode="json")  # --rounds may extend a resumed run
-                self.standing = Standing(row.cost_usd, row.prompt_tokens, row.completion_tokens, row.rounds_done)
+                return 0
+            row = take_over(session, resume_id)
+            if row.strategy == "evolve":
+                raise RunNotResumable(f"run {resume_id} is an evolve run (continue it with "
+                                      f"`warpsmith evolve --resume {resume_id}`)")
+            if row.task != self.task.name or row.hardware_fingerprint != self.hardware.fingerprint:
+                raise RunNotResumable(
+                    f"run {resume_id} optimizes {row.task} on hardware {row.hardware_fingerprint}; "
+                    f"this is {self.task.name} on {self.hardware.fingerprint}")
+            row.config = self.run_settings.model_dump(mode="json")  # --rounds may extend a resumed run
+            self.standing = Standing(row.cost_usd, row.prompt_tokens, row.completion_tokens, row.rounds_done)
             self.run_id = row.id
             return row.rounds_done
 
@@ -146,6 +145,7 @@ class Optimization(Evolution):
         home = pop.islands[island]
         beam = home.ranked() + [m for m in pop.archive.elites() if not home.has(m.source_hash)]
         with self.writer.store.session() as session:
+            self.optimize_writer.flush(session)  # a held verdict is part of the memory the context reads
             return build_context(session, task=self.task, key=self.writer.keys[self.task.name], run_id=self.writer.run_id,
                                  settings=self.run_settings, hardware=self.hardware, round_index=generation,
                                  beam=[m.summary() for m in beam[: self.run_settings.beam_size]],
@@ -188,9 +188,9 @@ class Optimization(Evolution):
         self._progress(f"{verb} {candidate.source_hash[:10]} ({candidate.plan_item or candidate.origin})")
 
     def summary(self, status: str, message: str) -> RunSummary:
-        with self.writer.store.session() as session:
-            row = get_run(session, self.writer.run_id)
-            evaluated = mapping.run_evaluated_count(session, self.writer.keys[self.task.name], self.writer.run_id)
+        with self.writer.store.session() as session:  # one statement: the run and what it evaluated
+            row, evaluated = search_reads.run_and_evaluated_count(session, self.writer.keys[self.task.name],
+                                                                  self.writer.run_id)
         assert row is not None
         best, seed = self._top(), self._seed_summary()
         return RunSummary(

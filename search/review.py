@@ -8,7 +8,8 @@ second evaluation (warpsmith.agents.scrutiny), then the strategy gives its verdi
 `review_round` request per task and island, any other `review` per candidate; a suspicious verdict not
 yet confirmed is confirmed then. A confirmation that held makes the confirming measurement the one that
 stands; one that failed keeps the kernel out of the islands and the archive. Verdicts are stored with
-their lessons (warpsmith.agents.round_context.store_verdict through the writer). Only fresh results are
+their lessons (held by the writer until the generation's end, then warpsmith.agents.round_context.store_verdicts:
+one statement). Only fresh results are
 reviewed: a cached one was reviewed when it was measured, so a resumed generation reviews none twice.
 Does not own: the generation's order (search.generation) or the judge's prompt (warpsmith.agents.judge).
 """

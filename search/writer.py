@@ -12,10 +12,10 @@ decision about candidates.
 Statement-light (bench/spine_counts.py evolve): a generation's candidates, links and population
 rows are one statement each; an evaluation is one INSERT (the store links it to the run); the
 heartbeat rides on the run's own updates and is written alone at most once a minute; the run's
-cost is kept here as calls are stored. A generation's verdicts and measured outcomes are held
-until the next write, or a read of verdicts or the population (in practice: the generation's end,
-a moment later, with no evaluation in between; `finish` on an interrupt) and then written as one
-statement each: an evaluation is durable before anything else happens, a verdict by the end of its
+cost is kept here as calls are stored. A generation's verdicts (optimize's with their lessons) and
+measured outcomes are held until the next write, or a read of verdicts or the population (in
+practice: the generation's end, a moment later, with no evaluation in between; `finish` on an
+interrupt) and then written as one statement each: an evaluation is durable before anything else happens, a verdict by the end of its
 generation.
 """
 
@@ -26,6 +26,7 @@ import time
 from warpsmith.agents import mapping
 from warpsmith.agents.call_log import CallLog
 from warpsmith.agents.coordinator import take_over
+from warpsmith.agents.round_context import Reviewed, store_verdicts
 from warpsmith.records.agents import LLMCall, Verdict
 from warpsmith.records.evaluation import Candidate, EvalResult, Hardware
 from warpsmith.records.population import PopulationMember
@@ -59,6 +60,7 @@ class RunWriter:
         self._snapshots_from = 0  # generations from here on have no stored archive snapshot yet
         self._verdicts: dict[str, list[tuple[Verdict, int]]] = {}
         self._outcomes: dict[str, dict[str, tuple[str | None, str]]] = {}
+        self._reviews: dict[str, list[Reviewed]] = {}
 
     # --- the run row ---------------------------------------------------------------------
     def open(self, resume_id: str | None, parent_run_id: str | None = None) -> int:
@@ -105,11 +107,18 @@ class RunWriter:
         """What the run's stored LLM calls cost (kept as they are stored; a resume starts from the row's)."""
         return self._cost
 
+    def flush(self, session: mapping.Session) -> None:
+        """Write what is held (a read of the store that must see it calls this first)."""
+        self._flush(session)
+
     def _flush(self, session: mapping.Session) -> None:
         """Write the held verdicts and outcomes (one statement each per task) in the caller's transaction."""
         for task, judged in self._verdicts.items():
             if judged:
                 self.writer.verdicts(session, self.run_id, task, self.keys[task], judged)
+        for task, reviewed in self._reviews.items():
+            store_verdicts(session, run_id=self.run_id, task=task, key=self.keys[task], reviewed=reviewed)
+        self._reviews = {}
         for task, measured in self._outcomes.items():
             if measured:
                 self.writer.outcomes(session, self.run_id, task, [(h, c, st) for h, (c, st) in measured.items()])
@@ -242,13 +251,9 @@ class RunWriter:
     # --- added for the optimize case (a verdict with its lessons) ----------------------------
     def review(self, task: str, verdict: Verdict, generation: int, *, candidate: Candidate, result: EvalResult,
                parent: EvalResult | None, origin: str, briefs: list) -> None:
-        """A verdict with its lessons (language, origin, evidence), as warpsmith.agents.round_context stores them."""
-        from warpsmith.agents.round_context import store_verdict
-
-        with self.store.session() as session:
-            store_verdict(session, run_id=self.run_id, task=task, key=self.keys[task], verdict=verdict,
-                          round_index=generation, language=candidate.language, origin=origin, candidate=candidate,
-                          result=result, parent=parent, briefs=briefs)
+        """A verdict with its lessons (language, origin, evidence), held until the next write as a
+        `verdict` is, then stored as warpsmith.agents.round_context.store_verdicts stores a round's."""
+        self._reviews.setdefault(task, []).append(Reviewed(verdict, generation, candidate, result, parent, origin, briefs))
 
     def prefetch(self, task: str, hashes: set[str]) -> None:
         """Ask the evaluation cache about a batch's sources in one statement (`cached` then answers without SQL)."""

@@ -23,7 +23,7 @@ from sqlalchemy.orm import Session
 
 from warpsmith.records.agents import Verdict
 from warpsmith.records.evaluation import source_hash
-from warpsmith.records.stored import StoredAttempt, StoredEvaluation
+from warpsmith.records.stored import StoredAttempt, StoredCandidate, StoredEvaluation
 from warpsmith.store import convert
 from warpsmith.store.inserts import insert_ignore, stored_text, with_defaults
 from warpsmith.store.schema import CandidateRow, EvaluationRow, LessonRow, RunCandidateRow, VerdictRow
@@ -126,32 +126,67 @@ def newest_evaluations(session: Session, hashes: set[str], hardware_fingerprint:
             for row in session.scalars(select(EvaluationRow).where(EvaluationRow.id.in_(newest)))}
 
 
+RunLink = tuple[int, int, StoredCandidate, str]
+"""A run's link to a candidate: (round_index, position, candidate, relation)."""
+RunVerdict = tuple[str, int | None, dict[str, Any]]
+"""A verdict a run stored: (source_hash, round_index, the whole Verdict JSON)."""
+
+
+def run_links(session: Session, run_id: str) -> list[RunLink]:
+    """Every candidate linked to the run, by round, position and link time: one statement."""
+    statement = (
+        select(RunCandidateRow.round_index, RunCandidateRow.position, CandidateRow, RunCandidateRow.relation)
+        .join(CandidateRow, CandidateRow.source_hash == RunCandidateRow.source_hash)
+        .where(RunCandidateRow.run_id == run_id)
+        .order_by(RunCandidateRow.round_index, RunCandidateRow.position, RunCandidateRow.created_at)
+    )
+    return [(r, p, convert.candidate(row), rel) for r, p, row, rel in session.execute(statement)]
+
+
+def run_verdicts(session: Session, run_id: str) -> list[RunVerdict]:
+    """Every verdict the run stored, in the order it stored them: one statement."""
+    statement = (select(VerdictRow.source_hash, VerdictRow.round_index, VerdictRow.verdict)
+                 .where(VerdictRow.run_id == run_id).order_by(VerdictRow.id))
+    return [(h, r, v) for h, r, v in session.execute(statement) if isinstance(v, dict)]
+
+
+def newest_verdicts(verdicts: list[RunVerdict]) -> dict[str, dict[str, Any]]:
+    """Per candidate, the newest of these verdicts (what `verdicts_of` answers for the run)."""
+    return {source_hash: verdict for source_hash, _, verdict in verdicts}
+
+
+def attempt_rows(
+    links: list[RunLink], evaluations: dict[str, StoredEvaluation], verdicts: list[RunVerdict], before_round: int
+) -> list[StoredAttempt]:
+    """`run_attempt_rows` from its parts: the run's links, the newest evaluations (on one hardware) of
+    its produced candidates and their parents, and the run's verdicts."""
+    newest = newest_verdicts(verdicts)
+    return [
+        StoredAttempt(
+            round_index=round_index, candidate=candidate, evaluation=evaluations.get(candidate.source_hash),
+            parent_evaluation=evaluations.get(candidate.parent_hash) if candidate.parent_hash else None,
+            verdict=Verdict.model_validate(data) if (data := newest.get(candidate.source_hash)) else None,
+        )
+        for round_index, _, candidate, relation in links
+        if relation == "produced" and round_index < before_round
+    ]
+
+
+def attempt_hashes(links: list[RunLink], before_round: int) -> set[str]:
+    """The sources whose newest evaluations `attempt_rows` needs."""
+    produced = [c for r, _, c, rel in links if rel == "produced" and r < before_round]
+    return {c.source_hash for c in produced} | {c.parent_hash for c in produced if c.parent_hash}
+
+
 def run_attempt_rows(
     session: Session, run_id: str, hardware_fingerprint: str, before_round: int
 ) -> list[StoredAttempt]:
     """Per candidate the run produced before `before_round`, oldest first: its round, the candidate,
     its newest evaluation, its parent's, and the run's newest verdict. Three statements whatever the
-    number of candidates."""
-    statement = (
-        select(RunCandidateRow.round_index, CandidateRow)
-        .join(CandidateRow, CandidateRow.source_hash == RunCandidateRow.source_hash)
-        .where(RunCandidateRow.run_id == run_id, RunCandidateRow.relation == "produced",
-               RunCandidateRow.round_index < before_round)
-        .order_by(RunCandidateRow.round_index, RunCandidateRow.position, RunCandidateRow.created_at)
-    )
-    produced = [(round_index, convert.candidate(row)) for round_index, row in session.execute(statement)]
-    own = {candidate.source_hash for _, candidate in produced}
-    found = newest_evaluations(session, own | {c.parent_hash for _, c in produced if c.parent_hash},
-                               hardware_fingerprint)
-    verdicts = verdicts_of(session, run_id, own)
-    return [
-        StoredAttempt(
-            round_index=round_index, candidate=candidate, evaluation=found.get(candidate.source_hash),
-            parent_evaluation=found.get(candidate.parent_hash) if candidate.parent_hash else None,
-            verdict=Verdict.model_validate(data) if (data := verdicts.get(candidate.source_hash)) else None,
-        )
-        for round_index, candidate in produced
-    ]
+    number of candidates (agents.round_context answers it from what the writer remembers)."""
+    links = run_links(session, run_id)
+    found = newest_evaluations(session, attempt_hashes(links, before_round), hardware_fingerprint)
+    return attempt_rows(links, found, run_verdicts(session, run_id), before_round)
 
 
 def verdicts_of(session: Session, run_id: str | None, hashes: set[str]) -> dict[str, dict[str, Any]]:

@@ -202,6 +202,17 @@ def mark_run_status(session: Session, run_id: str, status: str, message: str = "
     return row
 
 
+def end_run(session: Session, run_id: str, status: str, message: str = "") -> None:
+    """`mark_run_status` as one UPDATE, nothing read back (the one writer's end of a run)."""
+    if status not in RUN_STATUSES:
+        raise ValueError(f"run status {status!r} is not one of {', '.join(RUN_STATUSES)}")
+    now = utcnow()
+    values = {"status": status, "status_message": valid_text(message)[0], "updated_at": now,
+              "finished_at": now if status in TERMINAL_RUN_STATUSES else None}
+    if session.execute(update(RunRow).where(RunRow.id == run_id).values(**values)).rowcount == 0:
+        raise RunNotFoundError(run_id)
+
+
 def resume_run(session: Session, run_id: str) -> RunRow:
     """Make this process the writer of a run that is not running (typically 'interrupted')."""
     row = _get(session, run_id)

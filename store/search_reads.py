@@ -15,10 +15,10 @@ from sqlalchemy import ColumnElement, exists, func, select
 from sqlalchemy.orm import Session
 
 from warpsmith.records.scope import CandidateScope, EvalScope
-from warpsmith.records.stored import StoredCandidate, StoredEvaluation
+from warpsmith.records.stored import StoredCandidate, StoredEvaluation, StoredRun
 from warpsmith.store import convert
 from warpsmith.store.reads import find_evaluation, newest_of_identity
-from warpsmith.store.schema import CandidateRow, EvaluationRow, RunCandidateRow, VerdictRow
+from warpsmith.store.schema import CandidateRow, EvaluationRow, RunCandidateRow, RunRow, VerdictRow
 
 Flag = tuple[bool, str | None]  # (suspicious, confirmation 'held' | 'failed' | None) of one verdict
 
@@ -187,6 +187,15 @@ def run_evaluated_count(session: Session, scope: EvalScope, run_id: str) -> int:
         .where(RunCandidateRow.run_id == run_id, *of_scope(scope))
     )
     return session.scalar(statement) or 0
+
+
+def run_and_evaluated_count(session: Session, scope: EvalScope, run_id: str) -> tuple[StoredRun | None, int]:
+    """The run and `run_evaluated_count`, in one statement (a run's closing summary)."""
+    count = (select(func.count(EvaluationRow.id))
+             .join(RunCandidateRow, RunCandidateRow.source_hash == EvaluationRow.source_hash)
+             .where(RunCandidateRow.run_id == run_id, *of_scope(scope)).scalar_subquery())
+    found = session.execute(select(RunRow, count).where(RunRow.id == run_id)).first()
+    return (convert.run(found[0]), found[1] or 0) if found is not None else (None, 0)
 
 
 def round_feedback(session: Session, run_id: str, round_index: int) -> list[str]:

@@ -189,7 +189,23 @@ class RunWriter:
     def open_run(self, session: Session, **fields: Any) -> str:
         """A new run (warpsmith.store.runs.create_run's fields); returns its id."""
         with self.transaction(session):
-            return runs.create_run(session, **fields).id
+            run_id = runs.create_run(session, **fields).id
+        self.fresh_run(run_id)
+        return run_id
+
+    # --- what a run is made of, as this writer wrote it (agents.round_context reads these) ---------
+    def fresh_run(self, run_id: str) -> None:
+        """A run this writer created: no links, verdicts or failing evaluations but those it stores next.
+        ("links", run) and ("verdicts", run) grow as it writes them; ("failures", run) holds answers by
+        (scope, limit), None: none at all."""
+        self.know(("links", run_id), [])
+        self.know(("verdicts", run_id), [])
+        self.know(("failures", run_id), {None: []})
+
+    def _grow(self, key: tuple[Any, ...], items: list[Any]) -> None:
+        """Add what this writer just wrote to a remembered list (none remembered: the next read asks)."""
+        if self.remembers(key):
+            self._known[key][1].extend(items)
 
     def task(self, session: Session, name: str, description: str, signature: str) -> None:
         with self.transaction(session):
@@ -220,6 +236,25 @@ class RunWriter:
             self._born.update((row["source_hash"], StoredCandidate.model_validate(row))
                               for row in rows if row["source_hash"] in new)
             writes.link_candidates(session, run_id, [(c.source_hash, *rest) for c, *rest in placed])
+            self._linked(run_id, placed, {row["source_hash"]: row for row in rows}, new)
+
+    def _linked(self, run_id: str, placed: list[tuple[Candidate, int, int, str]], rows: dict[str, dict[str, Any]],
+                new: set[str] | None) -> None:
+        """The run's remembered links grow by those just written. A candidate the store held already
+        may carry another origin or plan and may have failed before: the links and failures are asked again."""
+        if new is None or any(c.source_hash not in new for c, *_ in placed):
+            self._known.pop(("links", run_id), None)
+            self._forget_kind("failures")
+            return
+        links = self._known.get(("links", run_id))
+        seen = {link[2].source_hash for link in links[1]} if links else set()
+        added: dict[str, tuple[int, int, StoredCandidate, str]] = {}
+        for c, round_index, position, relation in placed:  # the first link of a candidate wins, as in the store
+            if c.source_hash not in seen and c.source_hash not in added:
+                added[c.source_hash] = (round_index, position, self._born[c.source_hash], relation)
+        self._grow(("links", run_id), list(added.values()))
+        if links and self.remembers(("links", run_id)):
+            links[1].sort(key=lambda link: (link[0], link[1]))  # stable: link time breaks ties, as the store's order
 
     def link(
         self, session: Session, run_id: str, source_hash: str, round_index: int, position: int, relation: str
@@ -227,6 +262,8 @@ class RunWriter:
         """A stored candidate joins a run (a re-evaluation takes over the original's candidates)."""
         with self.transaction(session, changes=LINKS):
             writes.link_candidate(session, run_id, source_hash, round_index, position, relation)
+        self._known.pop(("links", run_id), None)
+        self._forget_kind("failures")
 
     def saw(self, session: Session, run_id: str, evaluation_id: int) -> None:
         """The run saw this stored evaluation (the cache served it, or it inherited the kernel)."""
@@ -262,7 +299,11 @@ class RunWriter:
                 median_us_total=sum(t.median_us for t in result.timings) if result.timings else None,
                 run_id=run_id,
             )
-            self._measured(identity, convert.evaluation(row), result.task)
+            stored = convert.evaluation(row)
+            self._measured(identity, stored, result.task)
+            self._known[("newest", scope.hardware_fingerprint, result.source_hash)] = (self._foreign, stored)
+            if stored.status != "correct":
+                self._forget_kind("failures")  # a run's failures are its candidates' newest failing evaluations
             return row.id
 
     def verdict(
@@ -271,15 +312,20 @@ class RunWriter:
         self.verdicts(session, run_id, task, scope, [(verdict, round_index)])
 
     def verdicts(
-        self, session: Session, run_id: str, task: str, scope: EvalScope, judged: list[tuple[Verdict, int]]
+        self, session: Session, run_id: str, task: str, scope: EvalScope, judged: list[tuple[Verdict, int]],
+        *, changes: str | None = "", lessons: bool = True,
     ) -> None:
-        """Verdicts (verdict, round_index) of one task: their rows in one statement, then any lessons."""
-        with self.transaction(session, changes=""):
-            writes.record_verdicts(session, [writes.verdict_values(
+        """Verdicts (verdict, round_index) of one task: their rows in one statement, then any lessons
+        (`lessons=False`: the caller stores them, as agents.round_context does with their evidence).
+        `changes`: as `transaction`'s (None: no verdict here can take a candidate out of a beam)."""
+        with self.transaction(session, changes=changes):
+            rows = [writes.verdict_values(
                 run_id, verdict.source_hash, verdict.model_dump(mode="json"), bottleneck=verdict.bottleneck,
                 feedback=verdict.feedback, suspicious=verdict.suspicious, matches_prediction=verdict.matches_prediction,
-                round_index=round_index) for verdict, round_index in judged])
-            for verdict, _ in judged:
+                round_index=round_index) for verdict, round_index in judged]
+            writes.record_verdicts(session, rows)
+            self._grow(("verdicts", run_id), [(row["source_hash"], row["round_index"], row["verdict"]) for row in rows])
+            for verdict, _ in judged if lessons else []:
                 if verdict.lessons:
                     self._forget_kind("lessons")
                     writes.add_lessons(session, task, scope.hardware_fingerprint, verdict.lessons, source_run_id=run_id)
@@ -328,4 +374,4 @@ class RunWriter:
 
     def finish(self, session: Session, run_id: str, status: str, message: str) -> None:
         with self.transaction(session):
-            runs.mark_run_status(session, run_id, status, message)
+            runs.end_run(session, run_id, status, message)
