@@ -12,7 +12,7 @@ decision about candidates.
 Statement-light (bench/spine_counts.py evolve): a generation's candidates, links and population
 rows are one statement each; an evaluation is one INSERT (the store links it to the run); the
 heartbeat rides on the run's own updates and is written alone at most once a minute; the run's
-cost is kept here as calls are stored. A generation's verdicts (optimize's with their lessons) and
+cost is kept here as calls are stored. A generation's verdicts (with their lessons, for optimize and evolve alike) and
 measured outcomes are held until the next write, or a read of verdicts or the population (in
 practice: the generation's end, a moment later, with no evaluation in between; `finish` on an
 interrupt) and then written as one statement each: an evaluation is durable before anything else happens, a verdict by the end of its
@@ -58,7 +58,6 @@ class RunWriter:
         self._cost = 0.0
         self._beat = time.monotonic()
         self._snapshots_from = 0  # generations from here on have no stored archive snapshot yet
-        self._verdicts: dict[str, list[tuple[Verdict, int]]] = {}
         self._outcomes: dict[str, dict[str, tuple[str | None, str]]] = {}
         self._reviews: dict[str, list[Reviewed]] = {}
 
@@ -113,16 +112,13 @@ class RunWriter:
 
     def _flush(self, session: mapping.Session) -> None:
         """Write the held verdicts and outcomes (one statement each per task) in the caller's transaction."""
-        for task, judged in self._verdicts.items():
-            if judged:
-                self.writer.verdicts(session, self.run_id, task, self.keys[task], judged)
         for task, reviewed in self._reviews.items():
             store_verdicts(session, run_id=self.run_id, task=task, key=self.keys[task], reviewed=reviewed)
         self._reviews = {}
         for task, measured in self._outcomes.items():
             if measured:
                 self.writer.outcomes(session, self.run_id, task, [(h, c, st) for h, (c, st) in measured.items()])
-        self._verdicts, self._outcomes = {}, {}
+        self._outcomes = {}
 
     def _beat_if_due(self, session: mapping.Session) -> None:
         if time.monotonic() - self._beat >= BEAT_EVERY_S:
@@ -189,10 +185,6 @@ class RunWriter:
             return
         self._outcomes.setdefault(task, {})[member.source_hash] = (member.cell, member.result.status)
 
-    def verdict(self, task: str, verdict: Verdict, generation: int) -> None:
-        """Held until the next write (see the module's docstring)."""
-        self._verdicts.setdefault(task, []).append((verdict, generation))
-
     def llm_call(self, call: LLMCall) -> int:
         with self.store.session() as session:
             call_id = mapping.store_llm_call(session, self.run_id, call, self.generation)
@@ -248,11 +240,11 @@ class RunWriter:
             best = mapping.best_correct(session, self.keys[task], task, self.settings.language, self.settings.beam_size)
         return [Member(candidate=s.candidate, result=s.result) for s in best]
 
-    # --- added for the optimize case (a verdict with its lessons) ----------------------------
+    # --- verdicts (each with its lessons) ---------------------------------------------------
     def review(self, task: str, verdict: Verdict, generation: int, *, candidate: Candidate, result: EvalResult,
                parent: EvalResult | None, origin: str, briefs: list) -> None:
-        """A verdict with its lessons (language, origin, evidence), held until the next write as a
-        `verdict` is, then stored as warpsmith.agents.round_context.store_verdicts stores a round's."""
+        """A verdict with its lessons (language, origin, evidence), held until the next write (see the
+        module's docstring), then stored as warpsmith.agents.round_context.store_verdicts stores a round's."""
         self._reviews.setdefault(task, []).append(Reviewed(verdict, generation, candidate, result, parent, origin, briefs))
 
     def prefetch(self, task: str, hashes: set[str]) -> None:
